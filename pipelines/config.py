@@ -1,0 +1,61 @@
+"""Settings from the environment and an optional ``.env`` file.
+
+Every knob Vigil has lives here, with a safe default, so that ``make run`` works on a
+fresh machine with nothing configured. Secrets (database credentials, webhook URLs,
+SMTP passwords) are only ever read from the environment, ``.env`` or
+``.streamlit/secrets.toml`` -- never from the repository.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+class Settings(BaseSettings):
+    """Runtime configuration. Field names map to upper-case environment variables."""
+
+    model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore")
+
+    mongodb_uri: str | None = Field(
+        default=None,
+        description="MongoDB connection string. Unset: start the embedded SecantusDB server.",
+    )
+    mongodb_db: str = Field(default="vigil", description="Database name inside the server.")
+    vigil_data_dir: Path = Field(
+        default=REPO_ROOT / "data" / "runtime",
+        description="Folder for the embedded database, caches and logs.",
+    )
+    vigil_db_port: int = Field(default=27217, description="Port of the embedded SecantusDB server.")
+    vigil_ui_port: int = Field(default=8501, description="Port of the Streamlit dashboard.")
+    vigil_sample_dir: Path = Field(
+        default=REPO_ROOT / "data" / "sample",
+        description="Bundled sample imported by `pipelines up` on first start.",
+    )
+    vigil_load_sample: bool = Field(default=True, description="Import the bundled sample on `up`.")
+    ollama_host: str = Field(
+        default="http://127.0.0.1:11434",
+        description="One or more Ollama base URLs, comma separated (round robin).",
+    )
+    vigil_log_level: str = Field(default="INFO", description="Logging level of every process.")
+
+    @property
+    def db_path(self) -> Path:
+        """Storage folder of the embedded server (one server per folder)."""
+        return self.vigil_data_dir / "db"
+
+    @property
+    def ollama_hosts(self) -> list[str]:
+        """``OLLAMA_HOST`` split on commas, blanks dropped."""
+        return [h.strip() for h in self.ollama_host.split(",") if h.strip()]
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process-wide settings, read once."""
+    return Settings()

@@ -1,0 +1,549 @@
+"""MongoDB storage: the only module in Vigil that imports pymongo.
+
+With ``MONGODB_URI`` set, Vigil uses that server as given (credentials included).
+Unset, :class:`EmbeddedServer` runs the embedded default, SecantusDB, as a child
+process bound to 127.0.0.1 with ``--sync-on-commit`` (without it a crash loses
+acknowledged writes). Before starting one it pings the port: a server that already
+answers (another Vigil process on the same data folder, or a Streamlit rerun) is
+reused, so there is one server per data folder.
+
+Only the portable subset of MongoDB is used (see ``docs/architecture.md``): no
+``$text``, no ``hint()``, no ``"$array.field"`` paths inside expressions, no
+unbounded ``count_documents({})`` per page view.
+"""
+
+from __future__ import annotations
+
+import atexit
+import contextlib
+import json
+import logging
+import signal
+import subprocess
+import sys
+import time
+from collections import Counter
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Self
+
+import pymongo
+from pymongo import ASCENDING, DESCENDING, MongoClient, UpdateOne
+from pymongo.errors import BulkWriteError, PyMongoError
+
+from pipelines.config import Settings, get_settings
+
+log = logging.getLogger(__name__)
+
+SCHEMA_VERSION = 1
+"""Bumped when a collection or index changes; :meth:`Store.ensure_schema` records it."""
+
+
+class StoreError(RuntimeError):
+    """The database cannot be reached or refused an operation; the message says which."""
+
+
+# --------------------------------------------------------------------------- server
+
+
+def ping(uri: str, timeout_ms: int = 500) -> bool:
+    """True when a MongoDB-wire server answers ``ping`` at ``uri`` within the timeout."""
+    client: MongoClient = MongoClient(uri, serverSelectionTimeoutMS=timeout_ms, connectTimeoutMS=timeout_ms)
+    try:
+        client.admin.command("ping")
+        return True
+    except PyMongoError:
+        return False
+    finally:
+        client.close()
+
+
+def local_uri(port: int, host: str = "127.0.0.1") -> str:
+    """Connection string of an embedded server on this machine."""
+    return f"mongodb://{host}:{port}/?directConnection=true"
+
+
+class EmbeddedServer:
+    """SecantusDB as a child process: one per data folder, reused when already up.
+
+    Parameters
+    ----------
+    storage_path:
+        WiredTiger home, or ``":memory:"`` for a throw-away server (tests).
+    port:
+        TCP port on 127.0.0.1; the server never binds another interface.
+    """
+
+    def __init__(self, storage_path: Path | str, port: int, host: str = "127.0.0.1") -> None:
+        self.storage_path = str(storage_path)
+        self.port = port
+        self.host = host
+        self.process: subprocess.Popen[bytes] | None = None
+        self._log_file: Any = None
+
+    @property
+    def uri(self) -> str:
+        return local_uri(self.port, self.host)
+
+    @property
+    def owned(self) -> bool:
+        """True when this object started the server (and so must stop it)."""
+        return self.process is not None
+
+    def _pidfile(self) -> Path | None:
+        if self.storage_path == ":memory:":
+            return None
+        return Path(self.storage_path) / "vigil-server.json"
+
+    def ensure_running(self, timeout_s: float = 60.0) -> str:
+        """Reuse a server answering on the port, else start one; returns the URI."""
+        if ping(self.uri):
+            log.info("embedded store already answering on %s: reusing it", self.uri)
+            return self.uri
+        pidfile = self._pidfile()
+        if pidfile is not None:
+            Path(self.storage_path).mkdir(parents=True, exist_ok=True)
+            self._log_file = open(Path(self.storage_path) / "secantus.log", "ab")  # noqa: SIM115
+        cmd = [
+            sys.executable,
+            "-m",
+            "secantus",
+            "--host",
+            self.host,
+            "--port",
+            str(self.port),
+            "--storage-path",
+            self.storage_path,
+            "--sync-on-commit",
+            "--log-level",
+            "WARNING",
+        ]
+        log.info("starting embedded store: %s", " ".join(cmd))
+        self.process = subprocess.Popen(
+            cmd,
+            stdout=self._log_file or subprocess.DEVNULL,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+        )
+        atexit.register(self.stop)
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                code = self.process.returncode
+                self.process = None
+                # Lost a race with another process starting the same server: reuse it.
+                if ping(self.uri, 2000):
+                    return self.uri
+                raise StoreError(
+                    f"embedded SecantusDB exited with code {code} on port {self.port} "
+                    f"(storage {self.storage_path}); see secantus.log there, or set MONGODB_URI"
+                )
+            if ping(self.uri, 300):
+                if pidfile is not None:
+                    pidfile.write_text(json.dumps({"pid": self.process.pid, "port": self.port}))
+                return self.uri
+            time.sleep(0.1)
+        self.stop()
+        raise StoreError(f"embedded SecantusDB did not answer on {self.uri} within {timeout_s:.0f} s")
+
+    def stop(self, timeout_s: float = 20.0) -> None:
+        """Stop the server if this object started it (SIGINT, then SIGTERM, then SIGKILL)."""
+        proc, self.process = self.process, None
+        if proc is None:
+            return
+        if proc.poll() is None:
+            for sig, wait in ((signal.SIGINT, timeout_s), (signal.SIGTERM, 5.0)):
+                with contextlib.suppress(ProcessLookupError):
+                    proc.send_signal(sig)
+                try:
+                    proc.wait(wait)
+                    break
+                except subprocess.TimeoutExpired:
+                    continue
+            else:
+                proc.kill()
+                proc.wait(5)
+        pidfile = self._pidfile()
+        if pidfile is not None:
+            with contextlib.suppress(OSError):
+                pidfile.unlink()
+        if self._log_file is not None:
+            self._log_file.close()
+            self._log_file = None
+
+
+# --------------------------------------------------------------------------- results
+
+
+@dataclass
+class UpsertResult:
+    """What a bulk upsert did: ``inserted`` new ids, ``existing`` already stored."""
+
+    inserted: int = 0
+    existing: int = 0
+    inserted_ids: list[str] | None = None
+
+    def __iadd__(self, other: UpsertResult) -> Self:
+        self.inserted += other.inserted
+        self.existing += other.existing
+        return self
+
+
+def hour_floor(ts: datetime) -> datetime:
+    """The start of the UTC hour holding ``ts`` (rollup bucket)."""
+    return ts.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
+
+
+# --------------------------------------------------------------------------- the store
+
+
+class Store:
+    """Repository over one Vigil database. Construct with :meth:`open` or a URI.
+
+    Methods return plain dicts and lists, never cursors, so callers (the dashboard
+    caches in particular) can keep results.
+    """
+
+    def __init__(self, uri: str, db_name: str = "vigil", server: EmbeddedServer | None = None):
+        self.uri = uri
+        self.server = server
+        self.client: MongoClient = MongoClient(
+            uri, tz_aware=True, serverSelectionTimeoutMS=5000, appname="vigil"
+        )
+        self.db = self.client[db_name]
+
+    @classmethod
+    def open(cls, settings: Settings | None = None, *, ensure_schema: bool = True) -> Store:
+        """Connect to ``MONGODB_URI`` or to the embedded server (starting it if needed)."""
+        settings = settings or get_settings()
+        server = None
+        if settings.mongodb_uri:
+            uri = settings.mongodb_uri
+        else:
+            server = EmbeddedServer(settings.db_path, settings.vigil_db_port)
+            uri = server.ensure_running()
+        store = cls(uri, settings.mongodb_db, server=server)
+        if ensure_schema:
+            store.ensure_schema()
+        return store
+
+    def close(self) -> None:
+        """Close the client; stop the embedded server if this store started it."""
+        self.client.close()
+        if self.server is not None:
+            self.server.stop()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def ping(self) -> bool:
+        """True when the server answers."""
+        try:
+            self.client.admin.command("ping")
+            return True
+        except PyMongoError:
+            return False
+
+    # ------------------------------------------------------------------ schema
+
+    INDEXES: Mapping[str, Sequence[tuple[list[tuple[str, Any]], dict[str, Any]]]] = {
+        "posts": [
+            ([("ts", DESCENDING)], {}),
+            ([("source", ASCENDING), ("ts", DESCENDING)], {}),
+            ([("status", ASCENDING), ("lease_until", ASCENDING)], {}),
+            ([("content_hash", ASCENDING)], {}),
+            ([("terms", ASCENDING)], {}),
+            ([("geo", "2dsphere")], {}),
+        ],
+        "rollups": [
+            ([("kind", ASCENDING), ("hour", ASCENDING)], {}),
+        ],
+        "quarantine": [
+            ([("at", DESCENDING)], {}),
+            ([("kind", ASCENDING), ("at", DESCENDING)], {}),
+        ],
+        "sources": [
+            ([("name", ASCENDING)], {"unique": True}),
+        ],
+        "crawl_runs": [
+            ([("source", ASCENDING), ("started", DESCENDING)], {}),
+        ],
+    }
+
+    def ensure_schema(self) -> None:
+        """Create collections and indexes (idempotent) and record the schema version."""
+        try:
+            existing = set(self.db.list_collection_names())
+            for name in (
+                "posts",
+                "sources",
+                "crawl_runs",
+                "rollups",
+                "quarantine",
+                "meta",
+            ):
+                if name not in existing:
+                    with contextlib.suppress(pymongo.errors.CollectionInvalid):
+                        self.db.create_collection(name)
+            for coll, specs in self.INDEXES.items():
+                # Skip indexes that exist by name: re-sending a 2dsphere spec is refused by
+                # some servers (SecantusDB adds 2dsphereIndexVersion and sees a conflict).
+                have = set(self.db[coll].index_information())
+                for keys, opts in specs:
+                    name = "_".join(f"{k}_{v}" for k, v in keys)
+                    if name not in have:
+                        self.db[coll].create_index(keys, **opts)
+            self.db.meta.update_one(
+                {"_id": "schema"},
+                {"$set": {"version": SCHEMA_VERSION, "updated": datetime.now(UTC)}},
+                upsert=True,
+            )
+        except PyMongoError as exc:
+            raise StoreError(f"cannot prepare the database at {self._safe_uri()}: {exc}") from exc
+
+    def schema_version(self) -> int | None:
+        doc = self.db.meta.find_one({"_id": "schema"})
+        return doc["version"] if doc else None
+
+    def index_names(self, collection: str) -> list[str]:
+        return sorted(self.db[collection].index_information())
+
+    def _safe_uri(self) -> str:
+        """The URI with any password masked, for error messages."""
+        if "@" not in self.uri:
+            return self.uri
+        scheme, rest = self.uri.split("://", 1)
+        return f"{scheme}://***@{rest.split('@', 1)[1]}"
+
+    # ------------------------------------------------------------------ meta (key/value)
+
+    def get_meta(self, key: str) -> dict[str, Any] | None:
+        return self.db.meta.find_one({"_id": key})
+
+    def set_meta(self, key: str, **values: Any) -> None:
+        self.db.meta.update_one({"_id": key}, {"$set": values}, upsert=True)
+
+    # ------------------------------------------------------------------ posts
+
+    def upsert_posts(self, docs: Sequence[dict[str, Any]]) -> UpsertResult:
+        """Insert posts whose ``_id`` is new; leave existing ones untouched.
+
+        Unordered bulk ``$setOnInsert`` upserts, so a re-import inserts nothing and one
+        bad document does not stop the rest. Newly inserted posts are counted into the
+        hourly ``rollups`` (``n`` per hour x source).
+        """
+        if not docs:
+            return UpsertResult(inserted_ids=[])
+        ops = [UpdateOne({"_id": d["_id"]}, {"$setOnInsert": d}, upsert=True) for d in docs]
+        try:
+            res = self.db.posts.bulk_write(ops, ordered=False)
+            upserted = res.upserted_ids
+        except BulkWriteError as exc:
+            # Duplicate-key races between two writers are "already present", not errors.
+            errors = [e for e in exc.details.get("writeErrors", []) if e.get("code") != 11000]
+            if errors:
+                raise StoreError(f"bulk upsert failed: {errors[0].get('errmsg')}") from exc
+            upserted = {u["index"]: u["_id"] for u in exc.details.get("upserted", [])}
+        except PyMongoError as exc:
+            raise StoreError(f"cannot write posts: {exc}") from exc
+        inserted_ids = [docs[i]["_id"] for i in sorted(upserted)]
+        self._count_into_rollups([docs[i] for i in sorted(upserted)])
+        return UpsertResult(
+            inserted=len(inserted_ids), existing=len(docs) - len(inserted_ids), inserted_ids=inserted_ids
+        )
+
+    def _count_into_rollups(self, docs: Iterable[dict[str, Any]]) -> None:
+        counts: Counter[tuple[datetime, str]] = Counter()
+        for d in docs:
+            counts[(hour_floor(d["ts"]), d["source"])] += 1
+        if not counts:
+            return
+        ops = [
+            UpdateOne(
+                {"_id": f"ingest|{hour.isoformat()}|{source}"},
+                {
+                    "$setOnInsert": {"kind": "ingest", "hour": hour, "source": source},
+                    "$inc": {"n": n},
+                },
+                upsert=True,
+            )
+            for (hour, source), n in counts.items()
+        ]
+        self.db.rollups.bulk_write(ops, ordered=False)
+
+    def get_post(self, post_id: str) -> dict[str, Any] | None:
+        return self.db.posts.find_one({"_id": post_id})
+
+    def estimated_post_count(self) -> int:
+        """Total posts from collection metadata (no scan)."""
+        return self.db.posts.estimated_document_count()
+
+    def latest_posts(
+        self, limit: int = 50, since: datetime | None = None, until: datetime | None = None
+    ) -> list[dict[str, Any]]:
+        """Newest posts first, bounded by ``limit`` (uses the ``ts`` index)."""
+        q: dict[str, Any] = {}
+        if since or until:
+            q["ts"] = {k: v for k, v in (("$gte", since), ("$lt", until)) if v is not None}
+        proj = {"terms": 0}
+        return list(self.db.posts.find(q, proj).sort("ts", DESCENDING).limit(max(1, min(limit, 1000))))
+
+    def find_posts(
+        self,
+        query: dict[str, Any],
+        *,
+        limit: int,
+        sort: Sequence[tuple[str, int]] = (("ts", DESCENDING),),
+        projection: dict[str, Any] | None = None,
+        skip: int = 0,
+    ) -> list[dict[str, Any]]:
+        """Posts matching a filter built by Vigil (never raw user input), always limited."""
+        cur = self.db.posts.find(query, projection).sort(list(sort)).skip(skip).limit(limit)
+        return list(cur)
+
+    def iter_posts(
+        self, query: dict[str, Any], batch_size: int = 1000, projection: dict[str, Any] | None = None
+    ) -> Iterator[dict[str, Any]]:
+        """Stream posts for exports and recounts, in ``_id`` order."""
+        yield from self.db.posts.find(query, projection).sort("_id", ASCENDING).batch_size(batch_size)
+
+    def ts_range(self) -> tuple[datetime | None, datetime | None]:
+        """Oldest and newest post times, read from the ``ts`` index ends."""
+        first = self.db.posts.find_one({}, {"ts": 1}, sort=[("ts", ASCENDING)])
+        last = self.db.posts.find_one({}, {"ts": 1}, sort=[("ts", DESCENDING)])
+        return (first["ts"] if first else None, last["ts"] if last else None)
+
+    # ------------------------------------------------------------------ rollups (read side)
+
+    def ingest_rollups(
+        self, since: datetime | None = None, until: datetime | None = None
+    ) -> list[dict[str, Any]]:
+        """Hourly post counts per source in a time range (from ``rollups``, not posts)."""
+        q: dict[str, Any] = {"kind": "ingest"}
+        if since or until:
+            q["hour"] = {k: v for k, v in (("$gte", since), ("$lt", until)) if v is not None}
+        return list(self.db.rollups.find(q, {"_id": 0, "hour": 1, "source": 1, "n": 1}).sort("hour", 1))
+
+    def rebuild_ingest_rollups(self) -> int:
+        """Recount the ingest rollups from posts (repair after a crash mid-import)."""
+        self.db.rollups.delete_many({"kind": "ingest"})
+        pipeline = [
+            {
+                "$group": {
+                    "_id": {"h": {"$dateTrunc": {"date": "$ts", "unit": "hour"}}, "s": "$source"},
+                    "n": {"$sum": 1},
+                }
+            }
+        ]
+        ops = []
+        for row in self.db.posts.aggregate(pipeline, allowDiskUse=True):
+            hour = row["_id"]["h"].astimezone(UTC)
+            src = row["_id"]["s"]
+            ops.append(
+                UpdateOne(
+                    {"_id": f"ingest|{hour.isoformat()}|{src}"},
+                    {"$set": {"kind": "ingest", "hour": hour, "source": src, "n": row["n"]}},
+                    upsert=True,
+                )
+            )
+        if ops:
+            self.db.rollups.bulk_write(ops, ordered=False)
+        return len(ops)
+
+    # ------------------------------------------------------------------ quarantine
+
+    def quarantine(
+        self, kind: str, reason: str, raw: Any, *, origin: str | None = None, **extra: Any
+    ) -> None:
+        """Keep a rejected record with its reason and raw payload (nothing is lost)."""
+        self.quarantine_many([{"kind": kind, "reason": reason, "raw": raw, "origin": origin, **extra}])
+
+    def quarantine_many(self, records: Sequence[dict[str, Any]]) -> None:
+        if not records:
+            return
+        now = datetime.now(UTC)
+        docs = []
+        for r in records:
+            doc = dict(r)
+            doc.setdefault("at", now)
+            doc["raw"] = _bounded_raw(doc.get("raw"))
+            docs.append(doc)
+        try:
+            self.db.quarantine.insert_many(docs, ordered=False)
+        except PyMongoError as exc:
+            raise StoreError(f"cannot write quarantine records: {exc}") from exc
+
+    def quarantined(self, kind: str | None = None, limit: int = 100) -> list[dict[str, Any]]:
+        q = {"kind": kind} if kind else {}
+        return list(self.db.quarantine.find(q).sort("at", DESCENDING).limit(limit))
+
+    def quarantine_count(self, kind: str | None = None) -> int:
+        return self.db.quarantine.count_documents({"kind": kind} if kind else {})
+
+    # ------------------------------------------------------------------ sources
+
+    def upsert_source(self, source: dict[str, Any]) -> None:
+        """Create or replace a source definition by name (cursor fields are kept)."""
+        doc = {k: v for k, v in source.items() if k != "_id"}
+        doc["updated"] = datetime.now(UTC)
+        self.db.sources.update_one({"name": doc["name"]}, {"$set": doc}, upsert=True)
+
+    def get_source(self, name: str) -> dict[str, Any] | None:
+        return self.db.sources.find_one({"name": name}, {"_id": 0})
+
+    def list_sources(self, enabled: bool | None = None) -> list[dict[str, Any]]:
+        q = {} if enabled is None else {"enabled": enabled}
+        return list(self.db.sources.find(q, {"_id": 0}).sort("name", ASCENDING))
+
+    def set_source_enabled(self, name: str, enabled: bool) -> bool:
+        res = self.db.sources.update_one({"name": name}, {"$set": {"enabled": enabled}})
+        return res.matched_count == 1
+
+    def update_source_state(self, name: str, **state: Any) -> None:
+        """Save crawl state (cursor, ETag, Last-Modified, last run) on a source."""
+        self.db.sources.update_one({"name": name}, {"$set": {f"state.{k}": v for k, v in state.items()}})
+
+    def remove_source(self, name: str) -> bool:
+        return self.db.sources.delete_one({"name": name}).deleted_count == 1
+
+
+def _bounded_raw(raw: Any, limit: int = 64_000) -> Any:
+    """Raw payloads are kept whole up to 64 KB; bigger ones keep their head and size.
+
+    A MongoDB document is capped at 16 MB, and a 50 MB line must still leave a record.
+    Structured payloads are stored as JSON text, so no key of theirs becomes a field.
+    """
+    if isinstance(raw, bytes):
+        raw = raw.decode("utf-8", errors="replace")
+    if isinstance(raw, str):
+        pass
+    else:
+        # Always JSON text: a hostile payload's "$where" or dotted keys never become fields.
+        try:
+            raw = json.dumps(raw, default=str, ensure_ascii=False)
+        except (TypeError, ValueError):
+            raw = repr(raw)
+    if len(raw) > limit:
+        return {"head": raw[:limit], "size": len(raw), "truncated": True}
+    return raw
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+__all__ = [
+    "EmbeddedServer",
+    "Store",
+    "StoreError",
+    "UpsertResult",
+    "hour_floor",
+    "local_uri",
+    "ping",
+    "utcnow",
+]

@@ -1,0 +1,58 @@
+"""Shared fixtures: a real SecantusDB server per test session, a fresh database per test.
+
+The server is started through :class:`pipelines.store.EmbeddedServer`, the same code
+``make run`` uses, on a free port with ``:memory:`` storage.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from pipelines.store import EmbeddedServer, Store
+
+REPO = Path(__file__).resolve().parent.parent
+SHARED = Path(os.environ.get("VIGIL_SHARED_DIR", REPO.parent / "shared"))
+"""``../shared`` beside the checkout (CI puts it there); tests needing it skip without it."""
+
+# Numba's on-disk cache keeps STUMPY's ~30 s compilation out of all but the first run.
+os.environ.setdefault("NUMBA_CACHE_DIR", str(REPO / ".cache" / "numba"))
+
+
+def free_port() -> int:
+    """A TCP port nobody listens on right now."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def db_server() -> Iterator[EmbeddedServer]:
+    """One real SecantusDB for the whole session."""
+    server = EmbeddedServer(":memory:", free_port())
+    server.ensure_running()
+    yield server
+    server.stop()
+
+
+@pytest.fixture()
+def store(db_server: EmbeddedServer) -> Iterator[Store]:
+    """A store on a database of its own, schema ensured, dropped afterwards."""
+    name = f"t_{uuid.uuid4().hex[:12]}"
+    s = Store(db_server.uri, name)
+    s.ensure_schema()
+    yield s
+    s.client.drop_database(name)
+    s.client.close()
+
+
+@pytest.fixture(scope="session")
+def shared_dir() -> Path:
+    if not SHARED.is_dir():
+        pytest.skip(f"../shared not found at {SHARED}")
+    return SHARED

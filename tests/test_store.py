@@ -1,0 +1,135 @@
+"""The store against a real SecantusDB: schema, idempotent upserts, unique keys, reuse."""
+
+from __future__ import annotations
+
+import subprocess
+from datetime import UTC, datetime
+
+import pytest
+
+from pipelines.config import Settings
+from pipelines.models import build_post
+from pipelines.store import EmbeddedServer, Store, StoreError, ping
+from tests.conftest import free_port
+
+
+def _docs(n: int, source: str = "t", hour: int = 3) -> list[dict]:
+    return [
+        build_post(
+            source=source,
+            native_id=str(i),
+            ts=datetime(2013, 6, 20, hour, i % 60, tzinfo=UTC),
+            text=f"post number {i} about floods",
+        ).to_doc()
+        for i in range(n)
+    ]
+
+
+def test_indexes_and_schema_version(store: Store):
+    names = store.index_names("posts")
+    for expected in ("ts_-1", "source_1_ts_-1", "status_1_lease_until_1", "content_hash_1", "terms_1", "geo_2dsphere"):
+        assert expected in names
+    assert store.schema_version() == 1
+    store.ensure_schema()  # idempotent
+    assert store.index_names("posts") == names
+
+
+def test_upsert_is_idempotent_and_counts_rollups(store: Store):
+    first = store.upsert_posts(_docs(10))
+    assert (first.inserted, first.existing) == (10, 0)
+    again = store.upsert_posts(_docs(12))
+    assert (again.inserted, again.existing) == (2, 10)
+    assert store.db.posts.count_documents({}) == 12
+    rollups = store.ingest_rollups()
+    assert sum(r["n"] for r in rollups) == 12
+    # An upsert never overwrites what is stored (scores, status written later survive).
+    store.db.posts.update_one({"_id": "t:0"}, {"$set": {"status": "scored"}})
+    store.upsert_posts(_docs(1))
+    assert store.get_post("t:0")["status"] == "scored"
+
+
+def test_rebuild_rollups_equals_recount(store: Store):
+    store.upsert_posts(_docs(30, hour=3) + _docs(5, source="u", hour=4))
+    store.db.rollups.delete_many({})
+    assert store.rebuild_ingest_rollups() == 2
+    got = {(r["source"], r["hour"].hour): r["n"] for r in store.ingest_rollups()}
+    assert got == {("t", 3): 30, ("u", 4): 5}
+
+
+def test_unique_key_rejects_duplicate(store: Store):
+    store.upsert_source({"name": "bbc", "kind": "rss", "url": "https://example.org/a"})
+    store.db.sources.insert_one({"name": "other"})
+    with pytest.raises(Exception, match="(?i)duplicate"):
+        store.db.sources.insert_one({"name": "bbc"})
+
+
+def test_quarantine_keeps_reason_and_raw(store: Store):
+    store.quarantine("import", "empty text", {"$where": "1", "a.b": 2}, origin="f.jsonl:3")
+    big = "x" * 200_000
+    store.quarantine("import", "too big", big)
+    rows = store.quarantined("import")
+    assert {r["reason"] for r in rows} == {"empty text", "too big"}
+    small = next(r for r in rows if r["reason"] == "empty text")
+    assert small["raw"] == '{"$where": "1", "a.b": 2}'  # hostile keys stay inert text
+    huge = next(r for r in rows if r["reason"] == "too big")
+    assert huge["raw"]["size"] == 200_000 and huge["raw"]["truncated"]
+
+
+def test_sources_repository(store: Store):
+    store.upsert_source({"name": "hn", "kind": "hackernews", "enabled": True})
+    store.update_source_state("hn", cursor=123)
+    store.upsert_source({"name": "hn", "kind": "hackernews", "enabled": True, "interval": 60})
+    src = store.get_source("hn")
+    assert src["state"]["cursor"] == 123 and src["interval"] == 60
+    assert store.set_source_enabled("hn", False)
+    assert store.list_sources(enabled=False)[0]["name"] == "hn"
+    assert store.remove_source("hn") and store.get_source("hn") is None
+
+
+def test_latest_posts_and_ts_range(store: Store):
+    store.upsert_posts(_docs(20))
+    latest = store.latest_posts(limit=5)
+    assert len(latest) == 5
+    assert [p["ts"] for p in latest] == sorted((p["ts"] for p in latest), reverse=True)
+    lo, hi = store.ts_range()
+    assert lo.minute == 0 and hi.minute == 19
+
+
+def test_ping_before_start_reuses_one_server_per_folder(tmp_path):
+    port = free_port()
+    settings = Settings(vigil_data_dir=tmp_path, vigil_db_port=port, mongodb_uri=None)
+    first = Store.open(settings)
+    try:
+        assert first.server is not None and first.server.owned
+        second = Store.open(settings)
+        assert second.server is not None and not second.server.owned  # reused, not started
+        out = subprocess.run(["pgrep", "-f", "--", f"secantus.*--port {port}"], capture_output=True, text=True)
+        assert len(out.stdout.split()) == 1
+        second.upsert_posts(_docs(3))
+        assert first.db.posts.count_documents({}) == 3
+        second.close()  # does not stop a server it did not start
+        assert ping(first.uri)
+    finally:
+        first.close()
+    assert not ping(first.uri)
+    # The data survive a restart on the same folder.
+    again = Store.open(settings)
+    try:
+        assert again.db.posts.count_documents({}) == 3
+    finally:
+        again.close()
+
+
+def test_mongodb_uri_is_used_as_given(db_server: EmbeddedServer):
+    s = Store.open(Settings(mongodb_uri=db_server.uri, mongodb_db="t_given"))
+    try:
+        assert s.server is None and s.uri == db_server.uri and s.ping()
+    finally:
+        s.client.drop_database("t_given")
+        s.close()
+
+
+def test_unreachable_database_gives_clear_error():
+    s = Store(f"mongodb://127.0.0.1:{free_port()}/?serverSelectionTimeoutMS=300", "x")
+    with pytest.raises(StoreError, match="cannot prepare the database"):
+        s.ensure_schema()
