@@ -33,6 +33,10 @@ class Settings(BaseSettings):
     )
     vigil_db_port: int = Field(default=27217, description="Port of the embedded SecantusDB server.")
     vigil_ui_port: int = Field(default=8501, description="Port of the Streamlit dashboard.")
+    vigil_ui_host: str = Field(
+        default="127.0.0.1",
+        description="Interface the dashboard binds; set 0.0.0.0 to serve other machines.",
+    )
     vigil_sample_dir: Path = Field(
         default=REPO_ROOT / "data" / "sample",
         description="Bundled sample imported by `pipelines up` on first start.",

@@ -511,6 +511,16 @@ class Store:
     def remove_source(self, name: str) -> bool:
         return self.db.sources.delete_one({"name": name}).deleted_count == 1
 
+    # ------------------------------------------------------------------ import (issue 2)
+
+    # ------------------------------------------------------------------ crawler (issue 3)
+
+    # ------------------------------------------------------------------ scoring (issue 4)
+
+    # ------------------------------------------------------------------ detection (issue 5)
+
+    # ------------------------------------------------------------------ dashboard (issue 6)
+
 
 def _bounded_raw(raw: Any, limit: int = 64_000) -> Any:
     """Raw payloads are kept whole up to 64 KB; bigger ones keep their head and size.

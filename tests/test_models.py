@@ -116,7 +116,11 @@ def test_check_url(url, ok):
 @pytest.mark.parametrize(
     ("text", "must", "must_not"),
     [
-        ("RT @CBCAlerts: Canmore declares state of emergency #Alberta", {"canmore", "#alberta", "alberta", "@cbcalerts", "emergency"}, {"rt", "of"}),
+        (
+            "RT @CBCAlerts: Canmore declares state of emergency #Alberta",
+            {"canmore", "#alberta", "alberta", "@cbcalerts", "emergency"},
+            {"rt", "of"},
+        ),
         ("The flood is in the city http://t.co/xyz", {"flood", "city"}, {"the", "is", "http", "t.co"}),
         ("Calgary's mayor: DON'T drive!", {"calgary", "mayor"}, {"don't"}),
         ("Überschwemmung in München", {"überschwemmung", "münchen"}, {"in"}),

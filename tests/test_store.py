@@ -27,7 +27,14 @@ def _docs(n: int, source: str = "t", hour: int = 3) -> list[dict]:
 
 def test_indexes_and_schema_version(store: Store):
     names = store.index_names("posts")
-    for expected in ("ts_-1", "source_1_ts_-1", "status_1_lease_until_1", "content_hash_1", "terms_1", "geo_2dsphere"):
+    for expected in (
+        "ts_-1",
+        "source_1_ts_-1",
+        "status_1_lease_until_1",
+        "content_hash_1",
+        "terms_1",
+        "geo_2dsphere",
+    ):
         assert expected in names
     assert store.schema_version() == 1
     store.ensure_schema()  # idempotent
@@ -103,7 +110,9 @@ def test_ping_before_start_reuses_one_server_per_folder(tmp_path):
         assert first.server is not None and first.server.owned
         second = Store.open(settings)
         assert second.server is not None and not second.server.owned  # reused, not started
-        out = subprocess.run(["pgrep", "-f", "--", f"secantus.*--port {port}"], capture_output=True, text=True)
+        out = subprocess.run(
+            ["pgrep", "-f", "--", f"secantus.*--port {port}"], capture_output=True, text=True
+        )
         assert len(out.stdout.split()) == 1
         second.upsert_posts(_docs(3))
         assert first.db.posts.count_documents({}) == 3
