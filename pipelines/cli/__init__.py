@@ -22,6 +22,11 @@ app = typer.Typer(
 COMMAND_MODULES = ("pipelines.cli.up_cmd",)
 
 
+@app.callback()
+def _root() -> None:
+    """Vigil's command line (``python -m pipelines --help`` lists every command)."""
+
+
 def setup_logging(level: str = "INFO") -> None:
     """One log format for every Vigil process (the supervisor prefixes process names)."""
     logging.basicConfig(
