@@ -429,6 +429,29 @@ class Store:
             q["hour"] = {k: v for k, v in (("$gte", since), ("$lt", until)) if v is not None}
         return list(self.db.rollups.find(q, {"_id": 0, "hour": 1, "source": 1, "n": 1}).sort("hour", 1))
 
+    def rollup_sums(
+        self,
+        kind: str,
+        by: Sequence[str],
+        since: datetime | None = None,
+        until: datetime | None = None,
+        match: dict[str, Any] | None = None,
+        fields: Sequence[str] = ("n",),
+    ) -> list[dict[str, Any]]:
+        """Sum rollup ``fields`` of one ``kind`` grouped by ``by`` over an hour range.
+
+        Runs as a ``$group`` over the (small) rollups collection, never over posts.
+        Returns one dict per group with the ``by`` keys and the summed fields.
+        """
+        q: dict[str, Any] = {"kind": kind, **(match or {})}
+        if since or until:
+            q["hour"] = {k: v for k, v in (("$gte", since), ("$lt", until)) if v is not None}
+        group: dict[str, Any] = {"_id": {b: f"${b}" for b in by}}
+        for f in fields:
+            group[f.replace(".", "_")] = {"$sum": f"${f}"}
+        rows = self.db.rollups.aggregate([{"$match": q}, {"$group": group}])
+        return [{**r["_id"], **{k: v for k, v in r.items() if k != "_id"}} for r in rows]
+
     def rebuild_ingest_rollups(self) -> int:
         """Recount the ingest rollups from posts (repair after a crash mid-import)."""
         self.db.rollups.delete_many({"kind": "ingest"})
