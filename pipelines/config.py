@@ -47,6 +47,24 @@ class Settings(BaseSettings):
         description="One or more Ollama base URLs, comma separated (round robin).",
     )
     vigil_log_level: str = Field(default="INFO", description="Logging level of every process.")
+    # crawler (issue 3)
+    vigil_crawl_contact: str = Field(
+        default="https://example.org/vigil-operator",
+        description="Contact URL (or mailto:) put in the crawler's User-Agent; set it to your own.",
+    )
+    vigil_crawl_concurrency: int = Field(
+        default=2, ge=1, le=32, description="Crawl subprocesses the scheduler runs at once."
+    )
+    vigil_crawl_sources_file: Path = Field(
+        default=REPO_ROOT / "sources.yaml",
+        description="Default sources seeded into an empty `sources` collection by `crawl --loop`.",
+    )
+    vigil_crawl_max_backoff_s: int = Field(
+        default=6 * 3600, ge=60, description="Longest wait before retrying a source that keeps failing."
+    )
+    vigil_crawl_retry_after_max_s: int = Field(
+        default=120, ge=0, description="Longest Retry-After honoured inside a run; longer waits end the run."
+    )
 
     @property
     def db_path(self) -> Path:

@@ -538,6 +538,106 @@ class Store:
 
     # ------------------------------------------------------------------ crawler (issue 3)
 
+    def claim_source(self, name: str, owner: str, lease_s: float) -> dict[str, Any] | None:
+        """Take the crawl lock of a source for ``lease_s`` seconds, or ``None`` if held.
+
+        One atomic conditional update, so two schedulers (or a scheduler and a manual
+        ``crawl --once``) never run the same source at once. A holder that died leaves
+        a lock that expires with its lease.
+        """
+        from datetime import timedelta
+
+        from pymongo import ReturnDocument
+
+        now = datetime.now(UTC)
+        lease = {"owner": owner, "since": now, "until": now + timedelta(seconds=lease_s)}
+        return self.db.sources.find_one_and_update(
+            {"name": name, "$or": [{"lock": None}, {"lock.until": {"$lt": now}}]},
+            {"$set": {"lock": lease}},
+            projection={"_id": 0},
+            return_document=ReturnDocument.AFTER,
+        )
+
+    def release_source(self, name: str, owner: str) -> bool:
+        """Drop the lock if ``owner`` still holds it (a stolen, expired lock is left alone)."""
+        res = self.db.sources.update_one({"name": name, "lock.owner": owner}, {"$set": {"lock": None}})
+        return res.modified_count == 1
+
+    def start_crawl_run(self, run: dict[str, Any]) -> str:
+        """Record a run as ``running`` (it must carry ``_id``, ``source`` and ``started``)."""
+        doc = {"status": "running", **run}
+        self.db.crawl_runs.insert_one(doc)
+        return doc["_id"]
+
+    def finish_crawl_run(self, run_id: str, **fields: Any) -> None:
+        """Close a run with its outcome (status, ended, counts, errors)."""
+        self.db.crawl_runs.update_one({"_id": run_id}, {"$set": fields})
+
+    def crawl_runs(self, source: str | None = None, limit: int = 50) -> list[dict[str, Any]]:
+        """Newest runs first, for one source or all."""
+        q = {"source": source} if source else {}
+        return list(self.db.crawl_runs.find(q).sort("started", DESCENDING).limit(max(1, min(limit, 1000))))
+
+    def abandon_crawl_runs(self, owner_prefix: str | None = None) -> int:
+        """Mark runs still ``running`` past their deadline as ``abandoned`` (their scheduler died)."""
+        q: dict[str, Any] = {"status": "running", "deadline": {"$lt": datetime.now(UTC)}}
+        if owner_prefix:
+            q["owner"] = {"$regex": f"^{owner_prefix}"}
+        res = self.db.crawl_runs.update_many(
+            q,
+            {
+                "$set": {
+                    "status": "abandoned",
+                    "error": "the scheduler stopped before this run finished",
+                    "ended": datetime.now(UTC),
+                }
+            },
+        )
+        return res.modified_count
+
+    def mark_cross_posts(self, docs: Sequence[dict[str, Any]]) -> list[str]:
+        """Flag new posts whose ``content_hash`` was already seen from another source.
+
+        The post is kept (it is news that the same text appears elsewhere) and gets
+        ``cross_post: true`` and ``cross_post_of``: the earliest post with that hash,
+        when that one came from a different source (a source repeating itself is not a
+        cross-post). Returns the ``_id`` of every flagged post.
+        """
+        by_hash: dict[str, list[dict[str, Any]]] = {}
+        for d in docs:
+            if d.get("content_hash"):
+                by_hash.setdefault(d["content_hash"], []).append(d)
+        if not by_hash:
+            return []
+        pipeline = [
+            {"$match": {"content_hash": {"$in": list(by_hash)}}},
+            {"$sort": {"ts": ASCENDING, "_id": ASCENDING}},
+            {
+                "$group": {
+                    "_id": {"h": "$content_hash", "s": "$source"},
+                    "first": {"$first": "$_id"},
+                    "ts": {"$first": "$ts"},
+                }
+            },
+        ]
+        earliest: dict[str, list[tuple[datetime, str, str]]] = {}
+        for row in self.db.posts.aggregate(pipeline):
+            earliest.setdefault(row["_id"]["h"], []).append((row["ts"], row["_id"]["s"], row["first"]))
+        ops = []
+        flagged: list[str] = []
+        for h, new_docs in by_hash.items():
+            seen = sorted(earliest.get(h, []))
+            for d in new_docs:
+                # A cross-post when the text was first seen (earliest ts) at another source.
+                if seen and seen[0][1] != d["source"]:
+                    flagged.append(d["_id"])
+                    ops.append(
+                        UpdateOne({"_id": d["_id"]}, {"$set": {"cross_post": True, "cross_post_of": seen[0][2]}})
+                    )
+        if ops:
+            self.db.posts.bulk_write(ops, ordered=False)
+        return flagged
+
     # ------------------------------------------------------------------ scoring (issue 4)
 
     # ------------------------------------------------------------------ detection (issue 5)

@@ -64,6 +64,7 @@ def process_specs(settings: Settings) -> list[ProcessSpec]:
             ),
         )
     )
+    specs.append(ProcessSpec("crawler", _module("pipelines", "crawl", "--loop")))
     return specs
 
 

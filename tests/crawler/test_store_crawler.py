@@ -1,0 +1,90 @@
+"""The store's crawler methods against the real SecantusDB: locks, runs, cross-posts."""
+
+from __future__ import annotations
+
+import threading
+from datetime import UTC, datetime, timedelta
+
+from pipelines.models import build_post
+from pipelines.sources import validate_source
+from pipelines.store import Store
+
+
+def _add(store: Store, name: str) -> None:
+    store.upsert_source(validate_source({"name": name, "kind": "hackernews"}).to_doc())
+
+
+def test_only_one_claimer_wins_a_source_lock(store: Store) -> None:
+    _add(store, "hn")
+    wins: list[str] = []
+
+    def claim(owner: str) -> None:
+        if store.claim_source("hn", owner, 60) is not None:
+            wins.append(owner)
+
+    threads = [threading.Thread(target=claim, args=(f"o{i}",)) for i in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(wins) == 1
+    assert store.get_source("hn")["lock"]["owner"] == wins[0]
+
+
+def test_a_lock_is_released_by_its_owner_only_and_expires(store: Store) -> None:
+    _add(store, "hn")
+    assert store.claim_source("hn", "a", 60) is not None
+    assert store.release_source("hn", "b") is False
+    assert store.claim_source("hn", "b", 60) is None
+    assert store.release_source("hn", "a") is True
+    assert store.claim_source("hn", "b", 0.001) is not None
+    # b died without releasing: its lease expires and someone else can run the source.
+    assert store.claim_source("hn", "c", 60) is not None
+
+
+def test_a_definition_update_keeps_state_and_lock(store: Store) -> None:
+    _add(store, "hn")
+    store.update_source_state("hn", cursor={"max_id": 5})
+    store.claim_source("hn", "a", 60)
+    store.upsert_source(validate_source({"name": "hn", "kind": "hackernews", "interval_s": 60}).to_doc())
+    doc = store.get_source("hn")
+    assert doc["interval_s"] == 60 and doc["state"]["cursor"] == {"max_id": 5} and doc["lock"]["owner"] == "a"
+
+
+def test_runs_left_running_past_their_deadline_are_abandoned(store: Store) -> None:
+    now = datetime.now(UTC)
+    store.start_crawl_run(
+        {"_id": "old", "source": "hn", "started": now, "deadline": now - timedelta(seconds=1)}
+    )
+    store.start_crawl_run(
+        {"_id": "live", "source": "hn", "started": now, "deadline": now + timedelta(hours=1)}
+    )
+    assert store.abandon_crawl_runs() == 1
+    runs = {r["_id"]: r for r in store.crawl_runs("hn")}
+    assert runs["old"]["status"] == "abandoned" and "scheduler stopped" in runs["old"]["error"]
+    assert runs["live"]["status"] == "running"
+
+
+def _post(source: str, nid: str, text: str, hour: int) -> dict:
+    return build_post(
+        source=source, native_id=nid, ts=datetime(2024, 1, 1, hour, tzinfo=UTC), text=text
+    ).to_doc()
+
+
+def test_same_text_from_another_source_is_kept_and_flagged(store: Store) -> None:
+    first = [_post("bbc", "1", "Earthquake hits the coast https://bbc.co.uk/x", 1)]
+    store.upsert_posts(first)
+    assert store.mark_cross_posts(first) == []
+    later = [
+        _post("reddit", "t3_a", "EARTHQUAKE hits the coast! https://redd.it/y", 2),  # same normalised text
+        _post("bbc", "2", "Earthquake hits the coast", 3),  # same source: not a cross-post
+        _post("reddit", "t3_b", "Something else entirely", 2),
+    ]
+    res = store.upsert_posts(later)
+    assert res.inserted == 3
+    flagged = store.mark_cross_posts(later)
+    assert flagged == ["reddit:t3_a"]
+    doc = store.get_post("reddit:t3_a")
+    assert doc["cross_post"] is True and doc["cross_post_of"] == "bbc:1"
+    assert "cross_post" not in store.get_post("bbc:2")
+    assert store.get_post("reddit:t3_b") is not None
