@@ -11,7 +11,7 @@ from __future__ import annotations
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -64,6 +64,34 @@ class Settings(BaseSettings):
     )
     vigil_crawl_retry_after_max_s: int = Field(
         default=120, ge=0, description="Longest Retry-After honoured inside a run; longer waits end the run."
+    )
+
+    # auth (issue 8)
+    vigil_session_idle_minutes: float = Field(
+        default=30, gt=0, description="A dashboard session ends after this many minutes without a request."
+    )
+    vigil_session_max_hours: float = Field(
+        default=12, gt=0, description="A dashboard session ends this many hours after login, active or not."
+    )
+    vigil_login_max_failures: int = Field(
+        default=5, ge=1, description="Failed logins (password or code) of one user before a lockout."
+    )
+    vigil_login_client_max_failures: int = Field(
+        default=20, ge=1, description="Failed logins from one client (IP address) before a lockout."
+    )
+    vigil_login_lockout_minutes: float = Field(
+        default=15, gt=0, description="How long a lockout lasts; failures older than this are forgotten."
+    )
+    vigil_password_min_chars: int = Field(
+        default=12, ge=8, le=128, description="Shortest password `user add` and the admin page accept."
+    )
+    vigil_totp_issuer: str = Field(
+        default="Vigil", description="Issuer name shown by authenticator apps next to the account."
+    )
+    vigil_user_password: SecretStr | None = Field(
+        default=None,
+        description="Password read by `user add` / `user passwd` for automation instead of a prompt. "
+        "Never stored; unset it afterwards.",
     )
 
     @property

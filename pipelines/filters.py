@@ -11,6 +11,8 @@ before anything reaches MongoDB (see :mod:`pipelines.search` for the keyword syn
 from __future__ import annotations
 
 import math
+import numbers
+import re
 from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime
 from typing import Any
@@ -25,6 +27,10 @@ EARTH_RADIUS_M = 6_378_100.0
 
 class FilterError(ValueError):
     """A filter value of the wrong type or size; the message names the field."""
+
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+"""Control characters (NUL included) have no place in a name and are refused."""
 
 
 def _names(name: str, value: Any) -> tuple[str, ...]:
@@ -43,7 +49,7 @@ def _names(name: str, value: Any) -> tuple[str, ...]:
         v = v.strip()
         if not v:
             continue
-        if len(v) > MAX_NAME_CHARS or v.startswith("$"):
+        if len(v) > MAX_NAME_CHARS or v.startswith("$") or _CONTROL.search(v):
             raise FilterError(f"invalid {name} item {v[:40]!r}")
         out.append(v)
     return tuple(sorted(set(out)))
@@ -66,6 +72,14 @@ def _range(name: str, value: Any) -> tuple[float, float] | None:
     return (lo, hi)
 
 
+def _flag(name: str, value: Any) -> bool:
+    if value is None:
+        return False
+    if not isinstance(value, bool):
+        raise FilterError(f"{name} must be true or false, not {type(value).__name__}")
+    return value
+
+
 def _time(name: str, value: Any) -> datetime | None:
     if value is None:
         return None
@@ -83,15 +97,21 @@ class GeoArea:
     ring: tuple[tuple[float, float], ...] | None = None
 
     def __post_init__(self) -> None:
+        # Coordinates are stored as floats checked here, so nothing but numbers reaches
+        # the $geoWithin clause (a dict or a string in a point is refused).
         if self.ring is not None:
-            if not 4 <= len(self.ring) <= 1000 or self.ring[0] != self.ring[-1]:
+            if not isinstance(self.ring, list | tuple) or not 4 <= len(self.ring) <= 1000:
                 raise FilterError("an area polygon needs 4 to 1000 points and must be closed")
-            for lon, lat in self.ring:
-                _check_lonlat(lon, lat)
+            ring = tuple(_check_lonlat(*_pair(p)) for p in self.ring)
+            if ring[0] != ring[-1]:
+                raise FilterError("an area polygon needs 4 to 1000 points and must be closed")
+            object.__setattr__(self, "ring", ring)
         elif self.center is not None and self.radius_km is not None:
-            _check_lonlat(*self.center)
-            if not 0 < float(self.radius_km) <= 20_000:
+            object.__setattr__(self, "center", _check_lonlat(*_pair(self.center)))
+            radius = _number("radius_km", self.radius_km)
+            if not 0 < radius <= 20_000:
                 raise FilterError(f"radius {self.radius_km} km must be between 0 and 20,000")
+            object.__setattr__(self, "radius_km", radius)
         else:
             raise FilterError("an area is a circle (center and radius) or a polygon")
 
@@ -104,13 +124,29 @@ class GeoArea:
         return {"geo": {"$geoWithin": {"$centerSphere": [list(self.center), radians]}}}
 
 
-def _check_lonlat(lon: Any, lat: Any) -> None:
+def _pair(point: Any) -> tuple[Any, Any]:
+    if not isinstance(point, list | tuple) or len(point) != 2:
+        raise FilterError(f"a point must be a (lon, lat) pair, got {str(point)[:40]!r}")
+    return point[0], point[1]
+
+
+def _number(name: str, value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, numbers.Real | str):
+        raise FilterError(f"{name} must be a number, got {str(value)[:40]!r}")
     try:
-        lo, la = float(lon), float(lat)
-    except (TypeError, ValueError) as exc:
-        raise FilterError(f"coordinates must be numbers, got {lon!r}, {lat!r}") from exc
+        return float(value)
+    except ValueError as exc:
+        raise FilterError(f"{name} must be a number, got {value[:40]!r}") from exc
+
+
+def _check_lonlat(lon: Any, lat: Any) -> tuple[float, float]:
+    try:
+        lo, la = _number("longitude", lon), _number("latitude", lat)
+    except FilterError as exc:
+        raise FilterError(f"coordinates must be numbers, got {str(lon)[:40]!r}, {str(lat)[:40]!r}") from exc
     if not (-180 <= lo <= 180 and -90 <= la <= 90):
         raise FilterError(f"coordinates out of range: lon={lo}, lat={la}")
+    return (lo, la)
 
 
 @dataclass(frozen=True)
@@ -168,7 +204,7 @@ class Filters:
             places=_names("places", values.get("places")),
             watchlist=watch,
             area=area,
-            geo_only=bool(values.get("geo_only", False)),
+            geo_only=_flag("geo_only", values.get("geo_only", False)),
         )
 
     def replace(self, **changes: Any) -> Filters:

@@ -273,6 +273,15 @@ class Store:
         "crawl_runs": [
             ([("source", ASCENDING), ("started", DESCENDING)], {}),
         ],
+        "sessions": [
+            ([("user", ASCENDING)], {}),
+            ([("expires", ASCENDING)], {}),
+        ],
+        "audit": [
+            ([("at", DESCENDING)], {}),
+            ([("actor", ASCENDING), ("at", DESCENDING)], {}),
+            ([("action", ASCENDING), ("at", DESCENDING)], {}),
+        ],
     }
 
     def ensure_schema(self) -> None:
@@ -643,6 +652,139 @@ class Store:
     # ------------------------------------------------------------------ detection (issue 5)
 
     # ------------------------------------------------------------------ dashboard (issue 6)
+
+    # ------------------------------------------------------------------ auth (issue 8)
+    # Users, dashboard sessions, login throttling and the audit log (pipelines/auth/).
+    # The audit log is append-only from Vigil's side: an append and a read, no update
+    # and no delete method exists.
+
+    def insert_user(self, doc: dict[str, Any]) -> bool:
+        """Create a user (``_id`` is the username); ``False`` when the name is taken."""
+        from pymongo.errors import DuplicateKeyError
+
+        try:
+            self.db.users.insert_one(doc)
+        except DuplicateKeyError:
+            return False
+        return True
+
+    def get_user(self, username: str) -> dict[str, Any] | None:
+        return self.db.users.find_one({"_id": username})
+
+    def list_users(self) -> list[dict[str, Any]]:
+        """Every user without secrets (password hash, TOTP secret, recovery codes)."""
+        secret = {"password_hash": 0, "totp_secret": 0, "recovery_codes": 0}
+        return list(self.db.users.find({}, secret).sort("_id", ASCENDING))
+
+    def user_count(self) -> int:
+        return self.db.users.count_documents({})
+
+    def update_user(
+        self, username: str, set_fields: dict[str, Any] | None = None, unset: Sequence[str] = ()
+    ) -> bool:
+        """Change fields of one user; ``False`` when there is no such user."""
+        update: dict[str, Any] = {"$set": {**(set_fields or {}), "updated": datetime.now(UTC)}}
+        if unset:
+            update["$unset"] = dict.fromkeys(unset, "")
+        return self.db.users.update_one({"_id": username}, update).matched_count == 1
+
+    def consume_recovery_code(self, username: str, code_hash: str) -> bool:
+        """Remove one recovery code hash atomically: ``True`` for exactly one caller."""
+        res = self.db.users.update_one(
+            {"_id": username, "recovery_codes": code_hash}, {"$pull": {"recovery_codes": code_hash}}
+        )
+        return res.modified_count == 1
+
+    def advance_totp_step(self, username: str, step: int) -> bool:
+        """Record the time step of an accepted TOTP code unless it (or a later one) was used.
+
+        One conditional update, so a code seen by two requests at once is accepted once.
+        """
+        res = self.db.users.update_one(
+            {"_id": username, "$or": [{"totp_last_step": None}, {"totp_last_step": {"$lt": step}}]},
+            {"$set": {"totp_last_step": step}},
+        )
+        return res.modified_count == 1
+
+    def insert_session(self, doc: dict[str, Any]) -> None:
+        self.db.sessions.insert_one(doc)
+
+    def get_session(self, sid: str) -> dict[str, Any] | None:
+        return self.db.sessions.find_one({"_id": sid})
+
+    def update_session(self, sid: str, fields: dict[str, Any], *, stage: str | None = None) -> bool:
+        """Change a session; with ``stage`` only if it is still at that stage (atomic step)."""
+        q: dict[str, Any] = {"_id": sid}
+        if stage is not None:
+            q["stage"] = stage
+        return self.db.sessions.update_one(q, {"$set": fields}).matched_count == 1
+
+    def delete_session(self, sid: str) -> bool:
+        return self.db.sessions.delete_one({"_id": sid}).deleted_count == 1
+
+    def delete_user_sessions(self, username: str) -> int:
+        return self.db.sessions.delete_many({"user": username}).deleted_count
+
+    def purge_sessions(self, now: datetime) -> int:
+        """Drop sessions past their absolute expiry (idle ones are refused on use)."""
+        return self.db.sessions.delete_many({"expires": {"$lt": now}}).deleted_count
+
+    def user_sessions(self, username: str) -> list[dict[str, Any]]:
+        return list(self.db.sessions.find({"user": username}).sort("created", ASCENDING))
+
+    def login_throttle(self, keys: Sequence[str]) -> dict[str, dict[str, Any]]:
+        """Failure counters of the given keys (``user:NAME``, ``client:ADDR``)."""
+        return {d["_id"]: d for d in self.db.auth_throttle.find({"_id": {"$in": list(keys)}})}
+
+    def record_login_failure(self, key: str, now: datetime, forget_before: datetime) -> dict[str, Any]:
+        """Count one failure for ``key``; failures older than ``forget_before`` start over."""
+        from pymongo import ReturnDocument
+
+        self.db.auth_throttle.update_one(
+            {"_id": key, "last": {"$lt": forget_before}},
+            {"$set": {"failures": 0, "locked_until": None, "next_allowed": None}},
+        )
+        return self.db.auth_throttle.find_one_and_update(
+            {"_id": key},
+            {"$inc": {"failures": 1}, "$set": {"last": now}},
+            upsert=True,
+            return_document=ReturnDocument.AFTER,
+        )
+
+    def set_login_throttle(self, key: str, **fields: Any) -> None:
+        self.db.auth_throttle.update_one({"_id": key}, {"$set": fields})
+
+    def clear_login_failures(self, key: str) -> bool:
+        return self.db.auth_throttle.delete_one({"_id": key}).deleted_count == 1
+
+    def append_audit(self, doc: dict[str, Any]) -> None:
+        """Add one audit event (the only write the audit log has)."""
+        try:
+            self.db.audit.insert_one(doc)
+        except PyMongoError as exc:
+            raise StoreError(f"cannot write the audit log: {exc}") from exc
+
+    def audit_events(
+        self,
+        limit: int = 200,
+        *,
+        actor: str | None = None,
+        action: str | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+    ) -> list[dict[str, Any]]:
+        """Newest audit events first; ``action`` matches exactly or as a prefix ending in '.'."""
+        import re
+
+        q: dict[str, Any] = {}
+        if actor:
+            q["actor"] = actor
+        if action:
+            q["action"] = {"$regex": "^" + re.escape(action)} if action.endswith(".") else action
+        if since or until:
+            q["at"] = {k: v for k, v in (("$gte", since), ("$lt", until)) if v is not None}
+        cur = self.db.audit.find(q).sort([("at", DESCENDING), ("_id", DESCENDING)])
+        return list(cur.limit(max(1, min(limit, 5000))))
 
 
 def _bounded_raw(raw: Any, limit: int = 64_000) -> Any:

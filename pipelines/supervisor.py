@@ -171,6 +171,15 @@ class Supervisor:
             t.join(timeout=1)
 
 
+def _explain_first_user(store: object) -> None:
+    """Say in the log how to create the first user while there is none (auth, issue 8)."""
+    from pipelines.auth.users import FIRST_USER_HINT
+
+    if store.user_count() == 0:  # type: ignore[attr-defined]
+        for line in FIRST_USER_HINT.splitlines():
+            log.warning(line)
+
+
 def run_stack(settings: Settings) -> int:
     """Open the store (starting the embedded server if needed), then supervise the rest."""
     from pipelines.store import Store
@@ -202,6 +211,7 @@ def run_stack(settings: Settings) -> int:
         settings.vigil_ui_port,
         "embedded (" + str(settings.db_path) + ")" if server and server.owned else store._safe_uri(),
     )
+    _explain_first_user(store)
     try:
         return sup.run(on_tick=_watch_store)
     finally:
