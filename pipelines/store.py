@@ -545,6 +545,78 @@ class Store:
 
     # ------------------------------------------------------------------ import (issue 2)
 
+    def insert_posts(self, docs: Sequence[dict[str, Any]]) -> tuple[UpsertResult, list[tuple[int, str]]]:
+        """Insert posts whose ``_id`` is new; duplicates count as already present.
+
+        The same outcome as :meth:`upsert_posts` (nothing stored is overwritten, a
+        re-import inserts nothing, a duplicate-key race is "already present") written
+        as one unordered ``insert_many``. Why: on SecantusDB with ``--sync-on-commit``
+        every update statement is its own fsynced commit, while an insert batch
+        commits once per 1,000 documents (measured ~290 vs ~1,900 posts/s, see
+        docs/import.md). New posts are counted into the ingest rollups in one
+        transaction where the server supports them. Returns the result and the
+        ``(index, reason)`` of documents the server refused for another reason.
+        """
+        if not docs:
+            return UpsertResult(inserted_ids=[]), []
+        refused: dict[int, str] = {}
+        duplicate: set[int] = set()
+        try:
+            self.db.posts.insert_many(list(docs), ordered=False)
+        except BulkWriteError as exc:
+            for err in exc.details.get("writeErrors", []):
+                if err.get("code") == 11000:
+                    duplicate.add(err["index"])
+                else:
+                    refused[err["index"]] = f"refused by the database: {err.get('errmsg', '')[:300]}"
+        except PyMongoError as exc:
+            raise StoreError(f"cannot write posts: {exc}") from exc
+        new = [d for i, d in enumerate(docs) if i not in duplicate and i not in refused]
+        self.count_ingest_rollups(new)
+        result = UpsertResult(
+            inserted=len(new), existing=len(duplicate), inserted_ids=[d["_id"] for d in new]
+        )
+        return result, sorted(refused.items())
+
+    def count_ingest_rollups(self, docs: Sequence[dict[str, Any]]) -> None:
+        """Add new posts to the hourly ingest rollups, in one transaction when possible.
+
+        Same documents as :meth:`_count_into_rollups`; on a replica set (SecantusDB is
+        one) the upserts share one commit instead of one fsync per hour x source,
+        which made a scattered-hours batch of 300 upserts ~10x faster.
+        """
+        counts: Counter[tuple[datetime, str]] = Counter()
+        for d in docs:
+            counts[(hour_floor(d["ts"]), d["source"])] += 1
+        if not counts:
+            return
+        ops = [
+            UpdateOne(
+                {"_id": f"ingest|{hour.isoformat()}|{source}"},
+                {"$setOnInsert": {"kind": "ingest", "hour": hour, "source": source}, "$inc": {"n": n}},
+                upsert=True,
+            )
+            for (hour, source), n in counts.items()
+        ]
+        try:
+            if len(ops) > 1 and self._supports_transactions():
+                with self.client.start_session() as session:
+                    session.with_transaction(lambda s: self.db.rollups.bulk_write(ops, ordered=False, session=s))
+            else:
+                self.db.rollups.bulk_write(ops, ordered=False)
+        except PyMongoError as exc:
+            raise StoreError(f"cannot update the ingest rollups: {exc}") from exc
+
+    def _supports_transactions(self) -> bool:
+        """True on a replica set member or mongos (asked once per store)."""
+        if not hasattr(self, "_txn_ok"):
+            try:
+                hello = self.client.admin.command("hello")
+                self._txn_ok = bool(hello.get("setName")) or hello.get("msg") == "isdbgrid"
+            except PyMongoError:
+                self._txn_ok = False
+        return self._txn_ok
+
     # ------------------------------------------------------------------ crawler (issue 3)
 
     def claim_source(self, name: str, owner: str, lease_s: float) -> dict[str, Any] | None:

@@ -1,0 +1,80 @@
+"""Importing the real CrisisLexT26 files (../shared) and the bundled sample built from them."""
+
+from __future__ import annotations
+
+import csv
+import gzip
+import io
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+
+from pipelines.store import Store
+from tests.ingest.conftest import REPO, do_import, post_count, quarantined
+
+EVENT = "2013_Alberta_floods"
+
+
+def _rows(csv_file: Path) -> list[dict[str, str]]:
+    """The labelled tweets as the csv module reads them (the expected values)."""
+    raw = csv_file.read_bytes()
+    if raw[:2] == b"\x1f\x8b":
+        raw = gzip.decompress(raw)
+    reader = csv.DictReader(io.StringIO(raw.decode("utf-8"), newline=""), skipinitialspace=True)
+    return list(reader)
+
+
+def test_one_event_folder_imports_every_labelled_tweet(store: Store, shared_dir: Path):
+    folder = shared_dir / "data" / "crisislex_t26" / EVENT
+    rows = _rows(folder / "tweets_labeled.csv")
+    stats = do_import(store, folder)
+    assert (stats.read, stats.inserted, stats.present, stats.quarantined) == (len(rows), len(rows), 0, 0)
+    assert post_count(store) == len({r["Tweet ID"] for r in rows})
+
+    row = rows[len(rows) // 2]
+    post = store.get_post(f"crisislex:{row['Tweet ID']}")
+    ms = (int(row["Tweet ID"]) >> 22) + 1288834974657
+    assert post["ts"] == datetime.fromtimestamp(ms / 1000, tz=UTC)
+    assert post["text"] == " ".join(row["Tweet Text"].split())
+    assert post["meta"]["info_source"] == row["Information Source"]
+    assert post["meta"]["info_type"] == row["Information Type"]
+    assert post["meta"]["informativeness"] == row["Informativeness"]
+    assert post["meta"]["event"] == EVENT
+    desc = json.loads((folder / "event_description.json").read_text())
+    assert post["meta"]["event_name"] == desc["name"]
+    assert post["source"] == "crisislex" and post["status"] == "new"
+    # The ingest rollups count exactly what was inserted.
+    assert sum(r["n"] for r in store.ingest_rollups()) == len(rows)
+
+
+def test_parent_folder_of_several_events_and_reimport(store: Store, shared_dir: Path, tmp_path: Path):
+    parent = tmp_path / "events"
+    parent.mkdir()
+    names = ("2013_NY_train_crash", "2012_Venezuela_refinery")
+    expected = 0
+    for name in names:
+        (parent / name).symlink_to(shared_dir / "data" / "crisislex_t26" / name, target_is_directory=True)
+        expected += len(_rows(parent / name / "tweets_labeled.csv"))
+    first = do_import(store, parent)
+    assert (first.files, first.read, first.inserted, first.quarantined) == (2, expected, expected, 0)
+    assert {d["_id"] for d in store.db.posts.aggregate([{"$group": {"_id": "$meta.event"}}])} == set(names)
+    again = do_import(store, parent)
+    assert (again.read, again.inserted, again.present) == (expected, 0, expected)
+    assert post_count(store) == expected
+    assert sum(r["n"] for r in store.ingest_rollups()) == expected
+
+
+def test_bundled_sample_imports_whole_and_is_within_budget(store: Store):
+    sample = REPO / "data" / "sample"
+    files = sorted(sample.glob("*/tweets_labeled.csv.gz"))
+    assert len(files) >= 3
+    assert sum(p.stat().st_size for p in sample.rglob("*") if p.is_file()) <= 5 * 1024 * 1024
+    assert (sample / "LICENSE").read_text().startswith("The MIT License")
+    expected = sum(len(_rows(f)) for f in files)
+    stats = do_import(store, sample)
+    assert (stats.read, stats.inserted, stats.quarantined, stats.failed) == (expected, expected, 0, [])
+    assert set(stats.skipped) >= {str(sample / "LICENSE"), str(sample / "README.md")}
+    days = {d["_id"] for d in store.db.posts.aggregate([{"$group": {"_id": {"$dateTrunc": {"date": "$ts", "unit": "day"}}}}])}
+    assert len(days) > 30  # a timeline of weeks, not one burst
+    assert do_import(store, sample).inserted == 0
+    assert quarantined(store) == []
