@@ -9,6 +9,9 @@
   ``Retry-After`` (capped; longer waits give up instead of holding the crawl), other
   retryable failures back off exponentially with jitter, and the retry count is small,
   so a struggling server never sees a storm.
+* :class:`SharedRobotsTxtMiddleware` fixes robots.txt for concurrent requests: in Scrapy
+  2.19 only the first request waiting for a host's robots.txt gets the parser, later
+  ones get ``None`` and are let through unchecked (seen in ``tests/crawler``).
 * :class:`ErrorAccountingMiddleware` turns an exception inside a spider callback into a
   run error instead of a lost traceback.
 """
@@ -25,8 +28,11 @@ from urllib.parse import urlsplit
 
 from scrapy import Request
 from scrapy.downloadermiddlewares.retry import RetryMiddleware
+from scrapy.downloadermiddlewares.robotstxt import RobotsTxtMiddleware
 from scrapy.http import Response
+from scrapy.utils.httpobj import urlparse_cached
 from scrapy.utils.response import response_status_message
+from twisted.internet.defer import Deferred
 
 from crawler.spiders.base import NotModified
 
@@ -57,6 +63,19 @@ def parse_retry_after(value: str | bytes | None, now: float | None = None) -> fl
     import time
 
     return max(0.0, when.timestamp() - (now if now is not None else time.time()))
+
+
+class SharedRobotsTxtMiddleware(RobotsTxtMiddleware):
+    """Every request waiting for a host's robots.txt is checked against it."""
+
+    async def robot_parser(self, request: Request) -> Any:
+        netloc = urlparse_cached(request).netloc
+        if isinstance(self._parsers.get(netloc), Deferred):
+            # Another request is downloading it: wait without consuming the Deferred's result.
+            while isinstance(self._parsers.get(netloc), Deferred):
+                await asyncio.sleep(0.02)
+            return self._parsers[netloc]
+        return await super().robot_parser(request)
 
 
 class SourceAuthMiddleware:

@@ -40,6 +40,8 @@ VIGIL_BACKOFF_BASE = 1.0
 VIGIL_BACKOFF_MAX = 30.0
 
 DOWNLOADER_MIDDLEWARES = {
+    "scrapy.downloadermiddlewares.robotstxt.RobotsTxtMiddleware": None,
+    "crawler.middlewares.SharedRobotsTxtMiddleware": 100,
     "scrapy.downloadermiddlewares.retry.RetryMiddleware": None,
     "crawler.middlewares.PoliteRetryMiddleware": 550,
     "crawler.middlewares.ConditionalRequestMiddleware": 560,

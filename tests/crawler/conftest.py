@@ -41,14 +41,21 @@ def add_sources(store: Store, *defs: dict[str, Any]) -> None:
 
 
 def run_crawl(
-    store: Store, kind: str, names: list[str], tmp_path: Path, settings: dict[str, str] | None = None
+    store: Store,
+    kind: str,
+    names: list[str],
+    tmp_path: Path,
+    settings: dict[str, str] | None = None,
+    env: dict[str, str] | None = None,
 ) -> dict[str, Any]:
     """Run ``scrapy crawl KIND -a source=...`` for real; returns the per-source summaries."""
     summary = tmp_path / f"summary-{kind}-{len(list(tmp_path.iterdir()))}.json"
     cmd = [sys.executable, "-m", "scrapy", "crawl", kind, "-a", "source=" + ",".join(names)]
     for k, v in {**FAST, **(settings or {}), "VIGIL_SUMMARY_FILE": str(summary)}.items():
         cmd += ["-s", f"{k}={v}"]
-    proc = subprocess.run(cmd, cwd=REPO, env=store_env(store), capture_output=True, text=True, timeout=120)
+    proc = subprocess.run(
+        cmd, cwd=REPO, env={**store_env(store), **(env or {})}, capture_output=True, text=True, timeout=120
+    )
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert summary.exists(), proc.stderr[-3000:]
     out = json.loads(summary.read_text())["sources"]
