@@ -24,7 +24,7 @@ FORMATS = {m.NAME: m for m in (jsonl, csvfile, twitter_v2, pushshift, crisislex)
 """Format name -> reader module."""
 CHOICES = ("auto", *FORMATS)
 _DATA_SUFFIXES = (".jsonl", ".ndjson", ".json", ".csv", ".tsv", ".txt")
-_PUSHSHIFT_NAME = re.compile(r"^R[SC]_\d{4}-\d{2}")
+_PUSHSHIFT_NAME = re.compile(r"^r[sc]_\d{4}-\d{2}", re.IGNORECASE)
 
 
 def detect(path: Path) -> str:

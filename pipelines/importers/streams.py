@@ -23,8 +23,9 @@ from backports import zstd
 
 MAX_LINE_BYTES = 5 * 1024 * 1024
 """Default cap on one line (or one CSV row); longer ones are quarantined with their head."""
-RAW_HEAD_BYTES = 64 * 1024
-"""How much of an oversized or undecodable line is kept as its quarantined payload."""
+RAW_HEAD_BYTES = 60_000
+"""How much of an oversized line is kept as its quarantined payload (the store keeps
+raw payloads whole up to 64,000 characters)."""
 
 _MAGIC = (
     (b"\x1f\x8b", "gzip"),
@@ -159,8 +160,8 @@ def iter_lines(
     """Yield every line of ``stream`` (newline stripped), never buffering more than ``max_bytes``.
 
     Undecodable lines and lines over ``max_bytes`` come back with ``text=None``, a
-    one-line ``problem`` and a bounded ``raw`` head (bytes decoded as Latin-1, which
-    maps every byte to one character, so the head is kept exactly).
+    one-line ``problem`` and ``raw``: the line, or the head of an oversized one, as
+    bytes decoded with Latin-1 (one character per byte, so the bytes are kept exactly).
     """
     offset, no = start_offset, start_line
     readline = stream.readline
@@ -188,8 +189,9 @@ def iter_lines(
                 start,
                 offset,
                 None,
-                f"line is {size:,} bytes, over the {max_bytes:,}-byte limit (--max-line-bytes)",
-                {"head": head.decode("latin-1"), "size": size, "truncated": True},
+                f"line is {size:,} bytes, over the {max_bytes:,}-byte limit (--max-line-bytes); "
+                f"its first {len(head):,} bytes are kept",
+                head.decode("latin-1"),
             )
             continue
         if data.endswith(b"\n"):
@@ -205,7 +207,7 @@ def iter_lines(
                 offset,
                 None,
                 _describe_decode_error(data, exc, encoding),
-                data[:RAW_HEAD_BYTES].decode("latin-1"),
+                data.decode("latin-1"),
             )
             continue
         yield Line(no, start, offset, text)

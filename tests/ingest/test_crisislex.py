@@ -74,7 +74,12 @@ def test_bundled_sample_imports_whole_and_is_within_budget(store: Store):
     stats = do_import(store, sample)
     assert (stats.read, stats.inserted, stats.quarantined, stats.failed) == (expected, expected, 0, [])
     assert set(stats.skipped) >= {str(sample / "LICENSE"), str(sample / "README.md")}
-    days = {d["_id"] for d in store.db.posts.aggregate([{"$group": {"_id": {"$dateTrunc": {"date": "$ts", "unit": "day"}}}}])}
+    days = {
+        d["_id"]
+        for d in store.db.posts.aggregate(
+            [{"$group": {"_id": {"$dateTrunc": {"date": "$ts", "unit": "day"}}}}]
+        )
+    }
     assert len(days) > 30  # a timeline of weeks, not one burst
     assert do_import(store, sample).inserted == 0
     assert quarantined(store) == []
