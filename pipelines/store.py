@@ -259,6 +259,8 @@ class Store:
             ([("content_hash", ASCENDING)], {}),
             ([("terms", ASCENDING)], {}),
             ([("geo", "2dsphere")], {}),
+            ([("watched", ASCENDING), ("status", ASCENDING)], {}),  # alerts (issue 7): watch pass
+            ([("watchlists", ASCENDING), ("ts", ASCENDING)], {}),  # alerts (issue 7): watch rollups
         ],
         "rollups": [
             ([("kind", ASCENDING), ("hour", ASCENDING)], {}),
@@ -276,6 +278,16 @@ class Store:
         "sessions": [
             ([("user", ASCENDING)], {}),
             ([("expires", ASCENDING)], {}),
+        ],
+        "alert_events": [  # alerts (issue 7)
+            ([("rule", ASCENDING), ("decision", ASCENDING), ("created", DESCENDING)], {}),
+        ],
+        "alerts": [  # alerts (issue 7): the delivery log
+            ([("status", ASCENDING), ("next_try", ASCENDING)], {}),
+            ([("at", DESCENDING)], {}),
+        ],
+        "watch_places": [  # alerts (issue 7)
+            ([("watchlist", ASCENDING), ("first_seen", DESCENDING)], {}),
         ],
         "audit": [
             ([("at", DESCENDING)], {}),
@@ -724,6 +736,242 @@ class Store:
     # ------------------------------------------------------------------ detection (issue 5)
 
     # ------------------------------------------------------------------ dashboard (issue 6)
+
+    # ------------------------------------------------------------------ alerts (issue 7)
+    # Configuration: ``watchlists``, ``alert_rules``, ``alert_channels`` (no secrets, see
+    # pipelines/alerts/models.py). The watch pass: ``watchlists`` tags and ``watched`` marks
+    # on posts, ``kind="watch"`` rollups (always written as recounts, so they equal a
+    # recount by construction) and ``watch_places`` (first sighting of each place per
+    # watchlist). The alert log: ``alert_events`` (one per rule event, unique ``_id``)
+    # and ``alerts`` (one per delivery, unique ``_id`` per event or summary and channel).
+
+    ALERT_CONFIG = ("watchlists", "alert_rules", "alert_channels")
+
+    def _config_coll(self, coll: str) -> Any:
+        if coll not in self.ALERT_CONFIG:
+            raise ValueError(f"not an alert configuration collection: {coll!r}")
+        return self.db[coll]
+
+    def put_config(self, coll: str, doc: Mapping[str, Any]) -> bool:
+        """Create or update a watchlist, rule or channel by ``_id``; ``True`` when created.
+
+        Only the given fields are set: state kept beside the definition (a watchlist's
+        ``tagging`` progress, ``created``) survives an edit.
+        """
+        fields = {k: v for k, v in doc.items() if k != "_id"}
+        fields["updated"] = utcnow()
+        res = self._config_coll(coll).update_one(
+            {"_id": doc["_id"]}, {"$set": fields, "$setOnInsert": {"created": fields["updated"]}}, upsert=True
+        )
+        return res.upserted_id is not None
+
+    def get_config(self, coll: str, key: str) -> dict[str, Any] | None:
+        return self._config_coll(coll).find_one({"_id": key})
+
+    def list_config(self, coll: str) -> list[dict[str, Any]]:
+        return list(self._config_coll(coll).find({}).sort("_id", ASCENDING).limit(10_000))
+
+    def delete_config(self, coll: str, key: str) -> bool:
+        return self._config_coll(coll).delete_one({"_id": key}).deleted_count == 1
+
+    def set_watch_tagging(self, watchlist: str, state: Mapping[str, Any]) -> None:
+        """Record the watch pass's progress for one watchlist (fingerprint, phase, cursor)."""
+        self.db.watchlists.update_one({"_id": watchlist}, {"$set": {"tagging": dict(state)}})
+
+    WATCH_PROJECTION = {"ts": 1, "source": 1, "lang": 1, "geo": 1, "terms": 1, "text": 1, "scores": 1, "watchlists": 1}
+
+    def unwatched_posts(self, limit: int) -> list[dict[str, Any]]:
+        """Scored posts the watch pass has not looked at yet (no ``watched`` mark)."""
+        q = {"watched": None, "status": "scored"}
+        return list(self.db.posts.find(q, self.WATCH_PROJECTION).limit(int(limit)))
+
+    def backfill_posts(self, query: Mapping[str, Any], after_id: str | None, limit: int) -> list[dict[str, Any]]:
+        """Scored posts matching a watchlist's filter, in ``_id`` order after a cursor."""
+        clauses: list[dict[str, Any]] = [dict(query), {"status": "scored"}] if query else [{"status": "scored"}]
+        if after_id is not None:
+            clauses.append({"_id": {"$gt": after_id}})
+        cur = self.db.posts.find({"$and": clauses}, self.WATCH_PROJECTION).sort("_id", ASCENDING)
+        return list(cur.limit(int(limit)))
+
+    def apply_watch_tags(self, tags: Mapping[str, Sequence[str]], mark_watched: Sequence[str] = ()) -> None:
+        """Add watchlist ids to posts (``$addToSet``: repeating is harmless) and mark posts watched."""
+        ops: list[Any] = []
+        marked = set(mark_watched)
+        for pid, wids in tags.items():
+            update: dict[str, Any] = {"$addToSet": {"watchlists": {"$each": list(wids)}}}
+            if pid in marked:
+                update["$set"] = {"watched": True}
+                marked.discard(pid)
+            ops.append(UpdateOne({"_id": pid}, update))
+        if ops:
+            self.db.posts.bulk_write(ops, ordered=False)
+        rest = sorted(marked)
+        for i in range(0, len(rest), 500):
+            self.db.posts.update_many({"_id": {"$in": rest[i : i + 500]}}, {"$set": {"watched": True}})
+
+    def remove_watch_tag(self, watchlist: str) -> int:
+        """Take a watchlist's id off every post (before re-tagging an edited watchlist)."""
+        return self.db.posts.update_many({"watchlists": watchlist}, {"$pull": {"watchlists": watchlist}}).modified_count
+
+    def recount_watch_rollups(self, watchlist: str, hours: Iterable[datetime]) -> int:
+        """Recount ``kind="watch"`` rollups of some hours from the tagged posts (idempotent).
+
+        ``{_id: "watch|<hour>|<id>", kind, hour, watchlist, n, sum: {...}, high: {...}}``;
+        an hour left without posts loses its document.
+        """
+        from datetime import timedelta
+
+        # The same fields and high cut as the scorer's rollups (pipelines/scoring/rollups.py).
+        sum_fields, high_fields, high_at = ("sentiment", "threat", "hate", "toxicity"), ("threat", "hate", "toxicity"), 0.5
+        todo = sorted({hour_floor(h) for h in hours})
+        written = 0
+        for i in range(0, len(todo), 200):
+            chunk = todo[i : i + 200]
+            ranges = [{"ts": {"$gte": h, "$lt": h + timedelta(hours=1)}} for h in chunk]
+            group: dict[str, Any] = {"_id": {"$dateTrunc": {"date": "$ts", "unit": "hour"}}, "n": {"$sum": 1}}
+            for f in sum_fields:
+                group[f"sum_{f}"] = {"$sum": {"$ifNull": [f"$scores.{f}", 0]}}
+            for f in high_fields:
+                group[f"high_{f}"] = {"$sum": {"$cond": [{"$gte": [{"$ifNull": [f"$scores.{f}", 0]}, high_at]}, 1, 0]}}
+            rows = self.db.posts.aggregate(
+                [{"$match": {"watchlists": watchlist, "$or": ranges}}, {"$group": group}]
+            )
+            found = {}
+            for r in rows:
+                hour = r["_id"].astimezone(UTC)
+                found[hour] = {
+                    "kind": "watch",
+                    "hour": hour,
+                    "watchlist": watchlist,
+                    "n": int(r["n"]),
+                    "sum": {f: float(r[f"sum_{f}"]) for f in sum_fields},
+                    "high": {f: int(r[f"high_{f}"]) for f in high_fields},
+                }
+            ops: list[Any] = []
+            for h in chunk:
+                rid = f"watch|{h.isoformat()}|{watchlist}"
+                if h in found:
+                    ops.append(UpdateOne({"_id": rid}, {"$set": found[h]}, upsert=True))
+                else:
+                    ops.append(pymongo.DeleteOne({"_id": rid}))
+            if ops:
+                self.db.rollups.bulk_write(ops, ordered=False)
+                written += len(found)
+        return written
+
+    def delete_watch_data(self, watchlist: str, *, places: bool = True, rollups: bool = True) -> None:
+        """Drop a watchlist's rollups and place sightings (deleted or re-tagged watchlist)."""
+        if rollups:
+            self.db.rollups.delete_many({"kind": "watch", "watchlist": watchlist})
+        if places:
+            self.db.watch_places.delete_many({"watchlist": watchlist})
+
+    def watch_rollup_watchlists(self) -> list[str]:
+        """Watchlist ids that have ``kind="watch"`` rollups (to find orphans)."""
+        return sorted(str(v) for v in self.db.rollups.distinct("watchlist", {"kind": "watch"}))
+
+    def watch_rollups(
+        self, watchlist: str | None = None, since: datetime | None = None, until: datetime | None = None
+    ) -> list[dict[str, Any]]:
+        """``kind="watch"`` rollup documents, oldest hour first."""
+        q: dict[str, Any] = {"kind": "watch"}
+        if watchlist is not None:
+            q["watchlist"] = watchlist
+        if since or until:
+            q["hour"] = {k: v for k, v in (("$gte", since), ("$lt", until)) if v is not None}
+        return list(self.db.rollups.find(q, {"applied": 0}).sort("hour", ASCENDING))
+
+    def add_watch_places(self, rows: Sequence[Mapping[str, Any]]) -> int:
+        """Record first sightings of places per watchlist; the earliest post wins; returns new ones."""
+        if not rows:
+            return 0
+        ops = [
+            UpdateOne(
+                {"_id": f"{r['watchlist']}|{r['key']}"},
+                {
+                    "$min": {"first_seen": r["first_seen"]},
+                    "$setOnInsert": {
+                        "watchlist": r["watchlist"],
+                        "key": r["key"],
+                        "name": r["name"],
+                        "country": r.get("country"),
+                        "post": r.get("post"),
+                        "history": bool(r.get("history")),
+                        "discovered": utcnow(),
+                    },
+                },
+                upsert=True,
+            )
+            for r in rows
+        ]
+        return self.db.watch_places.bulk_write(ops, ordered=False).upserted_count
+
+    def watch_places(self, watchlist: str, since: datetime | None = None) -> list[dict[str, Any]]:
+        q: dict[str, Any] = {"watchlist": watchlist}
+        if since is not None:
+            q["first_seen"] = {"$gte": since}
+        return list(self.db.watch_places.find(q).sort("first_seen", DESCENDING).limit(1000))
+
+    def take_lease(self, name: str, owner: str, lease_s: float) -> bool:
+        """Hold a named lease (one alerts loop at a time); renewing your own always works."""
+        from datetime import timedelta
+
+        now = utcnow()
+        try:
+            res = self.db.meta.update_one(
+                {"_id": f"lease:{name}", "$or": [{"owner": owner}, {"until": {"$lt": now}}]},
+                {"$set": {"owner": owner, "until": now + timedelta(seconds=lease_s)}},
+                upsert=True,
+            )
+        except pymongo.errors.DuplicateKeyError:
+            return False  # held by another owner: the upsert hit the existing _id
+        return res.matched_count == 1 or res.upserted_id is not None
+
+    def insert_alert_event(self, doc: Mapping[str, Any]) -> bool:
+        """Record a rule event once; ``False`` when its ``_id`` (rule + event key) exists."""
+        try:
+            self.db.alert_events.insert_one(dict(doc))
+            return True
+        except pymongo.errors.DuplicateKeyError:
+            return False
+
+    def alert_events(self, query: Mapping[str, Any], limit: int = 1000) -> list[dict[str, Any]]:
+        """Events matching a Vigil-built filter, oldest first."""
+        return list(self.db.alert_events.find(dict(query)).sort("created", ASCENDING).limit(int(limit)))
+
+    def update_alert_events(self, ids: Sequence[str], **fields: Any) -> int:
+        return self.db.alert_events.update_many({"_id": {"$in": list(ids)}}, {"$set": fields}).modified_count
+
+    def last_alert_sent(self, rule: str) -> datetime | None:
+        """When a rule last sent a single alert (for its cooldown)."""
+        doc = self.db.alert_events.find_one({"rule": rule, "decision": "send"}, sort=[("created", DESCENDING)])
+        return doc["created"] if doc else None
+
+    def enqueue_delivery(self, doc: Mapping[str, Any]) -> bool:
+        """Queue one message for one channel; ``False`` when this ``_id`` was queued before."""
+        try:
+            self.db.alerts.insert_one(dict(doc))
+            return True
+        except pymongo.errors.DuplicateKeyError:
+            return False
+
+    def due_deliveries(self, now: datetime, limit: int = 100) -> list[dict[str, Any]]:
+        q = {"status": {"$in": ["pending", "retrying"]}, "next_try": {"$lte": now}}
+        return list(self.db.alerts.find(q).sort("next_try", ASCENDING).limit(int(limit)))
+
+    def update_delivery(self, delivery_id: str, **fields: Any) -> None:
+        self.db.alerts.update_one({"_id": delivery_id}, {"$set": fields})
+
+    def delivery_log(self, limit: int = 200, **match: Any) -> list[dict[str, Any]]:
+        """Newest deliveries first, optionally filtered by equal fields (status, rule, channel)."""
+        q = {k: v for k, v in match.items() if v is not None and k in ("status", "rule", "channel", "watchlist")}
+        return list(self.db.alerts.find(q).sort("at", DESCENDING).limit(max(1, min(int(limit), 5000))))
+
+    def anomalies_since(self, since: datetime, limit: int = 500) -> list[dict[str, Any]]:
+        """Detector anomalies whose window ends at or after ``since`` (newest first)."""
+        if "anomalies" not in self.db.list_collection_names():
+            return []
+        return list(self.db.anomalies.find({"end": {"$gte": since}}).sort("end", DESCENDING).limit(int(limit)))
 
     # ------------------------------------------------------------------ auth (issue 8)
     # Users, dashboard sessions, login throttling and the audit log (pipelines/auth/).

@@ -1,0 +1,413 @@
+"""One cycle of the alerts loop: watch pass, rules, decisions, summaries, deliveries.
+
+This is the thin I/O layer around the pure parts (:mod:`~pipelines.alerts.rules`,
+:mod:`~pipelines.alerts.render`). A cycle:
+
+1. runs the watch pass (:class:`~pipelines.alerts.tagging.WatchTagger`) within a budget;
+2. for each enabled rule, reads what it needs, evaluates it, and records each event
+   once in ``alert_events`` (``_id`` = hash of rule and event key) with its decision
+   (send, suppress, hold, digest) taken when it is first seen;
+3. groups what is to be sent: a single alert per ``send`` event, one summary per digest
+   period, one summary per quiet-hours night, and queues one delivery per channel;
+4. sends due deliveries (:class:`~pipelines.alerts.notify.Notifier`).
+
+Every step is idempotent: a crash anywhere is repaired by the next cycle without a
+duplicate message (events and deliveries have unique ids; ``queued`` flags are set
+after the deliveries exist).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import time
+from collections import defaultdict
+from collections.abc import Callable, Mapping
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from pipelines.alerts import rules as R
+from pipelines.alerts.models import Event, Message, PostRef, Rule, severity_label
+from pipelines.alerts.notify import DeliveryReport, Notifier, delivery_id, message_to_doc
+from pipelines.alerts.tagging import TagReport, WatchTagger, load_watchlists
+from pipelines.filters import Filters
+from pipelines.store import Store, utcnow
+
+log = logging.getLogger(__name__)
+
+MAX_THRESHOLD_POSTS = 50
+SUMMARY_ITEMS = 50
+
+
+def event_id(rule: str, key: str) -> str:
+    return hashlib.sha256(f"{rule}\x1f{key}".encode()).hexdigest()[:32]
+
+
+# --------------------------------------------------------------------------- adapters
+
+
+def _dt(v: Any) -> datetime | None:
+    if isinstance(v, datetime):
+        return v if v.tzinfo else v.replace(tzinfo=UTC)
+    return None
+
+
+def post_ref(doc: Mapping[str, Any], score_field: str | None = None) -> PostRef:
+    """A post document (or an anomaly's evidence entry) as shown in alerts."""
+    scores = doc.get("scores") or {}
+    score = doc.get("score")
+    if score is None and score_field:
+        score = scores.get(score_field)
+    text = doc.get("text") or doc.get("title") or ""
+    return PostRef(
+        id=str(doc.get("_id") or doc.get("id") or ""),
+        source=str(doc.get("source") or str(doc.get("_id") or "").split(":", 1)[0]),
+        text=str(text)[:2000],
+        url=doc.get("url"),
+        author=doc.get("author"),
+        ts=_dt(doc.get("ts")),
+        score=float(score) if isinstance(score, int | float) else None,
+    )
+
+
+def anomaly_view(
+    doc: Mapping[str, Any], posts: Mapping[str, Mapping[str, Any]] | None = None
+) -> R.AnomalyView | None:
+    """The detector's anomaly document as the rules see it (tolerant of missing fields).
+
+    ``series`` may be a bare key (``watch:acme``) or ``key|metric``; the key is kept.
+    Evidence posts may be embedded documents or ids (resolved through ``posts``).
+    """
+    series = str(doc.get("series") or doc.get("key") or "")
+    start, end = _dt(doc.get("start")), _dt(doc.get("end"))
+    if not series or start is None or end is None:
+        return None
+    evidence = doc.get("evidence") or {}
+    raw_posts = doc.get("posts") or evidence.get("posts") or evidence.get("top_posts") or []
+    refs = []
+    for p in raw_posts[:5]:
+        if isinstance(p, Mapping) and (p.get("text") or p.get("title")):
+            refs.append(post_ref(p))
+        else:
+            pid = p.get("_id") or p.get("id") if isinstance(p, Mapping) else p
+            if posts and pid in posts:
+                refs.append(post_ref(posts[pid]))
+    terms = doc.get("terms") or evidence.get("terms") or []
+    return R.AnomalyView(
+        id=str(doc["_id"]),
+        series=series.split("|", 1)[0],
+        start=start,
+        end=end,
+        severity=float(doc.get("severity") or 0.0),
+        observed=doc.get("observed"),
+        expected=doc.get("expected"),
+        methods=tuple(doc.get("methods") or ()),
+        posts=tuple(refs),
+        terms=tuple(t if isinstance(t, str) else str(t.get("term", "")) for t in terms[:10]),
+    )
+
+
+# --------------------------------------------------------------------------- the cycle
+
+
+@dataclass
+class CycleReport:
+    tagging: TagReport | None = None
+    events: int = 0
+    decisions: dict[str, int] = field(default_factory=dict)
+    queued: int = 0
+    delivery: DeliveryReport | None = None
+    seconds: float = 0.0
+    errors: list[str] = field(default_factory=list)
+
+    def line(self) -> str:
+        d = self.delivery or DeliveryReport()
+        t = self.tagging or TagReport()
+        return (
+            f"alerts cycle {self.seconds:.1f} s: tagged {t.live_tagged}/{t.live_seen} new posts, "
+            f"back-filled {sum(t.backfilled.values())}, {self.events} new events {dict(self.decisions)}, "
+            f"{self.queued} queued, sent {d.sent}, retrying {d.retrying}, failed {d.failed}"
+        )
+
+
+class AlertService:
+    """Runs alert cycles over one store. ``clock`` is injectable (tests move time)."""
+
+    def __init__(
+        self,
+        store: Store,
+        *,
+        public_url: str = "http://localhost:8501",
+        clock: Callable[[], datetime] = utcnow,
+        notifier: Notifier | None = None,
+        tag_budget_s: float = 20.0,
+        tag_batch: int = 500,
+    ) -> None:
+        self.store = store
+        self.public_url = public_url.rstrip("/")
+        self.clock = clock
+        self.notifier = notifier or Notifier(store, clock=clock)
+        self.tagger = WatchTagger(store, batch=tag_batch, clock=clock)
+        self.tag_budget_s = tag_budget_s
+
+    # ------------------------------------------------------------------ public
+
+    def cycle(self, deliver: bool = True) -> CycleReport:
+        t0 = time.monotonic()
+        report = CycleReport()
+        report.tagging = self.tagger.run(self.tag_budget_s)
+        now = self.clock()
+        rules = self.rules()
+        names = {w.id: w.name for w in load_watchlists(self.store)[0]}
+        newest = self.store.ts_range()[1]
+        data_now = min(newest, now) if newest else now
+        for rule in rules:
+            if rule.watchlist and rule.watchlist not in names:
+                report.errors.append(f"rule {rule.id!r}: watchlist {rule.watchlist!r} does not exist")
+                continue
+            try:
+                self._evaluate(rule, data_now, now, names, report)
+                self._flush_summaries(rule, now)
+                report.queued += self._queue(rule, names, now)
+            except Exception as exc:
+                log.exception("rule %r failed", rule.id)
+                report.errors.append(f"rule {rule.id!r}: {type(exc).__name__}: {exc}")
+        if deliver:
+            report.delivery = self.notifier.deliver_due()
+        report.seconds = time.monotonic() - t0
+        return report
+
+    def rules(self) -> list[Rule]:
+        out = []
+        for doc in self.store.list_config("alert_rules"):
+            try:
+                rule = Rule.from_doc(doc)
+            except ValueError as exc:
+                log.error("rule %r is invalid and is skipped: %s", doc.get("_id"), exc)
+                continue
+            if rule.enabled:
+                out.append(rule)
+        return out
+
+    # ------------------------------------------------------------------ evaluation
+
+    def inputs(self, rule: Rule, data_now: datetime, names: Mapping[str, str]) -> R.RuleInputs:
+        """Read what ``rule`` looks at (and nothing else)."""
+        since = R.lookback_start(rule, data_now)
+        kw: dict[str, Any] = {"data_now": data_now, "watchlist_name": names.get(rule.watchlist or "")}
+        if rule.kind == "spike":
+            docs = self.store.anomalies_since(since)
+            ids = {
+                (p.get("_id") or p.get("id")) if isinstance(p, Mapping) else p
+                for d in docs
+                for p in (d.get("posts") or (d.get("evidence") or {}).get("posts") or [])[:5]
+            }
+            ids.discard(None)
+            by_id = {p["_id"]: p for p in self.store.posts_by_ids(sorted(ids))} if ids else {}
+            kw["anomalies"] = [a for a in (anomaly_view(d, by_id) for d in docs) if a is not None]
+        elif rule.kind == "threshold":
+            f = Filters.make(since=since, watchlist=rule.watchlist, **{rule.score: (rule.min_score, 1.0)})
+            docs = self.store.find_posts(f.to_mongo(), limit=MAX_THRESHOLD_POSTS, projection={"terms": 0})
+            kw["posts"] = [post_ref(d, rule.score) for d in docs]
+        elif rule.kind in ("volume", "sentiment_shift"):
+            assert rule.watchlist
+            start = data_now - timedelta(days=rule.baseline_days, hours=rule.window_hours * 2 + 2)
+            kw["buckets"] = [
+                R.HourBucket(
+                    hour=d["hour"],
+                    n=int(d.get("n") or 0),
+                    scored=int(d.get("n") or 0),
+                    sentiment=float((d.get("sum") or {}).get("sentiment") or 0.0),
+                )
+                for d in self.store.watch_rollups(rule.watchlist, since=start)
+            ]
+        elif rule.kind == "new_place":
+            assert rule.watchlist
+            places = self.store.watch_places(rule.watchlist, since=since)
+            posts = {
+                p["_id"]: p for p in self.store.posts_by_ids([p["post"] for p in places if p.get("post")])
+            }
+            kw["places"] = [
+                R.PlaceSeen(
+                    key=p["key"],
+                    name=p["name"],
+                    first_seen=p["first_seen"],
+                    country=p.get("country"),
+                    history=bool(p.get("history")),
+                    post=post_ref(posts[p["post"]]) if p.get("post") in posts else None,
+                )
+                for p in places
+            ]
+        return R.RuleInputs(**kw)
+
+    def _evaluate(
+        self, rule: Rule, data_now: datetime, now: datetime, names: Mapping[str, str], report: CycleReport
+    ) -> None:
+        events = sorted(R.evaluate(rule, self.inputs(rule, data_now, names)), key=lambda e: (e.at, e.key))
+        if rule.kind in ("volume", "sentiment_shift") and events:
+            events = [self._with_top_posts(rule, e) for e in events]
+        for ev in events:
+            eid = event_id(rule.id, ev.key)
+            if self.store.alert_events({"_id": eid}, limit=1):
+                continue
+            decision = R.decide(rule, now, self.store.last_alert_sent(rule.id))
+            doc = self._event_doc(eid, ev, decision, now)
+            if self.store.insert_alert_event(doc):
+                report.events += 1
+                report.decisions[decision] = report.decisions.get(decision, 0) + 1
+
+    def _with_top_posts(self, rule: Rule, ev: Event) -> Event:
+        """Volume and sentiment events show the most negative posts of their window."""
+        from dataclasses import replace
+
+        f = Filters.make(since=ev.window_start, until=ev.window_end, watchlist=rule.watchlist)
+        sort = [("scores.sentiment", 1), ("ts", -1)] if rule.kind == "sentiment_shift" else [("ts", -1)]
+        docs = self.store.find_posts(f.to_mongo(), limit=3, sort=sort, projection={"terms": 0})
+        return replace(ev, posts=tuple(post_ref(d, "sentiment") for d in docs))
+
+    def _event_doc(self, eid: str, ev: Event, decision: str, now: datetime) -> dict[str, Any]:
+        doc = asdict(ev)
+        doc["posts"] = [asdict(p) for p in ev.posts]
+        doc.update(
+            _id=eid,
+            decision=decision,
+            created=now,
+            severity_label=severity_label(ev.severity),
+            group=ev.key if decision == "send" else None,
+            queued=decision not in ("send",),
+        )
+        return doc
+
+    # ------------------------------------------------------------------ summaries
+
+    def _flush_summaries(self, rule: Rule, now: datetime) -> None:
+        """Assign due digest and held events to their summary group (queued next)."""
+        pending = self.store.alert_events(
+            {"rule": rule.id, "decision": "digest", "group": None}, limit=10_000
+        )
+        boundary = R.digest_due(rule, now, [e["created"] for e in pending])
+        if boundary is not None:
+            ids = [e["_id"] for e in pending if e["created"] < boundary]
+            self.store.update_alert_events(ids, group=f"digest|{boundary.isoformat()}", queued=False)
+        held = self.store.alert_events({"rule": rule.id, "decision": "hold", "group": None}, limit=10_000)
+        for end, ids in R.release_held(rule, now, [(e["_id"], e["created"]) for e in held]).items():
+            self.store.update_alert_events(ids, group=f"held|{end.isoformat()}", queued=False)
+
+    def _queue(self, rule: Rule, names: Mapping[str, str], now: datetime) -> int:
+        """One delivery per channel for every group of events not queued yet."""
+        todo = self.store.alert_events(
+            {"rule": rule.id, "queued": False, "group": {"$ne": None}}, limit=10_000
+        )
+        groups: dict[str, list[dict[str, Any]]] = defaultdict(list)
+        for e in todo:
+            groups[e["group"]].append(e)
+        queued = 0
+        for group, events in groups.items():
+            msg, chart = self.message(rule, group, events, names, now)
+            for channel in rule.channels:
+                doc = {
+                    "_id": delivery_id(rule.id, group, channel),
+                    "rule": rule.id,
+                    "rule_name": rule.name,
+                    "group": group,
+                    "events": [e["_id"] for e in events],
+                    "kind": msg.kind,
+                    "watchlist": rule.watchlist,
+                    "channel": channel,
+                    "title": msg.title,
+                    "severity": msg.severity,
+                    "severity_label": msg.severity_label,
+                    "status": "pending",
+                    "attempts": 0,
+                    "at": now,
+                    "next_try": now,
+                    "last_error": None,
+                    "message": message_to_doc(msg),
+                    "chart": chart,
+                }
+                queued += int(self.store.enqueue_delivery(doc))
+            self.store.update_alert_events([e["_id"] for e in events], queued=True)
+        return queued
+
+    def link(self, path: str | None) -> str | None:
+        return f"{self.public_url}/{path}" if path else None
+
+    def message(
+        self, rule: Rule, group: str, events: list[dict[str, Any]], names: Mapping[str, str], now: datetime
+    ) -> tuple[Message, dict[str, Any] | None]:
+        """The message of one group (a single event, or a summary) and its chart spec."""
+        wname = names.get(rule.watchlist or "") or rule.watchlist
+        events = sorted(events, key=lambda e: (-float(e["severity"]), e["at"]))
+        if len(events) == 1 and events[0]["decision"] == "send":
+            e = events[0]
+            msg = Message(
+                id=group,
+                title=e["title"],
+                severity=float(e["severity"]),
+                kind=e["kind"],
+                rule=rule.name,
+                summary=e.get("detail") or "",
+                link=self.link(e.get("link_path")),
+                watchlist=wname,
+                observed=e.get("observed"),
+                expected=e.get("expected"),
+                window_start=e.get("window_start"),
+                window_end=e.get("window_end"),
+                posts=tuple(PostRef(**p) for p in e.get("posts") or ()),
+                created=now,
+            )
+            start = e.get("window_start") or e["at"]
+            end = e.get("window_end") or e["at"]
+        else:
+            kind, _, when = group.partition("|")
+            if kind == "digest":
+                title = f"{rule.digest.capitalize()} digest: {len(events)} alert(s) from {rule.name}"
+                summary = f"Events since the last digest, up to {when[:16].replace('T', ' ')} UTC."
+            else:
+                title = f"{len(events)} alert(s) from {rule.name} held during quiet hours"
+                q = rule.quiet
+                summary = (
+                    f"Quiet hours {q.start:%H:%M}-{q.end:%H:%M} {rule.tz} ended."
+                    if q
+                    else "Quiet hours ended."
+                )
+            counts: dict[str, int] = defaultdict(int)
+            for e in events:
+                counts[e["kind"]] += 1
+            summary += " " + ", ".join(f"{n} {k.replace('_', ' ')}" for k, n in sorted(counts.items())) + "."
+            items = tuple(
+                {
+                    "title": e["title"],
+                    "severity": float(e["severity"]),
+                    "severity_label": severity_label(float(e["severity"])),
+                    "kind": e["kind"],
+                    "at": e["at"].isoformat(),
+                    "link": self.link(e.get("link_path")),
+                }
+                for e in events[:SUMMARY_ITEMS]
+            )
+            top = events[0]
+            msg = Message(
+                id=group,
+                title=title,
+                severity=float(top["severity"]),
+                kind=kind,
+                rule=rule.name,
+                summary=summary,
+                link=self.link(f"watchlists?watchlist={rule.watchlist}" if rule.watchlist else "alerts"),
+                watchlist=wname,
+                posts=tuple(PostRef(**p) for p in (top.get("posts") or ())[:3]),
+                items=items,
+                created=now,
+            )
+            start = min(e["at"] for e in events)
+            end = max(e["at"] for e in events)
+        chart = {
+            "watchlist": rule.watchlist,
+            "since": start - timedelta(hours=36),
+            "until": end + timedelta(hours=12),
+            "mark_start": start,
+            "mark_end": end if end > start else start + timedelta(hours=1),
+        }
+        return msg, chart
