@@ -12,6 +12,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from dataclasses import asdict
 from typing import Any
@@ -105,7 +106,11 @@ class ValidatePipeline(_Base):
 
 
 class StorePipeline(_Base):
-    """Batched idempotent upserts, cross-post flags, per-source counts."""
+    """Batched idempotent inserts off the reactor thread, cross-post flags, per-source counts.
+
+    A batch is written in a worker thread (``asyncio.to_thread``) so that downloading and
+    parsing go on while MongoDB works; counts are updated back on the reactor thread.
+    """
 
     def __init__(self, crawler: Any) -> None:
         super().__init__(crawler)
@@ -115,29 +120,33 @@ class StorePipeline(_Base):
     def open_spider(self) -> None:
         self.store = get_store()
 
-    def process_item(self, item: Any) -> Any:
+    async def process_item(self, item: Any) -> Any:
         if isinstance(item, dict) and "_id" in item:
             self.buffer.append(item)
             run = _run(self.crawler, item["source"])
             if run is not None:
                 run.advance("newest_ts", item["ts"])
             if len(self.buffer) >= self.batch_size:
-                self.flush()
+                await self.flush()
         return item
 
-    def flush(self) -> None:
+    def _write(self, docs: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], set[str], set[str]]:
+        # One document per _id per batch (a feed may list an entry twice).
+        unique = list({d["_id"]: d for d in docs}.values())
+        res = self.store.insert_new_posts(unique)
+        new_ids = set(res.inserted_ids or [])
+        crossed = set(self.store.mark_cross_posts([d for d in unique if d["_id"] in new_ids]))
+        return unique, new_ids, crossed
+
+    async def flush(self) -> None:
         docs, self.buffer = self.buffer, []
         if not docs:
             return
-        # One document per _id per batch (a feed may list an entry twice).
-        unique = list({d["_id"]: d for d in docs}.values())
         try:
-            res = self.store.upsert_posts(unique)
-            new_ids = set(res.inserted_ids or [])
-            crossed = set(self.store.mark_cross_posts([d for d in unique if d["_id"] in new_ids]))
+            unique, new_ids, crossed = await asyncio.to_thread(self._write, docs)
         except Exception as exc:  # any storage failure fails the batch, and the run says so
-            log.error("storing %d posts failed: %s", len(unique), exc)
-            for name in {d["source"] for d in unique}:
+            log.error("storing %d posts failed: %s", len(docs), exc)
+            for name in {d["source"] for d in docs}:
                 run = _run(self.crawler, name)
                 if run is not None:
                     run.store_failed = True
@@ -154,5 +163,5 @@ class StorePipeline(_Base):
             if d["_id"] in crossed:
                 run.cross_posts += 1
 
-    def close_spider(self) -> None:
-        self.flush()
+    async def close_spider(self) -> None:
+        await self.flush()

@@ -688,6 +688,40 @@ class Store:
         )
         return res.modified_count
 
+    def insert_new_posts(self, docs: Sequence[dict[str, Any]]) -> UpsertResult:
+        """Same outcome as :meth:`upsert_posts`, faster for crawls: look up, then insert.
+
+        Existing ``_id`` values are found with one ``$in`` query and only the missing
+        documents are inserted (unordered ``insert_many``); a duplicate key from a
+        concurrent writer counts as "already present". New posts are counted into the
+        ingest rollups exactly as :meth:`upsert_posts` does. On SecantusDB this is about
+        4x faster than one ``$setOnInsert`` upsert per post (see docs/crawler.md).
+        """
+        if not docs:
+            return UpsertResult(inserted_ids=[])
+        unique = list({d["_id"]: d for d in docs}.values())
+        try:
+            have = {
+                d["_id"] for d in self.db.posts.find({"_id": {"$in": [d["_id"] for d in unique]}}, {"_id": 1})
+            }
+            new = [d for d in unique if d["_id"] not in have]
+            lost: set[str] = set()
+            if new:
+                try:
+                    self.db.posts.insert_many(new, ordered=False)
+                except BulkWriteError as exc:
+                    errors = exc.details.get("writeErrors", [])
+                    other = [e for e in errors if e.get("code") != 11000]
+                    if other:
+                        raise StoreError(f"bulk insert failed: {other[0].get('errmsg')}") from exc
+                    lost = {new[e["index"]]["_id"] for e in errors}
+        except PyMongoError as exc:
+            raise StoreError(f"cannot write posts: {exc}") from exc
+        inserted = [d for d in new if d["_id"] not in lost]
+        self._count_into_rollups(inserted)
+        ids = [d["_id"] for d in inserted]
+        return UpsertResult(inserted=len(ids), existing=len(docs) - len(ids), inserted_ids=ids)
+
     def mark_cross_posts(self, docs: Sequence[dict[str, Any]]) -> list[str]:
         """Flag new posts whose ``content_hash`` was already seen from another source.
 

@@ -88,3 +88,20 @@ def test_same_text_from_another_source_is_kept_and_flagged(store: Store) -> None
     assert doc["cross_post"] is True and doc["cross_post_of"] == "bbc:1"
     assert "cross_post" not in store.get_post("bbc:2")
     assert store.get_post("reddit:t3_b") is not None
+
+
+def test_insert_new_posts_is_idempotent_and_counts_rollups_once(store: Store) -> None:
+    docs = [_post("bbc", str(i), f"story number {i}", 1) for i in range(5)]
+    first = store.insert_new_posts(docs + [docs[0]])  # a feed listing an entry twice
+    assert (first.inserted, sorted(first.inserted_ids or [])) == (5, sorted(d["_id"] for d in docs))
+    again = store.insert_new_posts(docs)
+    assert (again.inserted, again.existing, again.inserted_ids) == (0, 5, [])
+    assert sum(r["n"] for r in store.ingest_rollups() if r["source"] == "bbc") == 5
+    assert store.get_post("bbc:3")["status"] == "new"
+
+
+def test_insert_new_posts_matches_upsert_posts(store: Store) -> None:
+    docs = [_post("a", str(i), f"text {i}", 2) for i in range(3)]
+    store.upsert_posts(docs[:1])
+    res = store.insert_new_posts(docs)
+    assert res.inserted_ids == ["a:1", "a:2"] and res.existing == 1
