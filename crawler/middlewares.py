@@ -29,10 +29,12 @@ from urllib.parse import urlsplit
 from scrapy import Request
 from scrapy.downloadermiddlewares.retry import RetryMiddleware
 from scrapy.downloadermiddlewares.robotstxt import RobotsTxtMiddleware
+from scrapy.exceptions import CannotResolveHostError
 from scrapy.http import Response
 from scrapy.utils.httpobj import urlparse_cached
 from scrapy.utils.response import response_status_message
 from twisted.internet.defer import Deferred
+from twisted.internet.error import DNSLookupError
 
 from crawler.spiders.base import NotModified
 
@@ -189,6 +191,8 @@ class PoliteRetryMiddleware(RetryMiddleware):
     async def process_exception(self, request: Request, exception: Exception) -> Request | None:  # type: ignore[override]
         if not isinstance(exception, self.exceptions_to_retry) or request.meta.get("dont_retry", False):
             return None
+        if isinstance(exception, CannotResolveHostError | DNSLookupError):
+            return None  # an unknown host (or no network) will not resolve a second later
         tries = request.meta.get("retry_times", 0)
         if tries >= request.meta.get("max_retry_times", self.max_retry_times):
             return None
