@@ -89,6 +89,79 @@ class Settings(BaseSettings):
         description="TOML file searched for channel secrets named by a channel but absent from the environment.",
     )
 
+    # scoring (issue 4)
+    vigil_scorer: str = Field(
+        default="auto",
+        pattern="^(auto|ollama|cpu)$",
+        description="auto: Ollama while it answers, the CPU scorer otherwise; ollama or cpu force one.",
+    )
+    ollama_model: str = Field(
+        default="qwen2.5:7b-instruct",
+        description="Ollama model tag used for scoring (must support JSON-schema `format`).",
+    )
+    ollama_timeout_s: float = Field(default=60.0, gt=0, description="Timeout of one Ollama request.")
+    ollama_concurrency: int = Field(
+        default=2, ge=1, le=64, description="Ollama requests in flight at once per worker."
+    )
+    ollama_batch_posts: int = Field(
+        default=8, ge=1, le=32, description="Posts sent in one Ollama chat request (1 disables batching)."
+    )
+    ollama_retries: int = Field(
+        default=2,
+        ge=0,
+        le=10,
+        description="Retries of a failed or invalid Ollama answer (backoff 0.5 s x 2^n).",
+    )
+    vigil_topics: str = Field(
+        default="crisis/disaster,violence/crime,politics,business/brand,health,technology,sports,entertainment,other",
+        description="Topic taxonomy, comma separated; `other` is the catch-all.",
+    )
+    vigil_score_batch: int = Field(
+        default=64, ge=1, le=2000, description="Posts a scorer worker claims at once."
+    )
+    vigil_score_lease_s: float = Field(
+        default=300.0,
+        gt=0,
+        description="Lease on claimed posts; a dead worker's posts are reclaimed after it.",
+    )
+    vigil_score_max_attempts: int = Field(
+        default=3, ge=1, description="Failed scoring attempts before a post goes to status `failed`."
+    )
+    vigil_score_invalid_fallback: bool = Field(
+        default=True,
+        description="When the LLM's answer never validates: quarantine it and score the post on CPU "
+        "(true) or count a failed attempt (false).",
+    )
+    vigil_score_threads: int = Field(
+        default=0, ge=0, description="ONNX Runtime threads of the CPU scorer (0: every core)."
+    )
+    vigil_score_idle_s: float = Field(
+        default=2.0, gt=0, description="Sleep of `score --loop` when no post is waiting."
+    )
+
+    # alerts (issue 7)
+    vigil_public_url: str = Field(
+        default="http://localhost:8501",
+        description="Dashboard address used in alert links (drill-downs); set it to the URL your team opens.",
+    )
+    vigil_alerts_file: Path = Field(
+        default=REPO_ROOT / "alerts.yaml",
+        description="YAML of channels, watchlists and rules applied when the alerts loop starts (if it exists).",
+    )
+    vigil_alerts_interval_s: float = Field(
+        default=30.0, gt=0, description="Seconds between two cycles of `alerts --loop`."
+    )
+    vigil_alerts_max_attempts: int = Field(
+        default=5, ge=1, le=50, description="Delivery attempts per alert and channel before it is marked failed."
+    )
+    vigil_alerts_retry_base_s: float = Field(
+        default=30.0, gt=0, description="First retry delay of a failed delivery; doubles with each attempt (max 1 h)."
+    )
+    vigil_secrets_file: Path = Field(
+        default=REPO_ROOT / ".streamlit" / "secrets.toml",
+        description="TOML file searched for channel secrets named by a channel but absent from the environment.",
+    )
+
     # auth (issue 8)
     vigil_session_idle_minutes: float = Field(
         default=30, gt=0, description="A dashboard session ends after this many minutes without a request."
@@ -126,6 +199,11 @@ class Settings(BaseSettings):
     def ollama_hosts(self) -> list[str]:
         """``OLLAMA_HOST`` split on commas, blanks dropped."""
         return [h.strip() for h in self.ollama_host.split(",") if h.strip()]
+
+    @property
+    def topics(self) -> list[str]:
+        """``VIGIL_TOPICS`` split on commas, blanks and repeats dropped."""
+        return list(dict.fromkeys(t.strip() for t in self.vigil_topics.split(",") if t.strip()))
 
 
 @lru_cache(maxsize=1)

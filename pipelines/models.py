@@ -537,3 +537,82 @@ def tweet_id_to_datetime(tweet_id: int | str) -> datetime:
     """Creation time encoded in a Snowflake tweet id (ids after November 2010)."""
     ms = (int(tweet_id) >> 22) + 1288834974657
     return datetime.fromtimestamp(ms / 1000, tz=UTC)
+
+
+# --------------------------------------------------------------------------- scores (issue 4)
+
+DEFAULT_TOPICS: tuple[str, ...] = (
+    "crisis/disaster",
+    "violence/crime",
+    "politics",
+    "business/brand",
+    "health",
+    "technology",
+    "sports",
+    "entertainment",
+    "other",
+)
+"""The default topic taxonomy (``VIGIL_TOPICS`` overrides it); ``other`` is the catch-all."""
+
+MAX_TOPICS = 4
+MAX_ENTITIES = 12
+MAX_PLACES = 8
+MAX_RATIONALE_CHARS = 400
+ENTITY_TYPES = ("person", "organization", "location", "product", "event", "other")
+
+
+class Place(BaseModel):
+    """A place a post mentions, geocoded from the bundled GeoNames tables (never from an LLM)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    name: str = Field(min_length=1, max_length=200)
+    lat: float = Field(ge=-90, le=90)
+    lon: float = Field(ge=-180, le=180)
+    country: str | None = Field(default=None, description="ISO 3166-1 alpha-2 code")
+    population: int | None = Field(default=None, ge=0)
+    kind: str = Field(default="city", pattern="^(city|region|country)$")
+
+    @property
+    def key(self) -> str:
+        """Stable id of the place in rollups: country, name and rounded coordinates."""
+        return f"{self.country or '-'}:{self.name}:{self.lat:.2f},{self.lon:.2f}"
+
+
+class Entity(BaseModel):
+    """A named entity (person, organisation, ...) as written in the post."""
+
+    model_config = ConfigDict(frozen=True)
+
+    text: str = Field(min_length=1, max_length=200)
+    type: str = Field(default="other", pattern="^(" + "|".join(ENTITY_TYPES) + ")$")
+
+
+class Scores(BaseModel):
+    """What a scorer says about one post; stored as ``posts.scores``.
+
+    ``model`` names what produced the scores (``cpu:<embedder>+heads`` or
+    ``ollama:<tag>``), so after a circuit-breaker fallback a reader can see which one
+    scored a post; ``version`` is the scorer version that makes writes idempotent.
+    ``confidence`` is ``"low"`` when the post's language is one the scorer was not
+    trained on (or could not be detected): the numbers are then a guess, flagged as such.
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    sentiment: float = Field(ge=-1.0, le=1.0, description="-1 negative .. 1 positive")
+    threat: float = Field(ge=0.0, le=1.0, description="intent of violence or harm")
+    hate: float = Field(ge=0.0, le=1.0)
+    toxicity: float = Field(ge=0.0, le=1.0)
+    topics: list[str] = Field(default_factory=list, max_length=MAX_TOPICS)
+    entities: list[Entity] = Field(default_factory=list, max_length=MAX_ENTITIES)
+    places: list[Place] = Field(default_factory=list, max_length=MAX_PLACES)
+    language: str = Field(default="und", max_length=16, description="ISO 639-1, 'und' when unknown")
+    confidence: str = Field(default="high", pattern="^(high|low)$")
+    model: str = Field(min_length=1, max_length=120)
+    version: str = Field(min_length=1, max_length=60)
+    rationale: str | None = Field(default=None, max_length=MAX_RATIONALE_CHARS)
+
+    def to_doc(self) -> dict[str, Any]:
+        """The ``posts.scores`` sub-document (plain types, ``None`` fields dropped)."""
+        return self.model_dump(exclude_none=True)

@@ -65,6 +65,7 @@ def process_specs(settings: Settings) -> list[ProcessSpec]:
         )
     )
     specs.append(ProcessSpec("crawler", _module("pipelines", "crawl", "--loop")))
+    specs.append(ProcessSpec("scorer", _module("pipelines", "score", "--loop")))
     return specs
 
 

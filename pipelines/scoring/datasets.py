@@ -1,0 +1,144 @@
+"""Readers for the labelled tweet sets in ``../shared/data`` used to train and evaluate heads.
+
+Every split used for evaluation is fixed here, in code, so ``train-heads`` and
+``eval-scorer`` can never disagree about which rows are held out.
+
+- TweetEval ``hate`` / ``offensive``: ``train`` trains, ``val`` only evaluates.
+  TweetEval ``sentiment`` ships only ``val`` here: it is never trained on.
+- Davidson et al. 2017: a row is **held out** when ``sha1("davidson:<row id>")`` read as an
+  integer is divisible by 5 (about 20 %, 4,9xx rows, independent of any RNG or library
+  version). Only the other rows may be used for training.
+- CrisisLexT26: every labelled tweet; ``Related ...`` is crisis, ``Not related`` is not
+  (``Not applicable`` rows are dropped).
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from pipelines.config import REPO_ROOT
+
+
+@dataclass
+class LabelledTexts:
+    """Texts with integer labels and the name of where they came from."""
+
+    name: str
+    texts: list[str]
+    labels: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.texts)
+
+
+def default_data_dir() -> Path:
+    """``../shared/data`` beside the checkout."""
+    return REPO_ROOT.parent / "shared" / "data"
+
+
+def _require(path: Path) -> Path:
+    if not path.exists():
+        raise FileNotFoundError(f"dataset file not found: {path} (pass --data-dir pointing at shared/data)")
+    return path
+
+
+def tweeteval(data_dir: Path, task: str, split: str) -> LabelledTexts:
+    """TweetEval ``task`` (hate, offensive, sentiment) ``split`` (train, val)."""
+    base = data_dir / "tweeteval" / task
+    texts = _require(base / f"{split}_text.txt").read_text(encoding="utf-8").split("\n")
+    labels = _require(base / f"{split}_labels.txt").read_text(encoding="utf-8").split()
+    texts = [t.rstrip() for t in texts[: len(labels)]]
+    if len(texts) != len(labels):
+        raise ValueError(f"{base}: {len(texts)} texts but {len(labels)} labels in split {split!r}")
+    return LabelledTexts(f"tweeteval/{task}/{split}", texts, np.asarray(labels, dtype=np.int64))
+
+
+def davidson_is_heldout(row_id: str) -> bool:
+    """The documented held-out rule: sha1 of ``davidson:<row id>`` divisible by 5."""
+    return int(hashlib.sha1(f"davidson:{row_id}".encode()).hexdigest(), 16) % 5 == 0
+
+
+def davidson(data_dir: Path, split: str) -> LabelledTexts:
+    """Davidson ``train`` or ``heldout`` rows; labels 0 hate, 1 offensive, 2 neither."""
+    if split not in ("train", "heldout"):
+        raise ValueError(f"davidson split must be 'train' or 'heldout', not {split!r}")
+    path = _require(data_dir / "davidson_hate_offensive" / "labeled_data.csv")
+    texts, labels = [], []
+    with path.open(encoding="utf-8", newline="") as f:
+        for row in csv.DictReader(f):
+            if davidson_is_heldout(row[""]) == (split == "heldout"):
+                texts.append(row["tweet"])
+                labels.append(int(row["class"]))
+    return LabelledTexts(f"davidson/{split}", texts, np.asarray(labels, dtype=np.int64))
+
+
+def crisislex(data_dir: Path) -> LabelledTexts:
+    """CrisisLexT26 labelled tweets: 1 = related to the crisis, 0 = not related."""
+    texts, labels = [], []
+    for path in sorted((data_dir / "crisislex_t26").glob("*/tweets_labeled.csv")):
+        with path.open(encoding="utf-8", errors="replace", newline="") as f:
+            for row in csv.DictReader(f, skipinitialspace=True):
+                info = (row.get("Informativeness") or "").strip()
+                if info.startswith("Related"):
+                    labels.append(1)
+                elif info == "Not related":
+                    labels.append(0)
+                else:
+                    continue
+                texts.append(row.get("Tweet Text") or "")
+    if not texts:
+        raise FileNotFoundError(f"no CrisisLexT26 tweets under {data_dir / 'crisislex_t26'}")
+    return LabelledTexts("crisislex_t26", texts, np.asarray(labels, dtype=np.int64))
+
+
+def subsample(data: LabelledTexts, per_label: dict[int, int], seed: int = 13) -> LabelledTexts:
+    """At most ``per_label[label]`` rows of each label (all of a label not listed), seeded.
+
+    Embedding every training tweet takes long on two cores; a fixed seeded sample keeps
+    ``train-heads`` reproducible and its cache hits stable.
+    """
+    rng = np.random.default_rng(seed)
+    keep: list[int] = []
+    for label in np.unique(data.labels):
+        idx = np.flatnonzero(data.labels == label)
+        cap = per_label.get(int(label))
+        if cap is not None and len(idx) > cap:
+            idx = np.sort(rng.choice(idx, size=cap, replace=False))
+        keep.extend(idx.tolist())
+    keep.sort()
+    return LabelledTexts(
+        f"{data.name}[sample]", [data.texts[i] for i in keep], data.labels[np.asarray(keep, dtype=np.int64)]
+    )
+
+
+CRISIS_SAMPLE = {1: 2500}
+"""CrisisLex: every 'Not related' tweet (2,149) and 2,500 of the 17,131 related ones."""
+DAVIDSON_TRAIN_SAMPLE = {1: 2500, 2: 2500}
+"""Davidson training rows: every hate row (1,154), 2,500 offensive, 2,500 'neither'."""
+OFFENSIVE_TRAIN_SAMPLE = {0: 4200, 1: 2800}
+"""TweetEval offensive train: 7,000 of 11,916 rows (embedding them all takes long on 2 cores)."""
+
+
+def sentiment_is_heldout(line_no: int) -> bool:
+    """TweetEval sentiment ``val`` rows kept for evaluation: sha1 of the line number is even.
+
+    ``shared/data`` has no sentiment training split, so ``val`` is cut in two fixed
+    halves: the sentiment head trains on one, and is evaluated on the other only.
+    """
+    return int(hashlib.sha1(f"tweeteval-sentiment:{line_no}".encode()).hexdigest(), 16) % 2 == 0
+
+
+def tweeteval_sentiment(data_dir: Path, part: str) -> LabelledTexts:
+    """TweetEval sentiment ``val`` half: ``train`` or ``heldout`` (labels 0 neg, 1 neu, 2 pos)."""
+    if part not in ("train", "heldout"):
+        raise ValueError(f"sentiment part must be 'train' or 'heldout', not {part!r}")
+    full = tweeteval(data_dir, "sentiment", "val")
+    idx = [i for i in range(len(full)) if sentiment_is_heldout(i) == (part == "heldout")]
+    return LabelledTexts(
+        f"tweeteval/sentiment/val[{part} half]", [full.texts[i] for i in idx], full.labels[np.asarray(idx)]
+    )

