@@ -157,7 +157,9 @@ def serve(addr: str, pages: dict[str, bytes]) -> ThreadingHTTPServer:
 
 def crawl(store: Store, names: list[str], tmp: Path, fast: bool) -> tuple[float, dict, float]:
     summary = tmp / f"summary-{time.monotonic_ns()}.json"
-    cmd = [sys.executable, "-m", "scrapy", "crawl", "rss", "-a", "source=" + ",".join(names)]
+    prof = os.environ.get("VIGIL_BENCH_PROFILE")
+    runner = ["-m", "cProfile", "-o", prof, "-m"] if prof else ["-m"]
+    cmd = [sys.executable, *runner, "scrapy", "crawl", "rss", "-a", "source=" + ",".join(names)]
     cmd += ["-s", f"VIGIL_SUMMARY_FILE={summary}", "-s", "LOG_LEVEL=WARNING"]
     if fast:
         cmd += [

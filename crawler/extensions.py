@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from scrapy import signals
+from scrapy.logformatter import LogFormatter
 
 from crawler.runtime import get_store
 
@@ -70,3 +71,10 @@ class CrawlReport:
             tmp = path.with_suffix(".tmp")
             tmp.write_text(json.dumps({"reason": reason, "sources": out}, default=str))
             tmp.replace(path)
+
+
+class QuietLogFormatter(LogFormatter):
+    """A dropped item is one INFO line with its reason (it is in ``quarantine`` in full)."""
+
+    def dropped(self, item: Any, exception: BaseException, response: Any, spider: Any) -> dict[str, Any]:
+        return {"level": logging.INFO, "msg": "Dropped: %(exception)s", "args": {"exception": exception}}

@@ -65,5 +65,6 @@ VIGIL_SUMMARY_FILE = None
 COOKIES_ENABLED = False
 HTTPCACHE_ENABLED = False
 LOG_LEVEL = "INFO"
+LOG_FORMATTER = "crawler.extensions.QuietLogFormatter"
 LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 FEED_EXPORT_ENCODING = "utf-8"
