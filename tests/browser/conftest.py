@@ -15,6 +15,7 @@ import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -123,6 +124,80 @@ def stop_stack(stack: Stack, timeout_s: float = 30) -> list[int]:
             os.kill(pid, signal.SIGKILL)
     stack.proc.wait(10)
     return left
+
+
+# ---------------------------------------------------------------------- logging in
+
+E2E_PASSWORD = "e2e password for the browser tests"
+
+
+@dataclass
+class Account:
+    """A user created through the CLI; ``secret`` is learnt at enrolment."""
+
+    name: str
+    role: str
+    secret: str | None = None
+    last_step: int = -1
+
+
+_ACCOUNTS: dict[tuple[str, str], Account] = {}
+
+
+def create_user(stack: Stack, name: str, role: str) -> Account:
+    """``python -m pipelines user add`` against the stack's store, as an operator would."""
+    key = (stack.db_uri, name)
+    if key in _ACCOUNTS:
+        return _ACCOUNTS[key]
+    env = {k: v for k, v in os.environ.items() if k != "VIGIL_USER_PASSWORD"}
+    env.update(MONGODB_URI=stack.db_uri, MONGODB_DB="vigil")
+    out = subprocess.run(
+        [sys.executable, "-m", "pipelines", "user", "add", name, "--role", role, "--password-stdin"],
+        cwd=REPO,
+        env=env,
+        input=E2E_PASSWORD + "\n",
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert out.returncode == 0, out.stderr
+    _ACCOUNTS[key] = Account(name, role)
+    return _ACCOUNTS[key]
+
+
+def _fresh_code(account: Account) -> str:
+    """A TOTP code of a step not used yet (codes are single-use: wait for the next step)."""
+    import pyotp
+
+    assert account.secret is not None
+    totp = pyotp.TOTP(account.secret)
+    while totp.timecode(datetime.now(UTC)) <= account.last_step:
+        time.sleep(0.5)
+    now = datetime.now(UTC)
+    account.last_step = totp.timecode(now)
+    return totp.at(now)
+
+
+def login(page, stack: Stack, name: str = "e2e-admin", role: str = "admin") -> Account:
+    """Log in through the real form: password, then TOTP (enrolling at the first login)."""
+    account = create_user(stack, name, role)
+    page.goto(stack.url, wait_until="networkidle")
+    page.get_by_label("Username").fill(name)
+    page.get_by_label("Password", exact=True).fill(E2E_PASSWORD)
+    page.get_by_role("button", name="Log in").click()
+    if account.secret is None:
+        page.get_by_text("Set up two-factor login").wait_for(timeout=60_000)
+        account.secret = page.get_by_test_id("stCode").first.inner_text().strip()
+        page.get_by_label("6-digit code").fill(_fresh_code(account))
+        page.get_by_role("button", name="Confirm").click()
+        page.get_by_role("button", name="I have saved them").click(timeout=60_000)
+    else:
+        field = page.get_by_label("6-digit code or a recovery code")
+        field.wait_for(timeout=60_000)
+        field.fill(_fresh_code(account))
+        page.get_by_role("button", name="Verify").click()
+    page.get_by_text(f"Signed in as {name}").wait_for(timeout=60_000)
+    return account
 
 
 @pytest.fixture(scope="module")

@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from tests.browser.conftest import ARTIFACTS, Stack, group_pids, start_stack, stop_stack
+from tests.browser.conftest import ARTIFACTS, Stack, group_pids, login, start_stack, stop_stack
 
 pytestmark = pytest.mark.browser
 
@@ -42,7 +42,7 @@ def _total_posts_shown(page) -> int:
 def test_dashboard_shows_the_stores_total_then_ctrl_c_stops_everything(stack: Stack, browser, tmp_path):
     n = _wait_import_settled(stack)
     page = browser.new_page(viewport={"width": 1400, "height": 1000})
-    page.goto(stack.url, wait_until="networkidle")
+    login(page, stack)
     assert _total_posts_shown(page) == n
     page.get_by_test_id("stVegaLiteChart").first.wait_for(timeout=30_000)
     page.screenshot(path=str(ARTIFACTS / "overview.png"), full_page=True)
