@@ -23,6 +23,13 @@ def _store() -> Any:
     return Store.open(get_settings())
 
 
+def _audit(store: Any, action: str, name: str, details: dict[str, Any] | None = None) -> None:
+    """Source changes go to the audit log with the actor ``cli:<OS user>`` (issue 8)."""
+    from pipelines.auth import audit, cli_actor
+
+    audit(store, cli_actor(), action, name, details)
+
+
 def _fail(message: str, code: int = 2) -> None:
     typer.echo(f"error: {message}", err=True)
     raise typer.Exit(code)
@@ -129,9 +136,11 @@ def sources_add(
         _fail(str(exc))
     store = _store()
     try:
-        if store.get_source(src.name) is not None and not replace:
+        existed = store.get_source(src.name) is not None
+        if existed and not replace:
             _fail(f"source {src.name!r} already exists (use --replace to overwrite it)")
         store.upsert_source(src.to_doc())
+        _audit(store, "source.replace" if existed else "source.add", src.name, {"kind": src.kind})
     finally:
         store.close()
     typer.echo(
@@ -173,6 +182,8 @@ def _toggle(name: str, enabled: bool) -> None:
     store = _store()
     try:
         ok = store.set_source_enabled(name, enabled)
+        if ok:
+            _audit(store, "source.enable" if enabled else "source.disable", name)
     finally:
         store.close()
     if not ok:
@@ -198,6 +209,8 @@ def sources_remove(name: str) -> None:
     store = _store()
     try:
         ok = store.remove_source(name)
+        if ok:
+            _audit(store, "source.remove", name)
     finally:
         store.close()
     if not ok:

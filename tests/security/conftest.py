@@ -4,14 +4,17 @@ tens of milliseconds per hash; one test checks that logins upgrade cheap hashes)
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 import pytest
 from argon2 import PasswordHasher
+from typer.testing import CliRunner
 
 from pipelines.auth import Auth, AuthPolicy, Passwords
 from pipelines.auth.totp import code_at
+from pipelines.config import get_settings
 from pipelines.store import Store
 
 CHEAP = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
@@ -52,3 +55,14 @@ def enrolled(
     token, codes = auth.finish_enrolment(step.token, code_at(secret, clock()), "10.0.0.1")
     clock.advance(30)  # the next code is a new step
     return secret, token, codes
+
+
+@pytest.fixture()
+def runner(store: Store, monkeypatch: pytest.MonkeyPatch) -> Iterator[CliRunner]:
+    """In-process CLI on the test database (settings re-read from the patched env)."""
+    monkeypatch.setenv("MONGODB_URI", store.uri)
+    monkeypatch.setenv("MONGODB_DB", store.db.name)
+    monkeypatch.delenv("VIGIL_USER_PASSWORD", raising=False)
+    get_settings.cache_clear()
+    yield CliRunner()
+    get_settings.cache_clear()

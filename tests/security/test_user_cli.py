@@ -12,9 +12,7 @@ import subprocess
 import sys
 import termios
 import time
-from collections.abc import Iterator
 
-import pytest
 from typer.testing import CliRunner
 
 from pipelines.cli import load_commands
@@ -29,17 +27,6 @@ def _env(store: Store, **extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if k != "VIGIL_USER_PASSWORD"}
     env.update(MONGODB_URI=store.uri, MONGODB_DB=store.db.name, **extra)
     return env
-
-
-@pytest.fixture()
-def runner(store: Store, monkeypatch: pytest.MonkeyPatch) -> Iterator[CliRunner]:
-    """In-process CLI on the test database (settings re-read from the patched env)."""
-    monkeypatch.setenv("MONGODB_URI", store.uri)
-    monkeypatch.setenv("MONGODB_DB", store.db.name)
-    monkeypatch.delenv("VIGIL_USER_PASSWORD", raising=False)
-    get_settings.cache_clear()
-    yield CliRunner()
-    get_settings.cache_clear()
 
 
 def run(runner: CliRunner, *args: str, stdin: str | None = None, **env: str):
