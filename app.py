@@ -1,26 +1,29 @@
-"""Vigil's dashboard router: page config, the login gate, then the page list. Nothing else lives here.
-
-Before login the navigation holds only the login page, so no other page can be reached
-by menu or URL; after login it holds the pages the user's role may see, and every page
-checks the role again itself (``components/auth.py``).
-"""
+"""Vigil's dashboard router: page config, the auth gate, the shared filters, the page list."""
 
 from __future__ import annotations
 
 import streamlit as st
 
-from components import auth
+from components.filters import keep, render_sidebar
 
 st.set_page_config(page_title="Vigil", page_icon=":material/radar:", layout="wide")
 
-user = auth.gate()
-if user is None:
-    st.navigation([st.Page(auth.login_page, title="Log in", icon=":material/login:", url_path="login")]).run()
-    st.stop()
+# ---- auth gate (issue 8): log in and check the role here, before any page runs;
+# ---- st.stop() for anyone not allowed. Nothing below runs for them.
 
 PAGES = [
     st.Page("pages/overview.py", title="Overview", icon=":material/dashboard:", default=True),
-    st.Page("pages/admin.py", title="Admin", icon=":material/admin_panel_settings:"),
+    st.Page("pages/explore.py", title="Explore", icon=":material/search:"),
+    st.Page("pages/map.py", title="Map", icon=":material/map:"),
+    st.Page("pages/anomalies.py", title="Anomalies", icon=":material/warning:"),
+    st.Page("pages/sources.py", title="Sources", icon=":material/rss_feed:"),
+    st.Page("pages/export.py", title="Export", icon=":material/download:"),
 ]
+FILTERED = {"Explore", "Map", "Export"}
+"""Pages that read the shared sidebar filters (the others show the whole store)."""
 
-st.navigation(auth.allowed_pages(PAGES, user)).run()
+page = st.navigation(PAGES)
+keep()
+if page.title in FILTERED:
+    render_sidebar()
+page.run()

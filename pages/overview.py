@@ -1,22 +1,28 @@
-"""Overview: how much Vigil holds and what arrived lately."""
+"""Overview: today against the week, what is unusual, whether collection is healthy."""
 
 from __future__ import annotations
 
 import streamlit as st
 
-from components import auth, charts, data
+from components import charts, data
 from components.tables import render_posts_table
 
-auth.require_page("read")
 st.title("Overview")
 
+clock = data.data_clock()
 window = data.default_window()
 stats = data.overview(window)
+active = data.anomalies(("open",))
 
-c1, c2, c3 = st.columns(3)
-c1.metric("Total posts", f"{stats.total_posts:,}")
-c2.metric("Sources", f"{stats.sources:,}")
-c3.metric("Posts in the last 7 days of data", f"{stats.posts_in_window:,}")
+delta = None
+if stats.daily_average > 0:
+    delta = f"{(stats.posts_today - stats.daily_average) / stats.daily_average:+.0%} vs 7-day average"
+c1, c2, c3, c4, c5 = st.columns(5)
+c1.metric("Posts today", f"{stats.posts_today:,}", delta=delta, help="The last 24 hours of data.")
+c2.metric("7-day daily average", f"{stats.daily_average:,.0f}")
+c3.metric("Active anomalies", f"{active.height:,}")
+c4.metric("Total posts", f"{stats.total_posts:,}")
+c5.metric("Sources", f"{stats.sources:,}")
 
 if stats.total_posts == 0:
     st.info(
@@ -24,22 +30,67 @@ if stats.total_posts == 0:
         "`python -m pipelines import PATH` imports an archive."
     )
     st.stop()
+if clock.archive:
+    st.caption(
+        f'This store holds an archive: "today" is the last 24 hours before its newest posts '
+        f"({window.until:%Y-%m-%d %H:00} UTC), compared with the 7 days before."
+    )
 
-st.subheader("Posts per hour")
-st.caption(
-    f"{window.since:%Y-%m-%d %H:%M} to {window.until:%Y-%m-%d %H:%M} UTC (the 7 days before the newest post)"
-)
+st.subheader("Posts per hour, last 7 days of data")
 hourly = data.posts_per_hour(window)
+markers = data.anomaly_markers(window)
 if hourly.is_empty():
     st.info("No posts in this window.")
 else:
-    st.altair_chart(charts.volume_chart(hourly), use_container_width=True)
+    st.altair_chart(charts.volume_with_anomalies(hourly, markers), use_container_width=True)
+    st.caption(
+        f"{window.since:%Y-%m-%d %H:%M} to {window.until:%Y-%m-%d %H:%M} UTC; "
+        f"red bands: {markers.height} anomal{'y' if markers.height == 1 else 'ies'} in this period."
+    )
 
-left, right = st.columns([1, 2])
+left, mid, right = st.columns(3)
 with left:
-    st.subheader("Posts per source")
-    per_source = data.posts_per_source()
-    st.altair_chart(charts.source_bar_chart(per_source), use_container_width=True)
+    st.subheader("Active anomalies")
+    if active.is_empty():
+        st.success("No open anomalies.")
+    else:
+        st.dataframe(
+            active.sort("severity", descending=True).head(8).select("series", "start", "severity", "methods"),
+            hide_index=True,
+            column_config={
+                "start": st.column_config.DatetimeColumn("start (UTC)", format="MM-DD HH:mm"),
+                "severity": st.column_config.ProgressColumn(min_value=0.0, max_value=1.0, format="%.2f"),
+            },
+        )
+        st.page_link("pages/anomalies.py", label="Review anomalies", icon=":material/warning:")
+with mid:
+    st.subheader("Source health")
+    health = data.source_health()
+    st.dataframe(
+        health.select("source", "health", "last_run", "items_7d", "errors_7d"),
+        hide_index=True,
+        column_config={"last_run": st.column_config.DatetimeColumn("last run", format="MM-DD HH:mm")},
+    )
 with right:
+    st.subheader("Top terms, last 24 h")
+    terms = data.top_terms(data.today_filters(window))
+    if terms.is_empty():
+        st.info("No terms.")
+    else:
+        st.altair_chart(charts.bar_chart(terms.head(12), "term", height=280), use_container_width=True)
+
+a_col, p_col = st.columns([1, 2])
+with a_col:
+    st.subheader("Latest alerts")
+    alerts = data.latest_alerts()
+    if alerts.is_empty():
+        st.info("No alerts yet: watchlists and alert rules send them.")
+    else:
+        st.dataframe(
+            alerts,
+            hide_index=True,
+            column_config={"at": st.column_config.DatetimeColumn("time (UTC)", format="MM-DD HH:mm")},
+        )
+with p_col:
     st.subheader("Latest posts")
-    render_posts_table(data.latest_posts())
+    render_posts_table(data.latest_posts(), height=320)

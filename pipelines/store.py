@@ -259,10 +259,10 @@ class Store:
             ([("content_hash", ASCENDING)], {}),
             ([("terms", ASCENDING)], {}),
             ([("geo", "2dsphere")], {}),
-            ([("claim", ASCENDING)], {}),  # scoring (issue 4): a worker's claimed batch
-            ([("rollup_pending", ASCENDING)], {}),  # scoring (issue 4): rollup crash recovery
             ([("watched", ASCENDING), ("status", ASCENDING)], {}),  # alerts (issue 7): watch pass
             ([("watchlists", ASCENDING), ("ts", ASCENDING)], {}),  # alerts (issue 7): watch rollups
+            ([("claim", ASCENDING)], {}),  # scoring (issue 4): a worker's claimed batch
+            ([("rollup_pending", ASCENDING)], {}),  # scoring (issue 4): rollup crash recovery
         ],
         "rollups": [
             ([("kind", ASCENDING), ("hour", ASCENDING)], {}),
@@ -291,6 +291,12 @@ class Store:
         "watch_places": [  # alerts (issue 7)
             ([("watchlist", ASCENDING), ("first_seen", DESCENDING)], {}),
         ],
+        "anomalies": [  # detection (issue 5)
+            ([("series", ASCENDING), ("start", ASCENDING)], {}),
+            ([("start", DESCENDING)], {}),
+            ([("end", DESCENDING)], {}),
+            ([("status", ASCENDING), ("start", DESCENDING)], {}),
+        ],
         "audit": [
             ([("at", DESCENDING)], {}),
             ([("actor", ASCENDING), ("at", DESCENDING)], {}),
@@ -309,6 +315,8 @@ class Store:
                 "rollups",
                 "quarantine",
                 "meta",
+                "anomalies",  # detection (issue 5)
+                "detector_state",  # detection (issue 5)
             ):
                 if name not in existing:
                     with contextlib.suppress(pymongo.errors.CollectionInvalid):
@@ -615,7 +623,9 @@ class Store:
         try:
             if len(ops) > 1 and self._supports_transactions():
                 with self.client.start_session() as session:
-                    session.with_transaction(lambda s: self.db.rollups.bulk_write(ops, ordered=False, session=s))
+                    session.with_transaction(
+                        lambda s: self.db.rollups.bulk_write(ops, ordered=False, session=s)
+                    )
             else:
                 self.db.rollups.bulk_write(ops, ordered=False)
         except PyMongoError as exc:
@@ -761,7 +771,9 @@ class Store:
                 if seen and seen[0][1] != d["source"]:
                     flagged.append(d["_id"])
                     ops.append(
-                        UpdateOne({"_id": d["_id"]}, {"$set": {"cross_post": True, "cross_post_of": seen[0][2]}})
+                        UpdateOne(
+                            {"_id": d["_id"]}, {"$set": {"cross_post": True, "cross_post_of": seen[0][2]}}
+                        )
                     )
         if ops:
             self.db.posts.bulk_write(ops, ordered=False)
@@ -1010,8 +1022,344 @@ class Store:
         return len(docs)
 
     # ------------------------------------------------------------------ detection (issue 5)
+    # ``anomalies``: one document per (series, window), updated in place when a later
+    # cycle finds an overlapping window (docs/detection.md lists the fields).
+    # ``detector_state``: per series, the newest bucket already scored.
+
+    DETECTOR_ROLLUP_KINDS = ("ingest", "score", "place", "watch")
+
+    def detector_rollups(self, since: datetime | None = None) -> list[dict[str, Any]]:
+        """Rollup documents the detector builds series from, ``hour >= since`` (all if None).
+
+        Bookkeeping fields (``applied`` tokens, ``topics``) are left out: they are the
+        bulk of a score rollup and the detector does not read them.
+        """
+        q: dict[str, Any] = {"kind": {"$in": list(self.DETECTOR_ROLLUP_KINDS)}}
+        if since is not None:
+            q["hour"] = {"$gte": since}
+        proj = {"applied": 0, "topics": 0}
+        return list(self.db.rollups.find(q, proj).sort("hour", ASCENDING))
+
+    def newest_rollup_hour(self) -> datetime | None:
+        """Newest hour of any rollup the detector reads (index ``kind, hour``)."""
+        newest = None
+        for kind in self.DETECTOR_ROLLUP_KINDS:
+            doc = self.db.rollups.find_one({"kind": kind}, {"hour": 1}, sort=[("hour", DESCENDING)])
+            if doc and (newest is None or doc["hour"] > newest):
+                newest = doc["hour"]
+        return newest
+
+    def detector_state(self) -> dict[str, datetime]:
+        """Series id -> newest bucket already scored."""
+        return {str(d["_id"]): d["newest"] for d in self.db.detector_state.find({}, {"newest": 1})}
+
+    def set_detector_state(self, newest: Mapping[str, datetime]) -> None:
+        if not newest:
+            return
+        now = utcnow()
+        ops = [
+            UpdateOne({"_id": sid}, {"$set": {"newest": t, "updated": now}}, upsert=True)
+            for sid, t in newest.items()
+        ]
+        self.db.detector_state.bulk_write(ops, ordered=False)
+
+    def sample_posts(
+        self,
+        query: dict[str, Any],
+        since: datetime,
+        until: datetime,
+        limit: int,
+        projection: dict[str, Any] | None = None,
+    ) -> list[dict[str, Any]]:
+        """At most ``limit`` posts with ``since <= ts < until`` matching a Vigil-built filter.
+
+        Newest first through the ``ts`` index, so the cost is bounded by ``limit`` (plus
+        the non-matching posts of the range when ``query`` filters further).
+        """
+        q = {**query, "ts": {"$gte": since, "$lt": until}}
+        cur = self.db.posts.find(q, projection).sort("ts", DESCENDING).limit(max(1, int(limit)))
+        return list(cur)
+
+    def upsert_anomaly(self, doc: Mapping[str, Any]) -> tuple[str, bool]:
+        """Store a detected anomaly, merging it into an overlapping one of the same series.
+
+        An existing anomaly of ``doc["series"]`` whose window overlaps (or touches)
+        ``[start, end]`` is updated: its window grows to cover both, ``methods`` are
+        united, and the measured fields (severity, observed, expected, interval,
+        evidence, context) are replaced when the new detection is at least as severe.
+        Its ``status`` (an analyst's verdict) and ``created`` are kept. Otherwise a new
+        document is inserted with ``_id = "<series>|<start ISO>"``.
+
+        Returns ``(anomaly id, inserted?)``.
+        """
+        now = utcnow()
+        series, start, end = doc["series"], doc["start"], doc["end"]
+        overlap = {"series": series, "start": {"$lte": end}, "end": {"$gte": start}}
+        for _attempt in range(3):
+            old = self.db.anomalies.find_one(
+                overlap, {"context": 0, "evidence": 0}, sort=[("start", ASCENDING)]
+            )
+            if old is None:
+                new = {
+                    **doc,
+                    "_id": f"{series}|{start.isoformat()}",
+                    "status": "open",
+                    "created": now,
+                    "updated": now,
+                }
+                new["cycles"] = 1
+                try:
+                    self.db.anomalies.insert_one(new)
+                    return new["_id"], True
+                except pymongo.errors.DuplicateKeyError:
+                    continue  # another detector inserted it just now: merge into it
+            measured = {k: v for k, v in doc.items() if k not in ("series", "start", "end", "methods", "_id")}
+            update: dict[str, Any] = {
+                "$set": {"updated": now},
+                "$min": {"start": start},
+                "$max": {"end": end},
+                "$addToSet": {"methods": {"$each": list(doc.get("methods") or [])}},
+                "$inc": {"cycles": 1},
+            }
+            if float(doc.get("severity") or 0.0) >= float(old.get("severity") or 0.0):
+                update["$set"].update(measured)
+            self.db.anomalies.update_one({"_id": old["_id"]}, update)
+            return str(old["_id"]), False
+        raise StoreError(f"cannot store anomaly of {series} at {start}: concurrent writers kept colliding")
 
     # ------------------------------------------------------------------ dashboard (issue 6)
+    #
+    # Measured on SecantusDB 0.7: a query uses an index only through *plain* top-level
+    # field predicates; any top-level $and / $or / $nor makes it a collection scan, and a
+    # sort + limit still reads the whole index range. So every dashboard read is a
+    # two-stage pipeline (`index` = plain predicates incl. a ts window, then `residual`)
+    # over a ts window chosen from the rollups (pipelines/scan.py): its cost is the posts
+    # in that window, whatever the size of the store.
+
+    @staticmethod
+    def _stages(index: dict[str, Any], residual: dict[str, Any] | None) -> list[dict[str, Any]]:
+        stages: list[dict[str, Any]] = [{"$match": index}]
+        if residual:
+            stages.append({"$match": residual})
+        return stages
+
+    def find_posts_in(
+        self,
+        index: dict[str, Any],
+        residual: dict[str, Any] | None,
+        *,
+        limit: int,
+        skip: int = 0,
+        projection: dict[str, Any] | None = None,
+    ) -> list[dict[str, Any]]:
+        """Newest-first posts matching ``index`` then ``residual``, at most ``limit``."""
+        tail: list[dict[str, Any]] = [{"$sort": {"ts": DESCENDING}}]
+        if skip:
+            tail.append({"$skip": int(skip)})
+        tail.append({"$limit": int(limit)})
+        if projection:
+            tail.append({"$project": projection})
+        return list(self.db.posts.aggregate(self._stages(index, residual) + tail))
+
+    def count_posts_in(self, index: dict[str, Any], residual: dict[str, Any] | None) -> int:
+        rows = list(self.db.posts.aggregate([*self._stages(index, residual), {"$count": "n"}]))
+        return int(rows[0]["n"]) if rows else 0
+
+    def hourly_counts_in(
+        self, index: dict[str, Any], residual: dict[str, Any] | None
+    ) -> list[dict[str, Any]]:
+        """Posts per hour x source matching the two stages."""
+        group = {
+            "$group": {
+                "_id": {"hour": {"$dateTrunc": {"date": "$ts", "unit": "hour"}}, "source": "$source"},
+                "n": {"$sum": 1},
+            }
+        }
+        rows = self.db.posts.aggregate([*self._stages(index, residual), group])
+        return [{"hour": r["_id"]["hour"], "source": r["_id"]["source"], "n": r["n"]} for r in rows]
+
+    def term_counts_in(self, index: dict[str, Any], residual: dict[str, Any] | None) -> dict[str, int]:
+        """How many matching posts carry each term (for top terms)."""
+        tail = [
+            {"$project": {"_id": 0, "terms": 1}},
+            {"$unwind": "$terms"},
+            {"$group": {"_id": "$terms", "n": {"$sum": 1}}},
+        ]
+        return {r["_id"]: r["n"] for r in self.db.posts.aggregate(self._stages(index, residual) + tail)}
+
+    def place_counts_in(self, index: dict[str, Any], residual: dict[str, Any] | None) -> list[dict[str, Any]]:
+        """How many matching posts name each place (``scores.places``)."""
+        tail = [
+            {"$project": {"_id": 0, "places": "$scores.places"}},
+            {"$unwind": "$places"},
+            {
+                "$group": {
+                    "_id": {"name": "$places.name", "country": "$places.country"},
+                    "lat": {"$first": "$places.lat"},
+                    "lon": {"$first": "$places.lon"},
+                    "n": {"$sum": 1},
+                }
+            },
+        ]
+        rows = self.db.posts.aggregate(self._stages(index, residual) + tail)
+        return [
+            {
+                "place": r["_id"].get("name"),
+                "country": r["_id"].get("country"),
+                "lat": r.get("lat"),
+                "lon": r.get("lon"),
+                "n": r["n"],
+            }
+            for r in rows
+        ]
+
+    def iter_posts_in(
+        self,
+        index: dict[str, Any],
+        residual: dict[str, Any] | None,
+        projection: dict[str, Any] | None = None,
+        batch_size: int = 1000,
+    ) -> Iterator[dict[str, Any]]:
+        """Stream every matching post of one window, newest first (exports)."""
+        tail: list[dict[str, Any]] = [{"$sort": {"ts": DESCENDING, "_id": ASCENDING}}]
+        if projection:
+            tail.append({"$project": projection})
+        yield from self.db.posts.aggregate(self._stages(index, residual) + tail, batchSize=batch_size)
+
+    def posts_by_ids(
+        self, ids: Sequence[str], projection: dict[str, Any] | None = None
+    ) -> list[dict[str, Any]]:
+        """Posts by ``_id`` (a map selection, an anomaly's evidence), newest first."""
+        if not ids:
+            return []
+        docs = list(self.db.posts.find({"_id": {"$in": list(ids)}}, projection))
+        return sorted(docs, key=lambda d: d.get("ts") or datetime.min.replace(tzinfo=UTC), reverse=True)
+
+    def newest_ingest_hour(self, now: datetime | None = None) -> datetime | None:
+        """The newest hour holding posts, from the ingest rollups (never a scan of posts).
+
+        Widening windows back from ``now`` (1 day, 8, 64, 512, 4096 days, then all): each
+        step reads only the rollups of its window, so a live store answers from one day
+        of rollups and an archive from a few thousand documents.
+        """
+        now = now or datetime.now(UTC)
+        from datetime import timedelta
+
+        for days in (1, 8, 64, 512, 4096, None):
+            q: dict[str, Any] = {"kind": "ingest"}
+            if days is not None:
+                q["hour"] = {"$gte": now - timedelta(days=days)}
+            rows = list(self.db.rollups.find(q, {"_id": 0, "hour": 1}))
+            if rows:
+                return max(r["hour"] for r in rows).astimezone(UTC)
+        return None
+
+    def rollup_values(self, kind: str, field: str) -> list[str]:
+        """Distinct values of one rollup key (sources, languages, places) from ``rollups``."""
+        return sorted(v for v in self.db.rollups.distinct(field, {"kind": kind}) if isinstance(v, str) and v)
+
+    def crawl_health(self, since: datetime) -> list[dict[str, Any]]:
+        """Per source: its newest run (any age) and its run / item / error totals since ``since``."""
+        pipeline = [
+            {"$match": {"started": {"$gte": since}}},
+            {"$sort": {"started": DESCENDING}},
+            {
+                "$group": {
+                    "_id": "$source",
+                    "runs": {"$sum": 1},
+                    "failed_runs": {"$sum": {"$cond": [{"$in": ["$status", ["error", "abandoned"]]}, 1, 0]}},
+                    "items": {"$sum": {"$ifNull": ["$items", 0]}},
+                    "inserted": {"$sum": {"$ifNull": ["$inserted", 0]}},
+                    "errors": {"$sum": {"$ifNull": ["$error_count", 0]}},
+                }
+            },
+        ]
+        totals = {r["_id"]: r for r in self.db.crawl_runs.aggregate(pipeline)}
+        out = []
+        for name in sorted(set(totals) | set(self.db.crawl_runs.distinct("source"))):
+            last = self.db.crawl_runs.find_one({"source": name}, sort=[("started", DESCENDING)]) or {}
+            t = totals.get(name, {})
+            out.append(
+                {
+                    "source": name,
+                    "last_started": last.get("started"),
+                    "last_ended": last.get("ended"),
+                    "last_status": last.get("status"),
+                    "last_items": last.get("items"),
+                    "last_inserted": last.get("inserted"),
+                    "last_error": last.get("error"),
+                    "runs": t.get("runs", 0),
+                    "failed_runs": t.get("failed_runs", 0),
+                    "items": t.get("items", 0),
+                    "inserted": t.get("inserted", 0),
+                    "errors": t.get("errors", 0),
+                }
+            )
+        return out
+
+    def latest_alerts(self, limit: int = 10) -> list[dict[str, Any]]:
+        """Newest alerts (an empty list while the alerts collection does not exist yet)."""
+        if "alerts" not in self.db.list_collection_names():
+            return []
+        return list(self.db.alerts.find({}).sort([("at", DESCENDING)]).limit(max(1, min(limit, 200))))
+
+    def watchlist_names(self) -> list[dict[str, Any]]:
+        """``{_id, name}`` of every watchlist (the sidebar's watchlist filter)."""
+        return list(self.db.watchlists.find({}, {"name": 1}).sort("name", ASCENDING).limit(500))
+
+    def find_anomalies(
+        self,
+        statuses: Sequence[str] = (),
+        *,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        limit: int = 500,
+    ) -> list[dict[str, Any]]:
+        """Anomalies newest first; ``statuses`` filters (a missing status counts as ``open``).
+
+        ``since``/``until`` keep the anomalies whose window overlaps that range.
+        """
+        q: dict[str, Any] = {}
+        if statuses:
+            wanted = list(statuses)
+            q["status"] = {"$in": [*wanted, None]} if "open" in wanted else {"$in": wanted}
+        if since is not None:
+            q["end"] = {"$gt": since}
+        if until is not None:
+            q["start"] = {"$lt": until}
+        cur = self.db.anomalies.find(q, {"context": 0}).sort("start", DESCENDING)
+        return list(cur.limit(max(1, min(int(limit), 5000))))
+
+    def get_anomaly(self, anomaly_id: str) -> dict[str, Any] | None:
+        """One anomaly by id (string ids, or the hex of an ObjectId)."""
+        doc = self.db.anomalies.find_one({"_id": anomaly_id})
+        if doc is None and len(anomaly_id) == 24:
+            from bson import ObjectId
+            from bson.errors import InvalidId
+
+            with contextlib.suppress(InvalidId):
+                doc = self.db.anomalies.find_one({"_id": ObjectId(anomaly_id)})
+        return doc
+
+    def set_anomaly_status(self, anomaly_id: str, status: str, *, by: str, note: str = "") -> bool:
+        """Record an analyst's verdict on an anomaly, keeping the history of verdicts."""
+        doc = self.get_anomaly(anomaly_id)
+        if doc is None:
+            return False
+        now = datetime.now(UTC)
+        entry = {"status": status, "by": by, "at": now, "note": note}
+        res = self.db.anomalies.update_one(
+            {"_id": doc["_id"]},
+            {"$set": {"status": status, "status_by": by, "status_at": now}, "$push": {"history": entry}},
+        )
+        return res.matched_count == 1
+
+    def rollup_docs(
+        self, kinds: Sequence[str], since: datetime, until: datetime, match: dict[str, Any] | None = None
+    ) -> list[dict[str, Any]]:
+        """Raw rollup documents of some kinds in an hour range (one series' drill-down)."""
+        q = {"kind": {"$in": list(kinds)}, "hour": {"$gte": since, "$lt": until}, **(match or {})}
+        return list(self.db.rollups.find(q, {"_id": 0}))
 
     # ------------------------------------------------------------------ alerts (issue 7)
     # Configuration: ``watchlists``, ``alert_rules``, ``alert_channels`` (no secrets, see
@@ -1054,16 +1402,33 @@ class Store:
         """Record the watch pass's progress for one watchlist (fingerprint, phase, cursor)."""
         self.db.watchlists.update_one({"_id": watchlist}, {"$set": {"tagging": dict(state)}})
 
-    WATCH_PROJECTION = {"ts": 1, "source": 1, "lang": 1, "geo": 1, "terms": 1, "text": 1, "scores": 1, "watchlists": 1}
+    WATCH_PROJECTION = {
+        "ts": 1,
+        "source": 1,
+        "lang": 1,
+        "geo": 1,
+        "terms": 1,
+        "text": 1,
+        "scores": 1,
+        "watchlists": 1,
+    }
 
     def unwatched_posts(self, limit: int) -> list[dict[str, Any]]:
         """Scored posts the watch pass has not looked at yet (no ``watched`` mark)."""
         q = {"watched": None, "status": "scored"}
         return list(self.db.posts.find(q, self.WATCH_PROJECTION).limit(int(limit)))
 
-    def backfill_posts(self, query: Mapping[str, Any], after_id: str | None, limit: int) -> list[dict[str, Any]]:
-        """Scored posts matching a watchlist's filter, in ``_id`` order after a cursor."""
-        clauses: list[dict[str, Any]] = [dict(query), {"status": "scored"}] if query else [{"status": "scored"}]
+    def backfill_posts(
+        self, query: Mapping[str, Any], after_id: str | None, limit: int
+    ) -> list[dict[str, Any]]:
+        """Watched posts matching a watchlist's filter, in ``_id`` order after a cursor.
+
+        Posts not watched yet are left to the live pass, which matches every watchlist in
+        one write per post; a fresh store is then tagged once, not twice.
+        """
+        clauses: list[dict[str, Any]] = [{"watched": True}, {"status": "scored"}]
+        if query:
+            clauses.insert(0, dict(query))
         if after_id is not None:
             clauses.append({"_id": {"$gt": after_id}})
         cur = self.db.posts.find({"$and": clauses}, self.WATCH_PROJECTION).sort("_id", ASCENDING)
@@ -1087,35 +1452,58 @@ class Store:
 
     def remove_watch_tag(self, watchlist: str) -> int:
         """Take a watchlist's id off every post (before re-tagging an edited watchlist)."""
-        return self.db.posts.update_many({"watchlists": watchlist}, {"$pull": {"watchlists": watchlist}}).modified_count
+        return self.db.posts.update_many(
+            {"watchlists": watchlist}, {"$pull": {"watchlists": watchlist}}
+        ).modified_count
 
-    def recount_watch_rollups(self, watchlist: str, hours: Iterable[datetime]) -> int:
-        """Recount ``kind="watch"`` rollups of some hours from the tagged posts (idempotent).
+    def inc_watch_rollups(self, token: str, contrib: Mapping[str, Mapping[str, Any]]) -> None:
+        """Add one step's ``kind="watch"`` contributions exactly once.
 
-        ``{_id: "watch|<hour>|<id>", kind, hour, watchlist, n, sum: {...}, high: {...}}``;
-        an hour left without posts loses its document.
+        ``contrib`` maps a rollup ``_id`` (``watch|<hour>|<id>``) to ``{"set": identity
+        fields, "inc": {dotted field: number}}``. Each upsert is filtered on
+        ``applied != token`` and records the token (the last 200 are kept), so replaying
+        a step after a crash adds nothing twice (the duplicate ``_id`` of an already
+        applied document is the expected "done already").
         """
-        from datetime import timedelta
-
-        # The same fields and high cut as the scorer's rollups (pipelines/scoring/rollups.py).
-        sum_fields, high_fields, high_at = ("sentiment", "threat", "hate", "toxicity"), ("threat", "hate", "toxicity"), 0.5
-        todo = sorted({hour_floor(h) for h in hours})
-        written = 0
-        for i in range(0, len(todo), 200):
-            chunk = todo[i : i + 200]
-            ranges = [{"ts": {"$gte": h, "$lt": h + timedelta(hours=1)}} for h in chunk]
-            group: dict[str, Any] = {"_id": {"$dateTrunc": {"date": "$ts", "unit": "hour"}}, "n": {"$sum": 1}}
-            for f in sum_fields:
-                group[f"sum_{f}"] = {"$sum": {"$ifNull": [f"$scores.{f}", 0]}}
-            for f in high_fields:
-                group[f"high_{f}"] = {"$sum": {"$cond": [{"$gte": [{"$ifNull": [f"$scores.{f}", 0]}, high_at]}, 1, 0]}}
-            rows = self.db.posts.aggregate(
-                [{"$match": {"watchlists": watchlist, "$or": ranges}}, {"$group": group}]
+        ops = [
+            UpdateOne(
+                {"_id": rid, "applied": {"$ne": token}},
+                {
+                    "$setOnInsert": dict(c["set"]),
+                    "$inc": dict(c["inc"]),
+                    "$push": {"applied": {"$each": [token], "$slice": -200}},
+                },
+                upsert=True,
             )
-            found = {}
-            for r in rows:
-                hour = r["_id"].astimezone(UTC)
-                found[hour] = {
+            for rid, c in contrib.items()
+        ]
+        if not ops:
+            return
+        try:
+            self.db.rollups.bulk_write(ops, ordered=False)
+        except BulkWriteError as exc:
+            errors = [e for e in exc.details.get("writeErrors", []) if e.get("code") != 11000]
+            if errors:
+                raise StoreError(f"watch rollup update failed: {errors[0].get('errmsg')}") from exc
+
+    def recount_watch_rollups(self, watchlist: str) -> int:
+        """Replace a watchlist's rollups by a recount from its tagged posts (repair tool).
+
+        One ``$group`` over the watchlist's posts (``{watchlists, ts}`` index); the
+        fields and the high cut are the scorer's (pipelines/scoring/rollups.py).
+        """
+        sum_fields, high_fields, high_at = ("sentiment", "threat", "hate", "toxicity"), ("threat", "hate", "toxicity"), 0.5
+        group: dict[str, Any] = {"_id": {"$dateTrunc": {"date": "$ts", "unit": "hour"}}, "n": {"$sum": 1}}
+        for f in sum_fields:
+            group[f"sum_{f}"] = {"$sum": {"$ifNull": [f"$scores.{f}", 0]}}
+        for f in high_fields:
+            group[f"high_{f}"] = {"$sum": {"$cond": [{"$gte": [{"$ifNull": [f"$scores.{f}", 0]}, high_at]}, 1, 0]}}
+        docs = []
+        for r in self.db.posts.aggregate([{"$match": {"watchlists": watchlist}}, {"$group": group}]):
+            hour = r["_id"].astimezone(UTC)
+            docs.append(
+                {
+                    "_id": f"watch|{hour.isoformat()}|{watchlist}",
                     "kind": "watch",
                     "hour": hour,
                     "watchlist": watchlist,
@@ -1123,17 +1511,11 @@ class Store:
                     "sum": {f: float(r[f"sum_{f}"]) for f in sum_fields},
                     "high": {f: int(r[f"high_{f}"]) for f in high_fields},
                 }
-            ops: list[Any] = []
-            for h in chunk:
-                rid = f"watch|{h.isoformat()}|{watchlist}"
-                if h in found:
-                    ops.append(UpdateOne({"_id": rid}, {"$set": found[h]}, upsert=True))
-                else:
-                    ops.append(pymongo.DeleteOne({"_id": rid}))
-            if ops:
-                self.db.rollups.bulk_write(ops, ordered=False)
-                written += len(found)
-        return written
+            )
+        self.db.rollups.delete_many({"kind": "watch", "watchlist": watchlist})
+        if docs:
+            self.db.rollups.insert_many(docs, ordered=False)
+        return len(docs)
 
     def delete_watch_data(self, watchlist: str, *, places: bool = True, rollups: bool = True) -> None:
         """Drop a watchlist's rollups and place sightings (deleted or re-tagged watchlist)."""
@@ -1220,7 +1602,9 @@ class Store:
 
     def last_alert_sent(self, rule: str) -> datetime | None:
         """When a rule last sent a single alert (for its cooldown)."""
-        doc = self.db.alert_events.find_one({"rule": rule, "decision": "send"}, sort=[("created", DESCENDING)])
+        doc = self.db.alert_events.find_one(
+            {"rule": rule, "decision": "send"}, sort=[("created", DESCENDING)]
+        )
         return doc["created"] if doc else None
 
     def enqueue_delivery(self, doc: Mapping[str, Any]) -> bool:
@@ -1240,14 +1624,20 @@ class Store:
 
     def delivery_log(self, limit: int = 200, **match: Any) -> list[dict[str, Any]]:
         """Newest deliveries first, optionally filtered by equal fields (status, rule, channel)."""
-        q = {k: v for k, v in match.items() if v is not None and k in ("status", "rule", "channel", "watchlist")}
+        q = {
+            k: v
+            for k, v in match.items()
+            if v is not None and k in ("status", "rule", "channel", "watchlist")
+        }
         return list(self.db.alerts.find(q).sort("at", DESCENDING).limit(max(1, min(int(limit), 5000))))
 
     def anomalies_since(self, since: datetime, limit: int = 500) -> list[dict[str, Any]]:
         """Detector anomalies whose window ends at or after ``since`` (newest first)."""
         if "anomalies" not in self.db.list_collection_names():
             return []
-        return list(self.db.anomalies.find({"end": {"$gte": since}}).sort("end", DESCENDING).limit(int(limit)))
+        return list(
+            self.db.anomalies.find({"end": {"$gte": since}}).sort("end", DESCENDING).limit(int(limit))
+        )
 
     # ------------------------------------------------------------------ auth (issue 8)
     # Users, dashboard sessions, login throttling and the audit log (pipelines/auth/).

@@ -1,0 +1,205 @@
+"""The sidebar filters shared by every page, kept as one :class:`Filters` in session state.
+
+``render_sidebar()`` draws the widgets and stores the validated selection under
+``st.session_state["filters"]``; pages read it with :func:`current`. Other code sets a
+selection with :func:`request` (e.g. "open in Explore" from an anomaly), which is
+applied to the widgets at the start of the next run, before they are drawn (Streamlit
+forbids changing a widget's value after it is drawn). A first visit may also carry
+the selection in the URL: ``?since=2013-06-20T00:00&until=...&q=flood&sources=a,b``.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
+
+import streamlit as st
+
+from components import data
+from pipelines.filters import Filters
+from pipelines.queries import PRESETS, preset_range
+from pipelines.search import QuerySyntaxError
+
+STATE_KEY = "filters"
+PENDING_KEY = "filters_pending"
+CUSTOM = "Custom range"
+DEFAULT_PRESET = "Last 7 days"
+SCORE_SLIDERS = {
+    "threat": (0.0, 1.0),
+    "hate": (0.0, 1.0),
+    "toxicity": (0.0, 1.0),
+    "sentiment": (-1.0, 1.0),
+}
+
+
+def current() -> Filters:
+    """The selection the sidebar last validated (all posts of the default preset if none)."""
+    f = st.session_state.get(STATE_KEY)
+    return f if isinstance(f, Filters) else Filters()
+
+
+def request(filters: Filters) -> None:
+    """Ask the sidebar to show ``filters`` on the next run (call ``st.rerun``/``switch_page`` after)."""
+    st.session_state[PENDING_KEY] = filters
+
+
+def keep() -> None:
+    """Keep the filter widgets' values while a page without the sidebar is shown.
+
+    Streamlit drops the state of widgets that a run does not draw; re-assigning the
+    keys at the start of every run keeps the selection across pages.
+    """
+    for k in [k for k in st.session_state if str(k).startswith("f_")]:
+        st.session_state[k] = st.session_state[k]
+
+
+def _apply(filters: Filters) -> None:
+    """Write a Filters' values into the widget keys (before the widgets exist)."""
+    ss = st.session_state
+    if filters.since or filters.until:
+        ss["f_preset"] = CUSTOM
+        since = filters.since or datetime(2004, 1, 1, tzinfo=UTC)
+        until = filters.until or datetime.now(UTC)
+        ss["f_dates"] = (since.date(), until.date())
+        ss["f_from"] = since.time().replace(second=0, microsecond=0)
+        ss["f_to"] = until.time().replace(second=0, microsecond=0)
+    else:
+        ss["f_preset"] = "All time"
+    ss["f_sources"] = list(filters.sources)
+    ss["f_langs"] = list(filters.langs)
+    ss["f_query"] = filters.query
+    ss["f_places"] = list(filters.places)
+    ss["f_watchlist"] = filters.watchlist or ""
+    for name, full in SCORE_SLIDERS.items():
+        ss[f"f_{name}"] = getattr(filters, name) or full
+    ss["f_area"] = filters.area
+
+
+def _from_query_params() -> Filters | None:
+    """A Filters from ``st.query_params`` (first visit of a session only), or None."""
+    qp = st.query_params
+    if not any(k in qp for k in ("since", "until", "q", "sources", "langs", "places")):
+        return None
+
+    def split(name: str) -> list[str]:
+        return [v for v in (qp.get(name) or "").split(",") if v]
+
+    try:
+        since = datetime.fromisoformat(qp["since"]) if "since" in qp else None
+        until = datetime.fromisoformat(qp["until"]) if "until" in qp else None
+        return Filters.make(
+            since=since,
+            until=until,
+            query=qp.get("q") or "",
+            sources=split("sources"),
+            langs=split("langs"),
+            places=split("places"),
+        )
+    except (ValueError, TypeError) as exc:
+        st.sidebar.error(f"Ignoring the filters in the address: {exc}")
+        return None
+
+
+def _time_range(clock: Any) -> tuple[datetime | None, datetime | None]:
+    presets = [*PRESETS, CUSTOM]
+    preset = st.selectbox("Time", presets, key="f_preset")
+    if preset != CUSTOM:
+        return preset_range(clock, preset)
+    end = clock.end
+    st.session_state.setdefault("f_dates", ((end - timedelta(days=7)).date(), end.date()))
+    st.session_state.setdefault("f_from", time(0, 0))
+    st.session_state.setdefault("f_to", time(0, 0))
+    picked = st.date_input("Dates (UTC)", key="f_dates")
+    c1, c2 = st.columns(2)
+    t_from = c1.time_input("from", key="f_from", step=3600)
+    t_to = c2.time_input("until", key="f_to", step=3600)
+    days = list(picked) if isinstance(picked, list | tuple) else [picked]
+    if not days or not isinstance(days[0], date):
+        return None, None
+    d0, d1 = days[0], days[-1]
+    since = datetime.combine(d0, t_from or time(0), tzinfo=UTC)
+    until = datetime.combine(d1, t_to or time(0), tzinfo=UTC)
+    if until <= since:  # "2013-06-20 .. 2013-06-20 at 00:00" means the whole day
+        until = datetime.combine(d1, time(0), tzinfo=UTC) + timedelta(days=1)
+    return since, until
+
+
+def render_sidebar() -> Filters:
+    """Draw the shared filters in the sidebar; return (and store) the validated selection."""
+    ss = st.session_state
+    pending = ss.pop(PENDING_KEY, None)
+    if pending is None and "f_initialised" not in ss:
+        pending = _from_query_params()
+    if pending is not None:
+        _apply(pending)
+    ss["f_initialised"] = True
+    ss.setdefault("f_preset", DEFAULT_PRESET)
+    clock = data.data_clock()
+    opts = data.filter_options()
+    with st.sidebar:
+        st.header("Filters")
+        since, until = _time_range(clock)
+        if clock.archive and clock.newest_hour is not None:
+            st.caption(
+                f"This store holds an archive: times are relative to its newest posts "
+                f"({clock.newest_hour:%Y-%m-%d %H:00} UTC), not to today."
+            )
+        query = st.text_input(
+            "Keywords",
+            key="f_query",
+            placeholder='flood AND (calgary OR "high river") -drill',
+            help='AND, OR, NOT (or -word), "exact phrase", prefix*; e.g. evacuat* -test',
+        )
+        sources = st.multiselect("Sources", list(opts.sources), key="f_sources")
+        langs = st.multiselect("Languages", list(opts.langs), key="f_langs")
+        places = st.multiselect(
+            "Places", sorted(set(opts.places) | set(ss.get("f_places") or [])), key="f_places"
+        )
+        watch_ids = [""] + [w for w, _ in opts.watchlists]
+        names = dict(opts.watchlists)
+        if ss.get("f_watchlist") not in watch_ids:
+            ss["f_watchlist"] = ""
+        watchlist = st.selectbox(
+            "Watchlist",
+            watch_ids,
+            key="f_watchlist",
+            format_func=lambda w: names.get(w, w) if w else "(any)",
+            disabled=len(watch_ids) == 1,
+        )
+        ranges: dict[str, tuple[float, float]] = {}
+        with st.expander(
+            "Scores", expanded=any(ss.get(f"f_{n}") not in (None, r) for n, r in SCORE_SLIDERS.items())
+        ):
+            for name, full in SCORE_SLIDERS.items():
+                ss.setdefault(f"f_{name}", full)
+                ranges[name] = st.slider(name, full[0], full[1], key=f"f_{name}", step=0.05)
+            st.caption("A range narrower than the full scale keeps only scored posts.")
+        area = ss.get("f_area")
+        if area is not None:
+            st.info("Filtered to an area drawn on the map.")
+            if st.button("Clear the map area", key="f_clear_area"):
+                ss["f_area"] = None
+                area = None
+        try:
+            filters = Filters.make(
+                since=since,
+                until=until,
+                sources=sources,
+                langs=langs,
+                query=query,
+                places=places,
+                watchlist=watchlist or None,
+                area=area,
+                **{k: tuple(v) for k, v in ranges.items()},
+            )
+        except (QuerySyntaxError, ValueError) as exc:
+            st.error(f"Filters not applied: {exc}")
+            filters = current()
+    ss[STATE_KEY] = filters
+    return filters
+
+
+def render_active(filters: Filters) -> None:
+    """One caption line naming the active filters (what every page shows is this selection)."""
+    parts = [f"{k}: {v}" for k, v in filters.describe()]
+    st.caption("Filters: " + ("; ".join(parts) if parts else "none (all posts)"))

@@ -1,0 +1,121 @@
+"""Anomalies: what the detector found, why, and the analyst's verdict."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from components import charts, data
+from components.filters import request
+from components.tables import render_posts_table
+from pipelines import triage
+
+st.title("Anomalies")
+
+c1, c2 = st.columns([2, 1])
+statuses = c1.multiselect(
+    "Status", list(triage.STATUSES), default=["open", "acknowledged"], key="anom_status"
+)
+order = c2.selectbox("Sort by", ["severity", "newest", "status"], key="anom_sort")
+anoms = data.anomalies(tuple(statuses))
+if anoms.is_empty():
+    st.info(
+        "No anomalies with these statuses. The detector (`python -m pipelines detect --loop`, "
+        "part of `make run`) raises them from the hourly rollups."
+    )
+    st.stop()
+sort = {"severity": ("severity", True), "newest": ("start", True), "status": ("status", False)}[order]
+anoms = anoms.sort(sort[0], descending=sort[1], nulls_last=True)
+event = st.dataframe(
+    anoms,
+    hide_index=True,
+    key="anom_table",
+    on_select="rerun",
+    selection_mode="single-row",
+    column_config={
+        "start": st.column_config.DatetimeColumn("start (UTC)", format="YYYY-MM-DD HH:mm"),
+        "end": st.column_config.DatetimeColumn("end (UTC)", format="YYYY-MM-DD HH:mm"),
+        "severity": st.column_config.ProgressColumn(min_value=0.0, max_value=1.0, format="%.2f"),
+        "observed": st.column_config.NumberColumn(format="%.1f"),
+        "expected": st.column_config.NumberColumn(format="%.1f"),
+    },
+)
+rows = event.selection.rows if event is not None else []
+if not rows:
+    st.caption("Select an anomaly to drill down.")
+    st.stop()
+
+anomaly_id = str(anoms["id"][rows[0]])
+with st.spinner("Rebuilding the series around the anomaly..."):
+    view = data.anomaly(anomaly_id)
+if view is None:
+    st.warning("This anomaly no longer exists.")
+    st.stop()
+row = view.row
+st.subheader(f"{row['series']} · {row['start']:%Y-%m-%d %H:%M} to {row['end']:%Y-%m-%d %H:%M} UTC")
+m1, m2, m3, m4 = st.columns(4)
+m1.metric("Severity", f"{row['severity'] or 0:.2f}")
+m2.metric("Observed (peak)", f"{row['observed'] or 0:,.1f}")
+lo, hi = triage.interval_of(view.doc)
+m3.metric(
+    "Expected (peak)",
+    f"{row['expected'] or 0:,.1f}",
+    help=f"interval {lo} to {hi}" if lo is not None else None,
+)
+m4.metric("Status", row["status"])
+
+st.markdown("**What fired and why**")
+methods = row["methods"] or "not recorded"
+why = view.doc.get("explanation") or view.doc.get("reason")
+st.write(
+    f"Methods: {methods}. "
+    "`prophet`/`robust`: the value left the expected band of its baseline; "
+    "`stumpy`: the recent shape is unlike anything in the series' history (matrix-profile discord)."
+)
+if why:
+    st.text(str(why))
+
+if view.context.is_empty():
+    st.info(f"No series context: {view.context_source}.")
+else:
+    st.altair_chart(charts.band_chart(view.context, row["start"], row["end"]), use_container_width=True)
+    st.caption(
+        "Red: observed; dashed blue: expected; shaded blue: the expected interval; shaded red: the anomaly "
+        f"window ({'stored by the detector' if view.context_source == 'stored' else 'recomputed from rollups'})."
+    )
+    if view.context["mp"].drop_nulls().len():
+        st.altair_chart(charts.matrix_profile_chart(view.context), use_container_width=True)
+
+t1, t2 = st.columns(2)
+with t1:
+    st.markdown("**Top terms**")
+    if view.terms.is_empty():
+        st.caption("No terms recorded.")
+    else:
+        st.dataframe(view.terms, hide_index=True)
+with t2:
+    st.markdown("**Top places**")
+    if view.places.is_empty():
+        st.caption("No places recorded.")
+    else:
+        st.dataframe(view.places, hide_index=True)
+st.markdown("**Top posts**")
+if view.posts:
+    render_posts_table(data.posts_by_ids(tuple(view.posts)), height=300)
+else:
+    st.caption("No posts recorded with this anomaly.")
+
+st.markdown("**Verdict**")
+note = st.text_input("Note (optional, kept with the verdict)", key=f"anom_note_{anomaly_id}", max_chars=500)
+a1, a2, a3 = st.columns(3)
+who = str(st.session_state.get("user") or "analyst")
+if a1.button("Acknowledge", key="anom_ack", icon=":material/check:"):
+    triage.set_status(data.get_store(), anomaly_id, "acknowledged", by=who, note=note)
+    data.clear()
+    st.rerun()
+if a2.button("False positive", key="anom_fp", icon=":material/block:"):
+    triage.set_status(data.get_store(), anomaly_id, "false_positive", by=who, note=note)
+    data.clear()
+    st.rerun()
+if a3.button("Open in Explore", key="anom_explore", icon=":material/search:", type="primary"):
+    request(triage.explore_filters(view.doc))
+    st.switch_page("pages/explore.py")

@@ -1,0 +1,85 @@
+"""Map: where the selected posts are, coloured by threat or sentiment; select an area."""
+
+from __future__ import annotations
+
+import polars as pl
+import streamlit as st
+from streamlit_folium import st_folium
+
+from components import data
+from components.filters import current, render_active
+from components.geomap import build_map
+from components.tables import render_posts_table
+from pipelines import areas, reports
+from pipelines.queries import MAP_POINTS_LIMIT
+
+st.title("Map")
+filters = current()
+render_active(filters)
+
+c1, c2, c3 = st.columns([1, 1, 2])
+colour_by = c1.radio("Colour by", ["threat", "sentiment"], horizontal=True, key="map_colour")
+heat = c2.toggle("Heat layer", value=True, key="map_heat")
+mode = c3.radio(
+    "Table shows",
+    ["all points", "visible area (zoom into a cluster)", "drawn area"],
+    horizontal=True,
+    key="map_mode",
+)
+
+result = data.map_points(filters)
+points = result.points
+st.caption(
+    f"{points.height:,} located posts (the newest {MAP_POINTS_LIMIT:,} at most"
+    + (
+        ""
+        if result.reach.complete or result.reach.since is None
+        else f", back to {result.reach.since:%Y-%m-%d %H:%M} UTC"
+    )
+    + "). A post is placed at its own coordinates, else at the first place its text names."
+)
+if points.is_empty():
+    st.info("No located posts match these filters. Places come from scoring: is the scorer running?")
+
+returned = ["all_drawings", "last_active_drawing"] + (["bounds"] if mode.startswith("visible") else [])
+state = st_folium(
+    build_map(points, colour_by, heat),
+    key="vigil_map",
+    height=520,
+    use_container_width=True,
+    returned_objects=returned,
+)
+
+selection = points
+label = "all points"
+if mode.startswith("visible") and state and state.get("bounds"):
+    selection = areas.in_bounds(points, state["bounds"])
+    label = "the visible area"
+elif mode == "drawn area":
+    drawing = (state or {}).get("last_active_drawing")
+    area = areas.area_from_geojson(drawing) if drawing else None
+    if area is None:
+        st.info("Draw a polygon, rectangle or circle with the tools on the left of the map.")
+        selection = points.clear()
+    else:
+        selection = areas.in_area(points, area)
+        label = "the drawn area"
+
+st.subheader(f"{selection.height:,} posts in {label}")
+ids = tuple(selection["id"].to_list())
+posts = data.posts_by_ids(ids) if ids else pl.DataFrame()
+if posts.is_empty():
+    st.stop()
+render_posts_table(
+    posts.select("ts", "source", "author", "title", "text", "url", "threat", "sentiment", "places")
+)
+st.caption("Download exactly these posts:")
+cols = st.columns(3)
+for col, fmt in zip(cols, reports.FORMATS, strict=True):
+    col.download_button(
+        f"{fmt.upper()}",
+        data=reports.export_frame(posts, fmt),
+        file_name=f"vigil-map-selection.{fmt}",
+        key=f"map_dl_{fmt}",
+        on_click="ignore",
+    )

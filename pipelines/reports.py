@@ -1,0 +1,423 @@
+"""Exports of exactly what a :class:`Filters` selects: CSV, Parquet, XLSX, and a PDF report.
+
+Every export reads the filter's *whole* time range through :mod:`pipelines.scan`'s
+windows (unlike the pages, no budget: an export is complete), streaming documents in
+batches so memory stays flat; a ``progress(done, total)`` callback reports how many of
+the range's posts have been examined. Columns are :data:`pipelines.queries.FRAME_SCHEMA`.
+
+CSV cells of free text (text, title, author) that start with ``= + - @`` or a tab get a
+leading ``'``: spreadsheet programs would otherwise run them as formulas (CSV
+injection). XLSX writes every string as a string (never a formula) and Parquet keeps
+values as they are. No streamlit here.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections import Counter
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, BinaryIO
+
+import polars as pl
+
+from pipelines import scan
+from pipelines.filters import Filters
+from pipelines.queries import FRAME_SCHEMA, POST_PROJECTION, post_row
+from pipelines.store import Store
+
+FORMATS = ("csv", "parquet", "xlsx")
+BATCH = 5_000
+XLSX_MAX_ROWS = 1_048_575
+"""Excel's sheet limit (minus the header); larger selections must use CSV or Parquet."""
+FORMULA_CHARS = ("=", "+", "-", "@", "\t", "\r")
+FREE_TEXT = ("author", "title", "text")
+
+Progress = Callable[[int, int], None]
+
+
+class ExportError(ValueError):
+    """An export that cannot be produced (unknown format, too many rows for XLSX)."""
+
+
+def neutralise_formula(value: str | None) -> str | None:
+    """Prefix ``'`` to text a spreadsheet would run as a formula."""
+    if value and value.startswith(FORMULA_CHARS):
+        return "'" + value
+    return value
+
+
+def expected_posts(store: Store, filters: Filters) -> int:
+    """Posts the filter's time range and sources hold (rollups): the progress total."""
+    return sum(w.posts for w in scan.windows(store, filters))
+
+
+def iter_docs(store: Store, filters: Filters, progress: Progress | None = None) -> Iterator[dict[str, Any]]:
+    """Every matching post document, newest window first, streamed."""
+    index, residual = scan.split_query(filters.to_mongo())
+    wins = scan.windows(store, filters)
+    total = sum(w.posts for w in wins)
+    done = 0
+    for w in wins:
+        yield from store.iter_posts_in(scan.with_window(index, w.since, w.until), residual, POST_PROJECTION)
+        done += w.posts
+        if progress:
+            progress(min(done, total), total)
+
+
+def iter_frames(
+    store: Store, filters: Filters, batch: int = BATCH, progress: Progress | None = None
+) -> Iterator[pl.DataFrame]:
+    """Matching posts as frames of at most ``batch`` rows (schema :data:`FRAME_SCHEMA`)."""
+    buf: list[dict[str, Any]] = []
+    for doc in iter_docs(store, filters, progress):
+        buf.append(post_row(doc))
+        if len(buf) >= batch:
+            yield pl.DataFrame(buf, schema=FRAME_SCHEMA)
+            buf = []
+    if buf:
+        yield pl.DataFrame(buf, schema=FRAME_SCHEMA)
+
+
+@dataclass(frozen=True)
+class ExportResult:
+    fmt: str
+    path: Path
+    rows: int
+
+
+def _csv_value(v: Any) -> Any:
+    if isinstance(v, datetime):
+        return v.astimezone(UTC).isoformat()
+    return v
+
+
+def write_csv(frames: Iterator[pl.DataFrame], out: io.TextIOBase | Any) -> int:
+    """Write frames as one CSV (header once, free text neutralised); returns rows."""
+    writer = csv.writer(out)
+    writer.writerow(list(FRAME_SCHEMA))
+    rows = 0
+    for df in frames:
+        for r in df.iter_rows(named=True):
+            writer.writerow(
+                [neutralise_formula(r[c]) if c in FREE_TEXT else _csv_value(r[c]) for c in FRAME_SCHEMA]
+            )
+            rows += 1
+    return rows
+
+
+def write_parquet(frames: Iterator[pl.DataFrame], path: Path | BinaryIO) -> int:
+    """Write frames as one Parquet file, one row group per batch; returns rows."""
+    import pyarrow.parquet as pq
+
+    rows = 0
+    writer = None
+    try:
+        for df in frames:
+            table = df.to_arrow()
+            if writer is None:
+                writer = pq.ParquetWriter(path, table.schema)
+            writer.write_table(table)
+            rows += df.height
+        if writer is None:  # no rows: still a valid file with the columns
+            table = pl.DataFrame(schema=FRAME_SCHEMA).to_arrow()
+            writer = pq.ParquetWriter(path, table.schema)
+            writer.write_table(table)
+    finally:
+        if writer is not None:
+            writer.close()
+    return rows
+
+
+def write_xlsx(frames: Iterator[pl.DataFrame], path: Path | BinaryIO) -> int:
+    """Write frames to one sheet in constant memory; strings are never formulas."""
+    import xlsxwriter
+
+    wb = xlsxwriter.Workbook(
+        path,
+        {
+            "constant_memory": True,
+            "strings_to_formulas": False,
+            "strings_to_urls": False,
+            "remove_timezone": True,
+        },
+    )
+    ws = wb.add_worksheet("posts")
+    date_fmt = wb.add_format({"num_format": "yyyy-mm-dd hh:mm:ss"})
+    for c, name in enumerate(FRAME_SCHEMA):
+        ws.write_string(0, c, name)
+    rows = 0
+    try:
+        for df in frames:
+            for r in df.iter_rows():
+                rows += 1
+                if rows > XLSX_MAX_ROWS:
+                    raise ExportError(
+                        f"the selection has more than {XLSX_MAX_ROWS:,} posts, Excel's limit: use CSV or Parquet"
+                    )
+                for c, v in enumerate(r):
+                    if v is None:
+                        continue
+                    if isinstance(v, datetime):
+                        ws.write_datetime(rows, c, v.astimezone(UTC).replace(tzinfo=None), date_fmt)
+                    elif isinstance(v, str):
+                        ws.write_string(rows, c, v)
+                    else:
+                        ws.write_number(rows, c, v)
+    finally:
+        wb.close()
+    return rows
+
+
+def export(
+    store: Store, filters: Filters, fmt: str, path: Path, progress: Progress | None = None
+) -> ExportResult:
+    """Write what ``filters`` select to ``path`` in ``fmt`` (csv, parquet, xlsx)."""
+    if fmt not in FORMATS:
+        raise ExportError(f"unknown export format {fmt!r}; one of {', '.join(FORMATS)}")
+    frames = iter_frames(store, filters, progress=progress)
+    path = Path(path)
+    if fmt == "csv":
+        with path.open("w", encoding="utf-8", newline="") as fh:
+            rows = write_csv(frames, fh)
+    elif fmt == "parquet":
+        rows = write_parquet(frames, path)
+    else:
+        rows = write_xlsx(frames, path)
+    return ExportResult(fmt, path, rows)
+
+
+def export_frame(df: pl.DataFrame, fmt: str) -> bytes:
+    """A small, already loaded selection (a map area) in ``fmt``, as bytes."""
+    if fmt == "csv":
+        buf = io.StringIO()
+        write_csv(iter([df]), buf)
+        return buf.getvalue().encode("utf-8")
+    out = io.BytesIO()
+    if fmt == "parquet":
+        write_parquet(iter([df]), out)
+    elif fmt == "xlsx":
+        write_xlsx(iter([df]), out)
+    else:
+        raise ExportError(f"unknown export format {fmt!r}; one of {', '.join(FORMATS)}")
+    return out.getvalue()
+
+
+# --------------------------------------------------------------------------- the PDF report
+
+
+@dataclass
+class ReportData:
+    """What the PDF shows, computed in one exact pass over the selection."""
+
+    title: str
+    filters: Filters
+    generated: datetime
+    posts: int = 0
+    sources: Counter[str] | None = None
+    hourly: Counter[datetime] | None = None
+    places: Counter[str] | None = None
+    score_sums: dict[str, float] | None = None
+    scored: int = 0
+    samples: list[dict[str, Any]] | None = None
+    anomalies: list[dict[str, Any]] | None = None
+
+    def mean(self, name: str) -> float | None:
+        if not self.scored or not self.score_sums:
+            return None
+        return self.score_sums[name] / self.scored
+
+
+SAMPLE_POSTS = 10
+
+
+def report_data(
+    store: Store, filters: Filters, title: str = "Vigil report", progress: Progress | None = None
+) -> ReportData:
+    """KPIs, timeline, places, samples and anomalies of exactly the selected posts."""
+    data = ReportData(
+        title=title,
+        filters=filters,
+        generated=datetime.now(UTC),
+        sources=Counter(),
+        hourly=Counter(),
+        places=Counter(),
+        score_sums=dict.fromkeys(("sentiment", "threat", "hate", "toxicity"), 0.0),
+        samples=[],
+    )
+    for doc in iter_docs(store, filters, progress):
+        data.posts += 1
+        data.sources[doc.get("source") or "?"] += 1
+        ts = doc["ts"].astimezone(UTC)
+        data.hourly[ts.replace(minute=0, second=0, microsecond=0)] += 1
+        scores = doc.get("scores") or {}
+        if scores:
+            data.scored += 1
+            for k in data.score_sums:
+                data.score_sums[k] += float(scores.get(k) or 0.0)
+            for p in scores.get("places") or []:
+                data.places[str(p.get("name"))] += 1
+        if len(data.samples) < SAMPLE_POSTS * 5:
+            data.samples.append(doc)
+    data.samples = sorted(data.samples, key=lambda d: d["ts"], reverse=True)[:SAMPLE_POSTS]
+    since = filters.since or scan.EPOCH
+    until = filters.until or scan.FAR_FUTURE
+    anomalies = store.find_anomalies([], since=since, until=until, limit=200)
+    data.anomalies = sorted(anomalies, key=lambda a: -(a.get("severity") or 0))[:10]
+    return data
+
+
+def timeline_png(hourly: Counter[datetime], width: int = 700, height: int = 220) -> bytes | None:
+    """The posts-per-hour chart as PNG (altair rendered offline by vl-convert)."""
+    if not hourly:
+        return None
+    import altair as alt
+    import vl_convert as vlc
+
+    df = pl.DataFrame(
+        {"hour": list(hourly), "n": list(hourly.values())},
+        schema={"hour": pl.Datetime("us", "UTC"), "n": pl.Int64},
+    ).sort("hour")
+    chart = (
+        alt.Chart(df.to_pandas())
+        .mark_bar(color="#4c78a8")
+        .encode(x=alt.X("hour:T", title=None), y=alt.Y("n:Q", title="posts per hour"))
+        .properties(width=width, height=height)
+    )
+    return vlc.vegalite_to_png(chart.to_json(), scale=2)
+
+
+def _font_dir() -> Path | None:
+    import matplotlib
+
+    d = Path(matplotlib.__file__).parent / "mpl-data" / "fonts" / "ttf"
+    return d if (d / "DejaVuSans.ttf").is_file() else None
+
+
+def render_pdf(data: ReportData) -> bytes:
+    """The report as PDF bytes (DejaVu Sans, so any script the posts use prints)."""
+    from fpdf import FPDF
+    from fpdf.enums import XPos, YPos
+
+    pdf = FPDF(orientation="P", unit="mm", format="A4")
+    pdf.set_auto_page_break(auto=True, margin=15)
+    fonts = _font_dir()
+    family = "Helvetica"
+    if fonts is not None:
+        pdf.add_font("DejaVu", "", str(fonts / "DejaVuSans.ttf"))
+        pdf.add_font("DejaVu", "B", str(fonts / "DejaVuSans-Bold.ttf"))
+        family = "DejaVu"
+
+    def text(s: Any) -> str:
+        s = "" if s is None else str(s)
+        return s if fonts is not None else s.encode("latin-1", "replace").decode("latin-1")
+
+    def heading(s: str) -> None:
+        pdf.ln(3)
+        pdf.set_font(family, "B", 13)
+        pdf.cell(0, 8, text(s), new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+        pdf.set_font(family, "", 10)
+
+    def table(headers: list[str], rows: list[list[Any]], widths: list[int]) -> None:
+        pdf.set_font(family, "B", 9)
+        for h, w in zip(headers, widths, strict=True):
+            pdf.cell(w, 6, text(h), border=1)
+        pdf.ln()
+        pdf.set_font(family, "", 9)
+        for r in rows:
+            for v, w in zip(r, widths, strict=True):
+                s = text(v)
+                while s and pdf.get_string_width(s) > w - 2:
+                    s = s[:-2]
+                pdf.cell(w, 6, s, border=1)
+            pdf.ln()
+
+    pdf.add_page()
+    pdf.set_font(family, "B", 18)
+    pdf.cell(0, 10, text(data.title), new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+    pdf.set_font(family, "", 9)
+    pdf.cell(
+        0,
+        5,
+        text(f"Generated {data.generated:%Y-%m-%d %H:%M} UTC by Vigil"),
+        new_x=XPos.LMARGIN,
+        new_y=YPos.NEXT,
+    )
+
+    heading("Filters")
+    described = data.filters.describe() or [("filters", "none (all posts)")]
+    for label, value in described:
+        pdf.multi_cell(0, 5, text(f"{label}: {value}"), new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+
+    heading("Key figures")
+    kpis = [
+        ("Posts selected", f"{data.posts:,}"),
+        ("Sources", f"{len(data.sources or {}):,}"),
+        ("Scored posts", f"{data.scored:,}"),
+    ]
+    for name in ("threat", "hate", "toxicity", "sentiment"):
+        m = data.mean(name)
+        kpis.append((f"Mean {name}", "-" if m is None else f"{m:.3f}"))
+    table(["figure", "value"], [list(k) for k in kpis], [70, 50])
+
+    png = timeline_png(data.hourly or Counter())
+    heading("Posts per hour")
+    if png:
+        pdf.image(io.BytesIO(png), w=180)
+    else:
+        pdf.cell(0, 6, text("No posts in the selection."), new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+
+    heading("Top places")
+    top_places = (data.places or Counter()).most_common(10)
+    if top_places:
+        table(["place", "posts"], [[p, f"{n:,}"] for p, n in top_places], [120, 30])
+    else:
+        pdf.cell(0, 6, text("No places named in the selected posts."), new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+
+    heading("Top anomalies in the period")
+    if data.anomalies:
+        from pipelines.triage import series_of
+
+        rows = [
+            [
+                series_of(a),
+                f"{a['start']:%Y-%m-%d %H:%M}" if isinstance(a.get("start"), datetime) else "",
+                f"{float(a.get('severity') or 0):.2f}",
+                f"{float(a.get('observed') or 0):.0f} vs {float(a.get('expected') or 0):.0f}",
+                a.get("status") or "open",
+            ]
+            for a in data.anomalies
+        ]
+        table(
+            ["series", "start (UTC)", "severity", "observed vs expected", "status"],
+            rows,
+            [55, 35, 20, 45, 30],
+        )
+    else:
+        pdf.cell(0, 6, text("No anomalies overlap this period."), new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+
+    heading("Sample posts (newest)")
+    for d in data.samples or []:
+        pdf.set_font(family, "B", 9)
+        pdf.multi_cell(
+            0,
+            5,
+            text(f"{d.get('source')} · {d['ts']:%Y-%m-%d %H:%M} UTC"),
+            new_x=XPos.LMARGIN,
+            new_y=YPos.NEXT,
+        )
+        pdf.set_font(family, "", 9)
+        pdf.multi_cell(0, 5, text((d.get("text") or "")[:600]), new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+        pdf.ln(1)
+    return bytes(pdf.output())
+
+
+def pdf_report(
+    store: Store, filters: Filters, title: str = "Vigil report", progress: Progress | None = None
+) -> tuple[bytes, ReportData]:
+    """The PDF report of ``filters`` and the figures it shows."""
+    data = report_data(store, filters, title, progress)
+    return render_pdf(data), data
