@@ -211,10 +211,15 @@ def import_file(
     now: datetime,
 ) -> None:
     """Import one file into ``store``, adding to ``stats`` (see :func:`run_import`)."""
-    job = _FileImport(store, inp, opts, stats, now)
-    start = job.start_position(progress.notice)
-    progress.start_file(inp.label, inp.path.stat().st_size)
     stats.files += 1
+    try:
+        job = _FileImport(store, inp, opts, stats, now)
+        size = inp.path.stat().st_size
+    except OSError as exc:
+        stats.failed.append(f"{inp.label}: cannot read the file: {exc.strerror or exc}")
+        return
+    start = job.start_position(progress.notice)
+    progress.start_file(inp.label, size)
     try:
         with importers.open_items(inp, opts.read, start) as items:
             for item in items:
@@ -273,7 +278,10 @@ def run_import(
         stats.failed.append(
             f"{path}: no importable files (looked for .jsonl .ndjson .json .csv .tsv, CrisisLex folders)"
         )
-    for inp in files:
+    for i, inp in enumerate(files):
+        if i and should_stop():  # between files too, not only between batches
+            stats.interrupted = True
+            break
         import_file(store, inp, opts, stats, should_stop=should_stop, progress=progress, now=now)
         stats.seconds = time.perf_counter() - started
         if stats.interrupted:

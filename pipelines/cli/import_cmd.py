@@ -16,9 +16,9 @@ import typer
 from rich.console import Console
 from rich.progress import (
     BarColumn,
-    DownloadColumn,
     Progress,
     TaskID,
+    TaskProgressColumn,
     TextColumn,
     TimeRemainingColumn,
 )
@@ -40,9 +40,10 @@ class BarProgress:
         self.started = time.perf_counter()
         self.bar = Progress(
             TextColumn("{task.description}", style="bold"),
-            BarColumn(),
-            DownloadColumn(),
-            TextColumn("{task.fields[records]:>10,} records  {task.fields[rate]:>7,.0f}/s"),
+            BarColumn(bar_width=24),
+            TaskProgressColumn(),
+            TextColumn("{task.fields[records]:>9,} records {task.fields[rate]:>6,.0f}/s"),
+            TextColumn("ETA"),
             TimeRemainingColumn(),
             console=console,
         )
@@ -52,7 +53,7 @@ class BarProgress:
     def start_file(self, label: str, total_bytes: int) -> None:
         if self.task is not None:
             self.bar.update(self.task, completed=self.bar.tasks[self.task].total)
-        name = label if len(label) <= 40 else "..." + label[-37:]
+        name = label if len(label) <= 28 else "…" + label[-27:]
         self.task = self.bar.add_task(name, total=max(total_bytes, 1), records=0, rate=0.0)
 
     def advance(self, position: int, stats: ImportStats) -> None:

@@ -1,0 +1,199 @@
+"""Import benchmark: N resampled real posts through ``python -m pipelines import``'s code path.
+
+Usage (repository root)::
+
+    python bench/ingest.py [-n 100000] [--batch-size 1000] [--breakdown]
+
+The N posts are the bundled sample's real tweets (``data/sample``, CrisisLexT26)
+drawn at random with replacement, each given a new Snowflake id whose time is spread
+in order over 60 days (so each copy is a new post at a new time), written as a
+CrisisLex event folder (``tweets_labeled.csv.gz``), then imported by
+:func:`pipelines.ingest.run_import` into a fresh embedded SecantusDB (its own server
+on a free port, a temporary folder, ``--sync-on-commit``, Vigil's indexes), exactly
+as ``make run`` stores them. It prints posts/s of the import and of a re-import
+(everything already present), the peak RSS and CPU seconds of the importer and of
+the server process. ``--breakdown`` adds what bounds it: the reader and post model
+alone (no database) and the server's ``insert_many`` of the same documents with and
+without Vigil's secondary indexes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import gzip
+import io
+import os
+import random
+import resource
+import socket
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+from pipelines import importers  # noqa: E402
+from pipelines.importers.base import ReadOptions  # noqa: E402
+from pipelines.ingest import ImportOptions, run_import  # noqa: E402
+from pipelines.models import build_post  # noqa: E402
+from pipelines.store import EmbeddedServer, Store  # noqa: E402
+
+SAMPLE = REPO / "data" / "sample"
+HEADER = "Tweet ID, Tweet Text, Information Source, Information Type, Informativeness\n"
+EPOCH_MS = 1288834974657
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def base_rows() -> list[list[str]]:
+    """The real labelled tweets of the bundled sample (text and labels)."""
+    rows: list[list[str]] = []
+    for f in sorted(SAMPLE.glob("*/tweets_labeled.csv.gz")):
+        text = gzip.decompress(f.read_bytes()).decode("utf-8")
+        reader = csv.reader(io.StringIO(text, newline=""), skipinitialspace=True)
+        next(reader)
+        rows.extend(r for r in reader if len(r) == 5)
+    if not rows:
+        raise SystemExit(f"no sample under {SAMPLE}; run data/sample/build_sample.py")
+    return rows
+
+
+def make_input(folder: Path, n: int, seed: int = 7) -> Path:
+    """A CrisisLex event folder of ``n`` resampled posts with new ids and times, in time order."""
+    rng = random.Random(seed)
+    rows = base_rows()
+    start_ms = 1_600_000_000_000
+    span_ms = 60 * 24 * 3600 * 1000
+    times = sorted(start_ms + rng.randrange(span_ms) for _ in range(n))
+    event = folder / "bench_event"
+    event.mkdir(parents=True)
+    with gzip.open(
+        event / "tweets_labeled.csv.gz", "wt", encoding="utf-8", newline="", compresslevel=6
+    ) as fh:
+        fh.write(HEADER)
+        w = csv.writer(fh, lineterminator="\n", quoting=csv.QUOTE_ALL)  # as CrisisLex writes it
+        for i, ms in enumerate(times):
+            tid = ((ms - EPOCH_MS) << 22) | (i & 0x3FFFFF)
+            w.writerow([str(tid), *rng.choice(rows)[1:]])
+    return event
+
+
+def _proc_stats(pid: int) -> tuple[float, float]:
+    """(CPU seconds, peak RSS MB) of a live process, from /proc."""
+    with open(f"/proc/{pid}/stat") as fh:
+        fields = fh.read().rsplit(")", 1)[1].split()
+    cpu = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    peak = 0.0
+    with open(f"/proc/{pid}/status") as fh:
+        for line in fh:
+            if line.startswith("VmHWM:"):
+                peak = int(line.split()[1]) / 1024
+    return cpu, peak
+
+
+def _self_cpu() -> float:
+    r = resource.getrusage(resource.RUSAGE_SELF)
+    return r.ru_utime + r.ru_stime
+
+
+def breakdown(event: Path, server: EmbeddedServer, limit: int) -> None:
+    """What bounds the import: client-side reading, and the server with and without indexes."""
+    inp = importers.InputFile(event / "tweets_labeled.csv.gz", "crisislex")
+    docs = []
+    t = time.perf_counter()
+    with importers.open_items(inp, ReadOptions()) as items:
+        for item in items:
+            docs.append(build_post(**item.fields).to_doc())
+            if len(docs) >= limit:
+                break
+    client = len(docs) / (time.perf_counter() - t)
+    print(f"  reader + post model only (no database): {client:,.0f} posts/s")
+    pid = server.process.pid if server.process else None
+    for label, indexed in (("only _id", False), ("Vigil's indexes", True)):
+        store = Store(server.uri, f"bench_raw_{int(indexed)}")
+        if indexed:
+            store.ensure_schema()
+        cpu0 = _proc_stats(pid)[0] if pid else 0.0
+        t = time.perf_counter()
+        for i in range(0, len(docs), 1000):
+            store.db.posts.insert_many([dict(d) for d in docs[i : i + 1000]], ordered=False)
+        wall = time.perf_counter() - t
+        cpu = (_proc_stats(pid)[0] - cpu0) if pid else 0.0
+        n_idx = len(store.index_names("posts"))
+        print(
+            f"  server insert_many, {label} ({n_idx} indexes on posts): {len(docs) / wall:,.0f} posts/s, "
+            f"server CPU {1000 * cpu / len(docs):.2f} ms/post"
+        )
+        store.client.drop_database(store.db.name)
+        store.client.close()
+    small = docs[: min(len(docs), 2000)]
+    for label, method in (
+        ("Store.upsert_posts (one commit per statement)", "upsert_posts"),
+        ("Store.insert_posts (one commit per batch)", "insert_posts"),
+    ):
+        store = Store(server.uri, f"bench_{method}")
+        store.ensure_schema()
+        t = time.perf_counter()
+        for i in range(0, len(small), 1000):
+            getattr(store, method)([dict(d) for d in small[i : i + 1000]])
+        print(f"  {label}, {len(small):,} posts: {len(small) / (time.perf_counter() - t):,.0f} posts/s")
+        store.client.drop_database(store.db.name)
+        store.client.close()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("-n", type=int, default=100_000, help="posts to import (default 100,000)")
+    parser.add_argument("--batch-size", type=int, default=1000)
+    parser.add_argument("--breakdown", action="store_true", help="also measure what bounds the import")
+    parser.add_argument("--breakdown-n", type=int, default=5_000, help="posts used by --breakdown")
+    args = parser.parse_args()
+
+    with tempfile.TemporaryDirectory(prefix="vigil-bench-") as tmp:
+        folder = Path(tmp)
+        event = make_input(folder / "input", args.n)
+        size = (event / "tweets_labeled.csv.gz").stat().st_size
+        print(
+            f"input: {args.n:,} posts resampled from {SAMPLE.relative_to(REPO)}, CrisisLex csv.gz, {size / 1e6:.1f} MB"
+        )
+        server = EmbeddedServer(folder / "db", _free_port())
+        server.ensure_running()
+        try:
+            assert server.process is not None
+            pid = server.process.pid
+            store = Store(server.uri, "vigil")
+            store.ensure_schema()
+            opts = ImportOptions(batch_size=args.batch_size)
+            cpu0, scpu0 = _self_cpu(), _proc_stats(pid)[0]
+            stats = run_import(store, event, opts)
+            cpu1, (scpu1, speak) = _self_cpu(), _proc_stats(pid)
+            assert stats.inserted == args.n, stats.summary()
+            print(f"import:    {stats.summary()}")
+            print(f"           -> {stats.inserted / stats.seconds:,.0f} posts/s (batch {args.batch_size})")
+            again = run_import(store, event, ImportOptions(batch_size=args.batch_size, restart=True))
+            print(f"re-import: {again.summary()}")
+            peak_self = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+            print(f"peak RSS:  importer {peak_self:,.0f} MB, SecantusDB server {speak:,.0f} MB")
+            n = stats.inserted
+            print(
+                f"CPU (first import): importer {cpu1 - cpu0:,.1f} s ({1000 * (cpu1 - cpu0) / n:.2f} ms/post), "
+                f"server {scpu1 - scpu0:,.1f} s ({1000 * (scpu1 - scpu0) / n:.2f} ms/post), "
+                f"wall {stats.seconds:,.1f} s, {os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f}"
+            )
+            store.client.close()
+            if args.breakdown:
+                print("breakdown:")
+                breakdown(event, server, args.breakdown_n)
+        finally:
+            server.stop()
+
+
+if __name__ == "__main__":
+    main()
