@@ -1,15 +1,25 @@
-"""Vigil's dashboard router: page config, the auth gate, the shared filters, the page list."""
+"""Vigil's dashboard router: page config, the login gate, the shared filters, the page list.
+
+Before login the navigation holds only the login page, so no other page can be reached
+by menu or URL; after login it holds the pages the user's role may see, and every page
+checks the role again itself (``components/auth.py``). The sidebar filters
+(``components/filters.py``) are drawn here for the pages that use them, so they are the
+same widgets, with the same values, on each of those pages.
+"""
 
 from __future__ import annotations
 
 import streamlit as st
 
+from components import auth
 from components.filters import keep, render_sidebar
 
 st.set_page_config(page_title="Vigil", page_icon=":material/radar:", layout="wide")
 
-# ---- auth gate (issue 8): log in and check the role here, before any page runs;
-# ---- st.stop() for anyone not allowed. Nothing below runs for them.
+user = auth.gate()
+if user is None:
+    st.navigation([st.Page(auth.login_page, title="Log in", icon=":material/login:", url_path="login")]).run()
+    st.stop()
 
 PAGES = [
     st.Page("pages/overview.py", title="Overview", icon=":material/dashboard:", default=True),
@@ -18,12 +28,13 @@ PAGES = [
     st.Page("pages/anomalies.py", title="Anomalies", icon=":material/warning:"),
     st.Page("pages/sources.py", title="Sources", icon=":material/rss_feed:"),
     st.Page("pages/export.py", title="Export", icon=":material/download:"),
+    st.Page("pages/admin.py", title="Admin", icon=":material/admin_panel_settings:"),
 ]
-FILTERED = {"Explore", "Map", "Export"}
-"""Pages that read the shared sidebar filters (the others show the whole store)."""
+FILTERED = {"explore", "map", "export"}
+"""URL paths of the pages that read the shared sidebar filters (the others show everything)."""
 
-page = st.navigation(PAGES)
+page = st.navigation(auth.allowed_pages(PAGES, user))
 keep()
-if page.title in FILTERED:
+if page.url_path in FILTERED:
     render_sidebar()
 page.run()

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import streamlit as st
 
-from components import charts, data
+from components import auth, charts, data
 from components.filters import request
 from components.tables import render_posts_table
 from pipelines import triage
 
+auth.require_page("read")
 st.title("Anomalies")
 
 c1, c2 = st.columns([2, 1])
@@ -107,15 +108,17 @@ else:
 st.markdown("**Verdict**")
 note = st.text_input("Note (optional, kept with the verdict)", key=f"anom_note_{anomaly_id}", max_chars=500)
 a1, a2, a3 = st.columns(3)
-who = str(st.session_state.get("user") or "analyst")
-if a1.button("Acknowledge", key="anom_ack", icon=":material/check:"):
-    triage.set_status(data.get_store(), anomaly_id, "acknowledged", by=who, note=note)
-    data.clear()
-    st.rerun()
-if a2.button("False positive", key="anom_fp", icon=":material/block:"):
-    triage.set_status(data.get_store(), anomaly_id, "false_positive", by=who, note=note)
-    data.clear()
-    st.rerun()
+may_act = auth.can("anomalies.ack")
+for col, status, label, icon in (
+    (a1, "acknowledged", "Acknowledge", ":material/check:"),
+    (a2, "false_positive", "False positive", ":material/block:"),
+):
+    if col.button(label, key=f"anom_{status}", icon=icon, disabled=not may_act):
+        user = auth.require_action("anomalies.ack", f"anomaly:{anomaly_id}")
+        triage.set_status(data.get_store(), anomaly_id, status, by=user.username, note=note)
+        auth.record(f"anomaly.{status}", anomaly_id, {"note": note} if note else None)
+        data.clear()
+        st.rerun()
 if a3.button("Open in Explore", key="anom_explore", icon=":material/search:", type="primary"):
     request(triage.explore_filters(view.doc))
     st.switch_page("pages/explore.py")

@@ -6,11 +6,12 @@ from datetime import UTC, datetime
 
 import streamlit as st
 
-from components import charts, data
+from components import auth, charts, data
 from components.filters import current, render_active
 from components.tables import render_post_detail, render_selectable_posts
 from pipelines.queries import MAX_PAGES, PAGE_SIZE
 
+auth.require_page("read")
 st.title("Explore")
 filters = current()
 render_active(filters)

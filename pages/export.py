@@ -7,10 +7,11 @@ from pathlib import Path
 
 import streamlit as st
 
-from components import data
+from components import auth, data
 from components.filters import current, render_active
 from pipelines import reports
 
+auth.require_page("export")
 st.title("Export")
 filters = current()
 render_active(filters)
@@ -29,6 +30,8 @@ if st.button("Prepare the file", type="primary", key="export_go"):
     def progress(done: int, total: int) -> None:
         bar.progress(min(1.0, done / total) if total else 1.0, text=f"{done:,} of {total:,} posts examined")
 
+    auth.require_action("export", "export")
+    auth.record("export", fmt, {"filters": dict(filters.describe())})
     store = data.get_store()
     try:
         if fmt == "pdf report":

@@ -6,13 +6,14 @@ import polars as pl
 import streamlit as st
 from streamlit_folium import st_folium
 
-from components import data
+from components import auth, data
 from components.filters import current, render_active
 from components.geomap import build_map
 from components.tables import render_posts_table
 from pipelines import areas, reports
 from pipelines.queries import MAP_POINTS_LIMIT
 
+auth.require_page("read")
 st.title("Map")
 filters = current()
 render_active(filters)
@@ -76,6 +77,9 @@ render_posts_table(
 st.caption("Download exactly these posts:")
 cols = st.columns(3)
 for col, fmt in zip(cols, reports.FORMATS, strict=True):
+    if not auth.can("export"):
+        st.caption("Your role cannot export posts.")
+        break
     col.download_button(
         f"{fmt.upper()}",
         data=reports.export_frame(posts, fmt),

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import streamlit as st
 
-from components import charts, data
+from components import auth, charts, data
 from components.tables import render_posts_table
 
+auth.require_page("read")
 st.title("Overview")
 
 clock = data.data_clock()

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import streamlit as st
 
-from components import data
+from components import auth, data
 from pipelines.sources import KINDS, InvalidSource, parse_param_pairs, validate_source
 
+auth.require_page("sources.view")
 st.title("Sources")
 health = data.source_health()
 if health.is_empty():
@@ -26,13 +27,18 @@ else:
     )
 
 defined = health.filter(health["kind"].is_not_null()) if not health.is_empty() else health
+if not auth.can("sources.edit"):
+    st.caption("Only administrators can enable, disable or add sources.")
+    st.stop()
 if not defined.is_empty():
     st.subheader("Enable or disable")
     store = data.get_store()
     for r in defined.iter_rows(named=True):
         on = st.toggle(r["source"], value=bool(r["enabled"]), key=f"src_on_{r['source']}")
         if on != bool(r["enabled"]):
+            auth.require_action("sources.edit", f"source:{r['source']}")
             store.set_source_enabled(r["source"], on)
+            auth.record("source.enable" if on else "source.disable", r["source"])
             data.clear()
             st.rerun()
 
@@ -62,10 +68,12 @@ if submitted:
     except InvalidSource as exc:
         st.error(str(exc))
     else:
+        auth.require_action("sources.edit", f"source:{src.name}")
         store = data.get_store()
         if store.get_source(src.name) is not None:
             st.error(f"A source named {src.name!r} already exists.")
         else:
             store.upsert_source(src.to_doc())
+            auth.record("source.add", src.name, {"kind": src.kind})
             data.clear()
             st.success(f"Added {src.name!r}; the crawler picks it up on its next cycle.")
