@@ -47,6 +47,11 @@ def _run(crawler: Any, request: Request) -> Any:
     return runs.get(request.meta.get("vigil_source", ""))
 
 
+def _origin_url(request: Request) -> str:
+    """The URL the spider asked for, before redirects (validators are saved under it)."""
+    return (request.meta.get("redirect_urls") or [request.url])[0]
+
+
 def parse_retry_after(value: str | bytes | None, now: float | None = None) -> float | None:
     """Seconds to wait from a ``Retry-After`` header (delta-seconds or an HTTP date)."""
     if value is None:
@@ -123,7 +128,7 @@ class ConditionalRequestMiddleware:
         run = _run(self.crawler, request)
         if run is None or not request.meta.get("vigil_conditional"):
             return
-        prev = run.prev_validators.get(request.url)
+        prev = run.prev_validators.get(_origin_url(request))
         if not prev:
             return
         if prev.get("etag"):
@@ -136,10 +141,11 @@ class ConditionalRequestMiddleware:
         if run is None:
             return response
         conditional = request.meta.get("vigil_conditional")
+        key = _origin_url(request)
         if response.status == 304 and conditional:
             run.not_modified += 1
-            if request.url in run.prev_validators:
-                run.validators[request.url] = run.prev_validators[request.url]
+            if key in run.prev_validators:
+                run.validators[key] = run.prev_validators[key]
             raise NotModified(f"not modified: {request.url}")
         if 200 <= response.status < 300:
             run.responses += 1
@@ -147,8 +153,8 @@ class ConditionalRequestMiddleware:
                 etag = response.headers.get("ETag")
                 modified = response.headers.get("Last-Modified")
                 if etag or modified:
-                    run.validators[request.url] = {
-                        "url": request.url,
+                    run.validators[key] = {
+                        "url": key,
                         "etag": etag.decode("latin-1") if etag else "",
                         "last_modified": modified.decode("latin-1") if modified else "",
                     }

@@ -738,9 +738,9 @@ class Store:
         """Flag new posts whose ``content_hash`` was already seen from another source.
 
         The post is kept (it is news that the same text appears elsewhere) and gets
-        ``cross_post: true`` and ``cross_post_of``: the earliest post with that hash,
-        when that one came from a different source (a source repeating itself is not a
-        cross-post). Returns the ``_id`` of every flagged post.
+        ``cross_post: true`` and ``cross_post_of``: the earliest post with that hash from
+        another source that came first (earlier ``ts``, or the same ``ts`` and already
+        stored). A source repeating itself is not a cross-post. Returns the flagged ids.
         """
         by_hash: dict[str, list[dict[str, Any]]] = {}
         for d in docs:
@@ -762,18 +762,26 @@ class Store:
         earliest: dict[str, list[tuple[datetime, str, str]]] = {}
         for row in self.db.posts.aggregate(pipeline):
             earliest.setdefault(row["_id"]["h"], []).append((row["ts"], row["_id"]["s"], row["first"]))
+        batch = {d["_id"] for d in docs}
         ops = []
         flagged: list[str] = []
         for h, new_docs in by_hash.items():
             seen = sorted(earliest.get(h, []))
             for d in new_docs:
-                # A cross-post when the text was first seen (earliest ts) at another source.
-                if seen and seen[0][1] != d["source"]:
+                # A cross-post when the text came first from another source: an earlier
+                # time, or the same time and stored before this batch (ties inside a batch
+                # go by source name). A source repeating itself is not a cross-post.
+                ts = d["ts"].astimezone(UTC)
+                before = [
+                    (t, src, pid)
+                    for t, src, pid in seen
+                    if pid != d["_id"] and (t < ts or (t == ts and (pid not in batch or src < d["source"])))
+                ]
+                first = before[0][2] if before and before[0][1] != d["source"] else None
+                if first is not None:
                     flagged.append(d["_id"])
                     ops.append(
-                        UpdateOne(
-                            {"_id": d["_id"]}, {"$set": {"cross_post": True, "cross_post_of": seen[0][2]}}
-                        )
+                        UpdateOne({"_id": d["_id"]}, {"$set": {"cross_post": True, "cross_post_of": first}})
                     )
         if ops:
             self.db.posts.bulk_write(ops, ordered=False)

@@ -38,6 +38,7 @@ class Route:
     fail_status: int = 500
     retry_after: str | None = None
     delay_s: float = 0.0
+    redirect_to: str | None = None
     served: int = 0
 
     @property
@@ -49,6 +50,11 @@ def fixture_route(relpath: str, **kw: object) -> Route:
     """A route serving ``tests/fixtures/<relpath>`` byte for byte."""
     path = FIXTURES / relpath
     return Route(path.read_bytes(), CONTENT_TYPES.get(path.suffix, "application/octet-stream"), **kw)  # type: ignore[arg-type]
+
+
+def redirect_route(location: str) -> Route:
+    """A route answering ``301 Moved Permanently`` to ``location``."""
+    return Route(b"", redirect_to=location)
 
 
 @dataclass
@@ -93,6 +99,9 @@ class FixtureServer:
                     hit.status = 404
                     return self._send(404, b"not found", {"Content-Type": "text/plain"})
                 route.served += 1
+                if route.redirect_to:
+                    hit.status = 301
+                    return self._send(301, b"", {"Location": route.redirect_to})
                 if route.delay_s:
                     time.sleep(route.delay_s)
                 if route.served <= route.fail_times:

@@ -13,7 +13,7 @@ import pytest
 
 from pipelines.store import Store
 from tests.crawler.conftest import add_sources, run_crawl
-from tests.crawler.fixture_server import FixtureServer, fixture_route
+from tests.crawler.fixture_server import FixtureServer, fixture_route, redirect_route
 
 FEEDS: dict[str, tuple[str, int]] = {
     # source name: (fixture file, posts expected)
@@ -43,10 +43,15 @@ def crawled(db_server: Any, tmp_path_factory: pytest.TempPathFactory) -> Any:
     for name, (fname, _) in FEEDS.items():
         server.routes[f"/feeds/{fname}"] = fixture_route(f"rss/{fname}")
         add_sources(store, {"name": name, "kind": "rss", "url": server.url(f"/feeds/{fname}")})
+    # A feed that moved: its validators must be saved under the address the source names.
+    server.routes["/old/nrcan.xml"] = redirect_route("/moved/nrcan.xml")
+    server.routes["/moved/nrcan.xml"] = fixture_route(f"rss/{FEEDS['nrcan'][0]}")
+    add_sources(store, {"name": "moved", "kind": "rss", "url": server.url("/old/nrcan.xml")})
+    names = [*FEEDS, "moved"]
     before = datetime.now(UTC)
-    first = run_crawl(store, "rss", list(FEEDS), tmp)
+    first = run_crawl(store, "rss", names, tmp)
     after = datetime.now(UTC)
-    second = run_crawl(store, "rss", list(FEEDS), tmp)
+    second = run_crawl(store, "rss", names, tmp)
     yield {"store": store, "server": server, "first": first, "second": second, "window": (before, after)}
     server.stop()
     store.client.drop_database(store.db.name)
@@ -79,6 +84,21 @@ def test_second_run_inserts_nothing_and_revalidates(crawled: Any) -> None:
         assert hits[1].headers["if-none-match"].startswith('"')
         assert "if-modified-since" in hits[1].headers
         assert hits[1].status == 304
+
+
+def test_a_redirected_feed_is_revalidated_too(crawled: Any) -> None:
+    assert crawled["first"]["moved"]["inserted"] == 6
+    # Same items as the nrcan source, same times: all kept, one copy of each flagged as a
+    # cross-post of the other (with equal times the tie is broken by source name).
+    flagged = crawled["store"].find_posts(
+        {"source": {"$in": ["moved", "nrcan"]}, "cross_post": True}, limit=20
+    )
+    assert len(flagged) == 6
+    assert all(d["cross_post_of"].split(":")[0] in {"moved", "nrcan"} - {d["source"]} for d in flagged)
+    assert crawled["second"]["moved"]["not_modified"] == 1
+    old, new = crawled["server"].hits_for("/old/nrcan.xml"), crawled["server"].hits_for("/moved/nrcan.xml")
+    assert [h.status for h in new] == [200, 304]
+    assert "if-none-match" in old[1].headers and "if-none-match" in new[1].headers
 
 
 def test_robots_txt_was_asked_first(crawled: Any) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from datetime import UTC, datetime, timedelta
 
 from pipelines.models import build_post
@@ -38,6 +39,7 @@ def test_a_lock_is_released_by_its_owner_only_and_expires(store: Store) -> None:
     assert store.claim_source("hn", "b", 60) is None
     assert store.release_source("hn", "a") is True
     assert store.claim_source("hn", "b", 0.001) is not None
+    time.sleep(0.05)  # Mongo keeps milliseconds: let the 1 ms lease pass for sure
     # b died without releasing: its lease expires and someone else can run the source.
     assert store.claim_source("hn", "c", 60) is not None
 
@@ -105,3 +107,16 @@ def test_insert_new_posts_matches_upsert_posts(store: Store) -> None:
     store.upsert_posts(docs[:1])
     res = store.insert_new_posts(docs)
     assert res.inserted_ids == ["a:1", "a:2"] and res.existing == 1
+
+
+def test_same_time_cross_posts_go_to_the_later_arrival(store: Store) -> None:
+    first = [_post("x", "1", "identical wire copy", 5)]
+    store.insert_new_posts(first)
+    assert store.mark_cross_posts(first) == []
+    later = [_post("w", "1", "identical wire copy", 5)]  # same time, stored after x:1
+    store.insert_new_posts(later)
+    assert store.mark_cross_posts(later) == ["w:1"]
+    assert store.get_post("w:1")["cross_post_of"] == "x:1"
+    together = [_post("b", "1", "another shared text", 6), _post("a", "1", "another shared text", 6)]
+    store.insert_new_posts(together)
+    assert store.mark_cross_posts(together) == ["b:1"]  # one of the two, by source name
