@@ -2,9 +2,10 @@
 
 Before login the navigation holds only the login page, so no other page can be reached
 by menu or URL; after login it holds the pages the user's role may see, and every page
-checks the role again itself (``components/auth.py``). The sidebar filters
-(``components/filters.py``) are drawn here for the pages that use them, so they are the
-same widgets, with the same values, on each of those pages.
+checks the role again itself (``components/auth.py``). The shared sidebar filters
+(``components/filters.py``) are drawn by the pages that use them (Explore, Map, Export:
+one component, the same widget keys, so the same values on each); ``keep()`` here holds
+their values while a page without them is shown.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from __future__ import annotations
 import streamlit as st
 
 from components import auth
-from components.filters import keep, render_sidebar
+from components.filters import keep
 
 st.set_page_config(page_title="Vigil", page_icon=":material/radar:", layout="wide")
 
@@ -30,11 +31,6 @@ PAGES = [
     st.Page("pages/export.py", title="Export", icon=":material/download:"),
     st.Page("pages/admin.py", title="Admin", icon=":material/admin_panel_settings:"),
 ]
-FILTERED = {"explore", "map", "export"}
-"""URL paths of the pages that read the shared sidebar filters (the others show everything)."""
-
 page = st.navigation(auth.allowed_pages(PAGES, user))
 keep()
-if page.url_path in FILTERED:
-    render_sidebar()
 page.run()

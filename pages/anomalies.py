@@ -78,13 +78,13 @@ if why:
 if view.context.is_empty():
     st.info(f"No series context: {view.context_source}.")
 else:
-    st.altair_chart(charts.band_chart(view.context, row["start"], row["end"]), use_container_width=True)
+    st.altair_chart(charts.band_chart(view.context, row["start"], row["end"]), width="stretch")
     st.caption(
         "Red: observed; dashed blue: expected; shaded blue: the expected interval; shaded red: the anomaly "
         f"window ({'stored by the detector' if view.context_source == 'stored' else 'recomputed from rollups'})."
     )
     if view.context["mp"].drop_nulls().len():
-        st.altair_chart(charts.matrix_profile_chart(view.context), use_container_width=True)
+        st.altair_chart(charts.matrix_profile_chart(view.context), width="stretch")
 
 t1, t2 = st.columns(2)
 with t1:

@@ -7,13 +7,13 @@ from datetime import UTC, datetime
 import streamlit as st
 
 from components import auth, charts, data
-from components.filters import current, render_active
+from components.filters import render_active, render_sidebar
 from components.tables import render_post_detail, render_selectable_posts
 from pipelines.queries import MAX_PAGES, PAGE_SIZE
 
 auth.require_page("read")
 st.title("Explore")
-filters = current()
+filters = render_sidebar()
 render_active(filters)
 
 tl = data.timeline(filters)
@@ -33,7 +33,7 @@ if tl.hourly.is_empty():
     st.info("No posts match these filters.")
 else:
     event = st.altair_chart(
-        charts.brush_timeline(tl.hourly), use_container_width=True, on_select="rerun", key="explore_brush"
+        charts.brush_timeline(tl.hourly), width="stretch", on_select="rerun", key="explore_brush"
     )
     brushed = (event or {}).get("selection", {}).get(charts.BRUSH, {}) if event else {}
     span = brushed.get("hour") if isinstance(brushed, dict) else None

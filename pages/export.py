@@ -8,12 +8,12 @@ from pathlib import Path
 import streamlit as st
 
 from components import auth, data
-from components.filters import current, render_active
+from components.filters import render_active, render_sidebar
 from pipelines import reports
 
 auth.require_page("export")
 st.title("Export")
-filters = current()
+filters = render_sidebar()
 render_active(filters)
 count = data.count_matching(filters)
 st.metric("Posts selected", count.label())

@@ -7,7 +7,7 @@ import streamlit as st
 from streamlit_folium import st_folium
 
 from components import auth, data
-from components.filters import current, render_active
+from components.filters import render_active, render_sidebar
 from components.geomap import build_map
 from components.tables import render_posts_table
 from pipelines import areas, reports
@@ -15,7 +15,7 @@ from pipelines.queries import MAP_POINTS_LIMIT
 
 auth.require_page("read")
 st.title("Map")
-filters = current()
+filters = render_sidebar()
 render_active(filters)
 
 c1, c2, c3 = st.columns([1, 1, 2])

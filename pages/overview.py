@@ -43,7 +43,7 @@ markers = data.anomaly_markers(window)
 if hourly.is_empty():
     st.info("No posts in this window.")
 else:
-    st.altair_chart(charts.volume_with_anomalies(hourly, markers), use_container_width=True)
+    st.altair_chart(charts.volume_with_anomalies(hourly, markers), width="stretch")
     st.caption(
         f"{window.since:%Y-%m-%d %H:%M} to {window.until:%Y-%m-%d %H:%M} UTC; "
         f"red bands: {markers.height} anomal{'y' if markers.height == 1 else 'ies'} in this period."
@@ -78,7 +78,7 @@ with right:
     if terms.is_empty():
         st.info("No terms.")
     else:
-        st.altair_chart(charts.bar_chart(terms.head(12), "term", height=280), use_container_width=True)
+        st.altair_chart(charts.bar_chart(terms.head(12), "term", height=280), width="stretch")
 
 a_col, p_col = st.columns([1, 2])
 with a_col:
