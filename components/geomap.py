@@ -50,9 +50,9 @@ def marker_rows(points: pl.DataFrame, colour_by: str) -> list[list[Any]]:
 def build_map(points: pl.DataFrame, colour_by: str = "threat", heat: bool = True) -> folium.Map:
     """A map of ``points`` (``lat``, ``lon``, ``source``, ``ts``, ``text``, scores)."""
     if points.is_empty():
-        fmap = folium.Map(location=[20, 0], zoom_start=2, tiles="cartodbpositron")
+        fmap = folium.Map(location=[20, 0], zoom_start=2, tiles="OpenStreetMap")
     else:
-        fmap = folium.Map(tiles="cartodbpositron")
+        fmap = folium.Map(tiles="OpenStreetMap")
         fmap.fit_bounds(
             [[points["lat"].min(), points["lon"].min()], [points["lat"].max(), points["lon"].max()]]
         )

@@ -1,0 +1,123 @@
+"""AppTests of Map, Anomalies, Sources and Export against the store's contents."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from streamlit.testing.v1 import AppTest
+
+from pipelines.store import Store
+from tests.ui.conftest import APP
+from tests.ui.seed import anomaly_doc, seed
+
+
+def _page(name: str) -> AppTest:
+    at = AppTest.from_file(APP, default_timeout=90)
+    at.switch_page(f"pages/{name}.py")
+    return at.run()
+
+
+def test_map_lists_the_located_posts_of_the_filters(app_store: Store):
+    seed(app_store)
+    at = _page("map")
+    assert not at.exception, at.exception
+    f = at.session_state["filters"]
+    located = {
+        "$and": [f.to_mongo(), {"$or": [{"geo": {"$exists": True}}, {"scores.places.0": {"$exists": True}}]}]
+    }
+    expected = {d["_id"] for d in app_store.db.posts.find(located, {"_id": 1})}
+    assert expected
+    assert any(f"{len(expected):,} located posts" in c.value for c in at.caption)
+    table = at.dataframe[0].value
+    assert len(table) == len(expected)
+
+    at.multiselect(key="f_sources").set_value(["alpha"]).run()
+    f2 = at.session_state["filters"]
+    located["$and"][0] = f2.to_mongo()
+    alpha = app_store.db.posts.count_documents(located)
+    assert 0 < alpha < len(expected)
+    assert len(at.dataframe[0].value) == alpha
+    assert set(at.dataframe[0].value["source"]) == {"alpha"}
+
+
+def test_anomalies_list_equals_the_collection_and_filters_by_status(app_store: Store):
+    seed(app_store)
+    app_store.db.anomalies.insert_many(
+        [anomaly_doc(0), anomaly_doc(1), anomaly_doc(2, status="false_positive"), anomaly_doc(3)]
+    )
+    at = _page("anomalies")
+    assert not at.exception, at.exception
+    table = at.dataframe[0].value
+    assert set(table["id"]) == {"an0", "an1", "an3"}  # open + acknowledged by default
+    assert list(table["severity"]) == sorted(table["severity"], reverse=True)
+    at.multiselect(key="anom_status").set_value(["false_positive"]).run()
+    assert list(at.dataframe[0].value["id"]) == ["an2"]
+
+
+def test_sources_health_and_the_validated_add_form(app_store: Store):
+    seed(app_store)
+    now = datetime.now(UTC)
+    app_store.upsert_source(
+        {
+            "name": "bbc-world",
+            "kind": "rss",
+            "url": "https://example.org/rss",
+            "enabled": True,
+            "interval_s": 900,
+        }
+    )
+    app_store.db.crawl_runs.insert_many(
+        [
+            {
+                "_id": "r1",
+                "source": "bbc-world",
+                "started": now - timedelta(hours=2),
+                "status": "error",
+                "items": 0,
+                "error_count": 3,
+                "error": "HTTP 503",
+            },
+            {
+                "_id": "r2",
+                "source": "bbc-world",
+                "started": now - timedelta(minutes=5),
+                "status": "ok",
+                "items": 12,
+                "inserted": 10,
+                "error_count": 0,
+            },
+        ]
+    )
+    at = _page("sources")
+    assert not at.exception, at.exception
+    health = at.dataframe[0].value.set_index("source")
+    assert health.loc["bbc-world", "health"] == "healthy"
+    assert health.loc["bbc-world", "last_items"] == 12
+    assert health.loc["bbc-world", "runs_7d"] == 2 and health.loc["bbc-world", "errors_7d"] == 3
+    assert health.loc["alpha", "health"] == "archive"  # imported posts, no definition
+
+    form_name = next(t for t in at.text_input if t.label == "Name")
+    form_name.input("Bad Name!")
+    next(b for b in at.button if b.label == "Add source").click().run()
+    assert any("name must be" in e.value for e in at.error)
+    assert app_store.get_source("Bad Name!") is None
+    next(t for t in at.text_input if t.label == "Name").input("hn-new")
+    next(s for s in at.selectbox if s.label == "Kind").set_value("hackernews")
+    next(b for b in at.button if b.label == "Add source").click().run()
+    assert not at.error
+    assert app_store.get_source("hn-new")["kind"] == "hackernews"
+
+
+def test_export_page_prepares_exactly_the_selection(app_store: Store):
+    seed(app_store)
+    at = _page("export")
+    assert not at.exception, at.exception
+    at.text_input(key="f_query").input("calgary").run()
+    f = at.session_state["filters"]
+    n = app_store.db.posts.count_documents(f.to_mongo())
+    assert n > 0
+    next(b for b in at.button if b.label == "Prepare the file").click().run()
+    assert not at.exception, at.exception
+    payload, name, _, rows = at.session_state["export_file"]
+    assert name == "vigil-export.csv" and rows == n
+    assert payload.decode().count("\n") == n + 1
