@@ -16,6 +16,7 @@ from typing import Any
 import streamlit as st
 
 from components import data
+from pipelines.escape import markdown_text
 from pipelines.filters import Filters
 from pipelines.queries import PRESETS, preset_range
 from pipelines.search import QuerySyntaxError
@@ -96,7 +97,7 @@ def _from_query_params() -> Filters | None:
             places=split("places"),
         )
     except (ValueError, TypeError) as exc:
-        st.sidebar.error(f"Ignoring the filters in the address: {exc}")
+        st.sidebar.error(f"Ignoring the filters in the address: {markdown_text(exc)}")
         return None
 
 
@@ -193,7 +194,7 @@ def render_sidebar() -> Filters:
                 **{k: tuple(v) for k, v in ranges.items()},
             )
         except (QuerySyntaxError, ValueError) as exc:
-            st.error(f"Filters not applied: {exc}")
+            st.error(f"Filters not applied: {markdown_text(exc)}")
             filters = current()
     ss[STATE_KEY] = filters
     return filters
@@ -201,5 +202,6 @@ def render_sidebar() -> Filters:
 
 def render_active(filters: Filters) -> None:
     """One caption line naming the active filters (what every page shows is this selection)."""
-    parts = [f"{k}: {v}" for k, v in filters.describe()]
+    # Values come from users and from shareable URLs: escaped, so Markdown in them stays text.
+    parts = [f"{k}: {markdown_text(v)}" for k, v in filters.describe()]
     st.caption("Filters: " + ("; ".join(parts) if parts else "none (all posts)"))

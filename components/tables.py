@@ -14,6 +14,7 @@ from typing import Any
 import polars as pl
 import streamlit as st
 
+from pipelines.escape import markdown_text
 from pipelines.highlight import highlight_html, match_patterns, snippet
 
 TEXT_PREVIEW_CHARS = 280
@@ -83,11 +84,11 @@ def _score_line(scores: dict[str, Any]) -> list[tuple[str, str]]:
 def render_post_detail(doc: dict[str, Any], query: str = "") -> None:
     """Every field and score of one post, the text with the keyword matches highlighted."""
     scores = doc.get("scores") or {}
-    st.markdown(f"**{doc.get('source', '')}** · {doc.get('ts'):%Y-%m-%d %H:%M} UTC")
+    st.markdown(f"**{markdown_text(doc.get('source', ''))}** · {doc.get('ts'):%Y-%m-%d %H:%M} UTC")
     if doc.get("title"):
         st.text(doc["title"])
     if doc.get("author"):
-        st.caption("by " + str(doc["author"]))
+        st.caption("by " + markdown_text(doc["author"]))
     body = highlight_html(doc.get("text"), match_patterns(query))
     st.html(f'<div class="vigil-post" style="line-height:1.5;white-space:normal">{body}</div>')
     if doc.get("url"):
@@ -111,7 +112,8 @@ def render_post_detail(doc: dict[str, Any], query: str = "") -> None:
         "language": f"{scores.get('language') or scores.get('lang') or '-'} ({scores.get('confidence', '-')} confidence)",
         "model": f"{scores.get('model', '-')} v{scores.get('version', '-')}",
     }
-    st.table(pl.DataFrame({"field": list(facts), "value": list(facts.values())}))
+    # st.table renders Markdown in cells: model output can echo the post, so escape it.
+    st.table(pl.DataFrame({"field": list(facts), "value": [markdown_text(v) for v in facts.values()]}))
     if scores.get("rationale"):
         st.caption("Rationale from the model:")
         st.text(scores["rationale"])

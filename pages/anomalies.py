@@ -8,6 +8,7 @@ from components import auth, charts, data
 from components.filters import request
 from components.tables import render_posts_table
 from pipelines import triage
+from pipelines.escape import markdown_text
 
 auth.require_page("read")
 st.title("Anomalies")
@@ -52,7 +53,9 @@ if view is None:
     st.warning("This anomaly no longer exists.")
     st.stop()
 row = view.row
-st.subheader(f"{row['series']} · {row['start']:%Y-%m-%d %H:%M} to {row['end']:%Y-%m-%d %H:%M} UTC")
+st.subheader(
+    f"{markdown_text(row['series'])} · {row['start']:%Y-%m-%d %H:%M} to {row['end']:%Y-%m-%d %H:%M} UTC"
+)
 m1, m2, m3, m4 = st.columns(4)
 m1.metric("Severity", f"{row['severity'] or 0:.2f}")
 m2.metric("Observed (peak)", f"{row['observed'] or 0:,.1f}")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 from components import auth, data
+from pipelines.escape import markdown_text
 from pipelines.sources import KINDS, InvalidSource, parse_param_pairs, validate_source
 
 auth.require_page("sources.view")
@@ -66,7 +67,7 @@ if submitted:
             }
         )
     except InvalidSource as exc:
-        st.error(str(exc))
+        st.error(markdown_text(exc))
     else:
         auth.require_action("sources.edit", f"source:{src.name}")
         store = data.get_store()
