@@ -66,29 +66,6 @@ class Settings(BaseSettings):
         default=120, ge=0, description="Longest Retry-After honoured inside a run; longer waits end the run."
     )
 
-    # alerts (issue 7)
-    vigil_public_url: str = Field(
-        default="http://localhost:8501",
-        description="Dashboard address used in alert links (drill-downs); set it to the URL your team opens.",
-    )
-    vigil_alerts_file: Path = Field(
-        default=REPO_ROOT / "alerts.yaml",
-        description="YAML of channels, watchlists and rules applied when the alerts loop starts (if it exists).",
-    )
-    vigil_alerts_interval_s: float = Field(
-        default=30.0, gt=0, description="Seconds between two cycles of `alerts --loop`."
-    )
-    vigil_alerts_max_attempts: int = Field(
-        default=5, ge=1, le=50, description="Delivery attempts per alert and channel before it is marked failed."
-    )
-    vigil_alerts_retry_base_s: float = Field(
-        default=30.0, gt=0, description="First retry delay of a failed delivery; doubles with each attempt (max 1 h)."
-    )
-    vigil_secrets_file: Path = Field(
-        default=REPO_ROOT / ".streamlit" / "secrets.toml",
-        description="TOML file searched for channel secrets named by a channel but absent from the environment.",
-    )
-
     # scoring (issue 4)
     vigil_scorer: str = Field(
         default="auto",
@@ -152,10 +129,15 @@ class Settings(BaseSettings):
         default=30.0, gt=0, description="Seconds between two cycles of `alerts --loop`."
     )
     vigil_alerts_max_attempts: int = Field(
-        default=5, ge=1, le=50, description="Delivery attempts per alert and channel before it is marked failed."
+        default=5,
+        ge=1,
+        le=50,
+        description="Delivery attempts per alert and channel before it is marked failed.",
     )
     vigil_alerts_retry_base_s: float = Field(
-        default=30.0, gt=0, description="First retry delay of a failed delivery; doubles with each attempt (max 1 h)."
+        default=30.0,
+        gt=0,
+        description="First retry delay of a failed delivery; doubles with each attempt (max 1 h).",
     )
     vigil_secrets_file: Path = Field(
         default=REPO_ROOT / ".streamlit" / "secrets.toml",

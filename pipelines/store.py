@@ -1419,28 +1419,13 @@ class Store:
         "text": 1,
         "scores": 1,
         "watchlists": 1,
+        "scored_at": 1,
     }
 
     def unwatched_posts(self, limit: int) -> list[dict[str, Any]]:
         """Scored posts the watch pass has not looked at yet (no ``watched`` mark)."""
         q = {"watched": None, "status": "scored"}
         return list(self.db.posts.find(q, self.WATCH_PROJECTION).limit(int(limit)))
-
-    def backfill_posts(
-        self, query: Mapping[str, Any], after_id: str | None, limit: int
-    ) -> list[dict[str, Any]]:
-        """Watched posts matching a watchlist's filter, in ``_id`` order after a cursor.
-
-        Posts not watched yet are left to the live pass, which matches every watchlist in
-        one write per post; a fresh store is then tagged once, not twice.
-        """
-        clauses: list[dict[str, Any]] = [{"watched": True}, {"status": "scored"}]
-        if query:
-            clauses.insert(0, dict(query))
-        if after_id is not None:
-            clauses.append({"_id": {"$gt": after_id}})
-        cur = self.db.posts.find({"$and": clauses}, self.WATCH_PROJECTION).sort("_id", ASCENDING)
-        return list(cur.limit(int(limit)))
 
     def apply_watch_tags(self, tags: Mapping[str, Sequence[str]], mark_watched: Sequence[str] = ()) -> None:
         """Add watchlist ids to posts (``$addToSet``: repeating is harmless) and mark posts watched."""
@@ -1592,6 +1577,10 @@ class Store:
         except pymongo.errors.DuplicateKeyError:
             return False  # held by another owner: the upsert hit the existing _id
         return res.matched_count == 1 or res.upserted_id is not None
+
+    def release_lease(self, name: str, owner: str) -> None:
+        """Give a lease back (a clean exit), if ``owner`` still holds it."""
+        self.db.meta.update_one({"_id": f"lease:{name}", "owner": owner}, {"$set": {"until": utcnow()}})
 
     def insert_alert_event(self, doc: Mapping[str, Any]) -> bool:
         """Record a rule event once; ``False`` when its ``_id`` (rule + event key) exists."""

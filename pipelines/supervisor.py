@@ -66,6 +66,7 @@ def process_specs(settings: Settings) -> list[ProcessSpec]:
     )
     specs.append(ProcessSpec("crawler", _module("pipelines", "crawl", "--loop")))
     specs.append(ProcessSpec("scorer", _module("pipelines", "score", "--loop")))
+    specs.append(ProcessSpec("alerts", _module("pipelines", "alerts", "--loop")))
     return specs
 
 

@@ -293,7 +293,9 @@ def _explore_path(watchlist: str | None, start: datetime | None, end: datetime |
     if watchlist:
         parts.append(f"watchlist={watchlist}")
     if start is not None and end is not None:
-        lo, hi = _hour(start), _hour(end) + timedelta(hours=1)
+        lo = _hour(start)
+        hi = _hour(end) if _hour(end) == end else _hour(end) + timedelta(hours=1)
+        hi = max(hi, lo + timedelta(hours=1))
         parts.append(f"since={lo:%Y-%m-%dT%H:%M}Z&until={hi:%Y-%m-%dT%H:%M}Z")
     return "explore" + ("?" + "&".join(parts) if parts else "")
 

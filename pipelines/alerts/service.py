@@ -32,11 +32,13 @@ from pipelines.alerts.models import Event, Message, PostRef, Rule, severity_labe
 from pipelines.alerts.notify import DeliveryReport, Notifier, delivery_id, message_to_doc
 from pipelines.alerts.tagging import TagReport, WatchTagger, load_watchlists
 from pipelines.filters import Filters
+from pipelines.scan import newest_matching
 from pipelines.store import Store, utcnow
 
 log = logging.getLogger(__name__)
 
 MAX_THRESHOLD_POSTS = 50
+POST_FIELDS = {"_id": 1, "source": 1, "text": 1, "title": 1, "url": 1, "author": 1, "ts": 1, "scores": 1}
 SUMMARY_ITEMS = 50
 
 
@@ -208,7 +210,7 @@ class AlertService:
             kw["anomalies"] = [a for a in (anomaly_view(d, by_id) for d in docs) if a is not None]
         elif rule.kind == "threshold":
             f = Filters.make(since=since, watchlist=rule.watchlist, **{rule.score: (rule.min_score, 1.0)})
-            docs = self.store.find_posts(f.to_mongo(), limit=MAX_THRESHOLD_POSTS, projection={"terms": 0})
+            docs, _ = newest_matching(self.store, f, MAX_THRESHOLD_POSTS, projection=POST_FIELDS)
             kw["posts"] = [post_ref(d, rule.score) for d in docs]
         elif rule.kind in ("volume", "sentiment_shift"):
             assert rule.watchlist
@@ -262,9 +264,10 @@ class AlertService:
         from dataclasses import replace
 
         f = Filters.make(since=ev.window_start, until=ev.window_end, watchlist=rule.watchlist)
-        sort = [("scores.sentiment", 1), ("ts", -1)] if rule.kind == "sentiment_shift" else [("ts", -1)]
-        docs = self.store.find_posts(f.to_mongo(), limit=3, sort=sort, projection={"terms": 0})
-        return replace(ev, posts=tuple(post_ref(d, "sentiment") for d in docs))
+        docs, _ = newest_matching(self.store, f, 200, projection=POST_FIELDS)
+        if rule.kind == "sentiment_shift":
+            docs.sort(key=lambda d: (d.get("scores") or {}).get("sentiment", 0.0))
+        return replace(ev, posts=tuple(post_ref(d, "sentiment") for d in docs[:3]))
 
     def _event_doc(self, eid: str, ev: Event, decision: str, now: datetime) -> dict[str, Any]:
         doc = asdict(ev)

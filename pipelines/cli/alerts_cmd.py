@@ -10,6 +10,7 @@ Everything the UI does can be done here too, so a server can be set up from a sh
 
 from __future__ import annotations
 
+import contextlib
 import json
 import signal
 import threading
@@ -82,7 +83,14 @@ def alerts(
             max_attempts=settings.vigil_alerts_max_attempts,
             retry_base_s=settings.vigil_alerts_retry_base_s,
         )
-        service = AlertService(store, public_url=settings.vigil_public_url, notifier=notifier)
+        # --once tags everything waiting before evaluating; the loop bounds each pass so
+        # that a long back-fill never delays alerts by more than about a cycle.
+        service = AlertService(
+            store,
+            public_url=settings.vigil_public_url,
+            notifier=notifier,
+            tag_budget_s=3600.0 if once else 20.0,
+        )
         stop = threading.Event()
 
         def _stop(signum: int, _frame: object) -> None:
@@ -91,19 +99,25 @@ def alerts(
         signal.signal(signal.SIGTERM, _stop)
         signal.signal(signal.SIGINT, _stop)
         interval = settings.vigil_alerts_interval_s
-        while not stop.is_set():
-            if not store.take_lease("alerts", owner, max(60.0, interval * 4)):
-                typer.echo("another alerts loop holds the lease; waiting")
+        try:
+            while not stop.is_set():
+                # One alerts loop at a time: two would race on the same events and journal.
+                if not store.take_lease("alerts", owner, max(60.0, interval * 4)):
+                    if once:
+                        _fail("another alerts loop is running (it holds the 'alerts' lease); try again later")
+                    typer.echo("another alerts loop holds the lease; waiting")
+                    stop.wait(interval)
+                    continue
+                report = service.cycle()
+                typer.echo(report.line())
+                for err in report.errors:
+                    typer.echo(f"  {err}", err=True)
+                if once:
+                    break
                 stop.wait(interval)
-                continue
-            report = service.cycle()
-            typer.echo(report.line())
-            for err in report.errors:
-                typer.echo(f"  {err}", err=True)
-            if once:
-                break
-            stop.wait(interval)
-        notifier.close()
+        finally:
+            store.release_lease("alerts", owner)
+            notifier.close()
     finally:
         store.close()
 
@@ -136,6 +150,31 @@ def test_channel(name: str) -> None:
         store.close()
     typer.echo(("sent: " if ok else "failed: ") + detail)
     raise typer.Exit(0 if ok else 1)
+
+
+@alerts_app.command("receiver")
+def receiver(
+    port: int = 8765,
+    secret_env: str = typer.Option("VIGIL_DEMO_WEBHOOK_SECRET", help="Variable holding the HMAC secret."),
+) -> None:
+    """A local webhook receiver that verifies signatures and prints alerts (for trying Vigil out)."""
+    import os
+
+    from pipelines.alerts.receiver import serve
+
+    secret = os.environ.get(secret_env)
+    if not secret:
+        _fail(f"set {secret_env} to the same secret as the webhook channel's secret_env")
+
+    def show(payload: dict) -> None:
+        a = payload["alert"]
+        typer.echo(
+            f"[{a['severity_label']}] {a['title']}  ({a['kind']}, rule {a['rule']})  {a.get('link') or ''}"
+        )
+
+    typer.echo(f"listening on http://127.0.0.1:{port}/ (Ctrl-C stops)")
+    with contextlib.suppress(KeyboardInterrupt):
+        serve(port, secret or "", show)
 
 
 @alerts_app.command("history")

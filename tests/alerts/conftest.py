@@ -158,7 +158,7 @@ def _auth(server: Any, session: Any, envelope: Any, mechanism: str, auth_data: A
         SMTP_USER.encode(),
         SMTP_PASSWORD.encode(),
     )
-    return AuthResult(success=ok)
+    return AuthResult(success=ok, handled=False)  # handled=False: aiosmtpd answers 535 itself
 
 
 @dataclass
@@ -216,6 +216,7 @@ def make_post(
     scores: dict[str, Any] | None = None,
     status: str = "scored",
     url: str | None = None,
+    scored_at: datetime | None = None,
 ) -> dict[str, Any]:
     """A post document as the scorer leaves it (status scored, ``scores`` set)."""
     doc = build_post(
@@ -231,6 +232,8 @@ def make_post(
         now=datetime(2030, 1, 1, tzinfo=UTC),
     ).to_doc()
     doc["status"] = status
+    if scored_at is not None:
+        doc["scored_at"] = scored_at
     if status == "scored":
         doc["scores"] = {
             "sentiment": 0.0,

@@ -176,21 +176,49 @@ def test_crash_after_tagging_is_repaired_by_the_journal(store: Store, monkeypatc
     flood = add_watchlist(store, name="Flood", query="flood")
     WatchTagger(store).run()  # back-fill of an empty store
     store.upsert_posts(posts(0, 30))
-    real = Store.recount_watch_rollups
+    real = Store.inc_watch_rollups
 
     def crash(self, *a, **kw):
-        raise RuntimeError("killed between tagging and recounting")
+        raise RuntimeError("killed between tagging and counting")
 
-    monkeypatch.setattr(Store, "recount_watch_rollups", crash)
+    monkeypatch.setattr(Store, "inc_watch_rollups", crash)
     with pytest.raises(RuntimeError):
         WatchTagger(store).run()
-    assert tagged(store, "flood")  # posts were tagged and marked watched...
-    assert store.watch_rollups("flood") == []  # ...but the rollups were not written
-    assert store.get_meta(JOURNAL_KEY)["buckets"]["flood"]
-    monkeypatch.setattr(Store, "recount_watch_rollups", real)
+    assert tagged(store, "flood") == expected_tags(store, flood)  # posts were tagged and marked...
+    assert store.watch_rollups("flood") == []  # ...but not counted
+    journal = {k: v for k, v in store.get_meta(JOURNAL_KEY).items() if k != "_id"}
+    assert journal["token"] and journal["contrib"] and journal["tags"]
+    monkeypatch.setattr(Store, "inc_watch_rollups", real)
     WatchTagger(store).run()
     check(store, flood)
-    assert store.get_meta(JOURNAL_KEY)["buckets"] == {}
+    assert store.get_meta(JOURNAL_KEY)["token"] is None
+    # The same journal replayed once more (a crash right after applying it) adds nothing.
+    before = stored(store, "flood")
+    store.set_meta(JOURNAL_KEY, **journal)
+    WatchTagger(store).run()
+    assert stored(store, "flood") == before
+
+
+def test_crash_after_counting_does_not_count_twice(store: Store, monkeypatch: pytest.MonkeyPatch):
+    flood = add_watchlist(store, name="Flood", query="flood")
+    WatchTagger(store).run()
+    store.upsert_posts(posts(0, 30))
+    real_set_meta = Store.set_meta
+    calls = {"n": 0}
+
+    def crash_on_clear(self, key, **values):
+        if key == JOURNAL_KEY and values.get("token") is None:
+            calls["n"] += 1
+            if calls["n"] == 1:
+                raise RuntimeError("killed after counting, before clearing the journal")
+        return real_set_meta(self, key, **values)
+
+    monkeypatch.setattr(Store, "set_meta", crash_on_clear)
+    with pytest.raises(RuntimeError):
+        WatchTagger(store).run()
+    monkeypatch.setattr(Store, "set_meta", real_set_meta)
+    WatchTagger(store).run()  # replays the journal: the token stops a second count
+    check(store, flood)
 
 
 def test_crash_mid_back_fill_resumes_from_the_cursor(store: Store, monkeypatch: pytest.MonkeyPatch):
@@ -223,6 +251,7 @@ def test_rebuild_equals_the_incremental_rollups(store: Store):
     WatchTagger(store).run()
     before = stored(store, "flood")
     store.db.rollups.update_many({"kind": "watch"}, {"$set": {"n": 999}})  # damage
+    store.db.rollups.insert_one({"_id": "watch|x|flood", "kind": "watch", "watchlist": "flood", "n": 5})
     assert rebuild_watch_rollups(store) == len(before)
     assert stored(store, "flood") == before
     check(store, flood)
