@@ -129,3 +129,19 @@ def test_missing_heads_give_a_clear_error(tmp_path: Path) -> None:
 
     with pytest.raises(FileNotFoundError, match="heads.npz"):
         HeadSet.load(tmp_path)
+
+
+def test_custom_topics_are_scored_zero_shot(cpu_scorer: CpuScorer) -> None:
+    """A taxonomy from VIGIL_TOPICS with a topic nobody wrote prototypes for."""
+    custom = CpuScorer(topics=["weather", "sports", "other"], heads=cpu_scorer.heads, features=cpu_scorer.fx)
+    rain, goal, tax = custom.score_texts(
+        [
+            "Heavy rain and strong winds expected tomorrow, temperatures dropping below zero",
+            "What a goal! We won the match 3-1",
+            "The new tax form is due next month",
+        ]
+    )
+    assert "weather" in rain.topics and "sports" not in rain.topics
+    assert goal.topics == ["sports"]
+    assert tax.topics == ["other"]
+    assert all(t in ("weather", "sports", "other") for s in (rain, goal, tax) for t in s.topics)
