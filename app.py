@@ -29,6 +29,8 @@ PAGES = [
     st.Page("pages/anomalies.py", title="Anomalies", icon=":material/warning:"),
     st.Page("pages/sources.py", title="Sources", icon=":material/rss_feed:"),
     st.Page("pages/export.py", title="Export", icon=":material/download:"),
+    st.Page("pages/watchlists.py", title="Watchlists", icon=":material/visibility:"),
+    st.Page("pages/alerts.py", title="Alerts", icon=":material/notifications:"),
     st.Page("pages/admin.py", title="Admin", icon=":material/admin_panel_settings:"),
 ]
 page = st.navigation(auth.allowed_pages(PAGES, user))

@@ -165,7 +165,7 @@ class Notifier:
         if ch is None:
             return False, f"channel {d['channel']!r} does not exist (any more)", False
         try:
-            msg = message_from_doc(d["message"])
+            msg = message_from_doc(d["payload"])
             receipt = senders.send(ch, msg, d["_id"], client=self.client, chart=self.chart_for(d))
             return True, receipt, False
         except senders.DeliveryError as exc:
@@ -226,7 +226,7 @@ def send_test(
             "sent_at": now if ok else None,
             "last_error": None if ok else detail,
             "receipt": detail if ok else None,
-            "message": message_to_doc(msg),
+            "payload": message_to_doc(msg),
         }
     )
     return ok, detail

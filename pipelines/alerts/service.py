@@ -26,6 +26,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from urllib.parse import parse_qsl, urlencode
 
 from pipelines.alerts import rules as R
 from pipelines.alerts.models import Event, Message, PostRef, Rule, severity_label
@@ -34,6 +35,7 @@ from pipelines.alerts.tagging import TagReport, WatchTagger, load_watchlists
 from pipelines.filters import Filters
 from pipelines.scan import newest_matching
 from pipelines.store import Store, utcnow
+from pipelines.watchlists import Watchlist
 
 log = logging.getLogger(__name__)
 
@@ -152,6 +154,7 @@ class AlertService:
         self.notifier = notifier or Notifier(store, clock=clock)
         self.tagger = WatchTagger(store, batch=tag_batch, clock=clock)
         self.tag_budget_s = tag_budget_s
+        self._watchlists: dict[str, Watchlist] = {}
 
     # ------------------------------------------------------------------ public
 
@@ -161,7 +164,8 @@ class AlertService:
         report.tagging = self.tagger.run(self.tag_budget_s)
         now = self.clock()
         rules = self.rules()
-        names = {w.id: w.name for w in load_watchlists(self.store)[0]}
+        self._watchlists = {w.id: w for w in load_watchlists(self.store)[0]}
+        names = {w.id: w.name for w in self._watchlists.values()}
         newest = self.store.ts_range()[1]
         data_now = min(newest, now) if newest else now
         for rule in rules:
@@ -326,7 +330,7 @@ class AlertService:
                     "at": now,
                     "next_try": now,
                     "last_error": None,
-                    "message": message_to_doc(msg),
+                    "payload": message_to_doc(msg),
                     "chart": chart,
                 }
                 queued += int(self.store.enqueue_delivery(doc))
@@ -334,7 +338,21 @@ class AlertService:
         return queued
 
     def link(self, path: str | None) -> str | None:
-        return f"{self.public_url}/{path}" if path else None
+        """An absolute dashboard link. Explore links to a watchlist also carry its keywords,
+        sources and languages, which Explore's address parameters understand."""
+        if not path:
+            return None
+        page, _, query = path.partition("?")
+        params = dict(parse_qsl(query))
+        wl = self._watchlists.get(params.get("watchlist", "")) if page == "explore" else None
+        if wl is not None:
+            if wl.query:
+                params["q"] = wl.query
+            if wl.sources:
+                params["sources"] = ",".join(wl.sources)
+            if wl.langs:
+                params["langs"] = ",".join(wl.langs)
+        return f"{self.public_url}/{page}" + (f"?{urlencode(params, safe=':,')}" if params else "")
 
     def message(
         self, rule: Rule, group: str, events: list[dict[str, Any]], names: Mapping[str, str], now: datetime

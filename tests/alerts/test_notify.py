@@ -347,7 +347,7 @@ def test_volume_rule_from_watch_rollups(store: Store, http_receiver):
     assert alert["window_start"] == "2013-06-20T15:00:00+00:00" and len(alert["posts"]) == 3
     assert (
         alert["link"]
-        == "http://vigil.test/explore?watchlist=flood&since=2013-06-20T15:00Z&until=2013-06-20T16:00Z"
+        == "http://vigil.test/explore?watchlist=flood&since=2013-06-20T15:00Z&until=2013-06-20T16:00Z&q=flood"
     )
     svc.cycle()
     assert len(http_receiver.received("/hook")) == 1

@@ -1,0 +1,221 @@
+"""Read side of the watchlist and alert pages: store in, polars tables and small values out.
+
+The watchlist preview reads posts (there is no rollup for a query not saved yet), bounded
+to the last 7 days of data and run as two ``$match`` stages (:mod:`pipelines.scan`) so the
+``ts`` index is used; its count is the count of what the watchlist's filter selects in
+that window, which a test compares with a direct ``count_documents``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import polars as pl
+
+from pipelines.alerts.models import Channel, Rule
+from pipelines.scan import split_query, with_window
+from pipelines.store import Store
+from pipelines.watchlists import Watchlist
+
+PREVIEW_DAYS = 7
+PREVIEW_POSTS = 10
+HISTORY_LIMIT = 500
+
+DELIVERY_SCHEMA = {
+    "at": pl.Datetime("us", "UTC"),
+    "status": pl.String,
+    "attempts": pl.Int64,
+    "channel": pl.String,
+    "rule": pl.String,
+    "kind": pl.String,
+    "severity": pl.String,
+    "title": pl.String,
+    "last_error": pl.String,
+    "sent_at": pl.Datetime("us", "UTC"),
+}
+
+
+@dataclass(frozen=True)
+class Preview:
+    """What a watchlist would match over the last days of data."""
+
+    since: datetime
+    until: datetime
+    count: int
+    hourly: pl.DataFrame
+    posts: pl.DataFrame
+
+
+def preview(store: Store, wl: Watchlist, until: datetime, days: int = PREVIEW_DAYS) -> Preview:
+    """Matching posts in ``[until - days, until)``: count, posts per hour (zero-filled), newest posts."""
+    since = until - timedelta(days=days)
+    index, residual = split_query(wl.to_mongo())
+    index = with_window(index, since, until)
+    count = store.count_posts_in(index, residual)
+    by_hour: dict[datetime, int] = {}
+    for r in store.hourly_counts_in(index, residual):
+        h = r["hour"].astimezone(UTC)
+        by_hour[h] = by_hour.get(h, 0) + int(r["n"])
+    hours = [since + timedelta(hours=i) for i in range(days * 24)]
+    hourly = pl.DataFrame(
+        {"hour": hours, "n": [by_hour.get(h, 0) for h in hours]},
+        schema={"hour": pl.Datetime("us", "UTC"), "n": pl.Int64},
+    )
+    rows = store.find_posts_in(
+        index,
+        residual,
+        limit=PREVIEW_POSTS,
+        projection={"ts": 1, "source": 1, "author": 1, "text": 1, "url": 1},
+    )
+    posts = pl.DataFrame(
+        {c: [r.get(c) for r in rows] for c in ("ts", "source", "author", "text", "url")},
+        schema={
+            "ts": pl.Datetime("us", "UTC"),
+            "source": pl.String,
+            "author": pl.String,
+            "text": pl.String,
+            "url": pl.String,
+        },
+    )
+    return Preview(since, until, count, hourly, posts)
+
+
+def visible_watchlists(store: Store, user: str | None, role: str | None) -> list[Watchlist]:
+    """Watchlists this user may see (admins: all; others: own, shared, team), by name."""
+    out = []
+    for doc in store.list_config("watchlists"):
+        try:
+            wl = Watchlist.from_doc(doc)
+        except ValueError:
+            continue
+        if wl.visible_to(user, role):
+            out.append(wl)
+    return sorted(out, key=lambda w: w.name.casefold())
+
+
+def watchlist_table(store: Store, watchlists: list[Watchlist]) -> pl.DataFrame:
+    """One row per watchlist: definition, sharing, tagging progress and tagged posts."""
+    docs = {d["_id"]: d for d in store.list_config("watchlists")}
+    totals = {r["watchlist"]: int(r["n"]) for r in store.rollup_sums("watch", ["watchlist"])}
+    rows = []
+    for wl in watchlists:
+        t = (docs.get(wl.id) or {}).get("tagging") or {}
+        rows.append(
+            {
+                "id": wl.id,
+                "name": wl.name,
+                "query": wl.query,
+                "exclude": wl.exclude,
+                "sources": ", ".join(wl.sources),
+                "languages": ", ".join(wl.langs),
+                "area": f"{wl.geo.km:g} km around {wl.geo.lat:.3f}, {wl.geo.lon:.3f}" if wl.geo else "",
+                "owner": wl.owner or "(team)",
+                "shared with": ", ".join([*wl.shared_users, *(f"role:{r}" for r in wl.shared_roles)]),
+                "tagging": t.get("phase", "waiting for the alerts loop")
+                if t.get("fingerprint") == wl.fingerprint
+                else "waiting for the alerts loop",
+                "tagged posts": totals.get(wl.id, 0),
+            }
+        )
+    return pl.DataFrame(
+        rows,
+        schema={
+            k: (pl.Int64 if k == "tagged posts" else pl.String)
+            for k in (
+                "id",
+                "name",
+                "query",
+                "exclude",
+                "sources",
+                "languages",
+                "area",
+                "owner",
+                "shared with",
+                "tagging",
+                "tagged posts",
+            )
+        },
+    )
+
+
+def rules(store: Store) -> list[Rule]:
+    out = []
+    for doc in store.list_config("alert_rules"):
+        try:
+            out.append(Rule.from_doc(doc))
+        except ValueError:
+            continue
+    return out
+
+
+def channels(store: Store) -> list[Channel]:
+    out = []
+    for doc in store.list_config("alert_channels"):
+        try:
+            out.append(Channel.from_doc(doc))
+        except ValueError:
+            continue
+    return out
+
+
+def rules_table(rs: list[Rule]) -> pl.DataFrame:
+    rows = [
+        {
+            "id": r.id,
+            "name": r.name,
+            "on": r.enabled,
+            "fires on": r.describe(),
+            "channels": ", ".join(r.channels),
+            "cooldown (min)": r.cooldown_minutes,
+            "quiet hours": f"{r.quiet.start:%H:%M}-{r.quiet.end:%H:%M} {r.tz}" if r.quiet else "",
+            "digest": r.digest,
+        }
+        for r in rs
+    ]
+    schema = {
+        "id": pl.String,
+        "name": pl.String,
+        "on": pl.Boolean,
+        "fires on": pl.String,
+        "channels": pl.String,
+        "cooldown (min)": pl.Int64,
+        "quiet hours": pl.String,
+        "digest": pl.String,
+    }
+    return pl.DataFrame(rows, schema=schema)
+
+
+def channels_table(cs: list[Channel]) -> pl.DataFrame:
+    rows = [{"name": c.name, "type": c.type, "on": c.enabled, "target": c.target()} for c in cs]
+    return pl.DataFrame(
+        rows, schema={"name": pl.String, "type": pl.String, "on": pl.Boolean, "target": pl.String}
+    )
+
+
+def deliveries(
+    store: Store,
+    limit: int = HISTORY_LIMIT,
+    status: str | None = None,
+    rule: str | None = None,
+    channel: str | None = None,
+) -> pl.DataFrame:
+    """The delivery log, newest first (what was sent where, attempts, the last error)."""
+    rows: list[dict[str, Any]] = []
+    for d in store.delivery_log(limit, status=status, rule=rule, channel=channel):
+        rows.append(
+            {
+                "at": d.get("at"),
+                "status": d.get("status"),
+                "attempts": int(d.get("attempts") or 0),
+                "channel": d.get("channel"),
+                "rule": d.get("rule_name") or d.get("rule"),
+                "kind": d.get("kind"),
+                "severity": d.get("severity_label") or "",
+                "title": d.get("title"),
+                "last_error": d.get("last_error"),
+                "sent_at": d.get("sent_at"),
+            }
+        )
+    return pl.DataFrame(rows, schema=DELIVERY_SCHEMA)
