@@ -131,7 +131,6 @@ def breakdown(event: Path, server: EmbeddedServer, limit: int) -> None:
             f"  server insert_many, {label} ({n_idx} indexes on posts): {len(docs) / wall:,.0f} posts/s, "
             f"server CPU {1000 * cpu / len(docs):.2f} ms/post"
         )
-        store.client.drop_database(store.db.name)
         store.client.close()
     small = docs[: min(len(docs), 2000)]
     for label, method in (
@@ -144,7 +143,6 @@ def breakdown(event: Path, server: EmbeddedServer, limit: int) -> None:
         for i in range(0, len(small), 1000):
             getattr(store, method)([dict(d) for d in small[i : i + 1000]])
         print(f"  {label}, {len(small):,} posts: {len(small) / (time.perf_counter() - t):,.0f} posts/s")
-        store.client.drop_database(store.db.name)
         store.client.close()
 
 

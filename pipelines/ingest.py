@@ -126,6 +126,7 @@ class _FileImport:
     def __init__(self, store: Store, inp: InputFile, opts: ImportOptions, stats: ImportStats, now: datetime):
         self.store, self.inp, self.opts, self.stats, self.now = store, inp, opts, stats, now
         self.key = checkpoint_key(inp.path)
+        self.label = inp.label
         self.fingerprint = fingerprint(inp.path)
         self.batch = _Batch()
         self.read_here = 0
@@ -139,9 +140,9 @@ class _FileImport:
         if not ck or ck.get("status") == "done" or not ck.get("offset"):
             return (0, 0)
         if ck.get("fingerprint") != self.fingerprint:
-            notice(f"{self.inp.label}: changed since the interrupted import: reading it from the start")
+            notice(f"{self.label}: changed since the interrupted import: reading it from the start")
             return (0, 0)
-        notice(f"{self.inp.label}: resuming after line {ck['line']:,} (saved {ck.get('updated')})")
+        notice(f"{self.label}: resuming after line {ck['line']:,} (saved {ck.get('updated')})")
         return (int(ck["offset"]), int(ck["line"]))
 
     def add(self, item: Item) -> None:
@@ -162,7 +163,7 @@ class _FileImport:
         b.items.append(item)
 
     def reject(self, item: Item, reason: str) -> None:
-        origin = f"{self.inp.label}:{item.line}"
+        origin = f"{self.label}:{item.line}"
         self.batch.rejects.append(
             {
                 "kind": QUARANTINE_KIND,
