@@ -9,6 +9,9 @@ import json
 from datetime import UTC, datetime
 from pathlib import Path
 
+from pipelines.importers import open_items, plan
+from pipelines.importers.base import ReadOptions
+from pipelines.models import build_post
 from pipelines.store import Store
 from tests.ingest.conftest import REPO, do_import, post_count, quarantined
 
@@ -64,22 +67,33 @@ def test_parent_folder_of_several_events_and_reimport(store: Store, shared_dir: 
     assert sum(r["n"] for r in store.ingest_rollups()) == expected
 
 
-def test_bundled_sample_imports_whole_and_is_within_budget(store: Store):
+def test_bundled_sample_reads_whole_and_is_within_budget():
+    """Every row of every sample file becomes a valid post (read + post model, no database)."""
     sample = REPO / "data" / "sample"
-    files = sorted(sample.glob("*/tweets_labeled.csv.gz"))
-    assert len(files) >= 3
     assert sum(p.stat().st_size for p in sample.rglob("*") if p.is_file()) <= 5 * 1024 * 1024
     assert (sample / "LICENSE").read_text().startswith("The MIT License")
-    expected = sum(len(_rows(f)) for f in files)
-    stats = do_import(store, sample)
-    assert (stats.read, stats.inserted, stats.quarantined, stats.failed) == (expected, expected, 0, [])
-    assert set(stats.skipped) >= {str(sample / "LICENSE"), str(sample / "README.md")}
-    days = {
-        d["_id"]
-        for d in store.db.posts.aggregate(
-            [{"$group": {"_id": {"$dateTrunc": {"date": "$ts", "unit": "day"}}}}]
-        )
-    }
-    assert len(days) > 30  # a timeline of weeks, not one burst
-    assert do_import(store, sample).inserted == 0
-    assert quarantined(store) == []
+    files, skipped = plan(sample)
+    assert len(files) >= 3 and {f.fmt for f in files} == {"crisislex"}
+    assert {sample / "LICENSE", sample / "README.md", sample / "build_sample.py"} <= set(skipped)
+    days, n = set(), 0
+    for inp in files:
+        expected = _rows(inp.path)
+        with open_items(inp, ReadOptions()) as items:
+            posts = [build_post(**item.fields) for item in items if item.error is None]
+        assert len(posts) == len(expected)
+        assert [p.native_id for p in posts] == [r["Tweet ID"] for r in expected]
+        days |= {p.ts.date() for p in posts}
+        n += len(posts)
+    assert n > 5000 and len(days) > 30  # a timeline of weeks, not one burst
+
+
+def test_import_command_on_a_sample_event_twice(store: Store, cli):
+    event = REPO / "data" / "sample" / "2013_NY_train_crash"
+    n = len(_rows(event / "tweets_labeled.csv.gz"))
+    first = cli(str(event), "--quiet")
+    assert first.exit_code == 0, first.stderr
+    assert first.stdout.startswith(f"read {n:,}, inserted {n:,}, already present 0, quarantined 0")
+    again = cli(str(event), "--quiet")
+    assert again.exit_code == 0
+    assert again.stdout.startswith(f"read {n:,}, inserted 0, already present {n:,}, quarantined 0")
+    assert post_count(store) == n and quarantined(store) == []

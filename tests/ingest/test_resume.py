@@ -104,7 +104,7 @@ def test_twitter_page_split_across_batches_resumes_at_the_page(store: Store, tmp
 
 
 def test_ctrl_c_stops_between_batches_and_a_rerun_resumes(store: Store, tmp_path: Path):
-    n = 3000
+    n = 1500
     f = write_jsonl(tmp_path / "big.jsonl", _records(n))
     cmd = [sys.executable, "-m", "pipelines", "import", str(f), "--batch-size", "50"]
     proc = subprocess.Popen(
