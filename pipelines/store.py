@@ -1371,11 +1371,12 @@ class Store:
 
     # ------------------------------------------------------------------ alerts (issue 7)
     # Configuration: ``watchlists``, ``alert_rules``, ``alert_channels`` (no secrets, see
-    # pipelines/alerts/models.py). The watch pass: ``watchlists`` tags and ``watched`` marks
-    # on posts, ``kind="watch"`` rollups (always written as recounts, so they equal a
-    # recount by construction) and ``watch_places`` (first sighting of each place per
-    # watchlist). The alert log: ``alert_events`` (one per rule event, unique ``_id``)
-    # and ``alerts`` (one per delivery, unique ``_id`` per event or summary and channel).
+    # pipelines/alerts/models.py). The watch pass (pipelines/alerts/tagging.py):
+    # ``watchlists`` tags and ``watched`` marks on posts, ``kind="watch"`` rollups (token-
+    # guarded ``$inc``, journalled, so exactly once) and ``watch_places`` (first sighting of
+    # each place per watchlist). The alert log: ``alert_events`` (one per rule event,
+    # unique ``_id``) and ``alerts`` (one per delivery, unique ``_id`` per event or summary
+    # and channel).
 
     ALERT_CONFIG = ("watchlists", "alert_rules", "alert_channels")
 
@@ -1485,12 +1486,18 @@ class Store:
         One ``$group`` over the watchlist's posts (``{watchlists, ts}`` index); the
         fields and the high cut are the scorer's (pipelines/scoring/rollups.py).
         """
-        sum_fields, high_fields, high_at = ("sentiment", "threat", "hate", "toxicity"), ("threat", "hate", "toxicity"), 0.5
+        sum_fields, high_fields, high_at = (
+            ("sentiment", "threat", "hate", "toxicity"),
+            ("threat", "hate", "toxicity"),
+            0.5,
+        )
         group: dict[str, Any] = {"_id": {"$dateTrunc": {"date": "$ts", "unit": "hour"}}, "n": {"$sum": 1}}
         for f in sum_fields:
             group[f"sum_{f}"] = {"$sum": {"$ifNull": [f"$scores.{f}", 0]}}
         for f in high_fields:
-            group[f"high_{f}"] = {"$sum": {"$cond": [{"$gte": [{"$ifNull": [f"$scores.{f}", 0]}, high_at]}, 1, 0]}}
+            group[f"high_{f}"] = {
+                "$sum": {"$cond": [{"$gte": [{"$ifNull": [f"$scores.{f}", 0]}, high_at]}, 1, 0]}
+            }
         docs = []
         for r in self.db.posts.aggregate([{"$match": {"watchlists": watchlist}}, {"$group": group}]):
             hour = r["_id"].astimezone(UTC)

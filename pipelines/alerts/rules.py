@@ -41,6 +41,8 @@ class AnomalyView:
     methods: tuple[str, ...] = ()
     posts: tuple[PostRef, ...] = ()
     terms: tuple[str, ...] = ()
+    status: str = "open"
+    """The analyst's verdict (Anomalies page): a ``false_positive`` never alerts."""
 
 
 @dataclass(frozen=True)
@@ -101,6 +103,8 @@ def spike_events(rule: Rule, inputs: RuleInputs) -> list[Event]:
     out = []
     for a in inputs.anomalies:
         if (want and a.series != want) or a.severity < rule.min_severity or a.end < since:
+            continue
+        if a.status == "false_positive":
             continue
         subject = inputs.watchlist_name if want else a.series
         if a.observed is not None and a.expected is not None:

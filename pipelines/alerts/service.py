@@ -109,6 +109,7 @@ def anomaly_view(
         methods=tuple(doc.get("methods") or ()),
         posts=tuple(refs),
         terms=tuple(t if isinstance(t, str) else str(t.get("term", "")) for t in terms[:10]),
+        status=str(doc.get("status") or "open"),
     )
 
 

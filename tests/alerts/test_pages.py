@@ -59,7 +59,9 @@ def _metric(at: AppTest, label: str) -> str:
 
 def test_preview_count_equals_a_direct_query(app_store: Store):  # noqa: F811
     _seed(app_store)
-    flood = _save(app_store, name="Flood", query="flood OR evacuation", exclude="drill", sources=["rss", "reddit"])
+    flood = _save(
+        app_store, name="Flood", query="flood OR evacuation", exclude="drill", sources=["rss", "reddit"]
+    )
     at = _page("watchlists")
     assert not at.exception, at.exception
     at.selectbox(key="wl_pick").set_value("flood").run()
@@ -68,7 +70,9 @@ def test_preview_count_equals_a_direct_query(app_store: Store):  # noqa: F811
     assert _metric(at, PREVIEW) == f"{expected:,}"
     # Editing the query updates the preview live, still equal to the direct query.
     at.text_input(key="wl_query_flood").set_value("flood").run()
-    edited = Watchlist.make(name="Flood", id="flood", query="flood", exclude="drill", sources=["rss", "reddit"])
+    edited = Watchlist.make(
+        name="Flood", id="flood", query="flood", exclude="drill", sources=["rss", "reddit"]
+    )
     assert _metric(at, PREVIEW) == f"{_direct_count(app_store, edited):,}" != f"{expected:,}"
 
 
@@ -106,7 +110,9 @@ def test_send_test_reaches_the_receiver_and_is_logged(app_store: Store, http_rec
     monkeypatch.setenv("TEST_HOOK_SECRET", "s")
     app_store.put_config(
         "alert_channels",
-        Channel.make(name="hook", type="webhook", url=http_receiver.url("/hook"), secret_env="TEST_HOOK_SECRET").to_doc(),
+        Channel.make(
+            name="hook", type="webhook", url=http_receiver.url("/hook"), secret_env="TEST_HOOK_SECRET"
+        ).to_doc(),
     )
     at = _page("alerts")
     assert not at.exception, at.exception
@@ -123,7 +129,8 @@ def test_send_test_reaches_the_receiver_and_is_logged(app_store: Store, http_rec
 def test_rule_form_saves_a_validated_rule(app_store: Store):  # noqa: F811
     _save(app_store, name="Flood", query="flood")
     app_store.put_config(
-        "alert_channels", Channel.make(name="hook", type="webhook", url="http://127.0.0.1:9/x", secret_env="K").to_doc()
+        "alert_channels",
+        Channel.make(name="hook", type="webhook", url="http://127.0.0.1:9/x", secret_env="K").to_doc(),
     )
     at = _page("alerts")
     at.text_input(key="al_r_name").set_value("Flood volume")
@@ -148,7 +155,8 @@ def test_rule_form_saves_a_validated_rule(app_store: Store):  # noqa: F811
 
 def test_viewer_reads_history_but_cannot_test_or_edit(app_store: Store):  # noqa: F811
     app_store.put_config(
-        "alert_channels", Channel.make(name="hook", type="webhook", url="http://127.0.0.1:9/x", secret_env="K").to_doc()
+        "alert_channels",
+        Channel.make(name="hook", type="webhook", url="http://127.0.0.1:9/x", secret_env="K").to_doc(),
     )
     at = _page("alerts", app_store, "viewer")
     assert not at.exception, at.exception

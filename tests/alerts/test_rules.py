@@ -40,6 +40,9 @@ def test_spike(watchlist, min_severity, expected_keys):
         anomaly("a2", "watch:acme", 0.3),
         anomaly("b1", "source:rss", 0.9),
         anomaly("old", "watch:acme", 0.99, end_h=30),  # ended before the 24 h look-back
+        R.AnomalyView(  # an analyst marked it a false positive: never alerts
+            "fp", "watch:acme", NOW - timedelta(hours=3), NOW, 0.99, status="false_positive"
+        ),
     ]
     r = rule(kind="spike", watchlist=watchlist, min_severity=min_severity)
     events = R.evaluate(r, R.RuleInputs(NOW, anomalies=anomalies, watchlist_name="ACME"))
