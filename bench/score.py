@@ -146,7 +146,9 @@ def bench_ollama(n: int) -> None:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--posts", type=int, default=1000)
-    ap.add_argument("--threads", type=int, default=2, help="parallel embedding runs, one core each (0 = per core)")
+    ap.add_argument(
+        "--threads", type=int, default=2, help="parallel embedding runs, one core each (0 = per core)"
+    )
     ap.add_argument("--batch", type=int, default=64)
     ap.add_argument("--repeat", type=int, default=3, help="runs per batch for the best-of figure")
     ap.add_argument("--skip-cpu", action="store_true")

@@ -238,7 +238,7 @@ class OllamaScorer:
     def close(self) -> None:
         if self._runner is not None:
             for c in self._clients.values():
-                self._runner.run(c._client.aclose())
+                self._runner.run(c.close())
             self._runner.close()
             self._runner = None
         self._clients.clear()
