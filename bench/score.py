@@ -2,6 +2,7 @@
 
     python bench/score.py                  # 1,000 real tweets (../shared/data) or built-in texts
     python bench/score.py --posts 2000 --threads 2
+    python bench/score.py --worker        # plus the whole worker pass against a real store
 
 1. CPU scorer: ``CpuScorer.score`` over batches of 64, as the worker calls it; prints
    posts/s overall and the time per stage (embedding, VADER, profanity, language+places).
@@ -143,6 +144,46 @@ def bench_ollama(n: int) -> None:
         standin.down()
 
 
+def bench_worker(n: int, threads: int) -> None:
+    """The whole worker pass: claim, score on CPU, conditional writes, rollups (real store)."""
+    import socket
+    from datetime import UTC, datetime, timedelta
+
+    from pipelines.models import build_post
+    from pipelines.scoring.cpu import CpuScorer
+    from pipelines.scoring.worker import ScoringWorker
+    from pipelines.store import EmbeddedServer, Store
+
+    texts, src = _texts(n)
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    server = EmbeddedServer(":memory:", port)
+    server.ensure_running()
+    store = Store(server.uri, "bench_score")
+    try:
+        store.ensure_schema()
+        start = datetime(2024, 1, 1, tzinfo=UTC)
+        docs = [
+            build_post(
+                source="bench", native_id=str(i), ts=start + timedelta(seconds=30 * i), text=t
+            ).to_doc()
+            for i, t in enumerate(texts)
+        ]
+        store.upsert_posts(docs)
+        worker = ScoringWorker(store, CpuScorer(threads=threads), batch=64, lease_s=300)
+        t0 = time.perf_counter()
+        totals = worker.drain()
+        dt = time.perf_counter() - t0
+        print(
+            f"Worker (claim + CPU scoring + writes + rollups, embedded SecantusDB): {totals.scored} posts "
+            f"({src}) in {dt:.1f} s = {totals.scored / dt:.1f} posts/s, load average {os.getloadavg()[0]:.1f}"
+        )
+    finally:
+        store.client.close()
+        server.stop()
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--posts", type=int, default=1000)
@@ -153,11 +194,14 @@ def main() -> None:
     ap.add_argument("--repeat", type=int, default=3, help="runs per batch for the best-of figure")
     ap.add_argument("--skip-cpu", action="store_true")
     ap.add_argument("--skip-ollama", action="store_true")
+    ap.add_argument("--worker", action="store_true", help="also time the whole worker pass on a real store")
     args = ap.parse_args()
     if not args.skip_cpu:
         bench_cpu(args.posts, args.threads, args.batch, args.repeat)
     if not args.skip_ollama:
         bench_ollama(min(args.posts, 512))
+    if args.worker:
+        bench_worker(args.posts, args.threads)
 
 
 if __name__ == "__main__":
