@@ -863,9 +863,8 @@ class Store:
         into the rollups, then clears the mark.
         """
         now = utcnow()
-        moved: list[dict[str, Any]] = []
-        for post_id, scores in scored:
-            doc = self.db.posts.find_one_and_update(
+        ops = [
+            UpdateOne(
                 {"_id": post_id, "status": "claimed", "claim": token},
                 {
                     "$set": {
@@ -878,12 +877,18 @@ class Store:
                     "$unset": {"lease_until": "", "worker": "", "claim": "", "error": ""},
                     "$inc": {"score_writes": 1},
                 },
-                projection={"_id": 1, "ts": 1, "source": 1, "scores": 1},
-                return_document=pymongo.ReturnDocument.AFTER,
             )
-            if doc is not None:
-                moved.append(doc)
-        return moved
+            for post_id, scores in scored
+        ]
+        if not ops:
+            return []
+        self.db.posts.bulk_write(ops, ordered=False)
+        # Exactly the posts this call moved carry this claim's token (tokens are unique).
+        return list(
+            self.db.posts.find(
+                {"rollup_pending": token, "status": "scored"}, {"_id": 1, "ts": 1, "source": 1, "scores": 1}
+            )
+        )
 
     def apply_score_rollups(self, token: str, contrib: Mapping[str, Mapping[str, Any]]) -> int:
         """Add one batch's rollup contributions exactly once, then clear its posts' mark.
