@@ -20,6 +20,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, time, timedelta
 from typing import Literal
+from urllib.parse import quote
 
 from pipelines.alerts.models import Event, PostRef, Rule
 
@@ -130,7 +131,7 @@ def spike_events(rule: Rule, inputs: RuleInputs) -> list[Event]:
                     + (f"; top terms: {', '.join(a.terms[:8])}" if a.terms else "")
                 ),
                 posts=a.posts[:5],
-                link_path=f"anomalies?anomaly={a.id}",
+                link_path=f"anomalies?anomaly={quote(a.id, safe='')}",
             )
         )
     return out

@@ -430,3 +430,52 @@ def test_send_test_is_logged(store: Store, http_receiver):
     assert not ok and "HTTP 500" in detail
     assert [d["status"] for d in log(store)] == ["failed", "sent"]
     assert send_test(store, "nope") == (False, "no channel named 'nope'")
+
+
+def test_spike_on_a_detector_shaped_anomaly(store: Store, http_receiver):
+    """The anomaly as the detector stores it (``Store.upsert_anomaly``, evidence from
+    ``pipelines.detect.evidence``): ``_id`` ``<series>|<start>``, ``key|metric`` series,
+    evidence posts embedded, lifted terms as dicts; merged in place on later cycles."""
+    from pipelines.detect.evidence import top_posts
+
+    clock = Clock(T0 + timedelta(hours=2))
+    configure(store, {"name": "Flood spikes", "kind": "spike", "min_severity": 0.5}, [hook(http_receiver)])
+    posts = [threat_post(i, 0.1 * i, minutes=i) for i in range(1, 6)]
+    store.upsert_posts(posts)
+    svc = service(store, clock)
+
+    def detect(severity: float, end: datetime) -> str:
+        doc = {
+            "series": "watch:flood|count",
+            "key": "watch:flood",
+            "metric": "count",
+            "kind": "watch",
+            "value": "flood",
+            "start": T0,
+            "end": end,
+            "peak": T0,
+            "observed": 42.0,
+            "expected": 7.5,
+            "severity": severity,
+            "methods": ["prophet"],
+            "evidence": {
+                "posts": top_posts(posts, "high:threat", 3),
+                "terms": [{"term": "flood", "n": 5, "lift": 4.2}],
+                "places": [],
+            },
+        }
+        return store.upsert_anomaly(doc)[0]
+
+    aid = detect(0.7, T0 + timedelta(hours=1))
+    svc.cycle()
+    assert detect(0.95, T0 + timedelta(hours=2)) == aid  # the next cycle merges into it
+    svc.cycle()
+    (req,) = http_receiver.received("/hook")
+    alert = req.json()["alert"]
+    assert alert["title"] == "Spike on Flood: 42 vs 8 expected"
+    assert [p["id"] for p in alert["posts"]] == ["rss:5", "rss:4", "rss:3"]  # by threat
+    assert "top terms: flood" in alert["summary"]
+    from urllib.parse import parse_qs, urlsplit
+
+    link = urlsplit(alert["link"])
+    assert link.path == "/anomalies" and parse_qs(link.query)["anomaly"] == [aid]

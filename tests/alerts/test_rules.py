@@ -49,7 +49,7 @@ def test_spike(watchlist, min_severity, expected_keys):
     assert {e.key for e in events} == expected_keys
     for e in events:
         assert e.observed == 120.0 and e.expected == 30.0
-        assert e.link_path == f"anomalies?anomaly={e.key.split('|')[1]}"
+        assert e.link_path == f"anomalies?anomaly={e.key.split('|', 1)[1]}"
     if "anomaly|a1" in expected_keys:
         a1 = next(e for e in events if e.key == "anomaly|a1")
         subject = "ACME" if watchlist else "watch:acme"  # a rule on any series names the series
