@@ -30,7 +30,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from pipelines.scoring import PostText
+from pipelines.scoring import Outcome, PostText
 from pipelines.scoring.rollups import as_documents, contributions
 
 log = logging.getLogger(__name__)
@@ -110,7 +110,11 @@ class ScoringWorker:
             return rep
         posts = [PostText.from_doc(d) for d in docs]
         with self._heartbeat(token):
-            outcomes = self.scorer.score(posts)
+            try:
+                outcomes = self.scorer.score(posts)
+            except Exception as exc:  # a scorer bug must count attempts, not loop forever
+                log.exception("scorer raised on a batch of %d posts", len(posts))
+                outcomes = [Outcome(p.id, error=f"scorer error: {type(exc).__name__}: {exc}") for p in posts]
         records = [o.quarantine for o in outcomes if o.quarantine]
         if records:
             self.store.quarantine_many(records)
