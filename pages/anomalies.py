@@ -42,11 +42,26 @@ event = st.dataframe(
     },
 )
 rows = event.selection.rows if event is not None else []
-if not rows:
-    st.caption("Select an anomaly to drill down.")
+ids = anoms["id"].to_list()
+labels = {
+    r["id"]: f"{r['series']} · {r['start']:%Y-%m-%d %H:%M} · severity {r['severity'] or 0:.2f}"
+    for r in anoms.iter_rows(named=True)
+}
+if rows:  # a row selected in the table drives the picker
+    st.session_state["anom_pick"] = ids[rows[0]]
+elif st.session_state.get("anom_pick") not in ids:
+    st.session_state["anom_pick"] = None
+anomaly_id = st.selectbox(
+    "Drill down into",
+    ids,
+    key="anom_pick",
+    format_func=lambda i: labels.get(i, i),
+    placeholder="Select an anomaly",
+)
+if anomaly_id is None:
+    st.caption("Select an anomaly in the table or the list to drill down.")
     st.stop()
 
-anomaly_id = str(anoms["id"][rows[0]])
 with st.spinner("Rebuilding the series around the anomaly..."):
     view = data.anomaly(anomaly_id)
 if view is None:

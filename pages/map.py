@@ -66,6 +66,8 @@ elif mode == "drawn area":
         selection = areas.in_area(points, area)
         label = "the drawn area"
 
+if points.is_empty():
+    st.stop()
 st.subheader(f"{selection.height:,} posts in {label}")
 ids = tuple(selection["id"].to_list())
 posts = data.posts_by_ids(ids) if ids else pl.DataFrame()

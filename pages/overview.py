@@ -78,7 +78,9 @@ with right:
     if terms.is_empty():
         st.info("No terms.")
     else:
-        st.altair_chart(charts.bar_chart(terms.head(12), "term", height=280), width="stretch")
+        st.altair_chart(
+            charts.bar_chart(terms.head(12), "term", height=22 * min(12, terms.height) + 20), width="stretch"
+        )
 
 a_col, p_col = st.columns([1, 2])
 with a_col:

@@ -45,7 +45,9 @@ def seed(store: Store, n: int = 120) -> list[dict]:
             lon=lon,
         )
         docs.append(post.to_doc())
-    docs.append(build_post(source="beta", native_id="old", ts=BASE - timedelta(days=60), text="old flood").to_doc())
+    docs.append(
+        build_post(source="beta", native_id="old", ts=BASE - timedelta(days=60), text="old flood").to_doc()
+    )
     store.upsert_posts(docs)
     for i, d in enumerate(docs[:n]):
         if i % 3:

@@ -54,6 +54,37 @@ def test_anomalies_list_equals_the_collection_and_filters_by_status(app_store: S
     assert list(at.dataframe[0].value["id"]) == ["an2"]
 
 
+def test_anomaly_drilldown_shows_the_document_and_stores_a_verdict(app_store: Store):
+    seed(app_store)
+    ctx = [
+        {
+            "time": anomaly_doc(0)["start"] + timedelta(hours=h),
+            "value": 3.0 + h,
+            "expected": 2.0,
+            "lo": 1.0,
+            "hi": 3.0,
+            "mp": 0.1 * h,
+        }
+        for h in range(6)
+    ]
+    app_store.db.anomalies.insert_many([anomaly_doc(0, context=ctx), anomaly_doc(1)])
+    at = _page("anomalies")
+    at.selectbox(key="anom_pick").set_value("an0").run()
+    assert not at.exception, at.exception
+    assert "source\\:alpha" in at.subheader[0].value  # escaped Markdown of "source:alpha"
+    shown = {m.label: m.value for m in at.metric}
+    assert shown["Severity"] == "0.50" and shown["Observed (peak)"] == "40.0" and shown["Status"] == "open"
+    assert any("stored by the detector" in c.value for c in at.caption)  # the band chart's legend
+    evidence = [d.value for d in at.dataframe]
+    assert any("flood" in list(df.get("term", [])) for df in evidence)
+    assert any(set(df.get("id", [])) == {"alpha:0", "alpha:3"} for df in evidence if "id" in df)
+    at.text_input(key="anom_note_an0").input("known test feed")
+    next(b for b in at.button if b.label == "False positive").click().run()
+    doc = app_store.db.anomalies.find_one({"_id": "an0"})
+    assert doc["status"] == "false_positive" and doc["history"][-1]["note"] == "known test feed"
+    assert doc["status_by"] == "test-admin"
+
+
 def test_sources_health_and_the_validated_add_form(app_store: Store):
     seed(app_store)
     now = datetime.now(UTC)

@@ -56,9 +56,11 @@ def test_page_matrix(page: str, role: str | None, app_store: Store):
     at = _run_page(page, app_store, role)
     assert not at.exception, at.exception
     permission = permission_of(page)
-    if role is None:
-        assert [w.value for w in at.warning] == ["Your session has ended: log in again."]
-        assert _content(at) == 0
+    if role is None:  # the login form, and nothing of the page
+        assert [t.label for t in at.text_input] == ["Username", "Password"]
+        assert [t.value for t in at.title] == ["Vigil"]
+        assert [b.label for b in at.button] == ["Log in"]
+        assert _content(at) == 4  # that title, those two fields, that button: nothing else
     elif can(role, permission):
         assert not [e for e in at.error if e.value.startswith(NOT_ALLOWED)]
         assert _content(at) > 0
