@@ -17,11 +17,6 @@ from components.filters import keep
 
 st.set_page_config(page_title="Vigil", page_icon=":material/radar:", layout="wide")
 
-user = auth.gate()
-if user is None:
-    st.navigation([st.Page(auth.login_page, title="Log in", icon=":material/login:", url_path="login")]).run()
-    st.stop()
-
 PAGES = [
     st.Page("pages/overview.py", title="Overview", icon=":material/dashboard:", default=True),
     st.Page("pages/explore.py", title="Explore", icon=":material/search:"),
@@ -33,6 +28,10 @@ PAGES = [
     st.Page("pages/alerts.py", title="Alerts", icon=":material/notifications:"),
     st.Page("pages/admin.py", title="Admin", icon=":material/admin_panel_settings:"),
 ]
+user = auth.gate(PAGES)
+if user is None:  # only the login form, under every page's address (a deep link survives login)
+    st.navigation(auth.login_pages(PAGES)).run()
+    st.stop()
 page = st.navigation(auth.allowed_pages(PAGES, user))
 keep()
 page.run()

@@ -32,6 +32,7 @@ from pipelines.escape import markdown_text
 TOKEN_KEY = "vigil_auth_token"
 PENDING_KEY = "vigil_auth_pending"
 CODES_KEY = "vigil_auth_recovery_codes"
+ENDED_KEY = "vigil_auth_ended"
 
 PAGE_PERMISSIONS: dict[str, str] = {
     "admin": "users.manage",
@@ -70,6 +71,7 @@ def current_user() -> CurrentUser | None:
     user = get_auth().current(token)
     if user is None:
         st.session_state.pop(TOKEN_KEY, None)  # expired or revoked
+        st.session_state[ENDED_KEY] = True
     return user
 
 
@@ -81,17 +83,40 @@ def can(permission: str) -> bool:
 
 def _refuse(user: CurrentUser | None, permission: str, where: str) -> None:
     if user is None:
-        st.warning("Your session has ended: log in again.")
+        # Reached without the router (see _end_pages_directory_mode), or the session ended
+        # during this visit: the login form, and nothing of the page.
+        login_page()
         st.stop()
     exc = get_auth().deny(user, permission, where)
     st.error(f"Not allowed: {exc}.")
     st.stop()
 
 
+def _end_pages_directory_mode(anonymous: bool) -> None:
+    """Switch off Streamlit's "pages directory" mode for this process.
+
+    Streamlit decides at start-up that an app with a ``pages/`` folder is a "pages
+    directory" app, and then runs a page straight from its URL, without ``app.py``, until
+    ``st.navigation`` is first called in the process (Streamlit 1.67,
+    ``PagesManager.uses_pages_directory``; AppTest sets it again before every run). So the
+    first visitor after a restart, asking for ``/explore``, bypasses the router; the page's
+    own check stops them regardless. This ends the mode as ``st.navigation`` does; for an
+    anonymous visitor it also reruns at once (nothing was drawn, no click can be lost), so
+    the router shows the login form under the same address and the deep link survives.
+    """
+    from streamlit.runtime.pages_manager import PagesManager
+
+    if PagesManager.uses_pages_directory:
+        PagesManager.uses_pages_directory = False
+        if anonymous:
+            st.rerun()
+
+
 def require_page(permission: str, where: str | None = None) -> CurrentUser:
     """Stop the page unless the current user holds ``permission``; returns the user."""
     PERMISSIONS[permission]  # an unknown name fails loudly (KeyError), never open
     user = current_user()
+    _end_pages_directory_mode(anonymous=user is None)
     if user is None or not role_can(user.role, permission):
         _refuse(user, permission, where or f"page:{permission}")
     assert user is not None
@@ -127,6 +152,34 @@ def audit_events(limit: int, actor: str | None = None, action: str | None = None
 def allowed_pages(pages: list[Any], user: CurrentUser) -> list[Any]:
     """The ``st.Page`` objects whose permission (by URL path) the user holds."""
     return [p for p in pages if role_can(user.role, PAGE_PERMISSIONS.get(p.url_path, "read"))]
+
+
+def _under_every_address(screen: Any, title: str, url_path: str, pages: list[Any]) -> list[Any]:
+    """``screen`` as the default page, and again (hidden) under every page's URL path."""
+
+    def alias(path: str) -> Any:
+        def page() -> None:
+            screen()
+
+        page.__name__ = f"{screen.__name__}_{path.replace('-', '_')}"
+        return page
+
+    out = [st.Page(screen, title=title, icon=":material/login:", url_path=url_path, default=True)]
+    for p in pages:
+        if p.url_path and p.url_path != url_path:
+            out.append(st.Page(alias(p.url_path), title=title, url_path=p.url_path, visibility="hidden"))
+    return out
+
+
+def login_pages(pages: list[Any]) -> list[Any]:
+    """What the router offers before login: the login form, also (hidden from the menu)
+    under every page's URL path.
+
+    Why: a shared link such as ``/explore?q=flood`` then shows the login form instead of
+    Streamlit's "page not found" dialog, and after login the same URL opens that page
+    with its filters. Nothing of the page itself runs before login.
+    """
+    return _under_every_address(login_page, "Log in", "login", pages)
 
 
 # ---------------------------------------------------------------------- login screens
@@ -219,6 +272,8 @@ def _enrol_form(auth: Auth, pending: dict[str, str]) -> None:
 def login_page() -> None:
     """The only page shown before login."""
     st.title("Vigil")
+    if st.session_state.pop(ENDED_KEY, False):
+        st.warning("Your session has ended: log in again.")
     auth = get_auth()
     if auth.store.user_count() == 0:
         st.info("No user exists yet.")
@@ -262,16 +317,17 @@ def render_account(user: CurrentUser) -> None:
             st.rerun()
 
 
-def gate() -> CurrentUser | None:
-    """The router's gate: the user, or ``None`` after drawing the login screens.
-
-    With ``None`` the router must show nothing else (it navigates to the login page).
+def gate(pages: list[Any] | None = None) -> CurrentUser | None:
+    """The router's gate: the logged-in user, or ``None`` (the router then shows only
+    :func:`login_pages`). Right after enrolment it shows the recovery codes instead of
+    ``pages`` (under their addresses, so a deep link still opens its page afterwards).
     """
     user = current_user()
     if user is None:
         return None
     if st.session_state.get(CODES_KEY):
-        st.navigation([st.Page(recovery_codes_page, title="Recovery codes", url_path="recovery-codes")]).run()
+        screens = _under_every_address(recovery_codes_page, "Recovery codes", "recovery-codes", pages or [])
+        st.navigation(screens).run()
         st.stop()
     render_account(user)
     return user

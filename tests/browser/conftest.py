@@ -178,10 +178,11 @@ def _fresh_code(account: Account) -> str:
     return totp.at(now)
 
 
-def login(page, stack: Stack, name: str = "e2e-admin", role: str = "admin") -> Account:
-    """Log in through the real form: password, then TOTP (enrolling at the first login)."""
+def login(page, stack: Stack, name: str = "e2e-admin", role: str = "admin", path: str = "") -> Account:
+    """Open ``path`` and log in through the real form: password, then TOTP (enrolling at the
+    first login). Sessions are per tab and page load, so every ``goto`` needs a new login."""
     account = create_user(stack, name, role)
-    page.goto(stack.url, wait_until="networkidle")
+    page.goto(f"{stack.url}{path}", wait_until="networkidle")
     page.get_by_label("Username").fill(name)
     page.get_by_label("Password", exact=True).fill(E2E_PASSWORD)
     page.get_by_role("button", name="Log in").click()

@@ -6,12 +6,15 @@
   shows neither;
 - a post carrying a ``<script>`` payload (inserted into the stack's store) is shown as
   literal text: no dialog fires, no injected element exists, no script ran;
+- Markdown in a shareable filter URL (the keyword query, a bad source name echoed in an
+  error) stays text: no image is fetched from the address it names;
 - logout ends the session.
 """
 
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from urllib.parse import quote
 
 import pytest
 from playwright.sync_api import expect
@@ -71,6 +74,29 @@ def test_viewer_cannot_reach_admin_or_export(stack: Stack, browser):
         assert page.get_by_text("Add a user").count() == 0
         assert page.get_by_test_id("stDownloadButton").count() == 0
     page.screenshot(path=str(ARTIFACTS / "security-viewer.png"), full_page=True)
+    page.close()
+
+
+def test_markdown_in_a_filter_url_stays_text(stack: Stack, browser):
+    page = browser.new_page(viewport={"width": 1300, "height": 900})
+    fetched: list[str] = []
+    page.on("request", lambda r: fetched.append(r.url) if "127.0.0.1:9/" in r.url else None)
+    # A shared Explore link: the login form first, then the page with the link's filters.
+    query = quote('"flood ![pic](http://127.0.0.1:9/vigil-pixel.png)"')
+    login(page, stack, "e2e-viewer", "viewer", path=f"/explore?q={query}")
+    caption = page.get_by_text("Filters:").first
+    caption.wait_for(timeout=60_000)
+    expect(caption).to_contain_text("![pic](http://127.0.0.1:9/vigil-pixel.png)")
+    assert page.get_by_role("heading", name="Explore").count() == 1
+    # A bad source name is echoed in the error: as text too.
+    login(
+        page, stack, "e2e-viewer", "viewer", path=f"/explore?sources={quote('$![](http://127.0.0.1:9/p2)')}"
+    )
+    page.get_by_text("Ignoring the filters in the address").wait_for(timeout=60_000)
+    page.wait_for_timeout(1000)
+    assert page.locator("img[src*='127.0.0.1:9']").count() == 0
+    assert fetched == []
+    page.screenshot(path=str(ARTIFACTS / "security-filter-url.png"), full_page=True)
     page.close()
 
 
