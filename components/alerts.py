@@ -60,14 +60,11 @@ def sparkline(hourly: pl.DataFrame, height: int = 90) -> alt.Chart:
         .mark_area(line=True, opacity=0.4, interpolate="step-after")
         .encode(
             x=alt.X("hour:T", title=None, axis=alt.Axis(format="%d %b", labelAngle=0)),
-            y=alt.Y("n:Q", title=None, axis=alt.Axis(tickCount=3)),
+            y=alt.Y("n:Q", title=None, axis=alt.Axis(tickCount=3, format="d"), scale=alt.Scale(domainMin=0)),
             tooltip=[alt.Tooltip("hour:T", format="%Y-%m-%d %H:00"), alt.Tooltip("n:Q", title="posts")],
         )
         .properties(height=height)
     )
-
-
-STATUS_ICONS = {"sent": "✅", "retrying": "🔁", "failed": "❌", "pending": "⏳"}
 
 
 def render_deliveries(df: pl.DataFrame, height: int = 420) -> None:
@@ -75,17 +72,25 @@ def render_deliveries(df: pl.DataFrame, height: int = 420) -> None:
     if df.is_empty():
         st.info("No alert has been sent yet.")
         return
-    icon = pl.col("status").replace_strict(STATUS_ICONS, default="", return_dtype=pl.String)
-    view = df.with_columns(pl.concat_str([icon, pl.col("status")], separator=" ").alias(""))
     st.dataframe(
-        view.select(
-            ["at", "", "channel", "rule", "kind", "severity", "title", "attempts", "last_error", "sent_at"]
+        df.select(
+            [
+                "at",
+                "status",
+                "channel",
+                "rule",
+                "kind",
+                "severity",
+                "title",
+                "attempts",
+                "last_error",
+                "sent_at",
+            ]
         ),
         hide_index=True,
         height=height,
         column_config={
             "at": st.column_config.DatetimeColumn("queued (UTC)", format="YYYY-MM-DD HH:mm"),
-            "": st.column_config.TextColumn("status"),
             "sent_at": st.column_config.DatetimeColumn("sent (UTC)", format="YYYY-MM-DD HH:mm"),
             "title": st.column_config.TextColumn("alert", width="large"),
             "last_error": st.column_config.TextColumn("last error", width="medium"),

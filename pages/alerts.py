@@ -141,7 +141,7 @@ with channels_tab:
         row = st.columns([2, 1, 4, 1])
         row[0].markdown(f"**{markdown_text(ch.name)}**")
         row[1].caption(ch.type)
-        row[2].caption(markdown_text(ch.target()))
+        row[2].text(ch.target())  # plain text: no Markdown, no auto-linking
         if editor and row[3].button("Send test", key=f"al_test_{ch.name}"):
             auth.require_action("alerts.edit", f"channel:{ch.name}")
             ok, detail = send_test(store, ch.name, Settings().vigil_public_url)

@@ -136,7 +136,10 @@ if draft is not None:
     st.metric("Matching posts in the last 7 days of data", f"{pv.count:,}")
     st.caption(f"{pv.since:%Y-%m-%d %H:%M} to {pv.until:%Y-%m-%d %H:%M} UTC")
     st.altair_chart(ui.sparkline(pv.hourly), use_container_width=True)
-    render_posts_table(pv.posts, height=300)
+    if pv.count:
+        render_posts_table(pv.posts, height=300)
+    else:
+        st.caption("No post in this window matches yet.")
 
 if not may_edit:
     st.caption("You can read this watchlist; only its owner, analysts (team watchlists) and admins edit it.")

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import signal
 import threading
 import uuid
@@ -68,6 +69,7 @@ def alerts(
 
     settings = get_settings()
     setup_logging(settings.vigil_log_level)
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per request is noise here
     store = _store()
     try:
         path = config or settings.vigil_alerts_file
