@@ -177,7 +177,9 @@ class WatchTagger:
                 report.done = False
         matchers = [w.matcher() for w in watchlists]
         since = {w.id: docs[w.id]["tagging"].get("since") for w in watchlists}
-        while time.monotonic() < deadline:
+        # Without watchlists there is nothing to tag and no mark to write: posts stay
+        # unwatched and the first watchlist's live pass takes them all, once.
+        while matchers and time.monotonic() < deadline:
             n = self._live_batch(matchers, since, report)
             if n < self.batch:
                 break

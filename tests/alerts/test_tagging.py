@@ -140,7 +140,8 @@ def test_unscored_posts_wait_for_their_scores(store: Store):
 
 def test_new_watchlist_back_fills_history_in_batches(store: Store):
     store.upsert_posts(posts(0, 50))
-    WatchTagger(store).run()  # history is watched before the watchlist exists
+    add_watchlist(store, name="Other", query="sunny")
+    WatchTagger(store).run()  # history is watched (by another watchlist) before this one exists
     flood = add_watchlist(store, name="Flood", query="flood OR evacuation")
     tagger = WatchTagger(store, batch=7)
     report = tagger.run()
@@ -223,6 +224,7 @@ def test_crash_after_counting_does_not_count_twice(store: Store, monkeypatch: py
 
 def test_crash_mid_back_fill_resumes_from_the_cursor(store: Store, monkeypatch: pytest.MonkeyPatch):
     store.upsert_posts(posts(0, 60))
+    add_watchlist(store, name="Other", query="sunny")
     WatchTagger(store).run()
     flood = add_watchlist(store, name="Flood", query="flood OR acme")
     calls = {"n": 0}
@@ -269,3 +271,13 @@ def test_live_places_are_new_and_earliest_post_wins(store: Store):
     for name, p in places.items():
         first = next(q for q in flood_posts if q["scores"]["places"][0]["name"] == name)
         assert p["first_seen"] == first["ts"] and p["post"] == first["_id"]
+
+
+def test_no_watchlist_writes_nothing_then_the_first_one_takes_everything(store: Store):
+    store.upsert_posts(posts(0, 30))
+    report = WatchTagger(store).run()
+    assert report.live_seen == 0 and store.db.posts.count_documents({"watched": True}) == 0
+    flood = add_watchlist(store, name="Flood", query="flood")
+    report = WatchTagger(store).run()
+    assert report.live_seen == 30 and report.backfilled == {"flood": 0}
+    check(store, flood)
