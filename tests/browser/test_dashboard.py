@@ -111,6 +111,8 @@ def test_explore_filter_anomaly_drilldown_and_csv_download(stack: Stack, browser
     _go(page, "Anomalies")
     page.get_by_test_id("stSelectbox").filter(has_text="Drill down into").click()
     page.get_by_role("option").first.click()
+    page.wait_for_timeout(3000)
+    _shot(page, "anomaly-picked")
     page.get_by_text("What fired and why").wait_for(timeout=120_000)
     page.get_by_test_id("stVegaLiteChart").first.wait_for(timeout=60_000)
     page.wait_for_timeout(1000)

@@ -1,0 +1,187 @@
+"""Dashboard benchmark: render times per page through the running server.
+
+    python -m bench.dashboard --posts 1000000 --loads 20 [--data-dir DIR] [--reuse]
+
+1. Fills an embedded SecantusDB (``DIR/db``, kept for ``--reuse``) with ``--posts``
+   resampled real posts and their rollups (:mod:`bench.fill`).
+2. Starts the dashboard (``streamlit run app.py``) against it, creates a user, and opens
+   one logged-in Chromium tab (Playwright, Debian chromium).
+3. For each page, ``--loads`` times: navigates with the sidebar link (a Streamlit rerun,
+   as a user clicking through) and measures until the run is over, i.e. until the page's
+   marker element is drawn *and* the status widget ("Running...") is gone. The first
+   load of a page is reported separately (cold caches: a fresh server); later loads
+   hit the 30 s query cache unless it expired meanwhile, as for a user clicking around.
+4. Prints p50 / p95 per page, and the query times underneath (no Streamlit) so the
+   figures can be explained.
+
+Why through the browser: a page "renders" when the user sees it; the websocket's
+``script_finished`` message comes earlier than the browser's drawing of big tables and
+charts, so the marker + idle status is the honest end point.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from pipelines.store import EmbeddedServer, Store
+
+REPO = Path(__file__).resolve().parent.parent
+PAGES = {  # sidebar title -> marker drawn when the page is complete
+    "Overview": "stMetric",
+    "Explore": "stDataFrame",
+    "Map": "stIFrame",
+    "Anomalies": "stMarkdownContainer",
+    "Sources": "stDataFrame",
+}
+PASSWORD = "bench password for the dashboard"
+
+
+def pct(values: list[float], q: float) -> float:
+    s = sorted(values)
+    return s[min(len(s) - 1, max(0, round(q * (len(s) - 1))))]
+
+
+def query_times(store: Store) -> list[tuple[str, float, str]]:
+    """The queries behind each page, timed directly (what bounds the page times)."""
+    from pipelines import queries as Q
+    from pipelines.filters import Filters
+
+    out: list[tuple[str, float, str]] = []
+
+    def t(label: str, fn: Any) -> None:
+        t0 = time.perf_counter()
+        r = fn()
+        out.append((label, time.perf_counter() - t0, str(r)[:70]))
+
+    clock = Q.data_clock(store)
+    since, until = Q.preset_range(clock, "Last 7 days")
+    f = Filters.make(since=since, until=until)
+    t("data clock (rollups)", lambda: Q.data_clock(store).end)
+    t("overview figures (rollups)", lambda: Q.overview(store, Q.TimeWindow(since, until)).posts_today)
+    t("timeline 7 d (rollups)", lambda: Q.timeline(store, f).hourly.height)
+    t("explore page 1, 7 d", lambda: Q.posts_page(store, f).posts.height)
+    t("explore page 10, 7 d", lambda: Q.posts_page(store, f, 9).posts.height)
+    t("map points, 7 d", lambda: Q.map_points(store, f).points.height)
+    t("top terms, 24 h", lambda: Q.top_terms(store, f.replace(since=until - (until - since) / 7)).height)
+    t("filter options", lambda: len(Q.filter_options(store).sources))
+    for q in ("flood", "earthquake OR quake", '"state of emergency"', "-flood"):
+        fk = f.replace(query=q)
+        t(f"keyword timeline+count {q!r}", lambda fk=fk: Q.count_matching(store, fk).label())
+        t(f"keyword page 1 {q!r}", lambda fk=fk: Q.posts_page(store, fk).posts.height)
+    return out
+
+
+def measure(url: str, user: str, loads: int) -> dict[str, list[float]]:
+    from playwright.sync_api import expect, sync_playwright
+
+    from tests.browser.conftest import CHROMIUM, CHROMIUM_ARGS
+
+    times: dict[str, list[float]] = {p: [] for p in PAGES}
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+        page = b.new_page(viewport={"width": 1400, "height": 1000})
+        _login(page, url, user)
+        for _ in range(loads + 1):
+            for title, marker in PAGES.items():
+                t0 = time.perf_counter()
+                page.get_by_test_id("stSidebarNav").get_by_role("link", name=title).click()
+                page.get_by_role("heading", name=title).first.wait_for(timeout=120_000)
+                page.get_by_test_id(marker).first.wait_for(timeout=120_000)
+                expect(page.get_by_test_id("stStatusWidget")).to_have_count(0, timeout=120_000)
+                times[title].append(time.perf_counter() - t0)
+        b.close()
+    return times
+
+
+def _login(page: Any, url: str, user: str) -> None:
+    import pyotp
+
+    page.goto(url, wait_until="networkidle")
+    page.get_by_label("Username").fill(user)
+    page.get_by_label("Password", exact=True).fill(PASSWORD)
+    page.get_by_role("button", name="Log in").click()
+    page.get_by_text("Set up two-factor login").wait_for(timeout=120_000)
+    secret = page.get_by_test_id("stCode").first.inner_text().strip()
+    page.get_by_label("6-digit code").fill(pyotp.TOTP(secret).now())
+    page.get_by_role("button", name="Confirm").click()
+    page.get_by_role("button", name="I have saved them").click(timeout=60_000)
+    page.get_by_text(f"Signed in as {user}").wait_for(timeout=60_000)
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--posts", type=int, default=1_000_000)
+    ap.add_argument("--loads", type=int, default=20)
+    ap.add_argument("--data-dir", type=Path, default=Path(tempfile.gettempdir()) / "vigil-bench-dashboard")
+    ap.add_argument("--reuse", action="store_true", help="keep the posts already in --data-dir")
+    ap.add_argument("--port", type=int, default=27418)
+    ap.add_argument("--ui-port", type=int, default=8618)
+    args = ap.parse_args()
+
+    server = EmbeddedServer(args.data_dir / "db", args.port)
+    uri = server.ensure_running(timeout_s=300)
+    store = Store(uri, "vigil")
+    store.ensure_schema()
+    have = sum(int(r["n"]) for r in store.rollup_sums("ingest", []))
+    if not (args.reuse and have):
+        from bench.fill import fill
+
+        store.client.drop_database("vigil")
+        store.ensure_schema()
+        print(f"filling {args.posts:,} posts ...", flush=True)
+        print("fill:", fill(store, args.posts), flush=True)
+        have = sum(int(r["n"]) for r in store.rollup_sums("ingest", []))
+    print(f"store holds {have:,} posts", flush=True)
+
+    print("\nquery times (direct, no Streamlit):")
+    for label, dt, r in query_times(store):
+        print(f"  {label:45s} {dt * 1000:8.0f} ms   {r}")
+
+    user = "bench-admin"
+    env = {**os.environ, "MONGODB_URI": uri, "MONGODB_DB": "vigil"}
+    subprocess.run(
+        [sys.executable, "-m", "pipelines", "user", "add", user, "--role", "admin", "--password-stdin"],
+        input=PASSWORD + "\n",
+        text=True,
+        env=env,
+        cwd=REPO,
+        capture_output=True,
+        check=False,
+    )
+    ui = subprocess.Popen(
+        [
+            sys.executable, "-m", "streamlit", "run", str(REPO / "app.py"),
+            "--server.port", str(args.ui_port), "--server.headless", "true",
+            "--server.address", "127.0.0.1",
+        ],
+        env=env,
+        cwd=REPO,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    try:
+        time.sleep(8)
+        times = measure(f"http://127.0.0.1:{args.ui_port}", user, args.loads)
+    finally:
+        ui.terminate()
+        ui.wait(20)
+        store.client.close()
+        server.stop()
+    print(f"\npage render times through the server ({args.loads} warm loads each, after 1 cold):")
+    print(f"  {'page':10s} {'cold s':>8s} {'p50 s':>8s} {'p95 s':>8s}")
+    for title, ts in times.items():
+        cold, warm = ts[0], ts[1:]
+        print(f"  {title:10s} {cold:8.2f} {statistics.median(warm):8.2f} {pct(warm, 0.95):8.2f}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
