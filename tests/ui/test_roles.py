@@ -190,3 +190,33 @@ def test_admin_actions_check_the_role_at_click_time(action: str, demoted_to: str
         # Refused by the page's check or the action's own check, both at click time.
         denied = app_store.audit_events(1, action="permission.denied")[0]
         assert denied["actor"] == "root" and denied["target"].split(":")[0] in ("page", "admin")
+
+
+ACTION_SCRIPT = """
+import streamlit as st
+from components import auth
+
+if st.button("Do it", key="do_it"):  # drawn for everyone on purpose: the check is what counts
+    user = auth.require_action(PERMISSION, "test:do-it")
+    st.success(f"done by {user.username}")
+"""
+
+
+@pytest.mark.parametrize("role", ROLES)
+@pytest.mark.parametrize("permission", ["export", "anomalies.ack", "sources.edit", "users.manage"])
+def test_require_action_refuses_a_drawn_button(permission: str, role: str, app_store: Store):
+    """A control that is drawn (by mistake, or a stale page) still cannot act for the wrong role."""
+    at = AppTest.from_string(ACTION_SCRIPT.replace("PERMISSION", repr(permission)), default_timeout=60)
+    login(at, app_store, role)
+    at.run()
+    at.button(key="do_it").click().run()
+    assert not at.exception, at.exception
+    if can(role, permission):
+        assert [s.value for s in at.success] == [f"done by test-{role}"]
+    else:
+        assert not at.success
+        assert [e.value for e in at.error] == [
+            f"{NOT_ALLOWED}: test-{role} ({role}) may not {_help(permission)}."
+        ]
+        denied = app_store.audit_events(1, action="permission.denied")[0]
+        assert (denied["actor"], denied["target"]) == (f"test-{role}", "test:do-it")
