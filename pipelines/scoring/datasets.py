@@ -120,8 +120,6 @@ CRISIS_SAMPLE = {1: 2500}
 """CrisisLex: every 'Not related' tweet (2,149) and 2,500 of the 17,131 related ones."""
 DAVIDSON_TRAIN_SAMPLE = {1: 2500, 2: 2500}
 """Davidson training rows: every hate row (1,154), 2,500 offensive, 2,500 'neither'."""
-OFFENSIVE_TRAIN_SAMPLE = {0: 4200, 1: 2800}
-"""TweetEval offensive train: 7,000 of 11,916 rows (embedding them all takes long on 2 cores)."""
 
 
 def sentiment_is_heldout(line_no: int) -> bool:

@@ -7,7 +7,7 @@ the evaluation sets; see ``docs/scoring.md``):
   standardised; logistic regression with balanced class weights (scikit-learn at
   training time only; the shipped weights are plain arrays).
 - ``hate``: TweetEval hate ``train``, optionally plus Davidson training rows (hate vs
-  the rest); ``offensive``: TweetEval offensive ``train`` (a seeded 7,000-row sample),
+  the rest); ``offensive``: TweetEval offensive ``train`` (all 11,916 rows),
   optionally plus Davidson (hate or offensive vs neither). Feature blocks, adding
   Davidson or not, ``C`` and the decision threshold are picked by the mean macro-F1 over
   15 % stratified dev splits of TweetEval ``train`` and of Davidson's training rows (both
@@ -292,7 +292,7 @@ def train_heads(
     """
     report: dict[str, Any] = {}
     te_hate = ds.tweeteval(data_dir, "hate", "train")
-    te_off = ds.subsample(ds.tweeteval(data_dir, "offensive", "train"), ds.OFFENSIVE_TRAIN_SAMPLE)
+    te_off = ds.tweeteval(data_dir, "offensive", "train")
     dav = ds.subsample(ds.davidson(data_dir, "train"), ds.DAVIDSON_TRAIN_SAMPLE)
     dav_hate = ds.LabelledTexts(dav.name + "[hate vs rest]", dav.texts, (dav.labels == 0).astype(np.int64))
     dav_off = ds.LabelledTexts(
