@@ -50,28 +50,29 @@ def _content(at: AppTest) -> int:
     return sum(len(at.get(k)) for k in kinds) + len(at.title)
 
 
-@pytest.mark.parametrize("role", [*ROLES, None])
 @pytest.mark.parametrize("page", PAGES)
-def test_page_matrix(page: str, role: str | None, app_store: Store):
-    at = _run_page(page, app_store, role)
-    assert not at.exception, at.exception
+def test_page_matrix(page: str, app_store: Store):
+    """One page x every role and nobody (one store per page, one fresh session per role)."""
     permission = permission_of(page)
-    if role is None:  # the login form, and nothing of the page
-        assert [t.label for t in at.text_input] == ["Username", "Password"]
-        assert [t.value for t in at.title] == ["Vigil"]
-        assert [b.label for b in at.button] == ["Log in"]
-        assert _content(at) == 4  # that title, those two fields, that button: nothing else
-    elif can(role, permission):
-        assert not [e for e in at.error if e.value.startswith(NOT_ALLOWED)]
-        assert _content(at) > 0
-    else:
-        assert [e.value for e in at.error] == [
-            f"{NOT_ALLOWED}: test-{role} ({role}) may not {_help(permission)}."
-        ]
-        assert _content(at) == 0
-        denied = app_store.audit_events(5, action="permission.denied")
-        assert denied and denied[0]["actor"] == f"test-{role}"
-        assert denied[0]["details"]["permission"] == permission
+    for role in [*ROLES, None]:
+        at = _run_page(page, app_store, role)
+        assert not at.exception, (role, at.exception)
+        if role is None:  # the login form, and nothing of the page
+            assert [t.label for t in at.text_input] == ["Username", "Password"]
+            assert [t.value for t in at.title] == ["Vigil"]
+            assert [b.label for b in at.button] == ["Log in"]
+            assert _content(at) == 4  # that title, those two fields, that button: nothing else
+        elif can(role, permission):
+            assert not [e for e in at.error if e.value.startswith(NOT_ALLOWED)], role
+            assert _content(at) > 0, role
+        else:
+            assert [e.value for e in at.error] == [
+                f"{NOT_ALLOWED}: test-{role} ({role}) may not {_help(permission)}."
+            ]
+            assert _content(at) == 0, role
+            denied = app_store.audit_events(1, action="permission.denied")
+            assert denied and denied[0]["actor"] == f"test-{role}"
+            assert denied[0]["details"]["permission"] == permission
 
 
 def _help(permission: str) -> str:
@@ -168,7 +169,7 @@ ACTIONS = {
 }
 
 
-@pytest.mark.parametrize("demoted_to", [None, "analyst", "viewer"])
+@pytest.mark.parametrize("demoted_to", [None, "analyst"])
 @pytest.mark.parametrize("action", sorted(ACTIONS))
 def test_admin_actions_check_the_role_at_click_time(action: str, demoted_to: str | None, app_store: Store):
     at = _admin_page(app_store)
@@ -203,7 +204,7 @@ if st.button("Do it", key="do_it"):  # drawn for everyone on purpose: the check 
 
 
 @pytest.mark.parametrize("role", ROLES)
-@pytest.mark.parametrize("permission", ["export", "anomalies.ack", "sources.edit", "users.manage"])
+@pytest.mark.parametrize("permission", ["export", "users.manage"])
 def test_require_action_refuses_a_drawn_button(permission: str, role: str, app_store: Store):
     """A control that is drawn (by mistake, or a stale page) still cannot act for the wrong role."""
     at = AppTest.from_string(ACTION_SCRIPT.replace("PERMISSION", repr(permission)), default_timeout=60)
