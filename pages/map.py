@@ -87,5 +87,10 @@ for col, fmt in zip(cols, reports.FORMATS, strict=True):
         data=reports.export_frame(posts, fmt),
         file_name=f"vigil-map-selection.{fmt}",
         key=f"map_dl_{fmt}",
-        on_click="ignore",
+        on_click=auth.record,  # exports are audited with their filters (issue 8)
+        args=(
+            "export",
+            f"map-{fmt}",
+            {"filters": dict(filters.describe()), "area": label, "rows": posts.height},
+        ),
     )

@@ -218,3 +218,21 @@ def test_action_refused_after_demotion(name: str, app_store: Store):
         assert denied[0]["details"]["role"] == refused
     else:
         assert not _offered(at, action.label)
+
+
+def test_map_downloads_are_audited_with_their_filters(app_store: Store):
+    seed(app_store)
+    at = AppTest.from_file(APP, default_timeout=90)
+    login(at, app_store, "analyst")
+    at.switch_page("pages/map.py").run()
+    assert not at.exception, at.exception
+    at.download_button(key="map_dl_csv").click().run()
+    assert not at.exception, at.exception
+    (event,) = app_store.audit_events(5, action="export")
+    assert (event["actor"], event["target"]) == ("test-analyst", "map-csv")
+    assert event["details"]["rows"] > 0 and "filters" in event["details"]
+    # A viewer gets no download button at all.
+    viewer = AppTest.from_file(APP, default_timeout=90)
+    login(viewer, app_store, "viewer")
+    viewer.switch_page("pages/map.py").run()
+    assert not viewer.download_button
