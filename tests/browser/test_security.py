@@ -48,6 +48,8 @@ def _login_form_only(page) -> None:
 
 
 def test_anonymous_sees_only_the_login_form(stack: Stack, browser):
+    # `make run` on an empty store says in its log how to create the first user.
+    assert "python -m pipelines user add NAME --admin" in stack.log.read_text()
     create_user(stack, "e2e-admin", "admin")  # with no user at all the page explains how to make one
     page = browser.new_page(viewport={"width": 1300, "height": 900})
     # The very first request of this server asks for the admin page directly.
