@@ -123,3 +123,30 @@ def test_a_post_failing_three_times_is_failed_with_the_error(store: Store, stand
     assert all(p["attempts"] == 3 and "not JSON" in p["error"] for p in posts)
     assert store.quarantine_count("score") == 9
     scorer.close()
+
+
+def test_a_post_that_keeps_killing_workers_is_parked(store: Store) -> None:
+    store.upsert_posts(make_posts(1))
+    for _ in range(3):
+        _, docs = store.claim_posts("doomed", 5, lease_s=0.01, max_claims=3)
+        assert len(docs) == 1
+        time.sleep(0.03)  # the worker "dies": the lease runs out
+    assert store.claim_posts("next", 5, lease_s=60, max_claims=3)[1] == []
+    assert store.fail_stuck_posts(3) == 1
+    (post,) = store.find_posts({}, limit=5)
+    assert post["status"] == "failed" and "claimed 3 times" in post["error"]
+
+
+def test_rescoring_then_rebuilding_keeps_rollups_exact(store: Store, cpu_scorer) -> None:
+    store.upsert_posts(make_posts(12))
+    worker = ScoringWorker(store, cpu_scorer, batch=5)
+    worker.drain()
+    assert store.requeue_posts({"source": "test"}) == 8
+    worker.drain()
+    posts = store.find_posts({}, limit=20)
+    assert {p["status"] for p in posts} == {"scored"}
+    # the requeued posts were counted twice until the rebuild
+    assert sum(d["n"] for d in store.score_rollup_docs() if d["kind"] == "score") == 20
+    rebuild_rollups(store)
+    assert sum(d["n"] for d in store.score_rollup_docs() if d["kind"] == "score") == 12
+    assert_rollups_match_recount(store)
