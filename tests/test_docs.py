@@ -18,9 +18,9 @@ def test_readme_shows_the_two_commands():
 
 
 def test_every_command_module_imports():
-    from pipelines.cli import COMMAND_MODULES, load_commands
-
     import typer
+
+    from pipelines.cli import COMMAND_MODULES, load_commands
 
     names = set(typer.main.get_command(load_commands()).commands)
     assert {"up", "import", "crawl", "score", "detect", "alerts", "user", "sources"} <= names
