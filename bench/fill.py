@@ -1,7 +1,7 @@
 """Fill a store with N resampled real posts for the dashboard benchmark (not for tests).
 
-Base posts are the bundled sample (``data/sample/*.jsonl``) when it exists, else the
-labelled CrisisLexT26 tweets in ``../shared/data``. Each copy gets a new id, a new time
+Base posts are the labelled CrisisLexT26 tweets in ``../shared/data``, else the bundled
+sample (``data/sample``, a subset of the same). Each copy gets a new id, a new time
 (the last 30 days before now, with a daily cycle) and the scores of its base post:
 sentiment from VADER and toxicity from alt-profanity-check (both real, offline, fast),
 hate and threat from the same toxicity and a short word list, places from
@@ -14,7 +14,7 @@ Posts go in with plain ``insert_many`` (it's a bench), and the rollups (``ingest
 from __future__ import annotations
 
 import csv
-import json
+import gzip
 import math
 import random
 import re
@@ -46,35 +46,25 @@ def _source_of(event: str) -> str:
 
 
 def base_records() -> list[dict[str, Any]]:
-    """``{source, text, ts0, lang}`` dicts of real posts to resample."""
-    sample = sorted((REPO / "data" / "sample").glob("*.jsonl"))
+    """``{source, text, lang}`` dicts of real posts to resample.
+
+    The full labelled CrisisLexT26 in ``../shared/data`` when present (19,601 posts),
+    else the bundled sample (``data/sample/<event>/tweets_labeled.csv.gz``).
+    """
+    files = sorted(SHARED.glob("*/tweets_labeled.csv")) if SHARED.is_dir() else []
+    if not files:
+        files = sorted((REPO / "data" / "sample").glob("*/tweets_labeled.csv.gz"))
     out: list[dict[str, Any]] = []
-    for path in sample:
-        with path.open(encoding="utf-8") as fh:
-            for line in fh:
-                try:
-                    r = json.loads(line)
-                except ValueError:
-                    continue
-                text = r.get("text") or r.get("body") or r.get("title")
-                if text:
-                    out.append(
-                        {"source": str(r.get("source") or "sample"), "text": text, "lang": r.get("lang")}
-                    )
-    if out:
-        return out
-    for event_dir in sorted(SHARED.iterdir()):
-        f = event_dir / "tweets_labeled.csv"
-        if not f.is_file():
-            continue
-        with f.open(encoding="utf-8", errors="replace", newline="") as fh:
+    for f in files:
+        opener = gzip.open if f.suffix == ".gz" else open
+        with opener(f, "rt", encoding="utf-8", errors="replace", newline="") as fh:
             reader = csv.reader(fh)
             next(reader, None)
             for row in reader:
                 if len(row) >= 2 and row[1].strip():
-                    out.append({"source": _source_of(event_dir.name), "text": row[1], "lang": "en"})
+                    out.append({"source": _source_of(f.parent.name), "text": row[1], "lang": "en"})
     if not out:
-        raise SystemExit(f"no base posts: neither data/sample/*.jsonl nor {SHARED} exists")
+        raise SystemExit(f"no base posts: neither data/sample/*/tweets_labeled.csv.gz nor {SHARED} exists")
     return out
 
 
