@@ -173,6 +173,25 @@ class Settings(BaseSettings):
         description="Password read by `user add` / `user passwd` for automation instead of a prompt. "
         "Never stored; unset it afterwards.",
     )
+    # detection (issue 5): docs/detection.md
+    vigil_detect_interval_s: float = Field(
+        default=300.0, gt=0, description="Seconds between two `detect --loop` cycles."
+    )
+    vigil_detect_lookback_days: float = Field(
+        default=2.0,
+        gt=0,
+        description="A changed series is rescored over this many days before its newest bucket "
+        "(a series seen for the first time is scored over its whole history).",
+    )
+    vigil_detect_max_series: int = Field(
+        default=300, ge=1, description="Busiest series keys scored per cycle (bounds a cycle's cost)."
+    )
+    vigil_detect_threshold: float = Field(
+        default=0.5,
+        gt=0,
+        lt=1,
+        description="Severity (0..1) at or above which the detector raises an anomaly.",
+    )
 
     @property
     def db_path(self) -> Path:

@@ -1093,6 +1093,16 @@ class Store:
         cur = self.db.posts.find(q, projection).sort("ts", DESCENDING).limit(max(1, int(limit)))
         return list(cur)
 
+    def insert_rollups(self, docs: Sequence[Mapping[str, Any]]) -> int:
+        """Insert ready-made rollup documents (benchmarks and repairs; each needs its ``_id``)."""
+        if not docs:
+            return 0
+        try:
+            self.db.rollups.insert_many([dict(d) for d in docs], ordered=False)
+        except PyMongoError as exc:
+            raise StoreError(f"cannot insert rollups: {exc}") from exc
+        return len(docs)
+
     def upsert_anomaly(self, doc: Mapping[str, Any]) -> tuple[str, bool]:
         """Store a detected anomaly, merging it into an overlapping one of the same series.
 

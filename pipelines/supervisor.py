@@ -67,6 +67,7 @@ def process_specs(settings: Settings) -> list[ProcessSpec]:
     specs.append(ProcessSpec("crawler", _module("pipelines", "crawl", "--loop")))
     specs.append(ProcessSpec("scorer", _module("pipelines", "score", "--loop")))
     specs.append(ProcessSpec("alerts", _module("pipelines", "alerts", "--loop")))
+    specs.append(ProcessSpec("detector", _module("pipelines", "detect", "--loop")))
     return specs
 
 

@@ -19,7 +19,15 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 
-COMMAND_MODULES = ("pipelines.cli.up_cmd", "pipelines.cli.import_cmd", "pipelines.cli.crawl_cmd", "pipelines.cli.user_cmd", "pipelines.cli.score_cmd", "pipelines.cli.alerts_cmd")
+COMMAND_MODULES = (
+    "pipelines.cli.up_cmd",
+    "pipelines.cli.import_cmd",
+    "pipelines.cli.crawl_cmd",
+    "pipelines.cli.user_cmd",
+    "pipelines.cli.score_cmd",
+    "pipelines.cli.alerts_cmd",
+    "pipelines.cli.detect_cmd",
+)
 
 
 @app.callback()

@@ -1,0 +1,136 @@
+"""Every default of the detector in one place (the STUMPY habit: defaults live in one module).
+
+Durations are given in time (hours, days), never in points, so the same configuration
+works on hourly rollups and on 5-minute NAB files: :func:`DetectConfig.points` turns a
+duration into a number of buckets for a given bucket width.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from typing import Literal
+
+Method = Literal["prophet", "stumpy", "combined"]
+Transform = Literal["log1p", "none"]
+Direction = Literal["up", "both"]
+
+METHODS: tuple[str, ...] = ("prophet", "stumpy", "combined")
+
+
+@dataclass(frozen=True)
+class DetectConfig:
+    """How a series is scored. Frozen so it can key caches; change with :meth:`with_`.
+
+    Attributes
+    ----------
+    method:
+        ``prophet`` (baseline only), ``stumpy`` (matrix profile only) or ``combined``.
+    transform:
+        ``log1p`` for counts (spikes are multiplicative), ``none`` for mean scores.
+    direction:
+        ``up`` scores only values above the baseline (volume spikes); ``both`` also drops.
+    min_history_hours:
+        A chunk is scored only once this much history precedes it (no daily profile
+        before a day; the first hours' noisy scores would also inflate the records).
+    min_prophet_days:
+        Training history needed before Prophet is used; shorter series get the robust
+        median/MAD baseline (flagged ``robust`` in the anomaly's methods).
+    train_days:
+        Trailing history each baseline fit sees.
+    refit_hours:
+        Baselines are refitted on this schedule (chunks aligned to the epoch), so a fit is
+        shared by every detector cycle within one chunk and results do not depend on when
+        a cycle ran.
+    max_fit_points:
+        Prophet fits on at most this many points: longer training windows are averaged
+        into coarser buckets first (daily/weekly seasonality survives; the fit is ~10x faster).
+    changepoint_range, changepoint_prior, daily_order:
+        Prophet's ``changepoint_range``, ``changepoint_prior_scale`` and the Fourier order
+        of its daily seasonality.
+    robust_days:
+        Days of same-time-of-day history the robust baseline takes its median from.
+    mp_window_hours:
+        Matrix-profile subsequence length ``m`` (in time; at least 4 points).
+    mp_weight:
+        In ``combined``, how much a new shape (matrix profile at its record) raises the
+        baseline's score.
+    mp_min_record:
+        Floor of the matrix profile's record, in RMS robust sigmas.
+    record_days:
+        Scores are relative to the largest score of the series over this trailing
+        period: a value must beat the recent record of its own series to rank high,
+        which makes one threshold fit quiet and noisy series alike.
+    min_record:
+        Floor of that record, in robust z units (a quiet week does not make any blip an
+        anomaly).
+    quiet_hours:
+        After a high score, later points in this period only score if they beat it: one
+        event raises one alarm, not one per bucket.
+    threshold:
+        Severity (0..1) at or above which an anomaly is raised in production.
+    extend_ratio:
+        An anomaly window spans the triggering points and their neighbours whose
+        baseline z is at least ``extend_ratio`` times the trigger's z.
+    """
+
+    method: Method = "combined"
+    transform: Transform = "log1p"
+    direction: Direction = "up"
+    min_history_hours: float = 24.0
+    min_prophet_days: float = 14.0
+    train_days: float = 28.0
+    refit_hours: float = 24.0
+    max_fit_points: int = 1500
+    changepoint_range: float = 0.95
+    changepoint_prior: float = 0.05
+    daily_order: int = 4
+    robust_days: int = 14
+    mp_window_hours: float = 2.0
+    mp_weight: float = 0.1
+    mp_min_record: float = 0.5
+    record_days: float = 7.0
+    min_record: float = 3.0
+    quiet_hours: float = 24.0
+    threshold: float = 0.5
+    extend_ratio: float = 0.5
+
+    def with_(self, **changes: object) -> DetectConfig:
+        """A copy with some fields changed (``ValueError`` on an unknown field)."""
+        unknown = set(changes) - set(self.__dataclass_fields__)
+        if unknown:
+            raise ValueError(f"unknown detector setting(s): {', '.join(sorted(unknown))}")
+        return replace(self, **changes)  # type: ignore[arg-type]
+
+    @staticmethod
+    def points(hours: float, step_s: float, minimum: int = 1) -> int:
+        """Number of buckets of ``step_s`` seconds in ``hours`` hours (at least ``minimum``)."""
+        return max(minimum, round(hours * 3600.0 / step_s))
+
+
+COUNT_CONFIG = DetectConfig()
+"""Volume series (post counts): log scale, spikes up."""
+
+MEAN_CONFIG = DetectConfig(transform="none", direction="both")
+"""Mean-score series (sentiment, threat...): raw scale, both directions."""
+
+LOOP_INTERVAL_S = 300.0
+"""``detect --loop`` runs a cycle every 5 minutes by default (``VIGIL_DETECT_INTERVAL_S``)."""
+
+LOOKBACK_DAYS = 14.0
+"""Each cycle scores the last 14 days of every changed series, relative to its newest bucket."""
+
+HISTORY_DAYS = 42.0
+"""Rollups older than this (before a series' newest bucket) are not read: enough to fit
+the baseline of the oldest scored chunk (lookback + train_days)."""
+
+EVIDENCE_POSTS = 5
+"""Top posts kept as evidence on an anomaly."""
+
+EVIDENCE_TERMS = 10
+"""Top terms (by lift) kept as evidence on an anomaly."""
+
+EVIDENCE_PLACES = 5
+"""Top places kept as evidence on an anomaly."""
+
+TERM_SAMPLE = 500
+"""Posts sampled (each for the window and for the baseline period) to compute term lift."""

@@ -1,0 +1,332 @@
+"""The detector process: rollups -> series -> scores -> anomalies with evidence, every cycle.
+
+Which buckets a cycle scores
+----------------------------
+Everything is relative to the newest data, never to the wall clock, so an archive
+import (the bundled 2013 sample) is scored like live data:
+
+* a series scored for the first time is scored over its whole loaded history (up
+  to ``max_history_days`` before its newest bucket): the first cycle after ``make run``
+  finds the spikes of every imported event;
+* afterwards only series whose newest bucket moved are rescored, over the last
+  ``lookback_days`` before their newest bucket (late posts in that span are seen);
+* a bucket still filling (its hour has not ended) is never scored.
+
+The first cycle reads every rollup; later ones read from ``HISTORY_DAYS`` before the
+newest hour seen so far (bounded). Overlapping detections of one series merge into
+one anomaly (:meth:`pipelines.store.Store.upsert_anomaly`), so rescoring is idempotent.
+"""
+
+from __future__ import annotations
+
+import logging
+import resource
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import numpy as np
+import polars as pl
+
+from pipelines.detect import defaults as D
+from pipelines.detect import evidence as E
+from pipelines.detect.defaults import DetectConfig
+from pipelines.detect.detector import AnomalyWindow, Caches, find_anomalies, score_series
+from pipelines.detect.series import SeriesId, build_series
+from pipelines.store import Store, utcnow
+
+log = logging.getLogger(__name__)
+
+CONTEXT_BEFORE = timedelta(days=3)
+CONTEXT_AFTER = timedelta(days=1)
+POST_FIELDS = {
+    "_id": 1,
+    "source": 1,
+    "ts": 1,
+    "text": 1,
+    "title": 1,
+    "url": 1,
+    "author": 1,
+    "engagement": 1,
+    "terms": 1,
+    "scores.threat": 1,
+    "scores.hate": 1,
+    "scores.toxicity": 1,
+    "scores.sentiment": 1,
+    "scores.places": 1,
+}
+
+
+def config_for(sid: SeriesId, base: DetectConfig) -> DetectConfig:
+    """Counts keep ``base``; mean scores use the raw scale and flag both directions."""
+    if sid.is_count:
+        return base
+    return base.with_(transform=D.MEAN_CONFIG.transform, direction=D.MEAN_CONFIG.direction)
+
+
+@dataclass
+class CycleReport:
+    """What one cycle did (logged as one line)."""
+
+    series: int = 0
+    scored: int = 0
+    points: int = 0
+    inserted: int = 0
+    updated: int = 0
+    seconds: float = 0.0
+    peak_rss_mb: float = 0.0
+    errors: list[str] = field(default_factory=list)
+
+    def line(self) -> str:
+        return (
+            f"detect cycle {self.seconds:.1f} s: {self.scored}/{self.series} series scored "
+            f"({self.points} points), {self.inserted} new anomalies, {self.updated} updated, "
+            f"peak RSS {self.peak_rss_mb:.0f} MB" + (f", {len(self.errors)} error(s)" if self.errors else "")
+        )
+
+
+class DetectorService:
+    """Runs detector cycles over one store, keeping fitted baselines between cycles.
+
+    Parameters
+    ----------
+    store:
+        Where rollups, posts and anomalies live.
+    config:
+        Detector settings for count series (mean series derive from it).
+    lookback_days, max_history_days:
+        See the module docstring.
+    max_series:
+        Busiest series keys kept per cycle (``all`` always), to bound a cycle's cost.
+    clock:
+        ``now()`` (tests move time).
+    """
+
+    def __init__(
+        self,
+        store: Store,
+        config: DetectConfig | None = None,
+        *,
+        lookback_days: float = 2.0,
+        max_history_days: float = 400.0,
+        max_series: int = 300,
+        min_total: float = 20.0,
+        clock: Any = utcnow,
+    ) -> None:
+        self.store = store
+        self.config = config or DetectConfig()
+        self.lookback = timedelta(days=lookback_days)
+        self.max_history = timedelta(days=max_history_days)
+        self.max_series = max_series
+        self.min_total = min_total
+        self.clock = clock
+        self.caches = Caches()
+
+    # ------------------------------------------------------------------ one cycle
+
+    def run_cycle(self) -> CycleReport:
+        """Score every changed series once and store what it finds."""
+        started = time.perf_counter()
+        report = CycleReport()
+        meta = self.store.get_meta("detector") or {}
+        newest_seen = meta.get("newest")
+        newest_seen = _utc(newest_seen)
+        since = newest_seen - timedelta(days=D.HISTORY_DAYS) if newest_seen else None
+        docs = self.store.detector_rollups(since)
+        series = build_series(docs, min_total=self.min_total, max_series=self.max_series)
+        state = self.store.detector_state()
+        now = self.clock()
+        done: dict[str, datetime] = {}
+        report.series = len(series)
+        newest_all: datetime | None = None
+        for sid, frame in self._ordered(series):
+            frame = frame.filter(pl.col("time") + pl.duration(hours=1) <= now)
+            if frame.height < 2:
+                continue
+            newest = frame["time"][-1]
+            newest_all = newest if newest_all is None or newest > newest_all else newest_all
+            prev = _utc(state.get(str(sid)))
+            if prev is not None and prev >= newest:
+                continue
+            try:
+                found, points = self._score(sid, frame, prev)
+            except Exception as exc:  # one bad series must not stop the others
+                log.exception("detector: series %s failed", sid)
+                report.errors.append(f"{sid}: {type(exc).__name__}: {exc}")
+                continue
+            report.scored += 1
+            report.points += points
+            for window, doc in found:
+                _id, inserted = self.store.upsert_anomaly(doc)
+                report.inserted += int(inserted)
+                report.updated += int(not inserted)
+                log.debug("anomaly %s (%s) %s", _id, "new" if inserted else "updated", window)
+            done[str(sid)] = newest
+        self.store.set_detector_state(done)
+        report.seconds = time.perf_counter() - started
+        report.peak_rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        newest_meta = max(filter(None, [newest_all, _utc(newest_seen)]), default=None)
+        self.store.set_meta(
+            "detector",
+            newest=newest_meta,
+            last_cycle=utcnow(),
+            last_seconds=round(report.seconds, 2),
+            last_report=report.line(),
+        )
+        return report
+
+    @staticmethod
+    def _ordered(series: dict[SeriesId, pl.DataFrame]) -> list[tuple[SeriesId, pl.DataFrame]]:
+        """Counts first (``all``, then sources), then high-score counts, then means.
+
+        Anomalies are stored as each series is scored, so on a first cycle over a long
+        history the volume spikes reach the dashboard first. A source that is the only
+        one (its series equals ``all``) is skipped: it would repeat every ``all`` anomaly.
+        """
+        everything = series.get(SeriesId("all", "count"))
+
+        def rank(sid: SeriesId) -> tuple[int, int, str]:
+            metric = 0 if sid.metric == "count" else 1 if sid.metric.startswith("high:") else 2
+            kind = {"all": 0, "source": 1, "watch": 2, "lang": 3, "place": 4}.get(sid.kind, 5)
+            return metric, kind, str(sid)
+
+        out = []
+        for sid in sorted(series, key=rank):
+            frame = series[sid]
+            if (
+                sid.kind == "source"
+                and sid.metric == "count"
+                and everything is not None
+                and frame.equals(everything)
+            ):
+                continue
+            out.append((sid, frame))
+        return out
+
+    def _score(
+        self, sid: SeriesId, frame: pl.DataFrame, prev: datetime | None
+    ) -> tuple[list[tuple[AnomalyWindow, dict[str, Any]]], int]:
+        config = config_for(sid, self.config)
+        times = frame["time"].dt.replace_time_zone(None).to_numpy()
+        values = frame["value"].to_numpy().astype(float)
+        newest = frame["time"][-1]
+        # First time: the whole loaded history; later: the lookback before the last scored bucket.
+        first = newest - self.max_history if prev is None else prev - self.lookback
+        # History before ``first`` is context only; the oldest kept point bounds the fits.
+        keep_from = first - timedelta(days=config.train_days + config.record_days + 2)
+        offset = int((frame["time"] < keep_from).sum())
+        times, values = times[offset:], values[offset:]
+        kept = frame["time"][offset:]
+        # Scored from 3 days before ``first`` so every anomaly's context comes from the same run.
+        start = int((kept < first - CONTEXT_BEFORE).sum())
+        scores = score_series(times, values, config, start=start, caches=self.caches, series=sid)
+        fresh = scores.filter(pl.col("time") >= first.replace(tzinfo=None))
+        out = [(w, self._document(sid, w, scores)) for w in find_anomalies(fresh, config)]
+        return out, len(scores)
+
+    # ------------------------------------------------------------------ documents
+
+    def _document(self, sid: SeriesId, w: AnomalyWindow, scored: pl.DataFrame | None) -> dict[str, Any]:
+        doc: dict[str, Any] = {
+            "series": str(sid),
+            "key": sid.key,
+            "metric": sid.metric,
+            "kind": sid.kind,
+            "value": sid.value,
+            "start": w.start,
+            "end": w.end,
+            "peak": w.peak,
+            "observed": round(w.observed, 4),
+            "expected": round(w.expected, 4),
+            "lo": round(w.lo, 4),
+            "hi": round(w.hi, 4),
+            "interval": {"lo": round(w.lo, 4), "hi": round(w.hi, 4)},
+            "observed_total": round(w.observed_total, 4),
+            "expected_total": round(w.expected_total, 4),
+            "severity": round(w.severity, 4),
+            "methods": list(w.methods),
+            "detector": {"version": 1, "method": self.config.method, "threshold": self.config.threshold},
+        }
+        try:
+            doc["evidence"] = self.evidence(sid, w)
+        except Exception as exc:  # an anomaly without evidence beats no anomaly
+            log.warning("evidence for %s failed: %s", sid, exc)
+            doc["evidence"] = {"posts": [], "terms": [], "places": [], "error": str(exc)[:300]}
+        if scored is not None:
+            doc["context"] = context_rows(scored, w)
+        return doc
+
+    def evidence(self, sid: SeriesId, w: AnomalyWindow) -> dict[str, Any]:
+        """Top posts, lifted terms and places around the anomaly's peak (bounded queries)."""
+        query = E.series_filter(sid.key)
+        metric_name = sid.metric.split(":", 1)[1] if ":" in sid.metric else ""
+        if sid.metric.startswith("high:") and metric_name:
+            query = {**query, f"scores.{metric_name}": {"$gte": 0.5}}
+        peak_lo = max(w.start, w.peak - timedelta(hours=1))
+        peak_hi = min(w.end, w.peak + timedelta(hours=2))
+        window_posts = self.store.sample_posts(query, peak_lo, peak_hi, D.TERM_SAMPLE, POST_FIELDS)
+        if len(window_posts) < D.EVIDENCE_POSTS:
+            window_posts = self.store.sample_posts(query, w.start, w.end, D.TERM_SAMPLE, POST_FIELDS)
+        base_posts = self.store.sample_posts(
+            query, w.start - timedelta(days=7), w.start, D.TERM_SAMPLE, {"terms": 1}
+        )
+        return {
+            "posts": E.top_posts(window_posts, sid.metric, D.EVIDENCE_POSTS),
+            "terms": E.term_lift(
+                (p.get("terms") or [] for p in window_posts),
+                (p.get("terms") or [] for p in base_posts),
+                D.EVIDENCE_TERMS,
+            ),
+            "places": E.top_places(window_posts, D.EVIDENCE_PLACES),
+            "sample": {"window": len(window_posts), "baseline": len(base_posts)},
+        }
+
+    # ------------------------------------------------------------------ the loop
+
+    def loop(self, interval_s: float, stop: Any = None, max_cycles: int | None = None) -> None:
+        """Run cycles every ``interval_s`` seconds until ``stop`` (a ``threading.Event``) is set."""
+        cycles = 0
+        while True:
+            started = time.monotonic()
+            try:
+                report = self.run_cycle()
+                log.info(report.line())
+                for err in report.errors[:5]:
+                    log.warning("detect: %s", err)
+            except Exception:  # a failed cycle (store down) is retried next time
+                log.exception("detect cycle failed; retrying in %.0f s", interval_s)
+            cycles += 1
+            if max_cycles is not None and cycles >= max_cycles:
+                return
+            wait = max(0.0, interval_s - (time.monotonic() - started))
+            if stop is not None:
+                if stop.wait(wait):
+                    return
+            else:
+                time.sleep(wait)
+
+
+def _utc(t: Any) -> datetime | None:
+    if not isinstance(t, datetime):
+        return None
+    return t.astimezone(UTC) if t.tzinfo else t.replace(tzinfo=UTC)
+
+
+def context_rows(scored: pl.DataFrame, w: AnomalyWindow) -> list[dict[str, Any]]:
+    """Observed, expected band and matrix profile from 3 days before to 1 day after the window."""
+    lo = (w.start - CONTEXT_BEFORE).replace(tzinfo=None)
+    hi = (w.end + CONTEXT_AFTER).replace(tzinfo=None)
+    part = scored.filter((pl.col("time") >= lo) & (pl.col("time") < hi)).tail(500)
+    rows = []
+    for r in part.select("time", "value", "expected", "lo", "hi", "mp", "severity").iter_rows(named=True):
+        rows.append(
+            {
+                "time": r["time"].replace(tzinfo=UTC),
+                **{
+                    k: (None if r[k] is None or not np.isfinite(r[k]) else round(float(r[k]), 4))
+                    for k in ("value", "expected", "lo", "hi", "mp", "severity")
+                },
+            }
+        )
+    return rows
