@@ -3,7 +3,8 @@
 One module per job: :mod:`.roles` (the permission table), :mod:`.passwords` (Argon2id),
 :mod:`.totp` (TOTP, QR, recovery codes), :mod:`.throttle` (delays and lockouts),
 :mod:`.sessions` (server-side sessions), :mod:`.audit` (the audit log), :mod:`.users`
-(usernames and records) and :mod:`.service` (the login flow tying them together).
+(usernames and records), :mod:`.admin` (user administration) and :mod:`.service` (the
+login flow tying them together).
 Nothing here imports streamlit; the dashboard's gate is ``components/auth.py``.
 """
 

@@ -28,6 +28,16 @@ STAGES = ("totp", "enrol", "full")
 
 
 @dataclass(frozen=True)
+class CurrentUser:
+    """The user behind a live session, as re-read on this request."""
+
+    username: str
+    role: str
+    session_id: str
+    expires: datetime
+
+
+@dataclass(frozen=True)
 class SessionPolicy:
     idle: timedelta = timedelta(minutes=30)
     absolute: timedelta = timedelta(hours=12)
