@@ -186,11 +186,12 @@ class Settings(BaseSettings):
     vigil_detect_max_series: int = Field(
         default=300, ge=1, description="Busiest series keys scored per cycle (bounds a cycle's cost)."
     )
-    vigil_detect_threshold: float = Field(
-        default=0.5,
+    vigil_detect_threshold: float | None = Field(
+        default=None,
         gt=0,
         lt=1,
-        description="Severity (0..1) at or above which the detector raises an anomaly.",
+        description="Severity (0..1) at or above which the detector raises an anomaly; "
+        "unset: the detector's default (0.46, see docs/detection.md).",
     )
 
     @property

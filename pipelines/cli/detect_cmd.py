@@ -38,7 +38,9 @@ def detect(
     try:
         service = DetectorService(
             store,
-            DetectConfig(threshold=settings.vigil_detect_threshold),
+            DetectConfig()
+            if settings.vigil_detect_threshold is None
+            else DetectConfig(threshold=settings.vigil_detect_threshold),
             lookback_days=settings.vigil_detect_lookback_days,
             max_series=settings.vigil_detect_max_series,
         )

@@ -12,8 +12,8 @@ import (the bundled 2013 sample) is scored like live data:
   ``lookback_days`` before their newest bucket (late posts in that span are seen);
 * a bucket still filling (its hour has not ended) is never scored.
 
-The first cycle reads every rollup; later ones read from ``HISTORY_DAYS`` before the
-newest hour seen so far (bounded). Overlapping detections of one series merge into
+The first cycle reads every rollup; later ones read from the newest hour seen so far
+minus the lookback, its context and the training window of its oldest chunk (bounded). Overlapping detections of one series merge into
 one anomaly (:meth:`pipelines.store.Store.upsert_anomaly`), so rescoring is idempotent.
 """
 
@@ -132,7 +132,13 @@ class DetectorService:
         meta = self.store.get_meta("detector") or {}
         newest_seen = meta.get("newest")
         newest_seen = _utc(newest_seen)
-        since = newest_seen - timedelta(days=D.HISTORY_DAYS) if newest_seen else None
+        # Enough history for the lookback, its context and the fits of its oldest chunk.
+        history = (
+            self.lookback
+            + CONTEXT_BEFORE
+            + timedelta(days=self.config.train_days + self.config.record_days + 2)
+        )
+        since = newest_seen - history if newest_seen else None
         docs = self.store.detector_rollups(since)
         series = build_series(docs, min_total=self.min_total, max_series=self.max_series)
         state = self.store.detector_state()
