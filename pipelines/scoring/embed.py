@@ -22,6 +22,9 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 TOKENIZER_PATH = Path(__file__).parent / "assets" / "minilm" / "tokenizer.json"
 EMBED_DIM = 384
 MAX_TOKENS = 128
+SMALL_BATCH = 4
+"""Texts per ONNX call. Measured on tweets (CPU ms per post, 1 thread): 4 -> ~12,
+8 -> ~13.5, 16 -> ~17.5, 64 -> ~19, 128 -> ~24: padding costs more than call overhead."""
 """all-MiniLM-L6-v2 was fine-tuned on 128-token inputs; posts longer than that are cut."""
 
 
@@ -89,10 +92,12 @@ class MiniLMEmbedder:
             ThreadPoolExecutor(self.parallel, thread_name_prefix="minilm") if self.parallel > 1 else None
         )
 
-    def embed(self, texts: Sequence[str], batch_size: int = 64) -> np.ndarray:
+    def embed(self, texts: Sequence[str], batch_size: int = SMALL_BATCH) -> np.ndarray:
         """L2-normalised sentence vectors, one row per text, in input order.
 
-        Texts are batched by length so that padding (wasted work) stays small.
+        Texts are sorted by length and run in small batches, so padding (wasted work)
+        stays small: with 64 mixed tweets in one batch every tweet is padded to the
+        longest, and the CPU cost per post is ~60 % higher than in batches of 4.
         """
         n = len(texts)
         out = np.zeros((n, EMBED_DIM), dtype=np.float32)
