@@ -119,6 +119,9 @@ def eval_onsets(
     crisislex_dir: Annotated[Path, typer.Argument(help="CrisisLexT26 folder (one folder per event).")],
     step: Annotated[int, typer.Option(help="Bucket width in seconds (production rollups: 3600).")] = 3600,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
+    pad_days: Annotated[
+        float, typer.Option(help="Days of empty buckets before each collection (a quiet baseline).")
+    ] = 0.0,
 ) -> None:
     """Delay from each CrisisLex event's start day to the detector's first anomaly."""
     from pipelines.detect import onsets
@@ -128,7 +131,7 @@ def eval_onsets(
     if not crisislex_dir.is_dir():
         raise typer.BadParameter(f"{crisislex_dir} is not a folder")
     try:
-        rows = onsets.evaluate(crisislex_dir, step_s=step)
+        rows = onsets.evaluate(crisislex_dir, step_s=step, pad_days=pad_days)
     except ValueError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from exc

@@ -123,8 +123,8 @@ def score_series(
     -------
     polars.DataFrame
         One row per scored point: ``time, value, expected, lo, hi, z, mp, score_baseline,
-        score_mp, severity, mode, fired`` (``fired`` lists the methods whose own relative
-        score reached the record, e.g. ``["prophet", "stumpy"]`` or ``["robust"]``).
+        score_mp, severity, mode, fired`` (``fired`` lists the methods whose own score
+        reached the threshold, e.g. ``["prophet", "stumpy"]`` or ``["robust"]``).
         Empty (never an exception) for series too short to score.
     """
     config = config or DetectConfig()
@@ -162,7 +162,7 @@ def score_series(
         lo_t = t_s[lo_i] - config.train_days * 86_400
         lo_t = (lo_t // refit_s) * refit_s  # aligned: the stumpi stream survives until the next refit
         w0 = int(np.searchsorted(t_s, lo_t))
-        raw = caches.profiles.left_profile(series, lo_t, xf[w0:], m, normalize=False)
+        raw = caches.profiles.left_profile(series, int(t_s[w0]), xf[w0:], m, normalize=False)
         # In the baseline's units: RMS distance to the closest earlier shape, in robust sigmas.
         with np.errstate(invalid="ignore", divide="ignore"):
             d[w0:] = raw / (np.sqrt(m) * scale[w0:])
@@ -188,12 +188,16 @@ def score_series(
 
     fired: list[list[str]] = []
     modes: list[str] = []
+    # A method "fired" when its own score alone reaches the threshold; the baseline is
+    # named whenever the combined score does (it decides in ``combined``).
+    r_thr = config.threshold / (1.0 - config.threshold)
     for i in range(start, n):
         f: list[str] = []
         if sev[i] > 0:
-            if config.method != "stumpy" and b_rel[i] >= 1.0:
-                f.append(mode[i] if mode[i] in ("prophet", "robust") else "robust")
-            if config.method != "prophet" and m_rel[i] >= 1.0:
+            base = mode[i] if mode[i] in ("prophet", "robust") else "robust"
+            if config.method != "stumpy" and (b_rel[i] >= r_thr or sev[i] >= config.threshold):
+                f.append(base)
+            if config.method != "prophet" and m_rel[i] >= r_thr:
                 f.append("stumpy")
         fired.append(f)
         modes.append(str(mode[i]))
