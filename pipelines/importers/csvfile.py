@@ -46,7 +46,9 @@ def sniff_delimiter(header: str) -> str:
 
 def rows(lines: Iterator[Line], delimiter: str, max_bytes: int) -> Iterator[Row]:
     """Parse CSV rows from bounded lines, reporting problems per row instead of failing."""
-    csv.field_size_limit(max_bytes + 1)  # our own row cap below fires first, with a clearer reason
+    # The module-wide limit only ever grows: lowering it would break every other CSV reader in
+    # the process. Our own row cap below fires first, with a clearer reason.
+    csv.field_size_limit(max(csv.field_size_limit(), max_bytes + 1))
     state = {"first": 0, "end": 0, "no": 0, "bytes": 0, "problem": None, "raw": None}
 
     def feed() -> Iterator[str]:
