@@ -5,7 +5,7 @@ from __future__ import annotations
 import signal
 import threading
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, NoReturn
 
 import typer
 
@@ -30,9 +30,9 @@ def detect(
     settings = get_settings()
     setup_logging(settings.vigil_log_level)
     if not (loop or once):
-        raise typer.BadParameter("give --loop or --once")
+        _fail("give --loop or --once")
     if interval < 0:
-        raise typer.BadParameter(f"--interval must be positive, got {interval}")
+        _fail(f"--interval must be positive, got {interval}")
     warm_up()  # Numba compilation (or cache load) once per process, never inside a cycle
     store = Store.open(settings)
     try:
@@ -70,8 +70,14 @@ def _methods(value: str) -> list[str]:
     chosen = [m.strip() for m in value.split(",") if m.strip()]
     bad = [m for m in chosen if m not in METHODS]
     if bad or not chosen:
-        raise typer.BadParameter(f"--method {value!r}: use prophet, stumpy, combined or all")
+        _fail(f"--method {value!r}: use prophet, stumpy, combined or all")
     return chosen
+
+
+def _fail(message: str) -> NoReturn:
+    """One plain line on stderr and exit code 2 (no framed usage box)."""
+    typer.echo(f"error: {message}", err=True)
+    raise typer.Exit(2)
 
 
 @app.command("eval-nab")
@@ -94,7 +100,7 @@ def eval_nab(
     setup_logging(settings.vigil_log_level)
     for path, what in ((data_dir, "DATA_DIR"), (windows_json, "WINDOWS_JSON")):
         if not path.exists():
-            raise typer.BadParameter(f"{what} {path} does not exist")
+            _fail(f"{what} {path} does not exist")
     if profiles is None and (data_dir / "profiles.json").exists():
         profiles = data_dir / "profiles.json"
     try:
@@ -107,8 +113,7 @@ def eval_nab(
             workers=workers or None,
         )
     except ValueError as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(2) from exc
+        _fail(str(exc))
     typer.echo(nab_eval.format_table(results))
     if out is not None:
         typer.echo(f"results and scores.json written under {out}")
@@ -129,10 +134,9 @@ def eval_onsets(
     settings = get_settings()
     setup_logging(settings.vigil_log_level)
     if not crisislex_dir.is_dir():
-        raise typer.BadParameter(f"{crisislex_dir} is not a folder")
+        _fail(f"{crisislex_dir} is not a folder")
     try:
         rows = onsets.evaluate(crisislex_dir, step_s=step, pad_days=pad_days)
     except ValueError as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(2) from exc
+        _fail(str(exc))
     typer.echo(onsets.as_json(rows) if as_json else onsets.format_table(rows))

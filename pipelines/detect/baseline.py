@@ -41,6 +41,8 @@ log = logging.getLogger(__name__)
 MAD_TO_SIGMA = 1.4826
 MIN_POINTS = 6
 """Fewer past points than this: no baseline at all (the chunk is not scored)."""
+MIN_PHASE_SAMPLES = 3
+"""A time of day needs this many past values before it gets its own median."""
 MEAN_MIN_SCALE = 0.02
 """Spread floor of mean-score series (scores live in -1..1 or 0..1)."""
 
@@ -112,7 +114,8 @@ def robust_profile(
     Returns
     -------
     numpy.ndarray
-        Expected value per target; the overall median where a time of day has no history.
+        Expected value per target; the overall median where a time of day has fewer than
+        :data:`MIN_PHASE_SAMPLES` past values.
     """
     finite = np.isfinite(x)
     if not finite.any():
@@ -132,7 +135,8 @@ def robust_profile(
     for p in range(per_day):
         d = np.abs(phase - p)
         near = np.minimum(d, per_day - d) <= half
-        if near.any():
+        # A median of one or two past days is noise (hourly data, first days): keep the overall one.
+        if near.sum() >= MIN_PHASE_SAMPLES:
             table[p] = np.median(values[near])
     return table[(targets_s % 86_400) // step_s]
 

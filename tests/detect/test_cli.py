@@ -1,0 +1,117 @@
+"""The detect, eval-nab and eval-onsets commands end to end (real store, real files)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+import pytest
+from typer.testing import CliRunner
+
+from pipelines.cli import load_commands
+from pipelines.config import Settings, get_settings
+from pipelines.store import Store
+from pipelines.supervisor import process_specs
+
+
+@pytest.fixture()
+def cli(store: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator:
+    for k, v in {
+        "MONGODB_URI": store.uri,
+        "MONGODB_DB": store.db.name,
+        "VIGIL_DATA_DIR": str(tmp_path),
+    }.items():
+        monkeypatch.setenv(k, v)
+    get_settings.cache_clear()
+    app, runner = load_commands(), CliRunner()
+    yield lambda *args: runner.invoke(app, list(args))
+    get_settings.cache_clear()
+
+
+def nab_folder(root: Path) -> tuple[Path, Path, int]:
+    """Two NAB-format files of 4 days at 5 minutes; one labelled spike in the first."""
+    rng = np.random.default_rng(3)
+    times = [datetime(2015, 3, 1, 0, 2, 53) + timedelta(minutes=5 * i) for i in range(4 * 288)]
+    spike = 3 * 288 + 100
+    for name, level in (("a.csv", 30), ("b.csv", 8)):
+        values = rng.poisson(level, len(times))
+        if name == "a.csv":
+            values[spike : spike + 3] = [400, 900, 500]
+        pl.DataFrame(
+            {"timestamp": [t.strftime("%Y-%m-%d %H:%M:%S") for t in times], "value": values}
+        ).write_csv(root / name)
+    windows = {
+        "a.csv": [
+            [f"{times[spike - 40]:%Y-%m-%d %H:%M:%S}.000000", f"{times[spike + 40]:%Y-%m-%d %H:%M:%S}.000000"]
+        ],
+        "b.csv": [],
+    }
+    (root / "windows.json").write_text(json.dumps(windows))
+    return root, root / "windows.json", spike
+
+
+def test_eval_nab_writes_nab_results_and_scores(cli, tmp_path: Path) -> None:
+    data, windows, spike = nab_folder(tmp_path)
+    out = tmp_path / "out"
+    res = cli(
+        "eval-nab", str(data), str(windows), "--method", "combined", "--out", str(out), "--workers", "1"
+    )
+    assert res.exit_code == 0, res.output
+    assert "combined" in res.output and "standard" in res.output
+    result = pl.read_csv(out / "combined" / "combined_a.csv")
+    assert result.columns == ["timestamp", "value", "anomaly_score", "label"]
+    assert result["label"].sum() == 81 and result["label"][spike] == 1
+    assert int(result["anomaly_score"].arg_max()) in range(spike, spike + 3)
+    assert result["anomaly_score"].min() >= 0 and result["anomaly_score"].max() < 1
+    scores = json.loads((out / "scores.json").read_text())
+    assert set(scores["combined"]) == {"standard", "reward_low_FP_rate", "reward_low_FN_rate"}
+    assert scores["combined"]["standard"]["null"] == -1.0
+
+
+def test_eval_commands_refuse_bad_input(cli, tmp_path: Path) -> None:
+    res = cli("eval-nab", str(tmp_path / "nowhere"), str(tmp_path / "w.json"))
+    assert res.exit_code == 2 and "does not exist" in res.output
+    (tmp_path / "w.json").write_text("[1, 2]")
+    (tmp_path / "x.csv").write_text("timestamp,value\n2015-01-01 00:00:00,1\n")
+    res = cli("eval-nab", str(tmp_path), str(tmp_path / "w.json"), "--workers", "1")
+    assert res.exit_code == 2 and "expected an object of file -> windows" in res.output
+    res = cli("eval-nab", str(tmp_path), str(tmp_path / "w.json"), "--method", "arima")
+    assert res.exit_code == 2 and "arima" in res.output
+    res = cli("eval-onsets", str(tmp_path))
+    assert res.exit_code == 2 and "no event folders" in res.output
+
+
+def test_detect_once_reports_a_cycle(cli, store: Store) -> None:
+    t0 = datetime(2013, 9, 1, tzinfo=UTC)
+    rng = np.random.default_rng(0)
+    docs = []
+    for h in range(6 * 24):
+        hour = t0 + timedelta(hours=h)
+        n = int(rng.poisson(20)) + (400 if h == 5 * 24 + 3 else 0)
+        docs.append(
+            {
+                "_id": f"ingest|{hour.isoformat()}|news",
+                "kind": "ingest",
+                "hour": hour,
+                "source": "news",
+                "n": n,
+            }
+        )
+    store.insert_rollups(docs)
+    res = cli("detect", "--once")
+    assert res.exit_code == 0, res.output
+    assert "detect cycle" in res.output and "series scored" in res.output
+    found = store.find_anomalies()
+    assert [d["series"] for d in found] == ["all|count"]
+    assert found[0]["start"] <= t0 + timedelta(days=5, hours=3) < found[0]["end"]
+    assert cli("detect").exit_code == 2  # neither --loop nor --once
+
+
+def test_detector_is_a_supervised_process() -> None:
+    specs = {s.name: s for s in process_specs(Settings(vigil_load_sample=False))}
+    assert specs["detector"].argv[1:] == ["-m", "pipelines", "detect", "--loop"]
+    assert specs["detector"].oneshot is False
