@@ -47,6 +47,11 @@ labels = {
     r["id"]: f"{r['series']} · {r['start']:%Y-%m-%d %H:%M} · severity {r['severity'] or 0:.2f}"
     for r in anoms.iter_rows(named=True)
 }
+linked = st.query_params.get("anomaly")  # alert links: anomalies?anomaly=<id>
+if linked and st.session_state.get("anom_linked") != linked:
+    st.session_state["anom_linked"] = linked  # follow a link once; later picks win
+    if linked in ids:
+        st.session_state["anom_pick"] = linked
 if rows:  # a row selected in the table drives the picker
     st.session_state["anom_pick"] = ids[rows[0]]
 elif st.session_state.get("anom_pick") not in ids:

@@ -54,6 +54,20 @@ def test_anomalies_list_equals_the_collection_and_filters_by_status(app_store: S
     assert list(at.dataframe[0].value["id"]) == ["an2"]
 
 
+def test_alert_link_opens_that_anomalys_drilldown(app_store: Store):
+    seed(app_store)
+    app_store.db.anomalies.insert_many([anomaly_doc(0), anomaly_doc(1)])
+    at = AppTest.from_file(APP, default_timeout=90)
+    at.switch_page("pages/anomalies.py")
+    at.query_params["anomaly"] = "an1"
+    at.run()
+    assert not at.exception, at.exception
+    assert at.selectbox(key="anom_pick").value == "an1"
+    at.query_params["anomaly"] = "no-such-anomaly"
+    at.run()
+    assert not at.exception, at.exception
+
+
 def test_anomaly_drilldown_shows_the_document_and_stores_a_verdict(app_store: Store):
     seed(app_store)
     ctx = [
