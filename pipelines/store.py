@@ -483,6 +483,37 @@ class Store:
         rows = self.db.rollups.aggregate([{"$match": q}, {"$group": group}])
         return [{**r["_id"], **{k: v for k, v in r.items() if k != "_id"}} for r in rows]
 
+    def _inc_rollups_once(
+        self, contrib: Mapping[str, Mapping[str, Any]], token: str, *, keep: int, what: str
+    ) -> None:
+        """Token-guarded ``$inc`` upserts shared by the scorer and the watch pass.
+
+        Each upsert is filtered on ``applied != token`` and records the token (the last
+        ``keep`` are kept), so replaying a batch after a crash adds nothing twice: an
+        already-applied document does not match and its upsert hits the duplicate ``_id``
+        (E11000), the expected "done already".
+        """
+        ops = [
+            UpdateOne(
+                {"_id": rid, "applied": {"$ne": token}},
+                {
+                    "$setOnInsert": dict(c["set"]),
+                    "$inc": dict(c["inc"]),
+                    "$push": {"applied": {"$each": [token], "$slice": -keep}},
+                },
+                upsert=True,
+            )
+            for rid, c in contrib.items()
+        ]
+        if not ops:
+            return
+        try:
+            self.db.rollups.bulk_write(ops, ordered=False)
+        except BulkWriteError as exc:
+            errors = [e for e in exc.details.get("writeErrors", []) if e.get("code") != 11000]
+            if errors:
+                raise StoreError(f"{what} update failed: {errors[0].get('errmsg')}") from exc
+
     def rebuild_ingest_rollups(self) -> int:
         """Recount the ingest rollups from posts (repair after a crash mid-import)."""
         self.db.rollups.delete_many({"kind": "ingest"})
@@ -898,25 +929,7 @@ class Store:
         an already-applied document does not match and its upsert hits the duplicate
         ``_id`` (E11000), which is the expected "done already".
         """
-        ops = [
-            UpdateOne(
-                {"_id": rid, "applied": {"$ne": token}},
-                {
-                    "$setOnInsert": dict(c["set"]),
-                    "$inc": dict(c["inc"]),
-                    "$push": {"applied": {"$each": [token], "$slice": -500}},
-                },
-                upsert=True,
-            )
-            for rid, c in contrib.items()
-        ]
-        if ops:
-            try:
-                self.db.rollups.bulk_write(ops, ordered=False)
-            except BulkWriteError as exc:
-                errors = [e for e in exc.details.get("writeErrors", []) if e.get("code") != 11000]
-                if errors:
-                    raise StoreError(f"rollup update failed: {errors[0].get('errmsg')}") from exc
+        self._inc_rollups_once(contrib, token, keep=500, what="rollup")
         res = self.db.posts.update_many(
             {"rollup_pending": token}, {"$unset": {"rollup_pending": "", "rollup_pending_at": ""}}
         )
@@ -1474,26 +1487,7 @@ class Store:
         a step after a crash adds nothing twice (the duplicate ``_id`` of an already
         applied document is the expected "done already").
         """
-        ops = [
-            UpdateOne(
-                {"_id": rid, "applied": {"$ne": token}},
-                {
-                    "$setOnInsert": dict(c["set"]),
-                    "$inc": dict(c["inc"]),
-                    "$push": {"applied": {"$each": [token], "$slice": -200}},
-                },
-                upsert=True,
-            )
-            for rid, c in contrib.items()
-        ]
-        if not ops:
-            return
-        try:
-            self.db.rollups.bulk_write(ops, ordered=False)
-        except BulkWriteError as exc:
-            errors = [e for e in exc.details.get("writeErrors", []) if e.get("code") != 11000]
-            if errors:
-                raise StoreError(f"watch rollup update failed: {errors[0].get('errmsg')}") from exc
+        self._inc_rollups_once(contrib, token, keep=200, what="watch rollup")
 
     def recount_watch_rollups(self, watchlist: str) -> int:
         """Replace a watchlist's rollups by a recount from its tagged posts (repair tool).
