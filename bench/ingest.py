@@ -103,6 +103,49 @@ def _self_cpu() -> float:
     return r.ru_utime + r.ru_stime
 
 
+def _insert_cost(docs: list[dict], server: EmbeddedServer, db: str, specs: list) -> tuple[float, float]:
+    """(posts/s, server ms CPU per post) of ``insert_many`` into a fresh collection with ``specs``."""
+    pid = server.process.pid if server.process else None
+    store = Store(server.uri, db)
+    for keys, opts in specs:
+        store.db.posts.create_index(keys, **opts)
+    cpu0 = _proc_stats(pid)[0] if pid else 0.0
+    t = time.perf_counter()
+    for i in range(0, len(docs), 1000):
+        store.db.posts.insert_many([dict(d) for d in docs[i : i + 1000]], ordered=False)
+    wall = time.perf_counter() - t
+    cpu = (_proc_stats(pid)[0] - cpu0) if pid else 0.0
+    store.client.close()
+    return len(docs) / wall, 1000 * cpu / len(docs)
+
+
+# The indexes issue 2 itself requires on posts; the others serve scoring and alerts.
+REQUIRED = ("ts_-1", "source_1_ts_-1", "status_1_lease_until_1", "content_hash_1", "terms_1", "geo_2dsphere")
+
+
+def per_index_costs(docs: list[dict], server: EmbeddedServer) -> None:
+    """Server CPU each secondary index of ``posts`` adds per inserted post, one at a time.
+
+    Why: the import is bound by the server, and this says by which part of it. On
+    SecantusDB every index costs a fixed ~0.1 ms per document (the server re-reads the
+    index catalogue for each document) plus its entries; ``terms`` (multikey, ~12
+    entries a post) costs the most.
+    """
+    specs = {"_".join(f"{k}_{v}" for k, v in keys): (keys, opts) for keys, opts in Store.INDEXES["posts"]}
+    sample = docs[: min(len(docs), 3000)]
+    rate0, base = _insert_cost(sample, server, "bench_idx_none", [])
+    print(f"  per index, {len(sample):,} posts (server CPU added per post over _id only, {base:.2f} ms):")
+    for i, (name, spec) in enumerate(specs.items()):
+        _rate, ms = _insert_cost(sample, server, f"bench_idx_{i}", [spec])
+        tag = "required by issue 2" if name in REQUIRED else "scoring/alerts"
+        print(f"    {name:<24} +{ms - base:.2f} ms  ({tag})")
+    rate, ms = _insert_cost(sample, server, "bench_idx_req", [specs[n] for n in REQUIRED])
+    print(
+        f"  the six required indexes only: {rate:,.0f} posts/s, server CPU {ms:.2f} ms/post "
+        f"(ceiling for one server process: {1000 / ms:,.0f} posts/s)"
+    )
+
+
 def breakdown(event: Path, server: EmbeddedServer, limit: int) -> None:
     """What bounds the import: client-side reading, and the server with and without indexes."""
     inp = importers.InputFile(event / "tweets_labeled.csv.gz", "crisislex")
@@ -132,6 +175,7 @@ def breakdown(event: Path, server: EmbeddedServer, limit: int) -> None:
             f"server CPU {1000 * cpu / len(docs):.2f} ms/post"
         )
         store.client.close()
+    per_index_costs(docs, server)
     small = docs[: min(len(docs), 2000)]
     for label, method in (
         ("Store.upsert_posts (one commit per statement)", "upsert_posts"),
