@@ -123,7 +123,12 @@ def main() -> int:
     ap.add_argument("--posts", type=int, default=1_000_000)
     ap.add_argument("--loads", type=int, default=20)
     ap.add_argument("--data-dir", type=Path, default=Path(tempfile.gettempdir()) / "vigil-bench-dashboard")
-    ap.add_argument("--reuse", action="store_true", help="keep the posts already in --data-dir")
+    ap.add_argument(
+        "--reuse",
+        action="store_true",
+        help="keep the posts already in --data-dir (an interrupted fill resumes where it stopped)",
+    )
+    ap.add_argument("--fill-only", action="store_true", help="fill (or finish filling) the store, then stop")
     ap.add_argument("--port", type=int, default=27418)
     ap.add_argument("--ui-port", type=int, default=8618)
     args = ap.parse_args()
@@ -132,16 +137,23 @@ def main() -> int:
     uri = server.ensure_running(timeout_s=300)
     store = Store(uri, "vigil")
     store.ensure_schema()
-    have = sum(int(r["n"]) for r in store.rollup_sums("ingest", []))
-    if not (args.reuse and have):
-        from bench.fill import fill
+    from bench.fill import fill, fill_state
 
+    state = fill_state(store)
+    if not args.reuse or state is None:
         store.client.drop_database("vigil")
         store.ensure_schema()
-        print(f"filling {args.posts:,} posts ...", flush=True)
-        print("fill:", fill(store, args.posts), flush=True)
-        have = sum(int(r["n"]) for r in store.rollup_sums("ingest", []))
+        state = None
+    if state is None or not state.get("complete"):
+        n = int(state["n"]) if state else args.posts
+        print(f"filling {n:,} posts ...", flush=True)
+        print("fill:", fill(store, n, log=lambda m: print(m, flush=True)), flush=True)
+    have = sum(int(r["n"]) for r in store.rollup_sums("ingest", []))
     print(f"store holds {have:,} posts", flush=True)
+    if args.fill_only:
+        store.client.close()
+        server.stop()
+        return 0
 
     print("\nquery times (direct, no Streamlit):")
     for label, dt, r in query_times(store):
