@@ -102,6 +102,16 @@ def test_latest_posts_and_ts_range(store: Store):
     assert lo.minute == 0 and hi.minute == 19
 
 
+def test_newest_post_ts_reads_the_newest_hour_and_falls_back_without_rollups(store: Store):
+    assert store.newest_post_ts() is None
+    store.upsert_posts(_docs(20, hour=3) + _docs(7, source="u", hour=9))
+    assert store.newest_post_ts() == store.ts_range()[1] == datetime(2013, 6, 20, 9, 6, tzinfo=UTC)
+    # A post written without an ingest rollup (by hand) is still found by the fallback.
+    store.db.rollups.delete_many({"kind": "ingest"})
+    store.db.posts.insert_one({**_docs(1, source="v", hour=11)[0]})
+    assert store.newest_post_ts() == datetime(2013, 6, 20, 11, 0, tzinfo=UTC)
+
+
 def test_ping_before_start_reuses_one_server_per_folder(tmp_path):
     port = free_port()
     settings = Settings(vigil_data_dir=tmp_path, vigil_db_port=port, mongodb_uri=None)

@@ -167,7 +167,7 @@ class AlertService:
         rules = self.rules()
         self._watchlists = {w.id: w for w in load_watchlists(self.store)[0]}
         names = {w.id: w.name for w in self._watchlists.values()}
-        newest = self.store.ts_range()[1]
+        newest = self.store.newest_post_ts(now)
         data_now = min(newest, now) if newest else now
         for rule in rules:
             if rule.watchlist and rule.watchlist not in names:
