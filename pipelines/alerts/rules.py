@@ -19,7 +19,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, time, timedelta
-from typing import Literal
+from typing import Any, Literal
 from urllib.parse import quote
 
 from pipelines.alerts.models import Event, PostRef, Rule
@@ -180,24 +180,39 @@ def volume_events(rule: Rule, inputs: RuleInputs) -> list[Event]:
         if n < rule.min_posts:
             continue
         out.append(
-            Event(
-                rule=rule.id,
+            _window_event(
+                rule,
+                inputs,
+                (start, end),
                 kind="volume",
                 key=f"volume|{start.isoformat()}",
                 title=f"{n:,} posts on {_subject(rule, inputs)} in {rule.window_hours} h (threshold {rule.min_posts:,})",
                 severity=min(1.0, 0.5 * n / rule.min_posts),
-                at=min(end, inputs.data_now),
-                watchlist=rule.watchlist,
-                series=f"watch:{rule.watchlist}",
                 observed=float(n),
                 expected=float(rule.min_posts),
-                window_start=start,
-                window_end=end,
                 detail=f"{n:,} matching posts between {start:%Y-%m-%d %H:%M} and {end:%H:%M} UTC.",
-                link_path=_explore_path(rule.watchlist, start, end),
             )
         )
     return out
+
+
+def _window_event(rule: Rule, inputs: RuleInputs, window: tuple[datetime, datetime], **fields: Any) -> Event:
+    """An event about a window of a watchlist's series: the fields every window rule shares.
+
+    Why one place: the event's time (the window's end, never later than the data), its
+    series and its Explore link must agree for the volume and sentiment rules alike.
+    """
+    start, end = window
+    return Event(
+        rule=rule.id,
+        at=min(end, inputs.data_now),
+        watchlist=rule.watchlist,
+        series=f"watch:{rule.watchlist}",
+        window_start=start,
+        window_end=end,
+        link_path=_explore_path(rule.watchlist, start, end),
+        **fields,
+    )
 
 
 def sentiment_means(
@@ -229,24 +244,20 @@ def sentiment_shift_events(rule: Rule, inputs: RuleInputs) -> list[Event]:
     if fall < rule.drop:
         return []
     return [
-        Event(
-            rule=rule.id,
+        _window_event(
+            rule,
+            inputs,
+            (start, end),
             kind="sentiment_shift",
             key=f"shift|{end.isoformat()}",
             title=f"Sentiment on {_subject(rule, inputs)} fell by {fall:.2f} ({base:+.2f} to {win:+.2f})",
             severity=min(1.0, 0.5 * fall / rule.drop),
-            at=min(end, inputs.data_now),
-            watchlist=rule.watchlist,
-            series=f"watch:{rule.watchlist}",
             observed=round(win, 4),
             expected=round(base, 4),
-            window_start=start,
-            window_end=end,
             detail=(
                 f"Mean sentiment {win:+.2f} over {win_n:,} posts in the last {rule.window_hours} h, "
                 f"against {base:+.2f} over {base_n:,} posts in the {rule.baseline_days} days before."
             ),
-            link_path=_explore_path(rule.watchlist, start, end),
         )
     ]
 

@@ -197,19 +197,24 @@ def test_telegram_text_is_capped():
 # --------------------------------------------------------------------------- email
 
 
-def test_email_is_multipart_with_inline_chart(smtp_receiver, monkeypatch):
-    monkeypatch.setenv("TEST_SMTP_PASSWORD", SMTP_PASSWORD)
-    ch = Channel.make(
+def smtp_channel(rec, mail_to: str = "desk@example.org") -> Channel:
+    """An email channel that logs in to the loopback SMTP receiver ``rec`` as SMTP_USER."""
+    return Channel.make(
         name="mail",
         type="email",
         smtp_host="127.0.0.1",
-        smtp_port=smtp_receiver.port,
+        smtp_port=rec.port,
         smtp_security="none",
         smtp_user=SMTP_USER,
         password_env="TEST_SMTP_PASSWORD",
         mail_from="vigil@example.org",
-        mail_to="desk@example.org, ops@example.org",
+        mail_to=mail_to,
     )
+
+
+def test_email_is_multipart_with_inline_chart(smtp_receiver, monkeypatch):
+    monkeypatch.setenv("TEST_SMTP_PASSWORD", SMTP_PASSWORD)
+    ch = smtp_channel(smtp_receiver, mail_to="desk@example.org, ops@example.org")
     from pipelines.alerts.chart import volume_png
 
     rows = [
@@ -245,17 +250,7 @@ def test_email_is_multipart_with_inline_chart(smtp_receiver, monkeypatch):
 
 def test_email_wrong_password_is_final(smtp_receiver, monkeypatch):
     monkeypatch.setenv("TEST_SMTP_PASSWORD", "wrong")
-    ch = Channel.make(
-        name="mail",
-        type="email",
-        smtp_host="127.0.0.1",
-        smtp_port=smtp_receiver.port,
-        smtp_security="none",
-        smtp_user=SMTP_USER,
-        password_env="TEST_SMTP_PASSWORD",
-        mail_from="vigil@example.org",
-        mail_to="desk@example.org",
-    )
+    ch = smtp_channel(smtp_receiver)
     with pytest.raises(DeliveryError, match="SMTP login refused") as err:
         send(ch, message(), "d")
     assert err.value.retryable is False and smtp_receiver.mails == []

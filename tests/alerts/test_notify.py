@@ -41,6 +41,19 @@ def hook(rec, name: str = "hook", path: str = "/hook") -> dict:
     return {"name": name, "type": "webhook", "url": rec.url(path), "secret_env": "TEST_HOOK_SECRET"}
 
 
+def mail(rec) -> dict:
+    """An email channel delivering to the loopback SMTP receiver ``rec``."""
+    return {
+        "name": "mail",
+        "type": "email",
+        "smtp_host": "127.0.0.1",
+        "smtp_port": rec.port,
+        "smtp_security": "none",
+        "mail_from": "vigil@example.org",
+        "mail_to": "desk@example.org",
+    }
+
+
 def service(store: Store, clock: Clock, **kw) -> AlertService:
     notifier = Notifier(
         store, clock=clock, retry_base_s=kw.pop("retry_base_s", 60), max_attempts=kw.pop("max_attempts", 5)
@@ -126,15 +139,7 @@ def test_one_failing_channel_never_blocks_the_others(store: Store, http_receiver
         },
         hook(http_receiver, "slow", "/slow"),
         hook(http_receiver, "ok", "/ok"),
-        {
-            "name": "mail",
-            "type": "email",
-            "smtp_host": "127.0.0.1",
-            "smtp_port": smtp_receiver.port,
-            "smtp_security": "none",
-            "mail_from": "vigil@example.org",
-            "mail_to": "desk@example.org",
-        },
+        mail(smtp_receiver),
     ]
     http_receiver.delay_s["/slow"] = 1.5
     configure(store, {"name": "Threats", "kind": "threshold", "min_score": 0.8}, channels)
@@ -178,19 +183,10 @@ def anomaly(store: Store, aid: str, severity: float, end: datetime, observed: fl
 
 def test_one_alert_per_anomaly_and_channel_across_detector_cycles(store: Store, http_receiver, smtp_receiver):
     clock = Clock(T0 + timedelta(hours=1))
-    mail = {
-        "name": "mail",
-        "type": "email",
-        "smtp_host": "127.0.0.1",
-        "smtp_port": smtp_receiver.port,
-        "smtp_security": "none",
-        "mail_from": "vigil@example.org",
-        "mail_to": "desk@example.org",
-    }
     configure(
         store,
         {"name": "Flood spikes", "kind": "spike", "min_severity": 0.5, "cooldown_minutes": 0},
-        [hook(http_receiver), mail],
+        [hook(http_receiver), mail(smtp_receiver)],
     )
     store.upsert_posts([threat_post(1, 0.2)])
     svc = service(store, clock)
@@ -275,19 +271,10 @@ def test_quiet_hours_hold_then_one_summary(store: Store, http_receiver):
 
 def test_hourly_digest_collects_then_sends_once(store: Store, http_receiver, smtp_receiver):
     clock = Clock(datetime(2013, 6, 20, 13, 10, tzinfo=UTC))
-    mail = {
-        "name": "mail",
-        "type": "email",
-        "smtp_host": "127.0.0.1",
-        "smtp_port": smtp_receiver.port,
-        "smtp_security": "none",
-        "mail_from": "vigil@example.org",
-        "mail_to": "desk@example.org",
-    }
     configure(
         store,
         {"name": "Threats", "kind": "threshold", "min_score": 0.8, "digest": "hourly"},
-        [hook(http_receiver), mail],
+        [hook(http_receiver), mail(smtp_receiver)],
     )
     svc = service(store, clock)
     for i, (threat, minute) in enumerate([(0.81, 70), (0.99, 80), (0.9, 100)], start=1):
