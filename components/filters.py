@@ -4,8 +4,15 @@
 ``st.session_state["filters"]``; pages read it with :func:`current`. Other code sets a
 selection with :func:`request` (e.g. "open in Explore" from an anomaly), which is
 applied to the widgets at the start of the next run, before they are drawn (Streamlit
-forbids changing a widget's value after it is drawn). A first visit may also carry
-the selection in the URL: ``?since=2013-06-20T00:00&until=...&q=flood&sources=a,b``.
+forbids changing a widget's value after it is drawn).
+
+The selection also lives in the page's address: every run writes it to the URL query
+(``Filters.to_params``: time, keywords, sources, languages, places, score ranges,
+watchlist, area), so the address bar is always a link to exactly this selection, and a
+link that arrives with filter parameters (a shared URL, "open in Explore" from an
+anomaly) replaces the selection when its parameters differ from the ones this session
+last wrote. Moving between pages through the menu drops the query; the session keeps
+the selection and the next page writes it back.
 """
 
 from __future__ import annotations
@@ -17,12 +24,15 @@ import streamlit as st
 
 from components import data
 from pipelines.escape import markdown_text
-from pipelines.filters import Filters
+from pipelines.filters import URL_PARAMS, Filters, GeoArea
 from pipelines.queries import PRESETS, preset_range
 from pipelines.search import QuerySyntaxError
 
 STATE_KEY = "filters"
 PENDING_KEY = "filters_pending"
+URL_KEY = "filters_url"
+"""The query parameters this session last wrote (a link differing from them is applied)."""
+AREA_KEY = "f_area"
 CUSTOM = "Custom range"
 DEFAULT_PRESET = "Last 7 days"
 SCORE_SLIDERS = {
@@ -76,29 +86,42 @@ def _apply(filters: Filters) -> None:
     ss["f_area"] = filters.area
 
 
-def _from_query_params() -> Filters | None:
-    """A Filters from ``st.query_params`` (first visit of a session only), or None."""
+def url_params() -> dict[str, str]:
+    """The filter parameters of the current address (others, like ``anomaly=``, are left out)."""
     qp = st.query_params
-    if not any(k in qp for k in ("since", "until", "q", "sources", "langs", "places")):
-        return None
+    return {k: qp[k] for k in URL_PARAMS if k in qp}
 
-    def split(name: str) -> list[str]:
-        return [v for v in (qp.get(name) or "").split(",") if v]
 
+def _from_url(params: dict[str, str]) -> Filters | None:
+    """A Filters from the address's parameters, or None (with a sidebar error) when malformed."""
     try:
-        since = datetime.fromisoformat(qp["since"]) if "since" in qp else None
-        until = datetime.fromisoformat(qp["until"]) if "until" in qp else None
-        return Filters.make(
-            since=since,
-            until=until,
-            query=qp.get("q") or "",
-            sources=split("sources"),
-            langs=split("langs"),
-            places=split("places"),
-        )
-    except (ValueError, TypeError) as exc:
+        return Filters.from_params(params)
+    except (ValueError, TypeError) as exc:  # FilterError and QuerySyntaxError are ValueErrors
         st.sidebar.error(f"Ignoring the filters in the address: {markdown_text(exc)}")
         return None
+
+
+def _write_url(filters: Filters) -> None:
+    """Make the address a link to ``filters`` (only the filter parameters are touched)."""
+    params = filters.to_params()
+    qp = st.query_params
+    for k in URL_PARAMS:
+        if k in qp and k not in params:
+            del qp[k]
+    for k, v in params.items():
+        if qp.get(k) != v:
+            qp[k] = v
+    st.session_state[URL_KEY] = params
+
+
+def link(page: str, filters: Filters) -> tuple[str, dict[str, str]]:
+    """``(page, query_params)`` for ``st.switch_page``/``st.page_link`` carrying every filter."""
+    return page, filters.to_params()
+
+
+def set_area(area: GeoArea | None) -> None:
+    """Make ``area`` (or none) the sidebar's area filter from the next run on (a callback)."""
+    st.session_state[AREA_KEY] = area
 
 
 def _time_range(clock: Any) -> tuple[datetime | None, datetime | None]:
@@ -129,8 +152,9 @@ def render_sidebar() -> Filters:
     """Draw the shared filters in the sidebar; return (and store) the validated selection."""
     ss = st.session_state
     pending = ss.pop(PENDING_KEY, None)
-    if pending is None and "f_initialised" not in ss:
-        pending = _from_query_params()
+    in_url = url_params()
+    if pending is None and in_url and in_url != ss.get(URL_KEY):
+        pending = _from_url(in_url)
     if pending is not None:
         _apply(pending)
     ss["f_initialised"] = True
@@ -158,7 +182,11 @@ def render_sidebar() -> Filters:
         )
         watch_ids = [""] + [w for w, _ in opts.watchlists]
         names = dict(opts.watchlists)
-        if ss.get("f_watchlist") not in watch_ids:
+        if ss.get("f_watchlist") and ss["f_watchlist"] not in watch_ids:
+            # A link may name a watchlist the (5-minute cached) options do not list yet:
+            # keep it; an unknown id simply matches no post, which the count shows.
+            watch_ids.append(ss["f_watchlist"])
+        elif not ss.get("f_watchlist"):
             ss["f_watchlist"] = ""
         watchlist = st.selectbox(
             "Watchlist",
@@ -175,12 +203,21 @@ def render_sidebar() -> Filters:
                 ss.setdefault(f"f_{name}", full)
                 ranges[name] = st.slider(name, full[0], full[1], key=f"f_{name}", step=0.05)
             st.caption("A range narrower than the full scale keeps only scored posts.")
-        area = ss.get("f_area")
+        area = ss.get(AREA_KEY)
+        if not isinstance(area, GeoArea):
+            area = ss[AREA_KEY] = None
         if area is not None:
-            st.info("Filtered to an area drawn on the map.")
-            if st.button("Clear the map area", key="f_clear_area"):
-                ss["f_area"] = None
-                area = None
+            st.markdown(f"**Area:** {markdown_text(area.describe())}")
+            st.caption(
+                "Posts whose own coordinates, or else first named place, lie in the area drawn on the map."
+            )
+            st.button(
+                "Remove the area filter",
+                key="f_clear_area",
+                icon=":material/close:",
+                on_click=set_area,
+                args=(None,),
+            )
         try:
             filters = Filters.make(
                 since=since,
@@ -197,6 +234,7 @@ def render_sidebar() -> Filters:
             st.error(f"Filters not applied: {markdown_text(exc)}")
             filters = current()
     ss[STATE_KEY] = filters
+    _write_url(filters)
     return filters
 
 

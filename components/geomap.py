@@ -1,5 +1,13 @@
 """The folium map of geolocated posts: clustered markers, a heat layer, a draw tool.
 
+Works without internet access: folium and streamlit-folium would fetch Leaflet and its
+plugins from public CDNs and the background from OpenStreetMap's tile servers, so a
+self-hosted install without a way out (and CI) drew a blank map. Every script and style
+sheet is served by the dashboard itself from ``components/mapassets/`` (registered as
+the static folder of a component, see :func:`asset_base`), and the background is the
+bundled Natural Earth 1:110m country outlines. ``VIGIL_MAP_TILES`` adds a tile layer
+for those who have network access.
+
 Marker tooltips show post text, which is untrusted and which Leaflet renders as HTML:
 it is escaped with :func:`html.escape` before it goes into the map. Markers use
 ``FastMarkerCluster`` (one JS array instead of thousands of folium objects), which keeps
@@ -9,19 +17,47 @@ the page small enough to draw a few thousand points quickly.
 from __future__ import annotations
 
 import html
+from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import folium
 import polars as pl
 from branca.colormap import LinearColormap
+from branca.element import MacroElement
 from folium import plugins
+from folium.elements import JSCSSMixin
+from jinja2 import Template
+from streamlit.components.v1 import declare_component
 
+from pipelines.filters import GeoArea
+
+ASSETS = Path(__file__).with_name("mapassets")
+ASSET_COMPONENT = "vigil_map_assets"
 THREAT_COLOURS = LinearColormap(["#2ca02c", "#ffbf00", "#d62728"], vmin=0.0, vmax=1.0, caption="threat")
 SENTIMENT_COLOURS = LinearColormap(
     ["#d62728", "#bbbbbb", "#1f77b4"], vmin=-1.0, vmax=1.0, caption="sentiment"
 )
 UNSCORED = "#7f7f7f"
 TOOLTIP_CHARS = 140
+SEA = "#d4e6f1"
+"""Background of the offline basemap (the sea); countries are drawn over it."""
+
+# The files each folium element needs, relative to the asset folder (replacing its CDN links).
+LOCAL_JS = {
+    "Map": ["leaflet/leaflet.js"],
+    "FastMarkerCluster": ["markercluster/leaflet.markercluster.js"],
+    "MarkerCluster": ["markercluster/leaflet.markercluster.js"],
+    "HeatMap": ["heat/leaflet-heat.min.js"],
+    "Draw": ["draw/leaflet.draw.js"],
+}
+LOCAL_CSS = {
+    "Map": ["leaflet/leaflet.css"],
+    "FastMarkerCluster": ["markercluster/MarkerCluster.css", "markercluster/MarkerCluster.Default.css"],
+    "MarkerCluster": ["markercluster/MarkerCluster.css", "markercluster/MarkerCluster.Default.css"],
+    "HeatMap": [],
+    "Draw": ["draw/leaflet.draw.css"],
+}
 
 _MARKER_JS = """
 function (row) {
@@ -31,6 +67,134 @@ function (row) {
     return m;
 }
 """
+
+
+def asset_base() -> str:
+    """The URL of ``mapassets/`` as seen from the map's frame, registering it with Streamlit.
+
+    Streamlit serves a declared component's folder under ``/component/<name>/``; the
+    streamlit-folium frame lives at ``/component/streamlit_folium.st_folium/``, so a
+    relative URL reaches the assets behind any base path or proxy. Declaring again on a
+    later run replaces the same registration.
+    """
+    comp = declare_component(ASSET_COMPONENT, path=str(ASSETS))
+    return f"../{comp.name}/"
+
+
+def localise(fmap: folium.Map, base: str) -> folium.Map:
+    """Point every element's scripts and style sheets at the bundled copies.
+
+    Raises
+    ------
+    ValueError
+        When the map holds an element whose files are not bundled (adding a new folium
+        plugin must come with its files, or the map would be blank offline).
+    """
+
+    def walk(el: Any) -> Any:
+        yield el
+        for child in getattr(el, "_children", {}).values():
+            yield from walk(child)
+
+    for el in walk(fmap):
+        if isinstance(el, LinearColormap):
+            raise ValueError("branca colormaps need d3 from a CDN: use the map's own legend")
+        if not isinstance(el, JSCSSMixin):
+            continue
+        kind = type(el).__name__
+        if kind not in LOCAL_JS:
+            raise ValueError(f"no bundled scripts for the map element {kind}")
+        el.default_js = [(f"{kind}-{i}", base + p) for i, p in enumerate(LOCAL_JS[kind])]
+        el.default_css = [(f"{kind}-css-{i}", base + p) for i, p in enumerate(LOCAL_CSS[kind])]
+    return fmap
+
+
+class Basemap(MacroElement):
+    """The bundled country outlines under everything else, loaded by the browser."""
+
+    _template = Template(
+        """
+        {% macro script(this, kwargs) %}
+        {{ this._parent.get_name() }}.getContainer().style.background = {{ this.sea|tojson }};
+        fetch({{ this.url|tojson }}).then(function (r) { return r.json(); }).then(function (g) {
+            var layer = L.geoJSON(g, {interactive: false, style: {
+                color: "#9a9a9a", weight: 0.6, fillColor: "#f4f1ea", fillOpacity: 1}});
+            layer.addTo({{ this._parent.get_name() }});
+            layer.bringToBack();
+        });
+        {% endmacro %}
+        """
+    )
+
+    def __init__(self, url: str, sea: str = SEA) -> None:
+        super().__init__()
+        self._name = "Basemap"
+        self.url = url
+        self.sea = sea
+
+
+class Legend(MacroElement):
+    """A colour-scale legend drawn by Leaflet itself (branca's needs d3 from a CDN)."""
+
+    _template = Template(
+        """
+        {% macro script(this, kwargs) %}
+        (function () {
+            var legend = L.control({position: "bottomright"});
+            legend.onAdd = function () {
+                var div = L.DomUtil.create("div", "vigil-legend");
+                div.style.cssText = "background:rgba(255,255,255,.9);padding:4px 8px;"
+                    + "border-radius:4px;font:12px sans-serif;line-height:1.4";
+                div.innerHTML = {{ this.html|tojson }};
+                return div;
+            };
+            legend.addTo({{ this._parent.get_name() }});
+        })();
+        {% endmacro %}
+        """
+    )
+
+    def __init__(self, caption: str, scale: LinearColormap) -> None:
+        super().__init__()
+        self._name = "Legend"
+        stops = ", ".join(
+            scale.rgba_hex_str(scale.vmin + (scale.vmax - scale.vmin) * t / 4) for t in range(5)
+        )
+        self.html = (
+            f"<b>{html.escape(caption)}</b><br>"
+            f'<span style="display:inline-block;width:140px;height:10px;'
+            f'background:linear-gradient(to right, {stops})"></span><br>'
+            f'<span style="float:left">{scale.vmin:g}</span><span style="float:right">{scale.vmax:g}</span>'
+            f'<br><span style="color:{UNSCORED}">&#9679;</span> not scored'
+        )
+
+
+def tile_layer(spec: str) -> folium.TileLayer | None:
+    """A tile layer from ``VIGIL_MAP_TILES`` ("URL-template [attribution]"), or None when empty."""
+    spec = (spec or "").strip()
+    if not spec:
+        return None
+    url, _, attribution = spec.partition(" ")
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or "{z}" not in url:
+        raise ValueError(
+            f"VIGIL_MAP_TILES must be an http(s) URL template with {{z}}/{{x}}/{{y}}, got {url!r}"
+        )
+    if not attribution:
+        host = parts.hostname or ""
+        attribution = (
+            "&copy; OpenStreetMap contributors" if "openstreetmap" in host else f"Tiles: {html.escape(host)}"
+        )
+    return folium.TileLayer(tiles=url, attr=attribution.strip(), name="tiles", max_zoom=19)
+
+
+def area_layer(area: GeoArea) -> folium.Element:
+    """The active sidebar area, outlined (dashed) so the user sees what filters the pages."""
+    style = {"color": "#6a3d9a", "weight": 2, "dashArray": "6 4", "fill": False, "interactive": False}
+    if area.ring is not None:
+        return folium.Polygon([(lat, lon) for lon, lat in area.ring], **style)
+    assert area.center is not None and area.radius_km is not None
+    return folium.Circle((area.center[1], area.center[0]), radius=float(area.radius_km) * 1000, **style)
 
 
 def marker_rows(points: pl.DataFrame, colour_by: str) -> list[list[Any]]:
@@ -47,14 +211,29 @@ def marker_rows(points: pl.DataFrame, colour_by: str) -> list[list[Any]]:
     return rows
 
 
-def build_map(points: pl.DataFrame, colour_by: str = "threat", heat: bool = True) -> folium.Map:
-    """A map of ``points`` (``lat``, ``lon``, ``source``, ``ts``, ``text``, scores)."""
-    if points.is_empty():
-        fmap = folium.Map(location=[20, 0], zoom_start=2, tiles="OpenStreetMap")
-    else:
-        fmap = folium.Map(tiles="OpenStreetMap")
+def build_map(
+    points: pl.DataFrame,
+    colour_by: str = "threat",
+    heat: bool = True,
+    *,
+    area: GeoArea | None = None,
+    tiles: str = "",
+    base: str = "",
+) -> folium.Map:
+    """A map of ``points`` (``lat``, ``lon``, ``source``, ``ts``, ``text``, scores).
+
+    ``base`` is the URL of the bundled assets (:func:`asset_base` on a running server);
+    ``tiles`` the ``VIGIL_MAP_TILES`` setting; ``area`` the active sidebar area, outlined.
+    """
+    fmap = folium.Map(location=[20, 0], zoom_start=2, tiles=None, world_copy_jump=True, min_zoom=1)
+    Basemap(base + "countries-110m.geojson").add_to(fmap)
+    layer = tile_layer(tiles)
+    if layer is not None:
+        layer.add_to(fmap)
+    if not points.is_empty():
         fmap.fit_bounds(
-            [[points["lat"].min(), points["lon"].min()], [points["lat"].max(), points["lon"].max()]]
+            [[points["lat"].min(), points["lon"].min()], [points["lat"].max(), points["lon"].max()]],
+            max_zoom=9,
         )
         plugins.FastMarkerCluster(marker_rows(points, colour_by), callback=_MARKER_JS, name="posts").add_to(
             fmap
@@ -68,11 +247,30 @@ def build_map(points: pl.DataFrame, colour_by: str = "threat", heat: bool = True
                 for la, lo, w in zip(points["lat"], points["lon"], weights, strict=True)
             ]
             plugins.HeatMap(data, name="heat", radius=18, blur=22, min_opacity=0.3, show=True).add_to(fmap)
-        (THREAT_COLOURS if colour_by == "threat" else SENTIMENT_COLOURS).add_to(fmap)
+        scale = THREAT_COLOURS if colour_by == "threat" else SENTIMENT_COLOURS
+        Legend(colour_by, scale).add_to(fmap)
+    if area is not None:
+        area_layer(area).add_to(fmap)
     plugins.Draw(
         export=False,
         draw_options={"polyline": False, "marker": False, "circlemarker": False},
         edit_options={"edit": False, "remove": True},
     ).add_to(fmap)
     folium.LayerControl(collapsed=True).add_to(fmap)
-    return fmap
+    return localise(fmap, base)
+
+
+def asset_paths(fmap: folium.Map, base: str) -> list[str]:
+    """Every script and style sheet the map will ask for, relative to ``base`` (for checks)."""
+    out: list[str] = []
+    for el in [fmap, *_descendants(fmap)]:
+        for _, url in [*getattr(el, "default_js", []), *getattr(el, "default_css", [])]:
+            out.append(url[len(base) :] if url.startswith(base) else url)
+    return out
+
+
+def _descendants(el: Any) -> list[Any]:
+    out = []
+    for child in getattr(el, "_children", {}).values():
+        out += [child, *_descendants(child)]
+    return out

@@ -5,7 +5,6 @@ from __future__ import annotations
 import streamlit as st
 
 from components import auth, charts, data
-from components.filters import request
 from components.tables import render_posts_table
 from pipelines import triage
 from pipelines.escape import markdown_text
@@ -143,5 +142,6 @@ for col, status, label, icon in (
         data.clear()
         st.rerun()
 if a3.button("Open in Explore", key="anom_explore", icon=":material/search:", type="primary"):
-    request(triage.explore_filters(view.doc))
-    st.switch_page("pages/explore.py")
+    # The filters travel in the address (every field, see Filters.to_params), so the
+    # Explore page it opens is also a link that can be copied and shared.
+    st.switch_page("pages/explore.py", query_params=triage.explore_filters(view.doc).to_params())

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import polars as pl
 import streamlit as st
 from streamlit_folium import st_folium
 
 from components import auth, data
-from components.filters import render_active, render_sidebar
-from components.geomap import build_map
+from components.filters import render_active, render_sidebar, set_area
+from components.geomap import asset_base, build_map
 from components.tables import render_posts_table
 from pipelines import areas, reports
+from pipelines.config import get_settings
 from pipelines.queries import MAP_POINTS_LIMIT
 
 auth.require_page("read")
@@ -43,8 +46,14 @@ if points.is_empty():
     st.info("No located posts match these filters. Places come from scoring: is the scorer running?")
 
 returned = ["all_drawings", "last_active_drawing"] + (["bounds"] if mode.startswith("visible") else [])
+tiles = get_settings().vigil_map_tiles
+try:
+    fmap = build_map(points, colour_by, heat, area=filters.area, tiles=tiles, base=asset_base())
+except ValueError as exc:  # a malformed VIGIL_MAP_TILES: the offline basemap still works
+    st.warning(f"Map tiles not used: {exc}")
+    fmap = build_map(points, colour_by, heat, area=filters.area, base=asset_base())
 state = st_folium(
-    build_map(points, colour_by, heat),
+    fmap,
     key="vigil_map",
     height=520,
     use_container_width=True,
@@ -65,6 +74,16 @@ elif mode == "drawn area":
     else:
         selection = areas.in_area(points, area)
         label = "the drawn area"
+        # The drawn shape as the shared sidebar filter: every page (Explore, Export, the
+        # counts) then selects the posts whose map point lies in it, beyond these points.
+        st.button(
+            "Filter every page to this area",
+            key="map_area_filter",
+            icon=":material/filter_alt:",
+            on_click=set_area,
+            args=(dataclasses.replace(area, by_place=True),),
+            disabled=filters.area == dataclasses.replace(area, by_place=True),
+        )
 
 if points.is_empty():
     st.stop()

@@ -37,6 +37,14 @@ class Settings(BaseSettings):
         default="127.0.0.1",
         description="Interface the dashboard binds; set 0.0.0.0 to serve other machines.",
     )
+    vigil_map_tiles: str = Field(
+        default="",
+        description=(
+            "Tile URL template for the Map's background, e.g. https://tile.openstreetmap.org/{z}/{x}/{y}.png"
+            " (optionally followed by a space and the attribution). Empty: the bundled country outlines only,"
+            " which work offline."
+        ),
+    )
     vigil_sample_dir: Path = Field(
         default=REPO_ROOT / "data" / "sample",
         description="Bundled sample imported by `pipelines up` on first start.",

@@ -13,6 +13,7 @@ from __future__ import annotations
 import math
 import numbers
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime
 from typing import Any
@@ -90,11 +91,21 @@ def _time(name: str, value: Any) -> datetime | None:
 
 @dataclass(frozen=True)
 class GeoArea:
-    """A circle (``center`` + ``radius_km``) or a polygon (``ring`` of lon/lat pairs)."""
+    """A circle (``center`` + ``radius_km``) or a polygon (``ring`` of lon/lat pairs).
+
+    ``by_place`` says which point of a post is tested. False (watchlists): only the
+    post's own coordinates (``geo``). True (an area drawn on the Map, the dashboard's
+    sidebar filter): the point where the Map draws the post, its own coordinates else
+    the first place its text names (``scores.places[0]``). Place coordinates are plain
+    numbers that ``$geoWithin`` cannot test, so that test is an ``$expr``: the same
+    arithmetic as :mod:`pipelines.areas` (haversine for circles, even-odd ray casting
+    on lon/lat for polygons), which any MongoDB 5+ and SecantusDB evaluate.
+    """
 
     center: tuple[float, float] | None = None  # (lon, lat)
     radius_km: float | None = None
     ring: tuple[tuple[float, float], ...] | None = None
+    by_place: bool = False
 
     def __post_init__(self) -> None:
         # Coordinates are stored as floats checked here, so nothing but numbers reaches
@@ -114,14 +125,121 @@ class GeoArea:
             object.__setattr__(self, "radius_km", radius)
         else:
             raise FilterError("an area is a circle (center and radius) or a polygon")
+        object.__setattr__(self, "by_place", _flag("by_place", self.by_place))
 
     def to_mongo(self) -> dict[str, Any]:
+        """The ``posts`` clause selecting the posts whose point lies in the area."""
+        if self.by_place:
+            return {"$expr": _point_test(self._inside)}
         if self.ring is not None:
             poly = {"type": "Polygon", "coordinates": [[list(p) for p in self.ring]]}
             return {"geo": {"$geoWithin": {"$geometry": poly}}}
         assert self.center is not None and self.radius_km is not None
         radians = float(self.radius_km) * 1000 / EARTH_RADIUS_M
         return {"geo": {"$geoWithin": {"$centerSphere": [list(self.center), radians]}}}
+
+    def describe(self) -> str:
+        """A short label: "drawn polygon (5 points)" or "20 km around 51.05, -114.07"."""
+        if self.ring is not None:
+            return f"polygon of {len(self.ring) - 1} corners"
+        assert self.center is not None and self.radius_km is not None
+        return f"{self.radius_km:g} km around {self.center[1]:.4g}, {self.center[0]:.4g}"
+
+    def _inside(self, x: str, y: str) -> dict[str, Any]:
+        """Aggregation expression: is (lon ``x``, lat ``y``) inside? (see :mod:`pipelines.areas`)."""
+        if self.ring is not None:
+            return _in_ring(self.ring, x, y)
+        assert self.center is not None and self.radius_km is not None
+        return _in_circle(self.center, float(self.radius_km), x, y)
+
+
+_MAP_POINT = {
+    "$cond": [
+        {"$isArray": "$geo.coordinates"},
+        "$geo.coordinates",
+        {
+            "$let": {
+                "vars": {"p": {"$arrayElemAt": [{"$ifNull": ["$scores.places", []]}, 0]}},
+                "in": ["$$p.lon", "$$p.lat"],
+            }
+        },
+    ]
+}
+"""Where the Map draws a post: its own coordinates, else its first named place (lon, lat)."""
+
+
+def _point_test(inside: Any) -> dict[str, Any]:
+    """``$expr`` body: the post has a map point and ``inside("$$x", "$$y")`` holds for it."""
+    return {
+        "$let": {
+            "vars": {"pt": _MAP_POINT},
+            "in": {
+                "$let": {
+                    "vars": {"x": {"$arrayElemAt": ["$$pt", 0]}, "y": {"$arrayElemAt": ["$$pt", 1]}},
+                    "in": {"$and": [{"$isNumber": "$$x"}, {"$isNumber": "$$y"}, inside("$$x", "$$y")]},
+                }
+            },
+        }
+    }
+
+
+def _rad(expr: Any) -> dict[str, Any]:
+    return {"$degreesToRadians": expr}
+
+
+def _in_circle(center: tuple[float, float], radius_km: float, x: str, y: str) -> dict[str, Any]:
+    """Haversine: ``sin²(Δφ/2) + cos φ1 cos φ2 sin²(Δλ/2) <= sin²(r / 2R)``."""
+    clon, clat = center
+    limit = math.sin(min(math.pi / 2, radius_km * 1000 / EARTH_RADIUS_M / 2)) ** 2
+    s_lat = {"$sin": {"$divide": [_rad({"$subtract": [y, clat]}), 2]}}
+    s_lon = {"$sin": {"$divide": [_rad({"$subtract": [x, clon]}), 2]}}
+    a = {
+        "$add": [
+            {"$multiply": [s_lat, s_lat]},
+            {"$multiply": [math.cos(math.radians(clat)), {"$cos": _rad(y)}, s_lon, s_lon]},
+        ]
+    }
+    return {"$lte": [a, limit]}
+
+
+def _in_ring(ring: tuple[tuple[float, float], ...], x: str, y: str) -> dict[str, Any]:
+    """Even-odd ray casting, one term per edge (as :func:`pipelines.areas.point_in_ring`).
+
+    An edge (x1, y1)-(x2, y2) is crossed when ``(y1 > y) != (y2 > y)`` and
+    ``x < x1 + (y - y1) * (x2 - x1) / (y2 - y1)``; the point is inside when an odd number
+    of edges is crossed. The bounding box is tested first (it changes no answer).
+    """
+    xs, ys = [p[0] for p in ring], [p[1] for p in ring]
+    terms = []
+    for (x1, y1), (x2, y2) in zip(ring, ring[1:], strict=False):
+        if y1 == y2:
+            continue  # a horizontal edge is never crossed
+        crossing = {
+            "$and": [
+                {"$ne": [{"$gt": [y1, y]}, {"$gt": [y2, y]}]},
+                {
+                    "$lt": [
+                        x,
+                        {
+                            "$add": [
+                                x1,
+                                {"$divide": [{"$multiply": [{"$subtract": [y, y1]}, x2 - x1]}, y2 - y1]},
+                            ]
+                        },
+                    ]
+                },
+            ]
+        }
+        terms.append({"$cond": [crossing, 1, 0]})
+    return {
+        "$and": [
+            {"$gte": [x, min(xs)]},
+            {"$lte": [x, max(xs)]},
+            {"$gte": [y, min(ys)]},
+            {"$lte": [y, max(ys)]},
+            {"$eq": [{"$mod": [{"$add": terms or [0]}, 2]}, 1]},
+        ]
+    }
 
 
 def _pair(point: Any) -> tuple[Any, Any]:
@@ -207,6 +325,76 @@ class Filters:
             geo_only=_flag("geo_only", values.get("geo_only", False)),
         )
 
+    # ------------------------------------------------------------------ URLs
+
+    def to_params(self) -> dict[str, str]:
+        """Every active filter as URL query parameters (see :func:`from_params`).
+
+        ``since=2013-06-20T00:00&until=...&q=...&sources=a,b&langs=en&places=Calgary&
+        threat=0.5,1&sentiment=-1,0&watchlist=acme&area=circle:-114.07,51.05,20``;
+        a polygon is ``area=poly:lon,lat;lon,lat;...`` (closed). Numbers are written in
+        their shortest exact form, so ``Filters.from_params(f.to_params()) == f``.
+        """
+        out: dict[str, str] = {}
+        for name in ("since", "until"):
+            t = getattr(self, name)
+            if t is not None:
+                t = t.astimezone(UTC).replace(tzinfo=None)
+                out[name] = t.strftime("%Y-%m-%dT%H:%M") if t.second == t.microsecond == 0 else t.isoformat()
+        if self.query:
+            out["q"] = self.query
+        for name in ("sources", "langs", "places"):
+            if getattr(self, name):
+                out[name] = ",".join(getattr(self, name))
+        for name in SCORE_FIELDS:
+            rng = getattr(self, name)
+            if rng is not None:
+                out[name] = f"{_num(rng[0])},{_num(rng[1])}"
+        if self.watchlist:
+            out["watchlist"] = self.watchlist
+        if self.area is not None:
+            out["area"] = area_to_param(self.area)
+        if self.geo_only:
+            out["located"] = "1"
+        return out
+
+    @classmethod
+    def from_params(cls, params: Mapping[str, str]) -> Filters:
+        """Filters from URL query parameters written by :meth:`to_params` (untrusted).
+
+        Raises
+        ------
+        FilterError, QuerySyntaxError
+            With the parameter and the offending value, for anything malformed.
+        """
+
+        def split(name: str) -> list[str]:
+            return [v for v in (params.get(name) or "").split(",") if v.strip()]
+
+        values: dict[str, Any] = {}
+        for name in ("since", "until"):
+            raw = params.get(name)
+            if raw:
+                try:
+                    values[name] = datetime.fromisoformat(raw)
+                except ValueError as exc:
+                    raise FilterError(f"{name}: not a date and time: {raw[:40]!r}") from exc
+        values["query"] = params.get("q") or ""
+        for name in ("sources", "langs", "places"):
+            values[name] = split(name)
+        for name in SCORE_FIELDS:
+            raw = params.get(name)
+            if raw:
+                parts = raw.split(",")
+                if len(parts) != 2:
+                    raise FilterError(f"{name}: a range is two numbers, low,high; got {raw[:40]!r}")
+                values[name] = (_number(name, parts[0]), _number(name, parts[1]))
+        values["watchlist"] = params.get("watchlist") or None
+        if params.get("area"):
+            values["area"] = area_from_param(params["area"])
+        values["geo_only"] = params.get("located") == "1"
+        return cls.make(**values)
+
     def replace(self, **changes: Any) -> Filters:
         """A copy with some fields changed (validated again)."""
         current = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "extra"}
@@ -260,5 +448,56 @@ class Filters:
         if self.watchlist:
             out.append(("watchlist", self.watchlist))
         if self.area is not None:
-            out.append(("area", "drawn polygon" if self.area.ring else f"{self.area.radius_km:g} km radius"))
+            out.append(("area", self.area.describe()))
         return out
+
+
+URL_PARAMS = (
+    "since",
+    "until",
+    "q",
+    "sources",
+    "langs",
+    "places",
+    *SCORE_FIELDS,
+    "watchlist",
+    "area",
+    "located",
+)
+"""Every query parameter :meth:`Filters.to_params` may write."""
+MAX_AREA_PARAM = 40_000
+"""Characters of an ``area=`` parameter (1,000 points at most, as :class:`GeoArea`)."""
+
+
+def _num(x: float) -> str:
+    """Shortest text that reads back as exactly ``x`` (``1.0`` -> ``1``)."""
+    return str(int(x)) if float(x).is_integer() and abs(x) < 1e15 else repr(float(x))
+
+
+def area_to_param(area: GeoArea) -> str:
+    """``circle:lon,lat,km`` or ``poly:lon,lat;lon,lat;...``; ``geo`` prefix when own coordinates only."""
+    prefix = "" if area.by_place else "geo"
+    if area.ring is not None:
+        return f"{prefix}poly:" + ";".join(f"{_num(lo)},{_num(la)}" for lo, la in area.ring)
+    assert area.center is not None and area.radius_km is not None
+    lon, lat = area.center
+    return f"{prefix}circle:{_num(lon)},{_num(lat)},{_num(float(area.radius_km))}"
+
+
+def area_from_param(raw: str) -> GeoArea:
+    """The :class:`GeoArea` of an ``area=`` parameter (see :func:`area_to_param`)."""
+    if len(raw) > MAX_AREA_PARAM:
+        raise FilterError(f"area: more than {MAX_AREA_PARAM:,} characters")
+    kind, _, body = raw.partition(":")
+    by_place = not kind.startswith("geo")
+    kind = kind.removeprefix("geo")
+    try:
+        nums = [[_number("area", v) for v in pair.split(",")] for pair in body.split(";")]
+    except FilterError as exc:
+        raise FilterError(f"area: numbers expected in {raw[:40]!r}") from exc
+    if kind == "circle" and len(nums) == 1 and len(nums[0]) == 3:
+        lon, lat, km = nums[0]
+        return GeoArea(center=(lon, lat), radius_km=km, by_place=by_place)
+    if kind == "poly" and all(len(p) == 2 for p in nums):
+        return GeoArea(ring=tuple((p[0], p[1]) for p in nums), by_place=by_place)
+    raise FilterError(f"area: expected circle:lon,lat,km or poly:lon,lat;lon,lat;..., got {raw[:40]!r}")
