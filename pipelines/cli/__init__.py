@@ -27,6 +27,7 @@ COMMAND_MODULES = (
     "pipelines.cli.score_cmd",
     "pipelines.cli.alerts_cmd",
     "pipelines.cli.detect_cmd",
+    "pipelines.cli.places_cmd",
 )
 
 
