@@ -58,6 +58,8 @@ SMALL_TOWN_POPULATION = 15000
 """Cities under this many people need their country or region named in the post."""
 CONFIDENT_POPULATION = 100000
 """Cities this big are taken without context (and from lower-case words), unless common."""
+FOLDED_POPULATION = 300000
+"""Without context, a name written without the accents of the GeoNames name needs this many."""
 
 # Capitalised words that are also town names but, in posts, mostly words, names of
 # people, clubs, agencies or brands. The corpus-derived list (common_words.txt) catches
@@ -72,6 +74,8 @@ _HAND_COMMON_TEXT = """
     Howell Newton Irving Tyler Austin Dallas Jordan Chad Georgia Niger Guinea Turkey Chelsea Everton
     Arsenal Brighton Leeds Wigan Bolton Burnley Mine Bell Bow God Ann Olympic Xinhua Reuters Federal
     Officer Justin Bieber Apple Amazon Marshall Cameron Stanley Sherman Logan Troy Else Metro
+    David Murray Walker Harper Wright Bowie Taylor Perry Murphy Castro Hannibal Anna Xenia Bryant Kim
+    Santos Kanye
 """
 _HAND_COMMON = frozenset(_HAND_COMMON_TEXT.split())
 """Accepted only with context (their country or region named in the same post)."""
@@ -406,6 +410,7 @@ class _Match:
     start: int
     end: int
     key: str
+    surface: str
     style: str  # "cap" (Capitalised/ALL-CAPS/CamelCase), "lower" (running text), "tag" (lower-case hashtag)
     cities: list[City]
     areas: list[Area]
@@ -482,7 +487,7 @@ def _find(gaz: Gazetteer, text: str) -> list[_Match]:
                 key = norm(" ".join(run))
                 cities, areas = gaz.cities.get(key), gaz.areas.get(key)
                 if cities or areas:
-                    seg.append(_Match(i, i + n, key, style, cities or [], areas or []))
+                    seg.append(_Match(i, i + n, key, " ".join(run), style, cities or [], areas or []))
         placey = {j for m in seg if not gaz.is_common(m.key) for j in range(m.start, m.end)}
         for m in seg:
             if m.end - m.start == 1:
@@ -529,15 +534,15 @@ def _tag_matches(gaz: Gazetteer, tag: str, pos: int) -> list[_Match]:
         code = gaz.tag_codes.get(stem) if code_ok else None
         if code is not None:
             if isinstance(code, City):
-                out.append(_Match(pos, pos + 1, stem, "tag", [code], []))
+                out.append(_Match(pos, pos + 1, stem, stem, "tag", [code], []))
             else:
-                out.append(_Match(pos, pos + 1, stem, "tag", [], [code]))
+                out.append(_Match(pos, pos + 1, stem, stem, "tag", [], [code]))
             continue
         if len(stem) < 4:
             continue
         cities, areas = gaz.cities.get(stem), gaz.areas.get(stem)
         if cities or areas:
-            out.append(_Match(pos, pos + 1, stem, "tag", cities or [], areas or []))
+            out.append(_Match(pos, pos + 1, stem, stem, "tag", cities or [], areas or []))
     return out
 
 
@@ -693,6 +698,8 @@ def _resolve(
     best = m.cities[0]
     if best.population < SMALL_TOWN_POPULATION or m.flanked and best.population < CONFIDENT_POPULATION:
         return None
+    if best.population < FOLDED_POPULATION and m.surface.isascii() and not best.name.isascii():
+        return None  # "Naruto" is not Narutō, "Leo" not Léo; "Bogota" is Bogotá (7 million)
     if (m.style == "lower" or ctx_cc) and best.population < CONFIDENT_POPULATION:
         return None  # a small town elsewhere than the post's country, or a lower-case word
     return best

@@ -40,6 +40,8 @@ CASES = [
     ("A Queensland Police Officer rescues a calf", [("Queensland", "AU", "region")]),
     ("LORD SAVE US", []),
     ("Victoria is my best friend", []),
+    ("David and Taylor watched Naruto with Leo", []),  # names; Narutō/Léo only with their accents
+    ("Earthquake in Bogota, Colombia", [("Bogotá", "CO", "city")]),
     # lower case: only names that are not words, big enough to be meant
     ("so much rain in calgary tonight", [("Calgary", "CA", "city")]),
     ("this mine is deep and the bell rang", []),
