@@ -28,6 +28,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -44,38 +45,106 @@ PAGES = {  # sidebar title -> (test id | text) drawn when the page is complete
 PASSWORD = "bench password for the dashboard"
 
 
+def _load() -> str:
+    return " ".join(Path("/proc/loadavg").read_text().split()[:3])
+
+
+def _peak_rss_mb(pid: int) -> float:
+    """Peak resident memory of a process (``VmHWM``), in MB."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
 def pct(values: list[float], q: float) -> float:
     s = sorted(values)
     return s[min(len(s) - 1, max(0, round(q * (len(s) - 1))))]
 
 
-def query_times(store: Store) -> list[tuple[str, float, str]]:
-    """The queries behind each page, timed directly (what bounds the page times)."""
+def page_queries(store: Store) -> dict[str, list[tuple[str, Any]]]:
+    """Per page, the queries it runs when nothing is cached (what ``components/data.py`` calls).
+
+    Mirrors the pages with their default filters (Explore and Map: "Last 7 days"), so the
+    sum per page is the database part of an uncached render.
+    """
+    from pipelines import health, triage
     from pipelines import queries as Q
     from pipelines.filters import Filters
-
-    out: list[tuple[str, float, str]] = []
-
-    def t(label: str, fn: Any) -> None:
-        t0 = time.perf_counter()
-        r = fn()
-        out.append((label, time.perf_counter() - t0, str(r)[:70]))
 
     clock = Q.data_clock(store)
     since, until = Q.preset_range(clock, "Last 7 days")
     f = Filters.make(since=since, until=until)
-    t("data clock (rollups)", lambda: Q.data_clock(store).end)
-    t("overview figures (rollups)", lambda: Q.overview(store, Q.TimeWindow(since, until)).posts_today)
-    t("timeline 7 d (rollups)", lambda: Q.timeline(store, f).hourly.height)
-    t("explore page 1, 7 d", lambda: Q.posts_page(store, f).posts.height)
-    t("explore page 10, 7 d", lambda: Q.posts_page(store, f, 9).posts.height)
-    t("map points, 7 d", lambda: Q.map_points(store, f).points.height)
-    t("top terms, 24 h", lambda: Q.top_terms(store, f.replace(since=until - (until - since) / 7)).height)
-    t("filter options", lambda: len(Q.filter_options(store).sources))
-    for q in ("flood", "earthquake OR quake", '"state of emergency"', "-flood"):
-        fk = f.replace(query=q)
-        t(f"keyword timeline+count {q!r}", lambda fk=fk: Q.count_matching(store, fk).label())
-        t(f"keyword page 1 {q!r}", lambda fk=fk: Q.posts_page(store, fk).posts.height)
+    window = Q.TimeWindow.last_days_of_data(store, 7)
+    today = Filters.make(since=window.until - (window.until - window.since) / 7, until=window.until)
+    sidebar = [
+        ("data clock (rollups)", lambda: Q.data_clock(store).end),
+        ("filter options (rollups + 500 posts)", lambda: len(Q.filter_options(store).places)),
+    ]
+    return {
+        "Overview": [
+            ("data clock (rollups)", lambda: Q.data_clock(store).end),
+            ("default window (rollups)", lambda: Q.TimeWindow.last_days_of_data(store, 7).since),
+            ("overview figures (rollups)", lambda: Q.overview(store, window).posts_today),
+            ("open anomalies", lambda: triage.anomaly_list(store, ("open",)).height),
+            ("posts per hour 7 d (rollups)", lambda: Q.posts_per_hour(store, window).height),
+            ("anomaly markers", lambda: triage.anomaly_markers(store, window.since, window.until).height),
+            ("source health", lambda: health.source_health(store).height),
+            ("top terms 24 h", lambda: Q.top_terms(store, today).height),
+            ("latest alerts", lambda: triage.latest_alerts(store).height),
+            ("latest posts", lambda: Q.latest_posts(store).height),
+        ],
+        "Explore": [
+            *sidebar,
+            ("timeline 7 d", lambda: Q.timeline(store, f).hourly.height),
+            ("count 7 d", lambda: Q.count_matching(store, f).label()),
+            ("posts page 1", lambda: Q.posts_page(store, f).posts.height),
+        ],
+        "Map": [
+            *sidebar,
+            ("map points 7 d", lambda: Q.map_points(store, f).points.height),
+            (
+                "posts of all points (by id)",
+                lambda: Q.posts_by_ids(store, Q.map_points(store, f).points["id"].to_list()).height,
+            ),
+        ],
+        "Anomalies": [("anomaly list", lambda: triage.anomaly_list(store, ()).height)],
+        "Sources": [("source health", lambda: health.source_health(store).height)],
+        "Explore, other filters": [
+            *[
+                item
+                for q in ("flood", "earthquake OR quake", '"state of emergency"', "-flood")
+                for item in (
+                    (f"keyword timeline+count {q!r}", partial(_count_label, store, f.replace(query=q))),
+                    (f"keyword page 1 {q!r}", partial(_page_rows, store, f.replace(query=q))),
+                )
+            ],
+            ("page 10, 7 d", lambda: Q.posts_page(store, f, 9).posts.height),
+            ("threat >= 0.5, 7 d", lambda: Q.count_matching(store, f.replace(threat=(0.5, 1.0))).label()),
+        ],
+    }
+
+
+def _count_label(store: Store, f: Any) -> str:
+    from pipelines import queries as Q
+
+    return Q.count_matching(store, f).label()
+
+
+def _page_rows(store: Store, f: Any) -> int:
+    from pipelines import queries as Q
+
+    return Q.posts_page(store, f).posts.height
+
+
+def query_times(store: Store) -> list[tuple[str, str, float, str]]:
+    """``(page, query, seconds, result)`` for every query of :func:`page_queries`, run once."""
+    out: list[tuple[str, str, float, str]] = []
+    for page, items in page_queries(store).items():
+        for label, fn in items:
+            t0 = time.perf_counter()
+            r = fn()
+            out.append((page, label, time.perf_counter() - t0, str(r)[:40]))
     return out
 
 
@@ -155,9 +224,13 @@ def main() -> int:
         server.stop()
         return 0
 
-    print("\nquery times (direct, no Streamlit):")
-    for label, dt, r in query_times(store):
-        print(f"  {label:45s} {dt * 1000:8.0f} ms   {r}")
+    print(f"\nquery times (direct, no Streamlit, no cache; load average {_load()}):")
+    totals: dict[str, float] = {}
+    for page, label, dt, r in query_times(store):
+        totals[page] = totals.get(page, 0.0) + dt
+        print(f"  {page:10s} {label:45s} {dt * 1000:8.0f} ms   {r}")
+    for page, total in totals.items():
+        print(f"  {page:10s} {'= all queries of the page':45s} {total * 1000:8.0f} ms")
 
     user = f"bench-{int(time.time())}"  # a new user each run: its first login enrols TOTP
     env = {**os.environ, "MONGODB_URI": uri, "MONGODB_DB": "vigil"}
@@ -184,16 +257,23 @@ def main() -> int:
     try:
         time.sleep(8)
         times = measure(f"http://127.0.0.1:{args.ui_port}", user, args.loads)
+        load = _load()
+        rss = {"app (streamlit)": _peak_rss_mb(ui.pid)}
+        if server.process is not None:
+            rss["store (SecantusDB)"] = _peak_rss_mb(server.process.pid)
     finally:
         ui.terminate()
         ui.wait(20)
         store.client.close()
         server.stop()
-    print(f"\npage render times through the server ({args.loads} warm loads each, after 1 cold):")
+    print(
+        f"\npage render times through the server ({args.loads} loads each after 1 cold; load average {load}):"
+    )
     print(f"  {'page':10s} {'cold s':>8s} {'p50 s':>8s} {'p95 s':>8s}")
     for title, ts in times.items():
         cold, warm = ts[0], ts[1:]
         print(f"  {title:10s} {cold:8.2f} {statistics.median(warm):8.2f} {pct(warm, 0.95):8.2f}")
+    print("peak RSS: " + ", ".join(f"{k} {v:,.0f} MB" for k, v in rss.items()))
     return 0
 
 
