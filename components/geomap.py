@@ -225,7 +225,9 @@ def build_map(
     ``base`` is the URL of the bundled assets (:func:`asset_base` on a running server);
     ``tiles`` the ``VIGIL_MAP_TILES`` setting; ``area`` the active sidebar area, outlined.
     """
-    fmap = folium.Map(location=[20, 0], zoom_start=2, tiles=None, world_copy_jump=True, min_zoom=1)
+    fmap = folium.Map(location=[20, 0], zoom_start=2, tiles=None, world_copy_jump=True)
+    # Without a tile layer the map itself must bound the zoom (markercluster needs maxZoom).
+    fmap.options.update(minZoom=1, maxZoom=18)
     Basemap(base + "countries-110m.geojson").add_to(fmap)
     layer = tile_layer(tiles)
     if layer is not None:
@@ -234,6 +236,7 @@ def build_map(
         fmap.fit_bounds(
             [[points["lat"].min(), points["lon"].min()], [points["lat"].max(), points["lon"].max()]],
             max_zoom=9,
+            padding=(30, 30),
         )
         plugins.FastMarkerCluster(marker_rows(points, colour_by), callback=_MARKER_JS, name="posts").add_to(
             fmap

@@ -41,7 +41,29 @@ def _ring(indexes: list[int], arcs: list[list[tuple[float, float]]]) -> list[lis
     for i in indexes:
         pts = arcs[i] if i >= 0 else arcs[~i][::-1]
         ring.extend(pts if not ring else pts[1:])
-    return [list(p) for p in ring]
+    return _unwrap([list(p) for p in ring])
+
+
+def _unwrap(ring: list[list[float]]) -> list[list[float]]:
+    """Make a ring continuous across the antimeridian for Leaflet's flat map.
+
+    world-atlas keeps the sphere's topology: Russia's and Fiji's rings jump from 180 to
+    -180, which Leaflet draws as lines across the whole map. Each longitude is shifted
+    by 360 where it jumps, so such a ring extends past 180 instead. A ring around a pole
+    (Antarctica) then ends 360 degrees from where it started; it is closed through the pole.
+    """
+    out = [list(ring[0])]
+    for lon, lat in ring[1:]:
+        prev = out[-1][0]
+        while lon - prev > 180:
+            lon -= 360
+        while prev - lon > 180:
+            lon += 360
+        out.append([lon, lat])
+    if abs(out[-1][0] - out[0][0]) > 180:
+        pole = -90.0 if sum(p[1] for p in out) < 0 else 90.0
+        out += [[out[-1][0], pole], [out[0][0], pole], list(out[0])]
+    return out
 
 
 def convert(topo: dict[str, Any], layer: str = "countries") -> dict[str, Any]:

@@ -1,6 +1,14 @@
 """The dashboard in a real browser on the real stack (bundled sample): open Explore, set a
-filter, drill into an anomaly, download a CSV of the selection; a screenshot of every page
-goes to ``tests/artifacts/`` for a person to look at.
+filter, draw an area on the Map and filter every page to it, drill into an anomaly,
+download a CSV of the selection; a screenshot of every page goes to ``tests/artifacts/``
+for a person to look at.
+
+The page may reach nothing but the dashboard: every other request is refused and
+recorded, so the map must draw from the dashboard's own files (Leaflet, its plugins, the
+country outlines), as it would on an install without internet access.
+
+The Map needs scored posts (places come from the scorer): the test scores the newest
+posts of its filter with the real CPU scorer before it opens the Map.
 
 When the stack has raised no anomaly on the sample yet (the detector needs its history),
 the test inserts one into the stack's store, over the busiest hour of one sample source,
@@ -11,6 +19,7 @@ from __future__ import annotations
 
 import csv
 from datetime import timedelta
+from urllib.parse import parse_qsl, urlsplit
 
 import pytest
 from playwright.sync_api import expect
@@ -53,6 +62,62 @@ def _ensure_anomaly(stack: Stack) -> str:
         store.client.close()
 
 
+LOCATED = {"$or": [{"geo": {"$exists": True}}, {"scores.places.0": {"$exists": True}}]}
+
+
+def _score_newest(stack: Stack, f: Filters, n: int = 200) -> int:
+    """Score the newest ``n`` posts of ``f`` now, with the real CPU scorer; return how many got places.
+
+    The stack's own scorer gets through the whole sample only after many minutes on a
+    busy machine (it claims posts in store order), so the Map would show nothing yet.
+    The scores are what the scorer process would store (``Scores.to_doc()``); the score
+    rollups are not updated (the Map and Explore read posts, not those rollups), and a
+    post the stack's scorer claimed meanwhile keeps that scorer's result.
+    """
+    from pipelines.config import Settings
+    from pipelines.scoring import PostText
+    from pipelines.scoring.worker import build_scorer
+
+    store = stack.store()
+    try:
+        docs = list(store.db.posts.find(f.to_mongo()).sort("ts", -1).limit(n))
+        outcomes = build_scorer(Settings(), "cpu").score([PostText.from_doc(d) for d in docs])
+        for o in outcomes:
+            if o.scores is not None:
+                store.db.posts.update_one(
+                    {"_id": o.post_id, "status": "new"},
+                    {"$set": {"scores": o.scores.to_doc(), "status": "scored"}},
+                )
+        return store.db.posts.count_documents({"$and": [f.to_mongo(), LOCATED]})
+    finally:
+        store.client.close()
+
+
+def _offline(page, stack: Stack) -> list[tuple[str, str]]:
+    """Refuse every request that is not for the dashboard; return ``(url, frame url)`` refused."""
+    refused: list[tuple[str, str]] = []
+
+    def route(r) -> None:
+        url = r.request.url
+        if url.startswith(stack.url) or url.startswith(("data:", "blob:", "about:")):
+            r.continue_()
+            return
+        try:
+            frame = r.request.frame.url
+        except Exception:  # a request without a frame (a worker's)
+            frame = ""
+        refused.append((url, frame))
+        r.abort()
+
+    page.route("**/*", route)
+    return refused
+
+
+def _address_filters(page) -> Filters:
+    """The filters the page's address carries."""
+    return Filters.from_params(dict(parse_qsl(urlsplit(page.url).query)))
+
+
 def _settle(page) -> None:
     """Wait until Streamlit's run is over (the status widget is gone)."""
     page.wait_for_timeout(800)
@@ -73,6 +138,7 @@ def test_explore_filter_anomaly_drilldown_and_csv_download(stack: Stack, browser
     _wait_import_settled(stack)
     _ensure_anomaly(stack)
     page = browser.new_page(viewport={"width": 1400, "height": 1000}, accept_downloads=True)
+    refused = _offline(page, stack)
     create_user(stack, "e2e-admin", "admin")
     page.goto(f"{stack.url}/explore", wait_until="networkidle")
     page.get_by_label("Username").wait_for(timeout=120_000)  # a cold server is slow to draw
@@ -83,10 +149,12 @@ def test_explore_filter_anomaly_drilldown_and_csv_download(stack: Stack, browser
     _shot(page, "explore")
 
     # The whole archive, then a keyword filter: the caption names it and the count drops.
+    before = page.get_by_test_id("stMetric").filter(has_text="Matching posts").get_by_test_id("stMetricValue")
+    week = before.inner_text()
     page.get_by_test_id("stSidebar").get_by_test_id("stSelectbox").first.click()
     page.get_by_role("option", name="All time").click()
-    before = page.get_by_test_id("stMetric").filter(has_text="Matching posts").get_by_test_id("stMetricValue")
     expect(page.get_by_text("Filters: none (all posts)")).to_have_count(1, timeout=60_000)
+    expect(before).not_to_have_text(week, timeout=60_000)  # the caption is drawn before the count
     _settle(page)
     total = before.inner_text()
     box = page.get_by_label("Keywords", exact=True).and_(page.get_by_test_id("stTextInputField"))
@@ -98,14 +166,61 @@ def test_explore_filter_anomaly_drilldown_and_csv_download(stack: Stack, browser
     assert 0 < int(before.inner_text().replace(",", "").rstrip("+")) < int(total.replace(",", "").rstrip("+"))
     _shot(page, "explore-filtered")
 
-    for title in ("Overview", "Map", "Sources"):
-        _go(page, title)
-        if title == "Map":
-            # The map is a component iframe; Leaflet's plugins and tiles come from CDNs, so
-            # offline (as here) it may stay blank: only its presence is checked.
-            page.locator("iframe").first.wait_for(state="attached", timeout=60_000)
-            page.wait_for_timeout(3000)
-        _shot(page, title.lower())
+    _go(page, "Overview")
+    _shot(page, "overview")
+
+    # The Map, offline: clusters, the heat layer and the country outlines are drawn.
+    assert _score_newest(stack, Filters.make(query="flood")) >= 10
+    _go(page, "Map")
+    page.get_by_text("located posts").first.wait_for(timeout=60_000)
+    frame = page.frame_locator('iframe[title="streamlit_folium.st_folium"]')
+    frame.locator(".leaflet-container").wait_for(timeout=60_000)
+    expect(frame.locator(".marker-cluster, path.leaflet-interactive").first).to_be_visible(timeout=60_000)
+    expect(frame.locator("canvas.leaflet-heatmap-layer")).to_have_count(1)
+    outlines = frame.locator(".leaflet-overlay-pane path:not(.leaflet-interactive)")
+    expect(outlines.nth(100)).to_be_attached(timeout=30_000)  # 177 countries, from the bundled file
+    page.wait_for_timeout(1500)
+    _shot(page, "map")
+
+    # Draw a rectangle over the middle of the map and make it the sidebar's area filter.
+    page.get_by_text("drawn area", exact=True).click()
+    _settle(page)
+    frame.locator(".leaflet-draw-draw-rectangle").click()
+    box = frame.locator(".leaflet-container").bounding_box()
+    assert box is not None
+    x0, y0 = box["x"] + box["width"] * 0.2, box["y"] + box["height"] * 0.2
+    page.mouse.move(x0, y0)
+    page.mouse.down()
+    page.mouse.move(x0 + box["width"] * 0.6, y0 + box["height"] * 0.6, steps=8)
+    page.mouse.up()
+    page.get_by_text("posts in the drawn area").wait_for(timeout=60_000)
+    page.get_by_role("button", name="Filter every page to this area").click()
+    sidebar = page.get_by_test_id("stSidebar")
+    expect(sidebar.get_by_text("Area:")).to_have_count(1, timeout=60_000)
+    _settle(page)
+    _shot(page, "map-area")
+
+    # Explore honours it: its address carries the area, its count is the store's.
+    _go(page, "Explore")
+    expect(page.get_by_text("area: polygon of 4 corners")).to_have_count(1, timeout=60_000)
+    _settle(page)
+    in_area = _address_filters(page)
+    assert in_area.area is not None and in_area.query == "flood"
+    store = stack.store()
+    try:
+        n_area = store.db.posts.count_documents(in_area.to_mongo())
+    finally:
+        store.client.close()
+    shown = page.get_by_test_id("stMetric").filter(has_text="Matching posts").get_by_test_id("stMetricValue")
+    assert int(shown.inner_text().replace(",", "").rstrip("+")) == n_area
+    _shot(page, "explore-area")
+    sidebar.get_by_role("button", name="Remove the area filter").click()
+    expect(sidebar.get_by_text("Area:")).to_have_count(0, timeout=60_000)
+    _settle(page)
+    assert _address_filters(page) == Filters.make(query="flood")
+
+    _go(page, "Sources")
+    _shot(page, "sources")
 
     # Anomaly drill-down: pick the most severe one.
     _go(page, "Anomalies")
@@ -137,4 +252,9 @@ def test_explore_filter_anomaly_drilldown_and_csv_download(stack: Stack, browser
         store.client.close()
     assert want, "the sample has flood posts"
     assert sorted(r["id"] for r in rows) == want
+    # Nothing the map needs came from outside (Streamlit's own favicon, a Material symbol
+    # from Google's font server, is the one outside request of the page, and is not needed).
+    from_map = [u for u, frame in refused if "streamlit_folium" in frame]
+    assert from_map == [], f"the map asked for files outside the dashboard: {from_map[:5]}"
+    assert all("fonts.gstatic.com" in u for u, _ in refused), refused[:5]
     page.close()

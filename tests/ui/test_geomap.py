@@ -1,0 +1,66 @@
+"""The map draws from the dashboard's own files: every script, style sheet and the basemap
+it asks for is bundled, nothing points at a CDN, and post text stays escaped."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+
+import polars as pl
+import pytest
+from streamlit_folium import _get_map_string
+
+from components.geomap import ASSETS, asset_paths, build_map, tile_layer
+from pipelines.filters import GeoArea
+
+BASE = "../components.geomap.vigil_map_assets/"
+
+
+def _points() -> pl.DataFrame:
+    return pl.DataFrame(
+        {
+            "id": ["a", "b"],
+            "ts": [datetime(2013, 6, 20, tzinfo=UTC)] * 2,
+            "source": ["s", "s"],
+            "text": ["<img src=x onerror=alert(1)> flood", "calm"],
+            "lat": [51.05, -33.87],
+            "lon": [-114.07, 151.21],
+            "where": ["Calgary", "coordinates"],
+            "threat": [0.9, None],
+            "sentiment": [-0.5, 0.2],
+        }
+    )
+
+
+def test_every_asset_is_bundled_and_nothing_comes_from_outside():
+    fmap = build_map(_points(), area=GeoArea(center=(-114.0, 51.0), radius_km=50, by_place=True), base=BASE)
+    paths = asset_paths(fmap, BASE)
+    assert {
+        "leaflet/leaflet.js",
+        "markercluster/leaflet.markercluster.js",
+        "heat/leaflet-heat.min.js",
+    } <= set(paths)
+    for p in paths:
+        assert not p.startswith(("http:", "https:", "//")), p
+        assert (ASSETS / p).is_file(), p
+    fmap.render()
+    script = _get_map_string(fmap)
+    assert "https://" not in script and "http://" not in script
+    assert json.dumps(BASE + "countries-110m.geojson") in script
+    # The tooltip's post text is HTML-escaped (then JSON-escaped into the script).
+    assert "<img src=x" not in script and "\\u0026lt;img src=x onerror" in script
+    basemap = json.loads((ASSETS / "countries-110m.geojson").read_text())
+    assert len(basemap["features"]) > 150
+
+
+def test_tile_setting():
+    assert tile_layer("") is None
+    layer = tile_layer("https://tile.openstreetmap.org/{z}/{x}/{y}.png")
+    assert layer is not None and "OpenStreetMap contributors" in layer.options["attribution"]
+    mine = tile_layer("https://tiles.example.org/{z}/{x}/{y}.png  My tiles")
+    assert mine is not None and mine.options["attribution"] == "My tiles"
+    with_tiles = build_map(_points(), tiles="https://tiles.example.org/{z}/{x}/{y}.png", base=BASE)
+    with_tiles.render()
+    assert "tiles.example.org" in _get_map_string(with_tiles)
+    with pytest.raises(ValueError, match="VIGIL_MAP_TILES must be an http"):
+        tile_layer("file:///etc/passwd")
