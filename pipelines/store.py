@@ -39,6 +39,8 @@ log = logging.getLogger(__name__)
 
 SCHEMA_VERSION = 1
 """Bumped when a collection or index changes; :meth:`Store.ensure_schema` records it."""
+IDS_PER_QUERY = 100
+"""``_id`` values per ``$in`` query in :meth:`Store.posts_by_ids` (see there)."""
 
 
 class StoreError(RuntimeError):
@@ -1192,13 +1194,16 @@ class Store:
         return [{"hour": r["_id"]["hour"], "source": r["_id"]["source"], "n": r["n"]} for r in rows]
 
     def term_counts_in(self, index: dict[str, Any], residual: dict[str, Any] | None) -> dict[str, int]:
-        """How many matching posts carry each term (for top terms)."""
-        tail = [
-            {"$project": {"_id": 0, "terms": 1}},
-            {"$unwind": "$terms"},
-            {"$group": {"_id": "$terms", "n": {"$sum": 1}}},
-        ]
-        return {r["_id"]: r["n"] for r in self.db.posts.aggregate(self._stages(index, residual) + tail)}
+        """How many matching posts carry each term (for top terms).
+
+        Counted here rather than with ``$unwind`` + ``$group`` on the server: SecantusDB
+        builds one document per term in Python, which took 2.5x longer (5,000 posts).
+        """
+        counts: Counter[str] = Counter()
+        tail = [{"$project": {"_id": 0, "terms": 1}}]
+        for d in self.db.posts.aggregate(self._stages(index, residual) + tail):
+            counts.update(d.get("terms") or ())  # distinct per post (extract_terms)
+        return dict(counts)
 
     def place_counts_in(self, index: dict[str, Any], residual: dict[str, Any] | None) -> list[dict[str, Any]]:
         """How many matching posts name each place (``scores.places``)."""
@@ -1242,10 +1247,19 @@ class Store:
     def posts_by_ids(
         self, ids: Sequence[str], projection: dict[str, Any] | None = None
     ) -> list[dict[str, Any]]:
-        """Posts by ``_id`` (a map selection, an anomaly's evidence), newest first."""
+        """Posts by ``_id`` (a map selection, an anomaly's evidence), newest first.
+
+        Asked in chunks of :data:`IDS_PER_QUERY`: SecantusDB answers a short ``$in`` on
+        ``_id`` by point lookups but a long one much slower than the lookups would take
+        (measured at 100,000 posts: 100 ids 0.02 s, 1,000 ids 12 s; the Map's 3,000
+        points took 40 s in one query).
+        """
         if not ids:
             return []
-        docs = list(self.db.posts.find({"_id": {"$in": list(ids)}}, projection))
+        ids = list(dict.fromkeys(ids))
+        docs: list[dict[str, Any]] = []
+        for i in range(0, len(ids), IDS_PER_QUERY):
+            docs += self.db.posts.find({"_id": {"$in": ids[i : i + IDS_PER_QUERY]}}, projection)
         return sorted(docs, key=lambda d: d.get("ts") or datetime.min.replace(tzinfo=UTC), reverse=True)
 
     def newest_ingest_hour(self, now: datetime | None = None) -> datetime | None:
