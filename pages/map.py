@@ -14,6 +14,7 @@ from components.geomap import asset_base, build_map
 from components.tables import render_posts_table
 from pipelines import areas, reports
 from pipelines.config import get_settings
+from pipelines.filters import GeoArea
 from pipelines.queries import MAP_POINTS_LIMIT
 
 auth.require_page("read")
@@ -60,8 +61,15 @@ state = st_folium(
     returned_objects=returned,
 )
 
+
+def _use_area(area: GeoArea) -> None:
+    """Make the drawn shape the sidebar's area filter and show all its points."""
+    set_area(area)
+    st.session_state["map_mode"] = "all points"
+
+
 selection = points
-label = "all points"
+label = "the area filter" if filters.area is not None else "all points"
 if mode.startswith("visible") and state and state.get("bounds"):
     selection = areas.in_bounds(points, state["bounds"])
     label = "the visible area"
@@ -71,6 +79,7 @@ elif mode == "drawn area":
     if area is None:
         st.info("Draw a polygon, rectangle or circle with the tools on the left of the map.")
         selection = points.clear()
+        label = "the drawn area"
     else:
         selection = areas.in_area(points, area)
         label = "the drawn area"
@@ -80,7 +89,7 @@ elif mode == "drawn area":
             "Filter every page to this area",
             key="map_area_filter",
             icon=":material/filter_alt:",
-            on_click=set_area,
+            on_click=_use_area,
             args=(dataclasses.replace(area, by_place=True),),
             disabled=filters.area == dataclasses.replace(area, by_place=True),
         )

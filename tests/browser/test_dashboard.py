@@ -197,12 +197,21 @@ def test_explore_filter_anomaly_drilldown_and_csv_download(stack: Stack, browser
     page.get_by_role("button", name="Filter every page to this area").click()
     sidebar = page.get_by_test_id("stSidebar")
     expect(sidebar.get_by_text("Area:")).to_have_count(1, timeout=60_000)
+    page.get_by_text("posts in the area filter").wait_for(timeout=60_000)
     _settle(page)
+    expect(frame.locator('path[stroke-dasharray="6 4"]')).to_have_count(
+        1, timeout=60_000
+    )  # the area, outlined
+    expect(frame.locator(".marker-cluster, path.leaflet-interactive").first).to_be_visible(timeout=60_000)
+    page.wait_for_timeout(1000)
     _shot(page, "map-area")
 
     # Explore honours it: its address carries the area, its count is the store's.
     _go(page, "Explore")
-    expect(page.get_by_text("area: polygon of 4 corners")).to_have_count(1, timeout=60_000)
+    caption = page.get_by_test_id("stCaptionContainer").filter(
+        has_text="keywords: flood; area: polygon of 4 corners"
+    )
+    expect(caption).to_have_count(1, timeout=60_000)
     _settle(page)
     in_area = _address_filters(page)
     assert in_area.area is not None and in_area.query == "flood"
