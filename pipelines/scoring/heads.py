@@ -7,8 +7,10 @@ were made, on which data, when, with which held-out metrics); both are written b
 ``python -m pipelines train-heads`` and committed. Loading them needs NumPy only: no
 pickle, no scikit-learn version coupling.
 
-Zero-shot parts (topics without labelled data, threat) compare the embedding with
-prototype-sentence centroids, also stored in ``heads.npz``.
+Threat and the default topics have heads trained on developer-annotated tweets
+(``labels/``). Prototype-sentence centroids, also stored in ``heads.npz``, score only
+topics without labels (custom ``VIGIL_TOPICS``) and serve as the zero-shot baseline that
+``eval-scorer`` measures the heads against.
 """
 
 from __future__ import annotations
@@ -175,6 +177,19 @@ class HeadSet:
                     temperature=float(meta.get("temperature", 0.05)),
                 )
         return cls(heads=heads, prototypes=protos, card=card)
+
+
+def prototype_threat(proto: PrototypeSet, emb: np.ndarray) -> np.ndarray:
+    """Zero-shot threat score (the fallback without a ``threat`` head, and the baseline).
+
+    Column 0 of ``proto`` is the threat centroid, the others are violent-but-not-threatening
+    counter-examples (news of an attack, figurative "killing it"): a threat must be close
+    to the threat centroid *and* beat every counter-example.
+    """
+    sims = proto.similarity(emb)
+    margin = sims[:, 0] - (sims[:, 1:].max(axis=1) if sims.shape[1] > 1 else 0.0)
+    gate = _sigmoid((sims[:, 0] - proto.threshold) / proto.temperature)
+    return gate * _sigmoid(margin / 0.03)
 
 
 def centroids(emb_by_label: Sequence[np.ndarray]) -> np.ndarray:

@@ -1,10 +1,10 @@
-"""Prototype sentences for the zero-shot parts of the CPU scorer.
+"""Hand-written example sentences per label: zero-shot centroids and seed training rows.
 
-No labelled data in ``shared/data`` covers threat or most topics, so these are scored
-by cosine similarity between a post's MiniLM embedding and the centroid of a handful of
-hand-written example sentences per label. ``train-heads`` embeds them and stores the
-centroids in ``heads/heads.npz``; editing this file needs a re-run of ``train-heads``.
-These scores are heuristics: they are not measured against labels (there are none here).
+Two uses. (1) ``train-heads`` embeds them and stores each label's centroid in
+``heads/heads.npz``: the zero-shot scorer for custom topics (no labels) and the baseline
+that ``eval-scorer`` measures the trained heads against. (2) :func:`seed_examples` adds
+them as extra training rows of the threat and topic heads (see its docstring). Editing
+this file needs a re-run of ``train-heads``.
 """
 
 from __future__ import annotations
@@ -120,3 +120,24 @@ NON_THREAT_PROTOTYPES: list[str] = [
     "the movie has a lot of violence and shooting",
 ]
 """Violent words without a threat: news of violence, figures of speech, plain insults."""
+
+
+def seed_examples(label: str) -> tuple[list[str], list[str]]:
+    """Hand-written (positive, negative) sentences added to a label head's training rows.
+
+    The annotated tweets (``labels/``) come from abuse-heavy sets: slang, slurs, US
+    politics. A head trained on them alone missed plain, clean-English cases ("I will
+    find you and kill you, you better watch your back" scored 0.37). These sentences,
+    the same ones the zero-shot scorer uses, cover that register; they are added to every
+    training fold and to the final fit, never to the rows a head is chosen or evaluated on.
+    """
+    every_topic = [s for sents in TOPIC_PROTOTYPES.values() for s in sents]
+    if label == "threat":
+        return list(THREAT_PROTOTYPES), list(NON_THREAT_PROTOTYPES) + every_topic
+    if label not in TOPIC_PROTOTYPES:
+        raise KeyError(f"no seed examples for label {label!r}")
+    pos = list(TOPIC_PROTOTYPES[label]) + (list(THREAT_PROTOTYPES) if label == "violence/crime" else [])
+    neg = [s for t, sents in TOPIC_PROTOTYPES.items() if t != label for s in sents]
+    if label != "violence/crime":
+        neg += THREAT_PROTOTYPES
+    return pos, neg

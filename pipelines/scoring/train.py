@@ -19,7 +19,17 @@ the evaluation sets; see ``docs/scoring.md``):
   evaluation only. Sentiment = P(positive) - P(negative).
 - ``topic:crisis/disaster``: CrisisLexT26 related vs not related tweets plus non-crisis
   TweetEval tweets; three events are held out for evaluation.
-- Threat and the other topics: prototype centroids (:mod:`.prototypes`).
+- ``threat`` and the topics ``violence/crime``, ``politics``, ``business/brand``,
+  ``health``, ``technology``, ``sports``, ``entertainment``: binary heads on the
+  developer-annotated rows of ``labels/threat_topics.csv`` (tweets of ``shared/data``,
+  see ``labels/README.md``). Only the training split is used
+  (:func:`pipelines.scoring.datasets.label_is_test` fixes the ~30 % test split); feature
+  blocks, ``C`` and the threshold are picked on out-of-fold predictions of a 5-fold
+  stratified cross-validation inside it (the dev folds), then the head is refit on the
+  whole training split.
+- Prototype centroids (:mod:`.prototypes`) are still stored: they score custom topics
+  added with ``VIGIL_TOPICS`` (no labels) and are the zero-shot baseline of
+  ``eval-scorer``.
 """
 
 from __future__ import annotations
@@ -35,7 +45,12 @@ import numpy as np
 
 from pipelines.scoring import datasets as ds
 from pipelines.scoring.heads import HEADS_DIR, Head, HeadSet, PrototypeSet, centroids
-from pipelines.scoring.prototypes import NON_THREAT_PROTOTYPES, THREAT_PROTOTYPES, TOPIC_PROTOTYPES
+from pipelines.scoring.prototypes import (
+    NON_THREAT_PROTOTYPES,
+    THREAT_PROTOTYPES,
+    TOPIC_PROTOTYPES,
+    seed_examples,
+)
 
 log = logging.getLogger(__name__)
 
@@ -48,6 +63,11 @@ CRISIS_HELDOUT_EVENTS = ("2013_Russia_meteor", "2013_Savar_building_collapse", "
 """CrisisLex events never used to train the crisis head (its evaluation set)."""
 TOPIC_THRESHOLD = 0.30
 THREAT_THRESHOLD = 0.40
+LABEL_C_GRID = (0.005, 0.01, 0.02, 0.05, 0.2, 1.0)
+LABEL_FOLDS = 5
+LABEL_HEADS = ("threat",) + tuple(t for t in ds.LABEL_TOPICS if t != "crisis/disaster")
+"""Heads trained on ``labels/threat_topics.csv``; crisis/disaster keeps its CrisisLex head
+(far more data), and is only *evaluated* on the labels' test split."""
 
 
 # --------------------------------------------------------------------------- small helpers
@@ -254,6 +274,79 @@ def _folds(y: np.ndarray, k: int, seed: int = SEED) -> np.ndarray:
     return out
 
 
+def _label_head(
+    name: str,
+    data: ds.LabelledTexts,
+    featurise: Featuriser,
+    report: dict[str, Any],
+    seeds: ds.LabelledTexts | None = None,
+) -> Head:
+    """One binary head on the labels' training split, chosen on cross-validation folds.
+
+    Every (blocks, C) candidate gets out-of-fold probabilities from a 5-fold stratified
+    cross-validation; the decision threshold and the choice maximise macro-F1 over those
+    out-of-fold predictions (each row is scored by a model that never saw it). The chosen
+    candidate is refit on the whole training split with that threshold. ``seeds``
+    (hand-written sentences, :func:`.prototypes.seed_examples`) join every training fold
+    and the final fit, but are never among the rows predictions are scored on.
+    """
+    feats = featurise(data)
+    y = data.labels
+    fs = featurise(seeds) if seeds is not None else None
+    folds = _folds(y, LABEL_FOLDS)
+    trials = []
+    for blocks in (("emb",), ("emb", "vader", "profanity")):
+        for c in LABEL_C_GRID:
+            oof = np.zeros(len(y))
+            for k in range(LABEL_FOLDS):
+                test = folds == k
+                f_tr, y_tr = take(feats, np.flatnonzero(~test)), y[~test]
+                if fs is not None and seeds is not None:
+                    f_tr, y_tr = concat(f_tr, fs), np.concatenate([y_tr, seeds.labels])
+                head = fit_linear(f_tr, y_tr, blocks, c, name)
+                oof[test] = head.predict_proba(take(feats, np.flatnonzero(test)))
+            t, f1 = best_threshold(y, oof)
+            trials.append({"blocks": list(blocks), "C": c, "threshold": t, "cv_macro_f1": f1})
+            log.info("%s: blocks=%s C=%s -> 5-fold macro-F1 %.4f @ %.2f", name, blocks, c, f1, t)
+    best = max(trials, key=lambda r: r["cv_macro_f1"])
+    f_all, y_all = feats, y
+    if fs is not None and seeds is not None:
+        f_all, y_all = concat(feats, fs), np.concatenate([y, seeds.labels])
+    head = fit_linear(f_all, y_all, tuple(best["blocks"]), best["C"], name)
+    head.threshold = best["threshold"]
+    head.classes = ("no", "yes")
+    report[name] = {
+        "data": [data.name + "[train split]"] + ([seeds.name] if seeds is not None else []),
+        "n_train": len(y),
+        "positives": int(y.sum()),
+        "seed_rows": 0
+        if seeds is None
+        else {"pos": int(seeds.labels.sum()), "neg": int((seeds.labels == 0).sum())},
+        "criterion": f"macro-F1 of out-of-fold predictions, {LABEL_FOLDS}-fold stratified CV (seed {SEED})",
+        "chosen": best,
+        "cv_trials": trials,
+    }
+    return head
+
+
+def label_heads(data_dir: Path, featurise: Featuriser, report: dict[str, Any]) -> dict[str, Head]:
+    """Threat and topic heads from the training split of ``labels/threat_topics.csv``."""
+    train = ds.threat_topic_labels(data_dir).part(test=False)
+    heads: dict[str, Head] = {}
+    for name in LABEL_HEADS:
+        key = name if name == "threat" else f"topic:{name}"
+        heads[key] = _label_head(key, train.as_labelled(name), featurise, report, seed_rows(name))
+    return heads
+
+
+def seed_rows(label: str) -> ds.LabelledTexts:
+    """:func:`.prototypes.seed_examples` of ``label`` as labelled rows (1 = positive)."""
+    pos, neg = seed_examples(label)
+    return ds.LabelledTexts(
+        "prototypes.seed_examples", pos + neg, np.asarray([1] * len(pos) + [0] * len(neg), dtype=np.int64)
+    )
+
+
 def _crisis_split(data_dir: Path) -> tuple[ds.LabelledTexts, ds.LabelledTexts]:
     """CrisisLex sample split by event: (training events, held-out events)."""
     import csv
@@ -314,6 +407,7 @@ def train_heads(
     report["topic:crisis/disaster"]["data"] = [crisis_train.name, pool.name]
 
     heads["sentiment"] = _sentiment_head(ds.tweeteval_sentiment(data_dir, "train"), featurise, report)
+    heads.update(label_heads(data_dir, featurise, report))
 
     topic_labels = tuple(TOPIC_PROTOTYPES)
     topic_c = centroids([embed(TOPIC_PROTOTYPES[t]) for t in topic_labels])
@@ -348,12 +442,32 @@ def train_heads(
             "crisislex": list(CRISIS_HELDOUT_EVENTS),
         },
         "sentiment": {"vader_weight": 0.0, "value": "P(positive) - P(negative)", "label": "argmax"},
-        "zero_shot": "threat and topics other than crisis/disaster: prototype centroids, not trained, not evaluated",
+        "labels": _labels_card(data_dir),
+        "zero_shot": "prototype centroids are kept only for topics without labels (custom VIGIL_TOPICS) "
+        "and as the baseline eval-scorer compares the label-trained heads with",
         "training": report,
     }
     hs = HeadSet(heads=heads, prototypes=protos, card=card)
     hs.save(out_dir)
     return hs
+
+
+def _labels_card(data_dir: Path) -> dict[str, Any]:
+    """How the threat/topic labels were made and how many there are (for ``card.json``)."""
+    ls = ds.threat_topic_labels(data_dir)
+    counts = {}
+    for name in ("threat",) + ds.LABEL_TOPICS:
+        y = ls.labels(name)
+        counts[name] = {"train_pos": int(y[~ls.test].sum()), "test_pos": int(y[ls.test].sum())}
+    return {
+        "file": "pipelines/scoring/labels/threat_topics.csv",
+        "made_by": "annotated by the Vigil developers (one annotator, no adjudication); see labels/README.md",
+        "rows": len(ls),
+        "train_rows": int((~ls.test).sum()),
+        "test_rows": int(ls.test.sum()),
+        "test_split": "sha1('vigil-labels:<source>:<ref>') % 10 < 3",
+        "positives": counts,
+    }
 
 
 def _git_short() -> str:

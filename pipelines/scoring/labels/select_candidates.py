@@ -25,8 +25,13 @@ from pipelines.scoring.embcache import DEFAULT_CACHE_DIR, text_key
 from pipelines.scoring.heads import HeadSet
 
 SEED = 2026
-RANDOM_PER_SOURCE = {"tweeteval/hate": 120, "tweeteval/offensive": 120, "davidson": 80, "crisislex": 100,
-                     "tweeteval/sentiment": 100}
+RANDOM_PER_SOURCE = {
+    "tweeteval/hate": 120,
+    "tweeteval/offensive": 120,
+    "davidson": 80,
+    "crisislex": 100,
+    "tweeteval/sentiment": 100,
+}
 THREAT_TOP = 220
 THREAT_KEYWORD = 160
 TOPIC_PER = 70
@@ -102,8 +107,10 @@ def main(argv: list[str] | None = None) -> None:
     abusive = np.isin(src, ["tweeteval/hate", "tweeteval/offensive", "davidson"])
     tp = hs.prototypes["threat"]
     sims = emb @ tp.centroids.T
-    threat = 1 / (1 + np.exp(-(sims[:, 0] - tp.threshold) / tp.temperature)) * (
-        1 / (1 + np.exp(-(sims[:, 0] - sims[:, 1:].max(axis=1)) / 0.03))
+    threat = (
+        1
+        / (1 + np.exp(-(sims[:, 0] - tp.threshold) / tp.temperature))
+        * (1 / (1 + np.exp(-(sims[:, 0] - sims[:, 1:].max(axis=1)) / 0.03)))
     )
     order = np.argsort(-np.where(abusive, threat, -1))
     add(order[:THREAT_TOP], "threat:prototype")
