@@ -5,10 +5,19 @@ from __future__ import annotations
 import streamlit as st
 
 from components import auth, charts, data
+from components.filters import current
 from components.tables import render_posts_table
+from pipelines.escape import markdown_text
 
 auth.require_page("read")
 st.title("Overview")
+selection = current().describe()
+if selection:  # say so rather than let a reader think these figures are the selection's
+    st.caption(
+        "This page shows the whole store. Your filters ("
+        + "; ".join(f"{k}: {markdown_text(v)}" for k, v in selection)
+        + ") apply to Explore, Map and Export."
+    )
 
 clock = data.data_clock()
 window = data.default_window()
