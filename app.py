@@ -10,12 +10,18 @@ their values while a page without them is shown.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import streamlit as st
 
 from components import auth
 from components.filters import keep
 
-st.set_page_config(page_title="Vigil", page_icon=":material/radar:", layout="wide")
+# A local icon: a Material-symbol favicon is fetched from Google's font server, and a
+# self-hosted dashboard asks nothing of the outside world.
+st.set_page_config(
+    page_title="Vigil", page_icon=str(Path(__file__).parent / "components" / "icon.png"), layout="wide"
+)
 
 PAGES = [
     st.Page("pages/overview.py", title="Overview", icon=":material/dashboard:", default=True),
