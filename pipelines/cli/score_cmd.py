@@ -109,7 +109,7 @@ def eval_scorer_cmd(
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the figures as JSON.")] = False,
 ) -> None:
-    """Print the CPU scorer's macro-F1 / macro-recall on held-out TweetEval, Davidson, CrisisLex."""
+    """Print the CPU scorer's held-out quality: TweetEval, Davidson, CrisisLex, and threat/topics (labels/)."""
     from pipelines.scoring import datasets as ds
     from pipelines.scoring.cpu import CpuScorer
     from pipelines.scoring.evaluate import evaluate, format_report
