@@ -38,7 +38,7 @@ REPO = Path(__file__).resolve().parent.parent
 PAGES = {  # sidebar title -> (test id | text) drawn when the page is complete
     "Overview": ("id", "stMetric"),
     "Explore": ("id", "stDataFrame"),
-    "Map": ("text", "located posts"),
+    "Map": ("id", "stDownloadButton"),  # after the map and the table of its posts
     "Anomalies": ("id", "stMarkdownContainer"),
     "Sources": ("id", "stDataFrame"),
 }
@@ -198,6 +198,7 @@ def main() -> int:
         help="keep the posts already in --data-dir (an interrupted fill resumes where it stopped)",
     )
     ap.add_argument("--fill-only", action="store_true", help="fill (or finish filling) the store, then stop")
+    ap.add_argument("--queries-only", action="store_true", help="print the query times, skip the browser")
     ap.add_argument("--port", type=int, default=27418)
     ap.add_argument("--ui-port", type=int, default=8618)
     args = ap.parse_args()
@@ -231,6 +232,10 @@ def main() -> int:
         print(f"  {page:10s} {label:45s} {dt * 1000:8.0f} ms   {r}")
     for page, total in totals.items():
         print(f"  {page:10s} {'= all queries of the page':45s} {total * 1000:8.0f} ms")
+    if args.queries_only:
+        store.client.close()
+        server.stop()
+        return 0
 
     user = f"bench-{int(time.time())}"  # a new user each run: its first login enrols TOTP
     env = {**os.environ, "MONGODB_URI": uri, "MONGODB_DB": "vigil"}
