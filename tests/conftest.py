@@ -56,3 +56,28 @@ def shared_dir() -> Path:
     if not SHARED.is_dir():
         pytest.skip(f"../shared not found at {SHARED}")
     return SHARED
+
+
+@pytest.fixture()
+def pipelines_cli(store: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator:
+    """Run ``python -m pipelines ARGS`` in process against this test's database.
+
+    ``MONGODB_URI``/``MONGODB_DB`` point at the test database and ``VIGIL_DATA_DIR`` at a
+    temporary folder; the settings cache is cleared before and after. Keyword arguments go
+    to ``CliRunner.invoke`` (e.g. ``catch_exceptions=False``).
+    """
+    from typer.testing import CliRunner
+
+    from pipelines.cli import load_commands
+    from pipelines.config import get_settings
+
+    for k, v in {
+        "MONGODB_URI": store.uri,
+        "MONGODB_DB": store.db.name,
+        "VIGIL_DATA_DIR": str(tmp_path),
+    }.items():
+        monkeypatch.setenv(k, v)
+    get_settings.cache_clear()
+    app, runner = load_commands(), CliRunner()
+    yield lambda *args, **kw: runner.invoke(app, list(args), **kw)
+    get_settings.cache_clear()

@@ -162,37 +162,20 @@ def test_supervisor_runs_the_crawler_loop() -> None:
     assert specs["crawler"].oneshot is False
 
 
-def test_sources_cli_round_trip(store: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from typer.testing import CliRunner
-
-    from pipelines.cli import load_commands
-    from pipelines.config import get_settings
-
-    for k, v in {
-        "MONGODB_URI": store.uri,
-        "MONGODB_DB": store.db.name,
-        "VIGIL_DATA_DIR": str(tmp_path),
-    }.items():
-        monkeypatch.setenv(k, v)
-    get_settings.cache_clear()
-    app, runner = load_commands(), CliRunner()
-
+def test_sources_cli_round_trip(store: Store, tmp_path: Path, pipelines_cli) -> None:
     def cli(*args: str) -> Any:
-        return runner.invoke(app, ["sources", *args])
+        return pipelines_cli("sources", *args)
 
-    try:
-        bad = cli("add", "wn", "--kind", "reddit", "-p", "listing=search")
-        assert bad.exit_code == 2 and "error: source 'wn': params: listing 'search' needs q" in bad.output
-        ok = cli("add", "wn", "--kind", "reddit", "-p", "subreddit=worldnews", "--interval", "600")
-        assert ok.exit_code == 0, ok.output
-        assert cli("add", "wn", "--kind", "hackernews").exit_code == 2  # exists
-        assert cli("disable", "wn").exit_code == 0
-        listing = cli("list").output
-        assert "wn" in listing and " no " in listing and "600s" in listing
-        assert store.get_source("wn")["params"] == {"subreddit": "worldnews"}
-        assert store.get_source("wn")["enabled"] is False
-        assert cli("remove", "wn").exit_code == 0
-        assert store.get_source("wn") is None
-        assert cli("enable", "wn").exit_code == 2
-    finally:
-        get_settings.cache_clear()
+    bad = cli("add", "wn", "--kind", "reddit", "-p", "listing=search")
+    assert bad.exit_code == 2 and "error: source 'wn': params: listing 'search' needs q" in bad.output
+    ok = cli("add", "wn", "--kind", "reddit", "-p", "subreddit=worldnews", "--interval", "600")
+    assert ok.exit_code == 0, ok.output
+    assert cli("add", "wn", "--kind", "hackernews").exit_code == 2  # exists
+    assert cli("disable", "wn").exit_code == 0
+    listing = cli("list").output
+    assert "wn" in listing and " no " in listing and "600s" in listing
+    assert store.get_source("wn")["params"] == {"subreddit": "worldnews"}
+    assert store.get_source("wn")["enabled"] is False
+    assert cli("remove", "wn").exit_code == 0
+    assert store.get_source("wn") is None
+    assert cli("enable", "wn").exit_code == 2

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import csv
-from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 from urllib.parse import urlencode
@@ -12,28 +11,16 @@ import polars as pl
 import pyarrow.parquet as pq
 import pytest
 from pypdf import PdfReader
-from typer.testing import CliRunner
 
-from pipelines.cli import load_commands
 from pipelines.cli.export_cmd import filter_params
-from pipelines.config import get_settings
 from pipelines.filters import Filters
 from pipelines.store import Store
 from tests.ui.seed import BASE, seed
 
 
 @pytest.fixture()
-def cli(store: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator:
-    for k, v in {
-        "MONGODB_URI": store.uri,
-        "MONGODB_DB": store.db.name,
-        "VIGIL_DATA_DIR": str(tmp_path),
-    }.items():
-        monkeypatch.setenv(k, v)
-    get_settings.cache_clear()
-    app, runner = load_commands(), CliRunner()
-    yield lambda *args: runner.invoke(app, list(args))
-    get_settings.cache_clear()
+def cli(pipelines_cli):
+    return pipelines_cli
 
 
 def _expected(store: Store, f: Filters) -> list[str]:

@@ -3,33 +3,21 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import numpy as np
 import polars as pl
 import pytest
-from typer.testing import CliRunner
 
-from pipelines.cli import load_commands
-from pipelines.config import Settings, get_settings
+from pipelines.config import Settings
 from pipelines.store import Store
 from pipelines.supervisor import process_specs
 
 
 @pytest.fixture()
-def cli(store: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator:
-    for k, v in {
-        "MONGODB_URI": store.uri,
-        "MONGODB_DB": store.db.name,
-        "VIGIL_DATA_DIR": str(tmp_path),
-    }.items():
-        monkeypatch.setenv(k, v)
-    get_settings.cache_clear()
-    app, runner = load_commands(), CliRunner()
-    yield lambda *args: runner.invoke(app, list(args))
-    get_settings.cache_clear()
+def cli(pipelines_cli):
+    return pipelines_cli
 
 
 def nab_folder(root: Path) -> tuple[Path, Path, int]:

@@ -5,15 +5,11 @@ from __future__ import annotations
 import gzip
 import json
 import os
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from typer.testing import CliRunner
 
-from pipelines.cli import load_commands
-from pipelines.config import get_settings
 from pipelines.ingest import ImportOptions, ImportStats, run_import
 from pipelines.store import Store
 
@@ -54,16 +50,6 @@ def store_env(store: Store) -> dict[str, str]:
 
 
 @pytest.fixture()
-def cli(store: Store, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+def cli(pipelines_cli) -> Any:
     """Invoke ``python -m pipelines import ...`` in process against the test database."""
-    monkeypatch.setenv("MONGODB_URI", store.uri)
-    monkeypatch.setenv("MONGODB_DB", store.db.name)
-    get_settings.cache_clear()
-    app = load_commands()
-    runner = CliRunner()
-
-    def invoke(*args: str) -> Any:
-        return runner.invoke(app, ["import", *args], catch_exceptions=False)
-
-    yield invoke
-    get_settings.cache_clear()
+    return lambda *args: pipelines_cli("import", *args, catch_exceptions=False)
