@@ -22,6 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from pipelines.config import REPO_ROOT
+from pipelines.models import DEFAULT_TOPICS
 
 
 @dataclass
@@ -146,16 +147,7 @@ def tweeteval_sentiment(data_dir: Path, part: str) -> LabelledTexts:
 
 LABELS_DIR = Path(__file__).parent / "labels"
 LABELS_FILE = LABELS_DIR / "threat_topics.csv"
-LABEL_TOPICS = (
-    "crisis/disaster",
-    "violence/crime",
-    "politics",
-    "business/brand",
-    "health",
-    "technology",
-    "sports",
-    "entertainment",
-)
+LABEL_TOPICS = tuple(t for t in DEFAULT_TOPICS if t != "other")
 """Topics annotated in ``labels/threat_topics.csv`` (``other`` = none of them)."""
 LABEL_SOURCES = ("tweeteval/hate", "tweeteval/offensive", "tweeteval/sentiment", "davidson", "crisislex")
 LABEL_TEST_SHARE = 3
