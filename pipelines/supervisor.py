@@ -68,6 +68,7 @@ def process_specs(settings: Settings) -> list[ProcessSpec]:
     specs.append(ProcessSpec("scorer", _module("pipelines", "score", "--loop")))
     specs.append(ProcessSpec("alerts", _module("pipelines", "alerts", "--loop")))
     specs.append(ProcessSpec("detector", _module("pipelines", "detect", "--loop")))
+    specs.append(ProcessSpec("indexer", _module("pipelines", "index", "--loop")))
     return specs
 
 

@@ -29,6 +29,7 @@ COMMAND_MODULES = (
     "pipelines.cli.detect_cmd",
     "pipelines.cli.places_cmd",
     "pipelines.cli.export_cmd",
+    "pipelines.cli.search_cmd",
 )
 
 
