@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Any, Self
 
 import pymongo
-from pymongo import ASCENDING, DESCENDING, MongoClient, UpdateOne
+from pymongo import ASCENDING, DESCENDING, MongoClient, ReturnDocument, UpdateOne
 from pymongo.errors import BulkWriteError, PyMongoError
 
 from pipelines.config import Settings, get_settings
@@ -46,8 +46,47 @@ IDS_PER_QUERY = 100
 class StoreError(RuntimeError):
     """The database cannot be reached or refused an operation; the message says which."""
 
+    # --------------------------------------------------------------------------- server
 
-# --------------------------------------------------------------------------- server
+    # ------------------------------------------------------------------ search index (issue 13)
+
+    def next_seq(self, n: int) -> int:
+        """Reserve ``n`` consecutive change numbers; returns the first.
+
+        Why: the search indexer follows posts in the order they change (inserted or
+        re-scored), by this number, which one atomic ``$inc`` on ``meta`` hands out.
+        """
+        doc = self.db.meta.find_one_and_update(
+            {"_id": "post_seq"},
+            {"$inc": {"value": int(n)}},
+            upsert=True,
+            return_document=ReturnDocument.AFTER,
+        )
+        return int(doc["value"]) - int(n) + 1
+
+    def current_seq(self) -> int:
+        """The last change number handed out (0 before any)."""
+        doc = self.db.meta.find_one({"_id": "post_seq"})
+        return int(doc["value"]) if doc else 0
+
+    def stamp_seq(self, docs: Sequence[dict[str, Any]]) -> None:
+        """Give each post about to be written its own change number (``seq``), in place."""
+        if docs:
+            first = self.next_seq(len(docs))
+            for i, d in enumerate(docs):
+                d["seq"] = first + i
+
+    def posts_changed_after(self, seq: int, limit: int) -> list[dict[str, Any]]:
+        """Posts whose ``seq`` is above ``seq``, in ``seq`` order (the indexer's feed)."""
+        return list(self.db.posts.find({"seq": {"$gt": int(seq)}}).sort("seq", ASCENDING).limit(int(limit)))
+
+    def posts_with_seqs(self, seqs: Sequence[int]) -> list[dict[str, Any]]:
+        """Posts carrying any of these change numbers (late writers the indexer waits for)."""
+        return list(self.db.posts.find({"seq": {"$in": [int(s) for s in seqs]}})) if seqs else []
+
+    def all_post_ids(self) -> set[str]:
+        """Every post id (tests and index checks)."""
+        return {d["_id"] for d in self.db.posts.find({}, {"_id": 1})}
 
 
 def ping(uri: str, timeout_ms: int = 500) -> bool:
@@ -265,6 +304,7 @@ class Store:
             ([("watchlists", ASCENDING), ("ts", ASCENDING)], {}),  # alerts (issue 7): watch rollups
             ([("claim", ASCENDING)], {}),  # scoring (issue 4): a worker's claimed batch
             ([("rollup_pending", ASCENDING)], {}),  # scoring (issue 4): rollup crash recovery
+            ([("seq", ASCENDING)], {}),  # search (issue 13): the indexer's change marker
         ],
         "rollups": [
             ([("kind", ASCENDING), ("hour", ASCENDING)], {}),
@@ -372,6 +412,7 @@ class Store:
         """
         if not docs:
             return UpsertResult(inserted_ids=[])
+        self.stamp_seq(docs)
         ops = [UpdateOne({"_id": d["_id"]}, {"$setOnInsert": d}, upsert=True) for d in docs]
         try:
             res = self.db.posts.bulk_write(ops, ordered=False)
@@ -597,6 +638,7 @@ class Store:
             return UpsertResult(inserted_ids=[]), []
         refused: dict[int, str] = {}
         duplicate: set[int] = set()
+        self.stamp_seq(docs)
         try:
             self.db.posts.insert_many(list(docs), ordered=False)
         except BulkWriteError as exc:
@@ -732,6 +774,7 @@ class Store:
             new = [d for d in unique if d["_id"] not in have]
             lost: set[str] = set()
             if new:
+                self.stamp_seq(new)
                 try:
                     self.db.posts.insert_many(new, ordered=False)
                 except BulkWriteError as exc:
@@ -874,6 +917,7 @@ class Store:
         into the rollups, then clears the mark.
         """
         now = utcnow()
+        first = self.next_seq(len(scored)) if scored else 0
         ops = [
             UpdateOne(
                 {"_id": post_id, "status": "claimed", "claim": token},
@@ -882,6 +926,7 @@ class Store:
                         "status": "scored",
                         "scores": scores,
                         "scored_at": now,
+                        "seq": first + i,
                         "rollup_pending": token,
                         "rollup_pending_at": now,
                     },
@@ -889,7 +934,7 @@ class Store:
                     "$inc": {"score_writes": 1},
                 },
             )
-            for post_id, scores in scored
+            for i, (post_id, scores) in enumerate(scored)
         ]
         if not ops:
             return []

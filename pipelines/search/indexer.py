@@ -1,0 +1,160 @@
+"""The one writer of the search index: follows MongoDB's posts by change number (``seq``).
+
+MongoDB is the record; the index is derived. The store stamps every inserted or
+re-scored post with a new ``seq`` (:meth:`pipelines.store.Store.next_seq`). The indexer
+reads posts with ``seq`` above its position in ``seq`` order, writes each idempotently
+(delete by id, then add), commits the batch, and only then stores its position in
+``vigil-position.json`` beside the index (atomic rename). A SIGKILL at any moment
+therefore converges: a batch committed but not recorded is written again (the same
+documents replace themselves), a batch not committed is lost and re-read.
+
+Late writers: change numbers are handed out before the write lands, so a post with a
+lower ``seq`` may appear after a higher one was indexed. Missing numbers below the
+cursor are kept as *gaps* and looked up again each pass for :data:`GAP_GRACE_S`
+seconds (numbers of duplicates or re-scored posts never come back, so gaps expire);
+the stored position never passes an open gap, so a restart re-reads it as well.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import threading
+import time
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import Any
+
+from pipelines.search.index import SearchIndex
+from pipelines.search.schema import to_document
+
+log = logging.getLogger(__name__)
+
+BATCH = 2_000
+GAP_GRACE_S = 10.0
+MAX_GAPS = 50_000
+REBUILD_OVERLAP = 10_000
+"""After a rebuild, the loop re-reads this many change numbers before the rebuild's start
+(idempotent), for posts whose number was handed out before and written after it began."""
+POSITION_FILE = "vigil-position.json"
+
+
+def read_position(index_dir: Path) -> int | None:
+    """The stored position, or ``None`` when there is none (the loop then rebuilds)."""
+    try:
+        return int(json.loads((index_dir / POSITION_FILE).read_text())["seq"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+def _write_position(index_dir: Path, seq: int) -> None:
+    tmp = index_dir / (POSITION_FILE + ".tmp")
+    with open(tmp, "w") as fh:
+        fh.write(json.dumps({"seq": int(seq)}))
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, index_dir / POSITION_FILE)
+
+
+class Indexer:
+    """Holds the index writer (one per index: :class:`~pipelines.search.index.SearchIndexLocked`
+    when another process has it) and the in-memory cursor and gaps."""
+
+    def __init__(self, store: Any, index: SearchIndex, batch: int = BATCH) -> None:
+        self.store = store
+        self.index = index
+        self.writer = index.writer()
+        self.batch = batch
+        self.cursor = read_position(index.path) or 0
+        self.gaps: dict[int, float] = {}
+
+    def _write(self, posts: Iterable[dict[str, Any]]) -> int:
+        n = 0
+        for post in posts:
+            self.writer.delete_documents_by_term("id", str(post["_id"]))
+            self.writer.add_document(to_document(post))
+            n += 1
+        return n
+
+    def run_once(self) -> int:
+        """Index one batch of changed posts (and any late ones); returns posts written."""
+        now = time.monotonic()
+        fresh = self.store.posts_changed_after(self.cursor, self.batch)
+        late = self.store.posts_with_seqs(sorted(self.gaps)) if self.gaps else []
+        if not fresh and not late:
+            self._expire(now)
+            return 0
+        n = self._write(late) + self._write(fresh)
+        self.writer.commit()
+        for post in late:
+            self.gaps.pop(int(post["seq"]), None)
+        if fresh:
+            seen = {int(p["seq"]) for p in fresh}
+            top = max(seen)
+            for s in range(self.cursor + 1, top):
+                if s not in seen and len(self.gaps) < MAX_GAPS:
+                    self.gaps.setdefault(s, now)
+            self.cursor = top
+        self._expire(now)
+        _write_position(self.index.path, self.safe_position())
+        return n
+
+    def _expire(self, now: float) -> None:
+        old = [s for s, t in self.gaps.items() if now - t > GAP_GRACE_S]
+        for s in old:
+            del self.gaps[s]
+        if old:
+            _write_position(self.index.path, self.safe_position())
+
+    def safe_position(self) -> int:
+        """Below this every change is indexed: the cursor, or just before the oldest open gap."""
+        return min(self.gaps) - 1 if self.gaps else self.cursor
+
+    def catch_up(self) -> int:
+        """Run batches until nothing new is left (open gaps may remain); returns posts written."""
+        total = 0
+        while (n := self.run_once()) > 0:
+            total += n
+        return total
+
+    def rebuild(self, progress: Callable[[int, int], None] | None = None) -> int:
+        """Recreate the index from every post in MongoDB; returns the number indexed.
+
+        The stored position is removed first and written last, so a rebuild killed
+        half-way is redone by the next ``index --loop``.
+        """
+        (self.index.path / POSITION_FILE).unlink(missing_ok=True)
+        start = self.store.current_seq()
+        total = self.store.estimated_post_count()
+        self.writer.delete_all_documents()
+        done = 0
+        for post in self.store.iter_posts({}, batch_size=self.batch):
+            self.writer.add_document(to_document(post))
+            done += 1
+            if done % 10_000 == 0:
+                self.writer.commit()
+                if progress:
+                    progress(done, total)
+        self.writer.commit()
+        if progress:
+            progress(done, max(total, done))
+        self.cursor, self.gaps = max(0, start - REBUILD_OVERLAP), {}
+        _write_position(self.index.path, self.cursor)
+        return done
+
+    def loop(self, stop: threading.Event, interval_s: float = 1.0) -> None:
+        """Follow the store until ``stop`` is set (rebuilds first when there is no position)."""
+        if read_position(self.index.path) is None:
+            log.info("search index has no position: rebuilding from MongoDB")
+            log.info("rebuilt the search index: %d posts", self.rebuild())
+        while not stop.is_set():
+            n = self.run_once()
+            if n:
+                log.info("indexed %d posts (position %d)", n, self.safe_position())
+            elif stop.wait(interval_s):
+                break
+
+    def close(self) -> None:
+        """Wait for merges and release the writer lock."""
+        self.writer.wait_merging_threads()

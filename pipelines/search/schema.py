@@ -1,0 +1,119 @@
+"""The index schema and how a stored post becomes one index document.
+
+Why these fields: every read a page needs (counts, timelines, breakdowns, score ranges,
+map points, newest pages) is answered from the index alone, so each filterable or
+aggregated value is indexed *and* a fast field. Text-like keys (``id``, ``source``,
+``lang``, ``terms``, ``places``, ``topics``, ``entities``, ``watchlists``) use the
+``raw`` tokenizer: one value, one token, exactly as MongoDB stores it. ``terms`` is the
+post's own ``terms`` array, so a keyword ``Term``/``Prefix`` means exactly what
+:func:`pipelines.search.matches` means. ``words`` is the post's text split by
+:func:`pipelines.models.tokenize` and indexed pre-tokenized with positions: phrase
+queries run on it. MongoDB stays the record: only ``id`` is stored, everything else
+is read back from MongoDB by id.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import tantivy
+
+from pipelines.models import tokenize
+
+SCHEMA_VERSION = 1
+"""Bumped when fields change; an index of another version must be rebuilt."""
+
+SCORE_FIELDS = ("threat", "hate", "toxicity", "sentiment")
+KEYWORD_FIELDS = ("source", "lang", "author", "terms", "places", "topics", "entities", "watchlists")
+"""Raw, multi-valued text fields usable in term filters and ``terms`` breakdowns."""
+ENTITY_TYPES = ("person", "org", "place", "product")
+
+
+def build_schema() -> tantivy.Schema:
+    """The one schema of Vigil's index (see the module docstring for why each field)."""
+    b = tantivy.SchemaBuilder()
+    b.add_text_field("id", stored=True, fast=True, tokenizer_name="raw")
+    for name in KEYWORD_FIELDS:
+        b.add_text_field(name, fast=True, tokenizer_name="raw")
+    b.add_text_field("words", tokenizer_name="raw", index_option="position")
+    b.add_date_field("ts", indexed=True, fast=True)
+    b.add_integer_field("seq", indexed=True, fast=True)
+    for name in SCORE_FIELDS:
+        b.add_float_field(name, indexed=True, fast=True)
+    for name in ("geo_lon", "geo_lat", "map_lon", "map_lat"):
+        b.add_float_field(name, indexed=True, fast=True)
+    return b.build()
+
+
+def _num(v: Any) -> float | None:
+    return float(v) if isinstance(v, int | float) and not isinstance(v, bool) else None
+
+
+def _utc(ts: datetime) -> datetime:
+    return ts.replace(tzinfo=UTC) if ts.tzinfo is None else ts.astimezone(UTC)
+
+
+def _geo(post: dict[str, Any]) -> tuple[float, float] | None:
+    coords = (post.get("geo") or {}).get("coordinates") if isinstance(post.get("geo"), dict) else None
+    if isinstance(coords, list | tuple) and len(coords) == 2:
+        lon, lat = _num(coords[0]), _num(coords[1])
+        if lon is not None and lat is not None:
+            return lon, lat
+    return None
+
+
+def map_point(post: dict[str, Any]) -> tuple[float, float] | None:
+    """Where the Map draws a post (lon, lat): its own coordinates, else its first named place."""
+    own = _geo(post)
+    if own is not None:
+        return own
+    places = (post.get("scores") or {}).get("places") or []
+    if places and isinstance(places[0], dict):
+        lon, lat = _num(places[0].get("lon")), _num(places[0].get("lat"))
+        if lon is not None and lat is not None:
+            return lon, lat
+    return None
+
+
+def to_document(post: dict[str, Any]) -> tantivy.Document:
+    """One stored post as an index document (values of the wrong type are left out)."""
+    doc = tantivy.Document()
+    doc.add_text("id", str(post["_id"]))
+    scores = post.get("scores") or {}
+    values: dict[str, list[str]] = {
+        "source": [post.get("source")],
+        "lang": [post.get("lang")],
+        "author": [post.get("author")],
+        "terms": list(post.get("terms") or []),
+        "places": [p.get("name") for p in scores.get("places") or [] if isinstance(p, dict)],
+        "topics": list(scores.get("topics") or []),
+        "entities": [
+            f"{e.get('type')}:{e.get('name')}"
+            for e in scores.get("entities") or []
+            if isinstance(e, dict) and e.get("type") in ENTITY_TYPES
+        ],
+        "watchlists": list(post.get("watchlists") or []),
+    }
+    for name, vals in values.items():
+        for v in vals:
+            if isinstance(v, str) and v:
+                doc.add_text(name, v)
+    words = tokenize(post.get("text") or "")
+    if words:
+        tokens = [tantivy.Token(w, i, 0, 0) for i, w in enumerate(words)]
+        doc.add_pre_tokenized_text("words", tantivy.PreTokenizedString(post.get("text") or "", tokens))
+    if isinstance(post.get("ts"), datetime):
+        doc.add_date("ts", _utc(post["ts"]))
+    if isinstance(post.get("seq"), int):
+        doc.add_integer("seq", post["seq"])
+    for name in SCORE_FIELDS:
+        v = _num(scores.get(name))
+        if v is not None:
+            doc.add_float(name, v)
+    own, shown = _geo(post), map_point(post)
+    for prefix, point in (("geo", own), ("map", shown)):
+        if point is not None:
+            doc.add_float(f"{prefix}_lon", point[0])
+            doc.add_float(f"{prefix}_lat", point[1])
+    return doc
