@@ -94,7 +94,9 @@ def filters_query(schema: tantivy.Schema, filters: Filters) -> Query:
     for name in SCORE_FIELDS:
         rng = getattr(filters, name)
         if rng is not None:
-            parts.append(Query.range_query(schema, name, FieldType.Float, float(rng[0]), float(rng[1])))
+            parts.append(
+                Query.range_query(schema, name, FieldType.Float, float(rng[0]) + 0.0, float(rng[1]) + 0.0)
+            )
     if filters.watchlist:
         parts.append(Query.term_query(schema, "watchlists", filters.watchlist))
     if filters.area is not None:

@@ -47,7 +47,8 @@ def build_schema() -> tantivy.Schema:
 
 
 def _num(v: Any) -> float | None:
-    return float(v) if isinstance(v, int | float) and not isinstance(v, bool) else None
+    # "+ 0.0" turns -0.0 into 0.0: Tantivy orders -0.0 below 0.0, Python compares them equal.
+    return float(v) + 0.0 if isinstance(v, int | float) and not isinstance(v, bool) else None
 
 
 def _utc(ts: datetime) -> datetime:
