@@ -48,46 +48,6 @@ class StoreError(RuntimeError):
 
     # --------------------------------------------------------------------------- server
 
-    # ------------------------------------------------------------------ search index (issue 13)
-
-    def next_seq(self, n: int) -> int:
-        """Reserve ``n`` consecutive change numbers; returns the first.
-
-        Why: the search indexer follows posts in the order they change (inserted or
-        re-scored), by this number, which one atomic ``$inc`` on ``meta`` hands out.
-        """
-        doc = self.db.meta.find_one_and_update(
-            {"_id": "post_seq"},
-            {"$inc": {"value": int(n)}},
-            upsert=True,
-            return_document=ReturnDocument.AFTER,
-        )
-        return int(doc["value"]) - int(n) + 1
-
-    def current_seq(self) -> int:
-        """The last change number handed out (0 before any)."""
-        doc = self.db.meta.find_one({"_id": "post_seq"})
-        return int(doc["value"]) if doc else 0
-
-    def stamp_seq(self, docs: Sequence[dict[str, Any]]) -> None:
-        """Give each post about to be written its own change number (``seq``), in place."""
-        if docs:
-            first = self.next_seq(len(docs))
-            for i, d in enumerate(docs):
-                d["seq"] = first + i
-
-    def posts_changed_after(self, seq: int, limit: int) -> list[dict[str, Any]]:
-        """Posts whose ``seq`` is above ``seq``, in ``seq`` order (the indexer's feed)."""
-        return list(self.db.posts.find({"seq": {"$gt": int(seq)}}).sort("seq", ASCENDING).limit(int(limit)))
-
-    def posts_with_seqs(self, seqs: Sequence[int]) -> list[dict[str, Any]]:
-        """Posts carrying any of these change numbers (late writers the indexer waits for)."""
-        return list(self.db.posts.find({"seq": {"$in": [int(s) for s in seqs]}})) if seqs else []
-
-    def all_post_ids(self) -> set[str]:
-        """Every post id (tests and index checks)."""
-        return {d["_id"] for d in self.db.posts.find({}, {"_id": 1})}
-
 
 def ping(uri: str, timeout_ms: int = 500) -> bool:
     """True when a MongoDB-wire server answers ``ping`` at ``uri`` within the timeout."""
@@ -1834,6 +1794,46 @@ class Store:
             q["at"] = {k: v for k, v in (("$gte", since), ("$lt", until)) if v is not None}
         cur = self.db.audit.find(q).sort([("at", DESCENDING), ("_id", DESCENDING)])
         return list(cur.limit(max(1, min(limit, 5000))))
+
+    # ------------------------------------------------------------------ search index (issue 13)
+
+    def next_seq(self, n: int) -> int:
+        """Reserve ``n`` consecutive change numbers; returns the first.
+
+        Why: the search indexer follows posts in the order they change (inserted or
+        re-scored), by this number, which one atomic ``$inc`` on ``meta`` hands out.
+        """
+        doc = self.db.meta.find_one_and_update(
+            {"_id": "post_seq"},
+            {"$inc": {"value": int(n)}},
+            upsert=True,
+            return_document=ReturnDocument.AFTER,
+        )
+        return int(doc["value"]) - int(n) + 1
+
+    def current_seq(self) -> int:
+        """The last change number handed out (0 before any)."""
+        doc = self.db.meta.find_one({"_id": "post_seq"})
+        return int(doc["value"]) if doc else 0
+
+    def stamp_seq(self, docs: Sequence[dict[str, Any]]) -> None:
+        """Give each post about to be written its own change number (``seq``), in place."""
+        if docs:
+            first = self.next_seq(len(docs))
+            for i, d in enumerate(docs):
+                d["seq"] = first + i
+
+    def posts_changed_after(self, seq: int, limit: int) -> list[dict[str, Any]]:
+        """Posts whose ``seq`` is above ``seq``, in ``seq`` order (the indexer's feed)."""
+        return list(self.db.posts.find({"seq": {"$gt": int(seq)}}).sort("seq", ASCENDING).limit(int(limit)))
+
+    def posts_with_seqs(self, seqs: Sequence[int]) -> list[dict[str, Any]]:
+        """Posts carrying any of these change numbers (late writers the indexer waits for)."""
+        return list(self.db.posts.find({"seq": {"$in": [int(s) for s in seqs]}})) if seqs else []
+
+    def all_post_ids(self) -> set[str]:
+        """Every post id (tests and index checks)."""
+        return {d["_id"] for d in self.db.posts.find({}, {"_id": 1})}
 
 
 def _bounded_raw(raw: Any, limit: int = 64_000) -> Any:

@@ -37,6 +37,9 @@ def make_posts(n: int, seed: int = 7, prefix: str = "p") -> list[dict[str, Any]]
             "lang": rnd.choice(LANGS),
         }
         if rnd.random() < 0.8:
-            post["scores"] = {"threat": round(rnd.random(), 3), "sentiment": round(rnd.uniform(-1, 1), 3)}
+            post["scores"] = {
+                "threat": round(rnd.random() * 0.9, 3),
+                "sentiment": round(rnd.uniform(-1, 1), 3),
+            }
         posts.append(post)
     return posts

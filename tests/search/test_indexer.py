@@ -1,0 +1,106 @@
+"""The indexer follows MongoDB: new and re-scored posts, idempotent writes, SIGKILL convergence."""
+
+from __future__ import annotations
+
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from tantivy import Query
+
+from pipelines.search.aggregate import all_ids, count
+from pipelines.search.index import SearchIndex, index_path
+from pipelines.search.indexer import Indexer, read_position
+from pipelines.store import Store
+from tests.search.conftest import make_posts
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def _index_ids(path: Path) -> tuple[set[str], int]:
+    searcher = SearchIndex.open(path).searcher()
+    return all_ids(searcher, Query.all_query()), count(searcher, Query.all_query())
+
+
+def test_indexer_follows_inserts_and_rescoring(store: Store, tmp_path: Path) -> None:
+    store.insert_posts(make_posts(300))
+    index = SearchIndex.open_or_create(index_path(tmp_path))
+    indexer = Indexer(store, index, batch=128)
+    assert indexer.catch_up() == 300
+    ids, n = _index_ids(index.path)
+    assert ids == store.all_post_ids() and n == 300
+    # Re-scored posts get a new change number and are replaced, not duplicated.
+    posts = store.posts_changed_after(0, 5)
+    first = store.next_seq(5)
+    for i, p in enumerate(posts):
+        store.db.posts.update_one({"_id": p["_id"]}, {"$set": {"scores.threat": 0.95, "seq": first + i}})
+    assert indexer.run_once() == 5
+    searcher = index.searcher()
+    from pipelines.filters import Filters
+    from pipelines.search.compile import filters_query
+
+    hot = filters_query(index.schema, Filters.make(threat=(0.91, 1.0)))
+    assert all_ids(searcher, hot) == {p["_id"] for p in posts}
+    assert count(searcher, Query.all_query()) == 300
+    assert read_position(index.path) == indexer.cursor
+
+
+def test_late_writer_below_the_cursor_is_indexed(store: Store, tmp_path: Path) -> None:
+    early, late = make_posts(2, prefix="e"), make_posts(1, prefix="l")
+    reserved = store.next_seq(1)  # a writer takes a number, then is slow to write
+    store.insert_posts(early)
+    index = SearchIndex.open_or_create(index_path(tmp_path))
+    indexer = Indexer(store, index)
+    indexer.catch_up()
+    assert reserved in indexer.gaps and read_position(index.path) == reserved - 1
+    late[0]["seq"] = reserved
+    store.db.posts.insert_one(late[0])
+    indexer.run_once()
+    assert _index_ids(index.path)[0] == store.all_post_ids()
+    assert not indexer.gaps and read_position(index.path) == indexer.cursor
+
+
+def _indexer_proc(store: Store, data_dir: Path) -> subprocess.Popen[bytes]:
+    env = {
+        **os.environ,
+        "MONGODB_URI": store.uri,
+        "MONGODB_DB": store.db.name,
+        "VIGIL_DATA_DIR": str(data_dir),
+        "PYTHONPATH": str(REPO),
+    }
+    cmd = [sys.executable, "-m", "pipelines", "index", "--loop", "--interval", "0.05"]
+    return subprocess.Popen(cmd, cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+def test_sigkill_at_any_moment_converges(store: Store, tmp_path: Path) -> None:
+    rnd = random.Random(3)
+    store.insert_posts(make_posts(2000, prefix="a"))
+    for round_ in range(6):
+        proc = _indexer_proc(store, tmp_path)
+        try:
+            store.insert_posts(make_posts(400, seed=round_, prefix=f"r{round_}-"))
+            time.sleep(rnd.uniform(1.5, 4.0))
+        finally:
+            proc.send_signal(signal.SIGKILL)
+            proc.wait(10)
+    proc = _indexer_proc(store, tmp_path)
+    try:
+        expected = store.all_post_ids()
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            time.sleep(0.5)
+            try:
+                ids, n = _index_ids(index_path(tmp_path))
+            except Exception:  # noqa: BLE001 - not created yet
+                continue
+            if ids == expected:
+                break
+    finally:
+        proc.terminate()
+        proc.wait(20)
+    ids, n = _index_ids(index_path(tmp_path))
+    assert ids == expected and n == len(expected) == 2000 + 6 * 400
