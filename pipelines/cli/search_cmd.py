@@ -118,7 +118,7 @@ def search_cmd(
             places=place or [],
         )
     except ValueError as exc:  # QuerySyntaxError names the position; FilterError the field
-        raise typer.BadParameter(str(exc), param_hint="QUERY") from None
+        raise _fail(f"invalid query or filter: {exc}", code=2) from None
     settings = get_settings()
     try:
         index = SearchIndex.open(index_path(settings.vigil_data_dir))

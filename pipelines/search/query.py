@@ -103,6 +103,8 @@ def _lex(q: str) -> list[_Tok]:
         kind = m.lastgroup or ""
         value = m.group(kind) if kind else ""
         start = m.start(kind) if kind else pos
+        if kind == "phrase":
+            start -= 1  # the opening quote
         if kind == "word" and value.upper() in ("AND", "OR", "NOT"):
             kind = value.upper()
         toks.append(_Tok(kind, value, start))
@@ -114,8 +116,9 @@ def _lex(q: str) -> list[_Tok]:
 
 
 class _Parser:
-    def __init__(self, toks: list[_Tok]) -> None:
+    def __init__(self, toks: list[_Tok], end: int = 0) -> None:
         self.toks = toks
+        self.end = end
         self.i = 0
         self.terms = 0
 
@@ -154,7 +157,7 @@ class _Parser:
             raise QuerySyntaxError(f"query nested deeper than {MAX_DEPTH} levels")
         tok = self.peek()
         if tok is None:
-            raise QuerySyntaxError("query ends where a word was expected")
+            raise QuerySyntaxError(f"query ends where a word was expected (position {self.end})")
         if tok.kind in ("NOT", "minus"):
             self.take()
             return Not(self.unary(depth + 1))
@@ -219,7 +222,7 @@ def parse(query: str) -> Node | None:
         raise QuerySyntaxError(f"query longer than {MAX_QUERY_CHARS} characters ({len(query)})")
     if not query.strip():
         return None
-    return _Parser(_lex(query)).parse()
+    return _Parser(_lex(query), len(query)).parse()
 
 
 # --------------------------------------------------------------------------- compile

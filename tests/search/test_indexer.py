@@ -95,7 +95,7 @@ def test_sigkill_at_any_moment_converges(store: Store, tmp_path: Path) -> None:
             time.sleep(0.5)
             try:
                 ids, n = _index_ids(index_path(tmp_path))
-            except Exception:  # noqa: BLE001 - not created yet
+            except Exception:  # not created yet
                 continue
             if ids == expected:
                 break

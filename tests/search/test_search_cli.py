@@ -1,0 +1,144 @@
+"""``python -m pipelines search`` and ``index``: every query form, every bad input."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import pytest
+
+from pipelines.filters import Filters
+from pipelines.search import matches, parse
+from pipelines.search.index import SearchIndex, index_path
+from pipelines.store import Store
+from tests.search.conftest import make_posts
+
+POSTS = make_posts(600)
+
+
+@pytest.fixture
+def cli(store: Store, pipelines_cli, tmp_path: Path):
+    store.insert_posts([dict(p) for p in POSTS])
+    res = pipelines_cli("index", "--rebuild")
+    assert res.exit_code == 0, res.output
+    return pipelines_cli
+
+
+def _expected(query: str, **kw) -> int:
+    f = Filters.make(query=query, **kw)
+    return sum(
+        matches(parse(f.query), p["terms"], p["text"])
+        and (not f.sources or p["source"] in f.sources)
+        and (not f.langs or p["lang"] in f.langs)
+        and (not f.since or p["ts"] >= f.since)
+        for p in POSTS
+    )
+
+
+@pytest.mark.parametrize(
+    "query",
+    ["flood", '"state of emergency"', "evacuat*", "flood -calgary", "flood NOT river", "fire OR flood",
+     "(fire OR flood) AND calgary", "#abflood", "@cityofcalgary", ""],
+)  # fmt: skip
+def test_count_is_exact_for_every_query_form(cli, query: str) -> None:
+    res = cli("search", query, "--count", "--limit", "3")
+    assert res.exit_code == 0, res.output
+    assert int(res.output.strip().splitlines()[-1]) == _expected(query)
+
+
+def test_filters_and_breakdowns(cli) -> None:
+    res = cli(
+        "search",
+        "flood",
+        "--source",
+        "rss",
+        "--lang",
+        "en",
+        "--since",
+        "2013-06-21",
+        "--count",
+        "--limit",
+        "0",
+    )
+    assert int(res.output.strip().splitlines()[-1]) == _expected(
+        "flood", sources=["rss"], langs=["en"], since=Filters.make(since=None).since or _dt("2013-06-21")
+    )
+    res = cli("search", "flood", "--by", "source", "--format", "json", "--count")
+    lines = res.output.strip().splitlines()
+    rows = json.loads(lines[0])
+    assert sum(r["posts"] for r in rows) == int(lines[-1]) == _expected("flood")
+    res = cli("search", "flood", "--by", "day", "--format", "csv")
+    body = res.output.strip().splitlines()
+    assert body[0] == "day,posts" and sum(int(line.split(",")[1]) for line in body[1:]) == _expected("flood")
+
+
+def test_rows_are_newest_first_and_match(cli) -> None:
+    res = cli("search", "calgary", "--limit", "5", "--format", "json")
+    rows = json.loads(res.output)
+    assert len(rows) == 5 and [r["ts"] for r in rows] == sorted((r["ts"] for r in rows), reverse=True)
+    by_id = {p["_id"]: p for p in POSTS}
+    assert all("calgary" in by_id[r["id"]]["terms"] for r in rows)
+
+
+def _dt(s: str):
+    from datetime import UTC, datetime
+
+    return datetime.fromisoformat(s).replace(tzinfo=UTC)
+
+
+@pytest.mark.parametrize(
+    ("query", "needle"),
+    [
+        (" ".join(["flood"] * 10_000), "longer than"),
+        ("(" * 200 + "flood" + ")" * 200, "deeper"),
+        ('"', "empty phrase"),
+        ("a*", "prefix"),
+        ("flood AND (", "position"),
+        ("fl\x00ood )", "position"),
+        ('flood "', "position 6"),
+    ],
+)
+def test_bad_queries_are_refused_quickly_with_a_reason(cli, query: str, needle: str) -> None:
+    start = time.monotonic()
+    res = cli("search", query, "--count")
+    assert res.exit_code == 2 and "invalid query" in res.output and needle in res.output
+    assert time.monotonic() - start < 5
+
+
+def test_control_characters_and_long_prefixes_are_bounded(cli) -> None:
+    res = cli("search", "flood\x01\x02", "--count", "--limit", "0")
+    assert res.exit_code == 0 and int(res.output.strip().splitlines()[-1]) == _expected("flood")
+    res = cli("search", "eva" + "c" * 400 + "*", "--count", "--limit", "0")
+    assert res.exit_code != 0 or int(res.output.strip().splitlines()[-1]) == 0
+
+
+def test_unknown_field_and_format(cli) -> None:
+    res = cli("search", "flood", "--by", "colour")
+    assert res.exit_code != 0 and "unknown field 'colour'" in res.output
+    res = cli("search", "flood", "--format", "xml")
+    assert res.exit_code != 0 and "unknown format" in res.output
+
+
+def test_missing_index_says_how_to_build_it(store: Store, pipelines_cli) -> None:
+    res = pipelines_cli("search", "flood", "--count")
+    assert res.exit_code == 1 and "python -m pipelines index --rebuild" in res.output
+
+
+def test_corrupt_index_is_reported_and_the_store_untouched(cli, store: Store, tmp_path: Path) -> None:
+    before = store.all_post_ids()
+    meta = index_path(tmp_path) / "meta.json"
+    meta.write_text("{not json")
+    res = cli("search", "flood", "--count")
+    assert res.exit_code == 1 and "unreadable" in res.output and "index --rebuild" in res.output
+    assert store.all_post_ids() == before
+    assert cli("index", "--rebuild").exit_code == 0
+    res = cli("search", "flood", "--count")
+    assert int(res.output.strip().splitlines()[-1]) == _expected("flood")
+
+
+def test_locked_index_names_the_other_writer(cli, tmp_path: Path) -> None:
+    held = SearchIndex.open(index_path(tmp_path)).writer()
+    res = cli("index")
+    assert res.exit_code == 1 and "locked by another indexer" in res.output
+    del held
