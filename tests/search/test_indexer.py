@@ -104,3 +104,24 @@ def test_sigkill_at_any_moment_converges(store: Store, tmp_path: Path) -> None:
         proc.wait(20)
     ids, n = _index_ids(index_path(tmp_path))
     assert ids == expected and n == len(expected) == 2000 + 6 * 400
+
+
+def test_scoring_through_the_store_reaches_the_index(store: Store, tmp_path: Path) -> None:
+    from pipelines.filters import Filters
+    from pipelines.search.compile import filters_query
+
+    posts = [{**p, "status": "new"} for p in make_posts(10, prefix="s")]
+    for p in posts:
+        p.pop("scores", None)
+    store.insert_posts(posts)
+    index = SearchIndex.open_or_create(index_path(tmp_path))
+    indexer = Indexer(store, index)
+    indexer.catch_up()
+    token, claimed = store.claim_posts("w1", 10, 60)
+    assert len(claimed) == 10
+    store.complete_scores(token, [(p["_id"], {"threat": 0.97, "topics": ["flood"]}) for p in claimed])
+    assert indexer.run_once() == 10
+    searcher = index.searcher()
+    hot = filters_query(index.schema, Filters.make(threat=(0.96, 1.0)))
+    assert all_ids(searcher, hot) == {p["_id"] for p in posts}
+    assert count(searcher, Query.all_query()) == 10
