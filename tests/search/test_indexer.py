@@ -125,3 +125,12 @@ def test_scoring_through_the_store_reaches_the_index(store: Store, tmp_path: Pat
     hot = filters_query(index.schema, Filters.make(threat=(0.96, 1.0)))
     assert all_ids(searcher, hot) == {p["_id"] for p in posts}
     assert count(searcher, Query.all_query()) == 10
+
+
+def test_pipelines_up_starts_the_indexer() -> None:
+    from pipelines.config import Settings
+    from pipelines.supervisor import process_specs
+
+    specs = {s.name: s for s in process_specs(Settings(vigil_load_sample=False))}
+    assert specs["indexer"].argv[1:] == ["-m", "pipelines", "index", "--loop"]
+    assert specs["indexer"].oneshot is False
