@@ -134,3 +134,21 @@ def test_pipelines_up_starts_the_indexer() -> None:
     specs = {s.name: s for s in process_specs(Settings(vigil_load_sample=False))}
     assert specs["indexer"].argv[1:] == ["-m", "pipelines", "index", "--loop"]
     assert specs["indexer"].oneshot is False
+
+
+def test_a_batch_committed_but_not_recorded_is_rewritten_without_duplicates(
+    store: Store, tmp_path: Path
+) -> None:
+    """The crash window between ``commit`` and the position write, made deterministic."""
+    from pipelines.search.indexer import _write_position
+
+    store.insert_posts(make_posts(250, prefix="w"))
+    index = SearchIndex.open_or_create(index_path(tmp_path))
+    first = Indexer(store, index, batch=100)
+    first.catch_up()
+    _write_position(index.path, 0)  # as if killed right after the commits
+    first.writer.wait_merging_threads()  # releases the lock, as the dead process would
+    again = Indexer(store, SearchIndex.open(index.path), batch=100)
+    assert again.cursor == 0 and again.catch_up() == 250
+    ids, n = _index_ids(index.path)
+    assert ids == store.all_post_ids() and n == 250
