@@ -82,8 +82,12 @@ def test_sigkill_at_any_moment_converges(store: Store, tmp_path: Path) -> None:
     for round_ in range(6):
         proc = _indexer_proc(store, tmp_path)
         try:
-            store.insert_posts(make_posts(400, seed=round_, prefix=f"r{round_}-"))
-            time.sleep(rnd.uniform(1.5, 4.0))
+            # Posts keep arriving in small batches, so the kill lands while it writes.
+            batch = make_posts(400, seed=round_, prefix=f"r{round_}-")
+            pause = rnd.uniform(1.5, 4.0) / 20
+            for i in range(0, 400, 20):
+                store.insert_posts(batch[i : i + 20])
+                time.sleep(pause)
         finally:
             proc.send_signal(signal.SIGKILL)
             proc.wait(10)
