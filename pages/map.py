@@ -18,9 +18,6 @@ from pipelines.config import get_settings
 from pipelines.filters import GeoArea
 from pipelines.mapview import MAP_POINTS_LIMIT
 
-TABLE_ROWS = 1_000
-"""The table under the map lists at most this many newest posts of the selection."""
-
 auth.require_page("read")
 st.title("Map")
 filters = render_sidebar()
@@ -104,7 +101,7 @@ elif mode == "drawn area":
 
 if view.located == 0:
     st.stop()
-n, posts = data.located_posts(selection, TABLE_ROWS)
+n, posts = data.located_posts(selection, mapview.TABLE_ROWS)
 st.subheader(f"{n:,} posts in {label}")
 if posts.is_empty():
     st.stop()

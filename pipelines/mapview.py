@@ -23,6 +23,8 @@ from pipelines.store import Store
 MAP_POINTS_LIMIT = 3_000
 """A selection with at most this many located posts is drawn point by point; a larger
 one as exact clusters (posts per grid cell), see :func:`map_view`."""
+TABLE_ROWS = 1_000
+"""The table under the map lists at most this many newest posts of the selection."""
 
 MAP_SCHEMA = {
     "id": pl.String,
