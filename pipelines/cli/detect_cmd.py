@@ -34,6 +34,8 @@ def detect(
     if interval < 0:
         _fail(f"--interval must be positive, got {interval}")
     warm_up()  # Numba compilation (or cache load) once per process, never inside a cycle
+    from pipelines.search.index import index_path
+
     store = Store.open(settings)
     try:
         service = DetectorService(
@@ -43,6 +45,7 @@ def detect(
             else DetectConfig(threshold=settings.vigil_detect_threshold),
             lookback_days=settings.vigil_detect_lookback_days,
             max_series=settings.vigil_detect_max_series,
+            index_dir=index_path(settings.vigil_data_dir),  # watch: series (issue 13)
         )
         if once:
             report = service.run_cycle()
