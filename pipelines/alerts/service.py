@@ -60,6 +60,11 @@ def _dt(v: Any) -> datetime | None:
     return None
 
 
+def _stored_before(post: Mapping[str, Any], when: datetime | None) -> bool:
+    scored = _dt(post.get("scored_at"))
+    return when is not None and scored is not None and scored < when
+
+
 def post_ref(doc: Mapping[str, Any], score_field: str | None = None) -> PostRef:
     """A post document (or an anomaly's evidence entry) as shown in alerts."""
     scores = doc.get("scores") or {}
@@ -281,8 +286,9 @@ class AlertService:
     def _new_places(self, wl: Watchlist, since: datetime) -> list[R.PlaceSeen]:
         """Places the watchlist's posts name since ``since`` and never before (from the index).
 
-        A sighting older than the watchlist itself counts as ``history`` (it was there
-        before anyone watched: no alert), as the back-fill's sightings did.
+        A sighting whose post was scored before the watchlist was created counts as
+        ``history`` (it was there before anyone watched: no alert), as the back-fill's
+        sightings did.
         """
         reader = self.reader()
         searcher = reader.index.searcher()
@@ -306,7 +312,7 @@ class AlertService:
                     name=s["name"],
                     first_seen=first,
                     country=country,
-                    history=created is not None and first < created,
+                    history=_stored_before(post, created),
                     post=post_ref(post),
                 )
             )
