@@ -32,7 +32,9 @@ def _old_index(path: Path) -> None:
     (path / "vigil-position.json").write_text(json.dumps({"seq": 99}))
 
 
-def test_an_old_version_is_refused_by_readers_and_rebuilt_by_the_indexer(store: Store, tmp_path: Path) -> None:
+def test_an_old_version_is_refused_by_readers_and_rebuilt_by_the_indexer(
+    store: Store, tmp_path: Path
+) -> None:
     path = index_path(tmp_path)
     _old_index(path)
     with pytest.raises(SearchIndexCorrupt, match="schema version 1.*index --rebuild"):
