@@ -27,6 +27,7 @@ log = logging.getLogger(__name__)
 TRAINED_LANGUAGES = ("en",)
 """Languages of the heads' training data (TweetEval, Davidson, CrisisLex are English)."""
 
+
 class FeatureExtractor:
     """Shared feature blocks: ``emb`` (384), ``vader`` (neg, neu, pos, compound), ``profanity``.
 

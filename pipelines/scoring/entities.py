@@ -41,6 +41,15 @@ NER_BATCH = 64
 LABELS = {"PERSON": "person", "ORG": "org", "PRODUCT": "product"}
 """spaCy (OntoNotes) labels kept, and their Vigil types; places come from the gazetteer."""
 
+MODEL_LANGUAGES = frozenset({"en", "und"})
+"""Detected languages the English model reads; other posts keep their gazetteer places only
+(on the tune split the model's "names" in Spanish, Portuguese and Italian tweets were
+mostly capitalised function words: "Se suspenden", "Reiteramos", "de Amuay")."""
+
+_ESCAPE = re.compile(r"\\u([0-9a-fA-F]{4})")
+_STORM = re.compile(r"^(?:super\s+)?(?:typhoon|hurricane|cyclone|storm|tropical storm)\b", re.IGNORECASE)
+_SPLIT = re.compile(r"\s+(?:&|vs\.?|v\.?)\s+|\s*,\s*")
+_DIGIT_TOKEN = re.compile(r"\s\S*\d.*$")
 _URL = re.compile(r"https?://\S+|www\.\S+")
 _RT = re.compile(r"^\s*RT\b[^:]{0,40}:?", re.IGNORECASE)
 _HANDLE = re.compile(r"(?<!\w)@\w{1,30}")
@@ -92,6 +101,7 @@ def prepare(text: str) -> str:
     returned by name.
     """
     t = html.unescape(text or "")[: MAX_NER_CHARS * 2]
+    t = _ESCAPE.sub(lambda m: chr(int(m.group(1), 16)), t)
     t = _URL.sub(" ", t)
     t = _RT.sub(" ", t)
     t = _HANDLE.sub(" ", t)
@@ -135,9 +145,12 @@ def model_entities(docs: Sequence[Any]) -> list[list[tuple[str, str]]]:
             vtype = LABELS.get(ent.label_)
             if vtype is None:
                 continue
-            name = clean_name(ent.text)
-            if _keep(name, ent.label_):
-                found.append((name, vtype))
+            for part in _SPLIT.split(ent.text):
+                if vtype != "product":
+                    part = _DIGIT_TOKEN.sub("", part)  # "Bea Bautista 09151492803(6" -> "Bea Bautista"
+                name = clean_name(part)
+                if _keep(name, ent.label_) and not _STORM.match(name):
+                    found.append((name, vtype))
         out.append(found)
     return out
 
@@ -145,20 +158,26 @@ def model_entities(docs: Sequence[Any]) -> list[list[tuple[str, str]]]:
 def merge(found: Sequence[tuple[str, str]], places: Sequence[Place]) -> list[Entity]:
     """Model entities and gazetteer places as one de-duplicated list (at most 12).
 
-    A model entity whose folded name is a gazetteer place's is dropped (the place wins);
-    persons, organisations and products keep the model's order, places follow.
+    A model entity whose folded name (spaces ignored: "CostaRica") is a gazetteer
+    place's is dropped (the place wins); a place whose name is a word run inside a
+    longer model entity is dropped (the name wins). Persons, organisations and products
+    keep the model's order, places follow.
     """
-    place_keys = {fold(p.name) for p in places}
+    place_keys = {fold(p.name).replace(" ", "") for p in places}
     seen: set[tuple[str, str]] = set()
     out: list[Entity] = []
+    longer: list[str] = []
     for name, vtype in found:
         key = fold(name)
-        if key in place_keys or (vtype, key) in seen:
+        if key.replace(" ", "") in place_keys or (vtype, key) in seen:
             continue
         seen.add((vtype, key))
         out.append(Entity(name=name, type=vtype))
+        longer.append(f" {key} ")
     for p in places:
         key = fold(p.name)
+        if any(f" {key} " in span for span in longer):
+            continue  # "Cutler" in "Jay Cutler", "Jordan" in "Olivia Jordan": part of a name
         if ("place", key) not in seen:
             seen.add(("place", key))
             out.append(Entity(name=p.name, type="place"))
@@ -174,16 +193,23 @@ def llm_entities(answer: Sequence[Any], places: Sequence[Place]) -> list[Entity]
     return merge([(n, t) for n, t in found if n], places)
 
 
-def extract_batch(texts: Sequence[str], places: Sequence[Sequence[Place]]) -> list[list[Entity]]:
-    """Entities of each text (``places``: the gazetteer's places of the same texts).
+def extract_batch(
+    texts: Sequence[str], places: Sequence[Sequence[Place]], langs: Sequence[str] | None = None
+) -> list[list[Entity]]:
+    """Entities of each text (``places``: the gazetteer's places of the same texts;
+    ``langs``: their detected languages, when known).
 
-    Empty, emoji-only, non-Latin and all-lower-case texts skip the model and keep their
-    gazetteer places only.
+    Empty, emoji-only, non-Latin, all-lower-case texts and texts in a language outside
+    :data:`MODEL_LANGUAGES` skip the model and keep their gazetteer places only.
     """
-    if len(texts) != len(places):
-        raise ValueError(f"{len(texts)} texts but {len(places)} place lists")
+    if len(texts) != len(places) or (langs is not None and len(langs) != len(texts)):
+        raise ValueError(f"{len(texts)} texts but {len(places)} place lists / {len(langs or ())} languages")
     prepared = [prepare(t) for t in texts]
-    todo = [i for i, t in enumerate(prepared) if _CAPITAL.search(t)]
+    todo = [
+        i
+        for i, t in enumerate(prepared)
+        if _CAPITAL.search(t) and (langs is None or langs[i] in MODEL_LANGUAGES)
+    ]
     found: list[list[tuple[str, str]]] = [[] for _ in texts]
     if todo:
         nlp = load_model()

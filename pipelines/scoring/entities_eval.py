@@ -169,8 +169,10 @@ def shipped_extractor(texts: Sequence[str]) -> list[list[Pair]]:
     """The shipped extractor (spaCy + rules + gazetteer places) as (name, type) pairs."""
     from pipelines.scoring.entities import extract_batch
     from pipelines.scoring.geo import extract_places
+    from pipelines.scoring.lang import LanguageDetector
 
-    ents = extract_batch(texts, [extract_places(t) for t in texts])
+    detect = LanguageDetector().detect
+    ents = extract_batch(texts, [extract_places(t) for t in texts], [detect(t)[0] for t in texts])
     return [[(e.name, e.type) for e in es] for es in ents]
 
 
