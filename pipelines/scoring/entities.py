@@ -53,14 +53,44 @@ _DIGIT_TOKEN = re.compile(r"\s\S*\d.*$")
 _URL = re.compile(r"https?://\S+|www\.\S+")
 _RT = re.compile(r"^\s*RT\b[^:]{0,40}:?", re.IGNORECASE)
 _HANDLE = re.compile(r"(?<!\w)@\w{1,30}")
-_HASH = re.compile(r"(?<!\w)#(?=\w)")
+_HASH = re.compile(r"(?<!\w)#(\w+)")
 _CAPITAL = re.compile(r"[A-Z]")
 _LETTER = re.compile(r"[^\W\d_]")
 _EDGE = re.compile(r"^[\W_]+|[\W_]+$")
 _POSSESSIVE = re.compile(r"['’]s$", re.IGNORECASE)
 
-NOT_NAMES = frozenset({"rt"})
-"""Words the model labels as names in tweets that are not entities for a reader."""
+NOT_NAMES = frozenset(
+    {"rt", "aww", "awww", "argh", "ugh", "wow", "yay", "omg", "lol", "lmao", "haha", "amen", "god", "lord"}
+    | {"jesus", "sweet jesus", "oh god", "godbless", "thank god"}
+)
+"""Interjections and exclamations the model labels as names in tweets ("Awww", "Sweet Jesus")."""
+PARTICLES = frozenset(
+    [
+        "de",
+        "del",
+        "della",
+        "da",
+        "dos",
+        "das",
+        "van",
+        "von",
+        "der",
+        "den",
+        "bin",
+        "al",
+        "la",
+        "le",
+        "du",
+        "of",
+        "and",
+        "the",
+        "for",
+        "y",
+        "e",
+    ]
+)
+"""Lower-case words that may sit inside a name ("Otto Pérez de la Cruz", "Ministry of Manpower")."""
+_SIMPLE_TAG = re.compile(r"^(?:[A-Z]?[a-z]+|[A-Z0-9]+)$")
 
 
 class EntityModelMissing(RuntimeError):
@@ -105,13 +135,21 @@ def prepare(text: str) -> str:
     t = _URL.sub(" ", t)
     t = _RT.sub(" ", t)
     t = _HANDLE.sub(" ", t)
-    t = _HASH.sub("", t)
+    t = _HASH.sub(lambda m: m.group(1) if _SIMPLE_TAG.match(m.group(1)) else " ", t)
     return t[:MAX_NER_CHARS]
 
 
 def clean_name(name: str) -> str:
-    """Trim punctuation, a possessive "'s" and a leading "the" from a model span."""
-    n = " ".join(name.split())
+    """Trim punctuation, a possessive "'s", a leading "RT" or "the", and anything from the
+    first lower-case word that is not a name particle ("Rahul ko Kaise" -> "Rahul")."""
+    words = name.split()
+    if words and words[0] in ("RT", "rt"):
+        words = words[1:]
+    for i, w in enumerate(words):
+        if i and w.islower() and w not in PARTICLES:
+            words = words[:i]
+            break
+    n = " ".join(words)
     n = _EDGE.sub("", n)
     n = _POSSESSIVE.sub("", n)
     if n.lower().startswith("the "):
