@@ -11,6 +11,7 @@ wrappers in ``components/data.py``; exports (``pipelines/reports.py``) use the s
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -489,6 +490,8 @@ class FilterOptions:
     places: tuple[str, ...]
     watchlists: tuple[tuple[str, str], ...]
     """``(id, name)`` pairs."""
+    entities: tuple[str, ...] = ()
+    """``type:name`` of the entities most named in the newest posts (issue 14)."""
 
 
 PLACE_OPTIONS = 500
@@ -506,7 +509,7 @@ def filter_options(store: Store) -> FilterOptions:
     place rollups are a few thousand at most. A place chosen earlier stays offered
     (``components/filters.py`` adds the selected ones), and links may name any place.
     """
-    recent = _newest_posts(store, 500, {"lang": 1})
+    recent = _newest_posts(store, 500, {"lang": 1, "scores.entities": 1})
     langs = set(store.rollup_values("score", "lang")) | {d["lang"] for d in recent if d.get("lang")}
     newest = store.newest_ingest_hour()
     places: list[str] = []
@@ -520,4 +523,19 @@ def filter_options(store: Store) -> FilterOptions:
         langs=tuple(sorted(langs)),
         places=tuple(places),
         watchlists=tuple((str(w["_id"]), str(w.get("name") or w["_id"])) for w in store.watchlist_names()),
+        entities=_entity_options(recent),
     )
+
+
+ENTITY_OPTIONS = 200
+"""The Entities filter offers at most this many (any other can be typed in)."""
+
+
+def _entity_options(posts: list[dict[str, Any]]) -> tuple[str, ...]:
+    """The :data:`ENTITY_OPTIONS` entities most named in ``posts``, as ``type:name``."""
+    counts: Counter[str] = Counter()
+    for p in posts:
+        for e in (p.get("scores") or {}).get("entities") or []:
+            if isinstance(e, dict) and isinstance(e.get("name"), str) and isinstance(e.get("type"), str):
+                counts[f"{e['type']}:{e['name']}"] += 1
+    return tuple(sorted(k for k, _ in counts.most_common(ENTITY_OPTIONS)))

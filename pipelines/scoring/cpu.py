@@ -151,11 +151,12 @@ class CpuScorer:
         sentiment = self.sentiment(feats)
         threat = self.threat(feats)
         topic_scores = self.topic_scores(feats)
+        all_langs = [self.lang.detect(t)[0] for t in texts]
         all_places = [extract_places(t) for t in texts]
-        all_entities = extract_entities(texts, all_places)
+        all_entities = extract_entities(texts, all_places, all_langs)
         out = []
-        for i, text in enumerate(texts):
-            lang, _ = self.lang.detect(text)
+        for i, _text in enumerate(texts):
+            lang = all_langs[i]
             places = all_places[i]
             chosen = sorted(((s[i], t) for t, s in topic_scores.items() if s[i] >= 0.5), key=lambda x: -x[0])[
                 :MAX_TOPICS
