@@ -516,5 +516,3 @@ def filter_options(store: Store, reader: Reader | None = None) -> FilterOptions:
         watchlists=tuple((str(w["_id"]), str(w.get("name") or w["_id"])) for w in store.watchlist_names()),
         entities=entities,
     )
-
-
