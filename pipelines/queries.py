@@ -473,11 +473,15 @@ class FilterOptions:
     places: tuple[str, ...]
     watchlists: tuple[tuple[str, str], ...]
     """``(id, name)`` pairs."""
+    entities: tuple[str, ...] = ()
+    """``type:name`` of the entities most named in the newest posts (issue 14)."""
 
 
 PLACE_OPTIONS = 500
 """The Places filter offers at most this many places (see :func:`filter_options`)."""
 PLACE_OPTIONS_SPAN = timedelta(hours=24)
+ENTITY_OPTIONS = 200
+"""The Entities filter offers the entities most named in the index (any other can be typed in)."""
 
 
 def filter_options(store: Store, reader: Reader | None = None) -> FilterOptions:
@@ -492,9 +496,12 @@ def filter_options(store: Store, reader: Reader | None = None) -> FilterOptions:
     The sidebar works without the index (its pages then say how to build it).
     """
     langs = set(store.rollup_values("score", "lang"))
+    entities: tuple[str, ...] = ()
     if reader is not None:
         searcher = reader.index.searcher()
         langs |= {v for v, _ in aggregate.top_values(searcher, Query.all_query(), "lang", 200)}
+        named = aggregate.top_values(searcher, Query.all_query(), "entities", ENTITY_OPTIONS)
+        entities = tuple(sorted(v for v, _ in named))
     newest = store.newest_ingest_hour()
     places: list[str] = []
     if newest is not None:
@@ -507,4 +514,5 @@ def filter_options(store: Store, reader: Reader | None = None) -> FilterOptions:
         langs=tuple(sorted(langs)),
         places=tuple(places),
         watchlists=tuple((str(w["_id"]), str(w.get("name") or w["_id"])) for w in store.watchlist_names()),
+        entities=entities,
     )
