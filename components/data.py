@@ -184,8 +184,8 @@ def score_ranges(filters: Filters, score: str) -> pl.DataFrame:
 
 @guarded
 @st.cache_data(ttl=TTL_S, show_spinner=False)
-def map_view(filters: Filters, limit: int = mapview.MAP_POINTS_LIMIT) -> mapview.MapView:
-    return mapview.map_view(get_reader(), filters, limit)
+def map_view(filters: Filters, limit: int | None = None) -> mapview.MapView:
+    return mapview.map_view(get_reader(), filters, limit or mapview.MAP_POINTS_LIMIT)
 
 
 @guarded
