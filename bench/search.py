@@ -22,6 +22,7 @@ call of each cell is the checked one and is not timed. No target is asserted.
 from __future__ import annotations
 
 import argparse
+import functools
 import heapq
 import json
 import resource
@@ -183,17 +184,19 @@ def _mask(cols: dict[str, np.ndarray], kw: dict[str, Any], text_ok: np.ndarray |
     return m
 
 
+@functools.cache
+def _texts_matching(corpus: sp.Corpus, query: str) -> np.ndarray:
+    """Which distinct texts the keyword query matches (:func:`matches`, the Python evaluator)."""
+    tree = parse(query)
+    return np.array([matches(tree, list(t), x) for t, x in zip(corpus.terms, corpus.texts, strict=True)])
+
+
 def expected(n: int) -> dict[str, dict[str, Any]]:
     """Per shape: count, hourly counts, top terms, and the newest ``PAGE`` times, by
     regenerating the posts and testing them in numpy (texts with :func:`matches`)."""
     corpus = sp.corpus()
     text_ok = {
-        name: np.array(
-            [matches(parse(kw["query"]), list(t), x) for t, x in zip(corpus.terms, corpus.texts, strict=True)]
-        )
-        if kw.get("query")
-        else None
-        for name, kw in SHAPES.items()
+        name: _texts_matching(corpus, kw["query"]) if kw.get("query") else None for name, kw in SHAPES.items()
     }
     hours = sp.SPAN_S // 3600 + 1
     acc = {name: {"count": 0, "hourly": np.zeros(hours, np.int64), "texts": np.zeros(len(corpus.texts), np.int64),
