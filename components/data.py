@@ -146,3 +146,20 @@ def today_filters(window: queries.TimeWindow) -> Filters:
     from datetime import timedelta
 
     return Filters.make(since=window.until - timedelta(hours=24), until=window.until)
+
+
+# --------------------------------------------------------------------------- incidents (issue 12)
+
+
+@st.cache_data(ttl=TTL_S, show_spinner=False)
+def incidents(statuses: tuple[str, ...] = (), include_minor: bool = False) -> pl.DataFrame:
+    from pipelines import incident_views
+
+    return incident_views.incident_list(get_store(), statuses, include_minor)
+
+
+@st.cache_data(ttl=TTL_S, show_spinner=False)
+def incident(incident_id: str) -> Any:
+    from pipelines import incident_views
+
+    return incident_views.incident_view(get_store(), incident_id)
