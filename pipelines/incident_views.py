@@ -129,3 +129,28 @@ def incident_view(
     return IncidentView(
         doc=doc, members=members, terms=terms, places=places, post_ids=post_ids, damping=damping
     )
+
+
+MARKER_SCHEMA: dict[str, Any] = {
+    "series": pl.String,
+    "start": pl.Datetime("us", "UTC"),
+    "end": pl.Datetime("us", "UTC"),
+    "severity": pl.Float64,
+    "status": pl.String,
+}
+
+
+def incident_markers(store: Any, since: datetime, until: datetime) -> pl.DataFrame:
+    """Non-minor incidents overlapping ``[since, until)`` for a timeline (``series`` = title)."""
+    docs = store.find_incidents(since=since, until=until, limit=LIST_LIMIT)
+    rows = [
+        {
+            "series": str(d.get("title") or d["_id"]),
+            "start": _utc(d.get("start")),
+            "end": _utc(d.get("end")),
+            "severity": float(d.get("severity") or 0.0),
+            "status": str(d.get("status") or "open"),
+        }
+        for d in docs
+    ]
+    return pl.DataFrame(rows, schema=MARKER_SCHEMA)

@@ -99,3 +99,25 @@ def test_a_viewer_sees_incidents_but_cannot_give_verdicts(app_store: Store) -> N
     at.run()
     assert not at.exception, at.exception
     assert at.button(key="inc_useful").disabled
+
+
+def test_overview_shows_an_archive_whole_with_its_incidents_shaded(app_store: Store) -> None:
+    from tests.ui.seed import BASE, seed
+
+    seed(app_store)  # 120 posts over 5 days before 20 Jun 2013, one 60 days older: an archive
+    old = BASE - timedelta(days=40)  # the incidents of _seed moved into the archive's span
+    docs = _seed(app_store)
+    app_store.db.incidents.delete_many({})
+    for d in docs:
+        app_store.db.anomalies.update_one(
+            {"_id": d["_id"]}, {"$set": {"start": d["start"] - (T - old), "end": d["end"] - (T - old)}}
+        )
+    DetectorService(app_store).rebuild_incidents(old - timedelta(days=1), old + timedelta(days=8))
+    at = AppTest.from_file(APP, default_timeout=90).run()
+    assert not at.exception, at.exception
+    assert any("the whole archive" in s.value for s in at.subheader)
+    first, _ = app_store.ts_range()
+    assert any(
+        f"{first:%Y-%m-%d %H}:00 to " in c.value and "2 incidents in this period" in c.value
+        for c in at.caption
+    )
