@@ -40,8 +40,9 @@ def test_the_spikes_series_become_one_titled_incident(store: Store) -> None:
     assert len(spikes) == 1
     inc = spikes[0]
     assert {"all|count", "source:city|count"} <= set(inc["series"])
-    assert inc["title"].startswith("Surge: ") and "earthquake" in inc["title"] or "bohol" in inc["title"]
-    assert f"{inc['posts']:,} posts vs" in inc["title"] and "UTC" in inc["title"]
+    assert inc["title"].startswith("Surge: ") and ("earthquake" in inc["title"] or "bohol" in inc["title"])
+    assert f"{inc['observed_total']:,.0f} posts vs {inc['expected_total']:,.0f} expected" in inc["title"]
+    assert f"{SPIKE.day} {SPIKE:%b %Y} {SPIKE:%H:%M}" in inc["title"] and "Bohol" in inc["title"]
     assert inc["posts"] >= 80 and not inc["minor"] and inc["status"] == "open"
     # A second cycle over the same data keeps the incident (same id, nothing duplicated).
     store.upsert_posts(posts(range(9 * 24, 9 * 24 + 2), np.random.default_rng(1)))
