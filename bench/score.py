@@ -80,6 +80,14 @@ def bench_cpu(n: int, threads: int, batch: int, repeat: int = 3) -> None:
         scorer.lang.detect(x)
         extract_places(x)
     stages["language+places"] = time.perf_counter() - t
+    # entities (issue 14): spaCy tok2vec+ner in batches, only on capitalised English posts
+    from pipelines.scoring.entities import extract_batch
+
+    langs, places = [scorer.lang.detect(x)[0] for x in texts], [extract_places(x) for x in texts]
+    t, c = time.perf_counter(), time.process_time()
+    for i in range(0, n, batch):
+        extract_batch(texts[i : i + batch], places[i : i + batch], langs[i : i + batch])
+    stages["entities"], ent_cpu = time.perf_counter() - t, time.process_time() - c
     print(
         f"CPU scorer: {n} posts ({src}), batch {batch}, onnx threads {threads or 'all'}, "
         f"cores {os.cpu_count()}, load average {os.getloadavg()[0]:.1f}"
@@ -97,6 +105,9 @@ def bench_cpu(n: int, threads: int, batch: int, repeat: int = 3) -> None:
     )
     for k, v in stages.items():
         print(f"  stage {k:<16} {1000 * v / n:6.2f} ms/post")
+    print(
+        f"  entities CPU time {1000 * ent_cpu / n:.2f} CPU-ms/post (spaCy NER + rules, gazetteer places excluded)"
+    )
 
 
 class _FixedScorer:

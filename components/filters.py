@@ -82,6 +82,7 @@ def _apply(filters: Filters) -> None:
     ss["f_langs"] = list(filters.langs)
     ss["f_query"] = filters.query
     ss["f_places"] = list(filters.places)
+    ss["f_entities"] = list(filters.entities)
     ss["f_watchlist"] = filters.watchlist or ""
     for name, full in SCORE_SLIDERS.items():
         ss[f"f_{name}"] = getattr(filters, name) or full
@@ -183,6 +184,15 @@ def render_sidebar() -> Filters:
         places = st.multiselect(
             "Places", sorted(set(opts.places) | set(ss.get("f_places") or [])), key="f_places"
         )
+        entities = st.multiselect(
+            "Entities",
+            sorted(set(getattr(opts, "entities", ())) | set(ss.get("f_entities") or [])),
+            key="f_entities",
+            accept_new_options=True,
+            placeholder="person:Obama, org:Red Cross ...",
+            help="People (person:), organisations (org:), places (place:) and products (product:) "
+            "named in posts; type one as type:name. Any of them matches.",
+        )
         watch_ids = [""] + [w for w, _ in opts.watchlists]
         names = dict(opts.watchlists)
         if ss.get("f_watchlist") and ss["f_watchlist"] not in watch_ids:
@@ -229,6 +239,7 @@ def render_sidebar() -> Filters:
                 langs=langs,
                 query=query,
                 places=places,
+                entities=entities,
                 watchlist=watchlist or None,
                 area=area,
                 **{k: tuple(v) for k, v in ranges.items()},

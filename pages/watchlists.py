@@ -74,6 +74,15 @@ langs = c4.multiselect(
     key=f"wl_lang_{k}",
     disabled=not may_edit,
 )
+entities = st.multiselect(
+    "Entities (any of them; all posts when empty)",
+    sorted(set(getattr(opts, "entities", ())) | set(current.entities if current else ())),
+    default=list(current.entities) if current else [],
+    key=f"wl_ent_{k}",
+    accept_new_options=True,
+    placeholder="person:Obama, org:Red Cross ...",
+    disabled=not may_edit,
+)
 use_geo = st.toggle(
     "Only posts within a circle",
     value=bool(current and current.geo),
@@ -119,6 +128,7 @@ try:
         exclude=exclude,
         sources=sources,
         langs=langs,
+        entities=entities,
         geo=geo,
         owner=owner,
         shared_users=shared_users,
@@ -126,7 +136,7 @@ try:
     )
 except WatchlistError as exc:
     draft = None
-    if name or query or sources or langs or use_geo:
+    if name or query or sources or langs or entities or use_geo:
         st.error(markdown_text(exc))
 
 if draft is not None:
