@@ -82,6 +82,14 @@ class DetectConfig:
     rel_floor:
         ``robust``: the spread is at least this share of the level (a flat series does
         not make every wobble infinite).
+    record_kind:
+        ``max``: a score is relative to the largest of the record period (above);
+        ``likelihood``: to the mean + 4 standard deviations of the period's scores
+        (Numenta's anomaly likelihood idea: one past outlier does not blind the series
+        for the whole period).
+    smooth_points:
+        Scores are averaged over this many points (the current one and those before
+        it) before the record: a sustained change outranks a one-bucket blip.
     extend_ratio:
         An anomaly window spans the triggering points and their neighbours whose
         baseline z is at least ``extend_ratio`` times the trigger's z.
@@ -110,6 +118,8 @@ class DetectConfig:
     level_hours: float = 24.0
     season_days: float = 7.0
     rel_floor: float = 0.01
+    record_kind: Literal["max", "likelihood"] = "max"
+    smooth_points: int = 1
 
     def with_(self, **changes: object) -> DetectConfig:
         """A copy with some fields changed (``ValueError`` on an unknown field)."""

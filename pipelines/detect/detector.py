@@ -24,6 +24,7 @@ How a point is scored
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Hashable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -34,7 +35,10 @@ from scipy.ndimage import maximum_filter1d
 
 from pipelines.detect import baseline as bl
 from pipelines.detect import matrix_profile as mp
+from pipelines.detect import validate
 from pipelines.detect.defaults import ROBUST_METHODS, DetectConfig
+
+log = logging.getLogger(__name__)
 
 INTERVAL_Z = 3.0
 """The reported interval is the expectation +- 3 robust sigmas."""
@@ -66,6 +70,36 @@ def relative_to_record(values: np.ndarray, window: int, floor: float) -> np.ndar
     record = np.maximum(_trailing_max(values, window), floor)
     with np.errstate(invalid="ignore"):
         return np.where(np.isfinite(values), values / record, 0.0)
+
+
+def relative_to_distribution(values: np.ndarray, window: int, floor: float, k: float = 4.0) -> np.ndarray:
+    """``values / max(floor, mean + k sd of the previous window)`` (NaN counted as 0)."""
+    v = np.nan_to_num(np.asarray(values, dtype=float), nan=0.0)
+    n = len(v)
+    if n == 0:
+        return v
+    c1 = np.concatenate([[0.0], np.cumsum(v)])
+    c2 = np.concatenate([[0.0], np.cumsum(v * v)])
+    i = np.arange(n)
+    lo = np.maximum(0, i - window)
+    cnt = i - lo
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mean = (c1[i] - c1[lo]) / cnt
+        var = np.maximum((c2[i] - c2[lo]) / cnt - mean * mean, 0.0)
+        level = np.where(cnt > 1, mean + k * np.sqrt(var), np.inf)
+        return v / np.maximum(np.nan_to_num(level, nan=np.inf), floor)
+
+
+def trailing_mean(values: np.ndarray, k: int) -> np.ndarray:
+    """Mean of each point and the ``k - 1`` before it (NaN counted as 0; fewer at the start)."""
+    v = np.nan_to_num(np.asarray(values, dtype=float), nan=0.0)
+    if k <= 1 or len(v) == 0:
+        return np.where(np.isfinite(values), values, np.nan) if k <= 1 else v
+    c = np.concatenate([[0.0], np.cumsum(v)])
+    i = np.arange(1, len(v) + 1)
+    lo = np.maximum(0, i - k)
+    out = (c[i] - c[lo]) / (i - lo)
+    return np.where(np.isfinite(values), out, np.nan)
 
 
 def quiet_period(scores: np.ndarray, window: int) -> np.ndarray:
@@ -216,13 +250,21 @@ def score_series(
         Empty (never an exception) for series too short to score.
     """
     config = config or DetectConfig()
-    streams = raw_streams(times, values, config, start=start, caches=caches, series=series)
+    checked = validate.check(_epoch_s(times), values, counts=config.transform != "none")
+    for reason in checked.reasons:
+        log.info("series %s: %s", series if series is not None else "?", reason)
+    t_s, v = checked.times_s, checked.values
+    if checked.order is not None:
+        # Reordered: ``start`` keeps meaning "points at or after the start-th input time".
+        first_t = _epoch_s(times)[min(start, len(checked.order) - 1)] if start > 0 else None
+        start = int(np.searchsorted(t_s, first_t)) if first_t is not None else 0
+    streams = None
+    if not checked.skip:
+        streams = raw_streams(
+            t_s.astype("datetime64[s]"), v, config, start=start, caches=caches, series=series
+        )
     if streams is None:
-        v = np.asarray(values, dtype=float)
-        t_s = _epoch_s(times)
         n = len(v)
-        if len(t_s) != n:
-            raise ValueError(f"{len(t_s)} times but {n} values: lengths must match")
         start = max(0, min(start, n))
         return _frame(t_s[start:], v[start:], *(np.full(n - start, np.nan) for _ in range(7)), [], [])
     return finish(streams, config)
@@ -234,7 +276,12 @@ def finish_severity(streams: Streams, config: DetectConfig) -> tuple[np.ndarray,
     record_n = DetectConfig.points(config.record_days * 24, step)
     quiet_n = DetectConfig.points(config.quiet_hours, step, minimum=0)
     lo_i = max(0, streams.start - record_n - quiet_n)
-    b_rel = relative_to_record(z, record_n, config.min_record)
+    if config.smooth_points > 1:
+        z = trailing_mean(z, config.smooth_points)
+    if config.record_kind == "likelihood":
+        b_rel = relative_to_distribution(z, record_n, config.min_record)
+    else:
+        b_rel = relative_to_record(z, record_n, config.min_record)
     m_rel = relative_to_record(d, record_n, config.mp_min_record)
     if config.method in ("prophet", "robust"):
         r = b_rel

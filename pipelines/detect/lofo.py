@@ -41,6 +41,12 @@ THRESHOLDS = np.round(np.arange(0.30, 0.99, 0.0025), 4)
 RAW_FIELDS = ("method", "transform", "direction", "level_hours", "season_days", "rel_floor")
 """Settings that change the raw streams (the rest only change finishing)."""
 
+FINISH_FIELDS = (
+    "threshold", "quiet_hours", "record_days", "min_record", "record_kind", "smooth_points",
+    "mp_weight", "mp_min_record", "extend_ratio",
+)
+"""Settings applied by :func:`~pipelines.detect.detector.finish_severity` (no recomputation)."""
+
 PROFILE_NAMES = ("standard", "reward_low_FP_rate", "reward_low_FN_rate")
 
 DEFAULT_BASE = DetectConfig(method="robust", level_hours=168.0, season_days=14.0)
@@ -96,7 +102,7 @@ def discover(folders: Sequence[str | Path]) -> list[DataFile]:
 def _cache_path(cache: Path, file: DataFile, config: DetectConfig) -> Path:
     raw = {k: getattr(config, k) for k in RAW_FIELDS}
     if config.method not in ("robust", "ensemble"):
-        raw |= {k: v for k, v in asdict(config).items() if k not in ("threshold", "quiet_hours", "record_days")}
+        raw |= {k: v for k, v in asdict(config).items() if k not in FINISH_FIELDS}
     digest = hashlib.sha1(json.dumps(raw, sort_keys=True, default=str).encode()).hexdigest()[:12]
     return cache / f"{file.category}__{file.path.stem}__{config.method}_{digest}.npz"
 
