@@ -119,7 +119,7 @@ def test_model_loads_from_the_installed_package_without_network() -> None:
         socket.getaddrinfo = refuse
         from pipelines.scoring.entities import load_model, extract_entities
         nlp = load_model()
-        assert nlp.pipe_names == ["tok2vec", "ner"], nlp.pipe_names
+        assert nlp.pipe_names == ["ner"], nlp.pipe_names
         print(extract_entities("Angela Merkel visited Microsoft", places=[]))
         """
     )
