@@ -22,7 +22,7 @@ TTL_S = 15
 
 @st.cache_data(ttl=TTL_S, show_spinner=False)
 def preview(wl: Watchlist, until: datetime) -> views.Preview:
-    return views.preview(data.get_store(), wl, until)
+    return data.guarded(views.preview)(data.require_index(), wl, until)
 
 
 @st.cache_data(ttl=TTL_S, show_spinner=False)

@@ -299,6 +299,13 @@ class Store:
             ([("end", DESCENDING)], {}),
             ([("status", ASCENDING), ("start", DESCENDING)], {}),
         ],
+        "incidents": [  # incidents (issue 12)
+            ([("start", DESCENDING)], {}),
+            ([("end", DESCENDING)], {}),
+        ],
+        "detector_feedback": [  # incidents (issue 12)
+            ([("until", ASCENDING)], {}),
+        ],
         "audit": [
             ([("at", DESCENDING)], {}),
             ([("actor", ASCENDING), ("at", DESCENDING)], {}),
@@ -1834,6 +1841,94 @@ class Store:
     def all_post_ids(self) -> set[str]:
         """Every post id (tests and index checks)."""
         return {d["_id"] for d in self.db.posts.find({}, {"_id": 1})}
+
+    # ------------------------------------------------------------------ incidents (issue 12)
+    # ``incidents``: anomalies of one event grouped (pipelines/detect/incidents.py), rebuilt
+    # after each detector cycle over the span it touched; an analyst's ``status`` and
+    # ``verdicts`` survive rebuilds. ``detector_feedback``: one document per verdict and
+    # series, read by the detector to damp that series for a while (feedback.py).
+
+    def replace_incidents(self, docs: Sequence[Mapping[str, Any]], since: datetime, until: datetime) -> dict[str, int]:
+        """Store rebuilt incidents of ``[since, until)``; incidents there not rebuilt are dropped.
+
+        Computed fields are replaced; ``status``, ``verdicts`` and ``created`` are kept
+        (an incident keeps its id as it grows, see ``incidents.build_incidents``).
+        Returns ``{"upserted", "updated", "removed"}``.
+        """
+        now = utcnow()
+        out = {"upserted": 0, "updated": 0, "removed": 0}
+        keep = [str(d["_id"]) for d in docs]
+        try:
+            for d in docs:
+                fields = {k: v for k, v in d.items() if k not in ("_id", "status", "verdicts", "created")}
+                res = self.db.incidents.update_one(
+                    {"_id": d["_id"]},
+                    {"$set": {**fields, "updated": now}, "$setOnInsert": {"status": "open", "created": now}},
+                    upsert=True,
+                )
+                out["upserted" if res.upserted_id is not None else "updated"] += 1
+            gone = {"start": {"$lt": until}, "end": {"$gt": since}, "_id": {"$nin": keep}}
+            out["removed"] = self.db.incidents.delete_many(gone).deleted_count
+        except PyMongoError as exc:
+            raise StoreError(f"cannot store incidents: {exc}") from exc
+        return out
+
+    def incident_members(self, since: datetime, until: datetime) -> dict[str, str]:
+        """``anomaly id -> incident id`` for the stored incidents overlapping the span."""
+        q = {"start": {"$lt": until}, "end": {"$gt": since}}
+        out: dict[str, str] = {}
+        for d in self.db.incidents.find(q, {"members.id": 1}).sort("created", ASCENDING):
+            for m in d.get("members") or []:
+                out.setdefault(str(m.get("id")), str(d["_id"]))
+        return out
+
+    def find_incidents(
+        self,
+        statuses: Sequence[str] = (),
+        *,
+        include_minor: bool = False,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        limit: int = 500,
+    ) -> list[dict[str, Any]]:
+        """Incidents (newest first, bounded); ranking is the caller's (``incidents.rank_key``)."""
+        q: dict[str, Any] = {}
+        if statuses:
+            q["status"] = {"$in": list(statuses)}
+        if not include_minor:
+            q["minor"] = {"$ne": True}
+        if since is not None:
+            q["end"] = {"$gt": since}
+        if until is not None:
+            q["start"] = {"$lt": until}
+        cur = self.db.incidents.find(q).sort("start", DESCENDING)
+        return list(cur.limit(max(1, min(int(limit), 5000))))
+
+    def get_incident(self, incident_id: str) -> dict[str, Any] | None:
+        return self.db.incidents.find_one({"_id": str(incident_id)})
+
+    def add_incident_verdict(self, incident_id: str, entry: Mapping[str, Any], status: str) -> bool:
+        """Append a verdict (``{verdict, by, at, note, until}``) and set the incident's status."""
+        res = self.db.incidents.update_one(
+            {"_id": str(incident_id)},
+            {"$set": {"status": status, "status_by": entry.get("by"), "status_at": entry.get("at")},
+             "$push": {"verdicts": dict(entry)}},
+        )
+        return res.matched_count == 1
+
+    def add_detector_feedback(self, docs: Sequence[Mapping[str, Any]]) -> int:
+        """Record feedback rows (one per series of a verdict); returns how many."""
+        if not docs:
+            return 0
+        try:
+            self.db.detector_feedback.insert_many([dict(d) for d in docs], ordered=False)
+        except PyMongoError as exc:
+            raise StoreError(f"cannot record detector feedback: {exc}") from exc
+        return len(docs)
+
+    def detector_feedback(self, now: datetime) -> list[dict[str, Any]]:
+        """Feedback rows still in force at ``now`` (``until > now``)."""
+        return list(self.db.detector_feedback.find({"until": {"$gt": now}}).sort("at", ASCENDING))
 
 
 def _bounded_raw(raw: Any, limit: int = 64_000) -> Any:

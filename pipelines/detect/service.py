@@ -31,6 +31,8 @@ import polars as pl
 
 from pipelines.detect import defaults as D
 from pipelines.detect import evidence as E
+from pipelines.detect import feedback as F
+from pipelines.detect import incidents as I
 from pipelines.detect.defaults import DetectConfig
 from pipelines.detect.detector import AnomalyWindow, Caches, find_anomalies, score_series
 from pipelines.detect.series import SeriesId, build_series
@@ -74,6 +76,8 @@ class CycleReport:
     points: int = 0
     inserted: int = 0
     updated: int = 0
+    incidents: int = 0
+    damped: int = 0
     seconds: float = 0.0
     peak_rss_mb: float = 0.0
     errors: list[str] = field(default_factory=list)
@@ -82,6 +86,7 @@ class CycleReport:
         return (
             f"detect cycle {self.seconds:.1f} s: {self.scored}/{self.series} series scored "
             f"({self.points} points), {self.inserted} new anomalies, {self.updated} updated, "
+            f"{self.incidents} incidents rebuilt, {self.damped} series damped by feedback, "
             f"peak RSS {self.peak_rss_mb:.0f} MB" + (f", {len(self.errors)} error(s)" if self.errors else "")
         )
 
@@ -122,6 +127,8 @@ class DetectorService:
         self.min_total = min_total
         self.clock = clock
         self.caches = Caches()
+        self._damping: dict[str, int] = {}
+        """Series -> feedback damping steps in force this cycle (:mod:`.feedback`)."""
 
     # ------------------------------------------------------------------ one cycle
 
@@ -143,6 +150,9 @@ class DetectorService:
         series = build_series(docs, min_total=self.min_total, max_series=self.max_series)
         state = self.store.detector_state()
         now = self.clock()
+        self._damping = F.steps(self.store.detector_feedback(now), now)
+        report.damped = len(self._damping)
+        touched: list[tuple[datetime, datetime]] = []
         done: dict[str, datetime] = {}
         report.series = len(series)
         newest_all: datetime | None = None
@@ -168,8 +178,17 @@ class DetectorService:
                 report.inserted += int(inserted)
                 report.updated += int(not inserted)
                 log.debug("anomaly %s (%s) %s", _id, "new" if inserted else "updated", window)
+                touched.append((window.start, window.end))
             done[str(sid)] = newest
         self.store.set_detector_state(done)
+        if touched:
+            try:
+                report.incidents = self.rebuild_incidents(
+                    min(t[0] for t in touched), max(t[1] for t in touched)
+                )
+            except Exception as exc:  # anomalies are stored; incidents catch up next cycle
+                log.exception("detector: incident rebuild failed")
+                report.errors.append(f"incidents: {type(exc).__name__}: {exc}")
         report.seconds = time.perf_counter() - started
         report.peak_rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
         newest_meta = max(filter(None, [newest_all, _utc(newest_seen)]), default=None)
@@ -213,7 +232,7 @@ class DetectorService:
     def _score(
         self, sid: SeriesId, frame: pl.DataFrame, prev: datetime | None
     ) -> tuple[list[tuple[AnomalyWindow, dict[str, Any]]], int]:
-        config = config_for(sid, self.config)
+        config = F.damped(config_for(sid, self.config), self._damping.get(str(sid), 0))
         times = frame["time"].dt.replace_time_zone(None).to_numpy()
         values = frame["value"].to_numpy().astype(float)
         newest = frame["time"][-1]
@@ -228,7 +247,15 @@ class DetectorService:
         start = int((kept < first - CONTEXT_BEFORE).sum())
         scores = score_series(times, values, config, start=start, caches=self.caches, series=sid)
         fresh = scores.filter(pl.col("time") >= first.replace(tzinfo=None))
-        out = [(w, self._document(sid, w, scores)) for w in find_anomalies(fresh, config)]
+        out = []
+        for w in find_anomalies(fresh, config):
+            posts = window_posts(frame, w)
+            if not sid.is_count and posts < I.MIN_MEAN_POSTS:
+                log.debug("%s: mean anomaly over %d posts < %d, not raised", sid, posts, I.MIN_MEAN_POSTS)
+                continue
+            doc = self._document(sid, w, scores)
+            doc["posts"] = posts
+            out.append((w, doc))
         return out, len(scores)
 
     # ------------------------------------------------------------------ documents
@@ -288,6 +315,23 @@ class DetectorService:
             "sample": {"window": len(window_posts), "baseline": len(base_posts)},
         }
 
+    # ------------------------------------------------------------------ incidents (issue 12)
+
+    def rebuild_incidents(self, since: datetime, until: datetime) -> int:
+        """Regroup every anomaly near ``[since, until)`` into incidents and store them.
+
+        The span is widened by a day each way (and to the incidents already stored
+        there), so a group that straddles the cycle's edge is rebuilt whole.
+        """
+        lo, hi = since - timedelta(days=1), until + timedelta(days=1)
+        for inc in self.store.find_incidents(include_minor=True, since=lo, until=hi, limit=5000):
+            lo, hi = min(lo, _utc(inc["start"]) or lo), max(hi, _utc(inc["end"]) or hi)
+        anomalies = self.store.find_anomalies(since=lo, until=hi, limit=5000)
+        previous = self.store.incident_members(lo, hi)
+        docs = I.build_incidents(anomalies, previous)
+        self.store.replace_incidents(docs, lo, hi)
+        return len(docs)
+
     # ------------------------------------------------------------------ the loop
 
     def loop(self, interval_s: float, stop: Any = None, max_cycles: int | None = None) -> None:
@@ -317,6 +361,14 @@ def _utc(t: Any) -> datetime | None:
     if not isinstance(t, datetime):
         return None
     return t.astimezone(UTC) if t.tzinfo else t.replace(tzinfo=UTC)
+
+
+def window_posts(frame: pl.DataFrame, w: AnomalyWindow) -> int:
+    """Posts in the series' slice during the window (the frame's ``n`` column)."""
+    if "n" not in frame.columns:
+        return 0
+    part = frame.filter((pl.col("time") >= w.start) & (pl.col("time") < w.end))
+    return int(part["n"].sum() or 0)
 
 
 def context_rows(scored: pl.DataFrame, w: AnomalyWindow) -> list[dict[str, Any]]:
