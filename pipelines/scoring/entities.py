@@ -64,9 +64,17 @@ _POSSESSIVE = re.compile(r"['’]s$", re.IGNORECASE)
 
 NOT_NAMES = frozenset(
     {"rt", "aww", "awww", "argh", "ugh", "wow", "yay", "omg", "lol", "lmao", "haha", "amen", "god", "lord"}
-    | {"jesus", "sweet jesus", "oh god", "godbless", "thank god"}
+    | {"jesus", "sweet jesus", "oh god", "godbless", "thank god", "pls", "plz", "pls rt"}
+    | {"mon", "tue", "tues", "wed", "thu", "thur", "thurs", "fri", "sat", "sun"}
 )
-"""Interjections and exclamations the model labels as names in tweets ("Awww", "Sweet Jesus")."""
+"""Interjections, chat abbreviations and weekday abbreviations the model labels as names in
+tweets ("Awww", "Sweet Jesus", "Pls RT", "Tues")."""
+EVENT_WORDS = frozenset(
+    {"day", "derby", "test", "football", "awards", "cup", "festival", "week", "summit", "championship"}
+    | {"games", "olympics", "show", "party", "tour", "rehearsal", "competition", "preliminary"}
+)
+"""A span ending in, or followed by, one of these names an event ("Merseyside Derby",
+"St Patrick['s Day]", "Lions Test"), which Vigil does not type."""
 PARTICLES = frozenset(
     [
         "de",
@@ -191,11 +199,15 @@ def model_entities(docs: Sequence[Any]) -> list[list[tuple[str, str]]]:
             vtype = LABELS.get(ent.label_)
             if vtype is None:
                 continue
+            after = [t.lower_ for t in doc[ent.end : ent.end + 2]]
+            if after and (after[0] in EVENT_WORDS or after[:2] in (["'s", "day"], ["’s", "day"])):
+                continue
             for part in _SPLIT.split(ent.text):
                 if vtype != "product":
                     part = _DIGIT_TOKEN.sub("", part)  # "Bea Bautista 09151492803(6" -> "Bea Bautista"
                 name = clean_name(part)
-                if _keep(name, ent.label_) and not _STORM.match(name):
+                last = name.rsplit(" ", 1)[-1].lower()
+                if _keep(name, ent.label_) and not _STORM.match(name) and last not in EVENT_WORDS:
                     found.append((name, vtype))
         out.append(found)
     return out
@@ -252,9 +264,7 @@ def extract_batch(
         raise ValueError(f"{len(texts)} texts but {len(places)} place lists / {len(langs or ())} languages")
     prepared = [prepare(t) for t in texts]
     todo = [
-        i
-        for i, t in enumerate(prepared)
-        if may_name(t) and (langs is None or langs[i] in MODEL_LANGUAGES)
+        i for i, t in enumerate(prepared) if may_name(t) and (langs is None or langs[i] in MODEL_LANGUAGES)
     ]
     found: list[list[tuple[str, str]]] = [[] for _ in texts]
     if todo:
