@@ -36,7 +36,10 @@ POOLS: dict[str, tuple[re.Pattern[str], int]] = {
         70,
     ),
     "conditional": (
-        re.compile(r"\b(if|next time|one more time|try me|say that again)\b.{0,60}\b(i'?ll|ima|imma|i will|gonna|we'?ll)\b", re.I),
+        re.compile(
+            r"\b(if|next time|one more time|try me|say that again)\b.{0,60}\b(i'?ll|ima|imma|i will|gonna|we'?ll)\b",
+            re.I,
+        ),
         60,
     ),
     "implicit": (
