@@ -296,6 +296,7 @@ class Store:
         "incidents": [  # incidents (issue 12)
             ([("start", DESCENDING)], {}),
             ([("end", DESCENDING)], {}),
+            ([("members.id", ASCENDING)], {}),
         ],
         "detector_feedback": [  # incidents (issue 12)
             ([("until", ASCENDING)], {}),
@@ -1693,6 +1694,18 @@ class Store:
         except PyMongoError as exc:
             raise StoreError(f"cannot record detector feedback: {exc}") from exc
         return len(docs)
+
+    def incidents_of_anomalies(self, anomaly_ids: Sequence[str]) -> dict[str, dict[str, Any]]:
+        """``anomaly id -> incident document`` for the incidents holding these anomalies."""
+        if not anomaly_ids:
+            return {}
+        out: dict[str, dict[str, Any]] = {}
+        wanted = set(anomaly_ids)
+        for d in self.db.incidents.find({"members.id": {"$in": list(wanted)}}, {"posts_evidence": 0}):
+            for m in d.get("members") or []:
+                if m.get("id") in wanted:
+                    out.setdefault(str(m["id"]), d)
+        return out
 
     def detector_feedback(self, now: datetime) -> list[dict[str, Any]]:
         """Feedback rows still in force at ``now`` (``until > now``)."""

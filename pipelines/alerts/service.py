@@ -83,8 +83,27 @@ def post_ref(doc: Mapping[str, Any], score_field: str | None = None) -> PostRef:
     )
 
 
+def incident_ref(doc: Mapping[str, Any] | None) -> R.IncidentRef | None:
+    """An incident document (``incidents`` collection) as spike rules see it."""
+    if not doc or _dt(doc.get("start")) is None or _dt(doc.get("end")) is None:
+        return None
+    return R.IncidentRef(
+        id=str(doc["_id"]),
+        title=str(doc.get("title") or doc["_id"]),
+        severity=float(doc.get("severity") or 0.0),
+        start=_dt(doc["start"]),  # type: ignore[arg-type]
+        end=_dt(doc["end"]),  # type: ignore[arg-type]
+        posts=int(doc.get("posts") or 0),
+        minor=bool(doc.get("minor")),
+        status=str(doc.get("status") or "open"),
+        explanation=str(doc.get("explanation") or "")[:2000],
+    )
+
+
 def anomaly_view(
-    doc: Mapping[str, Any], posts: Mapping[str, Mapping[str, Any]] | None = None
+    doc: Mapping[str, Any],
+    posts: Mapping[str, Mapping[str, Any]] | None = None,
+    incident: Mapping[str, Any] | None = None,
 ) -> R.AnomalyView | None:
     """The detector's anomaly document as the rules see it (tolerant of missing fields).
 
@@ -118,6 +137,7 @@ def anomaly_view(
         posts=tuple(refs),
         terms=tuple(t if isinstance(t, str) else str(t.get("term", "")) for t in terms[:10]),
         status=str(doc.get("status") or "open"),
+        incident=incident_ref(incident),
     )
 
 
@@ -261,7 +281,10 @@ class AlertService:
             }
             ids.discard(None)
             by_id = {p["_id"]: p for p in self.store.posts_by_ids(sorted(ids))} if ids else {}
-            kw["anomalies"] = [a for a in (anomaly_view(d, by_id) for d in docs) if a is not None]
+            incidents = self.store.incidents_of_anomalies([str(d["_id"]) for d in docs])
+            kw["anomalies"] = [
+                a for a in (anomaly_view(d, by_id, incidents.get(str(d["_id"]))) for d in docs) if a is not None
+            ]
         elif rule.kind == "threshold":
             f = Filters.make(since=since, watchlist=rule.watchlist, **{rule.score: (rule.min_score, 1.0)})
             docs = self._matching(f, MAX_THRESHOLD_POSTS)

@@ -350,6 +350,9 @@ def watch_add(
     source: Annotated[list[str] | None, typer.Option(help="Source name (repeat for several).")] = None,
     lang: Annotated[list[str] | None, typer.Option(help="Language code (repeat for several).")] = None,
     near: Annotated[str | None, typer.Option(help="Circle as LAT,LON,KM.")] = None,
+    entity: Annotated[
+        list[str] | None, typer.Option(help="Entity as type:name, e.g. org:Red Cross (repeat for several).")
+    ] = None,
     owner: str | None = None,
     share_user: Annotated[list[str] | None, typer.Option(help="User to share with.")] = None,
     share_role: Annotated[list[str] | None, typer.Option(help="Role to share with.")] = None,
@@ -373,6 +376,7 @@ def watch_add(
             exclude=exclude,
             sources=source or [],
             langs=lang or [],
+            entities=entity or [],
             geo=geo,
             owner=owner,
             shared_users=share_user or [],

@@ -60,6 +60,7 @@ POST_FIELDS = {
     "scores.toxicity": 1,
     "scores.sentiment": 1,
     "scores.places": 1,
+    "scores.entities": 1,
 }
 
 
@@ -378,6 +379,7 @@ class DetectorService:
                 D.EVIDENCE_TERMS,
             ),
             "places": E.top_places(window_posts, D.EVIDENCE_PLACES),
+            "entities": E.top_entities(window_posts, D.EVIDENCE_PLACES),
             "sample": {"window": len(window_posts), "baseline": len(base_posts)},
         }
 
