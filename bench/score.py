@@ -80,7 +80,7 @@ def bench_cpu(n: int, threads: int, batch: int, repeat: int = 3) -> None:
         scorer.lang.detect(x)
         extract_places(x)
     stages["language+places"] = time.perf_counter() - t
-    # entities (issue 14): spaCy tok2vec+ner in batches, only on capitalised English posts
+    # entities (issue 14): spaCy ner in batches, only on capitalised English posts
     from pipelines.scoring.entities import extract_batch
 
     langs, places = [scorer.lang.detect(x)[0] for x in texts], [extract_places(x) for x in texts]

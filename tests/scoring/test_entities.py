@@ -119,7 +119,7 @@ def test_model_loads_from_the_installed_package_without_network() -> None:
         socket.getaddrinfo = refuse
         from pipelines.scoring.entities import load_model, extract_entities
         nlp = load_model()
-        assert nlp.pipe_names == ["tok2vec", "ner"], nlp.pipe_names
+        assert nlp.pipe_names == ["ner"], nlp.pipe_names
         print(extract_entities("Angela Merkel visited Microsoft", places=[]))
         """
     )
@@ -244,3 +244,36 @@ def test_watchlist_entities_field() -> None:
     assert wl.fingerprint != Watchlist.make(name="Red Cross", entities=["org:Red"]).fingerprint
     with pytest.raises(WatchlistError, match="entities"):
         Watchlist.make(name="bad", entities=["Red Cross"])
+
+
+# --------------------------------------------------------------------------- incidents
+
+
+def test_anomaly_evidence_and_incidents_carry_an_entity_breakdown() -> None:
+    from pipelines.detect.evidence import top_entities
+    from pipelines.detect.incidents import merged_entities
+
+    posts = [
+        {
+            "scores": {
+                "entities": [{"name": "Red Cross", "type": "org"}, {"name": "Red Cross", "type": "org"}]
+            }
+        },
+        {
+            "scores": {
+                "entities": [{"name": "Red Cross", "type": "org"}, {"name": "Calgary", "type": "place"}]
+            }
+        },
+        {"scores": {"entities": [{"name": "Nenshi", "type": "person"}]}},
+        {"text": "unscored"},
+    ]
+    top = top_entities(posts, 5)
+    assert top == [
+        {"entity": "org:Red Cross", "type": "org", "name": "Red Cross", "n": 2},
+        {"entity": "person:Nenshi", "type": "person", "name": "Nenshi", "n": 1},
+    ]
+    members = [{"evidence": {"entities": top}}, {"evidence": {"entities": [{**top[1], "n": 4}]}}]
+    assert [(e["entity"], e["n"]) for e in merged_entities(members)] == [
+        ("person:Nenshi", 4),
+        ("org:Red Cross", 2),
+    ]
