@@ -165,6 +165,13 @@ def test_scoring_counts_matches_per_type() -> None:
     assert EV.prf(*res.totals()) == pytest.approx((0.5, 0.5, 0.5))
 
 
+def test_summary_for_eval_scorer_json() -> None:
+    gold = EV.GoldPost("x", "1", "test", "t", EV.parse_entities("person:Obama;org:NASA", "t"))
+    out = EV.summary(EV.score([gold], [[("Obama", "person")]]))
+    assert out["micro"]["gold"] == 2 and out["micro"]["precision"] == 1.0 and out["micro"]["recall"] == 0.5
+    assert out["org"]["f1"] == 0.0 and len(out["person"]["f1_ci95"]) == 2
+
+
 def test_bad_gold_rows_name_the_row() -> None:
     with pytest.raises(ValueError, match="line 7: bad entity 'event:Super Bowl'"):
         EV.parse_entities("person:A;event:Super Bowl", "line 7")
