@@ -68,7 +68,34 @@ def main() -> None:
             server.stop()
 
 
+EVENTS = {  # event -> (first day, last day) of its surge, UTC (data/sample/README.md)
+    "Colorado floods": ("2013-09-11", "2013-09-16"),
+    "Bohol earthquake": ("2013-10-14", "2013-10-17"),
+    "NSW bushfires": ("2013-10-16", "2013-10-25"),
+    "Typhoon Yolanda": ("2013-11-07", "2013-11-13"),
+    "Sardinia floods": ("2013-11-18", "2013-11-21"),
+    "NY train crash": ("2013-12-01", "2013-12-03"),
+}
+
+
+def covered(incidents: list[dict]) -> dict[str, list[str]]:
+    """Event -> ids of open incidents whose window meets the event's surge days."""
+    from datetime import UTC, datetime, timedelta
+
+    out: dict[str, list[str]] = {}
+    for name, (a, b) in EVENTS.items():
+        lo = datetime.fromisoformat(a).replace(tzinfo=UTC)
+        hi = datetime.fromisoformat(b).replace(tzinfo=UTC) + timedelta(days=1)
+        out[name] = [
+            i["_id"]
+            for i in incidents
+            if i["start"].replace(tzinfo=UTC) < hi and i["end"].replace(tzinfo=UTC) > lo
+        ]
+    return out
+
+
 def report(store, feedback: bool = False) -> None:
+    from pipelines.detect.incidents import rank_key
     from pipelines.detect.service import DetectorService
 
     t0 = time.perf_counter()
@@ -79,9 +106,23 @@ def report(store, feedback: bool = False) -> None:
     print(f"anomalies: {len(anoms)}")
     for a in sorted(anoms, key=lambda a: a["start"]):
         print(
-            f"  {a['series']:<40} {a['start']:%Y-%m-%d %H:%M} sev {a['severity']:.2f} "
-            f"obs {a.get('observed_total', 0):.0f} exp {a.get('expected_total', 0):.0f}"
+            f"  {a['series']:<36} {a['start']:%Y-%m-%d %H:%M} sev {a['severity']:.2f} "
+            f"obs {a.get('observed_total', 0):7.1f} exp {a.get('expected_total', 0):7.1f} posts {a.get('posts')}"
         )
+    incs = sorted(store.find_incidents(include_minor=True, limit=5000), key=rank_key)
+    open_ = [i for i in incs if not i.get("minor") and i.get("status") == "open"]
+    print(
+        f"incidents: {len(open_)} open, {len(incs) - len(open_)} minor/closed; posts per open incident: "
+        f"{min((i['posts'] for i in open_), default=0)}-{max((i['posts'] for i in open_), default=0)}"
+    )
+    for i in incs:
+        flag = "minor" if i.get("minor") else "open "
+        print(f"  [{flag}] {i['title']}  (impact {i['impact']:.0f}, {len(i['members'])} series)")
+    cov = covered(open_)
+    print(
+        f"events among open incidents: {sum(bool(v) for v in cov.values())}/6 "
+        + ", ".join(f"{k}: {'yes' if v else 'MISSED'}" for k, v in cov.items())
+    )
 
 
 if __name__ == "__main__":

@@ -235,3 +235,35 @@ def today_filters(window: queries.TimeWindow) -> Filters:
     from datetime import timedelta
 
     return Filters.make(since=window.until - timedelta(hours=24), until=window.until)
+
+
+# --------------------------------------------------------------------------- incidents (issue 12)
+
+
+@st.cache_data(ttl=TTL_S, show_spinner=False)
+def incidents(statuses: tuple[str, ...] = (), include_minor: bool = False) -> pl.DataFrame:
+    from pipelines import incident_views
+
+    return incident_views.incident_list(get_store(), statuses, include_minor)
+
+
+@st.cache_data(ttl=TTL_S, show_spinner=False)
+def incident(incident_id: str) -> Any:
+    from pipelines import incident_views
+
+    return incident_views.incident_view(get_store(), incident_id)
+
+
+@st.cache_data(ttl=TTL_S, show_spinner=False)
+def incident_markers(window: queries.TimeWindow) -> pl.DataFrame:
+    from pipelines import incident_views
+
+    return incident_views.incident_markers(get_store(), window.since, window.until)
+
+
+@st.cache_data(ttl=TTL_S, show_spinner=False)
+def overview_span() -> queries.TimeWindow:
+    """Overview's timeline: the whole archive, or the last 7 days of live data (pipelines.spans)."""
+    from pipelines import spans
+
+    return spans.overview_span(data_clock(), get_store().ts_range()[0])

@@ -27,6 +27,7 @@ from pipelines.escape import markdown_text
 from pipelines.filters import URL_PARAMS, Filters, GeoArea
 from pipelines.queries import PRESETS, preset_range
 from pipelines.search import QuerySyntaxError
+from pipelines.spans import default_preset
 
 STATE_KEY = "filters"
 PENDING_KEY = "filters_pending"
@@ -35,6 +36,7 @@ URL_KEY = "filters_url"
 AREA_KEY = "f_area"
 CUSTOM = "Custom range"
 DEFAULT_PRESET = "Last 7 days"
+"""Live data's default; an archive's is "All time" (:func:`pipelines.spans.default_preset`)."""
 SCORE_SLIDERS = {
     "threat": (0.0, 1.0),
     "hate": (0.0, 1.0),
@@ -159,8 +161,9 @@ def render_sidebar() -> Filters:
     if pending is not None:
         _apply(pending)
     ss["f_initialised"] = True
-    ss.setdefault("f_preset", DEFAULT_PRESET)
     clock = data.data_clock()
+    # An archive opens on its whole span, live data on the last 7 days (pipelines.spans).
+    ss.setdefault("f_preset", default_preset(clock))
     opts = data.filter_options()
     with st.sidebar:
         st.header("Filters")

@@ -162,6 +162,6 @@ def series_filter(key: str) -> dict[str, Any]:
         return {"scores.language": value}
     if kind == "place":
         return {"scores.places.name": value}
-    if kind == "watch":
-        return {"watchlists": value}
+    if kind == "watch":  # watchlists are selected through the search index (issue 13)
+        return {"_id": {"$in": []}}
     return {}
