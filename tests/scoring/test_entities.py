@@ -103,6 +103,21 @@ def test_deterministic() -> None:
     assert runs[0] == runs[1] and runs[0][0] == runs[0][2]
 
 
+def test_repeated_texts_are_read_once_and_give_the_same_entities(monkeypatch: pytest.MonkeyPatch) -> None:
+    E.clear_cache()
+    nlp = E.load_model()
+    calls: list[int] = []
+    real_pipe = nlp.pipe
+    monkeypatch.setattr(
+        nlp, "pipe", lambda texts, **kw: (calls.append(1), list(real_pipe(list(texts), **kw)))[1]
+    )
+    text = "RT @a: Angela Merkel visited Microsoft"
+    first = E.extract_batch([text, "RT @b: Angela Merkel visited Microsoft"], [[], []])
+    again = E.extract_batch([text], [[]])
+    assert first[0] == first[1] == again[0] and first[0]
+    assert len(calls) == 1  # the second batch came from the cache
+
+
 def test_mismatched_lengths_are_refused() -> None:
     with pytest.raises(ValueError, match="2 texts but 1 place lists"):
         E.extract_batch(["a", "b"], [[]])
