@@ -119,4 +119,13 @@ def eval_scorer_cmd(
     fx, feat = _featuriser(settings.vigil_score_threads)
     scorer = CpuScorer(topics=settings.topics, features=fx)
     res = evaluate(scorer, data_dir or ds.default_data_dir(), feat)
+    # entities (issue 14): the held-out test split of labels/entities_gold.csv
+    from pipelines.scoring import entities_eval
+
+    ents = entities_eval.evaluate(data_dir or ds.default_data_dir(), splits=("test",))
+    if as_json:
+        res["entities_test"] = entities_eval.summary(ents["test"])
     typer.echo(json.dumps(res, indent=2) if as_json else format_report(res))
+    if not as_json:
+        typer.echo("\nEntities, test split of labels/entities_gold.csv (eval-entities: both splits, errors):")
+        typer.echo(entities_eval.format_report(ents))
