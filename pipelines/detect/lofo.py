@@ -43,7 +43,7 @@ RAW_FIELDS = ("method", "transform", "direction", "level_hours", "season_days", 
 
 FINISH_FIELDS = (
     "threshold", "quiet_hours", "record_days", "min_record", "record_kind", "smooth_points",
-    "mp_weight", "mp_min_record", "extend_ratio",
+    "mp_weight", "mp_min_record", "extend_ratio", "cold_start_hours",
 )
 """Settings applied by :func:`~pipelines.detect.detector.finish_severity` (no recomputation)."""
 
