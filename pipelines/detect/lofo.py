@@ -56,6 +56,7 @@ DEFAULT_GRID: dict[str, list[object]] = {
     "min_record": [3.0, 5.0, 8.0],
     "record_days": [7.0, 14.0],
     "quiet_hours": [24.0, 96.0],
+    "cold_start_hours": [1.0, 24.0],
 }
 """Finishing settings ``eval-nab --lofo`` chooses from on the training files."""
 
