@@ -38,6 +38,9 @@ log = logging.getLogger(__name__)
 THRESHOLDS = np.round(np.arange(0.30, 0.99, 0.0025), 4)
 """Candidate severity thresholds (severity is ``r / (1 + r)``; 0.5 = the series' record)."""
 
+PLATEAU = 2
+"""Threshold steps each side averaged when choosing (see :func:`plateau`)."""
+
 RAW_FIELDS = ("method", "transform", "direction", "level_hours", "season_days", "rel_floor")
 """Settings that change the raw streams (the rest only change finishing)."""
 
@@ -218,6 +221,19 @@ def curves(
     return c, null, perfect
 
 
+def plateau(curves: np.ndarray, half: int = PLATEAU) -> np.ndarray:
+    """Each threshold's score averaged with its ``half`` neighbours each side (per variant).
+
+    The choice is the best *neighbourhood*, not the best single threshold: a peak at the
+    edge of a cliff (one step further loses a window) does not carry over to a new file.
+    """
+    if half <= 0:
+        return curves
+    from scipy.ndimage import uniform_filter1d
+
+    return uniform_filter1d(curves, size=2 * half + 1, axis=-1, mode="nearest")
+
+
 def _norm(raw: float, null: float, perfect: float) -> float | None:
     return None if perfect == null else round(100.0 * (raw - null) / (perfect - null), 1)
 
@@ -244,7 +260,7 @@ def leave_one_file_out(
         per_file = []
         held = np.zeros(n_f)
         for fi in range(n_f):
-            train = total - c[:, fi, pi, :]
+            train = plateau(total - c[:, fi, pi, :])
             vi, gi = np.unravel_index(int(np.argmax(train)), train.shape)
             held[fi] = c[vi, fi, pi, gi]
             per_file.append(
@@ -262,7 +278,7 @@ def leave_one_file_out(
         per_cat = {
             k: _norm(held[ix].sum(), null[ix, pi].sum(), perfect[ix, pi].sum()) for k, ix in sorted(cats.items())
         }
-        vi, gi = np.unravel_index(int(np.argmax(total)), total.shape)
+        vi, gi = np.unravel_index(int(np.argmax(plateau(total))), total.shape)
         report["profiles"][p] = {
             "overall": _norm(held.sum(), null[:, pi].sum(), perfect[:, pi].sum()),
             "categories": per_cat,
