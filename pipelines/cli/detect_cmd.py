@@ -217,7 +217,7 @@ def eval_onsets(
                 crisislex_dir, onsets.loeo_grid(COUNT_CONFIG), step_s=step, pad_days=pad_days
             )
             rows = [r for r, _ in pairs]
-            chosen = [f"{r.event}: min_record={c.min_record:g} cold_start_hours={c.cold_start_hours:g}" for r, c in pairs]
+            chosen = [f"{r.event}: min_excess={c.min_excess:g} cold_start_hours={c.cold_start_hours:g}" for r, c in pairs]
         else:
             rows = onsets.evaluate(crisislex_dir, COUNT_CONFIG, step_s=step, pad_days=pad_days)
             chosen = []

@@ -87,6 +87,10 @@ class DetectConfig:
         ``robust``/``ensemble``: scores start after this much history (``min_history_hours``
         is the Prophet methods' warm-up). The level statistics need only a few points, and
         a new series must be able to alarm in its first hours (onsets, issue 12).
+    min_excess:
+        Counts only: a bucket raises nothing unless it holds at least this many posts
+        more than expected (a burst of six posts on a silent keyword is rare, but it is
+        not news). 0 = off; ``eval-onsets --loeo`` chooses it on the other events.
     record_kind:
         ``max``: a score is relative to the largest of the record period (above);
         ``likelihood``: to the mean + 4 standard deviations of the period's scores
@@ -125,6 +129,7 @@ class DetectConfig:
     rel_floor: float = 0.01
     record_kind: Literal["max", "likelihood"] = "max"
     cold_start_hours: float = 1.0
+    min_excess: float = 0.0
     smooth_points: int = 1
 
     def with_(self, **changes: object) -> DetectConfig:

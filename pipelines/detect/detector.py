@@ -295,6 +295,9 @@ def finish_severity(streams: Streams, config: DetectConfig) -> tuple[np.ndarray,
     warm = DetectConfig.points(hours, step, minimum=1)
     seen = np.concatenate([[0], np.cumsum(np.isfinite(z))])[:-1]
     r = np.where((np.arange(n) >= lo_i) & (seen >= warm), r, 0.0)
+    if config.min_excess > 0 and config.transform != "none":
+        excess = streams.v - bl.inverse(streams.expected, config.transform)
+        r = np.where(excess >= config.min_excess, r, 0.0)
     r = quiet_period(r, quiet_n)
     return severity(r), b_rel, m_rel
 

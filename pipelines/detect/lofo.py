@@ -46,7 +46,7 @@ RAW_FIELDS = ("method", "transform", "direction", "level_hours", "season_days", 
 
 FINISH_FIELDS = (
     "threshold", "quiet_hours", "record_days", "min_record", "record_kind", "smooth_points",
-    "mp_weight", "mp_min_record", "extend_ratio", "cold_start_hours",
+    "mp_weight", "mp_min_record", "extend_ratio", "cold_start_hours", "min_excess",
 )
 """Settings applied by :func:`~pipelines.detect.detector.finish_severity` (no recomputation)."""
 
@@ -121,8 +121,9 @@ def raw_for(file: DataFile, config: DetectConfig, cache: Path | None) -> Streams
     if path is not None and path.exists():
         d = np.load(path, allow_pickle=False)
         n = len(d["z"])
+        expected = d["expected"] if "expected" in d.files else np.full(n, np.nan)
         return Streams(
-            d["t_s"], d["v"], np.full(n, np.nan), np.full(n, np.nan), np.full(n, "", dtype=object),
+            d["t_s"], d["v"], expected, np.full(n, np.nan), np.full(n, "", dtype=object),
             d["z"], d["d"], int(d["step"]), 0, config.transform,
         )
     if config.method in ("stumpy", "combined", "ensemble"):
@@ -135,7 +136,7 @@ def raw_for(file: DataFile, config: DetectConfig, cache: Path | None) -> Streams
         raise ValueError(f"{file.path}: too short to score")
     if path is not None:
         path.parent.mkdir(parents=True, exist_ok=True)
-        np.savez(path, t_s=s.t_s, v=s.v, z=s.z, d=s.d, step=s.step)
+        np.savez(path, t_s=s.t_s, v=s.v, z=s.z, d=s.d, step=s.step, expected=s.expected)
     return s
 
 

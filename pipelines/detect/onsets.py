@@ -210,12 +210,8 @@ def loss(rows: list[Onset]) -> tuple[int, float]:
 
 
 def loeo_grid(base: DetectConfig) -> list[DetectConfig]:
-    """Cold-start settings ``--loeo`` chooses from: the record floor and the warm-up."""
-    return [
-        base.with_(min_record=m, cold_start_hours=h)
-        for m in (base.min_record, base.min_record * 1.5, base.min_record * 2)
-        for h in (1.0, 6.0)
-    ]
+    """Cold-start settings ``--loeo`` chooses from: the minimum excess of posts and the warm-up."""
+    return [base.with_(min_excess=e, cold_start_hours=h) for e in (0.0, 5.0, 10.0, 20.0) for h in (1.0, 6.0)]
 
 
 def leave_one_event_out(
