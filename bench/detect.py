@@ -43,7 +43,7 @@ sys.path.insert(0, str(REPO))
 os.environ.setdefault("NUMBA_CACHE_DIR", str(REPO / ".cache" / "numba"))
 
 from pipelines.detect.defaults import PROPHET_CONFIG, ROBUST_METHODS, DetectConfig  # noqa: E402
-from pipelines.detect.detector import Caches, score_series  # noqa: E402
+from pipelines.detect.detector import Caches, find_anomalies, score_series  # noqa: E402
 from pipelines.detect.matrix_profile import warm_up  # noqa: E402
 from pipelines.detect.service import DetectorService  # noqa: E402
 from pipelines.store import EmbeddedServer, Store  # noqa: E402
@@ -159,6 +159,27 @@ def full_cycles(series: int, days: int, config: DetectConfig, pass_only: bool) -
             server.stop()
 
 
+def scoring_only(series: int, days: int, config: DetectConfig) -> None:
+    """The detector's own work for ``series`` hourly series (no store): score + find windows."""
+    rng = np.random.default_rng(2)
+    n = days * 24
+    times = (np.datetime64("2024-01-01T00:00:00") + np.arange(n) * np.timedelta64(3600, "s")).astype(
+        "datetime64[s]"
+    )
+    data = [counts(n, 3600, rng, float(level)) for level in rng.uniform(5, 200, size=series)]
+    caches = Caches()
+    started, cpu = time.perf_counter(), time.process_time()
+    found = 0
+    for k, values in enumerate(data):
+        scores = score_series(times, values, config, caches=caches, series=k)
+        found += len(find_anomalies(scores, config))
+    print(
+        f"scoring only, {series} series x {days} days hourly (no store): "
+        f"{time.perf_counter() - started:.1f} s wall, {time.process_time() - cpu:.1f} s CPU, "
+        f"{found} anomaly windows; peak RSS {rss_mb():.0f} MB"
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--points", type=int, default=16_000, help="length of the 5-minute series")
@@ -166,6 +187,7 @@ def main() -> None:
     parser.add_argument("--days", type=int, default=28, help="days of hourly rollups per series")
     parser.add_argument("--method", default="robust", help="robust (production) or combined (Prophet + STUMPY)")
     parser.add_argument("--pass-only", action="store_true", help="only the first full cycle of each size")
+    parser.add_argument("--no-store", action="store_true", help="only the detector's scoring, no store (fast)")
     args = parser.parse_args()
     config = DetectConfig() if args.method in ROBUST_METHODS else PROPHET_CONFIG.with_(method=args.method)
     if config.method in ("stumpy", "combined", "ensemble"):
@@ -176,7 +198,9 @@ def main() -> None:
     if args.points > 0:
         one_series(args.points, config)
     for n in (int(x) for x in args.series.split(",") if x.strip()):
-        full_cycles(n, args.days, config, args.pass_only)
+        scoring_only(n, args.days, config)
+        if not args.no_store:
+            full_cycles(n, args.days, config, args.pass_only)
 
 
 if __name__ == "__main__":
