@@ -122,12 +122,18 @@ def eval_scorer_cmd(
     setup_logging(settings.vigil_log_level)
     fx, feat = _featuriser(settings.vigil_score_threads)
     scorer = CpuScorer(topics=settings.topics, features=fx)
-    from pipelines.scoring.evaluate_threat import calibration_figures, evaluate_threat, format_threat
+    from pipelines.scoring.evaluate_threat import (
+        calibration_figures,
+        evaluate_threat,
+        format_threat,
+        sentiment_figures,
+    )
 
     data = data_dir or ds.default_data_dir()
     threat = {
         "threat": evaluate_threat(scorer, data, feat, errors),
         "calibration": calibration_figures(scorer, data, feat),
+        "sentiment_heldout": sentiment_figures(scorer, data, feat),
     }
     res = {} if threat_only else evaluate(scorer, data, feat)
     if as_json:
@@ -135,7 +141,7 @@ def eval_scorer_cmd(
     else:
         if res:
             typer.echo(format_report(res))
-        typer.echo(format_threat(threat["threat"], threat["calibration"]))
+        typer.echo(format_threat(threat["threat"], threat["calibration"], threat["sentiment_heldout"]))
 
 
 # ---- threat ensemble and calibration (issue 14, threat/sentiment/calibration area)

@@ -231,7 +231,7 @@ class CpuScorer:
         head = self.heads.heads.get("sentiment")
         if head is None:
             return vader
-        p = head.predict_proba(feats)
+        p = self._sentiment_proba(feats)
         classes = list(head.classes)
         val = p[:, classes.index("positive")] - p[:, classes.index("negative")]
         w = float(self.heads.card.get("sentiment", {}).get("vader_weight", 0.0))
@@ -244,7 +244,14 @@ class CpuScorer:
             s = self.sentiment(feats)
             return np.where(s >= 0.05, 2, np.where(s <= -0.05, 0, 1))
         order = [list(head.classes).index(c) for c in ("negative", "neutral", "positive")]
-        return head.predict_proba(feats)[:, order].argmax(axis=1)
+        return self._sentiment_proba(feats)[:, order].argmax(axis=1)
+
+    def _sentiment_proba(self, feats: dict[str, np.ndarray]) -> np.ndarray:
+        """The head's class probabilities with the card's class biases (:mod:`.sentiment_bias`)."""
+        from pipelines.scoring.sentiment_bias import apply_bias
+
+        p = self.heads.heads["sentiment"].predict_proba(feats)
+        return apply_bias(p, self.heads.card.get("sentiment", {}).get("log_bias"))
 
     def threat(self, feats: dict[str, np.ndarray], texts: Sequence[str] | None = None) -> np.ndarray:
         """Calibrated probability of the threat ensemble (:mod:`.threat_train`) when it ships.

@@ -109,7 +109,41 @@ def calibration_figures(scorer: Any, data_dir: Path, featurise: Any) -> dict[str
     return out
 
 
-def format_threat(res: dict[str, Any], cal: dict[str, Any] | None = None) -> str:
+def sentiment_figures(scorer: Any, data_dir: Path, featurise: Any) -> dict[str, Any]:
+    """Macro-recall on the held-out half of TweetEval sentiment ``val``, with a bootstrap CI.
+
+    Also the head without the card's class biases and VADER alone, on the same rows.
+    """
+    from pipelines.scoring.evaluate import _vader_label
+    from pipelines.scoring.train import macro_recall
+
+    rows = ds.tweeteval_sentiment(data_dir, "heldout")
+    f = featurise(rows)
+    y = rows.labels
+    pred = scorer.sentiment_label(f)
+    rng = np.random.default_rng(13)
+    boots = []
+    for _ in range(BOOT):
+        idx = rng.integers(0, len(y), len(y))
+        boots.append(macro_recall(y[idx], pred[idx]))
+    lo, hi = np.percentile(boots, [2.5, 97.5])
+    head = scorer.heads.heads.get("sentiment")
+    out = {
+        "rows": len(y),
+        "data": rows.name,
+        "macro_recall": round(100 * macro_recall(y, pred), 1),
+        "macro_recall_ci95": [round(100 * float(lo), 1), round(100 * float(hi), 1)],
+        "vader_only": round(100 * macro_recall(y, _vader_label(f["vader"][:, 3])), 1),
+        "log_bias": scorer.heads.card.get("sentiment", {}).get("log_bias"),
+    }
+    if head is not None:
+        out["head_without_bias"] = round(100 * macro_recall(y, head.predict_proba(f).argmax(axis=1)), 1)
+    return out
+
+
+def format_threat(
+    res: dict[str, Any], cal: dict[str, Any] | None = None, sent: dict[str, Any] | None = None
+) -> str:
     """The threat and calibration figures as text."""
     r = res
     lines = [
@@ -136,5 +170,11 @@ def format_threat(res: dict[str, Any], cal: dict[str, Any] | None = None) -> str
         lines.append(
             "  reliability: "
             + "; ".join(f"{b['bin']}: {b['n']}, {b['mean_p']}, {b['observed']}" for b in c["reliability"])
+        )
+    if sent:
+        lines.append(
+            f"sentiment ({sent['data']}, {sent['rows']} rows): macro-recall {sent['macro_recall']:.1f} "
+            f"[{sent['macro_recall_ci95'][0]:.1f}, {sent['macro_recall_ci95'][1]:.1f}]; without class biases "
+            f"{sent.get('head_without_bias', float('nan')):.1f}; VADER alone {sent['vader_only']:.1f}"
         )
     return "\n".join(lines)

@@ -33,6 +33,7 @@ from pipelines.scoring.calibrate_heads import calibrate_heads
 from pipelines.scoring.calibration import fit_best, reliability
 from pipelines.scoring.heads import HEADS_DIR, HeadSet
 from pipelines.scoring.ngrams import fit_ngram, sparse_matrix
+from pipelines.scoring.sentiment_bias import fit_sentiment_bias
 from pipelines.scoring.train import SEED, Featuriser, _folds, concat, fit_linear, macro_f1, seed_rows, take
 
 log = logging.getLogger(__name__)
@@ -100,7 +101,9 @@ def _oof_ngram(x, y, xs, ys, folds, c) -> np.ndarray:
     oof = np.zeros(len(y))
     for k in range(FOLDS):
         m = folds == k
-        clf = LogisticRegression(C=c, class_weight="balanced", max_iter=2000, solver="liblinear")
+        clf = LogisticRegression(
+            C=c, class_weight="balanced", max_iter=2000, solver="liblinear", random_state=13
+        )
         clf.fit(vstack([x[~m], xs]), np.concatenate([y[~m], ys]))
         oof[m] = clf.predict_proba(x[m])[:, 1]
     return oof
@@ -171,5 +174,6 @@ def train_threat(data_dir: Path, featurise: Featuriser, heads_dir: Path = HEADS_
     hs.card["threat_ensemble"] = section
     hs.card.setdefault("high_thresholds", {})["threat"] = high
     calibrate_heads(hs, data_dir, featurise)
+    fit_sentiment_bias(hs, data_dir, featurise)
     hs.save(heads_dir)
     return section

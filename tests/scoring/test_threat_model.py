@@ -191,3 +191,18 @@ def test_rollups_count_high_at_each_scores_tuned_cut() -> None:
     ]
     doc = as_documents(contributions(posts))["score|2024-01-01T10:00:00+00:00|s|en"]
     assert doc["high"] == {"threat": 1, "hate": 1, "toxicity": 1}
+
+
+def test_sentiment_bias_renormalises_and_helps_an_undercalled_class() -> None:
+    from pipelines.scoring.sentiment_bias import apply_bias, choose_bias
+
+    p = np.array([[0.4, 0.6, 0.0], [0.45, 0.55, 0.0], [0.1, 0.9, 0.0], [0.0, 0.2, 0.8]])
+    y = np.array([0, 0, 1, 2])  # the negatives are under-called by the argmax
+    q = apply_bias(p, [0.5, 0.0, 0.0])
+    assert np.allclose(q.sum(axis=1), 1.0)
+    naive = p * np.exp([0.5, 0.0, 0.0])
+    assert np.allclose(q, naive / naive.sum(axis=1, keepdims=True))
+    assert apply_bias(p, None) is p
+    bias, recall = choose_bias(p, y)
+    assert recall == pytest.approx(1.0) and bias[0] > 0 and bias[1] == 0.0
+    assert (apply_bias(p, bias).argmax(axis=1) == y).all()
