@@ -55,8 +55,9 @@ def volume_with_anomalies(hourly: pl.DataFrame, markers: pl.DataFrame, height: i
     return alt.layer(shade, base, rule).properties(height=height)
 
 
-def brush_timeline(hourly: pl.DataFrame, height: int = 200) -> alt.Chart:
-    """Hourly totals with an x-interval brush named :data:`BRUSH` (selecting narrows the table)."""
+def brush_timeline(hourly: pl.DataFrame, height: int = 200, bucket: str = "hour") -> alt.Chart:
+    """Totals per bucket (column ``hour`` holds its start; ``bucket`` is ``hour`` or ``day``)
+    with an x-interval brush named :data:`BRUSH` (selecting narrows the table)."""
     totals = hourly.group_by("hour").agg(pl.col("n").sum()).sort("hour")
     brush = alt.selection_interval(encodings=["x"], name=BRUSH)
     return (
@@ -64,8 +65,11 @@ def brush_timeline(hourly: pl.DataFrame, height: int = 200) -> alt.Chart:
         .mark_bar(color="#4c78a8")
         .encode(
             x=alt.X("hour:T", title=None),
-            y=alt.Y("n:Q", title="posts per hour"),
-            tooltip=[alt.Tooltip("hour:T", format="%Y-%m-%d %H:00"), "n:Q"],
+            y=alt.Y("n:Q", title=f"posts per {bucket}"),
+            tooltip=[
+                alt.Tooltip("hour:T", format="%Y-%m-%d %H:00" if bucket == "hour" else "%Y-%m-%d"),
+                "n:Q",
+            ],
         )
         .add_params(brush)
         .properties(height=height)

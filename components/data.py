@@ -4,19 +4,32 @@ Pages never touch the store directly: they call these functions, which cache res
 for a short TTL so that a rerun (every widget change) costs no database round trip.
 Cache keys are the arguments: :class:`~pipelines.filters.Filters` is frozen and
 hashable, so two users with the same filters share one query.
+
+Filtered reads go through the search index, opened once per process
+(:func:`get_reader`, a cached :class:`~pipelines.queries.Reader` whose searchers reload).
+When the index is missing, corrupt or locked, or a selection cannot be answered, the
+page says so (with ``python -m pipelines index --rebuild``) and stops; nothing in
+MongoDB is touched.
 """
 
 from __future__ import annotations
 
-from typing import Any
+import functools
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 import polars as pl
 import streamlit as st
 
-from pipelines import health, queries, triage
+from pipelines import health, mapview, queries, triage
 from pipelines.config import Settings
 from pipelines.filters import Filters
+from pipelines.search.index import SearchIndex, SearchIndexError, index_path
+from pipelines.search.select import SelectError
 from pipelines.store import Store
+
+F = TypeVar("F", bound=Callable[..., Any])
+REBUILD_COMMAND = "python -m pipelines index --rebuild"
 
 TTL_S = 30
 """Seconds a query result is reused; new posts show up at most this late."""
@@ -28,6 +41,51 @@ SLOW_TTL_S = 300
 def get_store() -> Store:
     """One client per server process (reruns and sessions share it)."""
     return Store.open(Settings())
+
+
+@st.cache_resource(show_spinner=False)
+def get_reader() -> queries.Reader:
+    """The store and the search index, opened once per server process.
+
+    Raises :class:`SearchIndexError` (not cached: the next rerun tries again, so a
+    rebuilt index is picked up without restarting the dashboard).
+    """
+    return queries.Reader(get_store(), SearchIndex.open(index_path(Settings().vigil_data_dir)))
+
+
+def index_problem(exc: Exception) -> None:
+    """Say why the page cannot be drawn, how to fix it, and stop the page."""
+    if isinstance(exc, SearchIndexError):
+        st.error(f"The search index cannot be used: {exc}")
+        st.caption(
+            "Counts, charts and tables come from the search index, derived from MongoDB. Rebuild it with:"
+        )
+        st.code(REBUILD_COMMAND, language="bash")
+        st.caption(
+            "(or start the indexer: `python -m pipelines index --loop`, which `pipelines up` runs). "
+            "Nothing in MongoDB is changed."
+        )
+    else:
+        st.error(str(exc))
+    st.stop()
+
+
+def guarded(fn: F) -> F:
+    """Run ``fn``; on an index problem or an unanswerable selection, :func:`index_problem`."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except (SearchIndexError, SelectError) as exc:
+            index_problem(exc)
+
+    return wrapper  # type: ignore[return-value]
+
+
+def require_index() -> queries.Reader:
+    """The reader, or the page explains the missing/corrupt/locked index and stops."""
+    return guarded(get_reader)()
 
 
 def clear() -> None:
@@ -60,29 +118,39 @@ def posts_per_hour(window: queries.TimeWindow) -> pl.DataFrame:
     return queries.posts_per_hour(get_store(), window)
 
 
+@guarded
 @st.cache_data(ttl=TTL_S, show_spinner=False)
 def latest_posts(limit: int = queries.LATEST_POSTS_LIMIT) -> pl.DataFrame:
-    return queries.latest_posts(get_store(), limit)
+    return queries.latest_posts(get_reader(), limit)
 
 
 @st.cache_data(ttl=SLOW_TTL_S, show_spinner=False)
 def filter_options() -> queries.FilterOptions:
-    return queries.filter_options(get_store())
+    try:
+        reader: queries.Reader | None = get_reader()
+    except SearchIndexError:
+        reader = None  # the sidebar still works; the page itself says what is wrong
+    return queries.filter_options(get_store(), reader)
 
 
+@guarded
 @st.cache_data(ttl=TTL_S, show_spinner=False)
-def timeline(filters: Filters) -> queries.Timeline:
-    return queries.timeline(get_store(), filters)
+def timeline(filters: Filters, bucket: str = "auto") -> queries.Timeline:
+    return queries.timeline(get_reader(), filters, bucket)
 
 
+@guarded
 @st.cache_data(ttl=TTL_S, show_spinner=False)
-def count_matching(filters: Filters) -> queries.Count:
-    return queries.count_matching(get_store(), filters)
+def count_matching(filters: Filters) -> int:
+    return queries.count_matching(get_reader(), filters)
 
 
+@guarded
 @st.cache_data(ttl=TTL_S, show_spinner=False)
-def posts_page(filters: Filters, page: int, page_size: int = queries.PAGE_SIZE) -> pl.DataFrame:
-    return queries.posts_page(get_store(), filters, page, page_size)
+def posts_page(
+    filters: Filters, page: int, page_size: int = queries.PAGE_SIZE, order: str = "newest"
+) -> pl.DataFrame:
+    return queries.posts_page(get_reader(), filters, page, page_size, order)
 
 
 @st.cache_data(ttl=TTL_S, show_spinner=False)
@@ -90,19 +158,40 @@ def post_detail(post_id: str) -> dict[str, Any] | None:
     return queries.post_detail(get_store(), post_id)
 
 
+@guarded
 @st.cache_data(ttl=TTL_S, show_spinner=False)
 def top_terms(filters: Filters, top: int = 20) -> pl.DataFrame:
-    return queries.top_terms(get_store(), filters, top=top)
+    return queries.top_terms(get_reader(), filters, top=top)
 
 
+@guarded
 @st.cache_data(ttl=TTL_S, show_spinner=False)
-def top_places(filters: Filters, top: int = 15) -> pl.DataFrame:
-    return queries.top_places(get_store(), filters, top=top)
+def breakdown(filters: Filters, field: str, top: int = 20) -> pl.DataFrame:
+    return queries.breakdown(get_reader(), filters, field, top)
 
 
+@guarded
 @st.cache_data(ttl=TTL_S, show_spinner=False)
-def map_points(filters: Filters, limit: int = queries.MAP_POINTS_LIMIT) -> pl.DataFrame:
-    return queries.map_points(get_store(), filters, limit)
+def score_summary(filters: Filters) -> pl.DataFrame:
+    return queries.score_summary(get_reader(), filters)
+
+
+@guarded
+@st.cache_data(ttl=TTL_S, show_spinner=False)
+def score_ranges(filters: Filters, score: str) -> pl.DataFrame:
+    return queries.score_ranges(get_reader(), filters, score)
+
+
+@guarded
+@st.cache_data(ttl=TTL_S, show_spinner=False)
+def map_view(filters: Filters, limit: int = mapview.MAP_POINTS_LIMIT) -> mapview.MapView:
+    return mapview.map_view(get_reader(), filters, limit)
+
+
+@guarded
+@st.cache_data(ttl=TTL_S, show_spinner=False)
+def located_posts(filters: Filters, limit: int) -> tuple[int, pl.DataFrame]:
+    return mapview.located_posts(get_reader(), filters, limit)
 
 
 @st.cache_data(ttl=TTL_S, show_spinner=False)
@@ -146,3 +235,35 @@ def today_filters(window: queries.TimeWindow) -> Filters:
     from datetime import timedelta
 
     return Filters.make(since=window.until - timedelta(hours=24), until=window.until)
+
+
+# --------------------------------------------------------------------------- incidents (issue 12)
+
+
+@st.cache_data(ttl=TTL_S, show_spinner=False)
+def incidents(statuses: tuple[str, ...] = (), include_minor: bool = False) -> pl.DataFrame:
+    from pipelines import incident_views
+
+    return incident_views.incident_list(get_store(), statuses, include_minor)
+
+
+@st.cache_data(ttl=TTL_S, show_spinner=False)
+def incident(incident_id: str) -> Any:
+    from pipelines import incident_views
+
+    return incident_views.incident_view(get_store(), incident_id)
+
+
+@st.cache_data(ttl=TTL_S, show_spinner=False)
+def incident_markers(window: queries.TimeWindow) -> pl.DataFrame:
+    from pipelines import incident_views
+
+    return incident_views.incident_markers(get_store(), window.since, window.until)
+
+
+@st.cache_data(ttl=TTL_S, show_spinner=False)
+def overview_span() -> queries.TimeWindow:
+    """Overview's timeline: the whole archive, or the last 7 days of live data (pipelines.spans)."""
+    from pipelines import spans
+
+    return spans.overview_span(data_clock(), get_store().ts_range()[0])

@@ -27,6 +27,7 @@ from pipelines.escape import markdown_text
 from pipelines.filters import URL_PARAMS, Filters, GeoArea
 from pipelines.queries import PRESETS, preset_range
 from pipelines.search import QuerySyntaxError
+from pipelines.spans import default_preset
 
 STATE_KEY = "filters"
 PENDING_KEY = "filters_pending"
@@ -35,6 +36,7 @@ URL_KEY = "filters_url"
 AREA_KEY = "f_area"
 CUSTOM = "Custom range"
 DEFAULT_PRESET = "Last 7 days"
+"""Live data's default; an archive's is "All time" (:func:`pipelines.spans.default_preset`)."""
 SCORE_SLIDERS = {
     "threat": (0.0, 1.0),
     "hate": (0.0, 1.0),
@@ -80,6 +82,7 @@ def _apply(filters: Filters) -> None:
     ss["f_langs"] = list(filters.langs)
     ss["f_query"] = filters.query
     ss["f_places"] = list(filters.places)
+    ss["f_entities"] = list(filters.entities)
     ss["f_watchlist"] = filters.watchlist or ""
     for name, full in SCORE_SLIDERS.items():
         ss[f"f_{name}"] = getattr(filters, name) or full
@@ -158,8 +161,9 @@ def render_sidebar() -> Filters:
     if pending is not None:
         _apply(pending)
     ss["f_initialised"] = True
-    ss.setdefault("f_preset", DEFAULT_PRESET)
     clock = data.data_clock()
+    # An archive opens on its whole span, live data on the last 7 days (pipelines.spans).
+    ss.setdefault("f_preset", default_preset(clock))
     opts = data.filter_options()
     with st.sidebar:
         st.header("Filters")
@@ -179,6 +183,15 @@ def render_sidebar() -> Filters:
         langs = st.multiselect("Languages", list(opts.langs), key="f_langs")
         places = st.multiselect(
             "Places", sorted(set(opts.places) | set(ss.get("f_places") or [])), key="f_places"
+        )
+        entities = st.multiselect(
+            "Entities",
+            sorted(set(getattr(opts, "entities", ())) | set(ss.get("f_entities") or [])),
+            key="f_entities",
+            accept_new_options=True,
+            placeholder="person:Obama, org:Red Cross ...",
+            help="People (person:), organisations (org:), places (place:) and products (product:) "
+            "named in posts; type one as type:name. Any of them matches.",
         )
         watch_ids = [""] + [w for w, _ in opts.watchlists]
         names = dict(opts.watchlists)
@@ -226,6 +239,7 @@ def render_sidebar() -> Filters:
                 langs=langs,
                 query=query,
                 places=places,
+                entities=entities,
                 watchlist=watchlist or None,
                 area=area,
                 **{k: tuple(v) for k, v in ranges.items()},

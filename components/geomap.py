@@ -17,6 +17,7 @@ the page small enough to draw a few thousand points quickly.
 from __future__ import annotations
 
 import html
+import math
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -219,11 +220,14 @@ def build_map(
     area: GeoArea | None = None,
     tiles: str = "",
     base: str = "",
+    clusters: pl.DataFrame | None = None,
 ) -> folium.Map:
     """A map of ``points`` (``lat``, ``lon``, ``source``, ``ts``, ``text``, scores).
 
     ``base`` is the URL of the bundled assets (:func:`asset_base` on a running server);
     ``tiles`` the ``VIGIL_MAP_TILES`` setting; ``area`` the active sidebar area, outlined.
+    ``clusters`` (``lat``, ``lon``, ``n``, mean scores; see :mod:`pipelines.mapview`) are
+    drawn as circles sized by their post count, when a selection is too large for points.
     """
     fmap = folium.Map(location=[20, 0], zoom_start=2, tiles=None, world_copy_jump=True)
     # Without a tile layer the map itself must bound the zoom (markercluster needs maxZoom).
@@ -252,6 +256,8 @@ def build_map(
             plugins.HeatMap(data, name="heat", radius=18, blur=22, min_opacity=0.3, show=True).add_to(fmap)
         scale = THREAT_COLOURS if colour_by == "threat" else SENTIMENT_COLOURS
         Legend(colour_by, scale).add_to(fmap)
+    if clusters is not None and not clusters.is_empty():
+        _add_clusters(fmap, clusters, colour_by, heat)
     if area is not None:
         area_layer(area).add_to(fmap)
     plugins.Draw(
@@ -261,6 +267,49 @@ def build_map(
     ).add_to(fmap)
     folium.LayerControl(collapsed=True).add_to(fmap)
     return localise(fmap, base)
+
+
+def cluster_rows(clusters: pl.DataFrame, colour_by: str) -> list[list[Any]]:
+    """``[lat, lon, colour, radius px, tooltip]`` per cluster (numbers only: nothing to escape)."""
+    scale = THREAT_COLOURS if colour_by == "threat" else SENTIMENT_COLOURS
+    rows = []
+    for r in clusters.iter_rows(named=True):
+        value = r.get(colour_by)
+        colour = scale(value) if value is not None else UNSCORED
+        mean = f"mean {colour_by} {value:.2f}" if value is not None else "not scored"
+        radius = 5 + 4 * math.log10(max(1, int(r["n"])))
+        rows.append([r["lat"], r["lon"], colour, radius, f"{int(r['n']):,} posts ({mean})"])
+    return rows
+
+
+def _add_clusters(fmap: folium.Map, clusters: pl.DataFrame, colour_by: str, heat: bool) -> None:
+    fmap.fit_bounds(
+        [[clusters["lat"].min(), clusters["lon"].min()], [clusters["lat"].max(), clusters["lon"].max()]],
+        max_zoom=9,
+        padding=(30, 30),
+    )
+    group = folium.FeatureGroup(name="clusters")
+    for lat, lon, colour, radius, tip in cluster_rows(clusters, colour_by):
+        folium.CircleMarker(
+            (lat, lon),
+            radius=radius,
+            color=colour,
+            fill=True,
+            fill_color=colour,
+            fill_opacity=0.6,
+            weight=1,
+            tooltip=html.escape(tip),
+        ).add_to(group)
+    group.add_to(fmap)
+    if heat:
+        top = max(1, int(clusters["n"].max()))
+        data = [
+            [la, lo, max(0.05, n / top)]
+            for la, lo, n in zip(clusters["lat"], clusters["lon"], clusters["n"], strict=True)
+        ]
+        plugins.HeatMap(data, name="heat", radius=18, blur=22, min_opacity=0.3, show=True).add_to(fmap)
+    scale = THREAT_COLOURS if colour_by == "threat" else SENTIMENT_COLOURS
+    Legend(colour_by, scale).add_to(fmap)
 
 
 def asset_paths(fmap: folium.Map, base: str) -> list[str]:

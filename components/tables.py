@@ -106,7 +106,9 @@ def render_post_detail(doc: dict[str, Any], query: str = "") -> None:
         )
         or "-",
         "entities": ", ".join(
-            f"{e.get('text')} [{e.get('type')}]" for e in scores.get("entities") or [] if isinstance(e, dict)
+            f"{e.get('name') or e.get('text')} [{e.get('type')}]"
+            for e in scores.get("entities") or []
+            if isinstance(e, dict)
         )
         or "-",
         "language": f"{scores.get('language') or scores.get('lang') or '-'} ({scores.get('confidence', '-')} confidence)",

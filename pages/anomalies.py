@@ -1,4 +1,4 @@
-"""Anomalies: what the detector found, why, and the analyst's verdict."""
+"""Anomalies: incidents first (titled, ranked by impact, with verdicts), then every anomaly."""
 
 from __future__ import annotations
 
@@ -6,12 +6,126 @@ import streamlit as st
 
 from components import auth, charts, data
 from components.tables import render_posts_table
-from pipelines import triage
+from pipelines import incident_views, triage
+from pipelines.auth.roles import PermissionDenied
 from pipelines.escape import markdown_text
 
 auth.require_page("read")
 st.title("Anomalies")
 
+
+def render_incidents() -> None:
+    """Incidents ranked by impact; ``?incident=ID`` (alert links) opens one's drill-down."""
+    st.subheader("Incidents")
+    c1, c2 = st.columns([2, 1])
+    statuses = c1.multiselect(
+        "Incident status", list(incident_views.STATUSES), default=["open", "useful"], key="inc_status"
+    )
+    minor = c2.toggle("Show minor (< 20 posts)", key="inc_minor")
+    table = data.incidents(tuple(statuses), minor)
+    linked = st.query_params.get("incident")
+    if linked and st.session_state.get("inc_linked") != linked:
+        st.session_state["inc_linked"] = linked  # follow a link once; later picks win
+        st.session_state["inc_pick"] = linked
+    if table.is_empty() and not linked:
+        st.info(
+            "No incidents with these statuses: related anomalies are grouped into incidents each detector cycle."
+        )
+        return
+    event = st.dataframe(
+        table.select("rank", "title", "posts", "excess", "severity", "series", "status"),
+        hide_index=True,
+        key="inc_table",
+        on_select="rerun",
+        selection_mode="single-row",
+        column_config={
+            "title": st.column_config.TextColumn("incident", width="large"),
+            "excess": st.column_config.NumberColumn("posts over baseline", format="%.0f"),
+            "severity": st.column_config.ProgressColumn(min_value=0.0, max_value=1.0, format="%.2f"),
+            "series": st.column_config.NumberColumn("series", help="anomalies grouped in this incident"),
+        },
+    )
+    ids = table["id"].to_list()
+    rows = event.selection.rows if event is not None else []
+    if rows:
+        st.session_state["inc_pick"] = ids[rows[0]]
+    pick = st.session_state.get("inc_pick")
+    options = ids + ([pick] if pick and pick not in ids else [])
+    titles = dict(zip(ids, table["title"].to_list(), strict=True))
+    if pick not in options:
+        st.session_state["inc_pick"] = None
+    incident_id = st.selectbox(
+        "Incident",
+        options,
+        key="inc_pick",
+        format_func=lambda i: titles.get(i, i),
+        placeholder="Select an incident",
+    )
+    if incident_id is not None:
+        render_incident(incident_id)
+
+
+def render_incident(incident_id: str) -> None:
+    """One incident: title, explanation, numbers, chart of its lead series, members, verdicts."""
+    view = data.incident(incident_id)
+    if view is None:
+        st.warning("This incident no longer exists (its anomalies may have been regrouped).")
+        return
+    doc = view.doc
+    st.markdown(f"#### {markdown_text(doc.get('title') or incident_id)}")
+    st.write(markdown_text(doc.get("explanation") or ""))
+    m1, m2, m3, m4 = st.columns(4)
+    m1.metric("Posts", f"{doc.get('posts') or 0:,}")
+    m2.metric(
+        "Expected", f"{doc.get('expected_total') or 0:,.0f}", help=f"lead series {doc.get('lead_series')}"
+    )
+    m3.metric("Severity", f"{doc.get('severity') or 0:.2f}")
+    m4.metric("Status", str(doc.get("status") or "open"))
+    lead = data.anomaly(str(doc.get("lead") or "")) if doc.get("lead") else None
+    if lead is not None and not lead.context.is_empty():
+        st.altair_chart(charts.band_chart(lead.context, lead.row["start"], lead.row["end"]), width="stretch")
+    st.markdown("**Series in this incident**")
+    st.dataframe(view.members, hide_index=True, key="inc_members")
+    t1, t2 = st.columns(2)
+    for col, frame, what in ((t1, view.terms, "terms"), (t2, view.places, "places")):
+        if frame.is_empty():
+            col.caption(f"No {what} recorded.")
+        else:
+            col.dataframe(frame, hide_index=True)
+    if view.post_ids:
+        render_posts_table(data.posts_by_ids(tuple(view.post_ids)), height=240)
+    st.markdown("**Verdict**")
+    for v in doc.get("verdicts") or []:
+        label = incident_views.VERDICT_LABELS.get(v.get("verdict"), v.get("verdict"))
+        st.caption(
+            f"{label} by {markdown_text(str(v.get('by')))} on {v.get('at'):%Y-%m-%d %H:%M} UTC"
+            + (f": {markdown_text(str(v.get('note')))}" if v.get("note") else "")
+        )
+    st.caption("Detector sensitivity now: " + "; ".join(f"{s}: {d}" for s, d in view.damping.items()))
+    note = st.text_input(
+        "Note (needed for 'false positive' and 'not interesting')",
+        key=f"inc_note_{incident_id}",
+        max_chars=500,
+    )
+    may_act = auth.can("anomalies.ack")
+    cols = st.columns(3)
+    for col, (verdict, label) in zip(cols, incident_views.VERDICT_LABELS.items(), strict=True):
+        if col.button(label, key=f"inc_{verdict}", disabled=not may_act):
+            from pipelines.detect.verdicts import record_verdict
+
+            user = auth.require_action("anomalies.ack", f"incident:{incident_id}")
+            try:
+                record_verdict(data.get_store(), incident_id, verdict, user=user, note=note)
+            except (ValueError, PermissionDenied) as exc:
+                st.error(str(exc))
+                return
+            data.clear()
+            st.rerun()
+
+
+render_incidents()
+st.divider()
+st.subheader("All anomalies")
 c1, c2 = st.columns([2, 1])
 statuses = c1.multiselect(
     "Status", list(triage.STATUSES), default=["open", "acknowledged"], key="anom_status"
@@ -121,6 +235,13 @@ with t2:
         st.caption("No places recorded.")
     else:
         st.dataframe(view.places, hide_index=True)
+st.markdown("**Top people, organisations and products**")
+if view.entities.is_empty():
+    st.caption("No entities recorded (posts not scored yet, or scored before entities existed).")
+else:
+    st.dataframe(
+        view.entities.select([c for c in ("entity", "n") if c in view.entities.columns]), hide_index=True
+    )
 st.markdown("**Top posts**")
 if view.posts:
     render_posts_table(data.posts_by_ids(tuple(view.posts)), height=300)

@@ -1,9 +1,13 @@
-"""Explore: the posts the sidebar filters select, a brushable timeline and a post's details."""
+"""Explore: the posts the sidebar filters select, a brushable timeline, breakdowns and a post's details.
+
+Every figure comes from the search index and is exact (see ``components/data.py``).
+"""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
 
+import polars as pl
 import streamlit as st
 
 from components import auth, charts, data
@@ -16,24 +20,22 @@ st.title("Explore")
 filters = render_sidebar()
 render_active(filters)
 
-tl = data.timeline(filters)
-count = data.count_matching(filters)
+data.require_index()
 c1, c2 = st.columns([1, 3])
-c1.metric("Matching posts", count.label())
-if not count.complete and count.reach.since is not None:
-    c2.caption(
-        f"Counted over the newest posts back to {count.reach.since:%Y-%m-%d %H:%M} UTC "
-        f"({count.reach.examined:,} posts examined); narrow the time range for an exact count."
-    )
-elif not tl.from_rollups:
-    c2.caption("Counted from the posts (keywords and scores are not in the rollups).")
+bucket = c2.radio("Timeline per", ["auto", "hour", "day"], horizontal=True, key="explore_bucket")
+tl = data.timeline(filters, bucket)
+count = data.count_matching(filters)
+c1.metric("Matching posts", f"{count:,}")
 
 table_filters = filters
 if tl.hourly.is_empty():
     st.info("No posts match these filters.")
 else:
     event = st.altair_chart(
-        charts.brush_timeline(tl.hourly), width="stretch", on_select="rerun", key="explore_brush"
+        charts.brush_timeline(tl.hourly, bucket=tl.bucket),
+        width="stretch",
+        on_select="rerun",
+        key="explore_brush",
     )
     brushed = (event or {}).get("selection", {}).get(charts.BRUSH, {}) if event else {}
     span = brushed.get("hour") if isinstance(brushed, dict) else None
@@ -50,13 +52,41 @@ else:
     else:
         st.caption("Drag across the chart to limit the table to an interval.")
 
-page_no = st.number_input("Page", min_value=1, max_value=MAX_PAGES, value=1, step=1, key="explore_page") - 1
-page = data.posts_page(table_filters, int(page_no))
-if page.posts.is_empty():
+if count:
+    with st.expander("Breakdown of the matching posts", expanded=False):
+        t_terms, t_src, t_lang, t_places, t_scores = st.tabs(
+            ["Top terms", "Sources", "Languages", "Places", "Scores"]
+        )
+        t_terms.dataframe(data.top_terms(filters, 20), hide_index=True)
+        t_src.dataframe(data.breakdown(filters, "source", 20), hide_index=True)
+        t_lang.dataframe(data.breakdown(filters, "lang", 20), hide_index=True)
+        t_places.dataframe(data.breakdown(filters, "places", 20), hide_index=True)
+        t_scores.dataframe(data.score_summary(filters), hide_index=True)
+        score = t_scores.radio(
+            "Posts per range of",
+            ["threat", "hate", "toxicity", "sentiment"],
+            horizontal=True,
+            key="explore_rng",
+        )
+        ranges: pl.DataFrame = data.score_ranges(filters, score)
+        t_scores.dataframe(ranges, hide_index=True)
+
+o1, o2 = st.columns([1, 3])
+page_no = o1.number_input("Page", min_value=1, max_value=MAX_PAGES, value=1, step=1, key="explore_page") - 1
+order = o2.radio(
+    "Order", ["newest", "relevance"], horizontal=True, key="explore_order", disabled=not filters.query
+)
+order = order if filters.query else "newest"
+page = data.posts_page(table_filters, int(page_no), PAGE_SIZE, order)
+if page.is_empty():
     st.info("No posts on this page." if page_no else "No posts match these filters.")
     st.stop()
-st.caption(f"Posts {page_no * PAGE_SIZE + 1:,} to {page_no * PAGE_SIZE + page.posts.height:,}, newest first.")
-selected = render_selectable_posts(page.posts, filters.query, key="explore_table")
+first = page_no * PAGE_SIZE + 1
+st.caption(
+    f"Posts {first:,} to {page_no * PAGE_SIZE + page.height:,}, "
+    + ("newest first." if order == "newest" else "most relevant first.")
+)
+selected = render_selectable_posts(page, filters.query, key="explore_table")
 if selected is None:
     st.caption("Select a row to see the post with all its scores.")
 else:

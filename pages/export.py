@@ -10,17 +10,17 @@ import streamlit as st
 from components import auth, data
 from components.filters import render_active, render_sidebar
 from pipelines import reports
+from pipelines.search.index import SearchIndexError
+from pipelines.search.select import SelectError
 
 auth.require_page("export")
 st.title("Export")
 filters = render_sidebar()
 render_active(filters)
+reader = data.require_index()
 count = data.count_matching(filters)
-st.metric("Posts selected", count.label())
-st.caption(
-    "An export reads the whole time range, in batches, and holds every post the filters select "
-    "(the count above may stop early for keyword filters; the export does not)."
-)
+st.metric("Posts selected", f"{count:,}")
+st.caption("An export holds exactly the posts counted above, newest first, read in batches.")
 
 fmt = st.radio("Format", ["csv", "parquet", "xlsx", "pdf report"], horizontal=True, key="export_fmt")
 title = st.text_input("Report title", value="Vigil report", key="export_title") if fmt == "pdf report" else ""
@@ -28,19 +28,18 @@ if st.button("Prepare the file", type="primary", key="export_go"):
     bar = st.progress(0.0, text="Reading posts...")
 
     def progress(done: int, total: int) -> None:
-        bar.progress(min(1.0, done / total) if total else 1.0, text=f"{done:,} of {total:,} posts examined")
+        bar.progress(min(1.0, done / total) if total else 1.0, text=f"{done:,} of {total:,} posts written")
 
     auth.require_action("export", "export")
     auth.record("export", fmt, {"filters": dict(filters.describe())})
-    store = data.get_store()
     try:
         if fmt == "pdf report":
-            pdf, summary = reports.pdf_report(store, filters, title or "Vigil report", progress)
+            pdf, summary = reports.pdf_report(reader, filters, title or "Vigil report", progress)
             st.session_state["export_file"] = (pdf, "vigil-report.pdf", "application/pdf", summary.posts)
         else:
             with tempfile.TemporaryDirectory() as tmp:
                 path = Path(tmp) / f"vigil-export.{fmt}"
-                result = reports.export(store, filters, fmt, path, progress)
+                result = reports.export(reader, filters, fmt, path, progress)
                 mime = {
                     "csv": "text/csv",
                     "parquet": "application/vnd.apache.parquet",
@@ -48,7 +47,7 @@ if st.button("Prepare the file", type="primary", key="export_go"):
                 }[fmt]
                 st.session_state["export_file"] = (path.read_bytes(), path.name, mime, result.rows)
         bar.progress(1.0, text="Done")
-    except reports.ExportError as exc:
+    except (reports.ExportError, SelectError, SearchIndexError) as exc:
         st.error(str(exc))
 
 ready = st.session_state.get("export_file")

@@ -1,11 +1,11 @@
-"""Map: where the selected posts are, coloured by threat or sentiment; select an area."""
+"""Map: where the selected posts are (all of them: points, or exact clusters when many),
+coloured by threat or sentiment; select an area (exact counts under the map)."""
 
 from __future__ import annotations
 
 import dataclasses
 import functools
 
-import polars as pl
 import streamlit as st
 from streamlit_folium import st_folium
 
@@ -13,10 +13,10 @@ from components import auth, data
 from components.filters import render_active, render_sidebar, set_area
 from components.geomap import asset_base, build_map
 from components.tables import render_posts_table
-from pipelines import areas, reports
+from pipelines import areas, mapview, reports
 from pipelines.config import get_settings
 from pipelines.filters import GeoArea
-from pipelines.queries import MAP_POINTS_LIMIT
+from pipelines.mapview import MAP_POINTS_LIMIT
 
 auth.require_page("read")
 st.title("Map")
@@ -33,27 +33,31 @@ mode = c3.radio(
     key="map_mode",
 )
 
-result = data.map_points(filters)
-points = result.points
-st.caption(
-    f"{points.height:,} located posts (the newest {MAP_POINTS_LIMIT:,} at most"
-    + (
-        ""
-        if result.reach.complete or result.reach.since is None
-        else f", back to {result.reach.since:%Y-%m-%d %H:%M} UTC"
+data.require_index()
+view = data.map_view(filters)
+points = view.points
+if view.clusters.is_empty():
+    st.caption(
+        f"{view.located:,} located posts, every one drawn. "
+        "A post is placed at its own coordinates, else at the first place its text names."
     )
-    + "). A post is placed at its own coordinates, else at the first place its text names."
-)
-if points.is_empty():
+else:
+    st.caption(
+        f"{view.located:,} located posts, drawn as {view.clusters.height:,} clusters of "
+        f"{view.cell_deg:g}° cells (each at the mean position of its posts; counts exact). "
+        f"Narrow the filters to {MAP_POINTS_LIMIT:,} or fewer to see each post."
+    )
+if view.located == 0:
     st.info("No located posts match these filters. Places come from scoring: is the scorer running?")
 
 returned = ["all_drawings", "last_active_drawing"] + (["bounds"] if mode.startswith("visible") else [])
 tiles = get_settings().vigil_map_tiles
+kw = {"area": filters.area, "base": asset_base(), "clusters": view.clusters}
 try:
-    fmap = build_map(points, colour_by, heat, area=filters.area, tiles=tiles, base=asset_base())
+    fmap = build_map(points, colour_by, heat, tiles=tiles, **kw)
 except ValueError as exc:  # a malformed VIGIL_MAP_TILES: the offline basemap still works
     st.warning(f"Map tiles not used: {exc}")
-    fmap = build_map(points, colour_by, heat, area=filters.area, base=asset_base())
+    fmap = build_map(points, colour_by, heat, **kw)
 state = st_folium(
     fmap,
     key="vigil_map",
@@ -69,43 +73,44 @@ def _use_area(area: GeoArea) -> None:
     st.session_state["map_mode"] = "all points"
 
 
-selection = points
-label = "the area filter" if filters.area is not None else "all points"
+selection = filters
+label = "the area filter" if filters.area is not None else "all located posts"
 if mode.startswith("visible") and state and state.get("bounds"):
-    selection = areas.in_bounds(points, state["bounds"])
+    box = mapview.bounds_area(state["bounds"])
+    if box is not None:
+        selection = filters.replace(area=box)
     label = "the visible area"
 elif mode == "drawn area":
     drawing = (state or {}).get("last_active_drawing")
     area = areas.area_from_geojson(drawing) if drawing else None
+    label = "the drawn area"
     if area is None:
         st.info("Draw a polygon, rectangle or circle with the tools on the left of the map.")
-        selection = points.clear()
-        label = "the drawn area"
-    else:
-        selection = areas.in_area(points, area)
-        label = "the drawn area"
-        # The drawn shape as the shared sidebar filter: every page (Explore, Export, the
-        # counts) then selects the posts whose map point lies in it, beyond these points.
-        st.button(
-            "Filter every page to this area",
-            key="map_area_filter",
-            icon=":material/filter_alt:",
-            on_click=_use_area,
-            args=(dataclasses.replace(area, by_place=True),),
-            disabled=filters.area == dataclasses.replace(area, by_place=True),
-        )
+        st.stop()
+    selection = filters.replace(area=dataclasses.replace(area, by_place=True))
+    # The drawn shape as the shared sidebar filter: every page (Explore, Export, the
+    # counts) then selects the posts whose map point lies in it.
+    st.button(
+        "Filter every page to this area",
+        key="map_area_filter",
+        icon=":material/filter_alt:",
+        on_click=_use_area,
+        args=(dataclasses.replace(area, by_place=True),),
+        disabled=filters.area == dataclasses.replace(area, by_place=True),
+    )
 
-if points.is_empty():
+if view.located == 0:
     st.stop()
-st.subheader(f"{selection.height:,} posts in {label}")
-ids = tuple(selection["id"].to_list())
-posts = data.posts_by_ids(ids) if ids else pl.DataFrame()
+n, posts = data.located_posts(selection, mapview.TABLE_ROWS)
+st.subheader(f"{n:,} posts in {label}")
 if posts.is_empty():
     st.stop()
+if n > posts.height:
+    st.caption(f"The newest {posts.height:,} are listed; Export gives all {n:,} with these filters.")
 render_posts_table(
     posts.select("ts", "source", "author", "title", "text", "url", "threat", "sentiment", "places")
 )
-st.caption("Download exactly these posts:")
+st.caption("Download the listed posts:")
 cols = st.columns(3)
 for col, fmt in zip(cols, reports.FORMATS, strict=True):
     if not auth.can("export"):
@@ -113,7 +118,7 @@ for col, fmt in zip(cols, reports.FORMATS, strict=True):
         break
     col.download_button(
         f"{fmt.upper()}",
-        # Built when clicked, not on every rerun: three files of 3,000 posts cost ~1 s a run.
+        # Built when clicked, not on every rerun: three files of 1,000 posts cost time on every run.
         data=functools.partial(reports.export_frame, posts, fmt),
         file_name=f"vigil-map-selection.{fmt}",
         key=f"map_dl_{fmt}",

@@ -1,4 +1,8 @@
-"""Overview: today against the week, what is unusual, whether collection is healthy."""
+"""Overview: today against the week, the incidents on the data's timeline, collection health.
+
+An archive (the bundled sample) is shown over its whole span, incidents shaded, so its
+events are visible at once (``pipelines.spans``); live data shows its last 7 days.
+"""
 
 from __future__ import annotations
 
@@ -23,6 +27,7 @@ clock = data.data_clock()
 window = data.default_window()
 stats = data.overview(window)
 active = data.anomalies(("open",))
+incidents = data.incidents(("open",))
 
 delta = None
 if stats.daily_average > 0:
@@ -30,7 +35,11 @@ if stats.daily_average > 0:
 c1, c2, c3, c4, c5 = st.columns(5)
 c1.metric("Posts today", f"{stats.posts_today:,}", delta=delta, help="The last 24 hours of data.")
 c2.metric("7-day daily average", f"{stats.daily_average:,.0f}")
-c3.metric("Active anomalies", f"{active.height:,}")
+c3.metric(
+    "Active anomalies",
+    f"{active.height:,}",
+    help=f"Grouped into {incidents.height:,} open incident(s) (minor ones, under 20 posts, not counted).",
+)
 c4.metric("Total posts", f"{stats.total_posts:,}")
 c5.metric("Sources", f"{stats.sources:,}")
 
@@ -46,24 +55,25 @@ if clock.archive:
         f"({window.until:%Y-%m-%d %H:00} UTC), compared with the 7 days before."
     )
 
-st.subheader("Posts per hour, last 7 days of data")
-hourly = data.posts_per_hour(window)
-markers = data.anomaly_markers(window)
+span = data.overview_span()
+st.subheader("Posts per hour, " + ("the whole archive" if clock.archive else "last 7 days of data"))
+hourly = data.posts_per_hour(span)
+markers = data.incident_markers(span)
 if hourly.is_empty():
     st.info("No posts in this window.")
 else:
     st.altair_chart(charts.volume_with_anomalies(hourly, markers), width="stretch")
     st.caption(
-        f"{window.since:%Y-%m-%d %H:%M} to {window.until:%Y-%m-%d %H:%M} UTC; "
-        f"red bands: {markers.height} anomal{'y' if markers.height == 1 else 'ies'} in this period."
+        f"{span.since:%Y-%m-%d %H:%M} to {span.until:%Y-%m-%d %H:%M} UTC; "
+        f"red bands: {markers.height} incident{'' if markers.height == 1 else 's'} in this period."
     )
 
 left, mid, right = st.columns(3)
 with left:
-    st.subheader("Active anomalies")
-    if active.is_empty():
+    st.subheader("Top incidents")
+    if incidents.is_empty() and active.is_empty():
         st.success("No open anomalies.")
-    else:
+    elif incidents.is_empty():
         st.dataframe(
             active.sort("severity", descending=True).head(8).select("series", "start", "severity", "methods"),
             hide_index=True,
@@ -72,7 +82,14 @@ with left:
                 "severity": st.column_config.ProgressColumn(min_value=0.0, max_value=1.0, format="%.2f"),
             },
         )
-        st.page_link("pages/anomalies.py", label="Review anomalies", icon=":material/warning:")
+    else:
+        st.dataframe(
+            incidents.head(8).select("title", "posts"),
+            hide_index=True,
+            column_config={"title": st.column_config.TextColumn("incident", width="large")},
+        )
+    if not (incidents.is_empty() and active.is_empty()):
+        st.page_link("pages/anomalies.py", label="Review incidents", icon=":material/warning:")
 with mid:
     st.subheader("Source health")
     health = data.source_health()

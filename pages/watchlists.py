@@ -19,14 +19,14 @@ NEW = "+ New watchlist"
 
 if saved := st.session_state.pop("wl_saved", None):
     st.success(
-        f"Saved {saved!r}. The alerts loop tags its posts within a cycle (back-filling history first)."
+        f"Saved {saved!r}. Explore, the alerts loop and the detector select its posts from now on, history included."
     )
 if mine:
     st.dataframe(ui.watchlist_table(user.username, user.role), hide_index=True)
 else:
     st.info(
         "No watchlist yet. Create one below: a keyword query (the same syntax as Explore), "
-        "sources, languages or an area. The alerts loop then tags matching posts and keeps their hourly counts."
+        "sources, languages or an area. Its posts, counts and hourly series then come from the search index."
     )
 
 options = [NEW, *by_id]
@@ -74,6 +74,15 @@ langs = c4.multiselect(
     key=f"wl_lang_{k}",
     disabled=not may_edit,
 )
+entities = st.multiselect(
+    "Entities (any of them; all posts when empty)",
+    sorted(set(getattr(opts, "entities", ())) | set(current.entities if current else ())),
+    default=list(current.entities) if current else [],
+    key=f"wl_ent_{k}",
+    accept_new_options=True,
+    placeholder="person:Obama, org:Red Cross ...",
+    disabled=not may_edit,
+)
 use_geo = st.toggle(
     "Only posts within a circle",
     value=bool(current and current.geo),
@@ -119,6 +128,7 @@ try:
         exclude=exclude,
         sources=sources,
         langs=langs,
+        entities=entities,
         geo=geo,
         owner=owner,
         shared_users=shared_users,
@@ -126,7 +136,7 @@ try:
     )
 except WatchlistError as exc:
     draft = None
-    if name or query or sources or langs or use_geo:
+    if name or query or sources or langs or entities or use_geo:
         st.error(markdown_text(exc))
 
 if draft is not None:

@@ -56,6 +56,20 @@ def _names(name: str, value: Any) -> tuple[str, ...]:
     return tuple(sorted(set(out)))
 
 
+ENTITY_KEY = re.compile(r"^(person|org|place|product):\S")
+"""An entities filter item is ``type:name`` as the search index stores it ("org:Red Cross")."""
+
+
+def validate_entities(value: Any) -> tuple[str, ...]:
+    items = _names("entities", value)
+    for v in items:
+        if not ENTITY_KEY.match(v) or "|" in v:
+            raise FilterError(
+                f"entities item {v[:40]!r} must be type:name, type one of person, org, place, product"
+            )
+    return items
+
+
 def _range(name: str, value: Any) -> tuple[float, float] | None:
     if value is None:
         return None
@@ -281,6 +295,7 @@ class Filters:
     toxicity: tuple[float, float] | None = None
     sentiment: tuple[float, float] | None = None
     places: tuple[str, ...] = ()
+    entities: tuple[str, ...] = ()
     watchlist: str | None = None
     area: GeoArea | None = None
     geo_only: bool = False
@@ -320,6 +335,7 @@ class Filters:
             toxicity=_range("toxicity", values.get("toxicity")),
             sentiment=_range("sentiment", values.get("sentiment")),
             places=_names("places", values.get("places")),
+            entities=validate_entities(values.get("entities")),
             watchlist=watch,
             area=area,
             geo_only=_flag("geo_only", values.get("geo_only", False)),
@@ -350,6 +366,8 @@ class Filters:
             rng = getattr(self, name)
             if rng is not None:
                 out[name] = f"{_num(rng[0])},{_num(rng[1])}"
+        if self.entities:
+            out["entities"] = "|".join(self.entities)
         if self.watchlist:
             out["watchlist"] = self.watchlist
         if self.area is not None:
@@ -389,6 +407,7 @@ class Filters:
                 if len(parts) != 2:
                     raise FilterError(f"{name}: a range is two numbers, low,high; got {raw[:40]!r}")
                 values[name] = (_number(name, parts[0]), _number(name, parts[1]))
+        values["entities"] = [v for v in (params.get("entities") or "").split("|") if v.strip()]
         values["watchlist"] = params.get("watchlist") or None
         if params.get("area"):
             values["area"] = area_from_param(params["area"])
@@ -416,6 +435,8 @@ class Filters:
                 clauses.append({f"scores.{name}": {"$gte": rng[0], "$lte": rng[1]}})
         if self.places:
             clauses.append({"scores.places.name": {"$in": list(self.places)}})
+        if self.entities:
+            clauses.append({"$or": [entity_clause(key) for key in self.entities]})
         if self.watchlist:
             clauses.append({"watchlists": self.watchlist})
         if self.area is not None:
@@ -439,6 +460,8 @@ class Filters:
         for label, value in (("sources", self.sources), ("languages", self.langs), ("places", self.places)):
             if value:
                 out.append((label, ", ".join(value)))
+        if self.entities:
+            out.append(("entities", ", ".join(self.entities)))
         if self.query:
             out.append(("keywords", self.query))
         for name in SCORE_FIELDS:
@@ -459,6 +482,7 @@ URL_PARAMS = (
     "sources",
     "langs",
     "places",
+    "entities",
     *SCORE_FIELDS,
     "watchlist",
     "area",
@@ -467,6 +491,12 @@ URL_PARAMS = (
 """Every query parameter :meth:`Filters.to_params` may write."""
 MAX_AREA_PARAM = 40_000
 """Characters of an ``area=`` parameter (1,000 points at most, as :class:`GeoArea`)."""
+
+
+def entity_clause(key: str) -> dict[str, Any]:
+    """The ``posts`` clause of one ``type:name`` entity: any post naming it with that type."""
+    etype, _, name = key.partition(":")
+    return {"scores.entities": {"$elemMatch": {"type": etype, "name": name}}}
 
 
 def _num(x: float) -> str:

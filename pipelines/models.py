@@ -16,7 +16,7 @@ from email.utils import parsedate_to_datetime
 from typing import Any
 from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 MAX_TEXT_CHARS = 40_000
 """Longer texts are truncated (and flagged), not rejected: a huge post is still a post."""
@@ -558,7 +558,10 @@ MAX_TOPICS = 4
 MAX_ENTITIES = 12
 MAX_PLACES = 8
 MAX_RATIONALE_CHARS = 400
-ENTITY_TYPES = ("person", "organization", "location", "product", "event", "other")
+ENTITY_TYPES = ("person", "org", "place", "product")
+"""Entity types a post can carry (the search index stores them as ``"type:name"``)."""
+_OLD_ENTITY_TYPES = {"organization": "org", "organisation": "org", "location": "place", "gpe": "place"}
+"""Type names written before issue 14 (and synonyms an LLM may use), read as today's."""
 
 
 class Place(BaseModel):
@@ -580,12 +583,34 @@ class Place(BaseModel):
 
 
 class Entity(BaseModel):
-    """A named entity (person, organisation, ...) as written in the post."""
+    """A named entity as written in the post: a person, organisation, place or product.
+
+    Stored as ``{name, type}`` in ``posts.scores.entities``; the search index keeps
+    ``"type:name"`` so Explore can filter on "org:Red Cross". Documents written before
+    issue 14 used ``text`` and the types ``organization``/``location``: they still read.
+    """
 
     model_config = ConfigDict(frozen=True)
 
-    text: str = Field(min_length=1, max_length=200)
-    type: str = Field(default="other", pattern="^(" + "|".join(ENTITY_TYPES) + ")$")
+    name: str = Field(min_length=1, max_length=200)
+    type: str = Field(pattern="^(" + "|".join(ENTITY_TYPES) + ")$")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _legacy(cls, data: Any) -> Any:
+        if isinstance(data, dict):
+            data = dict(data)
+            if "name" not in data and "text" in data:
+                data["name"] = data.pop("text")
+            t = data.get("type")
+            if isinstance(t, str):
+                data["type"] = _OLD_ENTITY_TYPES.get(t.lower(), t.lower())
+        return data
+
+    @property
+    def key(self) -> str:
+        """``"type:name"``: how the search index, filters and watchlists name this entity."""
+        return f"{self.type}:{self.name}"
 
 
 class Scores(BaseModel):

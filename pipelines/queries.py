@@ -1,12 +1,13 @@
-"""Read side of the dashboard: filters in, polars DataFrames out.
+"""Read side of the dashboard: filters in, polars DataFrames out. Every figure is exact.
 
-Charts read rollups (hourly counts maintained at write time), never a scan of posts,
-whenever the filters allow it (time, sources). A filter rollups cannot answer (keywords,
-languages, score ranges, places, an area) reads posts through :mod:`pipelines.scan`:
-indexed windows, newest first, stopping after a budget of posts examined; the result
-says how far back it got (:class:`~pipelines.scan.Reach`). Pages reach these functions only through the cached
-wrappers in ``components/data.py``; exports (``pipelines/reports.py``) use the same
-``Filters.to_mongo()`` so they select exactly what the pages show.
+The Overview's headline figures read the ingest rollups (hourly counts kept at write
+time). Everything that depends on the filters (counts, timelines at any bucket, pages
+of posts newest first or by relevance, top terms, breakdowns by source / language /
+place, score ranges and means, map points and clusters) is answered by the search index
+(:mod:`pipelines.search`) through a :class:`Reader`; the posts themselves are then read
+from MongoDB by id. Pages reach these functions only through the cached wrappers in
+``components/data.py``; exports (``pipelines/reports.py``) select through the same
+:meth:`Reader.select`, so they hold exactly what the pages count.
 """
 
 from __future__ import annotations
@@ -16,20 +17,21 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import polars as pl
+import tantivy
+from tantivy import Query
 
-from pipelines import scan
 from pipelines.filters import Filters
+from pipelines.search import aggregate
+from pipelines.search.index import SearchIndex
+from pipelines.search.select import selection_query
 from pipelines.store import Store
+from pipelines.watchlists import Watchlist
 
 LATEST_POSTS_LIMIT = 50
 POST_COLUMNS = ("ts", "source", "author", "title", "text", "url", "lang")
 PAGE_SIZE = 50
 MAX_PAGES = 200
 """Pages beyond this are refused: narrow the filters (``skip`` costs grow with depth)."""
-TERMS_BUDGET = 5_000
-"""Top terms and places are counted over the matches among about this many newest posts."""
-MAP_POINTS_LIMIT = 3_000
-"""The map shows at most this many of the newest geolocated posts."""
 ARCHIVE_AFTER = timedelta(days=2)
 """A store whose newest post is older than this is treated as an archive (see DataClock)."""
 
@@ -195,26 +197,48 @@ def posts_per_hour(store: Store, window: TimeWindow) -> pl.DataFrame:
     return _zero_fill(pl.DataFrame(rows, schema=HOURLY_SCHEMA), window.since, window.until)
 
 
-def _newest_posts(store: Store, limit: int, projection: dict[str, Any]) -> list[dict[str, Any]]:
-    """The ``limit`` newest posts; reads the rollups of the newest day only when it holds them.
+# --------------------------------------------------------------------------- the index
 
-    Without a time bound :func:`scan.windows` sums every hour's rollups of the whole store
-    (seconds once it spans months); the newest ``limit`` posts lie in the newest day
-    whenever that day holds at least ``limit`` posts, so that day is tried first.
+
+@dataclass(frozen=True)
+class Reader:
+    """The store (the record) and the search index (exact selections) of one process.
+
+    Create one per process (the dashboard caches it) and call the query functions with
+    it: each call takes a fresh searcher, which reloads, so it sees the indexer's latest
+    commit. Nothing here writes to MongoDB or to the index.
     """
-    newest = store.newest_ingest_hour()
-    if newest is not None:
-        day = Filters.make(since=newest - timedelta(hours=23), until=newest + timedelta(hours=1))
-        rows, _ = scan.newest_matching(store, day, limit, projection=projection)
-        if len(rows) >= limit:
-            return rows
-    rows, _ = scan.newest_matching(store, Filters(), limit, projection=projection)
-    return rows
+
+    store: Store
+    index: SearchIndex
+
+    def watchlist(self, wid: str) -> Watchlist | None:
+        doc = self.store.get_config("watchlists", wid)
+        return Watchlist.from_doc(doc) if doc is not None else None
+
+    def select(self, filters: Filters, exclude: str = "") -> tuple[tantivy.Searcher, Query]:
+        """A searcher and the exact query of ``filters`` (area and watchlist included),
+        less the posts matching the keyword query ``exclude`` (a watchlist's exclusions).
+
+        Raises :class:`~pipelines.search.index.SearchIndexError` (missing, corrupt) and
+        :class:`~pipelines.search.select.SelectError` (unknown watchlist, huge area).
+        """
+        searcher = self.index.searcher()
+        return searcher, selection_query(searcher, self.index.schema, filters, self.watchlist, exclude)
 
 
-def latest_posts(store: Store, limit: int = LATEST_POSTS_LIMIT) -> pl.DataFrame:
+def _ordered_posts(store: Store, ids: list[str], projection: dict[str, Any]) -> list[dict[str, Any]]:
+    """Posts by id in the order of ``ids`` (posts gone from MongoDB are left out)."""
+    by_id = {d["_id"]: d for d in store.posts_by_ids(ids, projection)} if ids else {}
+    return [by_id[i] for i in ids if i in by_id]
+
+
+def latest_posts(reader: Reader, limit: int = LATEST_POSTS_LIMIT) -> pl.DataFrame:
     """The newest posts, for a limited table."""
-    rows = _newest_posts(store, limit, POST_PROJECTION)
+    searcher = reader.index.searcher()
+    rows = _ordered_posts(
+        reader.store, aggregate.newest_ids(searcher, Query.all_query(), limit), POST_PROJECTION
+    )
     data = {c: [r.get(c) for r in rows] for c in POST_COLUMNS}
     schema = {c: pl.String for c in POST_COLUMNS} | {"ts": pl.Datetime("us", "UTC")}
     return pl.DataFrame(data, schema=schema)
@@ -222,79 +246,79 @@ def latest_posts(store: Store, limit: int = LATEST_POSTS_LIMIT) -> pl.DataFrame:
 
 # --------------------------------------------------------------------------- filtered reads
 
+BUCKETS = {"hour": ("1h", timedelta(hours=1)), "day": ("1d", timedelta(days=1))}
+AUTO_DAY_AFTER = timedelta(days=31)
+"""``bucket="auto"`` counts per day when the selection spans more than this, else per hour."""
 
-def _whole_hour(t: datetime | None) -> bool:
-    return t is None or (t.minute == 0 and t.second == 0 and t.microsecond == 0)
+
+def _floor(t: datetime, step: timedelta) -> datetime:
+    epoch = datetime(1970, 1, 1, tzinfo=UTC)
+    return epoch + ((t.astimezone(UTC) - epoch) // step) * step
 
 
-def rollup_answers(filters: Filters) -> bool:
-    """True when the ingest rollups hold the exact answer (only time and sources set).
+def _zero_fill_every(
+    df: pl.DataFrame, since: datetime | None, until: datetime | None, step: timedelta
+) -> pl.DataFrame:
+    if df.is_empty():
+        return df
+    lo = _floor(since, step) if since else df["hour"].min()
+    hi = _floor(until - timedelta(microseconds=1), step) if until else df["hour"].max()
+    every = "1d" if step == timedelta(days=1) else "1h"
+    hours = pl.datetime_range(lo, hi, every, time_zone="UTC", eager=True).dt.cast_time_unit("us")
+    grid = pl.DataFrame({"hour": hours}).join(df.select("source").unique(), how="cross")
+    return (
+        grid.join(df, on=["hour", "source"], how="left")
+        .with_columns(pl.col("n").fill_null(0))
+        .sort(["hour", "source"])
+    )
 
-    Rollups are hourly, so the time bounds must be whole hours.
-    """
-    rest = filters.replace(since=None, until=None, sources=())
-    return rest == Filters() and _whole_hour(filters.since) and _whole_hour(filters.until)
+
+def _span(searcher: tantivy.Searcher, query: Query, filters: Filters) -> timedelta:
+    if filters.since and filters.until:
+        return filters.until - filters.since
+    res = searcher.aggregate(query, {"t": {"stats": {"field": "ts"}}})["t"]
+    if not res.get("count"):
+        return timedelta(0)
+    lo = datetime.fromtimestamp(res["min"] / 1e9 if res["min"] > 1e14 else res["min"] / 1e3, UTC)
+    hi = datetime.fromtimestamp(res["max"] / 1e9 if res["max"] > 1e14 else res["max"] / 1e3, UTC)
+    return (filters.until or hi) - (filters.since or lo)
 
 
 @dataclass(frozen=True)
 class Timeline:
-    """Posts per hour x source for some filters, and how it was computed."""
+    """Posts per bucket x source for some filters (column ``hour`` holds the bucket start)."""
 
     hourly: pl.DataFrame
-    from_rollups: bool
-    reach: scan.Reach
-    """How far back posts were read (always complete for rollups)."""
+    bucket: str
+    """``hour`` or ``day``."""
 
 
-def timeline(store: Store, filters: Filters, budget: int = scan.SCAN_BUDGET) -> Timeline:
-    """Hourly counts of the posts ``filters`` select: rollups when exact, else bounded posts."""
-    if rollup_answers(filters):
-        match = {"source": {"$in": list(filters.sources)}} if filters.sources else None
-        rows = store.rollup_sums("ingest", ["hour", "source"], filters.since, filters.until, match=match)
-        df = pl.DataFrame(rows, schema=HOURLY_SCHEMA)
-        return Timeline(
-            _zero_fill(df, filters.since, filters.until), True, scan.Reach(filters.since, True, 0)
-        )
-    index, residual = scan.split_query(filters.to_mongo())
-    wins = scan.windows(store, filters)
-    rows, read = [], 0
-    for w in scan.bounded(wins, budget):
-        read += 1
-        rows += store.hourly_counts_in(scan.with_window(index, w.since, w.until), residual)
-    for r in rows:
-        r["hour"] = r["hour"].astimezone(UTC)
-    reach = scan.reach_of(wins, read)
+def timeline(reader: Reader, filters: Filters, bucket: str = "auto") -> Timeline:
+    """Posts per ``bucket`` (``hour``, ``day`` or ``auto``) and source, zero-filled, exact."""
+    if bucket not in (*BUCKETS, "auto"):
+        raise ValueError(f"unknown bucket {bucket!r}; one of hour, day, auto")
+    searcher, query = reader.select(filters)
+    if bucket == "auto":
+        bucket = "day" if _span(searcher, query, filters) > AUTO_DAY_AFTER else "hour"
+    interval, step = BUCKETS[bucket]
+    agg = {
+        "h": {
+            "date_histogram": {"field": "ts", "fixed_interval": interval, "min_doc_count": 1},
+            "aggs": {"s": {"terms": {"field": "source", "size": 1_000}}},
+        }
+    }
+    rows = []
+    for b in searcher.aggregate(query, agg)["h"]["buckets"]:
+        t = datetime.fromtimestamp(b["key"] / 1000, UTC)
+        rows += [{"hour": t, "source": str(s["key"]), "n": int(s["doc_count"])} for s in b["s"]["buckets"]]
     df = pl.DataFrame(rows, schema=HOURLY_SCHEMA)
-    df = df.group_by(["hour", "source"]).agg(pl.col("n").sum()) if not df.is_empty() else df
-    return Timeline(_zero_fill(df, reach.since or filters.since, filters.until), False, reach)
+    return Timeline(_zero_fill_every(df, filters.since, filters.until, step), bucket)
 
 
-@dataclass(frozen=True)
-class Count:
-    """How many posts the filters select; when not ``complete``, "at least ``n``"."""
-
-    n: int
-    reach: scan.Reach
-
-    @property
-    def complete(self) -> bool:
-        return self.reach.complete
-
-    def label(self) -> str:
-        return f"{self.n:,}" if self.complete else f"{self.n:,}+"
-
-
-def count_matching(store: Store, filters: Filters, budget: int = scan.SCAN_BUDGET) -> Count:
-    """Exact from rollups when they answer; else the sum of the bounded timeline.
-
-    The page caches the timeline, so the count costs nothing more than the chart.
-    """
-    if rollup_answers(filters):
-        match = {"source": {"$in": list(filters.sources)}} if filters.sources else None
-        rows = store.rollup_sums("ingest", [], filters.since, filters.until, match=match)
-        return Count(int(rows[0]["n"]) if rows else 0, scan.Reach(filters.since, True, 0))
-    tl = timeline(store, filters, budget)
-    return Count(int(tl.hourly["n"].sum() or 0) if not tl.hourly.is_empty() else 0, tl.reach)
+def count_matching(reader: Reader, filters: Filters) -> int:
+    """The exact number of posts ``filters`` select."""
+    searcher, query = reader.select(filters)
+    return aggregate.count(searcher, query)
 
 
 def _join(values: Any, key: str | None = None) -> str | None:
@@ -336,24 +360,23 @@ def posts_frame(docs: list[dict[str, Any]]) -> pl.DataFrame:
     return pl.DataFrame([post_row(d) for d in docs], schema=FRAME_SCHEMA)
 
 
-@dataclass(frozen=True)
-class Page:
-    """One page of posts and how far back the search for it reached."""
-
-    posts: pl.DataFrame
-    reach: scan.Reach
+ORDERS = ("newest", "relevance")
 
 
-def posts_page(store: Store, filters: Filters, page: int = 0, page_size: int = PAGE_SIZE) -> Page:
-    """One page (newest first) of the posts ``filters`` select."""
+def posts_page(
+    reader: Reader, filters: Filters, page: int = 0, page_size: int = PAGE_SIZE, order: str = "newest"
+) -> pl.DataFrame:
+    """One page of the posts ``filters`` select, ``newest`` first or by ``relevance`` (BM25)."""
     if not 0 <= page < MAX_PAGES:
         raise ValueError(
             f"page {page + 1} is beyond the last browsable page ({MAX_PAGES}); narrow the filters"
         )
-    docs, reach = scan.newest_matching(
-        store, filters, page_size, skip=page * page_size, projection=POST_PROJECTION
-    )
-    return Page(posts_frame(docs), reach)
+    if order not in ORDERS:
+        raise ValueError(f"unknown order {order!r}; one of {', '.join(ORDERS)}")
+    searcher, query = reader.select(filters)
+    pick = aggregate.newest_ids if order == "newest" else aggregate.relevant_ids
+    ids = pick(searcher, query, limit=page_size, offset=page * page_size)
+    return posts_frame(_ordered_posts(reader.store, ids, POST_PROJECTION))
 
 
 def post_detail(store: Store, post_id: str) -> dict[str, Any] | None:
@@ -370,111 +393,72 @@ def posts_by_ids(store: Store, ids: list[str]) -> pl.DataFrame:
     return posts_frame(store.posts_by_ids(ids, POST_PROJECTION))
 
 
-def top_terms(store: Store, filters: Filters, top: int = 20, budget: int = TERMS_BUDGET) -> pl.DataFrame:
-    """Most frequent terms among the matching posts of the newest windows (``budget`` posts)."""
-    index, residual = scan.split_query(filters.to_mongo())
-    counts: dict[str, int] = {}
-    for w in scan.bounded(scan.windows(store, filters), budget):
-        for term, n in store.term_counts_in(scan.with_window(index, w.since, w.until), residual).items():
-            counts[term] = counts.get(term, 0) + n
-    rows = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))[:top]
-    return pl.DataFrame(rows, schema={"term": pl.String, "n": pl.Int64}, orient="row")
+BREAKDOWN_FIELDS = {"terms": "term", "source": "source", "lang": "lang", "places": "place", "topics": "topic"}
+"""Index fields a page breaks a selection down by, and the column each gets."""
 
 
-PLACE_SCHEMA = {"place": pl.String, "country": pl.String, "n": pl.Int64}
+def breakdown(reader: Reader, filters: Filters, field: str, top: int = 20) -> pl.DataFrame:
+    """The ``top`` commonest values of ``field`` among the selected posts, exact counts."""
+    if field not in BREAKDOWN_FIELDS:
+        raise ValueError(f"unknown breakdown {field!r}; one of {', '.join(BREAKDOWN_FIELDS)}")
+    searcher, query = reader.select(filters)
+    rows = sorted(aggregate.top_values(searcher, query, field, top), key=lambda kv: (-kv[1], kv[0]))
+    return pl.DataFrame(rows, schema={BREAKDOWN_FIELDS[field]: pl.String, "n": pl.Int64}, orient="row")
 
 
-def top_places(store: Store, filters: Filters, top: int = 15, budget: int = TERMS_BUDGET) -> pl.DataFrame:
-    """Most mentioned places: place rollups when they answer exactly, else the newest posts."""
-    if rollup_answers(filters) and not filters.sources:
-        rows = store.rollup_sums("place", ["place", "country"], filters.since, filters.until)
-        df = pl.DataFrame(
-            [{"place": r.get("place"), "country": r.get("country"), "n": r.get("n")} for r in rows],
-            schema=PLACE_SCHEMA,
-        )
-        if not df.is_empty():
-            return df.sort(["n", "place"], descending=[True, False]).head(top)
-    index, residual = scan.split_query(filters.to_mongo())
-    counts: dict[tuple[str, str | None], int] = {}
-    for w in scan.bounded(scan.windows(store, filters), budget):
-        for r in store.place_counts_in(scan.with_window(index, w.since, w.until), residual):
-            key = (r["place"], r["country"])
-            counts[key] = counts.get(key, 0) + r["n"]
-    rows = sorted(((p, c, n) for (p, c), n in counts.items()), key=lambda r: (-r[2], r[0] or ""))[:top]
-    return pl.DataFrame(rows, schema=PLACE_SCHEMA, orient="row")
+def top_terms(reader: Reader, filters: Filters, top: int = 20) -> pl.DataFrame:
+    """Most frequent terms among all the selected posts (posts per term, exact)."""
+    return breakdown(reader, filters, "terms", top)
 
 
-MAP_SCHEMA = {
-    "id": pl.String,
-    "ts": pl.Datetime("us", "UTC"),
-    "source": pl.String,
-    "text": pl.String,
-    "lat": pl.Float64,
-    "lon": pl.Float64,
-    "where": pl.String,
-    "threat": pl.Float64,
-    "sentiment": pl.Float64,
+PLACE_SCHEMA = {"place": pl.String, "n": pl.Int64}
+
+
+def top_places(reader: Reader, filters: Filters, top: int = 15) -> pl.DataFrame:
+    """Most named places among all the selected posts (posts per place, exact)."""
+    return breakdown(reader, filters, "places", top)
+
+
+SCORE_EDGES = {
+    "threat": [0.2, 0.4, 0.6, 0.8],
+    "hate": [0.2, 0.4, 0.6, 0.8],
+    "toxicity": [0.2, 0.4, 0.6, 0.8],
+    "sentiment": [-0.6, -0.2, 0.2, 0.6],
 }
-LOCATED = {"$or": [{"geo": {"$exists": True}}, {"scores.places.0": {"$exists": True}}]}
+"""Bounds of the score-range buckets (each range ``[lo, hi)``)."""
 
 
-@dataclass(frozen=True)
-class MapPoints:
-    points: pl.DataFrame
-    reach: scan.Reach
+def score_summary(reader: Reader, filters: Filters) -> pl.DataFrame:
+    """Per score: scored posts, mean, min, max over the selection (exact)."""
+    searcher, query = reader.select(filters)
+    stats = aggregate.score_stats(searcher, query)
+    rows = [
+        {
+            "score": name,
+            "posts": int(stats[name].get("count") or 0),
+            "mean": stats[name].get("avg") if stats[name].get("count") else None,
+            "min": stats[name].get("min") if stats[name].get("count") else None,
+            "max": stats[name].get("max") if stats[name].get("count") else None,
+        }
+        for name in SCORE_COLUMNS
+    ]
+    schema = {"score": pl.String, "posts": pl.Int64, "mean": pl.Float64, "min": pl.Float64, "max": pl.Float64}
+    return pl.DataFrame(rows, schema=schema)
 
 
-def map_points(store: Store, filters: Filters, limit: int = MAP_POINTS_LIMIT) -> MapPoints:
-    """The newest ``limit`` located posts the filters select, one point each.
+def score_ranges(reader: Reader, filters: Filters, score: str) -> pl.DataFrame:
+    """Selected posts per range of one score (``[lo, hi)``, open-ended first and last)."""
+    if score not in SCORE_EDGES:
+        raise ValueError(f"unknown score {score!r}; one of {', '.join(SCORE_EDGES)}")
+    searcher, query = reader.select(filters)
+    rows = aggregate.score_ranges(searcher, query, score, SCORE_EDGES[score])
 
-    A post's point is its own coordinates (``geo``) when it has them, else the first
-    place its text names (``scores.places``, ranked by the scorer).
-    """
-    proj = {"_id": 1, "ts": 1, "source": 1, "text": 1, "geo": 1, "scores": 1}
-    docs, reach = _newest_located(store, filters, limit, proj)
-    rows = []
-    for d in docs:
-        scores = d.get("scores") or {}
-        places = scores.get("places") or []
-        if d.get("geo"):
-            lon, lat = d["geo"]["coordinates"][:2]
-            where = "coordinates"
-        elif places:
-            lat, lon, where = places[0].get("lat"), places[0].get("lon"), places[0].get("name")
-        else:
-            continue
-        rows.append(
-            {
-                "id": d["_id"],
-                "ts": d["ts"].astimezone(UTC),
-                "source": d.get("source"),
-                "text": (d.get("text") or "")[:280],
-                "lat": float(lat),
-                "lon": float(lon),
-                "where": where,
-                "threat": scores.get("threat"),
-                "sentiment": scores.get("sentiment"),
-            }
-        )
-    return MapPoints(pl.DataFrame(rows, schema=MAP_SCHEMA), reach)
+    def label(lo: float | None, hi: float | None) -> str:
+        return f"< {hi:g}" if lo is None else (f">= {lo:g}" if hi is None else f"{lo:g} to {hi:g}")
 
-
-def _newest_located(
-    store: Store, filters: Filters, limit: int, projection: dict[str, Any]
-) -> tuple[list[dict[str, Any]], scan.Reach]:
-    index, residual = scan.split_query(filters.to_mongo())
-    residual = {"$and": [residual, LOCATED]} if residual else LOCATED
-    wins = scan.windows(store, filters)
-    got: list[dict[str, Any]] = []
-    read = 0
-    for w in scan.bounded(wins):
-        read += 1
-        got += store.find_posts_in(
-            scan.with_window(index, w.since, w.until), residual, limit=limit - len(got), projection=projection
-        )
-        if len(got) >= limit:
-            break
-    return got, scan.reach_of(wins, read)
+    return pl.DataFrame(
+        [{"range": label(lo, hi), "n": n} for lo, hi, n in rows], schema={"range": pl.String, "n": pl.Int64}
+    )
 
 
 # --------------------------------------------------------------------------- filter options
@@ -489,15 +473,19 @@ class FilterOptions:
     places: tuple[str, ...]
     watchlists: tuple[tuple[str, str], ...]
     """``(id, name)`` pairs."""
+    entities: tuple[str, ...] = ()
+    """``type:name`` of the entities most named in the newest posts (issue 14)."""
 
 
 PLACE_OPTIONS = 500
 """The Places filter offers at most this many places (see :func:`filter_options`)."""
 PLACE_OPTIONS_SPAN = timedelta(hours=24)
+ENTITY_OPTIONS = 200
+"""The Entities filter offers the entities most named in the index (any other can be typed in)."""
 
 
-def filter_options(store: Store) -> FilterOptions:
-    """Sources from ingest rollups; languages from score rollups and the newest posts;
+def filter_options(store: Store, reader: Reader | None = None) -> FilterOptions:
+    """Sources from ingest rollups; languages from score rollups and the index (when open);
     places: the :data:`PLACE_OPTIONS` most mentioned in the newest day of data.
 
     Why a day for places: place rollups hold one document per hour and place, so listing
@@ -505,9 +493,15 @@ def filter_options(store: Store) -> FilterOptions:
     30 days: 1.4-7 s on the embedded store) and grows with the store's age; a day's
     place rollups are a few thousand at most. A place chosen earlier stays offered
     (``components/filters.py`` adds the selected ones), and links may name any place.
+    The sidebar works without the index (its pages then say how to build it).
     """
-    recent = _newest_posts(store, 500, {"lang": 1})
-    langs = set(store.rollup_values("score", "lang")) | {d["lang"] for d in recent if d.get("lang")}
+    langs = set(store.rollup_values("score", "lang"))
+    entities: tuple[str, ...] = ()
+    if reader is not None:
+        searcher = reader.index.searcher()
+        langs |= {v for v, _ in aggregate.top_values(searcher, Query.all_query(), "lang", 200)}
+        named = aggregate.top_values(searcher, Query.all_query(), "entities", ENTITY_OPTIONS)
+        entities = tuple(sorted(v for v, _ in named))
     newest = store.newest_ingest_hour()
     places: list[str] = []
     if newest is not None:
@@ -520,4 +514,5 @@ def filter_options(store: Store) -> FilterOptions:
         langs=tuple(sorted(langs)),
         places=tuple(places),
         watchlists=tuple((str(w["_id"]), str(w.get("name") or w["_id"])) for w in store.watchlist_names()),
+        entities=entities,
     )

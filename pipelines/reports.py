@@ -1,9 +1,10 @@
 """Exports of exactly what a :class:`Filters` selects: CSV, Parquet, XLSX, and a PDF report.
 
-Every export reads the filter's *whole* time range through :mod:`pipelines.scan`'s
-windows (unlike the pages, no budget: an export is complete), streaming documents in
-batches so memory stays flat; a ``progress(done, total)`` callback reports how many of
-the range's posts have been examined. Columns are :data:`pipelines.queries.FRAME_SCHEMA`.
+Every export selects through the search index exactly what the pages count
+(:meth:`pipelines.queries.Reader.select`), newest first, then reads the posts from MongoDB
+by id in batches so memory stays flat; a ``progress(done, total)`` callback reports how
+many of the selected posts have been written. The PDF report's figures are the index's
+exact aggregations. Columns are :data:`pipelines.queries.FRAME_SCHEMA`.
 
 CSV cells of free text (text, title, author) that start with ``= + - @`` or a tab get a
 leading ``'``: spreadsheet programs would otherwise run them as formulas (CSV
@@ -23,11 +24,11 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 import polars as pl
+from tantivy import Order
 
-from pipelines import scan
 from pipelines.filters import Filters
-from pipelines.queries import FRAME_SCHEMA, POST_PROJECTION, post_row
-from pipelines.store import Store
+from pipelines.queries import FRAME_SCHEMA, POST_PROJECTION, Reader, post_row
+from pipelines.search import aggregate
 
 FORMATS = ("csv", "parquet", "xlsx")
 BATCH = 5_000
@@ -50,30 +51,39 @@ def neutralise_formula(value: str | None) -> str | None:
     return value
 
 
-def expected_posts(store: Store, filters: Filters) -> int:
-    """Posts the filter's time range and sources hold (rollups): the progress total."""
-    return sum(w.posts for w in scan.windows(store, filters))
+def expected_posts(reader: Reader, filters: Filters) -> int:
+    """How many posts ``filters`` select (exact): the progress total."""
+    searcher, query = reader.select(filters)
+    return aggregate.count(searcher, query)
 
 
-def iter_docs(store: Store, filters: Filters, progress: Progress | None = None) -> Iterator[dict[str, Any]]:
-    """Every matching post document, newest window first, streamed."""
-    index, residual = scan.split_query(filters.to_mongo())
-    wins = scan.windows(store, filters)
-    total = sum(w.posts for w in wins)
+def iter_docs(reader: Reader, filters: Filters, progress: Progress | None = None) -> Iterator[dict[str, Any]]:
+    """Every selected post document, newest first, read from MongoDB in batches of ids."""
+    searcher, query = reader.select(filters)
+    total = aggregate.count(searcher, query)
+    if total == 0:
+        if progress:
+            progress(0, 0)
+        return
+    hits = searcher.search(query, limit=total, count=False, order_by_field="ts", order=Order.Desc).hits
     done = 0
-    for w in wins:
-        yield from store.iter_posts_in(scan.with_window(index, w.since, w.until), residual, POST_PROJECTION)
-        done += w.posts
+    for start in range(0, len(hits), BATCH):
+        ids = [searcher.doc(addr).get_first("id") for _, addr in hits[start : start + BATCH]]
+        by_id = {d["_id"]: d for d in reader.store.posts_by_ids(ids, POST_PROJECTION)}
+        for pid in ids:
+            if pid in by_id:
+                yield by_id[pid]
+        done += len(ids)
         if progress:
             progress(min(done, total), total)
 
 
 def iter_frames(
-    store: Store, filters: Filters, batch: int = BATCH, progress: Progress | None = None
+    reader: Reader, filters: Filters, batch: int = BATCH, progress: Progress | None = None
 ) -> Iterator[pl.DataFrame]:
     """Matching posts as frames of at most ``batch`` rows (schema :data:`FRAME_SCHEMA`)."""
     buf: list[dict[str, Any]] = []
-    for doc in iter_docs(store, filters, progress):
+    for doc in iter_docs(reader, filters, progress):
         buf.append(post_row(doc))
         if len(buf) >= batch:
             yield pl.DataFrame(buf, schema=FRAME_SCHEMA)
@@ -173,12 +183,12 @@ def write_xlsx(frames: Iterator[pl.DataFrame], path: Path | BinaryIO) -> int:
 
 
 def export(
-    store: Store, filters: Filters, fmt: str, path: Path, progress: Progress | None = None
+    reader: Reader, filters: Filters, fmt: str, path: Path, progress: Progress | None = None
 ) -> ExportResult:
     """Write what ``filters`` select to ``path`` in ``fmt`` (csv, parquet, xlsx)."""
     if fmt not in FORMATS:
         raise ExportError(f"unknown export format {fmt!r}; one of {', '.join(FORMATS)}")
-    frames = iter_frames(store, filters, progress=progress)
+    frames = iter_frames(reader, filters, progress=progress)
     path = Path(path)
     if fmt == "csv":
         with path.open("w", encoding="utf-8", newline="") as fh:
@@ -211,7 +221,7 @@ def export_frame(df: pl.DataFrame, fmt: str) -> bytes:
 
 @dataclass
 class ReportData:
-    """What the PDF shows, computed in one exact pass over the selection."""
+    """What the PDF shows: exact figures of the selection, from the search index."""
 
     title: str
     filters: Filters
@@ -220,52 +230,51 @@ class ReportData:
     sources: Counter[str] | None = None
     hourly: Counter[datetime] | None = None
     places: Counter[str] | None = None
-    score_sums: dict[str, float] | None = None
+    score_means: dict[str, float | None] | None = None
     scored: int = 0
+    """Posts carrying a threat score."""
     samples: list[dict[str, Any]] | None = None
     anomalies: list[dict[str, Any]] | None = None
 
     def mean(self, name: str) -> float | None:
-        if not self.scored or not self.score_sums:
-            return None
-        return self.score_sums[name] / self.scored
+        """Mean of one score over the selected posts that carry it."""
+        return (self.score_means or {}).get(name)
 
 
 SAMPLE_POSTS = 10
+REPORT_TOP = 1_000
+"""Sources and places listed in the report's counters (the PDF prints the top ten)."""
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+FAR_FUTURE = datetime(9999, 1, 1, tzinfo=UTC)
 
 
 def report_data(
-    store: Store, filters: Filters, title: str = "Vigil report", progress: Progress | None = None
+    reader: Reader, filters: Filters, title: str = "Vigil report", progress: Progress | None = None
 ) -> ReportData:
     """KPIs, timeline, places, samples and anomalies of exactly the selected posts."""
+    searcher, query = reader.select(filters)
+    n = aggregate.count(searcher, query)
+    stats = aggregate.score_stats(searcher, query)
+    hourly = Counter({t: c for t, c in aggregate.histogram(searcher, query, "1h") if c}) if n else Counter()
+    newest = aggregate.newest_ids(searcher, query, limit=SAMPLE_POSTS) if n else []
+    by_id = {d["_id"]: d for d in reader.store.posts_by_ids(newest, POST_PROJECTION)} if newest else {}
     data = ReportData(
         title=title,
         filters=filters,
         generated=datetime.now(UTC),
-        sources=Counter(),
-        hourly=Counter(),
-        places=Counter(),
-        score_sums=dict.fromkeys(("sentiment", "threat", "hate", "toxicity"), 0.0),
-        samples=[],
+        posts=n,
+        sources=Counter(dict(aggregate.top_values(searcher, query, "source", REPORT_TOP))),
+        hourly=hourly,
+        places=Counter(dict(aggregate.top_values(searcher, query, "places", REPORT_TOP))),
+        score_means={k: v.get("avg") if v.get("count") else None for k, v in stats.items()},
+        scored=int(stats["threat"].get("count") or 0),
+        samples=[by_id[i] for i in newest if i in by_id],
     )
-    for doc in iter_docs(store, filters, progress):
-        data.posts += 1
-        data.sources[doc.get("source") or "?"] += 1
-        ts = doc["ts"].astimezone(UTC)
-        data.hourly[ts.replace(minute=0, second=0, microsecond=0)] += 1
-        scores = doc.get("scores") or {}
-        if scores:
-            data.scored += 1
-            for k in data.score_sums:
-                data.score_sums[k] += float(scores.get(k) or 0.0)
-            for p in scores.get("places") or []:
-                data.places[str(p.get("name"))] += 1
-        if len(data.samples) < SAMPLE_POSTS * 5:
-            data.samples.append(doc)
-    data.samples = sorted(data.samples, key=lambda d: d["ts"], reverse=True)[:SAMPLE_POSTS]
-    since = filters.since or scan.EPOCH
-    until = filters.until or scan.FAR_FUTURE
-    anomalies = store.find_anomalies([], since=since, until=until, limit=200)
+    if progress:
+        progress(n, n)
+    since = filters.since or EPOCH
+    until = filters.until or FAR_FUTURE
+    anomalies = reader.store.find_anomalies([], since=since, until=until, limit=200)
     data.anomalies = sorted(anomalies, key=lambda a: -(a.get("severity") or 0))[:10]
     return data
 
@@ -416,8 +425,8 @@ def render_pdf(data: ReportData) -> bytes:
 
 
 def pdf_report(
-    store: Store, filters: Filters, title: str = "Vigil report", progress: Progress | None = None
+    reader: Reader, filters: Filters, title: str = "Vigil report", progress: Progress | None = None
 ) -> tuple[bytes, ReportData]:
     """The PDF report of ``filters`` and the figures it shows."""
-    data = report_data(store, filters, title, progress)
+    data = report_data(reader, filters, title, progress)
     return render_pdf(data), data

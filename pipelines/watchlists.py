@@ -2,13 +2,12 @@
 
 A watchlist is a keyword query in the boolean syntax of Explore (:mod:`pipelines.search`),
 an optional exclusion query, sources, languages and an optional circle on the map. This
-module is pure: it validates a watchlist, compiles it to the MongoDB filter the previews
-and drill-downs use, and decides in Python whether one post matches. Both must mean the
-same thing (a test checks they select the same posts), because the alerts loop tags posts
-with the Python matcher while the dashboard previews with the MongoDB filter.
-
-Posts matching a watchlist carry its id in their ``watchlists`` array (see
-:mod:`pipelines.alerts.tagging`), which is what ``Filters(watchlist=...)`` selects.
+module is pure: it validates a watchlist, compiles it to a MongoDB filter, and decides in
+Python whether one post matches; both mean the same thing (a test checks they select the
+same posts). What a watchlist selects on the pages, in the alerts loop and for the
+detector is its definition compiled for the search index
+(:func:`pipelines.search.select.watchlist_query`), which tests compare with these two;
+``Filters(watchlist=...)`` means that selection (no tags on posts).
 """
 
 from __future__ import annotations
@@ -25,7 +24,14 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from pipelines.filters import EARTH_RADIUS_M, MAX_LIST_ITEMS, MAX_NAME_CHARS, Filters, GeoArea
+from pipelines.filters import (
+    EARTH_RADIUS_M,
+    MAX_LIST_ITEMS,
+    MAX_NAME_CHARS,
+    Filters,
+    GeoArea,
+    validate_entities,
+)
 from pipelines.search import Node, compile_query, matches, parse
 
 ROLES = ("admin", "analyst", "viewer")
@@ -107,6 +113,8 @@ class Watchlist(BaseModel):
     exclude: str = ""
     sources: tuple[str, ...] = ()
     langs: tuple[str, ...] = ()
+    entities: tuple[str, ...] = ()
+    """``type:name`` entities (issue 14); a post matches when it names any of them."""
     geo: GeoRadius | None = None
     owner: str | None = Field(default=None, max_length=MAX_NAME_CHARS)
     shared_users: tuple[str, ...] = ()
@@ -137,6 +145,11 @@ class Watchlist(BaseModel):
     def _langs(cls, v: Any) -> tuple[str, ...]:
         return _clean_names("langs", v, lower=True)
 
+    @field_validator("entities", mode="before")
+    @classmethod
+    def _entities(cls, v: Any) -> tuple[str, ...]:
+        return validate_entities(v)  # FilterError is a ValueError: pydantic reports it
+
     @field_validator("shared_roles", mode="before")
     @classmethod
     def _roles(cls, v: Any) -> tuple[str, ...]:
@@ -148,8 +161,8 @@ class Watchlist(BaseModel):
 
     @model_validator(mode="after")
     def _something_to_match(self) -> Watchlist:
-        if not (self.query or self.sources or self.langs or self.geo):
-            raise ValueError("a watchlist needs keywords, sources, languages or an area to match")
+        if not (self.query or self.sources or self.langs or self.geo or self.entities):
+            raise ValueError("a watchlist needs keywords, sources, languages or an area to match, or entities")
         return self
 
     @classmethod
@@ -175,6 +188,8 @@ class Watchlist(BaseModel):
             "langs": self.langs,
             "geo": self.geo.model_dump() if self.geo else None,
         }
+        if self.entities:  # only when set: older watchlists keep their fingerprints
+            spec["entities"] = self.entities
         return hashlib.sha1(json.dumps(spec, sort_keys=True).encode()).hexdigest()[:12]
 
     @property
@@ -190,6 +205,7 @@ class Watchlist(BaseModel):
             sources=list(self.sources),
             langs=list(self.langs),
             query=self.query,
+            entities=list(self.entities),
             area=self.geo.area() if self.geo else None,
         )
 
@@ -211,6 +227,7 @@ class Watchlist(BaseModel):
         doc["_id"] = self.id
         doc["fingerprint"] = self.fingerprint
         doc["sources"], doc["langs"] = list(self.sources), list(self.langs)
+        doc["entities"] = list(self.entities)
         doc["shared_users"], doc["shared_roles"] = list(self.shared_users), list(self.shared_roles)
         return doc
 
@@ -262,6 +279,7 @@ class Matcher:
     sources: frozenset[str]
     langs: frozenset[str]
     geo: GeoRadius | None
+    entities: frozenset[str] = frozenset()
 
     @classmethod
     def of(cls, wl: Watchlist) -> Matcher:
@@ -272,6 +290,7 @@ class Matcher:
             sources=frozenset(wl.sources),
             langs=frozenset(wl.langs),
             geo=wl.geo,
+            entities=frozenset(wl.entities),
         )
 
     def __call__(self, post: Mapping[str, Any]) -> bool:
@@ -279,6 +298,8 @@ class Matcher:
         if self.sources and post.get("source") not in self.sources:
             return False
         if self.langs and post.get("lang") not in self.langs:
+            return False
+        if self.entities and not self.entities & _entity_keys(post):
             return False
         if self.geo is not None:
             point = _point(post.get("geo"))
@@ -289,6 +310,12 @@ class Matcher:
         if self.node is not None and not matches(self.node, terms, text):
             return False
         return not (self.exclude is not None and matches(self.exclude, terms, text))
+
+
+def _entity_keys(post: Mapping[str, Any]) -> set[str]:
+    """``type:name`` of the entities in a post's scores (none before it is scored)."""
+    ents = (post.get("scores") or {}).get("entities") or []
+    return {f"{e.get('type')}:{e.get('name')}" for e in ents if isinstance(e, Mapping)}
 
 
 def _point(geo: Any) -> tuple[float, float] | None:

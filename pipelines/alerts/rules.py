@@ -44,6 +44,23 @@ class AnomalyView:
     terms: tuple[str, ...] = ()
     status: str = "open"
     """The analyst's verdict (Anomalies page): a ``false_positive`` never alerts."""
+    incident: IncidentRef | None = None
+    """The incident this anomaly belongs to (issue 12): spike alerts are sent per incident."""
+
+
+@dataclass(frozen=True)
+class IncidentRef:
+    """What a spike alert needs of an incident (``pipelines/detect/incidents.py``)."""
+
+    id: str
+    title: str
+    severity: float
+    start: datetime
+    end: datetime
+    posts: int = 0
+    minor: bool = False
+    status: str = "open"
+    explanation: str = ""
 
 
 @dataclass(frozen=True)
@@ -97,15 +114,50 @@ def _subject(rule: Rule, inputs: RuleInputs) -> str:
 # --------------------------------------------------------------------------- evaluation
 
 
+SILENCED_INCIDENTS = ("false_positive", "not_interesting")
+
+
 def spike_events(rule: Rule, inputs: RuleInputs) -> list[Event]:
-    """Anomalies on the watchlist's series (or any series) at or above ``min_severity``."""
+    """Anomalies on the watchlist's series (or any series) at or above ``min_severity``.
+
+    An anomaly that belongs to an incident alerts as that incident, once per rule (so once
+    per channel): titled like the incident, linking to its drill-down. Minor incidents
+    and incidents judged false positive / not interesting do not alert. An anomaly not
+    (yet) grouped alerts on its own, as before incidents existed.
+    """
     want = f"watch:{rule.watchlist}" if rule.watchlist else None
     since = lookback_start(rule, inputs.data_now)
     out = []
+    seen: set[str] = set()
     for a in inputs.anomalies:
         if (want and a.series != want) or a.severity < rule.min_severity or a.end < since:
             continue
         if a.status == "false_positive":
+            continue
+        inc = a.incident
+        if inc is not None:
+            if inc.id in seen or inc.minor or inc.status in SILENCED_INCIDENTS:
+                continue
+            seen.add(inc.id)
+            out.append(
+                Event(
+                    rule=rule.id,
+                    kind="spike",
+                    key=f"incident|{inc.id}",
+                    title=inc.title,
+                    severity=max(inc.severity, a.severity),
+                    at=inc.end,
+                    watchlist=rule.watchlist,
+                    series=a.series,
+                    observed=a.observed,
+                    expected=a.expected,
+                    window_start=inc.start,
+                    window_end=inc.end,
+                    detail=inc.explanation or f"{inc.posts:,} posts",
+                    posts=a.posts[:5],
+                    link_path=f"anomalies?incident={quote(inc.id, safe='')}",
+                )
+            )
             continue
         subject = inputs.watchlist_name if want else a.series
         if a.observed is not None and a.expected is not None:

@@ -1,9 +1,9 @@
 """Read side of the watchlist and alert pages: store in, polars tables and small values out.
 
-The watchlist preview reads posts (there is no rollup for a query not saved yet), bounded
-to the last 7 days of data and run as two ``$match`` stages (:mod:`pipelines.scan`) so the
-``ts`` index is used; its count is the count of what the watchlist's filter selects in
-that window, which a test compares with a direct ``count_documents``.
+The watchlist preview (a draft, not saved yet) is answered by the search index: the
+exact count of what the watchlist selects over the last 7 days of data, posts per hour,
+and the newest posts (read from MongoDB by id). A test compares the count with a direct
+``count_documents`` of the watchlist's MongoDB filter.
 """
 
 from __future__ import annotations
@@ -15,7 +15,8 @@ from typing import Any
 import polars as pl
 
 from pipelines.alerts.models import Channel, Rule
-from pipelines.scan import split_query, with_window
+from pipelines.queries import Reader
+from pipelines.search import aggregate
 from pipelines.store import Store
 from pipelines.watchlists import Watchlist
 
@@ -48,27 +49,21 @@ class Preview:
     posts: pl.DataFrame
 
 
-def preview(store: Store, wl: Watchlist, until: datetime, days: int = PREVIEW_DAYS) -> Preview:
+def preview(reader: Reader, wl: Watchlist, until: datetime, days: int = PREVIEW_DAYS) -> Preview:
     """Matching posts in ``[until - days, until)``: count, posts per hour (zero-filled), newest posts."""
     since = until - timedelta(days=days)
-    index, residual = split_query(wl.to_mongo())
-    index = with_window(index, since, until)
-    count = store.count_posts_in(index, residual)
-    by_hour: dict[datetime, int] = {}
-    for r in store.hourly_counts_in(index, residual):
-        h = r["hour"].astimezone(UTC)
-        by_hour[h] = by_hour.get(h, 0) + int(r["n"])
+    searcher, query = reader.select(wl.filters(since, until), exclude=wl.exclude)
+    count = aggregate.count(searcher, query)
+    by_hour = {t: n for t, n in aggregate.histogram(searcher, query, "1h")} if count else {}
     hours = [since + timedelta(hours=i) for i in range(days * 24)]
     hourly = pl.DataFrame(
-        {"hour": hours, "n": [by_hour.get(h, 0) for h in hours]},
+        {"hour": hours, "n": [by_hour.get(h.astimezone(UTC), 0) for h in hours]},
         schema={"hour": pl.Datetime("us", "UTC"), "n": pl.Int64},
     )
-    rows = store.find_posts_in(
-        index,
-        residual,
-        limit=PREVIEW_POSTS,
-        projection={"ts": 1, "source": 1, "author": 1, "text": 1, "url": 1},
-    )
+    ids = aggregate.newest_ids(searcher, query, limit=PREVIEW_POSTS) if count else []
+    proj = {"ts": 1, "source": 1, "author": 1, "text": 1, "url": 1}
+    by_id = {d["_id"]: d for d in reader.store.posts_by_ids(ids, proj)} if ids else {}
+    rows = [by_id[i] for i in ids if i in by_id]
     posts = pl.DataFrame(
         {c: [r.get(c) for r in rows] for c in ("ts", "source", "author", "text", "url")},
         schema={
@@ -95,13 +90,19 @@ def visible_watchlists(store: Store, user: str | None, role: str | None) -> list
     return sorted(out, key=lambda w: w.name.casefold())
 
 
-def watchlist_table(store: Store, watchlists: list[Watchlist]) -> pl.DataFrame:
-    """One row per watchlist: definition, sharing, tagging progress and tagged posts."""
-    docs = {d["_id"]: d for d in store.list_config("watchlists")}
-    totals = {r["watchlist"]: int(r["n"]) for r in store.rollup_sums("watch", ["watchlist"])}
+def watchlist_table(reader: Reader | None, watchlists: list[Watchlist]) -> pl.DataFrame:
+    """One row per watchlist: definition, sharing, and how many posts it selects (all time).
+
+    The count is what the watchlist's query selects in the search index now (exact);
+    empty when the index is not available.
+    """
     rows = []
+    searcher = reader.index.searcher() if reader is not None else None
     for wl in watchlists:
-        t = (docs.get(wl.id) or {}).get("tagging") or {}
+        posts = None
+        if reader is not None and searcher is not None:
+            _, query = reader.select(wl.filters(), exclude=wl.exclude)
+            posts = aggregate.count(searcher, query)
         rows.append(
             {
                 "id": wl.id,
@@ -113,31 +114,11 @@ def watchlist_table(store: Store, watchlists: list[Watchlist]) -> pl.DataFrame:
                 "area": f"{wl.geo.km:g} km around {wl.geo.lat:.3f}, {wl.geo.lon:.3f}" if wl.geo else "",
                 "owner": wl.owner or "(team)",
                 "shared with": ", ".join([*wl.shared_users, *(f"role:{r}" for r in wl.shared_roles)]),
-                "tagging": t.get("phase", "waiting for the alerts loop")
-                if t.get("fingerprint") == wl.fingerprint
-                else "waiting for the alerts loop",
-                "tagged posts": totals.get(wl.id, 0),
+                "posts": posts,
             }
         )
-    return pl.DataFrame(
-        rows,
-        schema={
-            k: (pl.Int64 if k == "tagged posts" else pl.String)
-            for k in (
-                "id",
-                "name",
-                "query",
-                "exclude",
-                "sources",
-                "languages",
-                "area",
-                "owner",
-                "shared with",
-                "tagging",
-                "tagged posts",
-            )
-        },
-    )
+    columns = ("id", "name", "query", "exclude", "sources", "languages", "area", "owner", "shared with")
+    return pl.DataFrame(rows, schema={**dict.fromkeys(columns, pl.String), "posts": pl.Int64})
 
 
 def rules(store: Store) -> list[Rule]:

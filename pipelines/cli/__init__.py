@@ -28,6 +28,7 @@ COMMAND_MODULES = (
     "pipelines.cli.alerts_cmd",
     "pipelines.cli.detect_cmd",
     "pipelines.cli.places_cmd",
+    "pipelines.cli.entities_cmd",
     "pipelines.cli.export_cmd",
     "pipelines.cli.search_cmd",
 )

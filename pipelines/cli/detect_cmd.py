@@ -34,6 +34,8 @@ def detect(
     if interval < 0:
         _fail(f"--interval must be positive, got {interval}")
     warm_up()  # Numba compilation (or cache load) once per process, never inside a cycle
+    from pipelines.search.index import index_path
+
     store = Store.open(settings)
     try:
         service = DetectorService(
@@ -43,6 +45,7 @@ def detect(
             else DetectConfig(threshold=settings.vigil_detect_threshold),
             lookback_days=settings.vigil_detect_lookback_days,
             max_series=settings.vigil_detect_max_series,
+            index_dir=index_path(settings.vigil_data_dir),  # watch: series (issue 13)
         )
         if once:
             report = service.run_cycle()
@@ -70,7 +73,7 @@ def _methods(value: str) -> list[str]:
     chosen = [m.strip() for m in value.split(",") if m.strip()]
     bad = [m for m in chosen if m not in METHODS]
     if bad or not chosen:
-        _fail(f"--method {value!r}: use prophet, stumpy, combined or all")
+        _fail(f"--method {value!r}: use {', '.join(METHODS)} or all")
     return chosen
 
 
@@ -83,26 +86,49 @@ def _fail(message: str) -> NoReturn:
 @app.command("eval-nab")
 def eval_nab(
     data_dir: Annotated[Path, typer.Argument(help="Folder of NAB-format CSVs (timestamp,value).")],
-    windows_json: Annotated[Path, typer.Argument(help="NAB windows.json (labelled anomaly windows).")],
+    windows_json: Annotated[
+        Path | None, typer.Argument(help="NAB windows.json (default: DATA_DIR/windows.json).")
+    ] = None,
     profiles: Annotated[
         Path | None, typer.Option("--profiles", help="NAB profiles.json (default: NAB's three profiles).")
     ] = None,
     out: Annotated[
-        Path | None, typer.Option("--out", help="Write NAB result files and scores.json here.")
+        Path | None, typer.Option("--out", help="Write NAB result files and scores.json (or lofo.json) here.")
     ] = None,
-    method: Annotated[str, typer.Option("--method", help="prophet, stumpy, combined or all.")] = "all",
+    method: Annotated[
+        str, typer.Option("--method", help="prophet, stumpy, combined, robust, ensemble or all.")
+    ] = "all",
     workers: Annotated[int, typer.Option(help="Processes (one file each at a time).")] = 0,
+    lofo: Annotated[
+        bool, typer.Option("--lofo", help="Leave-one-file-out: settings and threshold chosen without the scored file.")
+    ] = False,
+    also: Annotated[
+        list[Path] | None, typer.Option("--also", help="With --lofo: more folders (each with windows.json).")
+    ] = None,
+    cache: Annotated[
+        Path | None, typer.Option("--cache", help="With --lofo: cache raw scores per file and variant here.")
+    ] = None,
+    transform: Annotated[
+        str, typer.Option("--transform", help="With --lofo: comma list of log1p, sqrt, none to choose from.")
+    ] = "",
+    direction: Annotated[
+        str, typer.Option("--direction", help="With --lofo: comma list of up, both to choose from.")
+    ] = "",
 ) -> None:
     """Run the detector over NAB files and print standard / low-FP / low-FN NAB scores."""
     from pipelines.detect import nab_eval
 
     settings = get_settings()
     setup_logging(settings.vigil_log_level)
+    windows_json = windows_json or data_dir / "windows.json"
     for path, what in ((data_dir, "DATA_DIR"), (windows_json, "WINDOWS_JSON")):
         if not path.exists():
             _fail(f"{what} {path} does not exist")
     if profiles is None and (data_dir / "profiles.json").exists():
         profiles = data_dir / "profiles.json"
+    if lofo:
+        _eval_lofo([data_dir, *(also or [])], method, transform, direction, profiles, out, cache)
+        return
     try:
         results = nab_eval.evaluate(
             data_dir,
@@ -117,6 +143,50 @@ def eval_nab(
     typer.echo(nab_eval.format_table(results))
     if out is not None:
         typer.echo(f"results and scores.json written under {out}")
+
+
+def _eval_lofo(
+    folders: list[Path],
+    method: str,
+    transform: str,
+    direction: str,
+    profiles: Path | None,
+    out: Path | None,
+    cache: Path | None,
+) -> None:
+    import json
+
+    from pipelines.detect import lofo, nab
+
+    methods = ["robust"] if method == "all" else _methods(method)
+    options: dict[str, list[object]] = {"method": list(methods)}
+    for name, text, allowed in (
+        ("transform", transform, ("log1p", "sqrt", "none")),
+        ("direction", direction, ("up", "both")),
+    ):
+        chosen = [v.strip() for v in text.split(",") if v.strip()]
+        bad = [v for v in chosen if v not in allowed]
+        if bad:
+            _fail(f"--{name} {text!r}: use a comma list of {', '.join(allowed)}")
+        if chosen:
+            options[name] = list(chosen)
+    options |= lofo.DEFAULT_GRID
+    try:
+        files = lofo.discover(folders)
+        report = lofo.leave_one_file_out(
+            files,
+            lofo.grid(lofo.DEFAULT_BASE, options),
+            nab.load_profiles(profiles) if profiles else None,
+            cache=cache,
+            vary=[k for k, v in options.items() if len(v) > 1],
+        )
+    except ValueError as exc:
+        _fail(str(exc))
+    typer.echo(lofo.format_report(report))
+    if out is not None:
+        out.mkdir(parents=True, exist_ok=True)
+        (out / "lofo.json").write_text(json.dumps(report, indent=1, default=float))
+        typer.echo(f"report written to {out / 'lofo.json'}")
 
 
 @app.command("eval-onsets")

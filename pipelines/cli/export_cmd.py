@@ -71,6 +71,9 @@ def export_cmd(
     from pipelines import reports
     from pipelines.auth.audit import audit, cli_actor
     from pipelines.filters import Filters
+    from pipelines.queries import Reader
+    from pipelines.search.index import SearchIndex, SearchIndexError, index_path
+    from pipelines.search.select import SelectError
     from pipelines.store import Store, StoreError
 
     kind = pick_format(out, fmt)
@@ -93,6 +96,7 @@ def export_cmd(
 
     try:
         with Store.open(get_settings()) as store:
+            reader = Reader(store, SearchIndex.open(index_path(get_settings().vigil_data_dir)))
             audit(
                 store,
                 cli_actor(),
@@ -101,15 +105,18 @@ def export_cmd(
                 {"filters": dict(selection.describe()), "file": out.name},
             )
             if kind == "pdf":
-                pdf, summary = reports.pdf_report(store, selection, title, progress)
+                pdf, summary = reports.pdf_report(reader, selection, title, progress)
                 out.write_bytes(pdf)
                 rows = summary.posts
             else:
-                rows = reports.export(store, selection, kind, out, progress).rows
+                rows = reports.export(reader, selection, kind, out, progress).rows
     except StoreError as exc:
         print(f"error: {exc}", file=sys.stderr)
         raise typer.Exit(3) from None
-    except reports.ExportError as exc:
+    except SearchIndexError as exc:  # missing, corrupt, locked: the message gives the rebuild command
+        print(f"error: {exc}", file=sys.stderr)
+        raise typer.Exit(1) from None
+    except (reports.ExportError, SelectError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         raise typer.Exit(2) from None
     print(f"wrote {out} ({kind}): {rows:,} posts")

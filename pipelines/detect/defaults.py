@@ -10,11 +10,14 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import Literal
 
-Method = Literal["prophet", "stumpy", "combined"]
-Transform = Literal["log1p", "none"]
+Method = Literal["prophet", "stumpy", "combined", "robust", "ensemble"]
+Transform = Literal["log1p", "sqrt", "none"]
 Direction = Literal["up", "both"]
 
-METHODS: tuple[str, ...] = ("prophet", "stumpy", "combined")
+METHODS: tuple[str, ...] = ("prophet", "stumpy", "combined", "robust", "ensemble")
+
+ROBUST_METHODS: tuple[str, ...] = ("robust", "ensemble")
+"""Methods whose baseline is the online robust statistics of :mod:`pipelines.detect.online`."""
 
 
 @dataclass(frozen=True)
@@ -70,6 +73,23 @@ class DetectConfig:
         Severity (0..1) at or above which an anomaly is raised in production. 0.46 sits
         on the plateau just below the best NAB threshold of the combined detector on
         realTweets (0.466, standard profile); see docs/detection.md.
+    level_hours:
+        ``robust``: the trailing window of the level median and spread (interquartile
+        range) a point is compared with.
+    season_days:
+        ``robust``: same-time-of-day values over this many past days give the seasonal
+        median; a point must stand out from both the level and the season.
+    rel_floor:
+        ``robust``: the spread is at least this share of the level (a flat series does
+        not make every wobble infinite).
+    record_kind:
+        ``max``: a score is relative to the largest of the record period (above);
+        ``likelihood``: to the mean + 4 standard deviations of the period's scores
+        (Numenta's anomaly likelihood idea: one past outlier does not blind the series
+        for the whole period).
+    smooth_points:
+        Scores are averaged over this many points (the current one and those before
+        it) before the record: a sustained change outranks a one-bucket blip.
     extend_ratio:
         An anomaly window spans the triggering points and their neighbours whose
         baseline z is at least ``extend_ratio`` times the trigger's z.
@@ -95,6 +115,11 @@ class DetectConfig:
     quiet_hours: float = 24.0
     threshold: float = 0.46
     extend_ratio: float = 0.5
+    level_hours: float = 24.0
+    season_days: float = 7.0
+    rel_floor: float = 0.01
+    record_kind: Literal["max", "likelihood"] = "max"
+    smooth_points: int = 1
 
     def with_(self, **changes: object) -> DetectConfig:
         """A copy with some fields changed (``ValueError`` on an unknown field)."""

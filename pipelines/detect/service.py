@@ -31,10 +31,15 @@ import polars as pl
 
 from pipelines.detect import defaults as D
 from pipelines.detect import evidence as E
+from pipelines.detect import feedback as F
+from pipelines.detect import incidents as I
 from pipelines.detect.defaults import DetectConfig
 from pipelines.detect.detector import AnomalyWindow, Caches, find_anomalies, score_series
 from pipelines.detect.series import SeriesId, build_series
+from pipelines.search import signals
+from pipelines.search.index import SearchIndex, SearchIndexError
 from pipelines.store import Store, utcnow
+from pipelines.watchlists import Watchlist
 
 log = logging.getLogger(__name__)
 
@@ -55,6 +60,7 @@ POST_FIELDS = {
     "scores.toxicity": 1,
     "scores.sentiment": 1,
     "scores.places": 1,
+    "scores.entities": 1,
 }
 
 
@@ -74,6 +80,8 @@ class CycleReport:
     points: int = 0
     inserted: int = 0
     updated: int = 0
+    incidents: int = 0
+    damped: int = 0
     seconds: float = 0.0
     peak_rss_mb: float = 0.0
     errors: list[str] = field(default_factory=list)
@@ -82,6 +90,7 @@ class CycleReport:
         return (
             f"detect cycle {self.seconds:.1f} s: {self.scored}/{self.series} series scored "
             f"({self.points} points), {self.inserted} new anomalies, {self.updated} updated, "
+            f"{self.incidents} incidents rebuilt, {self.damped} series damped by feedback, "
             f"peak RSS {self.peak_rss_mb:.0f} MB" + (f", {len(self.errors)} error(s)" if self.errors else "")
         )
 
@@ -101,6 +110,13 @@ class DetectorService:
         Busiest series keys kept per cycle (``all`` always), to bound a cycle's cost.
     clock:
         ``now()`` (tests move time).
+    index:
+        The search index (issue 13): ``watch:<id>`` series are hourly aggregations of
+        each watchlist's query, and evidence terms are ranked from exact counts. Without
+        it there are no watch series and evidence reads bounded samples of posts.
+    index_dir:
+        Where to open the index at the start of a cycle while ``index`` is None (it may
+        not exist yet when the detector starts beside a first rebuild).
     """
 
     def __init__(
@@ -113,8 +129,12 @@ class DetectorService:
         max_series: int = 300,
         min_total: float = 20.0,
         clock: Any = utcnow,
+        index: SearchIndex | None = None,
+        index_dir: Any = None,
     ) -> None:
         self.store = store
+        self.index = index
+        self.index_dir = index_dir
         self.config = config or DetectConfig()
         self.lookback = timedelta(days=lookback_days)
         self.max_history = timedelta(days=max_history_days)
@@ -122,6 +142,8 @@ class DetectorService:
         self.min_total = min_total
         self.clock = clock
         self.caches = Caches()
+        self._damping: dict[str, int] = {}
+        """Series -> feedback damping steps in force this cycle (:mod:`.feedback`)."""
 
     # ------------------------------------------------------------------ one cycle
 
@@ -139,10 +161,18 @@ class DetectorService:
             + timedelta(days=self.config.train_days + self.config.record_days + 2)
         )
         since = newest_seen - history if newest_seen else None
-        docs = self.store.detector_rollups(since)
+        if self.index is None and self.index_dir is not None:
+            try:
+                self.index = SearchIndex.open(self.index_dir)
+            except SearchIndexError as exc:
+                log.warning("detector: no watch series yet: %s", exc)
+        docs = self.store.detector_rollups(since) + self._watch_docs(since)
         series = build_series(docs, min_total=self.min_total, max_series=self.max_series)
         state = self.store.detector_state()
         now = self.clock()
+        self._damping = F.steps(self.store.detector_feedback(now), now)
+        report.damped = len(self._damping)
+        touched: list[tuple[datetime, datetime]] = []
         done: dict[str, datetime] = {}
         report.series = len(series)
         newest_all: datetime | None = None
@@ -168,8 +198,17 @@ class DetectorService:
                 report.inserted += int(inserted)
                 report.updated += int(not inserted)
                 log.debug("anomaly %s (%s) %s", _id, "new" if inserted else "updated", window)
+                touched.append((window.start, window.end))
             done[str(sid)] = newest
         self.store.set_detector_state(done)
+        if touched:
+            try:
+                report.incidents = self.rebuild_incidents(
+                    min(t[0] for t in touched), max(t[1] for t in touched)
+                )
+            except Exception as exc:  # anomalies are stored; incidents catch up next cycle
+                log.exception("detector: incident rebuild failed")
+                report.errors.append(f"incidents: {type(exc).__name__}: {exc}")
         report.seconds = time.perf_counter() - started
         report.peak_rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
         newest_meta = max(filter(None, [newest_all, _utc(newest_seen)]), default=None)
@@ -213,7 +252,7 @@ class DetectorService:
     def _score(
         self, sid: SeriesId, frame: pl.DataFrame, prev: datetime | None
     ) -> tuple[list[tuple[AnomalyWindow, dict[str, Any]]], int]:
-        config = config_for(sid, self.config)
+        config = F.damped(config_for(sid, self.config), self._damping.get(str(sid), 0))
         times = frame["time"].dt.replace_time_zone(None).to_numpy()
         values = frame["value"].to_numpy().astype(float)
         newest = frame["time"][-1]
@@ -228,7 +267,15 @@ class DetectorService:
         start = int((kept < first - CONTEXT_BEFORE).sum())
         scores = score_series(times, values, config, start=start, caches=self.caches, series=sid)
         fresh = scores.filter(pl.col("time") >= first.replace(tzinfo=None))
-        out = [(w, self._document(sid, w, scores)) for w in find_anomalies(fresh, config)]
+        out = []
+        for w in find_anomalies(fresh, config):
+            posts = window_posts(frame, w)
+            if not sid.is_count and posts < I.MIN_MEAN_POSTS:
+                log.debug("%s: mean anomaly over %d posts < %d, not raised", sid, posts, I.MIN_MEAN_POSTS)
+                continue
+            doc = self._document(sid, w, scores)
+            doc["posts"] = posts
+            out.append((w, doc))
         return out, len(scores)
 
     # ------------------------------------------------------------------ documents
@@ -263,8 +310,55 @@ class DetectorService:
             doc["context"] = context_rows(scored, w)
         return doc
 
+    # ------------------------------------------------------------------ the search index (issue 13)
+
+    def _watchlists(self) -> dict[str, Watchlist]:
+        out = {}
+        for doc in self.store.list_config("watchlists"):
+            try:
+                wl = Watchlist.from_doc(doc)
+            except ValueError:
+                continue
+            out[wl.id] = wl
+        return out
+
+    def _watch_docs(self, since: datetime | None) -> list[dict[str, Any]]:
+        """Every watchlist's hourly ``kind="watch"`` documents, aggregated in the index."""
+        if self.index is None:
+            return []
+        searcher = self.index.searcher()
+        docs: list[dict[str, Any]] = []
+        for wl in self._watchlists().values():
+            docs += signals.watch_rollups(searcher, self.index.schema, wl, since)
+        return docs
+
+    def _indexed_evidence(self, sid: SeriesId, w: AnomalyWindow) -> dict[str, Any] | None:
+        """Evidence through the index: posts of the series near the peak, exact term lift."""
+        assert self.index is not None
+        searcher, schema = self.index.searcher(), self.index.schema
+        query = signals.series_query(searcher, schema, sid.key, self._watchlists(), sid.metric)
+        if query is None:
+            return None
+        window = (max(w.start, w.peak - timedelta(hours=1)), min(w.end, w.peak + timedelta(hours=2)))
+        ids = signals.newest_ids_between(searcher, schema, query, *window, D.TERM_SAMPLE)
+        if len(ids) < D.EVIDENCE_POSTS:
+            window = (w.start, w.end)
+            ids = signals.newest_ids_between(searcher, schema, query, *window, D.TERM_SAMPLE)
+        posts = self.store.posts_by_ids(ids, POST_FIELDS) if ids else []
+        baseline = (w.start - timedelta(days=7), w.start)
+        return {
+            "posts": E.top_posts(posts, sid.metric, D.EVIDENCE_POSTS),
+            "terms": signals.terms_by_lift(searcher, schema, query, window, baseline, D.EVIDENCE_TERMS),
+            "places": E.top_places(posts, D.EVIDENCE_PLACES),
+            "sample": {"window": len(posts), "baseline": 0, "exact_terms": True},
+        }
+
     def evidence(self, sid: SeriesId, w: AnomalyWindow) -> dict[str, Any]:
         """Top posts, lifted terms and places around the anomaly's peak (bounded queries)."""
+        if self.index is not None:
+            found = self._indexed_evidence(sid, w)
+            if found is not None:
+                return found
         query = E.series_filter(sid.key)
         metric_name = sid.metric.split(":", 1)[1] if ":" in sid.metric else ""
         if sid.metric.startswith("high:") and metric_name:
@@ -285,8 +379,26 @@ class DetectorService:
                 D.EVIDENCE_TERMS,
             ),
             "places": E.top_places(window_posts, D.EVIDENCE_PLACES),
+            "entities": E.top_entities(window_posts, D.EVIDENCE_PLACES),
             "sample": {"window": len(window_posts), "baseline": len(base_posts)},
         }
+
+    # ------------------------------------------------------------------ incidents (issue 12)
+
+    def rebuild_incidents(self, since: datetime, until: datetime) -> int:
+        """Regroup every anomaly near ``[since, until)`` into incidents and store them.
+
+        The span is widened by a day each way (and to the incidents already stored
+        there), so a group that straddles the cycle's edge is rebuilt whole.
+        """
+        lo, hi = since - timedelta(days=1), until + timedelta(days=1)
+        for inc in self.store.find_incidents(include_minor=True, since=lo, until=hi, limit=5000):
+            lo, hi = min(lo, _utc(inc["start"]) or lo), max(hi, _utc(inc["end"]) or hi)
+        anomalies = self.store.find_anomalies(since=lo, until=hi, limit=5000)
+        previous = self.store.incident_members(lo, hi)
+        docs = I.build_incidents(anomalies, previous)
+        self.store.replace_incidents(docs, lo, hi)
+        return len(docs)
 
     # ------------------------------------------------------------------ the loop
 
@@ -317,6 +429,14 @@ def _utc(t: Any) -> datetime | None:
     if not isinstance(t, datetime):
         return None
     return t.astimezone(UTC) if t.tzinfo else t.replace(tzinfo=UTC)
+
+
+def window_posts(frame: pl.DataFrame, w: AnomalyWindow) -> int:
+    """Posts in the series' slice during the window (the frame's ``n`` column)."""
+    if "n" not in frame.columns:
+        return 0
+    part = frame.filter((pl.col("time") >= w.start) & (pl.col("time") < w.end))
+    return int(part["n"].sum() or 0)
 
 
 def context_rows(scored: pl.DataFrame, w: AnomalyWindow) -> list[dict[str, Any]]:

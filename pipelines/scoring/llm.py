@@ -39,10 +39,10 @@ from pipelines.models import (
     MAX_PLACES,
     MAX_RATIONALE_CHARS,
     MAX_TOPICS,
-    Entity,
     Scores,
 )
 from pipelines.scoring import Outcome, PostText
+from pipelines.scoring.entities import llm_entities
 from pipelines.scoring.geo import extract_places
 from pipelines.scoring.lang import UNKNOWN, LanguageDetector
 
@@ -63,7 +63,7 @@ def response_model(topics: Sequence[str], max_posts: int) -> type[BaseModel]:
     entity_t = Literal[ENTITY_TYPES]  # type: ignore[valid-type]
     llm_entity = create_model(
         "LLMEntity",
-        text=(str, Field(min_length=1, max_length=100)),
+        name=(str, Field(min_length=1, max_length=100)),
         type=(entity_t, ...),
     )
     llm_post = create_model(
@@ -392,7 +392,7 @@ class OllamaScorer:
             hate=r.hate,
             toxicity=r.toxicity,
             topics=topics,
-            entities=[Entity(text=e.text, type=e.type) for e in r.entities],
+            entities=llm_entities(r.entities, places),
             places=places,
             language=lang,
             confidence="high",

@@ -88,7 +88,12 @@ def filters_query(schema: tantivy.Schema, filters: Filters) -> Query:
                 include_upper=filters.until is None,
             )
         )
-    for field, values in (("source", filters.sources), ("lang", filters.langs), ("places", filters.places)):
+    for field, values in (
+        ("source", filters.sources),
+        ("lang", filters.langs),
+        ("places", filters.places),
+        ("entities", filters.entities),  # stored as "type:name", as Filters holds them
+    ):
         if values:
             parts.append(Query.term_set_query(schema, field, list(values)))
     for name in SCORE_FIELDS:

@@ -18,6 +18,8 @@ import tantivy
 from pipelines.search.schema import SCHEMA_VERSION, build_schema
 
 INDEX_DIRNAME = "search-index"
+POSITION_FILENAME = "vigil-position.json"
+"""The indexer's stored position (:mod:`pipelines.search.indexer`); an empty index has none."""
 REBUILD_HINT = "rebuild it with: python -m pipelines index --rebuild"
 WRITER_HEAP_BYTES = 64_000_000
 
@@ -45,6 +47,15 @@ def index_path(data_dir: Path | str) -> Path:
 
 def _version_file(path: Path) -> Path:
     return path / "vigil-version.json"
+
+
+def stored_version(path: Path | str) -> int | None:
+    """The schema version an index was created with; ``None`` when unreadable or absent."""
+    try:
+        version = json.loads(_version_file(Path(path)).read_text()).get("schema_version")
+    except (OSError, ValueError, AttributeError):
+        return None
+    return version if isinstance(version, int) else None
 
 
 class SearchIndex:
@@ -80,9 +91,14 @@ class SearchIndex:
 
     @classmethod
     def create(cls, path: Path | str) -> SearchIndex:
-        """Create an empty index at ``path`` (its parent must exist or be creatable)."""
+        """Create an empty index at ``path`` (its parent must exist or be creatable).
+
+        An index already there is replaced (its files are collected by the next writer);
+        its stored position is removed, since positions describe what an index holds.
+        """
         path = Path(path)
         path.mkdir(parents=True, exist_ok=True)
+        (path / POSITION_FILENAME).unlink(missing_ok=True)
         try:
             index = tantivy.Index(build_schema(), path=str(path), reuse=False)
         except (OSError, ValueError, RuntimeError) as exc:
@@ -92,9 +108,15 @@ class SearchIndex:
 
     @classmethod
     def open_or_create(cls, path: Path | str) -> SearchIndex:
-        """The indexer's way in: open, or create when there is none yet."""
+        """The indexer's way in: open, or create when there is none yet.
+
+        An index of another schema version (or with no readable version file, as after a
+        kill during creation) is recreated empty without its position, so the indexer
+        refills it from MongoDB: the index is derived, and an upgrade must not need a
+        manual step. Other problems (unreadable files, a lock) still raise.
+        """
         path = Path(path)
-        if not (path / "meta.json").is_file():
+        if not (path / "meta.json").is_file() or stored_version(path) != SCHEMA_VERSION:
             return cls.create(path)
         return cls.open(path)
 

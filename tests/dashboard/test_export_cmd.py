@@ -15,6 +15,7 @@ from pypdf import PdfReader
 from pipelines.cli.export_cmd import filter_params
 from pipelines.filters import Filters
 from pipelines.store import Store
+from tests.ui.conftest import reindex
 from tests.ui.seed import BASE, seed
 
 
@@ -29,6 +30,7 @@ def _expected(store: Store, f: Filters) -> list[str]:
 
 def test_a_dashboard_link_exports_exactly_its_selection(cli, store: Store, tmp_path: Path):
     seed(store)
+    reindex(store, tmp_path)
     f = Filters.make(query="flood OR calgary", since=BASE - timedelta(days=3), until=BASE + timedelta(days=1))
     want = _expected(store, f)
     assert want and len(want) < store.db.posts.count_documents({})  # the filters do select
@@ -51,8 +53,17 @@ def test_a_dashboard_link_exports_exactly_its_selection(cli, store: Store, tmp_p
     assert "filters" in event["details"]
 
 
+def test_a_missing_index_is_named_with_the_rebuild_command(cli, store: Store, tmp_path: Path):
+    seed(store)
+    res = cli("export", str(tmp_path / "x.csv"))
+    assert res.exit_code == 1
+    assert "python -m pipelines index --rebuild" in res.output
+    assert not (tmp_path / "x.csv").exists()
+
+
 def test_pdf_report_and_empty_filters(cli, store: Store, tmp_path: Path):
     seed(store)
+    reindex(store, tmp_path)
     res = cli("export", str(tmp_path / "all.pdf"), "--title", "Weekly flood watch")
     assert res.exit_code == 0, res.output
     text = "".join(p.extract_text() for p in PdfReader(tmp_path / "all.pdf").pages)

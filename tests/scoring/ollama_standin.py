@@ -197,7 +197,7 @@ class OllamaStandIn:
                     "hate": s.hate,
                     "toxicity": s.toxicity,
                     "topics": topics[: props["topics"].get("maxItems", 4)],
-                    "entities": [{"text": e.text[:100], "type": e.type} for e in s.entities][
+                    "entities": [{"name": e.name[:100], "type": e.type} for e in s.entities][
                         : props["entities"].get("maxItems", 12)
                     ],
                     "places": [p.name for p in s.places][: props["places"].get("maxItems", 8)],

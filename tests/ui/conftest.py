@@ -20,6 +20,8 @@ from argon2 import PasswordHasher
 from streamlit.testing.v1 import AppTest
 
 from pipelines.auth import Auth, Passwords
+from pipelines.search.index import SearchIndex, index_path
+from pipelines.search.indexer import Indexer
 from pipelines.store import Store
 
 APP = str(Path(__file__).resolve().parents[2] / "app.py")
@@ -45,17 +47,46 @@ def logout(at: AppTest) -> None:
         del at.session_state[TOKEN_KEY]
 
 
-def _wire(store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
+def _wire(store: Store, monkeypatch: pytest.MonkeyPatch, data_dir: Path) -> None:
     monkeypatch.setenv("MONGODB_URI", store.uri)
     monkeypatch.setenv("MONGODB_DB", store.db.name)
+    monkeypatch.setenv("VIGIL_DATA_DIR", str(data_dir))
     st.cache_resource.clear()
     st.cache_data.clear()
 
 
+def reindex(store: Store, data_dir: Path) -> None:
+    """Rebuild the search index of ``data_dir`` from the store (what ``index --rebuild`` does).
+
+    A rebuild rather than a catch-up: tests seed scores with direct updates, which carry
+    no change number for the indexer to follow.
+    """
+    index = SearchIndex.open_or_create(index_path(data_dir))
+    indexer = Indexer(store, index)
+    try:
+        indexer.rebuild()
+    finally:
+        indexer.close()
+        del indexer
+
+
 @pytest.fixture()
-def app_store_anonymous(store: Store, monkeypatch: pytest.MonkeyPatch) -> Iterator[Store]:
-    """The per-test store, wired so that ``components.data.get_store`` opens it; logged out."""
-    _wire(store, monkeypatch)
+def app_store_anonymous(store: Store, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[Store]:
+    """The per-test store, wired so that ``components.data.get_store`` opens it; logged out.
+
+    Every ``AppTest.run`` first rebuilds the test's search index from the store, so pages
+    see what the test seeded (as a running indexer would make them see it).
+    """
+    data_dir = tmp_path / "vigil-data"
+    data_dir.mkdir()
+    _wire(store, monkeypatch, data_dir)
+    original = AppTest.run
+
+    def run(self: AppTest, *args, **kwargs):
+        reindex(store, data_dir)
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(AppTest, "run", run)
     yield store
     st.cache_resource.clear()
     st.cache_data.clear()

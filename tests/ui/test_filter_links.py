@@ -11,6 +11,7 @@ from datetime import UTC, datetime, timedelta
 from urllib.parse import parse_qsl, urlencode
 
 import pytest
+import streamlit as st
 from streamlit.testing.v1 import AppTest
 
 from pipelines import areas, triage
@@ -18,6 +19,7 @@ from pipelines.filters import FilterError, Filters, GeoArea
 from pipelines.models import build_post
 from pipelines.search import QuerySyntaxError
 from pipelines.store import Store
+from pipelines.watchlists import Watchlist
 from tests.ui.conftest import APP
 from tests.ui.seed import BASE, anomaly_doc, seed
 
@@ -213,17 +215,32 @@ def test_export_selects_exactly_the_posts_of_an_area_link(app_store: Store):
 
 
 def test_explore_honours_a_watchlist_in_the_url(app_store: Store):
+    """A watchlist selects what its saved query selects now (no per-post tags)."""
     seed(app_store)
-    tagged = ["alpha:3", "beta:1", "gamma:2", "beta:4"]
-    app_store.db.posts.update_many({"_id": {"$in": tagged}}, {"$set": {"watchlists": ["acme-corp"]}})
-    at = _open("explore", {"watchlist": "acme-corp"})
+    wl = Watchlist.make(
+        name="Acme corp", query="flood OR river", exclude="calgary", sources=["alpha", "beta"]
+    )
+    doc = wl.to_doc()
+    doc.pop("created", None)
+    doc.pop("updated", None)
+    app_store.put_config("watchlists", doc)
+    at = _open("explore", {"watchlist": wl.id})
     assert not at.exception, at.exception
     f = at.session_state["filters"]
-    assert f.watchlist == "acme-corp"
-    assert at.sidebar.selectbox(key="f_watchlist").value == "acme-corp"
-    want = _newest_first(app_store, f)
-    assert set(want) == set(tagged)
-    assert _shown_ids(at) == want
+    assert f.watchlist == wl.id
+    assert at.sidebar.selectbox(key="f_watchlist").value == wl.id
+    want = [
+        d["_id"] for d in app_store.db.posts.find(wl.to_mongo(f.since, f.until), {"_id": 1}).sort("ts", -1)
+    ]
+    assert 0 < len(want) < len(_newest_first(app_store, f.replace(watchlist=None)))
+    assert {m.label: m.value for m in at.metric}["Matching posts"] == f"{len(want):,}"
+    assert _shown_ids(at) == want[:50]
+
+    app_store.delete_config("watchlists", wl.id)  # deleted meanwhile: the page says so
+    st.cache_data.clear()  # (the dashboard's caches expire after TTL_S)
+    at.run()
+    assert not at.exception
+    assert any("no watchlist" in e.value for e in at.error)
 
 
 def test_a_link_with_every_filter_reaches_the_widgets_and_back(app_store: Store):

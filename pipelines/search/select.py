@@ -1,0 +1,203 @@
+"""Whole selections the index answers exactly: filters with a map area or a saved watchlist.
+
+:func:`pipelines.search.compile.filters_query` compiles what maps onto one Tantivy query.
+Two parts of a selection need more:
+
+- **An area** (a circle or polygon drawn on the Map, or a watchlist's circle). The index
+  has no geo step, and a bounding box alone would not be exact. So the box narrows the
+  candidates through the ``*_lon``/``*_lat`` range fields, each candidate's point is
+  read from the fast fields and tested with the same arithmetic as the Map
+  (:mod:`pipelines.areas`: haversine, even-odd ray casting), and the posts inside become
+  a term set on ``id``. Exact; its cost grows with the posts in the box.
+- **A watchlist** (``Filters.watchlist``): its saved definition (keywords, exclusions,
+  sources, languages, circle) compiled like any other filters, so a watchlist's posts
+  are what its query selects now, with no per-post tags to keep up to date.
+
+Pure functions of a ``Searcher``; the caller loads the watchlist from the store.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+
+import tantivy
+from tantivy import Occur, Query
+
+from pipelines.areas import haversine_km, point_in_ring
+from pipelines.filters import EARTH_RADIUS_M, Filters, GeoArea
+from pipelines.search.compile import filters_query, keyword_query
+from pipelines.watchlists import Watchlist
+
+MAX_AREA_POSTS = 2_000_000
+"""An area whose box holds more posts than this is refused (narrow the time range)."""
+
+WatchlistLookup = Callable[[str], Watchlist | None]
+
+
+class SelectError(ValueError):
+    """A selection that cannot be answered (unknown watchlist, area too large)."""
+
+
+def _and(queries: list[Query]) -> Query:
+    queries = [q for q in queries if q is not None]
+    if not queries:
+        return Query.all_query()
+    if len(queries) == 1:
+        return queries[0]
+    return Query.boolean_query([(Occur.Must, q) for q in queries])
+
+
+def bounding_box(area: GeoArea) -> tuple[float, float, float, float]:
+    """``(west, south, east, north)`` holding every point of the area (may be the world).
+
+    A circle crossing a pole or the antimeridian gets the full longitude range: the box
+    only narrows the candidates, the exact test comes after.
+    """
+    if area.ring is not None:
+        lons = [p[0] for p in area.ring]
+        lats = [p[1] for p in area.ring]
+        return min(lons), min(lats), max(lons), max(lats)
+    assert area.center is not None and area.radius_km is not None
+    lon, lat = area.center
+    dlat = math.degrees(float(area.radius_km) * 1000 / EARTH_RADIUS_M) * 1.001 + 1e-9
+    south, north = max(-90.0, lat - dlat), min(90.0, lat + dlat)
+    cos = min(math.cos(math.radians(south)), math.cos(math.radians(north)))
+    if south <= -90 or north >= 90 or cos <= 1e-6:
+        return -180.0, south, 180.0, north
+    dlon = dlat / cos
+    if lon - dlon < -180 or lon + dlon > 180 or dlon >= 180:
+        return -180.0, south, 180.0, north
+    return lon - dlon, south, lon + dlon, north
+
+
+def inside(area: GeoArea, lon: float, lat: float) -> bool:
+    """The Map's test of one point (see :mod:`pipelines.areas`)."""
+    if area.ring is not None:
+        return point_in_ring(lon, lat, area.ring)
+    assert area.center is not None and area.radius_km is not None
+    return haversine_km(area.center[1], area.center[0], lat, lon) <= float(area.radius_km)
+
+
+def point_fields(area: GeoArea) -> tuple[str, str]:
+    """The index fields of the point an area tests: the Map's point, or own coordinates."""
+    return ("map_lon", "map_lat") if area.by_place else ("geo_lon", "geo_lat")
+
+
+def area_ids(searcher: tantivy.Searcher, schema: tantivy.Schema, base: Query, area: GeoArea) -> list[str]:
+    """Ids of the posts matching ``base`` whose point lies inside ``area`` (exact)."""
+    lon_f, lat_f = point_fields(area)
+    west, south, east, north = bounding_box(area)
+    box = _and(
+        [
+            base,
+            Query.range_query(schema, lat_f, tantivy.FieldType.Float, south, north),
+            Query.range_query(schema, lon_f, tantivy.FieldType.Float, west, east),
+        ]
+    )
+    n = int(searcher.search(box, limit=1, count=True).count or 0)
+    if n == 0:
+        return []
+    if n > MAX_AREA_POSTS:
+        raise SelectError(
+            f"area: {n:,} posts lie in its bounding box, more than {MAX_AREA_POSTS:,}; narrow the time range"
+        )
+    addrs = [a for _, a in searcher.search(box, limit=n, count=False).hits]
+    lons = searcher.fast_field_values(lon_f, addrs)
+    lats = searcher.fast_field_values(lat_f, addrs)
+    return [
+        searcher.doc(a).get_first("id")
+        for a, lo, la in zip(addrs, lons, lats, strict=True)
+        if lo is not None and la is not None and inside(area, float(lo), float(la))
+    ]
+
+
+def ids_query(schema: tantivy.Schema, ids: list[str]) -> Query:
+    """Exactly the posts with these ids (``empty_query`` for none)."""
+    return Query.term_set_query(schema, "id", list(ids)) if ids else Query.empty_query()
+
+
+def watchlist_query(searcher: tantivy.Searcher, schema: tantivy.Schema, wl: Watchlist) -> Query:
+    """What a watchlist selects, exclusions and circle included (no time range)."""
+    return selection_query(searcher, schema, wl.filters(), exclude=wl.exclude)
+
+
+def selection_query(
+    searcher: tantivy.Searcher,
+    schema: tantivy.Schema,
+    filters: Filters,
+    watchlists: WatchlistLookup | None = None,
+    exclude: str = "",
+) -> Query:
+    """The whole selection of ``filters`` as one exact query (area and watchlist included).
+
+    ``watchlists`` looks a watchlist up by id (``Filters.watchlist``); ``exclude`` is a
+    keyword query whose matches are left out (a watchlist's exclusions).
+    """
+    base_filters = filters.replace(
+        area=None, watchlist=None, geo_only=filters.geo_only and filters.area is None
+    )
+    parts = [filters_query(schema, base_filters)]
+    if exclude:
+        parts.append(
+            Query.boolean_query(
+                [(Occur.Must, Query.all_query()), (Occur.MustNot, keyword_query(schema, exclude))]
+            )
+        )
+    if filters.watchlist:
+        wl = watchlists(filters.watchlist) if watchlists else None
+        if wl is None:
+            raise SelectError(f"watchlist: no watchlist with the id {filters.watchlist!r}")
+        parts.append(watchlist_query(searcher, schema, wl))
+    query = _and(parts)
+    if filters.area is not None:
+        query = ids_query(schema, area_ids(searcher, schema, query, filters.area))
+    return query
+
+
+def located(query: Query) -> Query:
+    """The posts of ``query`` that have a map point."""
+    return _and([query, Query.exists_query("map_lat")])
+
+
+def extent(searcher: tantivy.Searcher, query: Query) -> tuple[float, float, float, float] | None:
+    """``(west, south, east, north)`` of the map points of ``query`` (None when none)."""
+    res = searcher.aggregate(
+        query, {"lo": {"stats": {"field": "map_lon"}}, "la": {"stats": {"field": "map_lat"}}}
+    )
+    if not res["la"].get("count"):
+        return None
+    return res["lo"]["min"], res["la"]["min"], res["lo"]["max"], res["la"]["max"]
+
+
+def grid_cells(searcher: tantivy.Searcher, query: Query, cell_deg: float) -> list[dict[str, float | int]]:
+    """Posts per ``cell_deg`` x ``cell_deg`` cell of their map point, exact.
+
+    Each cell: ``n``, the mean ``lat``/``lon`` of its posts (where the Map draws it) and
+    the mean ``threat``/``sentiment`` of its scored posts (None when none is scored).
+    """
+    means = {
+        k: {"avg": {"field": f}}
+        for k, f in (("la", "map_lat"), ("lo", "map_lon"), ("t", "threat"), ("s", "sentiment"))
+    }
+    agg = {
+        "y": {
+            "histogram": {"field": "map_lat", "interval": cell_deg},
+            "aggs": {"x": {"histogram": {"field": "map_lon", "interval": cell_deg}, "aggs": means}},
+        }
+    }
+    out: list[dict[str, float | int]] = []
+    for row in searcher.aggregate(located(query), agg)["y"]["buckets"]:
+        for cell in row["x"]["buckets"]:
+            if not cell["doc_count"]:
+                continue
+            out.append(
+                {
+                    "lat": cell["la"]["value"],
+                    "lon": cell["lo"]["value"],
+                    "n": int(cell["doc_count"]),
+                    "threat": cell["t"]["value"],
+                    "sentiment": cell["s"]["value"],
+                }
+            )
+    return out

@@ -1,0 +1,153 @@
+"""Every figure of the read side (``pipelines.queries``, ``pipelines.mapview``) equals a
+direct recount of the store's posts for the same filters."""
+
+from __future__ import annotations
+
+from collections import Counter
+from datetime import UTC, timedelta
+
+import pytest
+
+from pipelines import mapview, queries
+from pipelines import store as store_module
+from pipelines.filters import Filters, GeoArea
+from pipelines.store import Store, hour_floor
+from tests.ui.seed import BASE, seed
+
+SELECTIONS = [
+    Filters(),
+    Filters.make(query="flood OR calgary"),
+    Filters.make(sources=["beta"], since=BASE - timedelta(days=2), until=BASE),
+    Filters.make(threat=(0.3, 1.0), langs=["en"]),
+    Filters.make(area=GeoArea(center=(151.21, -33.87), radius_km=50, by_place=True)),
+]
+IDS = ["all", "keywords", "source+time", "threat+lang", "area"]
+
+
+def _docs(store: Store, f: Filters) -> list[dict]:
+    return list(store.db.posts.find(f.to_mongo()).sort("ts", -1))
+
+
+@pytest.mark.parametrize("f", SELECTIONS, ids=IDS)
+def test_count_timeline_breakdowns_and_scores_equal_a_recount(store: Store, make_reader, f: Filters):
+    seed(store)
+    reader = make_reader()
+    docs = _docs(store, f)
+    assert docs
+    assert queries.count_matching(reader, f) == len(docs)
+
+    tl = queries.timeline(reader, f, "hour")
+    per_hour = Counter((hour_floor(d["ts"]).astimezone(UTC), d["source"]) for d in docs)
+    got = {(r["hour"], r["source"]): r["n"] for r in tl.hourly.iter_rows(named=True) if r["n"]}
+    assert got == dict(per_hour)
+    day = queries.timeline(reader, f, "day")
+    assert day.bucket == "day" and int(day.hourly["n"].sum()) == len(docs)
+    assert all(t.hour == 0 for t in day.hourly["hour"])
+
+    for field, values in (
+        ("source", [d["source"] for d in docs]),
+        ("lang", [d["lang"] for d in docs if d.get("lang")]),
+        ("terms", [t for d in docs for t in set(d.get("terms") or [])]),
+        ("places", [p["name"] for d in docs for p in (d.get("scores") or {}).get("places") or []]),
+    ):
+        want = Counter(values)
+        got_rows = queries.breakdown(reader, f, field, top=1_000)
+        assert dict(zip(got_rows[got_rows.columns[0]], got_rows["n"], strict=True)) == dict(want), field
+        top = queries.breakdown(reader, f, field, top=3)
+        assert list(top["n"]) == sorted(want.values(), reverse=True)[:3]
+
+    summary = {r["score"]: r for r in queries.score_summary(reader, f).iter_rows(named=True)}
+    for name in queries.SCORE_COLUMNS:
+        vals = [d["scores"][name] for d in docs if name in (d.get("scores") or {})]
+        assert summary[name]["posts"] == len(vals)
+        if vals:
+            assert summary[name]["mean"] == pytest.approx(sum(vals) / len(vals))
+            assert (summary[name]["min"], summary[name]["max"]) == (min(vals), max(vals))
+    ranges = queries.score_ranges(reader, f, "threat")
+    threats = [d["scores"]["threat"] for d in docs if "threat" in (d.get("scores") or {})]
+    assert int(ranges["n"].sum()) == len(threats)
+    assert ranges["n"][0] == sum(1 for t in threats if t < 0.2)
+
+
+def test_pages_newest_first_and_by_relevance(store: Store, make_reader):
+    seed(store)
+    reader = make_reader()
+    f = Filters.make(query="flood OR river")
+    want = [d["_id"] for d in _docs(store, f)]
+    assert len(want) > 20
+    got = []
+    for page in range(3):
+        got += list(queries.posts_page(reader, f, page, page_size=10)["id"])
+    assert got == want[:30]
+    relevant = queries.posts_page(reader, f, 0, page_size=len(want), order="relevance")
+    assert sorted(relevant["id"]) == sorted(want)
+    with pytest.raises(ValueError, match="unknown order"):
+        queries.posts_page(reader, f, 0, order="random")
+
+
+def test_latest_posts_are_the_newest(store: Store, make_reader):
+    seed(store)
+    reader = make_reader()
+    want = [d["ts"] for d in store.db.posts.find({}, {"ts": 1}).sort("ts", -1).limit(50)]
+    assert list(queries.latest_posts(reader, 10)["ts"]) == want[:10]
+    assert list(queries.latest_posts(reader, 50)["ts"]) == want
+
+
+def test_map_points_cover_the_whole_selection_and_clusters_add_up(store: Store, make_reader):
+    seed(store)
+    reader = make_reader()
+    located = [d for d in store.db.posts.find({}) if d.get("geo") or (d.get("scores") or {}).get("places")]
+    assert len(located) > 5
+    view = mapview.map_view(reader, Filters(), limit=10_000)
+    assert view.located == len(located) and view.clusters.is_empty()
+    assert sorted(view.points["id"]) == sorted(d["_id"] for d in located)
+    clustered = mapview.map_view(reader, Filters(), limit=3)  # more than 3: exact clusters
+    assert clustered.points.is_empty() and clustered.cell_deg
+    assert int(clustered.clusters["n"].sum()) == len(located)
+    n, page = mapview.located_posts(reader, Filters(), 4)
+    assert n == len(located) and page.height == 4
+
+
+def test_visible_bounds_select_exactly_the_points_inside(store: Store, make_reader):
+    seed(store)
+    reader = make_reader()
+    bounds = {"_southWest": {"lat": -40, "lng": 140}, "_northEast": {"lat": -30, "lng": 160}}
+    area = mapview.bounds_area(bounds)
+    assert area is not None
+    view = mapview.map_view(reader, Filters(), limit=10_000)
+    inside = [
+        r["id"]
+        for r in view.points.iter_rows(named=True)
+        if -40 <= r["lat"] <= -30 and 140 <= r["lon"] <= 160
+    ]
+    n, page = mapview.located_posts(reader, Filters.make(area=area), 1_000)
+    assert inside and n == len(inside) and sorted(page["id"]) == sorted(inside)
+    assert (
+        mapview.bounds_area({"_southWest": {"lat": 0, "lng": -200}, "_northEast": {"lat": 1, "lng": 200}})
+        is None
+    )
+
+
+def test_posts_by_ids_in_chunks_returns_every_post_once_newest_first(store: Store):
+    docs = seed(store, n=250)
+    ids = [d["_id"] for d in docs[:250]]
+    asked = ids + ids[:5]  # duplicates across chunks come back once
+    got = store.posts_by_ids(asked, {"_id": 1, "ts": 1})
+    assert len(ids) > store_module.IDS_PER_QUERY
+    assert [d["_id"] for d in got] == [
+        d["_id"] for d in store.db.posts.find({"_id": {"$in": ids}}, {"_id": 1}).sort("ts", -1)
+    ]
+
+
+def test_place_options_are_the_most_mentioned_of_the_newest_day(store: Store):
+    seed(store)
+    newest = store.newest_ingest_hour()
+    assert newest is not None
+    old = hour_floor(newest - timedelta(days=3))
+    rollups = [
+        {"_id": "p1", "kind": "place", "hour": newest, "place": "Calgary", "country": "CA", "n": 5},
+        {"_id": "p2", "kind": "place", "hour": newest - timedelta(hours=2), "place": "Sydney", "n": 1},
+        {"_id": "p3", "kind": "place", "hour": old, "place": "Guatemala City", "n": 9},
+    ]
+    store.db.rollups.insert_many(rollups)
+    assert queries.filter_options(store).places == ("Calgary", "Sydney")

@@ -1,0 +1,42 @@
+"""The first screen's range: an archive's whole span, live data's last 7 days (pure)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from pipelines import spans
+from pipelines.queries import PRESETS, DataClock, data_clock
+from pipelines.store import Store
+
+END = datetime(2013, 12, 9, 5, tzinfo=UTC)
+
+
+def test_an_archive_opens_on_its_whole_span() -> None:
+    clock = DataClock(end=END, archive=True, newest_hour=END - timedelta(hours=1))
+    w = spans.overview_span(clock, datetime(2013, 9, 8, 3, 27, tzinfo=UTC))
+    assert (w.since, w.until) == (datetime(2013, 9, 8, 3, tzinfo=UTC), END)
+    assert spans.default_preset(clock) == "All time" and "All time" in PRESETS
+    long = spans.overview_span(clock, END - timedelta(days=2000))
+    assert long.until - long.since == spans.MAX_SPAN
+
+
+def test_live_data_opens_on_its_last_week() -> None:
+    clock = DataClock(end=END, archive=False, newest_hour=END - timedelta(hours=1))
+    w = spans.overview_span(clock, datetime(2013, 1, 1, tzinfo=UTC))
+    assert (w.since, w.until) == (END - timedelta(days=7), END)
+    assert spans.default_preset(clock) == "Last 7 days" in PRESETS
+    assert spans.overview_span(DataClock(END, True, None), None).since == END - timedelta(days=7)
+
+
+def test_with_the_real_clock_of_a_store(store: Store) -> None:
+    from pipelines.models import build_post
+
+    store.upsert_posts(
+        [
+            build_post(source="s", native_id=str(i), ts=END - timedelta(days=i), text=f"t {i}").to_doc()
+            for i in range(30)
+        ]
+    )
+    clock = data_clock(store, now=END + timedelta(days=400))
+    w = spans.overview_span(clock, store.ts_range()[0])
+    assert clock.archive and w.since == (END - timedelta(days=29)).replace(tzinfo=UTC)

@@ -1,0 +1,84 @@
+"""``top_values`` equals a direct count: bounded candidates + exact recounts, over many
+segments with deleted and re-added documents, with cuts forced by tiny segment sizes."""
+
+from __future__ import annotations
+
+import random
+from collections import Counter
+
+import pytest
+import tantivy
+
+from pipelines.filters import Filters
+from pipelines.search import aggregate
+from pipelines.search.compile import filters_query
+from pipelines.search.schema import SCHEMA, to_document
+
+VOCAB = [f"w{i:03d}" for i in range(300)]
+
+
+def _posts(n: int, seed: int = 3) -> list[dict]:
+    rnd = random.Random(seed)
+    weights = [1 / (i + 1) ** 0.8 for i in range(len(VOCAB))]  # Zipf-like, many near-ties
+    posts = []
+    for i in range(n):
+        terms = sorted(set(rnd.choices(VOCAB, weights, k=rnd.randint(1, 12))))
+        posts.append(
+            {"_id": f"p{i}", "source": rnd.choice(["a", "b", "c"]), "terms": terms, "text": " ".join(terms)}
+        )
+    return posts
+
+
+@pytest.fixture(scope="module")
+def index() -> tuple[tantivy.Searcher, dict[str, dict]]:
+    """Many small segments (a commit every 150 posts), then a third of the posts deleted
+    and some of them re-added with other terms, as the indexer's re-scoring does."""
+    posts = {p["_id"]: p for p in _posts(3000)}
+    idx = tantivy.Index(SCHEMA)
+    writer = idx.writer(15_000_000, 1)
+    for i, post in enumerate(posts.values(), 1):
+        writer.add_document(to_document(post))
+        if i % 150 == 0:
+            writer.commit()
+    writer.commit()
+    rnd = random.Random(5)
+    for pid in rnd.sample(sorted(posts), 1000):
+        writer.delete_documents_by_term("id", pid)
+        if rnd.random() < 0.5:
+            posts[pid] = dict(posts[pid], terms=["w299", "w298"], text="w299 w298")
+            writer.add_document(to_document(posts[pid]))
+        else:
+            del posts[pid]
+    writer.commit()
+    writer.wait_merging_threads()
+    idx.reload()
+    return idx.searcher(), posts
+
+
+def _direct(posts: list[dict], field: str, size: int) -> list[tuple[str, int]]:
+    counts = Counter(v for p in posts for v in (p["terms"] if field == "terms" else [p[field]]))
+    return sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))[:size]
+
+
+@pytest.mark.parametrize("segment_size", [1, 3, 200])
+@pytest.mark.parametrize("size", [1, 5, 20, 400])
+@pytest.mark.parametrize("selection", ["everything", "w000", "w010 OR w050", "-w001", "source"])
+def test_top_values_equal_a_direct_count(
+    index, monkeypatch, segment_size: int, size: int, selection: str
+) -> None:
+    searcher, posts = index
+    monkeypatch.setattr(aggregate, "SEGMENT_SIZE", segment_size)
+    monkeypatch.setattr(aggregate, "SMALL_SELECTION", 0 if segment_size < 200 else 1000)
+    if selection == "everything":
+        f, chosen = Filters.make(), list(posts.values())
+    elif selection == "source":
+        f, chosen = Filters.make(sources=["b"]), [p for p in posts.values() if p["source"] == "b"]
+    else:
+        from pipelines.search import matches, parse
+
+        f = Filters.make(query=selection)
+        chosen = [p for p in posts.values() if matches(parse(selection), p["terms"], p["text"])]
+    q = filters_query(SCHEMA, f)
+    assert aggregate.count(searcher, q) == len(chosen)
+    assert aggregate.top_values(searcher, q, "terms", size) == _direct(chosen, "terms", size)
+    assert aggregate.top_values(searcher, q, "source", size) == _direct(chosen, "source", size)
