@@ -38,7 +38,7 @@ from pipelines.store import EmbeddedServer, Store
 REPO = Path(__file__).resolve().parent.parent
 PAGES = {  # sidebar title -> (test id | text) drawn when the page is complete
     "Overview": ("id", "stMetric"),
-    "Explore": ("id", "stDataFrame"),
+    "Explore": ("text", "newest first."),  # the table's caption (breakdown tables hide in an expander)
     "Map": ("id", "stDownloadButton"),  # after the map and the table of its posts
     "Anomalies": ("id", "stMarkdownContainer"),
     "Sources": ("id", "stDataFrame"),
