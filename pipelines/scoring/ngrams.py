@@ -104,6 +104,6 @@ def fit_ngram(texts: Sequence[str], y: np.ndarray, c: float) -> NgramModel:
     """Balanced-class logistic regression on the hashed features (scikit-learn, training only)."""
     from sklearn.linear_model import LogisticRegression
 
-    clf = LogisticRegression(C=c, class_weight="balanced", max_iter=2000, solver="liblinear")
+    clf = LogisticRegression(C=c, class_weight="balanced", max_iter=2000, solver="liblinear", random_state=13)
     clf.fit(sparse_matrix(texts), y)
     return NgramModel(clf.coef_[0].astype(np.float32), float(clf.intercept_[0]))
