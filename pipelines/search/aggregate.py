@@ -51,8 +51,8 @@ def top_values(searcher: tantivy.Searcher, query: Query, field: str, size: int =
 
     Why not one plain ``terms`` aggregation with an unbounded ``segment_size``: every
     segment then turns *all* its values into strings for the merge, which dominates on a
-    real vocabulary (100,000 posts, every post selected: 419 ms unbounded, 67 ms with
-    ``segment_size`` 200). A bounded aggregation's counts are lower bounds, so it only
+    real vocabulary (1M resampled real tweets, every post selected: 532 ms of CPU
+    unbounded, 210 ms with ``segment_size`` 200). A bounded aggregation's counts are lower bounds, so it only
     proposes candidates; their counts are made exact and the answer is returned only when
     no other value can reach it. The argument:
 
