@@ -103,7 +103,7 @@ def main() -> None:
             )
 
 
-def feedback_run(store, split: str, verdicts: bool) -> dict:
+def feedback_run(store, split: str, verdicts: bool, script: str = "by-lead") -> dict:
     """Cycle up to ``split``, give scripted verdicts (when ``verdicts``), cycle to the end.
 
     The script, fixed before looking at any result: a score-led incident (a mean score
