@@ -91,8 +91,7 @@ def main() -> None:
                 else:
                     results[name] = feedback_run(store, args.feedback, verdicts, args.script)
             finally:
-                store.client.drop_database(store.db.name)
-                store.close()
+                store.close()  # the server's folder is temporary: no drop (it can stall on a busy server)
                 server.stop()
         if args.feedback:
             c, f = results["control"], results["feedback"]
