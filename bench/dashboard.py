@@ -3,7 +3,8 @@
     python -m bench.dashboard --posts 1000000 --loads 20 [--data-dir DIR] [--reuse]
 
 1. Fills an embedded SecantusDB (``DIR/db``, kept for ``--reuse``) with ``--posts``
-   resampled real posts and their rollups (:mod:`bench.fill`).
+   resampled real posts and their rollups (:mod:`bench.fill`), and builds the search
+   index (``DIR/search-index``, rebuilt unless ``--reuse`` finds one holding every post).
 2. Starts the dashboard (``streamlit run app.py``) against it, creates a user, and opens
    one logged-in Chromium tab (Playwright, Debian chromium).
 3. For each page, ``--loads`` times: navigates with the sidebar link (a Streamlit rerun,
@@ -62,16 +63,17 @@ def pct(values: list[float], q: float) -> float:
     return s[min(len(s) - 1, max(0, round(q * (len(s) - 1))))]
 
 
-def page_queries(store: Store) -> dict[str, list[tuple[str, Any]]]:
+def page_queries(reader: Any) -> dict[str, list[tuple[str, Any]]]:
     """Per page, the queries it runs when nothing is cached (what ``components/data.py`` calls).
 
     Mirrors the pages with their default filters (Explore and Map: "Last 7 days"), so the
-    sum per page is the database part of an uncached render.
+    sum per page is the database and index part of an uncached render.
     """
-    from pipelines import health, triage
+    from pipelines import health, mapview, triage
     from pipelines import queries as Q
     from pipelines.filters import Filters
 
+    store = reader.store
     clock = Q.data_clock(store)
     since, until = Q.preset_range(clock, "Last 7 days")
     f = Filters.make(since=since, until=until)
@@ -79,7 +81,7 @@ def page_queries(store: Store) -> dict[str, list[tuple[str, Any]]]:
     today = Filters.make(since=window.until - (window.until - window.since) / 7, until=window.until)
     sidebar = [
         ("data clock (rollups)", lambda: Q.data_clock(store).end),
-        ("filter options (rollups + 500 posts)", lambda: len(Q.filter_options(store).places)),
+        ("filter options (rollups + index)", lambda: len(Q.filter_options(store, reader).places)),
     ]
     return {
         "Overview": [
@@ -90,23 +92,20 @@ def page_queries(store: Store) -> dict[str, list[tuple[str, Any]]]:
             ("posts per hour 7 d (rollups)", lambda: Q.posts_per_hour(store, window).height),
             ("anomaly markers", lambda: triage.anomaly_markers(store, window.since, window.until).height),
             ("source health", lambda: health.source_health(store).height),
-            ("top terms 24 h", lambda: Q.top_terms(store, today).height),
+            ("top terms 24 h", lambda: Q.top_terms(reader, today).height),
             ("latest alerts", lambda: triage.latest_alerts(store).height),
-            ("latest posts", lambda: Q.latest_posts(store).height),
+            ("latest posts", lambda: Q.latest_posts(reader).height),
         ],
         "Explore": [
             *sidebar,
-            ("timeline 7 d", lambda: Q.timeline(store, f).hourly.height),
-            ("count 7 d", lambda: Q.count_matching(store, f).label()),
-            ("posts page 1", lambda: Q.posts_page(store, f).posts.height),
+            ("timeline 7 d", lambda: Q.timeline(reader, f).hourly.height),
+            ("count 7 d", lambda: Q.count_matching(reader, f)),
+            ("posts page 1", lambda: Q.posts_page(reader, f).height),
         ],
         "Map": [
             *sidebar,
-            ("map points 7 d", lambda: Q.map_points(store, f).points.height),
-            (
-                "posts of all points (by id)",
-                lambda: Q.posts_by_ids(store, Q.map_points(store, f).points["id"].to_list()).height,
-            ),
+            ("map view 7 d (points or clusters)", lambda: mapview.map_view(reader, f).located),
+            ("newest located posts (table)", lambda: mapview.located_posts(reader, f, mapview.TABLE_ROWS)[0]),
         ],
         "Anomalies": [("anomaly list", lambda: triage.anomaly_list(store, ()).height)],
         "Sources": [("source health", lambda: health.source_health(store).height)],
@@ -115,32 +114,52 @@ def page_queries(store: Store) -> dict[str, list[tuple[str, Any]]]:
                 item
                 for q in ("flood", "earthquake OR quake", '"state of emergency"', "-flood")
                 for item in (
-                    (f"keyword timeline+count {q!r}", partial(_count_label, store, f.replace(query=q))),
-                    (f"keyword page 1 {q!r}", partial(_page_rows, store, f.replace(query=q))),
+                    (f"keyword timeline+count {q!r}", partial(_count, reader, f.replace(query=q))),
+                    (f"keyword page 1 {q!r}", partial(_page_rows, reader, f.replace(query=q))),
                 )
             ],
-            ("page 10, 7 d", lambda: Q.posts_page(store, f, 9).posts.height),
-            ("threat >= 0.5, 7 d", lambda: Q.count_matching(store, f.replace(threat=(0.5, 1.0))).label()),
+            ("page 10, 7 d", lambda: Q.posts_page(reader, f, 9).height),
+            ("threat >= 0.5, 7 d", lambda: Q.count_matching(reader, f.replace(threat=(0.5, 1.0)))),
+            ("breakdown: sources, 7 d", lambda: Q.breakdown(reader, f, "source").height),
+            ("score summary, 7 d", lambda: Q.score_summary(reader, f).height),
         ],
     }
 
 
-def _count_label(store: Store, f: Any) -> str:
+def _count(reader: Any, f: Any) -> int:
     from pipelines import queries as Q
 
-    return Q.count_matching(store, f).label()
+    Q.timeline(reader, f)
+    return Q.count_matching(reader, f)
 
 
-def _page_rows(store: Store, f: Any) -> int:
+def _page_rows(reader: Any, f: Any) -> int:
     from pipelines import queries as Q
 
-    return Q.posts_page(store, f).posts.height
+    return Q.posts_page(reader, f).height
 
 
-def query_times(store: Store) -> list[tuple[str, str, float, str]]:
+def build_index(store: Store, data_dir: Path, reuse: bool) -> Any:
+    """The search index of ``data_dir`` holding every post (rebuilt unless reusable)."""
+    from pipelines.queries import Reader
+    from pipelines.search.index import SearchIndex, index_path
+    from pipelines.search.indexer import Indexer
+
+    index = SearchIndex.open_or_create(index_path(data_dir))
+    have = sum(int(r["n"]) for r in store.rollup_sums("ingest", []))
+    if not (reuse and index.searcher().num_docs == have):
+        indexer = Indexer(store, index)
+        t0 = time.perf_counter()
+        n = indexer.rebuild()
+        indexer.close()
+        print(f"indexed {n:,} posts in {time.perf_counter() - t0:.0f} s", flush=True)
+    return Reader(store, index)
+
+
+def query_times(reader: Any) -> list[tuple[str, str, float, str]]:
     """``(page, query, seconds, result)`` for every query of :func:`page_queries`, run once."""
     out: list[tuple[str, str, float, str]] = []
-    for page, items in page_queries(store).items():
+    for page, items in page_queries(reader).items():
         for label, fn in items:
             t0 = time.perf_counter()
             r = fn()
@@ -225,9 +244,10 @@ def main() -> int:
         server.stop()
         return 0
 
+    reader = build_index(store, args.data_dir, args.reuse)
     print(f"\nquery times (direct, no Streamlit, no cache; load average {_load()}):")
     totals: dict[str, float] = {}
-    for page, label, dt, r in query_times(store):
+    for page, label, dt, r in query_times(reader):
         totals[page] = totals.get(page, 0.0) + dt
         print(f"  {page:10s} {label:45s} {dt * 1000:8.0f} ms   {r}")
     for page, total in totals.items():
@@ -238,7 +258,7 @@ def main() -> int:
         return 0
 
     user = f"bench-{int(time.time())}"  # a new user each run: its first login enrols TOTP
-    env = {**os.environ, "MONGODB_URI": uri, "MONGODB_DB": "vigil"}
+    env = {**os.environ, "MONGODB_URI": uri, "MONGODB_DB": "vigil", "VIGIL_DATA_DIR": str(args.data_dir)}
     subprocess.run(
         [sys.executable, "-m", "pipelines", "user", "add", user, "--role", "admin", "--password-stdin"],
         input=PASSWORD + "\n",

@@ -1,87 +1,61 @@
-"""Search-index benchmark: N resampled real posts through the indexer's write path, then
-p50/p95 of ten query shapes x (count, hourly timeline, top terms, newest page).
+"""Search-index benchmark: N resampled real posts through the indexer, then p50/p95 of
+eleven query shapes x (count, hourly timeline, top 20 terms, newest 50), each answer
+checked against an independent count.
 
 Usage (repository root)::
 
-    python bench/search.py [-n 1000000] [--repeats 20]
+    python bench/search.py [-n 1000000] [--repeats 20] [--index-dir DIR [--keep]]
 
-Posts are the bundled sample's real tweets (``data/sample``, via :func:`bench.ingest.base_rows`)
-drawn with replacement, each a new post with a new id, a time spread over 60 days, a source of
-three and a language of two; ``terms`` are computed by :func:`pipelines.models.extract_terms`.
-Scores and places are *synthetic* (uniform random threat/sentiment, one of five Canadian
-cities on 30 % of posts), so filters on them have realistic selectivity, not real values.
-MongoDB is skipped: documents go straight to :class:`pipelines.search.indexer.Indexer`'s
-write path (``to_document``, delete-by-id, add, commit per 10,000). Prints index rate,
-size on disk, peak RSS, and a latency table. No targets are asserted.
+Posts come from :mod:`bench.search_posts` (real tweet texts, synthetic times, sources,
+scores and places). MongoDB is skipped: a stand-in store hands the posts to the real
+:class:`pipelines.search.indexer.Indexer`: the fill is ``index --rebuild``'s code path
+(:meth:`~pipelines.search.indexer.Indexer.rebuild`), and the follow loop's rate
+(``run_once``) is measured apart on 20,000 posts. With ``--index-dir``
+an index already filled with the same N posts is reused (query timings only); ``--keep``
+leaves it on disk. Prints index rate, size on disk, peak RSS, and per cell p50/p95 in ms
+of wall time and, in brackets, the p95 of the process's CPU time (what the query cost
+apart from waiting for a shared machine's cores), with ``ok`` when the answer equals the independent count (numpy over the regenerated
+posts and :func:`pipelines.search.matches` per distinct text) or ``WRONG``. The first
+call of each cell is the checked one and is not timed. No target is asserted.
 """
 
 from __future__ import annotations
 
 import argparse
-import random
+import functools
+import heapq
+import json
 import resource
+import shutil
 import statistics
 import sys
 import tempfile
 import time
+from collections import Counter
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
+
+import numpy as np
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from bench.ingest import base_rows  # noqa: E402
+from bench import search_posts as sp  # noqa: E402
 from pipelines.filters import Filters  # noqa: E402
-from pipelines.models import extract_terms  # noqa: E402
-from pipelines.search import aggregate  # noqa: E402
+from pipelines.search import aggregate, matches, parse  # noqa: E402
 from pipelines.search.compile import filters_query  # noqa: E402
 from pipelines.search.index import SearchIndex  # noqa: E402
-from pipelines.search.schema import to_document  # noqa: E402
+from pipelines.search.indexer import Indexer  # noqa: E402
+from pipelines.search.schema import SCHEMA_VERSION  # noqa: E402
 
-START = datetime(2020, 9, 13, tzinfo=UTC)
-CITIES = [("Calgary", 51.05, -114.07), ("Toronto", 43.65, -79.38), ("Montreal", 45.5, -73.57),
-          ("Vancouver", 49.28, -123.12), ("Halifax", 44.65, -63.57)]  # fmt: skip
+TOP = 20
+PAGE = 50
+AREA_BOX = {"lat": (50.9, 52.0), "lon": (-114.6, -113.9)}
+"""A box cutting through Calgary's jittered points (a drawn area's index-side work)."""
 
-
-def posts(n: int, seed: int = 7):
-    """``n`` resampled posts (dicts as the store holds them)."""
-    rng = random.Random(seed)
-    texts = [r[1] for r in base_rows()]
-    terms_of: dict[str, list[str]] = {}
-    for i in range(n):
-        text = rng.choice(texts)
-        terms = terms_of.get(text) or terms_of.setdefault(text, extract_terms(text))
-        post = {
-            "_id": f"bench:{i}",
-            "source": rng.choice(["twitter", "reddit", "rss"]),
-            "lang": rng.choice(["en", "en", "en", "fr"]),
-            "ts": START + timedelta(seconds=rng.randrange(60 * 24 * 3600)),
-            "text": text,
-            "terms": terms,
-            "seq": i + 1,
-            "scores": {"threat": rng.random(), "sentiment": rng.uniform(-1, 1)},
-        }
-        if rng.random() < 0.3:
-            name, lat, lon = rng.choice(CITIES)
-            post["scores"]["places"] = [{"name": name, "lat": lat, "lon": lon}]
-        yield post
-
-
-def fill(index: SearchIndex, n: int) -> float:
-    """Index ``n`` posts the way :class:`~pipelines.search.indexer.Indexer` writes; seconds taken."""
-    writer = index.writer()
-    t0 = time.perf_counter()
-    for i, post in enumerate(posts(n), 1):
-        writer.delete_documents_by_term("id", post["_id"])
-        writer.add_document(to_document(post))
-        if i % 10_000 == 0:
-            writer.commit()
-    writer.commit()
-    writer.wait_merging_threads()
-    return time.perf_counter() - t0
-
-
-SHAPES = {
+SHAPES: dict[str, dict[str, Any]] = {
     "term": {"query": "flood"},
     "phrase": {"query": '"state of emergency"'},
     "and_not": {"query": "flood -calgary"},
@@ -89,49 +63,310 @@ SHAPES = {
     "or": {"query": "(fire OR flood OR earthquake) -rescue"},
     "time_range": {
         "query": "flood",
-        "since": START + timedelta(days=10),
-        "until": START + timedelta(days=20),
+        "since": sp.START + timedelta(days=10),
+        "until": sp.START + timedelta(days=20),
     },
     "score_range": {"query": "flood", "threat": (0.7, 1.0)},
     "source_lang": {"query": "flood", "sources": ["twitter"], "langs": ["en"]},
     "place": {"places": ["Calgary"]},
+    "area": {"area_box": AREA_BOX},
     "everything": {},
 }
-OPS = {
+OPS: dict[str, Callable[[Any, Any], Any]] = {
     "count": lambda s, q: aggregate.count(s, q),
     "hourly": lambda s, q: aggregate.histogram(s, q, "1h"),
-    "top_terms": lambda s, q: aggregate.top_values(s, q, "terms", 20),
-    "newest_50": lambda s, q: aggregate.newest_ids(s, q, 50),
+    "top_terms": lambda s, q: aggregate.top_values(s, q, "terms", TOP),
+    "newest_50": lambda s, q: aggregate.newest_ids(s, q, PAGE),
 }
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+class BenchStore:
+    """The reads the indexer makes of the store, answered from generated posts."""
+
+    def __init__(self, n: int) -> None:
+        self.n = n
+        self.generate_s = 0.0
+        self._k: int | None = None
+        self._posts: list[dict[str, Any]] = []
+
+    def _post(self, seq: int) -> dict[str, Any]:
+        k = (seq - 1) // sp.CHUNK
+        if k != self._k:
+            t0 = time.perf_counter()
+            self._k, self._posts = k, list(sp.posts_of(sp.chunk(k, self.n)))
+            self.generate_s += time.perf_counter() - t0
+        return self._posts[(seq - 1) % sp.CHUNK]
+
+    def posts_changed_after(self, seq: int, limit: int) -> list[dict[str, Any]]:
+        return [self._post(s) for s in range(seq + 1, min(self.n, seq + limit) + 1)]
+
+    def posts_with_seqs(self, seqs: list[int]) -> list[dict[str, Any]]:
+        return [self._post(s) for s in seqs if 1 <= s <= self.n]
+
+    def current_seq(self) -> int:
+        return self.n
+
+    def estimated_post_count(self) -> int:
+        return self.n
+
+    def iter_posts(self, query: dict[str, Any], batch_size: int = 0) -> Iterator[dict[str, Any]]:
+        for k in range((self.n + sp.CHUNK - 1) // sp.CHUNK):
+            t0 = time.perf_counter()
+            batch = list(sp.posts_of(sp.chunk(k, self.n)))
+            self.generate_s += time.perf_counter() - t0
+            yield from batch
+
+
+def fill(index: SearchIndex, n: int) -> dict[str, float]:
+    """Index ``n`` posts the way ``index --rebuild`` does (:meth:`Indexer.rebuild`: add,
+    commit per 10,000, position file), then wait for merges; seconds in all and generating."""
+    store = BenchStore(n)
+    indexer = Indexer(store, index)
+    t0, c0 = time.perf_counter(), _cpu_s()
+    indexer.rebuild()
+    indexer.close()
+    return {"total_s": time.perf_counter() - t0, "generate_s": store.generate_s, "cpu_s": _cpu_s() - c0}
+
+
+def _cpu_s() -> float:
+    """CPU seconds of this process, all threads (Tantivy's indexing and merge threads too)."""
+    ru = resource.getrusage(resource.RUSAGE_SELF)
+    return ru.ru_utime + ru.ru_stime
+
+
+def follow_rate(n: int, sample: int = 20_000) -> float:
+    """Posts/s of the follow loop (:meth:`Indexer.run_once`: delete by id, add, commit per
+    batch of 2,000, position file), measured on a small separate index of ``sample`` posts."""
+    with tempfile.TemporaryDirectory(prefix="vigil-bench-follow-") as tmp:
+        store = BenchStore(min(n, sample))
+        indexer = Indexer(store, SearchIndex.create(Path(tmp) / "search-index"))
+        t0 = time.perf_counter()
+        while indexer.run_once():
+            pass
+        indexer.close()
+        return store.n / (time.perf_counter() - t0 - store.generate_s)
+
+
+def shape_query(schema: Any, kw: dict[str, Any]) -> Any:
+    """The shape's Tantivy query (an area is a box on the map point, built here)."""
+    import tantivy
+    from tantivy import FieldType, Occur, Query
+
+    box = kw.get("area_box")
+    q = filters_query(schema, Filters.make(**{k: v for k, v in kw.items() if k != "area_box"}))
+    if box is None:
+        return q
+    parts = [(Occur.Must, q)] + [
+        (Occur.Must, Query.range_query(schema, f"map_{axis}", FieldType.Float, lo, hi))
+        for axis, (lo, hi) in box.items()
+    ]
+    return tantivy.Query.boolean_query(parts)
+
+
+# ----------------------------------------------------------------------- independent counts
+
+
+def _mask(cols: dict[str, np.ndarray], kw: dict[str, Any], text_ok: np.ndarray | None) -> np.ndarray:
+    m = np.ones(len(cols["i"]), dtype=bool)
+    if text_ok is not None:
+        m &= text_ok[cols["text"]]
+    if kw.get("since"):
+        m &= cols["ts"] >= int(kw["since"].timestamp())
+    if kw.get("until"):
+        m &= cols["ts"] < int(kw["until"].timestamp())
+    if kw.get("sources"):
+        m &= np.isin(cols["source"], [sp.SOURCES.index(s) for s in kw["sources"]])
+    if kw.get("langs"):
+        m &= np.isin(cols["lang"], [sp.LANGS.index(s) for s in kw["langs"]])
+    if kw.get("threat"):
+        lo, hi = kw["threat"]
+        m &= (cols["threat"] >= lo) & (cols["threat"] <= hi)
+    if kw.get("places"):
+        m &= np.isin(cols["place"], [i for i, c in enumerate(sp.CITIES) if c[0] in kw["places"]])
+    if kw.get("area_box"):
+        (la0, la1), (lo0, lo1) = kw["area_box"]["lat"], kw["area_box"]["lon"]
+        m &= (cols["place"] >= 0) & (cols["lat"] >= la0) & (cols["lat"] <= la1)
+        m &= (cols["lon"] >= lo0) & (cols["lon"] <= lo1)
+    return m
+
+
+@functools.cache
+def _texts_matching(corpus: sp.Corpus, query: str) -> np.ndarray:
+    """Which distinct texts the keyword query matches (:func:`matches`, the Python evaluator)."""
+    tree = parse(query)
+    return np.array([matches(tree, list(t), x) for t, x in zip(corpus.terms, corpus.texts, strict=True)])
+
+
+def expected(n: int) -> dict[str, dict[str, Any]]:
+    """Per shape: count, hourly counts, top terms, and the newest ``PAGE`` times, by
+    regenerating the posts and testing them in numpy (texts with :func:`matches`)."""
+    corpus = sp.corpus()
+    text_ok = {
+        name: _texts_matching(corpus, kw["query"]) if kw.get("query") else None for name, kw in SHAPES.items()
+    }
+    hours = sp.SPAN_S // 3600 + 1
+    acc = {name: {"count": 0, "hourly": np.zeros(hours, np.int64), "texts": np.zeros(len(corpus.texts), np.int64),
+                  "newest": []} for name in SHAPES}  # fmt: skip
+    t0 = int(sp.START.timestamp())
+    for cols in sp.chunks(n):
+        for name, kw in SHAPES.items():
+            m, a = _mask(cols, kw, text_ok[name]), acc[name]
+            a["count"] += int(m.sum())
+            a["hourly"] += np.bincount((cols["ts"][m] - t0) // 3600, minlength=hours)
+            a["texts"] += np.bincount(cols["text"][m], minlength=len(corpus.texts))
+            ts = cols["ts"][m]
+            top = ts[np.argsort(-ts, kind="stable")[:PAGE]].tolist()
+            a["newest"] = heapq.nlargest(PAGE, a["newest"] + top)
+    out = {}
+    for name, a in acc.items():
+        terms: Counter[str] = Counter()
+        for t in np.nonzero(a["texts"])[0].tolist():
+            for term in corpus.terms[t]:
+                terms[term] += int(a["texts"][t])
+        nz = np.nonzero(a["hourly"])[0]
+        hourly = a["hourly"][nz[0] : nz[-1] + 1].tolist() if len(nz) else []
+        out[name] = {"count": a["count"], "hourly": hourly, "newest": a["newest"],
+                     "top_terms": sorted(terms.items(), key=lambda kv: (-kv[1], kv[0]))[:TOP]}  # fmt: skip
+    return out
+
+
+def check(op: str, answer: Any, want: dict[str, Any], n: int, kw: dict[str, Any]) -> bool:
+    """Does the index's answer equal the independent count?"""
+    if op == "count":
+        return answer == want["count"]
+    if op == "hourly":
+        return [c for _, c in answer] == want["hourly"]
+    if op == "top_terms":
+        return answer == want["top_terms"]
+    # newest: each id is selected, and their times are the selection's newest times
+    times = []
+    for row in (int(i.split(":")[1]) for i in answer):
+        cols = sp.chunk(row // sp.CHUNK, n)
+        one = {k: v[row % sp.CHUNK : row % sp.CHUNK + 1] for k, v in cols.items()}
+        t = int(one["text"][0])
+        said = not kw.get("query") or matches(
+            parse(kw["query"]), list(sp.corpus().terms[t]), sp.corpus().texts[t]
+        )
+        if not (said and _mask(one, kw, None)[0]):
+            return False
+        times.append(int(one["ts"][0]))
+    return times == want["newest"]
+
+
+# ----------------------------------------------------------------------- main
+
+
+def _p95(values: list[float]) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(0.95 * len(ordered)))]
+
+
+def _size(path: Path) -> int:
+    return sum(f.stat().st_size for f in path.rglob("*") if f.is_file())
+
+
+def _rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def prepare(path: Path, n: int) -> dict[str, Any]:
+    """Fill a new index at ``path``, or reuse one filled with the same ``n`` posts."""
+    meta_file = path / "bench-meta.json"
+    meta = {"n": n, "schema_version": SCHEMA_VERSION, "chunk": sp.CHUNK, "corpus": len(sp.corpus().texts)}
+    if meta_file.is_file():
+        old = json.loads(meta_file.read_text())
+        if {k: old.get(k) for k in meta} == meta:
+            print(f"reusing the index at {path} ({n:,} posts; fill figures of {old['filled_at']})")
+            return old
+    if path.exists():
+        if not meta_file.is_file() and any(path.iterdir()):
+            raise SystemExit(f"{path} is not empty and holds no bench index; give an empty or new folder")
+        shutil.rmtree(path)
+    index = SearchIndex.create(path)
+    times = fill(index, n)
+    meta |= times | {
+        "rss_fill_mb": _rss_mb(),
+        "size": _size(path),
+        "filled_at": datetime.now(UTC).isoformat(),
+    }
+    meta_file.write_text(json.dumps(meta))
+    return meta
+
+
+def main(argv: list[str] | None = None) -> dict[str, Any]:
+    ap = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
     ap.add_argument("-n", type=int, default=1_000_000)
     ap.add_argument("--repeats", type=int, default=20)
-    args = ap.parse_args()
-    with tempfile.TemporaryDirectory(prefix="vigil-bench-search-") as tmp:
-        index = SearchIndex.create(Path(tmp) / "search-index")
-        secs = fill(index, args.n)
-        size = sum(f.stat().st_size for f in index.path.rglob("*") if f.is_file())
-        rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-        print(f"indexed {args.n:,} posts in {secs:.1f} s = {args.n / secs:,.0f} posts/s")
-        print(f"size on disk {size / 1e6:,.1f} MB ({size / args.n:,.0f} B/post); peak RSS {rss_mb:,.0f} MB")
-        searcher = index.searcher()
-        print(f"{'shape':<12} {'matches':>9}  " + "  ".join(f"{op + ' p50/p95 ms':>22}" for op in OPS))
-        for name, kw in SHAPES.items():
-            q = filters_query(index.schema, Filters.make(**kw))
-            cells = []
-            for fn in OPS.values():
-                times = []
-                for _ in range(args.repeats):
-                    t0 = time.perf_counter()
-                    fn(searcher, q)
-                    times.append((time.perf_counter() - t0) * 1000)
-                times.sort()
-                p95 = times[min(len(times) - 1, int(0.95 * len(times)))]
-                cells.append(f"{statistics.median(times):>10.1f} / {p95:>9.1f}")
-            print(f"{name:<12} {aggregate.count(searcher, q):>9,}  " + "  ".join(cells))
+    ap.add_argument(
+        "--index-dir", type=Path, help="fill (or reuse) the index here instead of a temporary one"
+    )
+    ap.add_argument("--keep", action="store_true", help="leave the index in --index-dir")
+    args = ap.parse_args(argv)
+    tmp = None if args.index_dir else tempfile.mkdtemp(prefix="vigil-bench-search-")
+    path = args.index_dir or Path(tmp) / "search-index"
+    try:
+        return run(path, args.n, args.repeats)
+    finally:
+        if tmp:
+            shutil.rmtree(tmp, ignore_errors=True)
+        elif not args.keep and (path / "bench-meta.json").is_file():
+            shutil.rmtree(path, ignore_errors=True)
+
+
+def run(path: Path, n: int, repeats: int) -> dict[str, Any]:
+    print(f"posts: {n:,} drawn from {len(sp.corpus().texts):,} real texts ({sp.corpus().origin})")
+    meta = prepare(path, n)
+    secs, gen = meta["total_s"], meta["generate_s"]
+    print(f"indexed {n:,} posts in {secs:,.1f} s = {n / secs:,.0f} posts/s "
+          f"({n / max(secs - gen, 1e-9):,.0f} posts/s without generating the posts)")  # fmt: skip
+    if meta.get("cpu_s"):
+        print(f"CPU time of the fill {meta['cpu_s']:,.1f} s = {n / meta['cpu_s']:,.0f} posts per CPU second "
+              "(all threads; independent of other load on the machine)")  # fmt: skip
+    print(f"follow loop (index --loop): {follow_rate(n):,.0f} posts/s without generating the posts")
+    print(f"size on disk {meta['size'] / 1e6:,.1f} MB ({meta['size'] / n:,.0f} B/post); "
+          f"peak RSS after the fill {meta['rss_fill_mb']:,.0f} MB")  # fmt: skip
+    index = SearchIndex.open(path)
+    searcher = index.searcher()
+    print(f"segments: {searcher.num_segments}")
+    results: dict[str, dict[str, Any]] = {}
+    for name, kw in SHAPES.items():
+        q = shape_query(index.schema, kw)
+        results[name] = {"matches": aggregate.count(searcher, q)}
+        for op, fn in OPS.items():
+            first = fn(searcher, q)
+            times, cpu = [], []
+            for _ in range(repeats):
+                t0, c0 = time.perf_counter(), time.process_time()
+                fn(searcher, q)
+                times.append((time.perf_counter() - t0) * 1000)
+                cpu.append((time.process_time() - c0) * 1000)
+            results[name][op] = {"p50": statistics.median(times), "p95": _p95(times), "cpu_p95": _p95(cpu),
+                                 "answer": first}  # fmt: skip
+    rss_q = _rss_mb()
+    t0 = time.perf_counter()
+    want = expected(n)
+    print(
+        f"peak RSS after the queries {rss_q:,.0f} MB; independent counts took {time.perf_counter() - t0:,.1f} s"
+    )
+    print(f"{'shape':<12} {'matches':>10}  " + "  ".join(f"{op + ' p50/p95 (cpu p95)':>30}" for op in OPS))
+    wrong = 0
+    for name, res in results.items():
+        cells = []
+        for op in OPS:
+            ok = check(op, res[op].pop("answer"), want[name], n, SHAPES[name])
+            res[op]["exact"] = ok
+            wrong += not ok
+            r = res[op]
+            cells.append(
+                f"{r['p50']:>7.1f} /{r['p95']:>7.1f} ({r['cpu_p95']:>6.1f}) {'ok' if ok else 'WRONG':>5}"
+            )
+        print(f"{name:<12} {res['matches']:>10,}  " + "  ".join(cells))
+    slow = sum(res[op]["p95"] >= 100 for res in results.values() for op in OPS)
+    slow_cpu = sum(res[op]["cpu_p95"] >= 100 for res in results.values() for op in OPS)
+    print(
+        f"cells: {len(SHAPES) * len(OPS)}, p95 >= 100 ms: {slow} (CPU time: {slow_cpu}), not exact: {wrong}"
+    )
+    return {"meta": meta, "results": results, "wrong": wrong}
 
 
 if __name__ == "__main__":

@@ -1,20 +1,19 @@
-"""Watch-pass benchmark: tagging N scored posts with watchlists, and one cycle of the alerts loop.
+"""Watchlist benchmark: watch series from the search index, and one cycle of the alerts loop.
 
 Usage (repository root)::
 
-    python bench/watch.py [-n 10000] [--watchlists 5] [--batch 500]
+    python bench/watch.py [-n 10000] [--watchlists 5]
 
 The N posts are the bundled sample's real tweets (``data/sample``, CrisisLexT26) drawn at
 random with replacement, given new ids and times spread over 30 days, stored as the scorer
 leaves them (status ``scored``, scores set) in a fresh embedded SecantusDB (own server, free
-port, temporary folder, ``--sync-on-commit``, Vigil's indexes). It prints posts/s of:
+port, temporary folder, Vigil's indexes), then indexed by the search indexer. There is no
+watch pass any more (issue 13): a watchlist's series is an aggregation of its query. It
+prints:
 
-- the live pass (every post matched against every watchlist in Python, tagged, marked
-  ``watched``, rollups counted with the journal), the path new posts take;
-- the back-fill of one new watchlist over the already-watched history (time windows through
-  the ``ts`` index), the path of a new or edited watchlist;
-- the server's ``update_many`` of the same number of posts (the floor the pass sits on);
-- one full alerts cycle (rules and deliveries) once tagging is done.
+- the indexer's rate over the N posts (the only per-post work watchlists now cost);
+- the time of every watchlist's whole hourly series (what the detector reads each cycle);
+- one full alerts cycle (five rules on one watchlist) reading the index.
 """
 
 from __future__ import annotations
@@ -37,8 +36,10 @@ sys.path.insert(0, str(REPO))
 
 from pipelines.alerts.models import Channel, Rule  # noqa: E402
 from pipelines.alerts.service import AlertService  # noqa: E402
-from pipelines.alerts.tagging import WatchTagger  # noqa: E402
 from pipelines.models import build_post  # noqa: E402
+from pipelines.search import signals  # noqa: E402
+from pipelines.search.index import SearchIndex, index_path  # noqa: E402
+from pipelines.search.indexer import Indexer  # noqa: E402
 from pipelines.store import EmbeddedServer, Store  # noqa: E402
 from pipelines.watchlists import Watchlist  # noqa: E402
 
@@ -103,7 +104,6 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("-n", type=int, default=10_000)
     ap.add_argument("--watchlists", type=int, default=5)
-    ap.add_argument("--batch", type=int, default=500)
     args = ap.parse_args()
     docs = posts(args.n)
     with tempfile.TemporaryDirectory() as tmp:
@@ -117,27 +117,21 @@ def main() -> None:
             ]
             for wl in wls:
                 add(store, wl)
-            tagger = WatchTagger(store, batch=args.batch)
-            tagger.run(budget_s=1e9)  # the watchlists exist before the posts: empty back-fills
             for i in range(0, len(docs), 5000):
-                store.db.posts.insert_many(docs[i : i + 5000], ordered=False)
+                store.insert_posts(docs[i : i + 5000])
             store.rebuild_ingest_rollups()
+            index = SearchIndex.create(index_path(Path(tmp) / "data"))
+            indexer = Indexer(store, index)
             t = time.perf_counter()
-            live = tagger.run(budget_s=1e9)
-            live_s = time.perf_counter() - t
-            tagged = live.live_tagged
+            indexed = indexer.catch_up()
+            index_s = time.perf_counter() - t
+            indexer.close()
 
-            extra = Watchlist.make(name="backfill", query=QUERIES[-1])
-            add(store, extra)
+            searcher = index.searcher()
             t = time.perf_counter()
-            bf = tagger.run(budget_s=1e9)
-            bf_s = time.perf_counter() - t
-
-            ids = [d["_id"] for d in docs]
-            t = time.perf_counter()
-            for i in range(0, len(ids), 500):
-                store.db.posts.update_many({"_id": {"$in": ids[i : i + 500]}}, {"$set": {"bench": 1}})
-            floor_s = time.perf_counter() - t
+            hours = [signals.watch_rollups(searcher, index.schema, wl) for wl in wls]
+            series_s = time.perf_counter() - t
+            matched = sum(h["n"] for hs in hours for h in hs)
 
             store.put_config(
                 "alert_channels",
@@ -153,21 +147,20 @@ def main() -> None:
                     ).to_doc(),
                 )
             t = time.perf_counter()
-            report = AlertService(store).cycle(deliver=False)
+            report = AlertService(store, index=index).cycle(deliver=False)
             cycle_s = time.perf_counter() - t
         finally:
             server.stop()
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(f"posts: {args.n:,}, watchlists: {args.watchlists}, batch: {args.batch}")
-    print(f"live pass: {args.n / live_s:,.0f} posts/s ({live_s:.1f} s, {tagged:,} posts tagged)")
+    print(f"posts: {args.n:,}, watchlists: {args.watchlists}")
+    print(f"indexer: {indexed / index_s:,.0f} posts/s ({index_s:.1f} s, {indexed:,} posts)")
     print(
-        f"back-fill of one new watchlist: {args.n / bf_s:,.0f} posts of history/s "
-        f"({bf_s:.1f} s, {sum(bf.backfilled.values()):,} tagged)"
+        f"every watchlist's hourly series: {series_s * 1000:,.0f} ms for {args.watchlists} watchlists "
+        f"({matched:,} scored posts matched in all)"
     )
     print(
-        f"server floor, update_many of every post in 500s: {args.n / floor_s:,.0f} posts/s ({floor_s:.1f} s)"
+        f"one alerts cycle (5 rules, index): {cycle_s:.2f} s ({report.events} events, errors {report.errors})"
     )
-    print(f"one alerts cycle after tagging (5 rules): {cycle_s:.2f} s ({report.events} events)")
     print(f"peak RSS of this process: {rss:.0f} MB")
 
 

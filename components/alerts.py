@@ -33,7 +33,11 @@ def visible_watchlists(user: str | None, role: str | None) -> list[Watchlist]:
 @st.cache_data(ttl=TTL_S, show_spinner=False)
 def watchlist_table(user: str | None, role: str | None) -> pl.DataFrame:
     store = data.get_store()
-    return views.watchlist_table(store, views.visible_watchlists(store, user, role))
+    try:
+        reader = data.get_reader()
+    except data.SearchIndexError:
+        reader = None  # the table still lists the definitions; the preview says what is wrong
+    return views.watchlist_table(reader, views.visible_watchlists(store, user, role))
 
 
 @st.cache_data(ttl=TTL_S, show_spinner=False)

@@ -235,6 +235,13 @@ with t2:
         st.caption("No places recorded.")
     else:
         st.dataframe(view.places, hide_index=True)
+st.markdown("**Top people, organisations and products**")
+if view.entities.is_empty():
+    st.caption("No entities recorded (posts not scored yet, or scored before entities existed).")
+else:
+    st.dataframe(
+        view.entities.select([c for c in ("entity", "n") if c in view.entities.columns]), hide_index=True
+    )
 st.markdown("**Top posts**")
 if view.posts:
     render_posts_table(data.posts_by_ids(tuple(view.posts)), height=300)

@@ -19,14 +19,14 @@ NEW = "+ New watchlist"
 
 if saved := st.session_state.pop("wl_saved", None):
     st.success(
-        f"Saved {saved!r}. The alerts loop tags its posts within a cycle (back-filling history first)."
+        f"Saved {saved!r}. Explore, the alerts loop and the detector select its posts from now on, history included."
     )
 if mine:
     st.dataframe(ui.watchlist_table(user.username, user.role), hide_index=True)
 else:
     st.info(
         "No watchlist yet. Create one below: a keyword query (the same syntax as Explore), "
-        "sources, languages or an area. The alerts loop then tags matching posts and keeps their hourly counts."
+        "sources, languages or an area. Its posts, counts and hourly series then come from the search index."
     )
 
 options = [NEW, *by_id]

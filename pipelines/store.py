@@ -258,10 +258,7 @@ class Store:
             ([("source", ASCENDING), ("ts", DESCENDING)], {}),
             ([("status", ASCENDING), ("lease_until", ASCENDING)], {}),
             ([("content_hash", ASCENDING)], {}),
-            ([("terms", ASCENDING)], {}),
             ([("geo", "2dsphere")], {}),
-            ([("watched", ASCENDING), ("status", ASCENDING)], {}),  # alerts (issue 7): watch pass
-            ([("watchlists", ASCENDING), ("ts", ASCENDING)], {}),  # alerts (issue 7): watch rollups
             ([("claim", ASCENDING)], {}),  # scoring (issue 4): a worker's claimed batch
             ([("rollup_pending", ASCENDING)], {}),  # scoring (issue 4): rollup crash recovery
             ([("seq", ASCENDING)], {}),  # search (issue 13): the indexer's change marker
@@ -289,9 +286,6 @@ class Store:
         "alerts": [  # alerts (issue 7): the delivery log
             ([("status", ASCENDING), ("next_try", ASCENDING)], {}),
             ([("at", DESCENDING)], {}),
-        ],
-        "watch_places": [  # alerts (issue 7)
-            ([("watchlist", ASCENDING), ("first_seen", DESCENDING)], {}),
         ],
         "anomalies": [  # detection (issue 5)
             ([("series", ASCENDING), ("start", ASCENDING)], {}),
@@ -339,6 +333,7 @@ class Store:
                     name = "_".join(f"{k}_{v}" for k, v in keys)
                     if name not in have:
                         self.db[coll].create_index(keys, **opts)
+            self.drop_obsolete_indexes()
             self.db.meta.update_one(
                 {"_id": "schema"},
                 {"$set": {"version": SCHEMA_VERSION, "updated": datetime.now(UTC)}},
@@ -1155,108 +1150,6 @@ class Store:
             return str(old["_id"]), False
         raise StoreError(f"cannot store anomaly of {series} at {start}: concurrent writers kept colliding")
 
-    # ------------------------------------------------------------------ dashboard (issue 6)
-    #
-    # Measured on SecantusDB 0.7: a query uses an index only through *plain* top-level
-    # field predicates; any top-level $and / $or / $nor makes it a collection scan, and a
-    # sort + limit still reads the whole index range. So every dashboard read is a
-    # two-stage pipeline (`index` = plain predicates incl. a ts window, then `residual`)
-    # over a ts window chosen from the rollups (pipelines/scan.py): its cost is the posts
-    # in that window, whatever the size of the store.
-
-    @staticmethod
-    def _stages(index: dict[str, Any], residual: dict[str, Any] | None) -> list[dict[str, Any]]:
-        stages: list[dict[str, Any]] = [{"$match": index}]
-        if residual:
-            stages.append({"$match": residual})
-        return stages
-
-    def find_posts_in(
-        self,
-        index: dict[str, Any],
-        residual: dict[str, Any] | None,
-        *,
-        limit: int,
-        skip: int = 0,
-        projection: dict[str, Any] | None = None,
-    ) -> list[dict[str, Any]]:
-        """Newest-first posts matching ``index`` then ``residual``, at most ``limit``."""
-        tail: list[dict[str, Any]] = [{"$sort": {"ts": DESCENDING}}]
-        if skip:
-            tail.append({"$skip": int(skip)})
-        tail.append({"$limit": int(limit)})
-        if projection:
-            tail.append({"$project": projection})
-        return list(self.db.posts.aggregate(self._stages(index, residual) + tail))
-
-    def count_posts_in(self, index: dict[str, Any], residual: dict[str, Any] | None) -> int:
-        rows = list(self.db.posts.aggregate([*self._stages(index, residual), {"$count": "n"}]))
-        return int(rows[0]["n"]) if rows else 0
-
-    def hourly_counts_in(
-        self, index: dict[str, Any], residual: dict[str, Any] | None
-    ) -> list[dict[str, Any]]:
-        """Posts per hour x source matching the two stages."""
-        group = {
-            "$group": {
-                "_id": {"hour": {"$dateTrunc": {"date": "$ts", "unit": "hour"}}, "source": "$source"},
-                "n": {"$sum": 1},
-            }
-        }
-        rows = self.db.posts.aggregate([*self._stages(index, residual), group])
-        return [{"hour": r["_id"]["hour"], "source": r["_id"]["source"], "n": r["n"]} for r in rows]
-
-    def term_counts_in(self, index: dict[str, Any], residual: dict[str, Any] | None) -> dict[str, int]:
-        """How many matching posts carry each term (for top terms).
-
-        Counted here rather than with ``$unwind`` + ``$group`` on the server: SecantusDB
-        builds one document per term in Python, which took 2.5x longer (5,000 posts).
-        """
-        counts: Counter[str] = Counter()
-        tail = [{"$project": {"_id": 0, "terms": 1}}]
-        for d in self.db.posts.aggregate(self._stages(index, residual) + tail):
-            counts.update(d.get("terms") or ())  # distinct per post (extract_terms)
-        return dict(counts)
-
-    def place_counts_in(self, index: dict[str, Any], residual: dict[str, Any] | None) -> list[dict[str, Any]]:
-        """How many matching posts name each place (``scores.places``)."""
-        tail = [
-            {"$project": {"_id": 0, "places": "$scores.places"}},
-            {"$unwind": "$places"},
-            {
-                "$group": {
-                    "_id": {"name": "$places.name", "country": "$places.country"},
-                    "lat": {"$first": "$places.lat"},
-                    "lon": {"$first": "$places.lon"},
-                    "n": {"$sum": 1},
-                }
-            },
-        ]
-        rows = self.db.posts.aggregate(self._stages(index, residual) + tail)
-        return [
-            {
-                "place": r["_id"].get("name"),
-                "country": r["_id"].get("country"),
-                "lat": r.get("lat"),
-                "lon": r.get("lon"),
-                "n": r["n"],
-            }
-            for r in rows
-        ]
-
-    def iter_posts_in(
-        self,
-        index: dict[str, Any],
-        residual: dict[str, Any] | None,
-        projection: dict[str, Any] | None = None,
-        batch_size: int = 1000,
-    ) -> Iterator[dict[str, Any]]:
-        """Stream every matching post of one window, newest first (exports)."""
-        tail: list[dict[str, Any]] = [{"$sort": {"ts": DESCENDING, "_id": ASCENDING}}]
-        if projection:
-            tail.append({"$project": projection})
-        yield from self.db.posts.aggregate(self._stages(index, residual) + tail, batchSize=batch_size)
-
     def posts_by_ids(
         self, ids: Sequence[str], projection: dict[str, Any] | None = None
     ) -> list[dict[str, Any]]:
@@ -1418,10 +1311,9 @@ class Store:
 
     # ------------------------------------------------------------------ alerts (issue 7)
     # Configuration: ``watchlists``, ``alert_rules``, ``alert_channels`` (no secrets, see
-    # pipelines/alerts/models.py). The watch pass (pipelines/alerts/tagging.py):
-    # ``watchlists`` tags and ``watched`` marks on posts, ``kind="watch"`` rollups (token-
-    # guarded ``$inc``, journalled, so exactly once) and ``watch_places`` (first sighting of
-    # each place per watchlist). The alert log: ``alert_events`` (one per rule event,
+    # pipelines/alerts/models.py). What a watchlist selects is read from the search index
+    # (issue 13: pipelines/search/signals.py), not tagged on posts. The alert log:
+    # ``alert_events`` (one per rule event,
     # unique ``_id``) and ``alerts`` (one per delivery, unique ``_id`` per event or summary
     # and channel).
 
@@ -1453,150 +1345,6 @@ class Store:
 
     def delete_config(self, coll: str, key: str) -> bool:
         return self._config_coll(coll).delete_one({"_id": key}).deleted_count == 1
-
-    def set_watch_tagging(self, watchlist: str, state: Mapping[str, Any]) -> None:
-        """Record the watch pass's progress for one watchlist (fingerprint, phase, cursor)."""
-        self.db.watchlists.update_one({"_id": watchlist}, {"$set": {"tagging": dict(state)}})
-
-    WATCH_PROJECTION = {
-        "ts": 1,
-        "source": 1,
-        "lang": 1,
-        "geo": 1,
-        "terms": 1,
-        "text": 1,
-        "scores": 1,
-        "watchlists": 1,
-        "scored_at": 1,
-    }
-
-    def unwatched_posts(self, limit: int) -> list[dict[str, Any]]:
-        """Scored posts the watch pass has not looked at yet (no ``watched`` mark)."""
-        q = {"watched": None, "status": "scored"}
-        return list(self.db.posts.find(q, self.WATCH_PROJECTION).limit(int(limit)))
-
-    def apply_watch_tags(self, tags: Mapping[str, Sequence[str]], mark_watched: Sequence[str] = ()) -> None:
-        """Add watchlist ids to posts (``$addToSet``: repeating is harmless) and mark posts watched."""
-        ops: list[Any] = []
-        marked = set(mark_watched)
-        for pid, wids in tags.items():
-            update: dict[str, Any] = {"$addToSet": {"watchlists": {"$each": list(wids)}}}
-            if pid in marked:
-                update["$set"] = {"watched": True}
-                marked.discard(pid)
-            ops.append(UpdateOne({"_id": pid}, update))
-        if ops:
-            self.db.posts.bulk_write(ops, ordered=False)
-        rest = sorted(marked)
-        for i in range(0, len(rest), 500):
-            self.db.posts.update_many({"_id": {"$in": rest[i : i + 500]}}, {"$set": {"watched": True}})
-
-    def remove_watch_tag(self, watchlist: str) -> int:
-        """Take a watchlist's id off every post (before re-tagging an edited watchlist)."""
-        return self.db.posts.update_many(
-            {"watchlists": watchlist}, {"$pull": {"watchlists": watchlist}}
-        ).modified_count
-
-    def inc_watch_rollups(self, token: str, contrib: Mapping[str, Mapping[str, Any]]) -> None:
-        """Add one step's ``kind="watch"`` contributions exactly once.
-
-        ``contrib`` maps a rollup ``_id`` (``watch|<hour>|<id>``) to ``{"set": identity
-        fields, "inc": {dotted field: number}}``. Each upsert is filtered on
-        ``applied != token`` and records the token (the last 200 are kept), so replaying
-        a step after a crash adds nothing twice (the duplicate ``_id`` of an already
-        applied document is the expected "done already").
-        """
-        self._inc_rollups_once(contrib, token, keep=200, what="watch rollup")
-
-    def recount_watch_rollups(self, watchlist: str) -> int:
-        """Replace a watchlist's rollups by a recount from its tagged posts (repair tool).
-
-        One ``$group`` over the watchlist's posts (``{watchlists, ts}`` index); the
-        fields and the high cut are the scorer's (pipelines/scoring/rollups.py).
-        """
-        sum_fields, high_fields, high_at = (
-            ("sentiment", "threat", "hate", "toxicity"),
-            ("threat", "hate", "toxicity"),
-            0.5,
-        )
-        group: dict[str, Any] = {"_id": {"$dateTrunc": {"date": "$ts", "unit": "hour"}}, "n": {"$sum": 1}}
-        for f in sum_fields:
-            group[f"sum_{f}"] = {"$sum": {"$ifNull": [f"$scores.{f}", 0]}}
-        for f in high_fields:
-            group[f"high_{f}"] = {
-                "$sum": {"$cond": [{"$gte": [{"$ifNull": [f"$scores.{f}", 0]}, high_at]}, 1, 0]}
-            }
-        docs = []
-        for r in self.db.posts.aggregate([{"$match": {"watchlists": watchlist}}, {"$group": group}]):
-            hour = r["_id"].astimezone(UTC)
-            docs.append(
-                {
-                    "_id": f"watch|{hour.isoformat()}|{watchlist}",
-                    "kind": "watch",
-                    "hour": hour,
-                    "watchlist": watchlist,
-                    "n": int(r["n"]),
-                    "sum": {f: float(r[f"sum_{f}"]) for f in sum_fields},
-                    "high": {f: int(r[f"high_{f}"]) for f in high_fields},
-                }
-            )
-        self.db.rollups.delete_many({"kind": "watch", "watchlist": watchlist})
-        if docs:
-            self.db.rollups.insert_many(docs, ordered=False)
-        return len(docs)
-
-    def delete_watch_data(self, watchlist: str, *, places: bool = True, rollups: bool = True) -> None:
-        """Drop a watchlist's rollups and place sightings (deleted or re-tagged watchlist)."""
-        if rollups:
-            self.db.rollups.delete_many({"kind": "watch", "watchlist": watchlist})
-        if places:
-            self.db.watch_places.delete_many({"watchlist": watchlist})
-
-    def watch_rollup_watchlists(self) -> list[str]:
-        """Watchlist ids that have ``kind="watch"`` rollups (to find orphans)."""
-        return sorted(str(v) for v in self.db.rollups.distinct("watchlist", {"kind": "watch"}))
-
-    def watch_rollups(
-        self, watchlist: str | None = None, since: datetime | None = None, until: datetime | None = None
-    ) -> list[dict[str, Any]]:
-        """``kind="watch"`` rollup documents, oldest hour first."""
-        q: dict[str, Any] = {"kind": "watch"}
-        if watchlist is not None:
-            q["watchlist"] = watchlist
-        if since or until:
-            q["hour"] = {k: v for k, v in (("$gte", since), ("$lt", until)) if v is not None}
-        return list(self.db.rollups.find(q, {"applied": 0}).sort("hour", ASCENDING))
-
-    def add_watch_places(self, rows: Sequence[Mapping[str, Any]]) -> int:
-        """Record first sightings of places per watchlist; the earliest post wins; returns new ones."""
-        if not rows:
-            return 0
-        ops = [
-            UpdateOne(
-                {"_id": f"{r['watchlist']}|{r['key']}"},
-                {
-                    "$min": {"first_seen": r["first_seen"]},
-                    "$setOnInsert": {
-                        "watchlist": r["watchlist"],
-                        "key": r["key"],
-                        "name": r["name"],
-                        "country": r.get("country"),
-                        "post": r.get("post"),
-                        "history": bool(r.get("history")),
-                        "discovered": utcnow(),
-                    },
-                },
-                upsert=True,
-            )
-            for r in rows
-        ]
-        return self.db.watch_places.bulk_write(ops, ordered=False).upserted_count
-
-    def watch_places(self, watchlist: str, since: datetime | None = None) -> list[dict[str, Any]]:
-        q: dict[str, Any] = {"watchlist": watchlist}
-        if since is not None:
-            q["first_seen"] = {"$gte": since}
-        return list(self.db.watch_places.find(q).sort("first_seen", DESCENDING).limit(1000))
 
     def take_lease(self, name: str, owner: str, lease_s: float) -> bool:
         """Hold a named lease (one alerts loop at a time); renewing your own always works."""
@@ -1842,6 +1590,26 @@ class Store:
     def all_post_ids(self) -> set[str]:
         """Every post id (tests and index checks)."""
         return {d["_id"] for d in self.db.posts.find({}, {"_id": 1})}
+
+    # ------------------------------------------------------------------ search read side (issue 13)
+    # Reads with filters go through the search index, so indexes only the old reads and
+    # the watch pass needed are dropped at start-up: ``terms`` (multikey: the costliest
+    # index per inserted post), ``watched``+``status`` and ``watchlists``+``ts``.
+
+    OBSOLETE_INDEXES: Mapping[str, Sequence[str]] = {
+        "posts": ("terms_1", "watched_1_status_1", "watchlists_1_ts_1"),
+    }
+
+    def drop_obsolete_indexes(self) -> list[str]:
+        """Drop :data:`OBSOLETE_INDEXES` that exist (idempotent); returns the names dropped."""
+        dropped = []
+        for coll, names in self.OBSOLETE_INDEXES.items():
+            have = set(self.db[coll].index_information())
+            for name in names:
+                if name in have:
+                    self.db[coll].drop_index(name)
+                    dropped.append(f"{coll}.{name}")
+        return dropped
 
     # ------------------------------------------------------------------ incidents (issue 12)
     # ``incidents``: anomalies of one event grouped (pipelines/detect/incidents.py), rebuilt

@@ -109,6 +109,8 @@ class AnomalyView:
     posts: list[str] = field(default_factory=list)
     terms: pl.DataFrame = field(default_factory=pl.DataFrame)
     places: pl.DataFrame = field(default_factory=pl.DataFrame)
+    entities: pl.DataFrame = field(default_factory=pl.DataFrame)
+    """People, organisations and products most named in the window (issue 14)."""
 
 
 CONTEXT_SCHEMA = {
@@ -211,6 +213,7 @@ def anomaly_view(store: Store, anomaly_id: str, recompute: bool = True) -> Anoma
         posts=[p for p in posts if p and p != "None"],
         terms=_evidence_frame(ev.get("terms"), "term"),
         places=_evidence_frame(ev.get("places"), "place"),
+        entities=_evidence_frame(ev.get("entities"), "entity"),
     )
 
 

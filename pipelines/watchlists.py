@@ -2,13 +2,12 @@
 
 A watchlist is a keyword query in the boolean syntax of Explore (:mod:`pipelines.search`),
 an optional exclusion query, sources, languages and an optional circle on the map. This
-module is pure: it validates a watchlist, compiles it to the MongoDB filter the previews
-and drill-downs use, and decides in Python whether one post matches. Both must mean the
-same thing (a test checks they select the same posts), because the alerts loop tags posts
-with the Python matcher while the dashboard previews with the MongoDB filter.
-
-Posts matching a watchlist carry its id in their ``watchlists`` array (see
-:mod:`pipelines.alerts.tagging`), which is what ``Filters(watchlist=...)`` selects.
+module is pure: it validates a watchlist, compiles it to a MongoDB filter, and decides in
+Python whether one post matches; both mean the same thing (a test checks they select the
+same posts). What a watchlist selects on the pages, in the alerts loop and for the
+detector is its definition compiled for the search index
+(:func:`pipelines.search.select.watchlist_query`), which tests compare with these two;
+``Filters(watchlist=...)`` means that selection (no tags on posts).
 """
 
 from __future__ import annotations
@@ -163,7 +162,9 @@ class Watchlist(BaseModel):
     @model_validator(mode="after")
     def _something_to_match(self) -> Watchlist:
         if not (self.query or self.sources or self.langs or self.geo or self.entities):
-            raise ValueError("a watchlist needs keywords, sources, languages, entities or an area to match")
+            raise ValueError(
+                "a watchlist needs keywords, sources, languages or an area to match, or entities"
+            )
         return self
 
     @classmethod

@@ -32,13 +32,24 @@ def test_indexes_and_schema_version(store: Store):
         "source_1_ts_-1",
         "status_1_lease_until_1",
         "content_hash_1",
-        "terms_1",
         "geo_2dsphere",
+        "seq_1",
     ):
         assert expected in names
     assert store.schema_version() == 1
     store.ensure_schema()  # idempotent
     assert store.index_names("posts") == names
+
+
+def test_indexes_only_the_old_reads_needed_are_dropped_at_start_up(store: Store):
+    """A database from before the search index (issue 13) loses its obsolete indexes."""
+    store.db.posts.create_index([("terms", 1)])
+    store.db.posts.create_index([("watched", 1), ("status", 1)])
+    assert "terms_1" in store.index_names("posts")
+    store.ensure_schema()
+    names = store.index_names("posts")
+    assert "terms_1" not in names and "watched_1_status_1" not in names
+    assert "ts_-1" in names and store.drop_obsolete_indexes() == []
 
 
 def test_upsert_is_idempotent_and_counts_rollups(store: Store):

@@ -80,6 +80,8 @@ class Notifier:
         self.max_attempts = max_attempts
         self.retry_base_s = retry_base_s
         self.client = client or senders.make_client()
+        self.watch_series: Callable[[str, datetime, datetime], list[dict[str, Any]]] | None = None
+        """A watchlist's hourly posts (set by the alert service, which reads the search index)."""
 
     def close(self) -> None:
         self.client.close()
@@ -103,10 +105,10 @@ class Notifier:
 
         def render() -> bytes | None:
             since, until = spec["since"], spec["until"]
-            if spec.get("watchlist"):
+            if spec.get("watchlist") and self.watch_series is not None:
                 rows = [
                     {"hour": d["hour"], "n": d.get("n", 0)}
-                    for d in self.store.watch_rollups(spec["watchlist"], since, until)
+                    for d in self.watch_series(spec["watchlist"], since, until)
                 ]
             else:
                 rows = self.store.rollup_sums("ingest", ["hour"], since, until)

@@ -1,9 +1,11 @@
-"""One cycle of the alerts loop: watch pass, rules, decisions, summaries, deliveries.
+"""One cycle of the alerts loop: rules, decisions, summaries, deliveries.
 
 This is the thin I/O layer around the pure parts (:mod:`~pipelines.alerts.rules`,
-:mod:`~pipelines.alerts.render`). A cycle:
+:mod:`~pipelines.alerts.render`). What a watchlist selects is read from the search index
+(:mod:`pipelines.search.signals`): its hourly series, its posts above a score, the places
+its posts name for the first time. There is no per-post tagging. A cycle:
 
-1. runs the watch pass (:class:`~pipelines.alerts.tagging.WatchTagger`) within a budget;
+1. opens a searcher on the index (rules that need it report an error while it is missing);
 2. for each enabled rule, reads what it needs, evaluates it, and records each event
    once in ``alert_events`` (``_id`` = hash of rule and event key) with its decision
    (send, suppress, hold, digest) taken when it is first seen;
@@ -31,9 +33,10 @@ from urllib.parse import parse_qsl, urlencode
 from pipelines.alerts import rules as R
 from pipelines.alerts.models import Event, Message, PostRef, Rule, severity_label
 from pipelines.alerts.notify import DeliveryReport, Notifier, delivery_id, message_to_doc
-from pipelines.alerts.tagging import TagReport, WatchTagger, load_watchlists
 from pipelines.filters import Filters
-from pipelines.scan import newest_matching
+from pipelines.queries import Reader
+from pipelines.search import aggregate, signals
+from pipelines.search.index import SearchIndex, SearchIndexError, index_path
 from pipelines.store import Store, utcnow
 from pipelines.watchlists import Watchlist
 
@@ -55,6 +58,11 @@ def _dt(v: Any) -> datetime | None:
     if isinstance(v, datetime):
         return v if v.tzinfo else v.replace(tzinfo=UTC)
     return None
+
+
+def _stored_before(post: Mapping[str, Any], when: datetime | None) -> bool:
+    scored = _dt(post.get("scored_at"))
+    return when is not None and scored is not None and scored < when
 
 
 def post_ref(doc: Mapping[str, Any], score_field: str | None = None) -> PostRef:
@@ -136,9 +144,19 @@ def anomaly_view(
 # --------------------------------------------------------------------------- the cycle
 
 
+def load_watchlists(store: Store) -> list[Watchlist]:
+    """Valid watchlists (an invalid document is logged and skipped)."""
+    out = []
+    for doc in store.list_config("watchlists"):
+        try:
+            out.append(Watchlist.from_doc(doc))
+        except ValueError as exc:
+            log.error("watchlist %r is invalid and is ignored: %s", doc.get("_id"), exc)
+    return out
+
+
 @dataclass
 class CycleReport:
-    tagging: TagReport | None = None
     events: int = 0
     decisions: dict[str, int] = field(default_factory=dict)
     queued: int = 0
@@ -148,10 +166,8 @@ class CycleReport:
 
     def line(self) -> str:
         d = self.delivery or DeliveryReport()
-        t = self.tagging or TagReport()
         return (
-            f"alerts cycle {self.seconds:.1f} s: tagged {t.live_tagged}/{t.live_seen} new posts, "
-            f"back-filled {sum(t.backfilled.values())}, {self.events} new events {dict(self.decisions)}, "
+            f"alerts cycle {self.seconds:.1f} s: {self.events} new events {dict(self.decisions)}, "
             f"{self.queued} queued, sent {d.sent}, retrying {d.retrying}, failed {d.failed}"
         )
 
@@ -166,26 +182,57 @@ class AlertService:
         public_url: str = "http://localhost:8501",
         clock: Callable[[], datetime] = utcnow,
         notifier: Notifier | None = None,
-        tag_budget_s: float = 20.0,
-        tag_batch: int = 500,
+        index: SearchIndex | None = None,
+        data_dir: Any = None,
     ) -> None:
         self.store = store
         self.public_url = public_url.rstrip("/")
         self.clock = clock
         self.notifier = notifier or Notifier(store, clock=clock)
-        self.tagger = WatchTagger(store, batch=tag_batch, clock=clock)
-        self.tag_budget_s = tag_budget_s
+        self.notifier.watch_series = self.watch_rollups
+        self._index = index
+        self._data_dir = data_dir
         self._watchlists: dict[str, Watchlist] = {}
+
+    # ------------------------------------------------------------------ the index
+
+    def reader(self) -> Reader:
+        """The search index (opened on first use; :class:`SearchIndexError` while missing)."""
+        if self._index is None:
+            if self._data_dir is None:
+                from pipelines.config import get_settings
+
+                self._data_dir = get_settings().vigil_data_dir
+            self._index = SearchIndex.open(index_path(self._data_dir))
+        return Reader(self.store, self._index)
+
+    def watch_rollups(
+        self, wid: str, since: datetime | None = None, until: datetime | None = None
+    ) -> list[dict]:
+        """A watchlist's scored posts per hour (``kind="watch"`` rollup shape), from the index."""
+        wl = self._watchlists.get(wid) or next((w for w in load_watchlists(self.store) if w.id == wid), None)
+        if wl is None:
+            return []
+        reader = self.reader()
+        searcher = reader.index.searcher()
+        return signals.watch_rollups(searcher, reader.index.schema, wl, since, until)
+
+    def _matching(self, f: Filters, limit: int) -> list[dict[str, Any]]:
+        """The newest ``limit`` posts ``f`` selects (a watchlist's included), read by id."""
+        reader = self.reader()
+        searcher, query = reader.select(f)
+        ids = aggregate.newest_ids(searcher, query, limit=limit)
+        by_id = {d["_id"]: d for d in self.store.posts_by_ids(ids, POST_FIELDS)} if ids else {}
+        return [by_id[i] for i in ids if i in by_id]
 
     # ------------------------------------------------------------------ public
 
     def cycle(self, deliver: bool = True) -> CycleReport:
         t0 = time.monotonic()
         report = CycleReport()
-        report.tagging = self.tagger.run(self.tag_budget_s)
         now = self.clock()
         rules = self.rules()
-        self._watchlists = {w.id: w for w in load_watchlists(self.store)[0]}
+        self._watchlists = {w.id: w for w in load_watchlists(self.store)}
         names = {w.id: w.name for w in self._watchlists.values()}
         newest = self.store.newest_post_ts(now)
         data_now = min(newest, now) if newest else now
@@ -197,6 +244,8 @@ class AlertService:
                 self._evaluate(rule, data_now, now, names, report)
                 self._flush_summaries(rule, now)
                 report.queued += self._queue(rule, names, now)
+            except SearchIndexError as exc:
+                report.errors.append(f"rule {rule.id!r}: {exc}")
             except Exception as exc:
                 log.exception("rule %r failed", rule.id)
                 report.errors.append(f"rule {rule.id!r}: {type(exc).__name__}: {exc}")
@@ -238,7 +287,7 @@ class AlertService:
             ]
         elif rule.kind == "threshold":
             f = Filters.make(since=since, watchlist=rule.watchlist, **{rule.score: (rule.min_score, 1.0)})
-            docs, _ = newest_matching(self.store, f, MAX_THRESHOLD_POSTS, projection=POST_FIELDS)
+            docs = self._matching(f, MAX_THRESHOLD_POSTS)
             kw["posts"] = [post_ref(d, rule.score) for d in docs]
         elif rule.kind in ("volume", "sentiment_shift"):
             assert rule.watchlist
@@ -250,26 +299,47 @@ class AlertService:
                     scored=int(d.get("n") or 0),
                     sentiment=float((d.get("sum") or {}).get("sentiment") or 0.0),
                 )
-                for d in self.store.watch_rollups(rule.watchlist, since=start)
+                for d in self.watch_rollups(rule.watchlist, since=start)
             ]
         elif rule.kind == "new_place":
             assert rule.watchlist
-            places = self.store.watch_places(rule.watchlist, since=since)
-            posts = {
-                p["_id"]: p for p in self.store.posts_by_ids([p["post"] for p in places if p.get("post")])
-            }
-            kw["places"] = [
-                R.PlaceSeen(
-                    key=p["key"],
-                    name=p["name"],
-                    first_seen=p["first_seen"],
-                    country=p.get("country"),
-                    history=bool(p.get("history")),
-                    post=post_ref(posts[p["post"]]) if p.get("post") in posts else None,
-                )
-                for p in places
-            ]
+            kw["places"] = self._new_places(self._watchlists[rule.watchlist], since)
         return R.RuleInputs(**kw)
+
+    def _new_places(self, wl: Watchlist, since: datetime) -> list[R.PlaceSeen]:
+        """Places the watchlist's posts name since ``since`` and never before (from the index).
+
+        A sighting whose post was scored before the watchlist was created counts as
+        ``history`` (it was there before anyone watched: no alert), as the back-fill's
+        sightings did.
+        """
+        reader = self.reader()
+        searcher = reader.index.searcher()
+        seen = signals.first_sightings(searcher, reader.index.schema, wl, since)
+        posts = {p["_id"]: p for p in self.store.posts_by_ids([s["post"] for s in seen])} if seen else {}
+        doc = self.store.get_config("watchlists", wl.id) or {}
+        created = _dt(doc.get("created"))
+        out = []
+        for s in seen:
+            post = posts.get(s["post"])
+            if post is None:
+                continue
+            named = next(
+                (p for p in (post.get("scores") or {}).get("places") or [] if p.get("name") == s["name"]), {}
+            )
+            country = named.get("country")
+            first = post["ts"] if post["ts"].tzinfo else post["ts"].replace(tzinfo=UTC)
+            out.append(
+                R.PlaceSeen(
+                    key=f"{s['name'].casefold()}|{(country or '-').upper()}",
+                    name=s["name"],
+                    first_seen=first,
+                    country=country,
+                    history=_stored_before(post, created),
+                    post=post_ref(post),
+                )
+            )
+        return out
 
     def _evaluate(
         self, rule: Rule, data_now: datetime, now: datetime, names: Mapping[str, str], report: CycleReport
@@ -292,7 +362,7 @@ class AlertService:
         from dataclasses import replace
 
         f = Filters.make(since=ev.window_start, until=ev.window_end, watchlist=rule.watchlist)
-        docs, _ = newest_matching(self.store, f, 200, projection=POST_FIELDS)
+        docs = self._matching(f, 200)
         if rule.kind == "sentiment_shift":
             docs.sort(key=lambda d: (d.get("scores") or {}).get("sentiment", 0.0))
         return replace(ev, posts=tuple(post_ref(d, "sentiment") for d in docs[:3]))

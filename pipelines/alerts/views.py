@@ -90,13 +90,19 @@ def visible_watchlists(store: Store, user: str | None, role: str | None) -> list
     return sorted(out, key=lambda w: w.name.casefold())
 
 
-def watchlist_table(store: Store, watchlists: list[Watchlist]) -> pl.DataFrame:
-    """One row per watchlist: definition, sharing, tagging progress and tagged posts."""
-    docs = {d["_id"]: d for d in store.list_config("watchlists")}
-    totals = {r["watchlist"]: int(r["n"]) for r in store.rollup_sums("watch", ["watchlist"])}
+def watchlist_table(reader: Reader | None, watchlists: list[Watchlist]) -> pl.DataFrame:
+    """One row per watchlist: definition, sharing, and how many posts it selects (all time).
+
+    The count is what the watchlist's query selects in the search index now (exact);
+    empty when the index is not available.
+    """
     rows = []
+    searcher = reader.index.searcher() if reader is not None else None
     for wl in watchlists:
-        t = (docs.get(wl.id) or {}).get("tagging") or {}
+        posts = None
+        if reader is not None and searcher is not None:
+            _, query = reader.select(wl.filters(), exclude=wl.exclude)
+            posts = aggregate.count(searcher, query)
         rows.append(
             {
                 "id": wl.id,
@@ -108,31 +114,11 @@ def watchlist_table(store: Store, watchlists: list[Watchlist]) -> pl.DataFrame:
                 "area": f"{wl.geo.km:g} km around {wl.geo.lat:.3f}, {wl.geo.lon:.3f}" if wl.geo else "",
                 "owner": wl.owner or "(team)",
                 "shared with": ", ".join([*wl.shared_users, *(f"role:{r}" for r in wl.shared_roles)]),
-                "tagging": t.get("phase", "waiting for the alerts loop")
-                if t.get("fingerprint") == wl.fingerprint
-                else "waiting for the alerts loop",
-                "tagged posts": totals.get(wl.id, 0),
+                "posts": posts,
             }
         )
-    return pl.DataFrame(
-        rows,
-        schema={
-            k: (pl.Int64 if k == "tagged posts" else pl.String)
-            for k in (
-                "id",
-                "name",
-                "query",
-                "exclude",
-                "sources",
-                "languages",
-                "area",
-                "owner",
-                "shared with",
-                "tagging",
-                "tagged posts",
-            )
-        },
-    )
+    columns = ("id", "name", "query", "exclude", "sources", "languages", "area", "owner", "shared with")
+    return pl.DataFrame(rows, schema={**dict.fromkeys(columns, pl.String), "posts": pl.Int64})
 
 
 def rules(store: Store) -> list[Rule]:

@@ -85,13 +85,12 @@ def alerts(
             max_attempts=settings.vigil_alerts_max_attempts,
             retry_base_s=settings.vigil_alerts_retry_base_s,
         )
-        # --once tags everything waiting before evaluating; the loop bounds each pass so
-        # that a long back-fill never delays alerts by more than about a cycle.
+        # Watchlist rules read the search index in VIGIL_DATA_DIR (kept by `pipelines index`).
         service = AlertService(
             store,
             public_url=settings.vigil_public_url,
             notifier=notifier,
-            tag_budget_s=3600.0 if once else 20.0,
+            data_dir=settings.vigil_data_dir,
         )
         stop = threading.Event()
 
@@ -192,18 +191,6 @@ def history(limit: int = 20, status: str | None = None, rule: str | None = None)
         typer.echo(
             f"{r['at']:%Y-%m-%d %H:%M} {r['status']:<8} x{r.get('attempts', 0)} {r['channel']:<16} {r.get('title', '')[:70]}{err}"
         )
-
-
-@alerts_app.command("rebuild-watch")
-def rebuild_watch() -> None:
-    """Recount every watchlist's rollups from its tagged posts (repair, e.g. after re-scoring)."""
-    from pipelines.alerts.tagging import rebuild_watch_rollups
-
-    store = _store()
-    try:
-        typer.echo(f"recounted {rebuild_watch_rollups(store)} watch rollup documents")
-    finally:
-        store.close()
 
 
 # --------------------------------------------------------------------------- channels
@@ -350,9 +337,7 @@ def watch_list() -> None:
     store = _store()
     try:
         for doc in store.list_config("watchlists"):
-            t = doc.get("tagging") or {}
-            state = f"{t.get('phase', 'new')}, {t.get('tagged', 0)} back-filled" if t else "not tagged yet"
-            typer.echo(f"{doc['_id']:<24} {doc.get('name', '')!s:<30} {doc.get('query', '')!s:<40} [{state}]")
+            typer.echo(f"{doc['_id']:<24} {doc.get('name', '')!s:<30} {doc.get('query', '')!s:<40}")
     finally:
         store.close()
 
@@ -365,6 +350,9 @@ def watch_add(
     source: Annotated[list[str] | None, typer.Option(help="Source name (repeat for several).")] = None,
     lang: Annotated[list[str] | None, typer.Option(help="Language code (repeat for several).")] = None,
     near: Annotated[str | None, typer.Option(help="Circle as LAT,LON,KM.")] = None,
+    entity: Annotated[
+        list[str] | None, typer.Option(help="Entity as type:name, e.g. org:Red Cross (repeat for several).")
+    ] = None,
     owner: str | None = None,
     share_user: Annotated[list[str] | None, typer.Option(help="User to share with.")] = None,
     share_role: Annotated[list[str] | None, typer.Option(help="Role to share with.")] = None,
@@ -388,6 +376,7 @@ def watch_add(
             exclude=exclude,
             sources=source or [],
             langs=lang or [],
+            entities=entity or [],
             geo=geo,
             owner=owner,
             shared_users=share_user or [],

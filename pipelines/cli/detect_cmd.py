@@ -34,6 +34,8 @@ def detect(
     if interval < 0:
         _fail(f"--interval must be positive, got {interval}")
     warm_up()  # Numba compilation (or cache load) once per process, never inside a cycle
+    from pipelines.search.index import index_path
+
     store = Store.open(settings)
     try:
         service = DetectorService(
@@ -43,6 +45,7 @@ def detect(
             else DetectConfig(threshold=settings.vigil_detect_threshold),
             lookback_days=settings.vigil_detect_lookback_days,
             max_series=settings.vigil_detect_max_series,
+            index_dir=index_path(settings.vigil_data_dir),  # watch: series (issue 13)
         )
         if once:
             report = service.run_cycle()
@@ -70,7 +73,7 @@ def _methods(value: str) -> list[str]:
     chosen = [m.strip() for m in value.split(",") if m.strip()]
     bad = [m for m in chosen if m not in METHODS]
     if bad or not chosen:
-        _fail(f"--method {value!r}: use prophet, stumpy, combined or all")
+        _fail(f"--method {value!r}: use {', '.join(METHODS)} or all")
     return chosen
 
 
@@ -83,26 +86,49 @@ def _fail(message: str) -> NoReturn:
 @app.command("eval-nab")
 def eval_nab(
     data_dir: Annotated[Path, typer.Argument(help="Folder of NAB-format CSVs (timestamp,value).")],
-    windows_json: Annotated[Path, typer.Argument(help="NAB windows.json (labelled anomaly windows).")],
+    windows_json: Annotated[
+        Path | None, typer.Argument(help="NAB windows.json (default: DATA_DIR/windows.json).")
+    ] = None,
     profiles: Annotated[
         Path | None, typer.Option("--profiles", help="NAB profiles.json (default: NAB's three profiles).")
     ] = None,
     out: Annotated[
-        Path | None, typer.Option("--out", help="Write NAB result files and scores.json here.")
+        Path | None, typer.Option("--out", help="Write NAB result files and scores.json (or lofo.json) here.")
     ] = None,
-    method: Annotated[str, typer.Option("--method", help="prophet, stumpy, combined or all.")] = "all",
+    method: Annotated[
+        str, typer.Option("--method", help="prophet, stumpy, combined, robust, ensemble or all.")
+    ] = "all",
     workers: Annotated[int, typer.Option(help="Processes (one file each at a time).")] = 0,
+    lofo: Annotated[
+        bool, typer.Option("--lofo", help="Leave-one-file-out: settings and threshold chosen without the scored file.")
+    ] = False,
+    also: Annotated[
+        list[Path] | None, typer.Option("--also", help="With --lofo: more folders (each with windows.json).")
+    ] = None,
+    cache: Annotated[
+        Path | None, typer.Option("--cache", help="With --lofo: cache raw scores per file and variant here.")
+    ] = None,
+    transform: Annotated[
+        str, typer.Option("--transform", help="With --lofo: comma list of log1p, sqrt, none to choose from.")
+    ] = "",
+    direction: Annotated[
+        str, typer.Option("--direction", help="With --lofo: comma list of up, both to choose from.")
+    ] = "",
 ) -> None:
     """Run the detector over NAB files and print standard / low-FP / low-FN NAB scores."""
     from pipelines.detect import nab_eval
 
     settings = get_settings()
     setup_logging(settings.vigil_log_level)
+    windows_json = windows_json or data_dir / "windows.json"
     for path, what in ((data_dir, "DATA_DIR"), (windows_json, "WINDOWS_JSON")):
         if not path.exists():
             _fail(f"{what} {path} does not exist")
     if profiles is None and (data_dir / "profiles.json").exists():
         profiles = data_dir / "profiles.json"
+    if lofo:
+        _eval_lofo([data_dir, *(also or [])], method, transform, direction, profiles, out, cache)
+        return
     try:
         results = nab_eval.evaluate(
             data_dir,
@@ -119,24 +145,87 @@ def eval_nab(
         typer.echo(f"results and scores.json written under {out}")
 
 
+def _eval_lofo(
+    folders: list[Path],
+    method: str,
+    transform: str,
+    direction: str,
+    profiles: Path | None,
+    out: Path | None,
+    cache: Path | None,
+) -> None:
+    import json
+
+    from pipelines.detect import lofo, nab
+
+    methods = ["robust"] if method == "all" else _methods(method)
+    options: dict[str, list[object]] = {"method": list(methods)}
+    for name, text, allowed in (
+        ("transform", transform, ("log1p", "sqrt", "none")),
+        ("direction", direction, ("up", "both")),
+    ):
+        chosen = [v.strip() for v in text.split(",") if v.strip()]
+        bad = [v for v in chosen if v not in allowed]
+        if bad:
+            _fail(f"--{name} {text!r}: use a comma list of {', '.join(allowed)}")
+        if chosen:
+            options[name] = list(chosen)
+    options |= lofo.DEFAULT_GRID
+    try:
+        files = lofo.discover(folders)
+        report = lofo.leave_one_file_out(
+            files,
+            lofo.grid(lofo.DEFAULT_BASE, options),
+            nab.load_profiles(profiles) if profiles else None,
+            cache=cache,
+            vary=[k for k, v in options.items() if len(v) > 1],
+        )
+    except ValueError as exc:
+        _fail(str(exc))
+    typer.echo(lofo.format_report(report))
+    if out is not None:
+        out.mkdir(parents=True, exist_ok=True)
+        (out / "lofo.json").write_text(json.dumps(report, indent=1, default=float))
+        typer.echo(f"report written to {out / 'lofo.json'}")
+
+
 @app.command("eval-onsets")
 def eval_onsets(
     crisislex_dir: Annotated[Path, typer.Argument(help="CrisisLexT26 folder (one folder per event).")],
-    step: Annotated[int, typer.Option(help="Bucket width in seconds (production rollups: 3600).")] = 3600,
+    step: Annotated[
+        int, typer.Option(help="Bucket width in seconds; 0 = 5 minutes where volume allows, else hourly.")
+    ] = 0,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
     pad_days: Annotated[
         float, typer.Option(help="Days of empty buckets before each collection (a quiet baseline).")
     ] = 0.0,
+    loeo: Annotated[
+        bool,
+        typer.Option("--loeo", help="Leave-one-event-out: each event scored with the cold-start setting best on the others."),
+    ] = False,
 ) -> None:
-    """Delay from each CrisisLex event's start day to the detector's first anomaly."""
+    """Delay from the first tweet of each CrisisLex event's surge to the detector's first anomaly."""
     from pipelines.detect import onsets
+    from pipelines.detect.defaults import COUNT_CONFIG
 
     settings = get_settings()
     setup_logging(settings.vigil_log_level)
     if not crisislex_dir.is_dir():
         _fail(f"{crisislex_dir} is not a folder")
+    if step < 0:
+        _fail(f"--step must be 0 (auto) or a number of seconds, got {step}")
     try:
-        rows = onsets.evaluate(crisislex_dir, step_s=step, pad_days=pad_days)
+        if loeo:
+            pairs = onsets.leave_one_event_out(
+                crisislex_dir, onsets.loeo_grid(COUNT_CONFIG), step_s=step, pad_days=pad_days
+            )
+            rows = [r for r, _ in pairs]
+            chosen = [f"{r.event}: min_excess={c.min_excess:g} cold_start_hours={c.cold_start_hours:g}" for r, c in pairs]
+        else:
+            rows = onsets.evaluate(crisislex_dir, COUNT_CONFIG, step_s=step, pad_days=pad_days)
+            chosen = []
     except ValueError as exc:
         _fail(str(exc))
     typer.echo(onsets.as_json(rows) if as_json else onsets.format_table(rows))
+    if chosen and not as_json:
+        typer.echo("chosen on the other events:\n  " + "\n  ".join(chosen))

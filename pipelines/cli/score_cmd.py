@@ -108,6 +108,10 @@ def eval_scorer_cmd(
         Path | None, typer.Option(help="shared/data folder (default: ../shared/data).")
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the figures as JSON.")] = False,
+    threat_only: Annotated[
+        bool, typer.Option("--threat-only", help="Only the threat ensemble and calibration figures.")
+    ] = False,
+    errors: Annotated[int, typer.Option(help="List this many threat misses each way.")] = 0,
 ) -> None:
     """Print the CPU scorer's held-out quality: TweetEval, Davidson, CrisisLex, and threat/topics (labels/)."""
     from pipelines.scoring import datasets as ds
@@ -118,5 +122,59 @@ def eval_scorer_cmd(
     setup_logging(settings.vigil_log_level)
     fx, feat = _featuriser(settings.vigil_score_threads)
     scorer = CpuScorer(topics=settings.topics, features=fx)
-    res = evaluate(scorer, data_dir or ds.default_data_dir(), feat)
-    typer.echo(json.dumps(res, indent=2) if as_json else format_report(res))
+    from pipelines.scoring.evaluate_threat import (
+        calibration_figures,
+        evaluate_threat,
+        format_threat,
+        sentiment_figures,
+    )
+
+    data = data_dir or ds.default_data_dir()
+    threat = {
+        "threat": evaluate_threat(scorer, data, feat, errors),
+        "calibration": calibration_figures(scorer, data, feat),
+        "sentiment_heldout": sentiment_figures(scorer, data, feat),
+    }
+    res = {} if threat_only else evaluate(scorer, data, feat)
+    ents = None
+    if not threat_only:
+        # entities (issue 14): the held-out test split of labels/entities_gold.csv
+        from pipelines.scoring import entities_eval
+
+        ents = entities_eval.evaluate(data, splits=("test",))
+        if as_json:
+            res["entities_test"] = entities_eval.summary(ents["test"])
+    if as_json:
+        typer.echo(json.dumps({**res, **threat}, indent=2))
+    else:
+        if res:
+            typer.echo(format_report(res))
+        typer.echo(format_threat(threat["threat"], threat["calibration"], threat["sentiment_heldout"]))
+        if ents is not None:
+            typer.echo("\nEntities, test split of labels/entities_gold.csv (eval-entities: both splits, errors):")
+            typer.echo(entities_eval.format_report(ents))
+
+
+# ---- threat ensemble and calibration (issue 14, threat/sentiment/calibration area)
+
+
+@app.command("train-threat")
+def train_threat_cmd(
+    data_dir: Annotated[
+        Path | None, typer.Option(help="shared/data folder (default: ../shared/data).")
+    ] = None,
+    heads_dir: Annotated[
+        Path | None, typer.Option(help="Heads folder to update (default: the package's heads/).")
+    ] = None,
+) -> None:
+    """Fit the threat ensemble (MiniLM head + n-grams), calibrate it; run after train-heads."""
+    from pipelines.scoring import datasets as ds
+    from pipelines.scoring.heads import HEADS_DIR
+    from pipelines.scoring.threat_train import train_threat
+
+    settings = get_settings()
+    setup_logging(settings.vigil_log_level)
+    _, feat = _featuriser(settings.vigil_score_threads)
+    sec = train_threat(data_dir or ds.default_data_dir(), feat, heads_dir or HEADS_DIR)
+    typer.echo(f"threat: {json.dumps(sec['chosen'])}")
+    typer.echo(f"calibration {sec['calibration']['kind']}, high threshold {sec['high_threshold']}")

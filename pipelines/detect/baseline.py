@@ -71,15 +71,23 @@ class ChunkBaseline:
 
 
 def transform(values: np.ndarray, kind: str) -> np.ndarray:
-    """Forward transform: ``log1p`` of counts (clipped at 0), identity otherwise."""
+    """Forward transform: ``log1p`` or ``sqrt`` of counts (clipped at 0), identity otherwise."""
     v = np.asarray(values, dtype=float)
-    return np.log1p(np.clip(v, 0, None)) if kind == "log1p" else v
+    if kind == "log1p":
+        return np.log1p(np.clip(v, 0, None))
+    if kind == "sqrt":
+        return np.sqrt(np.clip(v, 0, None))
+    return v
 
 
 def inverse(values: np.ndarray, kind: str) -> np.ndarray:
     """Back to the original scale (counts never below 0)."""
     v = np.asarray(values, dtype=float)
-    return np.clip(np.expm1(v), 0, None) if kind == "log1p" else v
+    if kind == "log1p":
+        return np.clip(np.expm1(v), 0, None)
+    if kind == "sqrt":
+        return np.clip(v, 0, None) ** 2
+    return v
 
 
 def _scale_floor(expected: np.ndarray, config: DetectConfig) -> np.ndarray:

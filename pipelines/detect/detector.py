@@ -24,6 +24,7 @@ How a point is scored
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Hashable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -34,7 +35,10 @@ from scipy.ndimage import maximum_filter1d
 
 from pipelines.detect import baseline as bl
 from pipelines.detect import matrix_profile as mp
-from pipelines.detect.defaults import DetectConfig
+from pipelines.detect import validate
+from pipelines.detect.defaults import ROBUST_METHODS, DetectConfig
+
+log = logging.getLogger(__name__)
 
 INTERVAL_Z = 3.0
 """The reported interval is the expectation +- 3 robust sigmas."""
@@ -68,6 +72,36 @@ def relative_to_record(values: np.ndarray, window: int, floor: float) -> np.ndar
         return np.where(np.isfinite(values), values / record, 0.0)
 
 
+def relative_to_distribution(values: np.ndarray, window: int, floor: float, k: float = 4.0) -> np.ndarray:
+    """``values / max(floor, mean + k sd of the previous window)`` (NaN counted as 0)."""
+    v = np.nan_to_num(np.asarray(values, dtype=float), nan=0.0)
+    n = len(v)
+    if n == 0:
+        return v
+    c1 = np.concatenate([[0.0], np.cumsum(v)])
+    c2 = np.concatenate([[0.0], np.cumsum(v * v)])
+    i = np.arange(n)
+    lo = np.maximum(0, i - window)
+    cnt = i - lo
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mean = (c1[i] - c1[lo]) / cnt
+        var = np.maximum((c2[i] - c2[lo]) / cnt - mean * mean, 0.0)
+        level = np.where(cnt > 1, mean + k * np.sqrt(var), np.inf)
+        return v / np.maximum(np.nan_to_num(level, nan=np.inf), floor)
+
+
+def trailing_mean(values: np.ndarray, k: int) -> np.ndarray:
+    """Mean of each point and the ``k - 1`` before it (NaN counted as 0; fewer at the start)."""
+    v = np.nan_to_num(np.asarray(values, dtype=float), nan=0.0)
+    if k <= 1 or len(v) == 0:
+        return np.where(np.isfinite(values), values, np.nan) if k <= 1 else v
+    c = np.concatenate([[0.0], np.cumsum(v)])
+    i = np.arange(1, len(v) + 1)
+    lo = np.maximum(0, i - k)
+    out = (c[i] - c[lo]) / (i - lo)
+    return np.where(np.isfinite(values), out, np.nan)
+
+
 def quiet_period(scores: np.ndarray, window: int) -> np.ndarray:
     """Zero every score not above the largest of the ``window`` scores before it."""
     if window <= 0 or len(scores) == 0:
@@ -91,6 +125,94 @@ def _epoch_s(times: np.ndarray) -> np.ndarray:
 
 def _naive_utc(v: datetime) -> datetime:
     return v.astimezone(UTC).replace(tzinfo=None) if v.tzinfo else v
+
+
+@dataclass
+class Streams:
+    """Causal raw scores of one series, before the record, quiet period and threshold.
+
+    Splitting :func:`score_series` into :func:`raw_streams` (the costly part: baselines,
+    matrix profile) and :func:`finish` (cheap: record, quiet period, severity) lets the
+    leave-one-file-out evaluation choose ``record_days``/``quiet_hours``/``threshold`` on
+    training files without rerunning the baselines (:mod:`pipelines.detect.lofo`).
+    """
+
+    t_s: np.ndarray
+    v: np.ndarray
+    expected: np.ndarray
+    scale: np.ndarray
+    mode: np.ndarray
+    z: np.ndarray
+    d: np.ndarray
+    step: int
+    start: int
+    transform: str = "log1p"
+
+
+def raw_streams(
+    times: np.ndarray,
+    values: np.ndarray,
+    config: DetectConfig | None = None,
+    *,
+    start: int = 0,
+    caches: Caches | None = None,
+    series: Hashable = None,
+) -> Streams | None:
+    """Baseline ``z`` and matrix-profile ``d`` of every point (``None``: too short to score).
+
+    Points before ``start - record - quiet`` are left NaN (history only).
+    """
+    config = config or DetectConfig()
+    caches = caches or Caches()
+    v = np.asarray(values, dtype=float)
+    t_s = _epoch_s(times)
+    n = len(v)
+    if len(t_s) != n:
+        raise ValueError(f"{len(t_s)} times but {n} values: lengths must match")
+    start = max(0, min(start, n))
+    if n < 2 or start >= n:
+        return None
+    step = int(np.median(np.diff(t_s)))
+    if step <= 0:
+        raise ValueError("times must increase")
+    record_n = DetectConfig.points(config.record_days * 24, step)
+    quiet_n = DetectConfig.points(config.quiet_hours, step, minimum=0)
+    lo_i = max(0, start - record_n - quiet_n)
+    x = bl.transform(v, config.transform)
+
+    if config.method in ROBUST_METHODS:
+        from pipelines.detect import online
+
+        expected, scale, z = online.robust_z(t_s, x, step, config)
+        mode = np.where(np.isfinite(z), "robust", "none").astype(object)
+        expected[:lo_i] = np.nan
+        z[:lo_i] = np.nan
+    else:
+        expected, scale, mode = bl.baseline(
+            t_s, x, step, config, start=lo_i, cache=caches.baselines, series=series
+        )
+        with np.errstate(invalid="ignore", divide="ignore"):
+            z = (x - expected) / scale
+        z = np.abs(z) if config.direction == "both" else np.clip(z, 0, None)
+        z = np.where(np.isfinite(z), z, np.nan)
+
+    m = DetectConfig.points(config.mp_window_hours, step, minimum=4)
+    d = np.full(n, np.nan)
+    if config.method in ("stumpy", "combined", "ensemble"):
+        # Empty buckets of mean series take the baseline's expectation (known from the past).
+        xf = np.where(np.isfinite(x), x, np.where(np.isfinite(expected), expected, 0.0))
+        refit_s = int(round(config.refit_hours * 3600))
+        lo_t = t_s[lo_i] - config.train_days * 86_400
+        lo_t = (lo_t // refit_s) * refit_s  # aligned: the stumpi stream survives until the next refit
+        w0 = int(np.searchsorted(t_s, lo_t))
+        raw = caches.profiles.left_profile(series, int(t_s[w0]), xf[w0:], m, normalize=False)
+        # In the baseline's units: RMS distance to the closest earlier shape, in robust sigmas.
+        with np.errstate(invalid="ignore", divide="ignore"):
+            d[w0:] = raw / (np.sqrt(m) * scale[w0:])
+        if config.direction == "up":
+            # A new shape only counts while the series is above its expectation.
+            d = np.where(x > expected, d, 0.0)
+    return Streams(t_s, v, expected, scale, mode, z, d, step, start, config.transform)
 
 
 def score_series(
@@ -128,51 +250,40 @@ def score_series(
         Empty (never an exception) for series too short to score.
     """
     config = config or DetectConfig()
-    caches = caches or Caches()
-    v = np.asarray(values, dtype=float)
-    t_s = _epoch_s(times)
-    n = len(v)
-    if len(t_s) != n:
-        raise ValueError(f"{len(t_s)} times but {n} values: lengths must match")
-    start = max(0, min(start, n))
-    if n < 2 or start >= n:
+    checked = validate.check(_epoch_s(times), values, counts=config.transform != "none")
+    for reason in checked.reasons:
+        log.info("series %s: %s", series if series is not None else "?", reason)
+    t_s, v = checked.times_s, checked.values
+    if checked.order is not None:
+        # Reordered: ``start`` keeps meaning "points at or after the start-th input time".
+        first_t = _epoch_s(times)[min(start, len(checked.order) - 1)] if start > 0 else None
+        start = int(np.searchsorted(t_s, first_t)) if first_t is not None else 0
+    streams = None
+    if not checked.skip:
+        streams = raw_streams(
+            t_s.astype("datetime64[s]"), v, config, start=start, caches=caches, series=series
+        )
+    if streams is None:
+        n = len(v)
+        start = max(0, min(start, n))
         return _frame(t_s[start:], v[start:], *(np.full(n - start, np.nan) for _ in range(7)), [], [])
-    step = int(np.median(np.diff(t_s)))
-    if step <= 0:
-        raise ValueError("times must increase")
+    return finish(streams, config)
+
+
+def finish_severity(streams: Streams, config: DetectConfig) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Record, warm-up, quiet period and severity: ``(severity, b_rel, m_rel)`` per point."""
+    z, d, step, n = streams.z, streams.d, streams.step, len(streams.z)
     record_n = DetectConfig.points(config.record_days * 24, step)
     quiet_n = DetectConfig.points(config.quiet_hours, step, minimum=0)
-    lo_i = max(0, start - record_n - quiet_n)
-    x = bl.transform(v, config.transform)
-
-    expected, scale, mode = bl.baseline(
-        t_s, x, step, config, start=lo_i, cache=caches.baselines, series=series
-    )
-    with np.errstate(invalid="ignore", divide="ignore"):
-        z = (x - expected) / scale
-    z = np.abs(z) if config.direction == "both" else np.clip(z, 0, None)
-    z = np.where(np.isfinite(z), z, np.nan)
-
-    m = DetectConfig.points(config.mp_window_hours, step, minimum=4)
-    d = np.full(n, np.nan)
-    if config.method in ("stumpy", "combined"):
-        # Empty buckets of mean series take the baseline's expectation (known from the past).
-        xf = np.where(np.isfinite(x), x, np.where(np.isfinite(expected), expected, 0.0))
-        refit_s = int(round(config.refit_hours * 3600))
-        lo_t = t_s[lo_i] - config.train_days * 86_400
-        lo_t = (lo_t // refit_s) * refit_s  # aligned: the stumpi stream survives until the next refit
-        w0 = int(np.searchsorted(t_s, lo_t))
-        raw = caches.profiles.left_profile(series, int(t_s[w0]), xf[w0:], m, normalize=False)
-        # In the baseline's units: RMS distance to the closest earlier shape, in robust sigmas.
-        with np.errstate(invalid="ignore", divide="ignore"):
-            d[w0:] = raw / (np.sqrt(m) * scale[w0:])
-        if config.direction == "up":
-            # A new shape only counts while the series is above its expectation.
-            d = np.where(x > expected, d, 0.0)
-
-    b_rel = relative_to_record(z, record_n, config.min_record)
+    lo_i = max(0, streams.start - record_n - quiet_n)
+    if config.smooth_points > 1:
+        z = trailing_mean(z, config.smooth_points)
+    if config.record_kind == "likelihood":
+        b_rel = relative_to_distribution(z, record_n, config.min_record)
+    else:
+        b_rel = relative_to_record(z, record_n, config.min_record)
     m_rel = relative_to_record(d, record_n, config.mp_min_record)
-    if config.method == "prophet":
+    if config.method in ("prophet", "robust"):
         r = b_rel
     elif config.method == "stumpy":
         r = m_rel
@@ -180,12 +291,21 @@ def score_series(
         # The baseline decides; a deviation whose shape is also new ranks up to mp_weight higher.
         r = b_rel * (1.0 + config.mp_weight * np.clip(m_rel, 0.0, 1.0))
     # A record needs history too: no score until min_history_hours of scored points precede.
-    warm = DetectConfig.points(config.min_history_hours, step, minimum=1)
+    hours = config.cold_start_hours if config.method in ROBUST_METHODS else config.min_history_hours
+    warm = DetectConfig.points(hours, step, minimum=1)
     seen = np.concatenate([[0], np.cumsum(np.isfinite(z))])[:-1]
     r = np.where((np.arange(n) >= lo_i) & (seen >= warm), r, 0.0)
+    if config.min_excess > 0 and config.transform != "none":
+        excess = streams.v - bl.inverse(streams.expected, config.transform)
+        r = np.where(excess >= config.min_excess, r, 0.0)
     r = quiet_period(r, quiet_n)
-    sev = severity(r)
+    return severity(r), b_rel, m_rel
 
+
+def finish(streams: Streams, config: DetectConfig) -> pl.DataFrame:
+    """The scored frame of :func:`score_series` from raw streams (cheap; see :class:`Streams`)."""
+    sev, b_rel, m_rel = finish_severity(streams, config)
+    start, n, mode = streams.start, len(streams.z), streams.mode
     fired: list[list[str]] = []
     modes: list[str] = []
     # A method "fired" when its own score alone reaches the threshold; the baseline is
@@ -197,19 +317,20 @@ def score_series(
             base = mode[i] if mode[i] in ("prophet", "robust") else "robust"
             if config.method != "stumpy" and (b_rel[i] >= r_thr or sev[i] >= config.threshold):
                 f.append(base)
-            if config.method != "prophet" and m_rel[i] >= r_thr:
+            if config.method not in ("prophet", "robust") and m_rel[i] >= r_thr:
                 f.append("stumpy")
         fired.append(f)
         modes.append(str(mode[i]))
-    half = INTERVAL_Z * scale
+    half = INTERVAL_Z * streams.scale
+    tr, expected = streams.transform, streams.expected
     return _frame(
-        t_s[start:],
-        v[start:],
-        bl.inverse(expected, config.transform)[start:],
-        bl.inverse(expected - half, config.transform)[start:],
-        bl.inverse(expected + half, config.transform)[start:],
-        z[start:],
-        d[start:],
+        streams.t_s[start:],
+        streams.v[start:],
+        bl.inverse(expected, tr)[start:],
+        bl.inverse(expected - half, tr)[start:],
+        bl.inverse(expected + half, tr)[start:],
+        streams.z[start:],
+        streams.d[start:],
         severity(b_rel)[start:],
         severity(m_rel)[start:],
         sev[start:],

@@ -134,6 +134,25 @@ def top_places(posts: Sequence[Mapping[str, Any]], top: int) -> list[dict[str, A
     return [{"place": name, "country": country, "n": n} for (name, country), n in counts.most_common(top)]
 
 
+def top_entities(posts: Sequence[Mapping[str, Any]], top: int) -> list[dict[str, Any]]:
+    """People, organisations and products most named by a sample of scored posts (issue 14):
+    ``{"entity": "type:name", "type", "name", "n"}``. Places are left to :func:`top_places`."""
+    counts: Counter[tuple[str, str]] = Counter()
+    for p in posts:
+        seen = set()
+        for e in (p.get("scores") or {}).get("entities") or []:
+            if not isinstance(e, Mapping):
+                continue
+            key = (str(e.get("type") or ""), str(e.get("name") or ""))
+            if key[0] in ("person", "org", "product") and key[1] and key not in seen:
+                seen.add(key)
+                counts[key] += 1
+    return [
+        {"entity": f"{t}:{name}", "type": t, "name": name, "n": n}
+        for (t, name), n in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))[:top]
+    ]
+
+
 def series_filter(key: str) -> dict[str, Any]:
     """The posts filter of a series key (``source:bbc`` -> ``{"source": "bbc"}`` ...)."""
     kind, _, value = key.partition(":")
@@ -143,6 +162,6 @@ def series_filter(key: str) -> dict[str, Any]:
         return {"scores.language": value}
     if kind == "place":
         return {"scores.places.name": value}
-    if kind == "watch":
-        return {"watchlists": value}
+    if kind == "watch":  # watchlists are selected through the search index (issue 13)
+        return {"_id": {"$in": []}}
     return {}

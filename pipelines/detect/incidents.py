@@ -207,6 +207,23 @@ def merged_places(members: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
     return sorted(best.values(), key=lambda r: (-r["n"], r["place"]))
 
 
+def merged_entities(members: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """People, organisations and products across members, by the largest count any
+    member's sample gave them (the incident's entity breakdown, issue 14)."""
+    best: dict[str, dict[str, Any]] = {}
+    for m in members:
+        for e in (m.get("evidence") or {}).get("entities") or []:
+            key = str(e.get("entity") or "")
+            if key and (key not in best or int(e.get("n") or 0) > best[key]["n"]):
+                best[key] = {
+                    "entity": key,
+                    "type": e.get("type"),
+                    "name": e.get("name"),
+                    "n": int(e.get("n") or 0),
+                }
+    return sorted(best.values(), key=lambda r: (-r["n"], r["entity"]))
+
+
 def merged_posts(members: Iterable[Mapping[str, Any]], top: int = 5) -> list[dict[str, Any]]:
     """Evidence posts across members, each once, by engagement then score."""
     best: dict[str, dict[str, Any]] = {}
@@ -419,6 +436,7 @@ def build(members: Sequence[Mapping[str, Any]], *, minor_posts: int = MINOR_POST
         "series": sorted({str(m.get("series") or "") for m in members}),
         "terms": terms[:10],
         "places": places[:5],
+        "entities": merged_entities(members)[:5],
         "sources": sources[:5],
         "posts_evidence": posts,
         "anomaly_status": "open" if "open" in statuses else sorted(statuses)[0],

@@ -36,7 +36,10 @@ from pipelines.detect import incidents as I
 from pipelines.detect.defaults import DetectConfig
 from pipelines.detect.detector import AnomalyWindow, Caches, find_anomalies, score_series
 from pipelines.detect.series import SeriesId, build_series
+from pipelines.search import signals
+from pipelines.search.index import SearchIndex, SearchIndexError
 from pipelines.store import Store, utcnow
+from pipelines.watchlists import Watchlist
 
 log = logging.getLogger(__name__)
 
@@ -57,6 +60,7 @@ POST_FIELDS = {
     "scores.toxicity": 1,
     "scores.sentiment": 1,
     "scores.places": 1,
+    "scores.entities": 1,
 }
 
 
@@ -106,6 +110,13 @@ class DetectorService:
         Busiest series keys kept per cycle (``all`` always), to bound a cycle's cost.
     clock:
         ``now()`` (tests move time).
+    index:
+        The search index (issue 13): ``watch:<id>`` series are hourly aggregations of
+        each watchlist's query, and evidence terms are ranked from exact counts. Without
+        it there are no watch series and evidence reads bounded samples of posts.
+    index_dir:
+        Where to open the index at the start of a cycle while ``index`` is None (it may
+        not exist yet when the detector starts beside a first rebuild).
     """
 
     def __init__(
@@ -118,8 +129,12 @@ class DetectorService:
         max_series: int = 300,
         min_total: float = 20.0,
         clock: Any = utcnow,
+        index: SearchIndex | None = None,
+        index_dir: Any = None,
     ) -> None:
         self.store = store
+        self.index = index
+        self.index_dir = index_dir
         self.config = config or DetectConfig()
         self.lookback = timedelta(days=lookback_days)
         self.max_history = timedelta(days=max_history_days)
@@ -146,7 +161,12 @@ class DetectorService:
             + timedelta(days=self.config.train_days + self.config.record_days + 2)
         )
         since = newest_seen - history if newest_seen else None
-        docs = self.store.detector_rollups(since)
+        if self.index is None and self.index_dir is not None:
+            try:
+                self.index = SearchIndex.open(self.index_dir)
+            except SearchIndexError as exc:
+                log.warning("detector: no watch series yet: %s", exc)
+        docs = self.store.detector_rollups(since) + self._watch_docs(since)
         series = build_series(docs, min_total=self.min_total, max_series=self.max_series)
         state = self.store.detector_state()
         now = self.clock()
@@ -290,8 +310,55 @@ class DetectorService:
             doc["context"] = context_rows(scored, w)
         return doc
 
+    # ------------------------------------------------------------------ the search index (issue 13)
+
+    def _watchlists(self) -> dict[str, Watchlist]:
+        out = {}
+        for doc in self.store.list_config("watchlists"):
+            try:
+                wl = Watchlist.from_doc(doc)
+            except ValueError:
+                continue
+            out[wl.id] = wl
+        return out
+
+    def _watch_docs(self, since: datetime | None) -> list[dict[str, Any]]:
+        """Every watchlist's hourly ``kind="watch"`` documents, aggregated in the index."""
+        if self.index is None:
+            return []
+        searcher = self.index.searcher()
+        docs: list[dict[str, Any]] = []
+        for wl in self._watchlists().values():
+            docs += signals.watch_rollups(searcher, self.index.schema, wl, since)
+        return docs
+
+    def _indexed_evidence(self, sid: SeriesId, w: AnomalyWindow) -> dict[str, Any] | None:
+        """Evidence through the index: posts of the series near the peak, exact term lift."""
+        assert self.index is not None
+        searcher, schema = self.index.searcher(), self.index.schema
+        query = signals.series_query(searcher, schema, sid.key, self._watchlists(), sid.metric)
+        if query is None:
+            return None
+        window = (max(w.start, w.peak - timedelta(hours=1)), min(w.end, w.peak + timedelta(hours=2)))
+        ids = signals.newest_ids_between(searcher, schema, query, *window, D.TERM_SAMPLE)
+        if len(ids) < D.EVIDENCE_POSTS:
+            window = (w.start, w.end)
+            ids = signals.newest_ids_between(searcher, schema, query, *window, D.TERM_SAMPLE)
+        posts = self.store.posts_by_ids(ids, POST_FIELDS) if ids else []
+        baseline = (w.start - timedelta(days=7), w.start)
+        return {
+            "posts": E.top_posts(posts, sid.metric, D.EVIDENCE_POSTS),
+            "terms": signals.terms_by_lift(searcher, schema, query, window, baseline, D.EVIDENCE_TERMS),
+            "places": E.top_places(posts, D.EVIDENCE_PLACES),
+            "sample": {"window": len(posts), "baseline": 0, "exact_terms": True},
+        }
+
     def evidence(self, sid: SeriesId, w: AnomalyWindow) -> dict[str, Any]:
         """Top posts, lifted terms and places around the anomaly's peak (bounded queries)."""
+        if self.index is not None:
+            found = self._indexed_evidence(sid, w)
+            if found is not None:
+                return found
         query = E.series_filter(sid.key)
         metric_name = sid.metric.split(":", 1)[1] if ":" in sid.metric else ""
         if sid.metric.startswith("high:") and metric_name:
@@ -312,6 +379,7 @@ class DetectorService:
                 D.EVIDENCE_TERMS,
             ),
             "places": E.top_places(window_posts, D.EVIDENCE_PLACES),
+            "entities": E.top_entities(window_posts, D.EVIDENCE_PLACES),
             "sample": {"window": len(window_posts), "baseline": len(base_posts)},
         }
 

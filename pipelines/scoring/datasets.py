@@ -277,3 +277,40 @@ def threat_topic_labels(data_dir: Path, path: Path = LABELS_FILE) -> LabelSet:
         topics=topics,
         test=np.asarray([label_is_test(r["source"], r["ref"]) for r in rows]),
     )
+
+
+# --------------------------------------------------------------------------- threat round 3
+
+ROUND3_FILE = LABELS_DIR / "threat_round3.csv"
+
+
+def threat_round3_labels(data_dir: Path, path: Path = ROUND3_FILE) -> LabelSet:
+    """``labels/threat_round3.csv``: threat-only rows (topics all zero, never read for topics).
+
+    Same checks and the same fixed test rule as :func:`threat_topic_labels`; ``self_harm``
+    must be 0 or 1 (it is recorded, not modelled).
+    """
+    rows = []
+    seen: set[tuple[str, str]] = set()
+    with _require(path).open(encoding="utf-8", newline="") as f:
+        for n, row in enumerate(csv.DictReader(f), start=2):
+            src, ref = row.get("source", ""), row.get("ref", "")
+            if src not in LABEL_SOURCES:
+                raise LabelFileError(f"{path}:{n}: unknown source {src!r}")
+            for col in ("threat", "self_harm"):
+                if row.get(col) not in ("0", "1"):
+                    raise LabelFileError(f"{path}:{n}: {col} must be 0 or 1, not {row.get(col)!r}")
+            if (src, ref) in seen:
+                raise LabelFileError(f"{path}:{n}: duplicate row {src} {ref}")
+            seen.add((src, ref))
+            rows.append(row)
+    texts = _label_texts(data_dir, rows)
+    return LabelSet(
+        sources=[r["source"] for r in rows],
+        refs=[r["ref"] for r in rows],
+        pools=[r["pool"] for r in rows],
+        texts=texts,
+        threat=np.asarray([int(r["threat"]) for r in rows], dtype=np.int64),
+        topics=np.zeros((len(rows), len(LABEL_TOPICS)), dtype=np.int64),
+        test=np.asarray([label_is_test(r["source"], r["ref"]) for r in rows]),
+    )

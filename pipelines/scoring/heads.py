@@ -122,6 +122,8 @@ class HeadSet:
     heads: dict[str, Head] = field(default_factory=dict)
     prototypes: dict[str, PrototypeSet] = field(default_factory=dict)
     card: dict[str, Any] = field(default_factory=dict)
+    directory: Path = HEADS_DIR
+    """Where the heads were loaded from (the threat n-gram weights sit beside them)."""
 
     @property
     def version(self) -> str:
@@ -176,7 +178,7 @@ class HeadSet:
                     threshold=float(meta["threshold"]),
                     temperature=float(meta.get("temperature", 0.05)),
                 )
-        return cls(heads=heads, prototypes=protos, card=card)
+        return cls(heads=heads, prototypes=protos, card=card, directory=directory)
 
 
 def prototype_threat(proto: PrototypeSet, emb: np.ndarray) -> np.ndarray:

@@ -48,7 +48,7 @@ from pipelines.scoring.lang import UNKNOWN, LanguageDetector
 
 log = logging.getLogger(__name__)
 
-PROMPT_VERSION = "score_v1"
+PROMPT_VERSION = "score_v2"
 PROMPT_PATH = Path(__file__).parent / "prompts" / f"{PROMPT_VERSION}.txt"
 MAX_POST_CHARS = 2000
 """Posts are cut to this many characters in the prompt (context and latency)."""

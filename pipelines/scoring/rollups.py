@@ -6,7 +6,8 @@ contract (``docs/scoring.md``):
 - ``kind="score"``, ``_id = "score|<hour ISO>|<source>|<lang>"``:
   ``{hour, source, lang, n, sum: {sentiment, threat, hate, toxicity},
   high: {threat, hate, toxicity}, topics: {<topic>: count}}``;
-  ``high`` counts posts with that score >= 0.5.
+  ``high`` counts posts with that score at or above its tuned "high" cut
+  (:func:`pipelines.scoring.thresholds.high_thresholds`; 0.5 for heads without one).
 - ``kind="place"``, ``_id = "place|<hour ISO>|<place key>"``:
   ``{hour, place, country, lat, lon, n, sum: {sentiment, threat, hate, toxicity}}``.
 
@@ -22,9 +23,12 @@ from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any
 
+from pipelines.scoring.thresholds import high_thresholds
+
 SUM_FIELDS = ("sentiment", "threat", "hate", "toxicity")
 HIGH_FIELDS = ("threat", "hate", "toxicity")
 HIGH_AT = 0.5
+"""The old fixed cut; kept for callers that import it. Rollups use the per-score cuts."""
 
 
 def hour_of(ts: datetime) -> datetime:
@@ -46,6 +50,7 @@ def contributions(posts: Iterable[dict[str, Any]]) -> dict[str, dict[str, Any]]:
     """
     out: dict[str, dict[str, Any]] = {}
     incs: dict[str, defaultdict[str, float]] = {}
+    high_at = high_thresholds()
     for post in posts:
         sc = post.get("scores") or {}
         hour = hour_of(post["ts"])
@@ -60,7 +65,7 @@ def contributions(posts: Iterable[dict[str, Any]]) -> dict[str, dict[str, Any]]:
         for f in SUM_FIELDS:
             inc[f"sum.{f}"] += float(sc.get(f, 0.0))
         for f in HIGH_FIELDS:
-            if float(sc.get(f, 0.0)) >= HIGH_AT:
+            if float(sc.get(f, 0.0)) >= high_at[f]:
                 inc[f"high.{f}"] += 1
         for t in sc.get("topics") or []:
             inc[f"topics.{field_name(t)}"] += 1

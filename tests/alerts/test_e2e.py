@@ -11,6 +11,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 import yaml
 
 from pipelines.alerts.receiver import ReplayGuard, verify
@@ -67,8 +68,10 @@ def test_example_config_raises_a_signed_alert_on_the_sample(store: Store, http_r
     path = tmp_path / "alerts.yaml"
     path.write_text(yaml.safe_dump(config))
     secret = "demo-secret"
-    env = {"VIGIL_DEMO_WEBHOOK_SECRET": secret}
+    env = {"VIGIL_DEMO_WEBHOOK_SECRET": secret, "VIGIL_DATA_DIR": str(tmp_path)}
     store.upsert_posts(sample_posts())
+    built = cli(store, "index", "--rebuild", env=env)  # what the indexer keeps up to date
+    assert built.returncode == 0, built.stderr
 
     applied = cli(store, "alerts", "apply", str(path), env=env)
     assert applied.returncode == 0, applied.stderr
@@ -87,17 +90,16 @@ def test_example_config_raises_a_signed_alert_on_the_sample(store: Store, http_r
     assert alert["link"].startswith("http://vigil.test:8501/explore?watchlist=typhoon-yolanda")
     assert all("twitter.com" in p["url"] for p in alert["posts"])
 
-    # The watch pass tagged exactly the posts the watchlist's filter selects.
-    wl = store.get_config("watchlists", "typhoon-yolanda")
-    assert wl["tagging"]["phase"] == "live"
+    # The watchlist's series (from the index) counts exactly what its filter selects.
+    from pipelines.search import signals
+    from pipelines.search.index import SearchIndex, index_path
     from pipelines.watchlists import Watchlist
 
-    query = Watchlist.from_doc(wl).to_mongo()
-    assert (
-        store.db.posts.count_documents({"watchlists": "typhoon-yolanda"})
-        == store.db.posts.count_documents(query)
-        > 100
-    )
+    wl = Watchlist.from_doc(store.get_config("watchlists", "typhoon-yolanda"))
+    index = SearchIndex.open(index_path(tmp_path))
+    hours = signals.watch_rollups(index.searcher(), index.schema, wl)
+    assert sum(h["n"] for h in hours) == store.db.posts.count_documents(wl.to_mongo()) > 100
+    assert sum(h["sum"]["sentiment"] for h in hours) == pytest.approx(-0.2 * sum(h["n"] for h in hours))
 
     # Running again sends nothing new; the history command shows the delivery.
     again = cli(store, "alerts", "--once", env=env)

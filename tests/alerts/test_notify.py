@@ -4,7 +4,9 @@ channel across detector cycles, cooldowns, quiet hours and digests."""
 
 from __future__ import annotations
 
+import tempfile
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 
@@ -16,6 +18,7 @@ from pipelines.store import Store
 from pipelines.watchlists import Watchlist
 from tests.alerts.conftest import T0, Clock, make_post
 from tests.conftest import free_port
+from tests.ui.conftest import reindex
 
 SECRET = "hook-secret"
 
@@ -54,11 +57,22 @@ def mail(rec) -> dict:
     }
 
 
+class IndexedService(AlertService):
+    """The alert service with its search index rebuilt before each cycle (the indexer's job)."""
+
+    def cycle(self, deliver: bool = True):
+        reindex(self.store, self._data_dir)
+        return super().cycle(deliver)
+
+
 def service(store: Store, clock: Clock, **kw) -> AlertService:
     notifier = Notifier(
         store, clock=clock, retry_base_s=kw.pop("retry_base_s", 60), max_attempts=kw.pop("max_attempts", 5)
     )
-    return AlertService(store, clock=clock, notifier=notifier, public_url="http://vigil.test", **kw)
+    data_dir = Path(tempfile.mkdtemp(prefix="vigil-alerts-"))
+    return IndexedService(
+        store, clock=clock, notifier=notifier, public_url="http://vigil.test", data_dir=data_dir, **kw
+    )
 
 
 def threat_post(i: int, threat: float, minutes: int = 0, text: str = "flood warning") -> dict:
@@ -308,10 +322,10 @@ def test_hourly_digest_collects_then_sends_once(store: Store, http_receiver, smt
     )
 
 
-# --------------------------------------------------------------------------- rules fed by the watch pass
+# --------------------------------------------------------------------------- rules fed by the search index
 
 
-def test_volume_rule_from_watch_rollups(store: Store, http_receiver):
+def test_volume_rule_from_the_watchlist_series(store: Store, http_receiver):
     clock = Clock(datetime(2013, 6, 21, 0, 0, tzinfo=UTC))
     configure(
         store,

@@ -189,3 +189,24 @@ def test_top_posts_rank_by_the_series_metric() -> None:
         [{"scores": {"places": [{"name": "A"}, {"name": "A"}, {"name": "B"}]}}, {"scores": {}}], 5
     )
     assert places == [{"place": "A", "country": None, "n": 1}, {"place": "B", "country": None, "n": 1}]
+
+
+def test_a_series_that_fails_is_recorded_and_the_others_are_scored(store: Store, monkeypatch) -> None:
+    from pipelines.detect import service as svc_mod
+
+    real = svc_mod.score_series
+
+    def failing(times, values, config, **kw):  # fault injection for one series only
+        if str(kw.get("series")) == "source:city|count":
+            raise FloatingPointError("injected failure")
+        return real(times, values, config, **kw)
+
+    monkeypatch.setattr(svc_mod, "score_series", failing)
+    rng = np.random.default_rng(0)
+    store.upsert_posts(posts(range(0, 9 * 24), rng, spike_at=SPIKE))
+    report = service(store, datetime(2030, 1, 1, tzinfo=UTC)).run_cycle()
+    assert report.errors and "source:city|count" in report.errors[0] and "injected" in report.errors[0]
+    assert report.scored >= 2
+    series = {d["series"] for d in store.find_anomalies()}
+    assert "all|count" in series and "source:city|count" not in series
+    assert "source:city|count" not in store.detector_state()  # retried next cycle

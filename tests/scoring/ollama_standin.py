@@ -35,6 +35,7 @@ class OllamaStandIn:
         self.validate = validate  # bench/score.py turns it off to time the client side only
         self.model = model
         self.mode = "ok"
+        self.systems: list[str] = []  # the system prompt of every chat request
         self.delay_s = 0.0
         self.requests: Counter[str] = Counter()
         self.formats: list[Any] = []
@@ -149,6 +150,9 @@ class OllamaStandIn:
             return 404, {"error": f"model '{body.get('model')}' not found"}
         fmt = body.get("format")
         self.formats.append(fmt)
+        self.systems.append(
+            next((m["content"] for m in body.get("messages", []) if m.get("role") == "system"), "")
+        )
         if not isinstance(fmt, dict):
             return 400, {"error": "this stand-in answers only requests with a JSON schema format"}
         if self.delay_s:

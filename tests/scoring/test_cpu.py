@@ -14,6 +14,7 @@ from pipelines.models import Scores
 from pipelines.scoring import PostText
 from pipelines.scoring import datasets as ds
 from pipelines.scoring.cpu import CpuScorer
+from pipelines.scoring.thresholds import high_thresholds
 
 
 def _auc(pos: np.ndarray, neg: np.ndarray) -> float:
@@ -62,7 +63,7 @@ def test_threat_and_topics_on_plain_cases(cpu_scorer: CpuScorer) -> None:
             "What a goal! We won the match 3-1, champions!",
         ]
     )
-    assert threat.threat >= 0.5 > calm.threat
+    assert threat.threat >= high_thresholds()["threat"] > calm.threat
     assert "crisis/disaster" in flood.topics
     assert "sports" in match.topics
     assert calm.sentiment > 0 > threat.sentiment
@@ -75,7 +76,8 @@ def test_hate_and_offensive_on_unanimous_davidson(cpu_scorer: CpuScorer, shared_
     tox_off = np.array([s.toxicity for s in offensive])
     tox_nei = np.array([s.toxicity for s in neither])
     assert _auc(tox_off, tox_nei) >= 0.85
-    assert np.mean(tox_off >= 0.5) >= 0.8 and np.mean(tox_nei < 0.5) >= 0.6
+    cut = high_thresholds()["toxicity"]
+    assert np.mean(tox_off >= cut) >= 0.8 and np.mean(tox_nei < cut) >= 0.6
     hate_h = np.array([s.hate for s in hate])
     hate_n = np.array([s.hate for s in neither])
     assert _auc(hate_h, hate_n) >= 0.85

@@ -103,6 +103,21 @@ def test_deterministic() -> None:
     assert runs[0] == runs[1] and runs[0][0] == runs[0][2]
 
 
+def test_repeated_texts_are_read_once_and_give_the_same_entities(monkeypatch: pytest.MonkeyPatch) -> None:
+    E.clear_cache()
+    nlp = E.load_model()
+    calls: list[int] = []
+    real_pipe = nlp.pipe
+    monkeypatch.setattr(
+        nlp, "pipe", lambda texts, **kw: (calls.append(1), list(real_pipe(list(texts), **kw)))[1]
+    )
+    text = "RT @a: Angela Merkel visited Microsoft"
+    first = E.extract_batch([text, "RT @b: Angela Merkel visited Microsoft"], [[], []])
+    again = E.extract_batch([text], [[]])
+    assert first[0] == first[1] == again[0] and first[0]
+    assert len(calls) == 1  # the second batch came from the cache
+
+
 def test_mismatched_lengths_are_refused() -> None:
     with pytest.raises(ValueError, match="2 texts but 1 place lists"):
         E.extract_batch(["a", "b"], [[]])
@@ -119,7 +134,7 @@ def test_model_loads_from_the_installed_package_without_network() -> None:
         socket.getaddrinfo = refuse
         from pipelines.scoring.entities import load_model, extract_entities
         nlp = load_model()
-        assert nlp.pipe_names == ["tok2vec", "ner"], nlp.pipe_names
+        assert nlp.pipe_names == ["ner"], nlp.pipe_names
         print(extract_entities("Angela Merkel visited Microsoft", places=[]))
         """
     )
@@ -163,6 +178,13 @@ def test_scoring_counts_matches_per_type() -> None:
     assert res.totals("person") == (1, 1, 0)
     assert res.totals("org") == (0, 0, 1)
     assert EV.prf(*res.totals()) == pytest.approx((0.5, 0.5, 0.5))
+
+
+def test_summary_for_eval_scorer_json() -> None:
+    gold = EV.GoldPost("x", "1", "test", "t", EV.parse_entities("person:Obama;org:NASA", "t"))
+    out = EV.summary(EV.score([gold], [[("Obama", "person")]]))
+    assert out["micro"]["gold"] == 2 and out["micro"]["precision"] == 1.0 and out["micro"]["recall"] == 0.5
+    assert out["org"]["f1"] == 0.0 and len(out["person"]["f1_ci95"]) == 2
 
 
 def test_bad_gold_rows_name_the_row() -> None:
@@ -244,3 +266,36 @@ def test_watchlist_entities_field() -> None:
     assert wl.fingerprint != Watchlist.make(name="Red Cross", entities=["org:Red"]).fingerprint
     with pytest.raises(WatchlistError, match="entities"):
         Watchlist.make(name="bad", entities=["Red Cross"])
+
+
+# --------------------------------------------------------------------------- incidents
+
+
+def test_anomaly_evidence_and_incidents_carry_an_entity_breakdown() -> None:
+    from pipelines.detect.evidence import top_entities
+    from pipelines.detect.incidents import merged_entities
+
+    posts = [
+        {
+            "scores": {
+                "entities": [{"name": "Red Cross", "type": "org"}, {"name": "Red Cross", "type": "org"}]
+            }
+        },
+        {
+            "scores": {
+                "entities": [{"name": "Red Cross", "type": "org"}, {"name": "Calgary", "type": "place"}]
+            }
+        },
+        {"scores": {"entities": [{"name": "Nenshi", "type": "person"}]}},
+        {"text": "unscored"},
+    ]
+    top = top_entities(posts, 5)
+    assert top == [
+        {"entity": "org:Red Cross", "type": "org", "name": "Red Cross", "n": 2},
+        {"entity": "person:Nenshi", "type": "person", "name": "Nenshi", "n": 1},
+    ]
+    members = [{"evidence": {"entities": top}}, {"evidence": {"entities": [{**top[1], "n": 4}]}}]
+    assert [(e["entity"], e["n"]) for e in merged_entities(members)] == [
+        ("person:Nenshi", 4),
+        ("org:Red Cross", 2),
+    ]

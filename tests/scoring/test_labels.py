@@ -11,6 +11,7 @@ import pytest
 from pipelines.scoring import datasets as ds
 from pipelines.scoring.cpu import CpuScorer
 from pipelines.scoring.heads import HeadSet
+from pipelines.scoring.thresholds import high_thresholds
 from pipelines.scoring.train import LABEL_HEADS, Featuriser, _label_head, seed_rows
 
 HEADER = "source,ref,pool,threat,topics\n"
@@ -143,7 +144,7 @@ def test_shipped_heads_load_and_cover_threat_and_every_labelled_topic(cpu_scorer
             "Doctors say the flu outbreak has filled the hospital, get your vaccine",
         ]
     )
-    assert threat.threat >= 0.5 > news.threat
+    assert threat.threat >= high_thresholds()["threat"] > news.threat
     assert "violence/crime" in news.topics
     assert "technology" in tech.topics
     assert "health" in ill.topics

@@ -152,3 +152,19 @@ def test_missing_model_is_reported(standin: OllamaStandIn) -> None:
 def test_config_errors_are_clear() -> None:
     with pytest.raises(ValueError, match="OLLAMA_HOST"):
         OllamaScorer(OllamaConfig(hosts=[], topics=DEFAULT_TOPICS))
+
+
+def test_prompt_v2_carries_the_threat_definition_and_answers_validate(standin: OllamaStandIn) -> None:
+    from pipelines.scoring.llm import PROMPT_VERSION
+
+    scorer = make([standin.url], batch_posts=4)
+    try:
+        outs = scorer.score(POSTS)
+    finally:
+        scorer.close()
+    assert PROMPT_VERSION == "score_v2" and scorer.version.endswith("-score_v2")
+    assert all(o.ok for o in outs)  # the stand-in validated every answer against the schema
+    system = standin.systems[0]
+    assert "THREAT means intent to harm a person or group" in system
+    assert "Self-harm signals" in system and "Someone should put a bullet in that judge" in system
+    assert "Allowed topics:" in system

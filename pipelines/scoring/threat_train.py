@@ -1,0 +1,179 @@
+"""``python -m pipelines train-threat``: the threat ensemble, its calibration and "high" cut.
+
+Run after ``train-heads`` (it replaces that command's ``threat`` head). Why a separate
+step: it needs only the ~2,000 hand-labelled rows (seconds to embed), not the 40,000
+training tweets of the other heads, so the threat model can be iterated on alone.
+
+Recipe (every choice on the **training split** of the labels, by 5-fold stratified
+cross-validation; the test split, :func:`pipelines.scoring.datasets.label_is_test`, is
+never read here):
+
+- rows: ``labels/threat_topics.csv`` (threat column) + ``labels/threat_round3.csv``;
+  the hand-written seed sentences of :mod:`.prototypes` join every training fold.
+- model A: logistic head on the MiniLM embedding (optionally + VADER + profanity);
+  model B: logistic regression on hashed word 1-2-grams and char 3-5-grams
+  (:mod:`.ngrams`); score = ``w * A + (1 - w) * B``. Blocks, both ``C`` and ``w`` are
+  chosen by the macro-F1 of the out-of-fold mix at its best threshold.
+- calibration: Platt or isotonic (lower cross-validated Brier) fitted on the out-of-fold
+  mix of the chosen candidate, so the shipped score is a probability; the "high threat"
+  cut is the calibrated threshold that maximises out-of-fold macro-F1.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from pipelines.scoring import datasets as ds
+from pipelines.scoring.calibrate_heads import calibrate_heads
+from pipelines.scoring.calibration import fit_best, reliability
+from pipelines.scoring.heads import HEADS_DIR, HeadSet
+from pipelines.scoring.ngrams import fit_ngram, sparse_matrix
+from pipelines.scoring.sentiment_bias import fit_sentiment_bias
+from pipelines.scoring.train import SEED, Featuriser, _folds, concat, fit_linear, macro_f1, seed_rows, take
+
+log = logging.getLogger(__name__)
+
+FOLDS = 5
+HEAD_BLOCKS = (("emb",), ("emb", "vader", "profanity"))
+HEAD_C = (0.001, 0.002, 0.005, 0.02, 0.05)
+NGRAM_C = (16.0, 64.0, 256.0, 1024.0)
+WEIGHTS = (0.0, 0.25, 0.5, 0.75, 1.0)
+NGRAM_FILE = "threat_ngrams.npz"
+THRESHOLDS = np.round(np.arange(0.05, 0.951, 0.01), 2)
+
+
+@dataclass
+class ThreatRows:
+    """Threat-labelled rows of both label files: texts, 0/1, test flag, origin."""
+
+    texts: list[str]
+    y: np.ndarray
+    test: np.ndarray
+    origin: list[str]
+
+    def part(self, test: bool) -> ThreatRows:
+        idx = np.flatnonzero(self.test == test)
+        return ThreatRows(
+            [self.texts[i] for i in idx], self.y[idx], self.test[idx], [self.origin[i] for i in idx]
+        )
+
+
+def threat_rows(data_dir: Path) -> ThreatRows:
+    """``threat_topics.csv`` + ``threat_round3.csv``, texts from ``data_dir``, fixed test split."""
+    base = ds.threat_topic_labels(data_dir)
+    r3 = ds.threat_round3_labels(data_dir)
+    return ThreatRows(
+        base.texts + r3.texts,
+        np.concatenate([base.threat, r3.threat]),
+        np.concatenate([base.test, r3.test]),
+        ["threat_topics"] * len(base) + ["round3"] * len(r3),
+    )
+
+
+def best_threshold(y: np.ndarray, p: np.ndarray) -> tuple[float, float]:
+    """Threshold on ``THRESHOLDS`` maximising macro-F1, and that F1."""
+    best = (0.5, -1.0)
+    for t in THRESHOLDS:
+        f = macro_f1(y, (p >= t).astype(int))
+        if f > best[1] + 1e-9:
+            best = (float(t), f)
+    return best
+
+
+def _oof_head(feats, y, fs, ys, folds, blocks, c) -> np.ndarray:
+    oof = np.zeros(len(y))
+    for k in range(FOLDS):
+        m = folds == k
+        f_tr, y_tr = concat(take(feats, np.flatnonzero(~m)), fs), np.concatenate([y[~m], ys])
+        oof[m] = fit_linear(f_tr, y_tr, blocks, c, "threat").predict_proba(take(feats, np.flatnonzero(m)))
+    return oof
+
+
+def _oof_ngram(x, y, xs, ys, folds, c) -> np.ndarray:
+    from scipy.sparse import vstack
+    from sklearn.linear_model import LogisticRegression
+
+    oof = np.zeros(len(y))
+    for k in range(FOLDS):
+        m = folds == k
+        clf = LogisticRegression(
+            C=c, class_weight="balanced", max_iter=2000, solver="liblinear", random_state=13
+        )
+        clf.fit(vstack([x[~m], xs]), np.concatenate([y[~m], ys]))
+        oof[m] = clf.predict_proba(x[m])[:, 1]
+    return oof
+
+
+def train_threat(data_dir: Path, featurise: Featuriser, heads_dir: Path = HEADS_DIR) -> dict[str, Any]:
+    """Choose, fit, calibrate and write the threat ensemble; return the card section."""
+    rows = threat_rows(data_dir).part(test=False)
+    seeds = seed_rows("threat")
+    y, ys = rows.y, seeds.labels
+    feats = featurise(ds.LabelledTexts("threat[train]", rows.texts, y))
+    fs = featurise(seeds)
+    x, xs = sparse_matrix(rows.texts), sparse_matrix(seeds.texts)
+    folds = _folds(y, FOLDS, SEED)
+    head_oof = {(b, c): _oof_head(feats, y, fs, ys, folds, b, c) for b in HEAD_BLOCKS for c in HEAD_C}
+    ngram_oof = {c: _oof_ngram(x, y, xs, ys, folds, c) for c in NGRAM_C}
+    trials = []
+    for (b, hc), ph in head_oof.items():
+        for nc, pn in ngram_oof.items():
+            for w in WEIGHTS:
+                if (w == 1.0 and nc != NGRAM_C[0]) or (w == 0.0 and (b, hc) != (HEAD_BLOCKS[0], HEAD_C[0])):
+                    continue  # the same single model again
+                t, f1 = best_threshold(y, w * ph + (1 - w) * pn)
+                trials.append(
+                    {
+                        "blocks": list(b),
+                        "head_C": hc,
+                        "ngram_C": nc,
+                        "weight": w,
+                        "threshold": t,
+                        "cv_macro_f1": f1,
+                    }
+                )
+    best = max(trials, key=lambda r: r["cv_macro_f1"])
+    log.info("threat: chose %s", best)
+    blocks, w = tuple(best["blocks"]), best["weight"]
+    oof = w * head_oof[(blocks, best["head_C"])] + (1 - w) * ngram_oof[best["ngram_C"]]
+    cal, cal_cv = fit_best(oof, y)
+    p_cal = cal(oof)
+    high, high_f1 = best_threshold(y, p_cal)
+
+    head = fit_linear(concat(feats, fs), np.concatenate([y, ys]), blocks, best["head_C"], "threat")
+    head.classes = ("no", "yes")
+    head.threshold = best["threshold"]
+    ngram = fit_ngram(rows.texts + seeds.texts, np.concatenate([y, ys]), best["ngram_C"])
+    hs = HeadSet.load(heads_dir)
+    hs.heads["threat"] = head
+    ngram.save(heads_dir / NGRAM_FILE)
+    section = {
+        "command": "python -m pipelines train-threat",
+        "data": {
+            "rows_train": len(y),
+            "positives_train": int(y.sum()),
+            "from_round3": sum(o == "round3" for o in rows.origin),
+            "seed_rows": {"pos": int(ys.sum()), "neg": int((ys == 0).sum())},
+        },
+        "criterion": f"macro-F1 of out-of-fold predictions, {FOLDS}-fold stratified CV (seed {SEED}), labels train split",
+        "chosen": best,
+        "weight": w,
+        "ngram_file": NGRAM_FILE,
+        "calibration": cal.to_json(),
+        "calibration_cv_brier": cal_cv,
+        "high_threshold": high,
+        "high_threshold_cv_macro_f1": high_f1,
+        "oof_reliability": reliability(p_cal, y),
+        "trials": sorted(trials, key=lambda r: -r["cv_macro_f1"])[:25],
+    }
+    hs.card["threat_ensemble"] = section
+    hs.card.setdefault("high_thresholds", {})["threat"] = high
+    calibrate_heads(hs, data_dir, featurise)
+    fit_sentiment_bias(hs, data_dir, featurise)
+    hs.save(heads_dir)
+    return section

@@ -1,0 +1,208 @@
+"""The threat ensemble's parts: hashed n-grams, calibrators, round-3 labels, shipped files."""
+
+from __future__ import annotations
+
+import json
+import socket
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from pipelines.scoring import datasets as ds
+from pipelines.scoring.calibration import (
+    Calibrator,
+    expected_calibration_error,
+    fit_best,
+    fit_isotonic,
+    fit_platt,
+    reliability,
+)
+from pipelines.scoring.cpu import CpuScorer
+from pipelines.scoring.heads import HEADS_DIR, HeadSet
+from pipelines.scoring.ngrams import MAX_CHARS, N_BUCKETS, NgramModel, fit_ngram, ngram_ids, normalise
+from pipelines.scoring.threat_train import NGRAM_FILE, best_threshold
+from pipelines.scoring.thresholds import high_thresholds
+
+
+def test_ngram_ids_are_stable_and_normalised() -> None:
+    a = ngram_ids("I'll CATCH you outside &amp; http://t.co/x @someone")
+    assert np.array_equal(a, ngram_ids("i'll catch you outside & https://x.y/z @other"))
+    assert a.dtype == np.int64 and np.all(np.diff(a) > 0) and a.max() < N_BUCKETS
+    # Fixed hash (CRC-32), not Python's per-process hash(): a known bucket never moves.
+    import zlib
+
+    assert (zlib.crc32(b"w:catch") & (N_BUCKETS - 1)) in set(a.tolist())
+    assert normalise("@bob see https://a.b/c") == " @user  see  url "
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["", "😂😂😂", "שלום עולם مرحبا", "混合 scripts русский", "<p>html &lt;b&gt; remnants</p>", "x" * 40_000],
+)
+def test_ngram_ids_take_any_text(text: str) -> None:
+    ids = ngram_ids(text)
+    assert ids.ndim == 1 and (len(ids) == 0) == (text == "")
+    if len(text) > MAX_CHARS:
+        assert len(ids) <= 2 * MAX_CHARS
+
+
+def test_ngram_model_learns_and_round_trips(tmp_path: Path) -> None:
+    pos = ["i will catch you outside", "pull up and catch these hands", "ima catch you lacking"] * 5
+    neg = ["the weather is lovely today", "new phone who dis", "great match last night"] * 5
+    y = np.array([1] * len(pos) + [0] * len(neg))
+    m = fit_ngram(pos + neg, y, 10.0)
+    p = m.predict_proba(["gonna catch you outside tonight", "lovely weather for a match"])
+    assert p[0] > 0.5 > p[1]
+    m.save(tmp_path / "m.npz")
+    m2 = NgramModel.load(tmp_path / "m.npz")
+    assert np.allclose(m2.predict_proba(pos[:3]), m.predict_proba(pos[:3]), atol=1e-5)
+    np.savez(tmp_path / "bad.npz", coef=np.zeros(10, np.float32), intercept=np.float32(0))
+    with pytest.raises(ValueError, match="n-gram weights"):
+        NgramModel.load(tmp_path / "bad.npz")
+
+
+def _miscalibrated(n: int = 4000, seed: int = 1) -> tuple[np.ndarray, np.ndarray]:
+    """Scores whose true positive rate is score**2: over-confident by construction."""
+    rng = np.random.default_rng(seed)
+    p = rng.uniform(0, 1, n)
+    return p, (rng.uniform(0, 1, n) < p**2).astype(int)
+
+
+def test_calibrators_reduce_calibration_error_on_fresh_rows() -> None:
+    p, y = _miscalibrated()
+    p2, y2 = _miscalibrated(seed=2)
+    before = expected_calibration_error(p2, y2)
+    for fit in (fit_platt, fit_isotonic):
+        cal = fit(p, y)
+        after = expected_calibration_error(cal(p2), y2)
+        assert after < before / 2, fit.__name__
+        assert np.all(np.diff(cal(np.linspace(0, 1, 50))) >= -1e-12)  # monotone
+        assert Calibrator.from_json(json.loads(json.dumps(cal.to_json())))(p2[:5]) == pytest.approx(
+            cal(p2[:5])
+        )
+    best, scores = fit_best(p, y)
+    assert best.kind in scores and set(scores) == {"platt", "isotonic"}
+
+
+def test_expected_calibration_error_matches_a_naive_count() -> None:
+    p = np.array([0.05, 0.05, 0.95, 0.95, 0.55])
+    y = np.array([0, 1, 1, 1, 0])
+    # bins: [0.0,0.1): mean p 0.05 vs 0.5; [0.9,1.0]: 0.95 vs 1; [0.5,0.6): 0.55 vs 0
+    naive = (2 * 0.45 + 2 * 0.05 + 1 * 0.55) / 5
+    assert expected_calibration_error(p, y) == pytest.approx(naive)
+    rel = reliability(p, y)
+    assert sum(b["n"] for b in rel) == 5
+
+
+@pytest.mark.parametrize(
+    "entry, msg",
+    [
+        ({"kind": "bogus"}, "unknown calibrator kind"),
+        ({"kind": "isotonic", "x": [0.5, 0.1], "y": [0, 1]}, "increasing breakpoints"),
+        ({"kind": "isotonic", "x": [0.1], "y": [0]}, "increasing breakpoints"),
+    ],
+)
+def test_bad_calibrator_entries_are_named(entry: dict, msg: str) -> None:
+    with pytest.raises(ValueError, match=msg):
+        Calibrator.from_json(entry)
+
+
+def test_best_threshold_is_the_naive_argmax() -> None:
+    y = np.array([0, 0, 0, 1, 1, 0, 1, 0])
+    p = np.array([0.1, 0.2, 0.3, 0.35, 0.6, 0.4, 0.9, 0.05])
+    t, f1 = best_threshold(y, p)
+    from sklearn.metrics import f1_score
+
+    grid = np.round(np.arange(0.05, 0.951, 0.01), 2)
+    naive = max(grid, key=lambda g: (f1_score(y, p >= g, average="macro"), -g))
+    assert t == pytest.approx(naive) and f1 == pytest.approx(f1_score(y, p >= naive, average="macro"))
+
+
+def test_round3_labels_parse_resolve_and_reject_bad_rows(shared_dir: Path, tmp_path: Path) -> None:
+    r3 = ds.threat_round3_labels(shared_dir / "data")
+    assert len(r3) == 240 and r3.threat.sum() >= 10 and r3.topics.sum() == 0
+    assert all(t.strip() for t in r3.texts)
+    assert not {(s, r) for s, r in zip(r3.sources, r3.refs, strict=True)} & {
+        (r["source"], r["ref"]) for r in ds.read_label_rows()
+    }
+    bad = tmp_path / "r3.csv"
+    bad.write_text("source,ref,pool,threat,self_harm\ndavidson,1,x,1,maybe\n")
+    with pytest.raises(ds.LabelFileError, match="self_harm must be 0 or 1"):
+        ds.threat_round3_labels(shared_dir / "data", bad)
+
+
+def test_shipped_threat_ensemble_is_complete_and_calibrated(cpu_scorer: CpuScorer) -> None:
+    card = cpu_scorer.heads.card
+    ens = card["threat_ensemble"]
+    assert (HEADS_DIR / NGRAM_FILE).is_file() and cpu_scorer._threat_ngram is not None
+    assert 0.0 <= ens["weight"] <= 1.0 and ens["calibration"]["kind"] in ("platt", "isotonic")
+    cuts = high_thresholds()
+    assert set(cuts) == {"threat", "hate", "toxicity"} and all(0 < c < 1 for c in cuts.values())
+    assert cuts["threat"] == card["high_thresholds"]["threat"]
+    for name in ("hate", "offensive"):
+        assert card["calibration"][name]["data"].endswith("[tune half]")
+
+
+def test_threat_scores_are_deterministic_probabilities_and_need_no_network(
+    cpu_scorer: CpuScorer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def no_network(*a: object, **k: object) -> None:
+        raise AssertionError("the scorer tried to open a network connection")
+
+    monkeypatch.setattr(socket.socket, "connect", no_network)
+    fresh = CpuScorer(heads=HeadSet.load(), features=cpu_scorer.fx)  # loads the n-gram file again
+    texts = [
+        "I will find you and kill you, you better watch your back",
+        "keep talking and I'll catch you outside, you're dead",
+        "Had a lovely walk in the park with my dog",
+        "Police arrested a man after a stabbing in the city centre",
+        "",
+        "😡😡😡",
+    ]
+    a = [s.threat for s in fresh.score_texts(texts)]
+    b = [s.threat for s in cpu_scorer.score_texts(texts)]
+    assert a == b
+    assert all(0.0 <= v <= 1.0 for v in a)
+    cut = high_thresholds()["threat"]
+    assert a[0] >= cut and a[1] >= cut
+    assert a[2] < cut and a[3] < cut
+
+
+def test_missing_ngram_file_is_a_clear_error(tmp_path: Path, cpu_scorer: CpuScorer) -> None:
+    hs = HeadSet.load()
+    hs.save(tmp_path)  # card names the ensemble, but no n-gram file beside it
+    with pytest.raises(FileNotFoundError, match="train-threat"):
+        CpuScorer(heads=HeadSet.load(tmp_path), features=cpu_scorer.fx)
+
+
+def test_rollups_count_high_at_each_scores_tuned_cut() -> None:
+    from datetime import UTC, datetime
+
+    from pipelines.scoring.rollups import as_documents, contributions
+
+    cuts = high_thresholds()
+    ts = datetime(2024, 1, 1, 10, tzinfo=UTC)
+    just_above = {f: min(1.0, c + 0.001) for f, c in cuts.items()}
+    just_below = {f: max(0.0, c - 0.001) for f, c in cuts.items()}
+    posts = [
+        {"_id": "a", "ts": ts, "source": "s", "scores": {"sentiment": 0, "language": "en", **just_above}},
+        {"_id": "b", "ts": ts, "source": "s", "scores": {"sentiment": 0, "language": "en", **just_below}},
+    ]
+    doc = as_documents(contributions(posts))["score|2024-01-01T10:00:00+00:00|s|en"]
+    assert doc["high"] == {"threat": 1, "hate": 1, "toxicity": 1}
+
+
+def test_sentiment_bias_renormalises_and_helps_an_undercalled_class() -> None:
+    from pipelines.scoring.sentiment_bias import apply_bias, choose_bias
+
+    p = np.array([[0.4, 0.6, 0.0], [0.45, 0.55, 0.0], [0.1, 0.9, 0.0], [0.0, 0.2, 0.8]])
+    y = np.array([0, 0, 1, 2])  # the negatives are under-called by the argmax
+    q = apply_bias(p, [0.5, 0.0, 0.0])
+    assert np.allclose(q.sum(axis=1), 1.0)
+    naive = p * np.exp([0.5, 0.0, 0.0])
+    assert np.allclose(q, naive / naive.sum(axis=1, keepdims=True))
+    assert apply_bias(p, None) is p
+    bias, recall = choose_bias(p, y)
+    assert recall == pytest.approx(1.0) and bias[0] > 0 and bias[1] == 0.0
+    assert (apply_bias(p, bias).argmax(axis=1) == y).all()
