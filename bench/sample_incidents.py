@@ -144,6 +144,8 @@ def feedback_run(store, split: str, verdicts: bool, script: str = "by-lead") -> 
         f"cycle 2 (data up to {end:%Y-%m-%d %H:%M}): {second.line()} (wall {time.perf_counter() - t0:.1f} s)"
     )
     after = [a for a in store.find_anomalies(limit=5000) if a["start"].replace(tzinfo=UTC) >= t]
+    for a in sorted(after, key=lambda a: (a["start"], a["series"])):
+        print(f"  after split: {a['series']:<32} {a['start']:%Y-%m-%d %H:%M} sev {a['severity']:.2f}")
     return {
         "damped": sorted(damped),
         "after_all": len(after),
