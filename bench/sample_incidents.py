@@ -61,6 +61,13 @@ def main() -> None:
     ap.add_argument("--scores", type=Path, default=SCORES)
     ap.add_argument("--events", nargs="*", help="event folders of data/sample to load (default: all six)")
     ap.add_argument("--feedback", metavar="SPLIT", help="scripted feedback run split at this UTC time (ISO)")
+    ap.add_argument(
+        "--script",
+        choices=["by-lead", "all-not-interesting"],
+        default="by-lead",
+        help="verdicts of the feedback run: score-led incidents 'not interesting', others 'useful' "
+        "(by-lead), or every open incident 'not interesting' (the largest effect damping can have)",
+    )
     args = ap.parse_args()
     logging.basicConfig(level=logging.WARNING)
     logging.getLogger("cmdstanpy").setLevel(logging.WARNING)
@@ -82,10 +89,9 @@ def main() -> None:
                 if verdicts is None:
                     report(store)
                 else:
-                    results[name] = feedback_run(store, args.feedback, verdicts)
+                    results[name] = feedback_run(store, args.feedback, verdicts, args.script)
             finally:
-                store.client.drop_database(store.db.name)
-                store.close()
+                store.close()  # the server's folder is temporary: no drop (it can stall on a busy server)
                 server.stop()
         if args.feedback:
             c, f = results["control"], results["feedback"]
@@ -96,7 +102,7 @@ def main() -> None:
             )
 
 
-def feedback_run(store, split: str, verdicts: bool) -> dict:
+def feedback_run(store, split: str, verdicts: bool, script: str = "by-lead") -> dict:
     """Cycle up to ``split``, give scripted verdicts (when ``verdicts``), cycle to the end.
 
     The script, fixed before looking at any result: a score-led incident (a mean score
@@ -121,8 +127,11 @@ def feedback_run(store, split: str, verdicts: bool) -> dict:
     damped: set[str] = set()
     if verdicts:
         for inc in store.find_incidents(["open"]):
-            verdict = "useful" if inc.get("volume", True) else "not_interesting"
-            note = "scripted: mean-score shift" if verdict != "useful" else ""
+            if script == "all-not-interesting":
+                verdict, note = "not_interesting", "scripted: reviewed already"
+            else:
+                verdict = "useful" if inc.get("volume", True) else "not_interesting"
+                note = "scripted: mean-score shift" if verdict != "useful" else ""
             record_verdict(store, inc["_id"], verdict, user=Analyst(), note=note, now=t)
             print(f"  {verdict:<15} {inc['title']}")
         from pipelines.detect import feedback as F
@@ -135,6 +144,8 @@ def feedback_run(store, split: str, verdicts: bool) -> dict:
         f"cycle 2 (data up to {end:%Y-%m-%d %H:%M}): {second.line()} (wall {time.perf_counter() - t0:.1f} s)"
     )
     after = [a for a in store.find_anomalies(limit=5000) if a["start"].replace(tzinfo=UTC) >= t]
+    for a in sorted(after, key=lambda a: (a["start"], a["series"])):
+        print(f"  after split: {a['series']:<32} {a['start']:%Y-%m-%d %H:%M} sev {a['severity']:.2f}")
     return {
         "damped": sorted(damped),
         "after_all": len(after),

@@ -82,6 +82,18 @@ def posts_of(a: Mapping[str, Any]) -> float:
     return 0.0
 
 
+def backing_posts(members: Iterable[Mapping[str, Any]]) -> float:
+    """Posts behind a group: per series the sum over its (disjoint) windows, then the largest.
+
+    One series' windows never overlap (the store merges them), so their posts add up;
+    different series count the same posts again, so only the largest is taken.
+    """
+    per_series: Counter[str] = Counter()
+    for m in members:
+        per_series[str(m.get("series"))] += posts_of(m)
+    return max(per_series.values(), default=0.0)
+
+
 def excess_of(a: Mapping[str, Any]) -> float:
     """Posts above the baseline over the window (volume series only; never negative)."""
     if not is_volume(a):
@@ -105,8 +117,8 @@ def post_ids_of(a: Mapping[str, Any]) -> set[str]:
 
 
 def overlaps(a: Mapping[str, Any], b: Mapping[str, Any], slack: timedelta = SLACK) -> bool:
-    """Windows ``[start, end)`` overlap once each is widened by ``slack``."""
-    return _utc(a["start"]) < _utc(b["end"]) + slack and _utc(b["start"]) < _utc(a["end"]) + slack
+    """Windows ``[start, end)`` overlap, or are at most ``slack`` apart."""
+    return _utc(a["start"]) <= _utc(b["end"]) + slack and _utc(b["start"]) <= _utc(a["end"]) + slack
 
 
 def related(a: Mapping[str, Any], b: Mapping[str, Any]) -> bool:
@@ -145,7 +157,7 @@ def group(anomalies: Sequence[Mapping[str, Any]]) -> list[list[int]]:
     active: list[int] = []
     for i in order:
         start = _utc(anomalies[i]["start"])
-        active = [j for j in active if _utc(anomalies[j]["end"]) + SLACK > start]
+        active = [j for j in active if _utc(anomalies[j]["end"]) + SLACK >= start]
         for j in active:
             if related(anomalies[i], anomalies[j]):
                 parent[find(i)] = find(j)
@@ -310,9 +322,11 @@ def title(
 ) -> str:
     """ "Surge: #prayforbohol, Bohol — 1,240 posts vs 31 expected, 15 Oct 2013 02:00–08:00 UTC"."""
     words: list[str] = []
-    for t in terms:  # "#nswfires" and "nswfires" are one word in a title
+    for t in terms:  # "#nswfires" and "nswfires" are one word in a title; "14" is no word
         if len(words) == TITLE_TERMS:
             break
+        if _bare(str(t["term"])).isdigit():
+            continue
         if _bare(str(t["term"])) not in {_bare(w) for w in words}:
             words.append(str(t["term"]))
     if places and _bare(str(places[0]["place"])) not in {_bare(w) for w in words}:
@@ -367,7 +381,9 @@ def explanation(
         )
     if sources:
         parts.append("Sources: " + ", ".join(sources[:3]) + ".")
-    others = [str(m.get("series")) for m in members if m is not lead]
+    others = list(
+        dict.fromkeys(str(m.get("series")) for m in members if m.get("series") != lead.get("series"))
+    )
     if others:
         parts.append(
             f"Also seen in {len(others)} other series: "
@@ -394,11 +410,18 @@ def build(members: Sequence[Mapping[str, Any]], *, minor_posts: int = MINOR_POST
     if not members:
         raise ValueError("an incident needs at least one anomaly")
     lead = lead_of(members)
+    same = [m for m in members if m.get("series") == lead.get("series")]
+    if len(same) > 1:  # the lead series' windows together (they are disjoint)
+        lead = {
+            **lead,
+            "observed_total": sum(float(m.get("observed_total") or 0.0) for m in same),
+            "expected_total": sum(float(m.get("expected_total") or 0.0) for m in same),
+        }
     start = min(_utc(m["start"]) for m in members)
     end = max(_utc(m["end"]) for m in members)
     terms, places = merged_terms(members), merged_places(members)
     sources, posts = sources_of(members), merged_posts(members)
-    backing = max(posts_of(m) for m in members)
+    backing = backing_posts(members)
     severity = max(float(m.get("severity") or 0.0) for m in members)
     excess = excess_of(lead)
     volume = is_volume(lead)

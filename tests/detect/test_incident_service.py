@@ -103,8 +103,9 @@ def test_feedback_damps_the_next_cycle_as_documented(store: Store, db_server) ->
             s.upsert_posts(posts(range(0, 9 * 24), np.random.default_rng(0), spike_at=SPIKE))
             service(s, LATER).run_cycle()
             inc = next(i for i in s.find_incidents(include_minor=True) if i["start"] <= SPIKE < i["end"])
-            if verdict:
+            if verdict:  # two dismissals: the full two damping steps
                 record_verdict(s, inc["_id"], verdict, user=ANALYST, note="test feed", now=LATER)
+                record_verdict(s, inc["_id"], "not_interesting", user=ANALYST, note="still", now=LATER)
             second_spike(s)
             rep = service(s, LATER + timedelta(hours=1)).run_cycle()
             results[name] = (rep, anomalies_after(s, SPIKE + timedelta(days=1), "source:city|count"))
@@ -112,8 +113,9 @@ def test_feedback_damps_the_next_cycle_as_documented(store: Store, db_server) ->
         rep_d, found_d = results["damped"]
         assert rep_c.damped == 0 and rep_d.damped >= 2
         assert len(found_c) == 1, "without feedback the second spike is raised"
-        assert found_c[0]["severity"] < F.damped(DetectConfig(), 1).threshold  # so one step hides it
-        assert found_d == [], "with one damping step in force it is not"
+        assert found_c[0]["severity"] < F.damped(DetectConfig(), 2).threshold  # so two steps hide it
+        assert found_d == [], "with two damping steps in force it is not"
+        assert F.steps(store.detector_feedback(LATER), LATER)["source:city|count"] == 2
         # "useful" protects: the damping is lifted from the next cycle on.
         inc = next(i for i in store.find_incidents(include_minor=True) if i["start"] <= SPIKE < i["end"])
         record_verdict(store, inc["_id"], "useful", user=ANALYST, now=LATER + timedelta(hours=2))

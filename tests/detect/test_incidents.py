@@ -173,3 +173,38 @@ def test_posts_of_older_documents_without_a_count() -> None:
     assert I.posts_of(anomaly("all|count", observed=77)) == 77
     assert I.posts_of(anomaly("all|mean:threat")) == 0
     assert I.posts_of(anomaly("all|mean:threat", n_posts=45)) == 45
+
+
+def test_consecutive_windows_of_a_place_add_their_posts() -> None:
+    a = anomaly(
+        "place:Philippines|count",
+        T,
+        5,
+        observed=17,
+        expected=0,
+        terms=("#yolanda", "12"),
+        places=("Philippines",),
+    )
+    b = anomaly(
+        "place:Philippines|count",
+        T + timedelta(hours=6),
+        3,
+        observed=12,
+        expected=0,
+        terms=("world",),
+        places=("Philippines",),
+    )
+    (inc,) = I.build_incidents([a, b])
+    assert inc["posts"] == 29 and not inc["minor"]
+    assert inc["title"].startswith(
+        "Surge: #yolanda, world, Philippines — 29 posts vs 0 expected"
+    )  # "12" is no word
+    c = anomaly(
+        "place:Philippines|count",
+        T + timedelta(hours=10),
+        3,
+        observed=12,
+        expected=0,
+        places=("Philippines",),
+    )
+    assert len(I.build_incidents([a, c])) == 2  # five hours apart: two incidents
