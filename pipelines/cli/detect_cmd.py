@@ -21,7 +21,7 @@ def detect(
     once: bool = typer.Option(False, "--once", help="Run one cycle, print its report, exit."),
     interval: float = typer.Option(0.0, help="Seconds between cycles (default VIGIL_DETECT_INTERVAL_S)."),
 ) -> None:
-    """Find anomalies in the rollups (Prophet baseline + STUMPY matrix profile)."""
+    """Find anomalies in the rollups (robust online statistics; see docs/detection.md)."""
     from pipelines.detect.defaults import DetectConfig
     from pipelines.detect.matrix_profile import warm_up
     from pipelines.detect.service import DetectorService
@@ -33,16 +33,20 @@ def detect(
         _fail("give --loop or --once")
     if interval < 0:
         _fail(f"--interval must be positive, got {interval}")
-    warm_up()  # Numba compilation (or cache load) once per process, never inside a cycle
+    config = (
+        DetectConfig()
+        if settings.vigil_detect_threshold is None
+        else DetectConfig(threshold=settings.vigil_detect_threshold)
+    )
+    if config.method in ("stumpy", "combined", "ensemble"):
+        warm_up()  # Numba compilation (or cache load) once per process, never inside a cycle
     from pipelines.search.index import index_path
 
     store = Store.open(settings)
     try:
         service = DetectorService(
             store,
-            DetectConfig()
-            if settings.vigil_detect_threshold is None
-            else DetectConfig(threshold=settings.vigil_detect_threshold),
+            config,
             lookback_days=settings.vigil_detect_lookback_days,
             max_series=settings.vigil_detect_max_series,
             index_dir=index_path(settings.vigil_data_dir),  # watch: series (issue 13)

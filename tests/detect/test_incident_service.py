@@ -80,13 +80,17 @@ def test_a_verdict_is_checked_recorded_and_audited(store: Store) -> None:
 
 
 def second_spike(store: Store) -> None:
-    """Two more days, with at 10 days 14:00 a spike a bit larger than the first."""
+    """Two more days, with at 10 days 14:00 a spike a bit smaller than the first.
+
+    60 posts against the first's 80: the robust detector (square-root scale, issue 12)
+    still raises it without feedback (0.8x the series' record is above the 0.52x that
+    the 0.34 threshold asks) and one damping step hides it.
+    """
     second = T0 + timedelta(days=10, hours=14)
     docs = posts(range(9 * 24, 11 * 24), np.random.default_rng(2), spike_at=second)
-    extra = [d for d in docs if "earthquake" in d["text"]]
-    for k, d in enumerate(extra[:20]):  # 100 posts instead of 80
-        store.upsert_posts([{**d, "_id": d["_id"] + f"-x{k}"}])
-    store.upsert_posts(docs)
+    quake = {d["_id"] for d in docs if "earthquake" in d["text"]}
+    drop = set(sorted(quake)[:20])  # 60 posts instead of 80
+    store.upsert_posts([d for d in docs if d["_id"] not in drop])
 
 
 def anomalies_after(store: Store, t: datetime, series: str) -> list[dict]:
