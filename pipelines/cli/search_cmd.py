@@ -82,6 +82,12 @@ def search_cmd(
     place: Annotated[
         list[str] | None, typer.Option(help="Only posts naming this place (repeatable).")
     ] = None,
+    entity: Annotated[
+        list[str] | None,
+        typer.Option(
+            help='Only posts naming this entity, TYPE:NAME, e.g. "org:Red Cross" (repeatable: any).'
+        ),
+    ] = None,
     count: Annotated[
         bool, typer.Option("--count", help="End with the exact number of matching posts.")
     ] = False,
@@ -93,7 +99,7 @@ def search_cmd(
     fmt: Annotated[str, typer.Option("--format", help="table, csv or json.")] = "table",
 ) -> None:
     """Search the posts: newest (or most relevant) matches, a breakdown, an exact count."""
-    from pipelines.filters import Filters
+    from pipelines.filters import FilterError, Filters, validate_entities
     from pipelines.search import aggregate
     from pipelines.search.compile import SearchCompileError, filters_query
     from pipelines.search.index import SearchIndex, SearchIndexError, index_path
@@ -108,6 +114,11 @@ def search_cmd(
         )
     if order not in ("newest", "relevance"):
         raise typer.BadParameter(f"unknown order {order!r}; newest or relevance", param_hint="--order")
+    for value in entity or []:  # name the offending --entity value, not only "entities item"
+        try:
+            validate_entities([value])
+        except FilterError as exc:
+            raise _fail(f"invalid --entity {value!r}: {exc}", code=2) from None
     try:
         selection = Filters.make(
             query=query,
@@ -116,6 +127,7 @@ def search_cmd(
             sources=source or [],
             langs=lang or [],
             places=place or [],
+            entities=entity or [],
         )
     except ValueError as exc:  # QuerySyntaxError names the position; FilterError the field
         raise _fail(f"invalid query or filter: {exc}", code=2) from None

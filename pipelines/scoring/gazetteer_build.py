@@ -6,7 +6,7 @@ without the annotated evaluation tweets), its lower-case form occurs at least
 ``MIN_LOWER`` times and at least ``RATIO`` times as often as its Capitalised form in the
 middle of a sentence ("mine" 94 vs "Mine" 9; "calgary" 5 vs "Calgary" 194 is a place).
 Only names that are in the gazetteer are written, so the file stays small; the curated
-aliases in ``geo.py`` (NYC, NSW, USA ...) are never listed. Hashtags,
+aliases in ``gazetteer_load.py`` (NYC, NSW, USA ...) are never listed. Hashtags,
 mentions and URLs are skipped. Deterministic: same data, same file.
 """
 
@@ -62,18 +62,18 @@ def word_counts(texts: list[str]) -> tuple[Counter[str], Counter[str]]:
 
 def common_words(data_dir: Path) -> list[str]:
     """Gazetteer names (lookup keys) that the corpus uses mostly as ordinary words."""
-    from pipelines.scoring import geo
+    from pipelines.scoring import gazetteer_load as gl
 
     low, cap = word_counts(corpus(data_dir))
-    gaz = geo.gazetteer()
-    curated = {geo.norm(a) for a in [*geo._COUNTRY_ALIASES, *geo._CITY_ALIASES, *geo._TAG_CODES]}
+    gaz = gl.gazetteer()
+    curated = {gl.norm(a) for a in [*gl._COUNTRY_ALIASES, *gl._CITY_ALIASES, *gl._TAG_CODES]}
     names = (set(gaz.cities) | set(gaz.areas)) - curated
     return sorted(w for w in names if low[w] >= MIN_LOWER and low[w] >= RATIO * cap[w])
 
 
 def main(argv: list[str] | None = None) -> int:
     from pipelines.scoring.datasets import default_data_dir
-    from pipelines.scoring.geo import DATA_DIR
+    from pipelines.scoring.gazetteer_load import DATA_DIR
 
     args = argv if argv is not None else sys.argv[1:]
     data_dir = Path(args[0]) if args else default_data_dir()

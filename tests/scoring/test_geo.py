@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from pipelines.scoring.geo import DATA_DIR, extract_places, gazetteer, region_names
+from pipelines.scoring.gazetteer_load import DATA_DIR, gazetteer, region_names
+from pipelines.scoring.geo import extract_places
 
 CASES = [
     # text, expected (name, country, kind) in order

@@ -142,3 +142,62 @@ def test_locked_index_names_the_other_writer(cli, tmp_path: Path) -> None:
     res = cli("index")
     assert res.exit_code == 1 and "locked by another indexer" in res.output
     del held
+
+
+ENTITIES = [
+    ("org", "Red Cross"),
+    ("person", "Naheed Nenshi"),
+    ("place", "Calgary"),
+    ("org", "City of Calgary"),
+]
+
+
+def _with_entities(seed: int = 11) -> list[dict]:
+    """The POSTS with zero to two random named entities each under ``scores.entities``."""
+    import random
+
+    rnd = random.Random(seed)
+    out = []
+    for p in POSTS:
+        p = dict(p)
+        picked = rnd.sample(ENTITIES, k=rnd.randint(0, 2))
+        if picked:
+            p["scores"] = {**(p.get("scores") or {}), "entities": [{"type": t, "name": n} for t, n in picked]}
+        out.append(p)
+    return out
+
+
+def test_entity_filter_narrows_the_exact_count(store: Store, pipelines_cli) -> None:
+    posts = _with_entities()
+    store.insert_posts(posts)
+    assert pipelines_cli("index", "--rebuild").exit_code == 0
+
+    def expected(query: str, *keys: str) -> int:  # repeated --entity values: any of them
+        return sum(
+            matches(parse(query), p["terms"], p["text"])
+            and (
+                not keys
+                or any(
+                    k in {f"{e['type']}:{e['name']}" for e in p.get("scores", {}).get("entities", [])}
+                    for k in keys
+                )
+            )
+            for p in posts
+        )
+
+    def counted(*args: str) -> int:
+        res = pipelines_cli("search", *args, "--count", "--limit", "0")
+        assert res.exit_code == 0, res.output
+        return int(res.output.strip().splitlines()[-1])
+
+    one = counted("flood", "--entity", "org:Red Cross")
+    assert one == expected("flood", "org:Red Cross") and 0 < one < expected("flood")
+    either = counted("flood", "--entity", "org:Red Cross", "--entity", "place:Calgary")
+    assert one < either == expected("flood", "org:Red Cross", "place:Calgary") < expected("flood")
+    assert counted("flood", "--entity", "product:Nothing") == 0
+
+
+@pytest.mark.parametrize("value", ["Red Cross", "team:Red Cross", "org:", "org:a|b"])
+def test_malformed_entity_is_refused_naming_it(cli, value: str) -> None:
+    res = cli("search", "flood", "--entity", value, "--count")
+    assert res.exit_code == 2 and "invalid --entity" in res.output and repr(value) in res.output
