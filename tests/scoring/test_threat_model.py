@@ -206,3 +206,23 @@ def test_sentiment_bias_renormalises_and_helps_an_undercalled_class() -> None:
     bias, recall = choose_bias(p, y)
     assert recall == pytest.approx(1.0) and bias[0] > 0 and bias[1] == 0.0
     assert (apply_bias(p, bias).argmax(axis=1) == y).all()
+
+
+def test_bad_input_gets_valid_probabilities_and_low_confidence_where_unknown(cpu_scorer: CpuScorer) -> None:
+    texts = [
+        "",
+        "😂🔥💯",
+        "x" * 40_000,
+        "שלום לכולם, מה שלומכם היום",
+        "مرحبا بالجميع كيف حالكم اليوم",
+        "Mixed скрипты and 漢字 together",
+        "<div class='tweet'>I&#39;ll catch you outside &amp; you&#39;re done</div>",
+    ]
+    out = cpu_scorer.score_texts(texts)
+    assert len(out) == len(texts)
+    for s in out:
+        for v in (s.threat, s.hate, s.toxicity):
+            assert 0.0 <= v <= 1.0
+        assert -1.0 <= s.sentiment <= 1.0
+    assert out[3].confidence == "low" and out[4].confidence == "low"
+    assert out[6].threat > out[1].threat  # HTML entities decoded before the n-grams read the words
