@@ -25,47 +25,121 @@ sys.path.insert(0, str(REPO))
 SCORES = REPO / "tests" / "fixtures" / "sample_scores.json.gz"
 
 
+def fresh_store(tmp: str):
+    from pipelines.store import EmbeddedServer, Store
+    from tests.conftest import free_port
+
+    server = EmbeddedServer(Path(tmp) / f"db_{uuid.uuid4().hex[:6]}", free_port())
+    server.ensure_running()
+    store = Store(server.uri, f"bench_{uuid.uuid4().hex[:8]}")
+    store.ensure_schema()
+    return server, store
+
+
+def load(store, args, events_dir: Path) -> None:
+    from pipelines.detect import sample_run as S
+
+    t0 = time.perf_counter()
+    if args.live:
+        from pipelines.scoring.cpu import CpuScorer
+
+        n = S.load_sample(store, events_dir)
+        scored = S.score_all(store, CpuScorer())
+        print(f"import + CPU scoring: {n} posts, {scored} scored in {time.perf_counter() - t0:.1f} s")
+        if args.record:
+            k = S.record_scores(store, args.record, note="CpuScorer outcomes on data/sample")
+            print(f"recorded {k} posts' scores to {args.record}")
+    else:
+        n = S.load_scored(store, events_dir, S.load_scores(args.scores))
+        print(f"import with recorded scores + rollup recount: {n} posts in {time.perf_counter() - t0:.1f} s")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--live", action="store_true", help="score with the CPU scorer instead of replaying")
     ap.add_argument("--record", type=Path, help="write the scores to this file (with --live)")
     ap.add_argument("--scores", type=Path, default=SCORES)
-    ap.add_argument("--feedback", action="store_true", help="run the scripted feedback experiment")
+    ap.add_argument("--events", nargs="*", help="event folders of data/sample to load (default: all six)")
+    ap.add_argument("--feedback", metavar="SPLIT", help="scripted feedback run split at this UTC time (ISO)")
     args = ap.parse_args()
     logging.basicConfig(level=logging.WARNING)
-
-    from pipelines.detect import sample_run as S
-    from pipelines.store import EmbeddedServer, Store
-    from tests.conftest import free_port
+    logging.getLogger("cmdstanpy").setLevel(logging.WARNING)
 
     with tempfile.TemporaryDirectory() as tmp:
-        server = EmbeddedServer(Path(tmp) / "db", free_port())
-        server.ensure_running()
-        store = Store(server.uri, f"bench_{uuid.uuid4().hex[:8]}")
-        store.ensure_schema()
-        try:
-            t0 = time.perf_counter()
-            n = S.load_sample(store, REPO / "data" / "sample")
-            print(f"import: {n} posts in {time.perf_counter() - t0:.1f} s")
-            t0 = time.perf_counter()
-            if args.live:
-                from pipelines.scoring.cpu import CpuScorer
-
-                scorer = CpuScorer()
-            else:
-                scorer = S.ReplayScorer(S.load_scores(args.scores))
-            scored = S.score_all(store, scorer)
+        events_dir = REPO / "data" / "sample"
+        if args.events:
+            events_dir = Path(tmp) / "events"
+            events_dir.mkdir()
+            for name in args.events:
+                (events_dir / name).symlink_to(REPO / "data" / "sample" / name, target_is_directory=True)
+        runs = [("single cycle", None)] if not args.feedback else [("control", False), ("feedback", True)]
+        results = {}
+        for name, verdicts in runs:
+            server, store = fresh_store(tmp)
+            try:
+                print(f"--- {name}")
+                load(store, args, events_dir)
+                if verdicts is None:
+                    report(store)
+                else:
+                    results[name] = feedback_run(store, args.feedback, verdicts)
+            finally:
+                store.client.drop_database(store.db.name)
+                store.close()
+                server.stop()
+        if args.feedback:
+            c, f = results["control"], results["feedback"]
             print(
-                f"score ({'cpu' if args.live else 'replay'}): {scored} posts in {time.perf_counter() - t0:.1f} s"
+                f"scripted feedback: anomalies after the split on the {len(f['damped'])} damped series: "
+                f"control {c['after_on'](f['damped'])}, with feedback {f['after_on'](f['damped'])}; "
+                f"on all series: control {c['after_all']}, with feedback {f['after_all']}"
             )
-            if args.record:
-                k = S.record_scores(store, args.record, note="CpuScorer outcomes on data/sample")
-                print(f"recorded {k} posts' scores to {args.record}")
-            report(store, feedback=args.feedback)
-        finally:
-            store.client.drop_database(store.db.name)
-            store.close()
-            server.stop()
+
+
+def feedback_run(store, split: str, verdicts: bool) -> dict:
+    """Cycle up to ``split``, give scripted verdicts (when ``verdicts``), cycle to the end.
+
+    The script, fixed before looking at any result: a score-led incident (a mean score
+    leads it) is "not interesting" ("scripted: mean-score shift"), any other open incident
+    is "useful". Returns the anomalies raised after the split.
+    """
+    from dataclasses import dataclass
+    from datetime import UTC, datetime, timedelta
+
+    from pipelines.detect.service import DetectorService
+    from pipelines.detect.verdicts import record_verdict
+
+    @dataclass
+    class Analyst:
+        username: str = "scripted-analyst"
+        role: str = "analyst"
+
+    t = datetime.fromisoformat(split).replace(tzinfo=UTC)
+    t0 = time.perf_counter()
+    first = DetectorService(store, clock=lambda: t).run_cycle()
+    print(f"cycle 1 (data up to {t:%Y-%m-%d %H:%M}): {first.line()} (wall {time.perf_counter() - t0:.1f} s)")
+    damped: set[str] = set()
+    if verdicts:
+        for inc in store.find_incidents(["open"]):
+            verdict = "useful" if inc.get("volume", True) else "not_interesting"
+            note = "scripted: mean-score shift" if verdict != "useful" else ""
+            record_verdict(store, inc["_id"], verdict, user=Analyst(), note=note, now=t)
+            print(f"  {verdict:<15} {inc['title']}")
+        from pipelines.detect import feedback as F
+
+        damped = {s for s, k in F.steps(store.detector_feedback(t), t).items() if k}
+    end = t + timedelta(days=13)  # within the 14 days the verdicts are in force
+    t0 = time.perf_counter()
+    second = DetectorService(store, clock=lambda: end).run_cycle()
+    print(
+        f"cycle 2 (data up to {end:%Y-%m-%d %H:%M}): {second.line()} (wall {time.perf_counter() - t0:.1f} s)"
+    )
+    after = [a for a in store.find_anomalies(limit=5000) if a["start"].replace(tzinfo=UTC) >= t]
+    return {
+        "damped": sorted(damped),
+        "after_all": len(after),
+        "after_on": lambda series: sum(a["series"] in series for a in after),
+    }
 
 
 EVENTS = {  # event -> (first day, last day) of its surge, UTC (data/sample/README.md)
@@ -94,7 +168,7 @@ def covered(incidents: list[dict]) -> dict[str, list[str]]:
     return out
 
 
-def report(store, feedback: bool = False) -> None:
+def report(store) -> None:
     from pipelines.detect.incidents import rank_key
     from pipelines.detect.service import DetectorService
 

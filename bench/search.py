@@ -122,10 +122,16 @@ def fill(index: SearchIndex, n: int) -> dict[str, float]:
     commit per 10,000, position file), then wait for merges; seconds in all and generating."""
     store = BenchStore(n)
     indexer = Indexer(store, index)
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), _cpu_s()
     indexer.rebuild()
     indexer.close()
-    return {"total_s": time.perf_counter() - t0, "generate_s": store.generate_s}
+    return {"total_s": time.perf_counter() - t0, "generate_s": store.generate_s, "cpu_s": _cpu_s() - c0}
+
+
+def _cpu_s() -> float:
+    """CPU seconds of this process, all threads (Tantivy's indexing and merge threads too)."""
+    ru = resource.getrusage(resource.RUSAGE_SELF)
+    return ru.ru_utime + ru.ru_stime
 
 
 def follow_rate(n: int, sample: int = 20_000) -> float:
@@ -313,6 +319,9 @@ def run(path: Path, n: int, repeats: int) -> dict[str, Any]:
     secs, gen = meta["total_s"], meta["generate_s"]
     print(f"indexed {n:,} posts in {secs:,.1f} s = {n / secs:,.0f} posts/s "
           f"({n / max(secs - gen, 1e-9):,.0f} posts/s without generating the posts)")  # fmt: skip
+    if meta.get("cpu_s"):
+        print(f"CPU time of the fill {meta['cpu_s']:,.1f} s = {n / meta['cpu_s']:,.0f} posts per CPU second "
+              "(all threads; independent of other load on the machine)")  # fmt: skip
     print(f"follow loop (index --loop): {follow_rate(n):,.0f} posts/s without generating the posts")
     print(f"size on disk {meta['size'] / 1e6:,.1f} MB ({meta['size'] / n:,.0f} B/post); "
           f"peak RSS after the fill {meta['rss_fill_mb']:,.0f} MB")  # fmt: skip

@@ -184,14 +184,14 @@ def score_ranges(filters: Filters, score: str) -> pl.DataFrame:
 
 @guarded
 @st.cache_data(ttl=TTL_S, show_spinner=False)
-def map_view(filters: Filters, limit: int = mapview.MAP_POINTS_LIMIT) -> mapview.MapView:
-    return mapview.map_view(get_reader(), filters, limit)
+def map_view(filters: Filters, limit: int | None = None) -> mapview.MapView:
+    return mapview.map_view(get_reader(), filters, limit or mapview.MAP_POINTS_LIMIT)
 
 
 @guarded
 @st.cache_data(ttl=TTL_S, show_spinner=False)
-def located_posts(filters: Filters, limit: int) -> tuple[int, pl.DataFrame]:
-    return mapview.located_posts(get_reader(), filters, limit)
+def located_posts(filters: Filters, limit: int, within: Any = None) -> tuple[int, pl.DataFrame]:
+    return mapview.located_posts(get_reader(), filters, limit, within)
 
 
 @st.cache_data(ttl=TTL_S, show_spinner=False)

@@ -73,12 +73,10 @@ def _use_area(area: GeoArea) -> None:
     st.session_state["map_mode"] = "all points"
 
 
-selection = filters
+within: GeoArea | None = None  # the visible bounds or a drawn shape, on top of the filters
 label = "the area filter" if filters.area is not None else "all located posts"
 if mode.startswith("visible") and state and state.get("bounds"):
-    box = mapview.bounds_area(state["bounds"])
-    if box is not None:
-        selection = filters.replace(area=box)
+    within = mapview.bounds_area(state["bounds"])
     label = "the visible area"
 elif mode == "drawn area":
     drawing = (state or {}).get("last_active_drawing")
@@ -87,7 +85,7 @@ elif mode == "drawn area":
     if area is None:
         st.info("Draw a polygon, rectangle or circle with the tools on the left of the map.")
         st.stop()
-    selection = filters.replace(area=dataclasses.replace(area, by_place=True))
+    within = dataclasses.replace(area, by_place=True)
     # The drawn shape as the shared sidebar filter: every page (Explore, Export, the
     # counts) then selects the posts whose map point lies in it.
     st.button(
@@ -101,7 +99,7 @@ elif mode == "drawn area":
 
 if view.located == 0:
     st.stop()
-n, posts = data.located_posts(selection, mapview.TABLE_ROWS)
+n, posts = data.located_posts(filters, mapview.TABLE_ROWS, within)
 st.subheader(f"{n:,} posts in {label}")
 if posts.is_empty():
     st.stop()

@@ -199,7 +199,7 @@ class Settings(BaseSettings):
         gt=0,
         lt=1,
         description="Severity (0..1) at or above which the detector raises an anomaly; "
-        "unset: the detector's default (0.46, see docs/detection.md).",
+        "unset: the detector's default (0.34, see docs/detection.md).",
     )
 
     @property

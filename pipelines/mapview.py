@@ -140,11 +140,21 @@ def bounds_area(bounds: dict[str, Any]) -> GeoArea | None:
     return GeoArea(ring=ring, by_place=True)
 
 
-def located_posts(reader: Reader, filters: Filters, limit: int) -> tuple[int, pl.DataFrame]:
-    """How many selected posts have a map point (exact), and the newest ``limit`` of them."""
+def located_posts(
+    reader: Reader, filters: Filters, limit: int, within: GeoArea | None = None
+) -> tuple[int, pl.DataFrame]:
+    """How many selected posts have a map point (exact), and the newest ``limit`` of them.
+
+    ``within``: only those whose map point also lies in this area (the visible bounds or a
+    drawn shape), on top of any area the filters already hold.
+    """
     from pipelines.queries import POST_PROJECTION, posts_frame
 
     searcher, query = reader.select(filters)
+    if within is not None:
+        query = select.ids_query(
+            reader.index.schema, select.area_ids(searcher, reader.index.schema, query, within)
+        )
     where = select.located(query)
     n = aggregate.count(searcher, where)
     ids = aggregate.newest_ids(searcher, where, limit=limit) if n else []

@@ -162,7 +162,9 @@ class Watchlist(BaseModel):
     @model_validator(mode="after")
     def _something_to_match(self) -> Watchlist:
         if not (self.query or self.sources or self.langs or self.geo or self.entities):
-            raise ValueError("a watchlist needs keywords, sources, languages or an area to match, or entities")
+            raise ValueError(
+                "a watchlist needs keywords, sources, languages or an area to match, or entities"
+            )
         return self
 
     @classmethod

@@ -192,21 +192,40 @@ def _eval_lofo(
 @app.command("eval-onsets")
 def eval_onsets(
     crisislex_dir: Annotated[Path, typer.Argument(help="CrisisLexT26 folder (one folder per event).")],
-    step: Annotated[int, typer.Option(help="Bucket width in seconds (production rollups: 3600).")] = 3600,
+    step: Annotated[
+        int, typer.Option(help="Bucket width in seconds; 0 = 5 minutes where volume allows, else hourly.")
+    ] = 0,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
     pad_days: Annotated[
         float, typer.Option(help="Days of empty buckets before each collection (a quiet baseline).")
     ] = 0.0,
+    loeo: Annotated[
+        bool,
+        typer.Option("--loeo", help="Leave-one-event-out: each event scored with the cold-start setting best on the others."),
+    ] = False,
 ) -> None:
-    """Delay from each CrisisLex event's start day to the detector's first anomaly."""
+    """Delay from the first tweet of each CrisisLex event's surge to the detector's first anomaly."""
     from pipelines.detect import onsets
+    from pipelines.detect.defaults import COUNT_CONFIG
 
     settings = get_settings()
     setup_logging(settings.vigil_log_level)
     if not crisislex_dir.is_dir():
         _fail(f"{crisislex_dir} is not a folder")
+    if step < 0:
+        _fail(f"--step must be 0 (auto) or a number of seconds, got {step}")
     try:
-        rows = onsets.evaluate(crisislex_dir, step_s=step, pad_days=pad_days)
+        if loeo:
+            pairs = onsets.leave_one_event_out(
+                crisislex_dir, onsets.loeo_grid(COUNT_CONFIG), step_s=step, pad_days=pad_days
+            )
+            rows = [r for r, _ in pairs]
+            chosen = [f"{r.event}: min_excess={c.min_excess:g} cold_start_hours={c.cold_start_hours:g}" for r, c in pairs]
+        else:
+            rows = onsets.evaluate(crisislex_dir, COUNT_CONFIG, step_s=step, pad_days=pad_days)
+            chosen = []
     except ValueError as exc:
         _fail(str(exc))
     typer.echo(onsets.as_json(rows) if as_json else onsets.format_table(rows))
+    if chosen and not as_json:
+        typer.echo("chosen on the other events:\n  " + "\n  ".join(chosen))

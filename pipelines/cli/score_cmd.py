@@ -136,12 +136,23 @@ def eval_scorer_cmd(
         "sentiment_heldout": sentiment_figures(scorer, data, feat),
     }
     res = {} if threat_only else evaluate(scorer, data, feat)
+    ents = None
+    if not threat_only:
+        # entities (issue 14): the held-out test split of labels/entities_gold.csv
+        from pipelines.scoring import entities_eval
+
+        ents = entities_eval.evaluate(data, splits=("test",))
+        if as_json:
+            res["entities_test"] = entities_eval.summary(ents["test"])
     if as_json:
         typer.echo(json.dumps({**res, **threat}, indent=2))
     else:
         if res:
             typer.echo(format_report(res))
         typer.echo(format_threat(threat["threat"], threat["calibration"], threat["sentiment_heldout"]))
+        if ents is not None:
+            typer.echo("\nEntities, test split of labels/entities_gold.csv (eval-entities: both splits, errors):")
+            typer.echo(entities_eval.format_report(ents))
 
 
 # ---- threat ensemble and calibration (issue 14, threat/sentiment/calibration area)

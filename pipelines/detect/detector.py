@@ -291,9 +291,13 @@ def finish_severity(streams: Streams, config: DetectConfig) -> tuple[np.ndarray,
         # The baseline decides; a deviation whose shape is also new ranks up to mp_weight higher.
         r = b_rel * (1.0 + config.mp_weight * np.clip(m_rel, 0.0, 1.0))
     # A record needs history too: no score until min_history_hours of scored points precede.
-    warm = DetectConfig.points(config.min_history_hours, step, minimum=1)
+    hours = config.cold_start_hours if config.method in ROBUST_METHODS else config.min_history_hours
+    warm = DetectConfig.points(hours, step, minimum=1)
     seen = np.concatenate([[0], np.cumsum(np.isfinite(z))])[:-1]
     r = np.where((np.arange(n) >= lo_i) & (seen >= warm), r, 0.0)
+    if config.min_excess > 0 and config.transform != "none":
+        excess = streams.v - bl.inverse(streams.expected, config.transform)
+        r = np.where(excess >= config.min_excess, r, 0.0)
     r = quiet_period(r, quiet_n)
     return severity(r), b_rel, m_rel
 

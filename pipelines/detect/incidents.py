@@ -272,6 +272,10 @@ def slice_label(a: Mapping[str, Any]) -> str:
     }.get(kind, f"{kind} {value}")
 
 
+def _bare(word: str) -> str:
+    return word.lstrip("#@").casefold()
+
+
 def headline(lead: Mapping[str, Any]) -> str:
     """The title's first word(s): what kind of change the lead member is."""
     metric = str(lead.get("metric") or "count")
@@ -305,8 +309,13 @@ def title(
     end: datetime,
 ) -> str:
     """ "Surge: #prayforbohol, Bohol — 1,240 posts vs 31 expected, 15 Oct 2013 02:00–08:00 UTC"."""
-    words = [str(t["term"]) for t in terms[:TITLE_TERMS]]
-    if places and places[0]["place"] not in words:
+    words: list[str] = []
+    for t in terms:  # "#nswfires" and "nswfires" are one word in a title
+        if len(words) == TITLE_TERMS:
+            break
+        if _bare(str(t["term"])) not in {_bare(w) for w in words}:
+            words.append(str(t["term"]))
+    if places and _bare(str(places[0]["place"])) not in {_bare(w) for w in words}:
         words.append(str(places[0]["place"]))
     if not words:
         words = [slice_label(lead)]

@@ -38,12 +38,15 @@ log = logging.getLogger(__name__)
 THRESHOLDS = np.round(np.arange(0.30, 0.99, 0.0025), 4)
 """Candidate severity thresholds (severity is ``r / (1 + r)``; 0.5 = the series' record)."""
 
+PLATEAU = 2
+"""Threshold steps each side averaged when choosing (see :func:`plateau`)."""
+
 RAW_FIELDS = ("method", "transform", "direction", "level_hours", "season_days", "rel_floor")
 """Settings that change the raw streams (the rest only change finishing)."""
 
 FINISH_FIELDS = (
     "threshold", "quiet_hours", "record_days", "min_record", "record_kind", "smooth_points",
-    "mp_weight", "mp_min_record", "extend_ratio",
+    "mp_weight", "mp_min_record", "extend_ratio", "cold_start_hours", "min_excess",
 )
 """Settings applied by :func:`~pipelines.detect.detector.finish_severity` (no recomputation)."""
 
@@ -56,6 +59,7 @@ DEFAULT_GRID: dict[str, list[object]] = {
     "min_record": [3.0, 5.0, 8.0],
     "record_days": [7.0, 14.0],
     "quiet_hours": [24.0, 96.0],
+    "cold_start_hours": [1.0, 24.0],
 }
 """Finishing settings ``eval-nab --lofo`` chooses from on the training files."""
 
@@ -117,8 +121,9 @@ def raw_for(file: DataFile, config: DetectConfig, cache: Path | None) -> Streams
     if path is not None and path.exists():
         d = np.load(path, allow_pickle=False)
         n = len(d["z"])
+        expected = d["expected"] if "expected" in d.files else np.full(n, np.nan)
         return Streams(
-            d["t_s"], d["v"], np.full(n, np.nan), np.full(n, np.nan), np.full(n, "", dtype=object),
+            d["t_s"], d["v"], expected, np.full(n, np.nan), np.full(n, "", dtype=object),
             d["z"], d["d"], int(d["step"]), 0, config.transform,
         )
     if config.method in ("stumpy", "combined", "ensemble"):
@@ -131,7 +136,7 @@ def raw_for(file: DataFile, config: DetectConfig, cache: Path | None) -> Streams
         raise ValueError(f"{file.path}: too short to score")
     if path is not None:
         path.parent.mkdir(parents=True, exist_ok=True)
-        np.savez(path, t_s=s.t_s, v=s.v, z=s.z, d=s.d, step=s.step)
+        np.savez(path, t_s=s.t_s, v=s.v, z=s.z, d=s.d, step=s.step, expected=s.expected)
     return s
 
 
@@ -217,6 +222,19 @@ def curves(
     return c, null, perfect
 
 
+def plateau(curves: np.ndarray, half: int = PLATEAU) -> np.ndarray:
+    """Each threshold's score averaged with its ``half`` neighbours each side (per variant).
+
+    The choice is the best *neighbourhood*, not the best single threshold: a peak at the
+    edge of a cliff (one step further loses a window) does not carry over to a new file.
+    """
+    if half <= 0:
+        return curves
+    from scipy.ndimage import uniform_filter1d
+
+    return uniform_filter1d(curves, size=2 * half + 1, axis=-1, mode="nearest")
+
+
 def _norm(raw: float, null: float, perfect: float) -> float | None:
     return None if perfect == null else round(100.0 * (raw - null) / (perfect - null), 1)
 
@@ -243,7 +261,7 @@ def leave_one_file_out(
         per_file = []
         held = np.zeros(n_f)
         for fi in range(n_f):
-            train = total - c[:, fi, pi, :]
+            train = plateau(total - c[:, fi, pi, :])
             vi, gi = np.unravel_index(int(np.argmax(train)), train.shape)
             held[fi] = c[vi, fi, pi, gi]
             per_file.append(
@@ -261,7 +279,7 @@ def leave_one_file_out(
         per_cat = {
             k: _norm(held[ix].sum(), null[ix, pi].sum(), perfect[ix, pi].sum()) for k, ix in sorted(cats.items())
         }
-        vi, gi = np.unravel_index(int(np.argmax(total)), total.shape)
+        vi, gi = np.unravel_index(int(np.argmax(plateau(total))), total.shape)
         report["profiles"][p] = {
             "overall": _norm(held.sum(), null[:, pi].sum(), perfect[:, pi].sum()),
             "categories": per_cat,

@@ -23,7 +23,7 @@ import numpy as np
 import polars as pl
 
 from pipelines.detect import nab
-from pipelines.detect.defaults import METHODS, DetectConfig
+from pipelines.detect.defaults import METHODS, PROPHET_CONFIG, ROBUST_METHODS, DetectConfig
 from pipelines.detect.detector import Caches, score_series
 from pipelines.detect.series import nab_frame
 
@@ -93,8 +93,12 @@ def evaluate(
     unknown = [m for m in methods if m not in METHODS]
     if unknown:
         raise ValueError(f"unknown method(s) {unknown}; choose from {', '.join(METHODS)}")
-    base = config or DetectConfig()
-    jobs = [(str(f), asdict(base.with_(method=m))) for m in methods for f in files]
+    def base_for(m: str) -> DetectConfig:
+        if config is not None:
+            return config.with_(method=m)
+        return DetectConfig() if m in ROBUST_METHODS else PROPHET_CONFIG.with_(method=m)
+
+    jobs = [(str(f), asdict(base_for(m))) for m in methods for f in files]
     workers = workers or min(len(jobs), os.cpu_count() or 1, 2)
     outputs: dict[str, dict[str, tuple[np.ndarray, np.ndarray]]] = {m: {} for m in methods}
     seconds: dict[str, float] = dict.fromkeys(methods, 0.0)

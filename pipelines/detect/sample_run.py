@@ -16,6 +16,8 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from pydantic import ValidationError
+
 from pipelines.models import Scores
 from pipelines.scoring import Outcome, PostText
 
@@ -39,8 +41,17 @@ class ReplayScorer:
             if doc is None:
                 out.append(Outcome(p.id, error=f"no recorded scores for {p.id}"))
             else:
-                out.append(Outcome(p.id, scores=Scores.model_validate(dict(doc))))
+                out.append(Outcome(p.id, scores=_scores(doc)))
         return out
+
+
+def _scores(doc: Mapping[str, Any]) -> Scores:
+    """Recorded scores as today's model; entities recorded under an older schema are dropped
+    (the detector and incidents never read them)."""
+    try:
+        return Scores.model_validate(dict(doc))
+    except ValidationError:
+        return Scores.model_validate({k: v for k, v in doc.items() if k != "entities"})
 
 
 def load_scores(path: Path) -> dict[str, dict[str, Any]]:
@@ -73,6 +84,43 @@ def load_sample(store: Any, sample_dir: Path) -> int:
     if stats.failed:
         raise ValueError(f"sample import failed: {'; '.join(stats.failed[:3])}")
     return stats.inserted
+
+
+class _ScoredInserts:
+    """A store whose ``insert_posts`` attaches recorded scores (status ``scored``) first.
+
+    Why: on SecantusDB every post update is its own commit (~40 s per 1,000 posts on two
+    busy cores), while inserts are batched; writing recorded scores at import time and
+    recounting the score rollups (:func:`pipelines.scoring.worker.rebuild_rollups`, the
+    production recount) costs seconds. Everything else is the wrapped store.
+    """
+
+    def __init__(self, store: Any, recorded: Mapping[str, Mapping[str, Any]]) -> None:
+        self._store = store
+        self._recorded = recorded
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._store, name)
+
+    def insert_posts(self, docs: Sequence[dict[str, Any]]) -> Any:
+        for d in docs:
+            rec = self._recorded.get(str(d.get("_id")))
+            if rec is not None:
+                d["scores"] = _scores(rec).to_doc()
+                d["status"] = "scored"
+        return self._store.insert_posts(docs)
+
+
+def load_scored(store: Any, sample_dir: Path, recorded: Mapping[str, Mapping[str, Any]]) -> int:
+    """Import ``sample_dir`` with recorded scores and recount the score/place rollups.
+
+    Returns posts inserted. Posts without a recording stay ``new`` (a scorer can take them).
+    """
+    from pipelines.scoring.worker import rebuild_rollups
+
+    n = load_sample(_ScoredInserts(store, recorded), sample_dir)
+    rebuild_rollups(store)
+    return n
 
 
 def score_all(store: Any, scorer: Any, batch: int = 256) -> int:

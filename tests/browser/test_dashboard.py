@@ -18,6 +18,7 @@ so the drill-down has something to open.
 from __future__ import annotations
 
 import csv
+import time
 from datetime import timedelta
 from urllib.parse import parse_qsl, urlsplit
 
@@ -84,11 +85,36 @@ def _score_newest(stack: Stack, f: Filters, n: int = 200) -> int:
         outcomes = build_scorer(Settings(), "cpu").score([PostText.from_doc(d) for d in docs])
         for o in outcomes:
             if o.scores is not None:
+                # A new change number, as the store's complete_scores gives: the stack's
+                # indexer follows it, so the pages (which read the search index) see the scores.
                 store.db.posts.update_one(
                     {"_id": o.post_id, "status": "new"},
-                    {"$set": {"scores": o.scores.to_doc(), "status": "scored"}},
+                    {"$set": {"scores": o.scores.to_doc(), "status": "scored", "seq": store.next_seq(1)}},
                 )
-        return store.db.posts.count_documents({"$and": [f.to_mongo(), LOCATED]})
+        located = store.db.posts.count_documents({"$and": [f.to_mongo(), LOCATED]})
+        _wait_indexed(stack, f, located)
+        return located
+    finally:
+        store.client.close()
+
+
+def _wait_indexed(stack: Stack, f: Filters, located: int, timeout_s: float = 90) -> None:
+    """Wait until the stack's indexer has written the located posts of ``f``."""
+    from pipelines.queries import Reader
+    from pipelines.search import aggregate, select
+    from pipelines.search.index import SearchIndex, SearchIndexError, index_path
+
+    store = stack.store()
+    deadline = time.monotonic() + timeout_s
+    try:
+        while time.monotonic() < deadline:
+            try:
+                searcher, query = Reader(store, SearchIndex.open(index_path(stack.data_dir))).select(f)
+                if aggregate.count(searcher, select.located(query)) >= located:
+                    return
+            except SearchIndexError:
+                pass
+            time.sleep(0.5)
     finally:
         store.client.close()
 

@@ -122,6 +122,11 @@ def test_visible_bounds_select_exactly_the_points_inside(store: Store, make_read
     ]
     n, page = mapview.located_posts(reader, Filters.make(area=area), 1_000)
     assert inside and n == len(inside) and sorted(page["id"]) == sorted(inside)
+    # Within the bounds *and* a sidebar area: the intersection, exactly.
+    sydney = GeoArea(center=(151.21, -33.87), radius_km=5, by_place=True)
+    n2, page2 = mapview.located_posts(reader, Filters.make(area=sydney), 1_000, within=area)
+    both = mapview.located_posts(reader, Filters.make(area=sydney), 1_000)[1]
+    assert n2 == len(set(both["id"]) & set(inside)) == page2.height > 0
     assert (
         mapview.bounds_area({"_southWest": {"lat": 0, "lng": -200}, "_northEast": {"lat": 1, "lng": 200}})
         is None

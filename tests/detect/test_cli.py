@@ -103,3 +103,44 @@ def test_detector_is_a_supervised_process() -> None:
     specs = {s.name: s for s in process_specs(Settings(vigil_load_sample=False))}
     assert specs["detector"].argv[1:] == ["-m", "pipelines", "detect", "--loop"]
     assert specs["detector"].oneshot is False
+
+
+def test_eval_nab_lofo_reports_held_out_scores_per_file(cli, tmp_path: Path) -> None:
+    data, _, _ = nab_folder(tmp_path)
+    out = tmp_path / "out"
+    res = cli("eval-nab", str(data), "--lofo", "--cache", str(tmp_path / "cache"), "--out", str(out))
+    assert res.exit_code == 0, res.output
+    assert "overall (held out)" in res.output and "in-sample" in res.output
+    report = json.loads((out / "lofo.json").read_text())
+    assert [f["file"] for f in report["profiles"]["standard"]["files"]] == [f"{data.name}/a.csv", f"{data.name}/b.csv"]
+    assert any(p.suffix == ".npz" for p in (tmp_path / "cache").iterdir())
+    res = cli("eval-nab", str(data), "--lofo", "--transform", "cube")
+    assert res.exit_code == 2 and "--transform" in res.output
+
+
+def crisis_folder(root: Path, quiet_days: int = 2) -> tuple[Path, datetime]:
+    """One CrisisLex-style event: a few tweets a day, then a surge of hundreds an hour."""
+    event = root / "2020_test_flood"
+    event.mkdir(parents=True)
+    rng = np.random.default_rng(5)
+    t0 = datetime(2020, 5, 1, 6, tzinfo=UTC)
+    stamps = [t0 + timedelta(minutes=float(m)) for m in np.sort(rng.uniform(0, quiet_days * 1440, 30))]
+    surge = t0 + timedelta(days=quiet_days, hours=3)
+    stamps += [surge + timedelta(minutes=float(m)) for m in np.sort(rng.exponential(90, 1500))]
+    lines = ["Timestamp, Tweet-ID, Included(Y/N)"] + [
+        f"{s:%a %b %d %H:%M:%S +0000 %Y},{k},Y" for k, s in enumerate(sorted(stamps))
+    ]
+    (event / "tweetids_entire_period.csv").write_text("\n".join(lines) + "\n")
+    (event / "event_description.json").write_text(json.dumps({"time": {"start_day": "2020-05-01"}}))
+    return root, surge
+
+
+def test_eval_onsets_detects_the_surge_within_minutes_and_nothing_before(cli, tmp_path: Path) -> None:
+    root, surge = crisis_folder(tmp_path)
+    res = cli("eval-onsets", str(root), "--json")
+    assert res.exit_code == 0, res.output
+    (row,) = json.loads(res.output)
+    assert row["step_s"] == 300
+    assert abs(datetime.fromisoformat(row["surge_start"]) - surge) < timedelta(minutes=5)
+    assert 0 <= row["delay_from_surge_h"] <= 0.5
+    assert row["false_alarms_before"] == 0

@@ -9,11 +9,11 @@ import polars as pl
 import pytest
 
 from pipelines.detect import detector as det
-from pipelines.detect.defaults import DetectConfig
+from pipelines.detect.defaults import PROPHET_CONFIG, DetectConfig
 from pipelines.detect.series import nab_frame
 from tests.detect.conftest import hourly_times, seasonal_counts
 
-CFG = DetectConfig()
+CFG = PROPHET_CONFIG  # the Prophet + STUMPY detector (robust: test_online.py)
 
 
 def anomalies(values: np.ndarray, config: DetectConfig = CFG) -> list[det.AnomalyWindow]:
@@ -79,8 +79,10 @@ def test_find_anomalies_extends_and_merges_windows() -> None:
 
 @pytest.mark.parametrize("value", [0.0, 10.0])
 def test_flat_and_all_zero_series_raise_nothing(value: float) -> None:
-    # 15 days: the last day goes through Prophet (14 days of history), the rest the robust mode.
+    # Constant series are not scored at all (validate.check); a one-post wobble still goes
+    # through Prophet on the last day (14 days of history) and raises nothing.
     values = np.full(15 * 24, value)
+    values[::7] += 1
     scores = det.score_series(hourly_times(len(values)), values, CFG)
     assert set(scores["mode"][-24:]) == {"prophet"}
     assert scores["severity"].fill_null(0).max() < CFG.threshold

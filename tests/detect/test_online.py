@@ -73,3 +73,39 @@ def test_score_series_equals_finish_of_raw_streams() -> None:
         assert streams is not None
         sev, _, _ = det.finish_severity(streams, cfg)
         np.testing.assert_allclose(det.score_series(t, x, cfg)["severity"].fill_null(0).to_numpy(), sev)
+
+
+def test_distribution_record_and_trailing_mean_match_naive_loops() -> None:
+    rng = np.random.default_rng(8)
+    v = rng.exponential(1.0, 120)
+    v[[7, 60]] = np.nan
+    got = det.relative_to_distribution(v, 30, 2.0)
+    sm = det.trailing_mean(v, 4)
+    z = np.nan_to_num(v)
+    for i in range(120):
+        past = z[max(0, i - 30) : i]
+        level = past.mean() + 4 * past.std() if len(past) > 1 else np.inf
+        assert got[i] == pytest.approx(z[i] / max(level, 2.0))
+        if np.isfinite(v[i]):
+            assert sm[i] == pytest.approx(z[max(0, i - 3) : i + 1].mean())
+
+
+def test_min_excess_silences_small_bursts_only() -> None:
+    x = np.zeros(24 * 4)
+    x[::9] = 1.0
+    small, big = x.copy(), x.copy()
+    small[60] = 6.0
+    big[60] = 60.0
+    t = hourly_times(len(x))
+    cfg = DetectConfig(cold_start_hours=1.0)
+    for values, want in ((small, 0), (big, 1)):
+        assert len(det.find_anomalies(det.score_series(t, values, cfg.with_(min_excess=10.0)), cfg)) == want
+    assert len(det.find_anomalies(det.score_series(t, small, cfg), cfg)) == 1  # without it: raised
+
+
+def test_plateau_prefers_a_broad_optimum_to_a_cliff_edge_peak() -> None:
+    from pipelines.detect import lofo
+
+    curve = np.array([[0.0, 5.0, 5.0, 5.0, 5.0, 5.0, 0.0, 0.0, 6.0, 0.0, 0.0]])
+    assert int(np.argmax(curve)) == 8
+    assert int(np.argmax(lofo.plateau(curve))) in range(2, 5)

@@ -9,11 +9,11 @@ import pytest
 
 from pipelines.detect import detector as det
 from pipelines.detect import validate
-from pipelines.detect.defaults import COUNT_CONFIG, MEAN_CONFIG, DetectConfig
+from pipelines.detect.defaults import PROPHET_CONFIG, DetectConfig
 from tests.detect.conftest import hourly_times, seasonal_counts
 
 ROBUST = DetectConfig(method="robust")
-CONFIGS = [ROBUST, ROBUST.with_(transform="none", direction="both"), COUNT_CONFIG, MEAN_CONFIG]
+CONFIGS = [ROBUST, ROBUST.with_(direction="both"), PROPHET_CONFIG, PROPHET_CONFIG.with_(transform="none", direction="both")]
 
 
 def _bad_inputs() -> dict[str, tuple[np.ndarray, np.ndarray, str]]:

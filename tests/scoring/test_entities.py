@@ -103,6 +103,21 @@ def test_deterministic() -> None:
     assert runs[0] == runs[1] and runs[0][0] == runs[0][2]
 
 
+def test_repeated_texts_are_read_once_and_give_the_same_entities(monkeypatch: pytest.MonkeyPatch) -> None:
+    E.clear_cache()
+    nlp = E.load_model()
+    calls: list[int] = []
+    real_pipe = nlp.pipe
+    monkeypatch.setattr(
+        nlp, "pipe", lambda texts, **kw: (calls.append(1), list(real_pipe(list(texts), **kw)))[1]
+    )
+    text = "RT @a: Angela Merkel visited Microsoft"
+    first = E.extract_batch([text, "RT @b: Angela Merkel visited Microsoft"], [[], []])
+    again = E.extract_batch([text], [[]])
+    assert first[0] == first[1] == again[0] and first[0]
+    assert len(calls) == 1  # the second batch came from the cache
+
+
 def test_mismatched_lengths_are_refused() -> None:
     with pytest.raises(ValueError, match="2 texts but 1 place lists"):
         E.extract_batch(["a", "b"], [[]])
@@ -163,6 +178,13 @@ def test_scoring_counts_matches_per_type() -> None:
     assert res.totals("person") == (1, 1, 0)
     assert res.totals("org") == (0, 0, 1)
     assert EV.prf(*res.totals()) == pytest.approx((0.5, 0.5, 0.5))
+
+
+def test_summary_for_eval_scorer_json() -> None:
+    gold = EV.GoldPost("x", "1", "test", "t", EV.parse_entities("person:Obama;org:NASA", "t"))
+    out = EV.summary(EV.score([gold], [[("Obama", "person")]]))
+    assert out["micro"]["gold"] == 2 and out["micro"]["precision"] == 1.0 and out["micro"]["recall"] == 0.5
+    assert out["org"]["f1"] == 0.0 and len(out["person"]["f1_ci95"]) == 2
 
 
 def test_bad_gold_rows_name_the_row() -> None:

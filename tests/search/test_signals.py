@@ -124,3 +124,39 @@ def test_an_area_selects_exactly_the_points_inside(index):
     q = selection_query(searcher, schema, Filters.make(area=area))
     got = {searcher.doc(a).get_first("id") for _, a in searcher.search(q, limit=10_000).hits}
     assert got == want and 0 < len(want) < sum(1 for p in POSTS if "geo" in p)
+
+
+def test_the_detector_reads_watch_series_and_exact_evidence_from_the_index(store, tmp_path):
+    from pipelines.detect.detector import AnomalyWindow
+    from pipelines.detect.series import SeriesId
+    from pipelines.detect.service import DetectorService
+    from pipelines.search.index import SearchIndex, index_path
+    from tests.ui.conftest import reindex
+
+    store.insert_posts([dict(p) for p in POSTS])
+    doc = WATCH.to_doc()
+    doc.pop("created", None), doc.pop("updated", None)
+    store.put_config("watchlists", doc)
+    reindex(store, tmp_path)
+    svc = DetectorService(store, index_dir=index_path(tmp_path))
+    svc.index = SearchIndex.open(index_path(tmp_path))
+    docs = svc._watch_docs(None)
+    match = WATCH.matcher()
+    assert sum(d["n"] for d in docs) == sum(1 for p in POSTS if "scores" in p and match(p)) > 0
+    peak = START + timedelta(days=2, hours=3)
+    w = AnomalyWindow(
+        start=peak - timedelta(hours=3),
+        end=peak + timedelta(hours=3),
+        peak=peak,
+        observed=10.0,
+        expected=2.0,
+        lo=0.0,
+        hi=4.0,
+        observed_total=30.0,
+        expected_total=10.0,
+        severity=0.8,
+        methods=("prophet",),
+    )
+    ev = svc.evidence(SeriesId(f"watch:{WATCH.id}", "count"), w)
+    assert ev["posts"] and all(match(next(p for p in POSTS if p["_id"] == e["_id"])) for e in ev["posts"])
+    assert ev["sample"]["exact_terms"] is True

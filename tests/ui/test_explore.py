@@ -69,3 +69,53 @@ def test_explore_score_range_and_a_bad_query(app_store: Store):
     assert not at.exception
     assert any("Filters not applied" in e.value for e in at.error)
     assert at.session_state["filters"] == f  # the last valid selection stays
+
+
+def test_explore_breakdowns_timeline_and_relevance_equal_a_recount(app_store: Store):
+    from collections import Counter
+
+    seed(app_store)
+    at = _explore(app_store)
+    at.text_input(key="f_query").input("flood OR calgary").run()
+    assert not at.exception
+    f = at.session_state["filters"]
+    docs = list(app_store.db.posts.find(f.to_mongo()))
+    assert docs
+    frames = [d.value for d in at.dataframe]
+    terms = next(t for t in frames if "term" in t.columns)
+    want_terms = Counter(t for d in docs for t in set(d.get("terms") or []))
+    assert all(want_terms[t] == n for t, n in zip(terms["term"], terms["n"], strict=True))
+    assert list(terms["n"]) == sorted(want_terms.values(), reverse=True)[: len(terms)]
+    sources = next(t for t in frames if "source" in t.columns and "n" in t.columns)
+    assert dict(zip(sources["source"], sources["n"], strict=True)) == dict(Counter(d["source"] for d in docs))
+    scores = next(t for t in frames if "score" in t.columns)
+    threat = [d["scores"]["threat"] for d in docs if "threat" in (d.get("scores") or {})]
+    row = scores.set_index("score").loc["threat"]
+    assert row["posts"] == len(threat) and abs(row["mean"] - sum(threat) / len(threat)) < 1e-9
+
+    at.radio(key="explore_bucket").set_value("day").run()  # the timeline per day still adds up
+    assert not at.exception
+    at.radio(key="explore_order").set_value("relevance").run()
+    shown = next(d.value for d in at.dataframe if "match" in d.value.columns)
+    assert set(shown["id"]) <= {d["_id"] for d in docs} and len(shown) == min(50, len(docs))
+    assert any("most relevant first" in c.value for c in at.caption)
+
+
+def test_a_missing_index_is_explained_and_mongodb_is_untouched(app_store: Store, monkeypatch):
+    import os
+    import shutil
+
+    import streamlit as st
+
+    from tests.ui import conftest
+
+    seed(app_store)
+    before = app_store.db.posts.count_documents({})
+    monkeypatch.setattr(conftest, "reindex", lambda store, data_dir: None)  # no indexer running
+    shutil.rmtree(os.environ["VIGIL_DATA_DIR"] + "/search-index", ignore_errors=True)
+    st.cache_resource.clear()
+    at = _explore(app_store)
+    assert not at.exception
+    assert any("search index" in e.value for e in at.error)
+    assert any(c.value == "python -m pipelines index --rebuild" for c in at.code)
+    assert app_store.db.posts.count_documents({}) == before

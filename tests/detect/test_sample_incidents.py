@@ -1,0 +1,54 @@
+"""End to end on the real stack: a bundled event imported, scored (recorded CPU scores), one
+detector cycle, incidents as the Anomalies page lists them.
+
+The whole six-event sample takes the detector tens of minutes on two busy cores (145 series
+over four months, a Prophet fit per series and day); ``bench/sample_incidents.py`` measures it
+and docs/detection.md reports the figures. This test keeps the real importer, store, rollup
+recount, detector and incident grouping on two of its events that overlap in time (the Bohol
+earthquake and the NSW bushfires, October 2013), so it stays within a couple of minutes.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+
+from pipelines import incident_views
+from pipelines.detect import sample_run as S
+from pipelines.detect.service import DetectorService
+from pipelines.store import Store
+from tests.conftest import REPO
+
+SAMPLE = REPO / "data" / "sample"
+SCORES = REPO / "tests" / "fixtures" / "sample_scores.json.gz"
+QUAKE = datetime(2013, 10, 15, 0, 12, tzinfo=UTC)  # USGS: M7.2 Bohol earthquake, 00:12 UTC
+FIRES = datetime(2013, 10, 17, 6, tzinfo=UTC)  # 17 Oct 2013: NSW fires reach Sydney's outskirts
+
+
+@pytest.fixture(scope="module")
+def recorded() -> dict:
+    return S.load_scores(SCORES)
+
+
+def test_two_events_become_two_titled_incidents_ranked_by_impact(
+    store: Store, recorded: dict, tmp_path
+) -> None:
+    events = tmp_path / "events"
+    events.mkdir()
+    for name in ("2013_Bohol_earthquake", "2013_Australia_bushfire"):
+        (events / name).symlink_to(SAMPLE / name, target_is_directory=True)
+    assert S.load_scored(store, events, recorded) == 2199
+    report = DetectorService(store).run_cycle()
+    assert report.errors == [], report.errors
+    table = incident_views.incident_list(store, ("open",))
+    assert 2 <= table.height <= 15
+    assert table["posts"].min() >= 20
+    top, second = (store.get_incident(i) for i in table["id"][:2])
+    assert top["start"] <= QUAKE < top["end"], top["title"]
+    assert top["title"].startswith("Surge: ") and "15 Oct 2013" in top["title"]
+    assert {"earthquake", "bohol"} & set(top["title"].lower().replace(",", " ").split()), top["title"]
+    assert top["posts"] >= 300 and top["expected_total"] < 50
+    assert second["start"] <= FIRES < second["end"] and "17 Oct 2013" in second["title"]
+    assert "nswfires" in second["title"].lower() or "new south wales" in second["title"].lower()
+    assert table["rank"].to_list() == list(range(1, table.height + 1))
