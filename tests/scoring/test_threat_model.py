@@ -206,3 +206,54 @@ def test_sentiment_bias_renormalises_and_helps_an_undercalled_class() -> None:
     bias, recall = choose_bias(p, y)
     assert recall == pytest.approx(1.0) and bias[0] > 0 and bias[1] == 0.0
     assert (apply_bias(p, bias).argmax(axis=1) == y).all()
+
+
+def test_bad_input_gets_valid_probabilities_and_low_confidence_where_unknown(cpu_scorer: CpuScorer) -> None:
+    texts = [
+        "",
+        "😂🔥💯",
+        "x" * 40_000,
+        "שלום לכולם, מה שלומכם היום",
+        "مرحبا بالجميع كيف حالكم اليوم",
+        "Mixed скрипты and 漢字 together",
+        "<div class='tweet'>I&#39;ll catch you outside &amp; you&#39;re done</div>",
+    ]
+    out = cpu_scorer.score_texts(texts)
+    assert len(out) == len(texts)
+    for s in out:
+        for v in (s.threat, s.hate, s.toxicity):
+            assert 0.0 <= v <= 1.0
+        assert -1.0 <= s.sentiment <= 1.0
+    assert out[3].confidence == "low" and out[4].confidence == "low"
+    assert out[6].threat > out[1].threat  # HTML entities decoded before the n-grams read the words
+
+
+def test_evaluate_threat_on_a_small_fixture(cpu_scorer: CpuScorer, monkeypatch: pytest.MonkeyPatch) -> None:
+    from pipelines.scoring import threat_train
+    from pipelines.scoring.evaluate_threat import evaluate_threat, format_threat
+
+    texts = [
+        "I will find you and kill you, you better watch your back",
+        "keep talking and I'll catch you outside, you're dead",
+        "someone should put a bullet in that judge",
+        "Had a lovely walk in the park with my dog",
+        "Police arrested a man after a stabbing in the city centre",
+        "we killed it at the gig tonight",
+        "new phone, who dis",
+        "the senate votes on the budget tomorrow",
+    ]
+    y = np.array([1, 1, 1, 0, 0, 0, 0, 0])
+    rows = threat_train.ThreatRows(texts, y, np.ones(len(y), dtype=bool), ["fixture"] * len(y))
+    monkeypatch.setattr(threat_train, "threat_rows", lambda data_dir: rows)
+
+    def featurise(d: ds.LabelledTexts) -> dict[str, np.ndarray]:
+        return cpu_scorer.fx.features(d.texts)
+
+    res = evaluate_threat(cpu_scorer, Path("/nonexistent"), featurise, errors=2)
+    assert res["rows"] == 8 and res["positives"] == 3 and res["rows_round3"] == 0
+    lo, hi = res["macro_f1_ci95"]
+    assert 0 <= lo <= hi <= 100
+    assert sum(b["n"] for b in res["reliability"]) == 8
+    assert res["high_threshold"] == high_thresholds()["threat"]
+    text = format_threat(res)
+    assert "8 rows, 3 threats" in text and "macro-F1" in text
