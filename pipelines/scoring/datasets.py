@@ -200,8 +200,9 @@ class LabelFileError(ValueError):
     """A row of the labels file is malformed or points at no tweet."""
 
 
-def read_label_rows(path: Path = LABELS_FILE) -> list[dict[str, str]]:
-    """Rows of the labels CSV, checked: known source, 0/1 threat, known topics, no duplicates."""
+def _checked_rows(path: Path, flags: tuple[str, ...]) -> list[tuple[int, dict[str, str]]]:
+    """``(line, row)`` of a labels CSV, checked: known source, each of ``flags`` 0 or 1, no
+    duplicate ``(source, ref)``; one reader so every labels file fails the same way."""
     rows = []
     seen: set[tuple[str, str]] = set()
     with _require(path).open(encoding="utf-8", newline="") as f:
@@ -209,15 +210,24 @@ def read_label_rows(path: Path = LABELS_FILE) -> list[dict[str, str]]:
             src, ref = row.get("source", ""), row.get("ref", "")
             if src not in LABEL_SOURCES:
                 raise LabelFileError(f"{path}:{n}: unknown source {src!r}")
-            if row.get("threat") not in ("0", "1"):
-                raise LabelFileError(f"{path}:{n}: threat must be 0 or 1, not {row.get('threat')!r}")
-            for t in filter(None, (row.get("topics") or "").split(";")):
-                if t not in LABEL_TOPICS:
-                    raise LabelFileError(f"{path}:{n}: unknown topic {t!r}")
+            for col in flags:
+                if row.get(col) not in ("0", "1"):
+                    raise LabelFileError(f"{path}:{n}: {col} must be 0 or 1, not {row.get(col)!r}")
             if (src, ref) in seen:
                 raise LabelFileError(f"{path}:{n}: duplicate row {src} {ref}")
             seen.add((src, ref))
-            rows.append(row)
+            rows.append((n, row))
+    return rows
+
+
+def read_label_rows(path: Path = LABELS_FILE) -> list[dict[str, str]]:
+    """Rows of the labels CSV, checked: known source, 0/1 threat, known topics, no duplicates."""
+    rows = []
+    for n, row in _checked_rows(path, ("threat",)):
+        for t in filter(None, (row.get("topics") or "").split(";")):
+            if t not in LABEL_TOPICS:
+                raise LabelFileError(f"{path}:{n}: unknown topic {t!r}")
+        rows.append(row)
     return rows
 
 
@@ -290,20 +300,7 @@ def threat_round3_labels(data_dir: Path, path: Path = ROUND3_FILE) -> LabelSet:
     Same checks and the same fixed test rule as :func:`threat_topic_labels`; ``self_harm``
     must be 0 or 1 (it is recorded, not modelled).
     """
-    rows = []
-    seen: set[tuple[str, str]] = set()
-    with _require(path).open(encoding="utf-8", newline="") as f:
-        for n, row in enumerate(csv.DictReader(f), start=2):
-            src, ref = row.get("source", ""), row.get("ref", "")
-            if src not in LABEL_SOURCES:
-                raise LabelFileError(f"{path}:{n}: unknown source {src!r}")
-            for col in ("threat", "self_harm"):
-                if row.get(col) not in ("0", "1"):
-                    raise LabelFileError(f"{path}:{n}: {col} must be 0 or 1, not {row.get(col)!r}")
-            if (src, ref) in seen:
-                raise LabelFileError(f"{path}:{n}: duplicate row {src} {ref}")
-            seen.add((src, ref))
-            rows.append(row)
+    rows = [row for _, row in _checked_rows(path, ("threat", "self_harm"))]
     texts = _label_texts(data_dir, rows)
     return LabelSet(
         sources=[r["source"] for r in rows],
