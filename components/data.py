@@ -83,9 +83,31 @@ def guarded(fn: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
+LAG_NOTICE = 500
+"""Changes behind the store from which a page says the index is still catching up."""
+
+
 def require_index() -> queries.Reader:
-    """The reader, or the page explains the missing/corrupt/locked index and stops."""
-    return guarded(get_reader)()
+    """The reader, or the page explains the missing/corrupt/locked index and stops.
+
+    When the indexer is far behind the store (just after an import or a restart), the
+    page says so: its figures are exact for what is indexed, not yet for the store.
+    """
+    reader = guarded(get_reader)()
+    lag = index_lag()
+    if lag is None or lag >= LAG_NOTICE:
+        behind = "has not finished its first pass" if lag is None else f"is {lag:,} changes behind the store"
+        st.info(
+            f"The search index {behind}: counts and charts cover what is indexed so far and "
+            "catch up within seconds to minutes while `pipelines up` (or `python -m pipelines index --loop`) runs."
+        )
+    return reader
+
+
+@st.cache_data(ttl=5, show_spinner=False)
+def index_lag() -> int | None:
+    """Changes the index has not written yet (checked every few seconds, not every rerun)."""
+    return get_reader().lag()
 
 
 def clear() -> None:

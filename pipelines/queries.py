@@ -23,6 +23,7 @@ from tantivy import Query
 from pipelines.filters import Filters
 from pipelines.search import aggregate
 from pipelines.search.index import SearchIndex
+from pipelines.search.indexer import read_position
 from pipelines.search.select import selection_query
 from pipelines.store import Store
 from pipelines.watchlists import Watchlist
@@ -215,6 +216,15 @@ class Reader:
     def watchlist(self, wid: str) -> Watchlist | None:
         doc = self.store.get_config("watchlists", wid)
         return Watchlist.from_doc(doc) if doc is not None else None
+
+    def lag(self) -> int | None:
+        """Changes in MongoDB the index has not written yet (``None``: it has never been built).
+
+        Right after an import or a restart the indexer may be behind; pages say so
+        instead of presenting a partial index as "no posts match".
+        """
+        position = read_position(self.index.path)
+        return None if position is None else max(0, self.store.current_seq() - position)
 
     def select(self, filters: Filters, exclude: str = "") -> tuple[tantivy.Searcher, Query]:
         """A searcher and the exact query of ``filters`` (area and watchlist included),

@@ -119,6 +119,50 @@ def _wait_indexed(stack: Stack, f: Filters, located: int, timeout_s: float = 90)
         store.client.close()
 
 
+def _wait_index_holds_store(stack: Stack, timeout_s: float = 240) -> int:
+    """Wait until the stack's indexer has written every post of the store; return that count.
+
+    The pages read the index, so an exact count equal to the store's only holds once the
+    indexer has caught up with the sample import (it lags by a few seconds, more on a busy
+    machine); a page drawn before that caches a partial figure for its TTL.
+    """
+    from pipelines.queries import Reader
+    from pipelines.search import aggregate
+    from pipelines.search.index import SearchIndex, SearchIndexError, index_path
+
+    store = stack.store()
+    deadline = time.monotonic() + timeout_s
+    indexed = stored = -1
+    try:
+        while time.monotonic() < deadline:
+            stored = store.db.posts.count_documents({})
+            try:
+                searcher, query = Reader(store, SearchIndex.open(index_path(stack.data_dir))).select(
+                    Filters()
+                )
+                indexed = aggregate.count(searcher, query)
+            except SearchIndexError:
+                indexed = -1
+            if indexed == stored > 0:
+                return stored
+            time.sleep(0.5)
+    finally:
+        store.client.close()
+    raise AssertionError(
+        f"the index holds {indexed} posts, the store {stored}\n{stack.log.read_text()[-3000:]}"
+    )
+
+
+def _wait_chart(page, what: str, timeout_ms: int = 60_000) -> None:
+    """Wait for the page's first chart; on timeout, fail with what the page shows instead."""
+    try:
+        page.get_by_test_id("stVegaLiteChart").first.wait_for(timeout=timeout_ms)
+    except Exception as exc:
+        _shot(page, f"{what}-no-chart")
+        shown = page.locator("body").inner_text()[-3000:]
+        raise AssertionError(f"{what}: no chart after {timeout_ms} ms; the page shows:\n{shown}") from exc
+
+
 def _offline(page, stack: Stack) -> list[tuple[str, str]]:
     """Refuse every request that is not for the dashboard; return ``(url, frame url)`` refused."""
     refused: list[tuple[str, str]] = []
@@ -162,6 +206,7 @@ def _shot(page, name: str) -> None:
 
 def test_explore_filter_anomaly_drilldown_and_csv_download(stack: Stack, browser):
     _wait_import_settled(stack)
+    _wait_index_holds_store(stack)
     _ensure_anomaly(stack)
     page = browser.new_page(viewport={"width": 1400, "height": 1000}, accept_downloads=True)
     refused = _offline(page, stack)
@@ -174,7 +219,7 @@ def test_explore_filter_anomaly_drilldown_and_csv_download(stack: Stack, browser
     # An archive (the 2013 sample) opens on its whole span: no filter, every post counted.
     expect(page.get_by_text("Filters: none (all posts)")).to_have_count(1, timeout=60_000)
     _settle(page)
-    page.get_by_test_id("stVegaLiteChart").first.wait_for(timeout=60_000)
+    _wait_chart(page, "explore")
     _shot(page, "explore")
 
     # A keyword filter: the caption names it and the exact count drops.
@@ -266,7 +311,7 @@ def test_explore_filter_anomaly_drilldown_and_csv_download(stack: Stack, browser
     page.wait_for_timeout(3000)
     _shot(page, "anomaly-picked")
     page.get_by_text("What fired and why").wait_for(timeout=120_000)
-    page.get_by_test_id("stVegaLiteChart").first.wait_for(timeout=60_000)
+    _wait_chart(page, "anomaly-drilldown")
     page.wait_for_timeout(1000)
     _shot(page, "anomaly-drilldown")
 
