@@ -104,7 +104,7 @@ class Posts(Repository):
     def insert(self, docs: Sequence[dict[str, Any]]) -> tuple[UpsertResult, list[tuple[int, str]]]:
         """Insert posts whose ``_id`` is new; duplicates count as already present.
 
-        The same outcome as :meth:`upsert_posts` (nothing stored is overwritten, a
+        The same outcome as :meth:`upsert` (nothing stored is overwritten, a
         re-import inserts nothing, a duplicate-key race is "already present") written
         as one unordered ``insert_many``. Why: on SecantusDB with ``--sync-on-commit``
         every update statement is its own fsynced commit, while an insert batch
@@ -136,12 +136,12 @@ class Posts(Repository):
         return result, sorted(refused.items())
 
     def insert_new(self, docs: Sequence[dict[str, Any]]) -> UpsertResult:
-        """Same outcome as :meth:`upsert_posts`, faster for crawls: look up, then insert.
+        """Same outcome as :meth:`upsert`, faster for crawls: look up, then insert.
 
         Existing ``_id`` values are found with one ``$in`` query and only the missing
         documents are inserted (unordered ``insert_many``); a duplicate key from a
         concurrent writer counts as "already present". New posts are counted into the
-        ingest rollups exactly as :meth:`upsert_posts` does. On SecantusDB this is about
+        ingest rollups exactly as :meth:`upsert` does. On SecantusDB this is about
         4x faster than one ``$setOnInsert`` upsert per post (see docs/crawler.md).
         """
         if not docs:

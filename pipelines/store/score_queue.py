@@ -38,7 +38,7 @@ class ScoreQueue(Repository):
         candidate ids are read, then one ``update_many`` re-checks eligibility per
         document (each document update is atomic), and only documents carrying this
         call's fresh token are returned. A post leased ``max_claims`` times without
-        finishing (it keeps killing workers) is left for :meth:`fail_stuck_posts`.
+        finishing (it keeps killing workers) is left for :meth:`fail_stuck`.
         """
 
         now = utcnow()
@@ -89,7 +89,7 @@ class ScoreQueue(Repository):
 
         Each post is written with a conditional update (status claimed AND this claim),
         so a post is scored at most once whatever the workers do. The returned posts
-        carry ``rollup_pending = token``: :meth:`apply_score_rollups` counts exactly those
+        carry ``rollup_pending = token``: :meth:`apply_rollups` counts exactly those
         into the rollups, then clears the mark.
         """
         now = utcnow()
@@ -219,7 +219,7 @@ class ScoreQueue(Repository):
     def requeue(self, query: Mapping[str, Any]) -> int:
         """Put scored or failed posts matching a Vigil-built filter back to ``new`` (rescore).
 
-        Their old contributions stay in the rollups: run :meth:`replace_score_rollups`
+        Their old contributions stay in the rollups: run :meth:`pipelines.store.rollups.Rollups.replace_score`
         with a recount afterwards (``score --rebuild-rollups``).
         """
         res = self.db.posts.update_many(

@@ -22,7 +22,7 @@ def test_event_fields_and_bounds(store: Store):
         {"filters": {"query": "flood", "sources": ("a", "b")}, "rows": 12, "big": "x" * 5000},
         at=at,
     )
-    got = store.audit_events(1)[0]
+    got = store.audit.events(1)[0]
     assert got["_id"] == doc["_id"]
     assert (got["at"], got["actor"], got["action"], got["target"]) == (at, "alice", "export", "csv")
     assert got["details"]["filters"] == {"query": "flood", "sources": ["a", "b"]}
@@ -33,7 +33,7 @@ def test_filters_newest_first_and_prefix(store: Store):
     t0 = datetime(2026, 1, 5, tzinfo=UTC)
     for i, action in enumerate(["user.add", "login", "user.role", "user_x.add", "export"]):
         audit(store, "root" if i % 2 else "cli:admin", action, None, at=t0 + timedelta(minutes=i))
-    assert [e["action"] for e in store.audit_events(10)] == [
+    assert [e["action"] for e in store.audit.events(10)] == [
         "export",
         "user_x.add",
         "user.role",
@@ -41,9 +41,9 @@ def test_filters_newest_first_and_prefix(store: Store):
         "user.add",
     ]
     # "user." is a prefix (escaped: the "." is literal, so "user_x.add" is not included).
-    assert [e["action"] for e in store.audit_events(10, action="user.")] == ["user.role", "user.add"]
-    assert [e["action"] for e in store.audit_events(10, actor="root")] == ["user_x.add", "login"]
-    since = store.audit_events(10, since=t0 + timedelta(minutes=3))
+    assert [e["action"] for e in store.audit.events(10, action="user.")] == ["user.role", "user.add"]
+    assert [e["action"] for e in store.audit.events(10, actor="root")] == ["user_x.add", "login"]
+    since = store.audit.events(10, since=t0 + timedelta(minutes=3))
     assert [e["action"] for e in since] == ["export", "user_x.add"]
 
 
