@@ -4,7 +4,6 @@ has no way to change or delete an event (append-only from the app's side)."""
 from __future__ import annotations
 
 import ast
-import inspect
 from datetime import UTC, datetime, timedelta
 
 from pipelines.auth import audit
@@ -48,10 +47,11 @@ def test_filters_newest_first_and_prefix(store: Store):
 
 
 def test_store_has_no_way_to_change_or_delete_audit_events():
-    """Every use of ``db.audit`` in the store is an insert or a find."""
-    tree = ast.parse(inspect.getsource(Store))
+    """Every use of ``db.audit`` in the store package is an insert or a find."""
+    store_dir = REPO / "pipelines" / "store"
     calls = set()
-    for node in ast.walk(tree):
+    nodes = (n for path in sorted(store_dir.glob("*.py")) for n in ast.walk(ast.parse(path.read_text())))
+    for node in nodes:
         if (
             isinstance(node, ast.Attribute)
             and isinstance(node.value, ast.Attribute)
@@ -64,7 +64,7 @@ def test_store_has_no_way_to_change_or_delete_audit_events():
     # And nothing else in Vigil reaches the collection directly.
     for folder in ("pipelines", "components", "pages", "crawler"):
         for path in (REPO / folder).rglob("*.py"):
-            if path.name == "store.py":
+            if store_dir in path.parents:
                 continue
             text = path.read_text()
             assert "db.audit" not in text and '["audit"]' not in text, path
