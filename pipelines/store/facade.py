@@ -11,7 +11,7 @@ from typing import Self
 
 from pymongo.errors import PyMongoError
 
-from pipelines.config import Settings, get_settings
+from pipelines.core.config import Settings, get_settings
 from pipelines.store.alerts import Alerts
 from pipelines.store.anomalies import Anomalies
 from pipelines.store.audit import AuditLog
