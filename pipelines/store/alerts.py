@@ -12,7 +12,6 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-import pymongo
 from pymongo import ASCENDING, DESCENDING
 
 from pipelines.store.common import Repository, utcnow
@@ -63,11 +62,7 @@ class Alerts(Repository):
 
     def insert_event(self, doc: Mapping[str, Any]) -> bool:
         """Record a rule event once; ``False`` when its ``_id`` (rule + event key) exists."""
-        try:
-            self.db.alert_events.insert_one(dict(doc))
-            return True
-        except pymongo.errors.DuplicateKeyError:
-            return False
+        return self._insert_once("alert_events", doc)
 
     def events(self, query: Mapping[str, Any], limit: int = 1000) -> list[dict[str, Any]]:
         """Events matching a Vigil-built filter, oldest first."""
@@ -85,11 +80,7 @@ class Alerts(Repository):
 
     def enqueue_delivery(self, doc: Mapping[str, Any]) -> bool:
         """Queue one message for one channel; ``False`` when this ``_id`` was queued before."""
-        try:
-            self.db.alerts.insert_one(dict(doc))
-            return True
-        except pymongo.errors.DuplicateKeyError:
-            return False
+        return self._insert_once("alerts", doc)
 
     def due_deliveries(self, now: datetime, limit: int = 100) -> list[dict[str, Any]]:
         q = {"status": {"$in": ["pending", "retrying"]}, "next_try": {"$lte": now}}

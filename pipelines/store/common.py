@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Self
+from typing import Any, Self
 
 from pymongo.database import Database
+from pymongo.errors import DuplicateKeyError, PyMongoError
 
 
 class StoreError(RuntimeError):
@@ -47,3 +49,21 @@ class Repository:
 
     def __init__(self, db: Database) -> None:
         self.db = db
+
+    def _insert_once(self, collection: str, doc: Mapping[str, Any]) -> bool:
+        """Insert one document; ``False`` when its ``_id`` exists (a repeat, not an error)."""
+        try:
+            self.db[collection].insert_one(dict(doc))
+        except DuplicateKeyError:
+            return False
+        return True
+
+    def _insert_all(self, collection: str, docs: Sequence[Mapping[str, Any]], what: str) -> int:
+        """Insert ready-made documents unordered; returns how many, or raises naming ``what``."""
+        if not docs:
+            return 0
+        try:
+            self.db[collection].insert_many([dict(d) for d in docs], ordered=False)
+        except PyMongoError as exc:
+            raise StoreError(f"cannot {what}: {exc}") from exc
+        return len(docs)

@@ -12,9 +12,8 @@ from datetime import datetime
 from typing import Any
 
 from pymongo import ASCENDING, UpdateOne
-from pymongo.errors import PyMongoError
 
-from pipelines.store.common import Repository, StoreError, utcnow
+from pipelines.store.common import Repository, utcnow
 
 
 class Detector(Repository):
@@ -36,13 +35,7 @@ class Detector(Repository):
 
     def add_feedback(self, docs: Sequence[Mapping[str, Any]]) -> int:
         """Record feedback rows (one per series of a verdict); returns how many."""
-        if not docs:
-            return 0
-        try:
-            self.db.detector_feedback.insert_many([dict(d) for d in docs], ordered=False)
-        except PyMongoError as exc:
-            raise StoreError(f"cannot record detector feedback: {exc}") from exc
-        return len(docs)
+        return self._insert_all("detector_feedback", docs, "record detector feedback")
 
     def feedback(self, now: datetime) -> list[dict[str, Any]]:
         """Feedback rows still in force at ``now`` (``until > now``)."""

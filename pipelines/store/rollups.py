@@ -180,13 +180,7 @@ class Rollups(Repository):
 
     def insert(self, docs: Sequence[Mapping[str, Any]]) -> int:
         """Insert ready-made rollup documents (benchmarks and repairs; each needs its ``_id``)."""
-        if not docs:
-            return 0
-        try:
-            self.db.rollups.insert_many([dict(d) for d in docs], ordered=False)
-        except PyMongoError as exc:
-            raise StoreError(f"cannot insert rollups: {exc}") from exc
-        return len(docs)
+        return self._insert_all("rollups", docs, "insert rollups")
 
     def newest_ingest_hour(self, now: datetime | None = None) -> datetime | None:
         """The newest hour holding posts, from the ingest rollups (never a scan of posts).

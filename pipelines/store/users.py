@@ -19,13 +19,7 @@ class Users(Repository):
 
     def insert(self, doc: dict[str, Any]) -> bool:
         """Create a user (``_id`` is the username); ``False`` when the name is taken."""
-        from pymongo.errors import DuplicateKeyError
-
-        try:
-            self.db.users.insert_one(doc)
-        except DuplicateKeyError:
-            return False
-        return True
+        return self._insert_once("users", doc)
 
     def get(self, username: str) -> dict[str, Any] | None:
         return self.db.users.find_one({"_id": username})
