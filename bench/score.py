@@ -190,7 +190,7 @@ def bench_worker(n: int, threads: int) -> None:
     server.ensure_running()
     store = Store(server.uri, "bench_score")
     try:
-        store.ensure_schema()
+        store.schema.ensure()
         start = datetime(2024, 1, 1, tzinfo=UTC)
         docs = [
             build_post(
@@ -198,7 +198,7 @@ def bench_worker(n: int, threads: int) -> None:
             ).to_doc()
             for i, t in enumerate(texts)
         ]
-        store.upsert_posts(docs)
+        store.posts.upsert(docs)
         worker = ScoringWorker(store, CpuScorer(threads=threads), batch=64, lease_s=300)
         t0 = time.perf_counter()
         totals = worker.drain()

@@ -161,7 +161,7 @@ def _rows(searcher: Any, q: Any, limit: int, order: str, aggregate: Any) -> list
         return []
     try:
         with Store.open(get_settings(), ensure_schema=False) as store:
-            posts = {p["_id"]: p for p in store.posts_by_ids(ids, {"ts": 1, "source": 1, "text": 1})}
+            posts = {p["_id"]: p for p in store.posts.by_ids(ids, {"ts": 1, "source": 1, "text": 1})}
     except StoreError as exc:
         raise _fail(str(exc)) from None
     return [
@@ -199,7 +199,7 @@ def index_cmd(
             index = SearchIndex.create(path) if rebuild else SearchIndex.open_or_create(path)
             indexer = Indexer(store, index)
             if rebuild or read_position(path) is None:
-                with tqdm(total=store.estimated_post_count(), unit="posts", file=sys.stderr) as bar:
+                with tqdm(total=store.posts.estimated_count(), unit="posts", file=sys.stderr) as bar:
 
                     def progress(done: int, total: int) -> None:
                         bar.total = max(total, done)

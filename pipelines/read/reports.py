@@ -69,7 +69,7 @@ def iter_docs(reader: Reader, filters: Filters, progress: Progress | None = None
     done = 0
     for start in range(0, len(hits), BATCH):
         ids = [searcher.doc(addr).get_first("id") for _, addr in hits[start : start + BATCH]]
-        by_id = {d["_id"]: d for d in reader.store.posts_by_ids(ids, POST_PROJECTION)}
+        by_id = {d["_id"]: d for d in reader.store.posts.by_ids(ids, POST_PROJECTION)}
         for pid in ids:
             if pid in by_id:
                 yield by_id[pid]
@@ -257,7 +257,7 @@ def report_data(
     stats = aggregate.score_stats(searcher, query)
     hourly = Counter({t: c for t, c in aggregate.histogram(searcher, query, "1h") if c}) if n else Counter()
     newest = aggregate.newest_ids(searcher, query, limit=SAMPLE_POSTS) if n else []
-    by_id = {d["_id"]: d for d in reader.store.posts_by_ids(newest, POST_PROJECTION)} if newest else {}
+    by_id = {d["_id"]: d for d in reader.store.posts.by_ids(newest, POST_PROJECTION)} if newest else {}
     data = ReportData(
         title=title,
         filters=filters,
@@ -274,7 +274,7 @@ def report_data(
         progress(n, n)
     since = filters.since or EPOCH
     until = filters.until or FAR_FUTURE
-    anomalies = reader.store.find_anomalies([], since=since, until=until, limit=200)
+    anomalies = reader.store.anomalies.find([], since=since, until=until, limit=200)
     data.anomalies = sorted(anomalies, key=lambda a: -(a.get("severity") or 0))[:10]
     return data
 

@@ -247,4 +247,4 @@ def make_post(
 
 
 def seed(store: Store, docs: list[dict[str, Any]]) -> None:
-    store.upsert_posts(docs)
+    store.posts.upsert(docs)

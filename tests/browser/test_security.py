@@ -113,7 +113,7 @@ def test_script_post_renders_as_text_and_logout(stack: Stack, browser):
             author=AUTHOR,
             url="https://example.org/xss",
         )
-        store.upsert_posts([post.to_doc()])
+        store.posts.upsert([post.to_doc()])
     finally:
         store.client.close()
     page = browser.new_page(viewport={"width": 1400, "height": 1000})

@@ -195,5 +195,5 @@ def test_database_selects_what_the_evaluator_matches(store: Store, texts: list[s
     store.db.posts.insert_many(docs)
     node = parse(q)
     want = {d["_id"] for d in docs if matches(node, d["terms"], d["text"])}
-    got = {d["_id"] for d in store.find_posts(flt, limit=100)}
+    got = {d["_id"] for d in store.posts.find(flt, limit=100)}
     assert got == want, (q, texts)

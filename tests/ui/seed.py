@@ -48,7 +48,7 @@ def seed(store: Store, n: int = 120) -> list[dict]:
     docs.append(
         build_post(source="beta", native_id="old", ts=BASE - timedelta(days=60), text="old flood").to_doc()
     )
-    store.upsert_posts(docs)
+    store.posts.upsert(docs)
     for i, d in enumerate(docs[:n]):
         if i % 3:
             continue
