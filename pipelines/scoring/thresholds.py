@@ -33,7 +33,7 @@ def card_thresholds(heads_dir: Path = HEADS_DIR) -> dict[str, float]:
 
 def high_thresholds(heads_dir: Path = HEADS_DIR) -> dict[str, float]:
     """``{score: cut}`` for threat, hate and toxicity: the card's, then ``VIGIL_HIGH_CUTS``."""
-    from pipelines.config import get_settings
+    from pipelines.core.config import get_settings
 
     return {**card_thresholds(heads_dir), **get_settings().vigil_high_cuts}
 

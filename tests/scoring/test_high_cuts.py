@@ -14,16 +14,16 @@ import pytest
 import tantivy
 from pydantic import ValidationError
 
-from pipelines import triage
 from pipelines.alerts import rules as R
 from pipelines.alerts.models import PostRef, Rule
-from pipelines.config import Settings, get_settings
+from pipelines.core.config import Settings, get_settings
+from pipelines.read import triage
 from pipelines.scoring.heads import HEADS_DIR
 from pipelines.scoring.rollups import contributions
 from pipelines.scoring.thresholds import card_thresholds, high_cut, high_thresholds
 from pipelines.search import signals
 from pipelines.search.schema import build_schema, to_document
-from pipelines.watchlists import Watchlist
+from pipelines.search.watchlists import Watchlist
 
 T0 = datetime(2024, 3, 1, 10, 0, tzinfo=UTC)
 THREATS = [0.05, 0.2, 0.3, 0.45, 0.6, 0.9]

@@ -15,8 +15,8 @@ from typing import Any
 
 import polars as pl
 
-from pipelines.filters import Filters
 from pipelines.scoring.thresholds import high_cut
+from pipelines.search.filters import Filters
 from pipelines.store import Store
 
 LIST_LIMIT = 500
