@@ -91,6 +91,12 @@ class DetectConfig:
         Counts only: a bucket raises nothing unless it holds at least this many posts
         more than expected (a burst of six posts on a silent keyword is rare, but it is
         not news). 0 = off; ``eval-onsets --loeo`` chooses it on the other events.
+    min_hour_excess:
+        Counts only: the posts of the trailing hour must exceed the baseline's
+        expectation for that hour by at least this many (:mod:`pipelines.detect.gates`).
+    beat_ratio, beat_days:
+        Counts only: the posts of the trailing hour must exceed ``beat_ratio`` x the
+        busiest earlier hour of the previous ``beat_days`` days (0 = off).
     record_kind:
         ``max``: a score is relative to the largest of the record period (above);
         ``likelihood``: to the mean + 4 standard deviations of the period's scores
@@ -130,6 +136,9 @@ class DetectConfig:
     record_kind: Literal["max", "likelihood"] = "max"
     cold_start_hours: float = 1.0
     min_excess: float = 0.0
+    min_hour_excess: float = 0.0
+    beat_ratio: float = 0.0
+    beat_days: float = 7.0
     smooth_points: int = 1
 
     def with_(self, **changes: object) -> DetectConfig:

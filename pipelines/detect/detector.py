@@ -34,6 +34,7 @@ import polars as pl
 from scipy.ndimage import maximum_filter1d
 
 from pipelines.detect import baseline as bl
+from pipelines.detect import gates
 from pipelines.detect import matrix_profile as mp
 from pipelines.detect import validate
 from pipelines.detect.defaults import ROBUST_METHODS, DetectConfig
@@ -298,6 +299,9 @@ def finish_severity(streams: Streams, config: DetectConfig) -> tuple[np.ndarray,
     if config.min_excess > 0 and config.transform != "none":
         excess = streams.v - bl.inverse(streams.expected, config.transform)
         r = np.where(excess >= config.min_excess, r, 0.0)
+    if config.transform != "none" and gates.active(config):
+        expected_posts = bl.inverse(streams.expected, config.transform)
+        r = gates.confirm(r, gates.surge_gate(streams.v, expected_posts, step, config), step)
     r = quiet_period(r, quiet_n)
     return severity(r), b_rel, m_rel
 
