@@ -300,7 +300,7 @@ def finish_severity(streams: Streams, config: DetectConfig) -> tuple[np.ndarray,
         r = np.where(excess >= config.min_excess, r, 0.0)
     if config.min_hour_excess > 0 and config.transform != "none":
         expected_posts = bl.inverse(streams.expected, config.transform)
-        r = np.where(gates.surge_gate(streams.v, expected_posts, step, config.min_hour_excess), r, 0.0)
+        r = np.where(gates.surge_gate(streams.v, expected_posts, step, config), r, 0.0)
     r = quiet_period(r, quiet_n)
     return severity(r), b_rel, m_rel
 

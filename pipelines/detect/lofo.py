@@ -47,7 +47,7 @@ RAW_FIELDS = ("method", "transform", "direction", "level_hours", "season_days", 
 FINISH_FIELDS = (
     "threshold", "quiet_hours", "record_days", "min_record", "record_kind", "smooth_points",
     "mp_weight", "mp_min_record", "extend_ratio", "cold_start_hours", "min_excess",
-    "min_hour_excess",
+    "min_hour_excess", "small_beat_days",
 )
 """Settings applied by :func:`~pipelines.detect.detector.finish_severity` (no recomputation)."""
 
