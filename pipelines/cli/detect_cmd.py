@@ -10,7 +10,7 @@ from typing import Annotated, NoReturn
 import typer
 
 from pipelines.cli import app, setup_logging
-from pipelines.config import get_settings
+from pipelines.core.config import get_settings
 
 
 @app.command()
@@ -104,7 +104,10 @@ def eval_nab(
     ] = "all",
     workers: Annotated[int, typer.Option(help="Processes (one file each at a time).")] = 0,
     lofo: Annotated[
-        bool, typer.Option("--lofo", help="Leave-one-file-out: settings and threshold chosen without the scored file.")
+        bool,
+        typer.Option(
+            "--lofo", help="Leave-one-file-out: settings and threshold chosen without the scored file."
+        ),
     ] = False,
     also: Annotated[
         list[Path] | None, typer.Option("--also", help="With --lofo: more folders (each with windows.json).")
@@ -205,7 +208,10 @@ def eval_onsets(
     ] = 0.0,
     loeo: Annotated[
         bool,
-        typer.Option("--loeo", help="Leave-one-event-out: each event scored with the gate and cold-start setting best on the others."),
+        typer.Option(
+            "--loeo",
+            help="Leave-one-event-out: each event scored with the gate and cold-start setting best on the others.",
+        ),
     ] = False,
     choose: Annotated[
         bool,
