@@ -20,12 +20,14 @@ from __future__ import annotations
 import json
 import logging
 import os
+import sqlite3
 import threading
 import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
+from pipelines.search import termroll
 from pipelines.search.index import SearchIndex
 from pipelines.search.schema import to_document
 
@@ -68,6 +70,37 @@ class Indexer:
         self.batch = batch
         self.cursor = read_position(index.path) or 0
         self.gaps: dict[int, float] = {}
+        self.rollup: termroll.TermRollup | None = termroll.TermRollup(index.path)
+
+    def _rollup_in_step(self) -> bool:
+        """Does the term rollup describe the index's last commit (so a difference applies)?"""
+        return self.rollup is not None and self.rollup.opstamp == termroll.index_opstamp(self.index.path)
+
+    def _old_contributions(self, ids: list[str]) -> termroll.Counts | None:
+        """The batch's posts as the index holds them before it (``None``: rebuild after it)."""
+        if not self._rollup_in_step():
+            return None
+        try:
+            return termroll.contributions(self.index.searcher(), self.index.schema, ids)
+        except (termroll.RollupError, ValueError, RuntimeError):
+            return None
+
+    def _update_rollup(self, ids: list[str], old: termroll.Counts | None, opstamp: int) -> None:
+        """Apply a committed batch to the term rollup: its difference when the rollup was in
+        step before the batch, else a rebuild from the index. A failure leaves the rollup
+        behind the index (readers then aggregate) and stops its upkeep until restart."""
+        if self.rollup is None:
+            return
+        try:
+            searcher = self.index.searcher()
+            if old is None:
+                self.rollup.rebuild(searcher, self.index.schema, opstamp)
+            else:
+                new = termroll.contributions(searcher, self.index.schema, ids)
+                self.rollup.apply(termroll.difference(new, old), opstamp)
+        except (termroll.RollupError, ValueError, RuntimeError, sqlite3.Error) as exc:
+            log.warning("term rollup left behind the index (%s); top terms aggregate until a restart", exc)
+            self.rollup = None
 
     def _write(self, posts: Iterable[dict[str, Any]]) -> int:
         n = 0
@@ -84,9 +117,13 @@ class Indexer:
         late = self.store.posts_with_seqs(sorted(self.gaps)) if self.gaps else []
         if not fresh and not late:
             self._expire(now)
+            if self.rollup is not None and not self._rollup_in_step():
+                self._update_rollup([], None, termroll.index_opstamp(self.index.path) or 0)
             return 0
+        ids = list(dict.fromkeys(str(p["_id"]) for p in [*late, *fresh]))
+        old = self._old_contributions(ids)
         n = self._write(late) + self._write(fresh)
-        self.writer.commit()
+        self._update_rollup(ids, old, self.writer.commit())
         for post in late:
             self.gaps.pop(int(post["seq"]), None)
         if fresh:
@@ -136,7 +173,7 @@ class Indexer:
                 self.writer.commit()
                 if progress:
                     progress(done, total)
-        self.writer.commit()
+        self._update_rollup([], None, self.writer.commit())
         if progress:
             progress(done, max(total, done))
         self.cursor, self.gaps = max(0, start - REBUILD_OVERLAP), {}
@@ -158,3 +195,5 @@ class Indexer:
     def close(self) -> None:
         """Wait for merges and release the writer lock."""
         self.writer.wait_merging_threads()
+        if self.rollup is not None:
+            self.rollup.close()
