@@ -157,3 +157,30 @@ def test_rollup_is_exact_after_an_indexer_killed_repeatedly(store: Store, tmp_pa
     assert index.searcher().num_docs == len(store.all_post_ids()) == 1600
     _assert_exact(store, index)
     indexer.close()
+
+
+def test_pages_and_the_cli_answer_plain_selections_from_the_rollup(
+    store: Store, tmp_path: Path, pipelines_cli, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import json
+
+    from pipelines import queries
+
+    store.insert_posts(_posts(500, "u"))
+    assert pipelines_cli("index", "--rebuild").exit_code == 0
+    index = SearchIndex.open(index_path(tmp_path))
+    reader = queries.Reader(store, index)
+    f = Filters.make(since=START + 3 * H, sources=["rss", "twitter"])
+    keyword = Filters.make(query="flood")
+
+    def no_aggregation(*_a, **_k):
+        raise AssertionError("aggregated a selection the rollup answers")
+
+    monkeypatch.setattr(aggregate, "top_values", no_aggregation)
+    assert queries.top_terms(reader, f, 10).rows() == _direct(store, f, 10)
+    res = pipelines_cli("search", "", "--since", (START + 3 * H).isoformat(), "--source", "rss",
+                        "--source", "twitter", "--by", "terms", "--limit", "10", "--format", "json")  # fmt: skip
+    assert res.exit_code == 0, res.output
+    assert [(r["terms"], r["posts"]) for r in json.loads(res.output)] == _direct(store, f, 10)
+    with pytest.raises(AssertionError, match="aggregated"):
+        queries.top_terms(reader, keyword, 10)  # a keyword selection still aggregates
