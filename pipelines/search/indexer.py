@@ -27,9 +27,11 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
+import tantivy
+
 from pipelines.search import termroll
 from pipelines.search.index import SearchIndex
-from pipelines.search.schema import to_document
+from pipelines.search.schema import SCHEMA, to_dict
 
 log = logging.getLogger(__name__)
 
@@ -85,30 +87,42 @@ class Indexer:
         except (termroll.RollupError, ValueError, RuntimeError):
             return None
 
-    def _update_rollup(self, ids: list[str], old: termroll.Counts | None, opstamp: int) -> None:
-        """Apply a committed batch to the term rollup: its difference when the rollup was in
-        step before the batch, else a rebuild from the index. A failure leaves the rollup
-        behind the index (readers then aggregate) and stops its upkeep until restart."""
+    def _update_rollup(self, docs: list[dict[str, Any]], old: termroll.Counts | None, opstamp: int) -> None:
+        """Apply a committed batch (its index documents, in write order) to the term rollup:
+        new minus old counts when the rollup was in step before the batch, else a rebuild
+        from the index. A failure leaves the rollup behind the index (readers then
+        aggregate) and stops its upkeep until restart."""
         if self.rollup is None:
             return
         try:
-            searcher = self.index.searcher()
             if old is None:
-                self.rollup.rebuild(searcher, self.index.schema, opstamp)
+                self.rollup.rebuild(self.index.searcher(), self.index.schema, opstamp)
             else:
-                new = termroll.contributions(searcher, self.index.schema, ids)
-                self.rollup.apply(termroll.difference(new, old), opstamp)
+                final = list({d["id"]: d for d in docs}.values())  # a post written twice: its last version
+                self.rollup.apply(termroll.difference(termroll.post_contributions(final), old), opstamp)
         except (termroll.RollupError, ValueError, RuntimeError, sqlite3.Error) as exc:
             log.warning("term rollup left behind the index (%s); top terms aggregate until a restart", exc)
             self.rollup = None
 
-    def _write(self, posts: Iterable[dict[str, Any]]) -> int:
-        n = 0
+    def _rollup_step(self, step: str, *args: Any) -> None:
+        """One step of the rollup's rebuild beside the index's (a failure stops its upkeep)."""
+        if self.rollup is None:
+            return
+        try:
+            getattr(self.rollup, step)(*args)
+        except (termroll.RollupError, ValueError, RuntimeError, sqlite3.Error) as exc:
+            log.warning("term rollup not rebuilt (%s); top terms aggregate until a restart", exc)
+            self.rollup.close()
+            self.rollup = None
+
+    def _write(self, posts: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
+        docs = []
         for post in posts:
-            self.writer.delete_documents_by_term("id", str(post["_id"]))
-            self.writer.add_document(to_document(post))
-            n += 1
-        return n
+            d = to_dict(post)
+            self.writer.delete_documents_by_term("id", d["id"])
+            self.writer.add_document(tantivy.Document.from_dict(d, SCHEMA))
+            docs.append(d)
+        return docs
 
     def run_once(self) -> int:
         """Index one batch of changed posts (and any late ones); returns posts written."""
@@ -122,8 +136,9 @@ class Indexer:
             return 0
         ids = list(dict.fromkeys(str(p["_id"]) for p in [*late, *fresh]))
         old = self._old_contributions(ids)
-        n = self._write(late) + self._write(fresh)
-        self._update_rollup(ids, old, self.writer.commit())
+        docs = self._write(late) + self._write(fresh)
+        n = len(docs)
+        self._update_rollup(docs, old, self.writer.commit())
         for post in late:
             self.gaps.pop(int(post["seq"]), None)
         if fresh:
@@ -165,15 +180,21 @@ class Indexer:
         start = self.store.current_seq()
         total = self.store.estimated_post_count()
         self.writer.delete_all_documents()
-        done = 0
+        self._rollup_step("begin")
+        done, docs = 0, []
         for post in self.store.iter_posts({}, batch_size=self.batch):
-            self.writer.add_document(to_document(post))
+            docs.append(to_dict(post))
+            self.writer.add_document(tantivy.Document.from_dict(docs[-1], SCHEMA))
             done += 1
             if done % 10_000 == 0:
                 self.writer.commit()
+                self._rollup_step("add", docs)
+                docs = []
                 if progress:
                     progress(done, total)
-        self._update_rollup([], None, self.writer.commit())
+        opstamp = self.writer.commit()
+        self._rollup_step("add", docs)
+        self._rollup_step("finish", opstamp)
         if progress:
             progress(done, max(total, done))
         self.cursor, self.gaps = max(0, start - REBUILD_OVERLAP), {}
