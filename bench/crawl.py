@@ -36,7 +36,7 @@ from xml.sax.saxutils import escape
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from pipelines.sources import validate_source  # noqa: E402
+from pipelines.ingest.sources import validate_source  # noqa: E402
 from pipelines.store import EmbeddedServer, Store  # noqa: E402
 
 WORDS = [

@@ -69,9 +69,9 @@ def page_queries(reader: Any) -> dict[str, list[tuple[str, Any]]]:
     Mirrors the pages with their default filters (Explore and Map: "Last 7 days"), so the
     sum per page is the database and index part of an uncached render.
     """
-    from pipelines import health, mapview, triage
-    from pipelines import queries as Q
-    from pipelines.filters import Filters
+    from pipelines.read import health, mapview, triage
+    from pipelines.read import queries as Q
+    from pipelines.search.filters import Filters
 
     store = reader.store
     clock = Q.data_clock(store)
@@ -127,21 +127,21 @@ def page_queries(reader: Any) -> dict[str, list[tuple[str, Any]]]:
 
 
 def _count(reader: Any, f: Any) -> int:
-    from pipelines import queries as Q
+    from pipelines.read import queries as Q
 
     Q.timeline(reader, f)
     return Q.count_matching(reader, f)
 
 
 def _page_rows(reader: Any, f: Any) -> int:
-    from pipelines import queries as Q
+    from pipelines.read import queries as Q
 
     return Q.posts_page(reader, f).height
 
 
 def build_index(store: Store, data_dir: Path, reuse: bool) -> Any:
     """The search index of ``data_dir`` holding every post (rebuilt unless reusable)."""
-    from pipelines.queries import Reader
+    from pipelines.read.queries import Reader
     from pipelines.search.index import SearchIndex, index_path
     from pipelines.search.indexer import Indexer
 

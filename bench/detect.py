@@ -85,9 +85,7 @@ def one_series(points: int, config: DetectConfig) -> None:
     cold = time.perf_counter() - started
     # A detector cycle rescoring the last day: prime once, then 12 new points arrive.
     day = 288
-    score_series(
-        times[:points], values[:points], config, start=points - day, caches=caches, series="one"
-    )
+    score_series(times[:points], values[:points], config, start=points - day, caches=caches, series="one")
     started = time.perf_counter()
     score_series(times, values, config, start=points + 12 - day, caches=caches, series="one")
     warm = time.perf_counter() - started
@@ -185,15 +183,21 @@ def main() -> None:
     parser.add_argument("--points", type=int, default=16_000, help="length of the 5-minute series")
     parser.add_argument("--series", default="100,1000", help="comma list: hourly series per full cycle")
     parser.add_argument("--days", type=int, default=28, help="days of hourly rollups per series")
-    parser.add_argument("--method", default="robust", help="robust (production) or combined (Prophet + STUMPY)")
+    parser.add_argument(
+        "--method", default="robust", help="robust (production) or combined (Prophet + STUMPY)"
+    )
     parser.add_argument("--pass-only", action="store_true", help="only the first full cycle of each size")
-    parser.add_argument("--no-store", action="store_true", help="only the detector's scoring, no store (fast)")
+    parser.add_argument(
+        "--no-store", action="store_true", help="only the detector's scoring, no store (fast)"
+    )
     args = parser.parse_args()
     config = DetectConfig() if args.method in ROBUST_METHODS else PROPHET_CONFIG.with_(method=args.method)
     if config.method in ("stumpy", "combined", "ensemble"):
         started = time.perf_counter()
         warm_up()
-        print(f"STUMPY kernels ready in {time.perf_counter() - started:.1f} s ({os.environ['NUMBA_CACHE_DIR']})")
+        print(
+            f"STUMPY kernels ready in {time.perf_counter() - started:.1f} s ({os.environ['NUMBA_CACHE_DIR']})"
+        )
     print(f"method {config.method}; cores available: {len(os.sched_getaffinity(0))}")
     if args.points > 0:
         one_series(args.points, config)

@@ -8,7 +8,7 @@ The N posts are the bundled sample's real tweets (``data/sample``, CrisisLexT26)
 drawn at random with replacement, each given a new Snowflake id whose time is spread
 in order over 60 days (so each copy is a new post at a new time), written as a
 CrisisLex event folder (``tweets_labeled.csv.gz``), then imported by
-:func:`pipelines.ingest.run_import` into a fresh embedded SecantusDB (its own server
+:func:`pipelines.ingest.archive.run_import` into a fresh embedded SecantusDB (its own server
 on a free port, a temporary folder, ``--sync-on-commit``, Vigil's indexes), exactly
 as ``make run`` stores them. It prints posts/s of the import and of a re-import
 (everything already present), the peak RSS and CPU seconds of the importer and of
@@ -35,10 +35,10 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from pipelines import importers  # noqa: E402
-from pipelines.importers.base import ReadOptions  # noqa: E402
-from pipelines.ingest import ImportOptions, run_import  # noqa: E402
-from pipelines.models import build_post  # noqa: E402
+from pipelines.core.models import build_post  # noqa: E402
+from pipelines.ingest import importers  # noqa: E402
+from pipelines.ingest.archive import ImportOptions, run_import  # noqa: E402
+from pipelines.ingest.importers.base import ReadOptions  # noqa: E402
 from pipelines.store import EmbeddedServer, Store  # noqa: E402
 
 SAMPLE = REPO / "data" / "sample"

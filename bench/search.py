@@ -43,9 +43,9 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from bench import search_posts as sp  # noqa: E402
-from pipelines.filters import Filters  # noqa: E402
 from pipelines.search import aggregate, matches, parse, termroll  # noqa: E402
 from pipelines.search.compile import filters_query  # noqa: E402
+from pipelines.search.filters import Filters  # noqa: E402
 from pipelines.search.index import SearchIndex  # noqa: E402
 from pipelines.search.indexer import Indexer  # noqa: E402
 from pipelines.search.schema import SCHEMA_VERSION  # noqa: E402

@@ -36,12 +36,12 @@ sys.path.insert(0, str(REPO))
 
 from pipelines.alerts.models import Channel, Rule  # noqa: E402
 from pipelines.alerts.service import AlertService  # noqa: E402
-from pipelines.models import build_post  # noqa: E402
+from pipelines.core.models import build_post  # noqa: E402
 from pipelines.search import signals  # noqa: E402
 from pipelines.search.index import SearchIndex, index_path  # noqa: E402
 from pipelines.search.indexer import Indexer  # noqa: E402
+from pipelines.search.watchlists import Watchlist  # noqa: E402
 from pipelines.store import EmbeddedServer, Store  # noqa: E402
-from pipelines.watchlists import Watchlist  # noqa: E402
 
 QUERIES = [
     "flood OR flooding OR #coflood",

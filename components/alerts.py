@@ -15,7 +15,7 @@ import streamlit as st
 
 from components import data
 from pipelines.alerts import views
-from pipelines.watchlists import Watchlist
+from pipelines.search.watchlists import Watchlist
 
 TTL_S = 15
 

@@ -26,8 +26,8 @@ from pipelines.auth.audit import audit
 from pipelines.auth.roles import PERMISSIONS
 from pipelines.auth.roles import can as role_can
 from pipelines.auth.users import FIRST_USER_HINT
-from pipelines.config import Settings
-from pipelines.escape import markdown_text
+from pipelines.core.config import Settings
+from pipelines.core.escape import markdown_text
 
 TOKEN_KEY = "vigil_auth_token"
 PENDING_KEY = "vigil_auth_pending"

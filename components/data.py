@@ -1,12 +1,12 @@
-"""Every ``st.cache_*`` wrapper around :mod:`pipelines.queries` lives here.
+"""Every ``st.cache_*`` wrapper around :mod:`pipelines.read.queries` lives here.
 
 Pages never touch the store directly: they call these functions, which cache results
 for a short TTL so that a rerun (every widget change) costs no database round trip.
-Cache keys are the arguments: :class:`~pipelines.filters.Filters` is frozen and
+Cache keys are the arguments: :class:`~pipelines.search.filters.Filters` is frozen and
 hashable, so two users with the same filters share one query.
 
 Filtered reads go through the search index, opened once per process
-(:func:`get_reader`, a cached :class:`~pipelines.queries.Reader` whose searchers reload).
+(:func:`get_reader`, a cached :class:`~pipelines.read.queries.Reader` whose searchers reload).
 When the index is missing, corrupt or locked, or a selection cannot be answered, the
 page says so (with ``python -m pipelines index --rebuild``) and stops; nothing in
 MongoDB is touched.
@@ -21,9 +21,9 @@ from typing import Any, TypeVar
 import polars as pl
 import streamlit as st
 
-from pipelines import health, mapview, queries, triage
-from pipelines.config import Settings
-from pipelines.filters import Filters
+from pipelines.core.config import Settings
+from pipelines.read import health, mapview, queries, triage
+from pipelines.search.filters import Filters
 from pipelines.search.index import SearchIndex, SearchIndexError, index_path
 from pipelines.search.select import SelectError
 from pipelines.store import Store
@@ -264,28 +264,28 @@ def today_filters(window: queries.TimeWindow) -> Filters:
 
 @st.cache_data(ttl=TTL_S, show_spinner=False)
 def incidents(statuses: tuple[str, ...] = (), include_minor: bool = False) -> pl.DataFrame:
-    from pipelines import incident_views
+    from pipelines.read import incident_views
 
     return incident_views.incident_list(get_store(), statuses, include_minor)
 
 
 @st.cache_data(ttl=TTL_S, show_spinner=False)
 def incident(incident_id: str) -> Any:
-    from pipelines import incident_views
+    from pipelines.read import incident_views
 
     return incident_views.incident_view(get_store(), incident_id)
 
 
 @st.cache_data(ttl=TTL_S, show_spinner=False)
 def incident_markers(window: queries.TimeWindow) -> pl.DataFrame:
-    from pipelines import incident_views
+    from pipelines.read import incident_views
 
     return incident_views.incident_markers(get_store(), window.since, window.until)
 
 
 @st.cache_data(ttl=TTL_S, show_spinner=False)
 def overview_span() -> queries.TimeWindow:
-    """Overview's timeline: the whole archive, or the last 7 days of live data (pipelines.spans)."""
-    from pipelines import spans
+    """Overview's timeline: the whole archive, or the last 7 days of live data (pipelines.read.spans)."""
+    from pipelines.read import spans
 
     return spans.overview_span(data_clock(), get_store().ts_range()[0])

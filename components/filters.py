@@ -23,11 +23,11 @@ from typing import Any
 import streamlit as st
 
 from components import data
-from pipelines.escape import markdown_text
-from pipelines.filters import URL_PARAMS, Filters, GeoArea
-from pipelines.queries import PRESETS, preset_range
+from pipelines.core.escape import markdown_text
+from pipelines.read.queries import PRESETS, preset_range
+from pipelines.read.spans import default_preset
 from pipelines.search import QuerySyntaxError
-from pipelines.spans import default_preset
+from pipelines.search.filters import URL_PARAMS, Filters, GeoArea
 
 STATE_KEY = "filters"
 PENDING_KEY = "filters_pending"
@@ -36,7 +36,7 @@ URL_KEY = "filters_url"
 AREA_KEY = "f_area"
 CUSTOM = "Custom range"
 DEFAULT_PRESET = "Last 7 days"
-"""Live data's default; an archive's is "All time" (:func:`pipelines.spans.default_preset`)."""
+"""Live data's default; an archive's is "All time" (:func:`pipelines.read.spans.default_preset`)."""
 SCORE_SLIDERS = {
     "threat": (0.0, 1.0),
     "hate": (0.0, 1.0),
@@ -162,7 +162,7 @@ def render_sidebar() -> Filters:
         _apply(pending)
     ss["f_initialised"] = True
     clock = data.data_clock()
-    # An archive opens on its whole span, live data on the last 7 days (pipelines.spans).
+    # An archive opens on its whole span, live data on the last 7 days (pipelines.read.spans).
     ss.setdefault("f_preset", default_preset(clock))
     opts = data.filter_options()
     with st.sidebar:

@@ -31,7 +31,7 @@ from folium.elements import JSCSSMixin
 from jinja2 import Template
 from streamlit.components.v1 import declare_component
 
-from pipelines.filters import GeoArea
+from pipelines.search.filters import GeoArea
 
 ASSETS = Path(__file__).with_name("mapassets")
 ASSET_COMPONENT = "vigil_map_assets"
@@ -226,7 +226,7 @@ def build_map(
 
     ``base`` is the URL of the bundled assets (:func:`asset_base` on a running server);
     ``tiles`` the ``VIGIL_MAP_TILES`` setting; ``area`` the active sidebar area, outlined.
-    ``clusters`` (``lat``, ``lon``, ``n``, mean scores; see :mod:`pipelines.mapview`) are
+    ``clusters`` (``lat``, ``lon``, ``n``, mean scores; see :mod:`pipelines.read.mapview`) are
     drawn as circles sized by their post count, when a selection is too large for points.
     """
     fmap = folium.Map(location=[20, 0], zoom_start=2, tiles=None, world_copy_jump=True)

@@ -1,7 +1,7 @@
 """Tables and the detail panel of posts.
 
 Post content is untrusted. Tables go through ``st.dataframe`` (rendered as text, never
-as HTML). The detail panel builds HTML only from :func:`pipelines.highlight.highlight_html`
+as HTML). The detail panel builds HTML only from :func:`pipelines.read.highlight.highlight_html`
 (every character of the post escaped, then Vigil's own ``<mark>`` tags) and renders it
 with ``st.html``, which also sanitises; titles and authors are shown as plain text.
 """
@@ -14,8 +14,8 @@ from typing import Any
 import polars as pl
 import streamlit as st
 
-from pipelines.escape import markdown_text
-from pipelines.highlight import highlight_html, match_patterns, snippet
+from pipelines.core.escape import markdown_text
+from pipelines.read.highlight import highlight_html, match_patterns, snippet
 
 TEXT_PREVIEW_CHARS = 280
 

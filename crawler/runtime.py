@@ -10,8 +10,8 @@ from __future__ import annotations
 import atexit
 import threading
 
-from pipelines.config import get_settings
-from pipelines.sources import InvalidSource, SourceDef, validate_source
+from pipelines.core.config import get_settings
+from pipelines.ingest.sources import InvalidSource, SourceDef, validate_source
 from pipelines.store import Store
 
 _lock = threading.Lock()

@@ -8,7 +8,7 @@ so a site owner can reach whoever runs the crawl.
 from __future__ import annotations
 
 from pipelines import __version__
-from pipelines.config import get_settings
+from pipelines.core.config import get_settings
 
 _cfg = get_settings()
 

@@ -11,8 +11,8 @@ from components import auth, data
 from pipelines.alerts import views
 from pipelines.alerts.models import RULE_KINDS, AlertConfigError, Channel, Rule
 from pipelines.alerts.notify import send_test
-from pipelines.config import Settings
-from pipelines.escape import markdown_text
+from pipelines.core.config import Settings
+from pipelines.core.escape import markdown_text
 
 user = auth.require_page("alerts.view")
 st.title("Alerts")

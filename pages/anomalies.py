@@ -6,9 +6,9 @@ import streamlit as st
 
 from components import auth, charts, data
 from components.tables import render_posts_table
-from pipelines import incident_views, triage
 from pipelines.auth.roles import PermissionDenied
-from pipelines.escape import markdown_text
+from pipelines.core.escape import markdown_text
+from pipelines.read import incident_views, triage
 
 auth.require_page("read")
 st.title("Anomalies")

@@ -13,7 +13,7 @@ import streamlit as st
 from components import auth, charts, data
 from components.filters import render_active, render_sidebar
 from components.tables import render_post_detail, render_selectable_posts
-from pipelines.queries import MAX_PAGES, PAGE_SIZE
+from pipelines.read.queries import MAX_PAGES, PAGE_SIZE
 
 auth.require_page("read")
 st.title("Explore")

@@ -9,7 +9,7 @@ import streamlit as st
 
 from components import auth, data
 from components.filters import render_active, render_sidebar
-from pipelines import reports
+from pipelines.read import reports
 from pipelines.search.index import SearchIndexError
 from pipelines.search.select import SelectError
 

@@ -13,10 +13,11 @@ from components import auth, data
 from components.filters import render_active, render_sidebar, set_area
 from components.geomap import asset_base, build_map
 from components.tables import render_posts_table
-from pipelines import areas, mapview, reports
-from pipelines.config import get_settings
-from pipelines.filters import GeoArea
-from pipelines.mapview import MAP_POINTS_LIMIT
+from pipelines.core.config import get_settings
+from pipelines.read import mapview, reports
+from pipelines.read.mapview import MAP_POINTS_LIMIT
+from pipelines.search import areas
+from pipelines.search.filters import GeoArea
 
 auth.require_page("read")
 st.title("Map")

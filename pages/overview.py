@@ -1,7 +1,7 @@
 """Overview: today against the week, the incidents on the data's timeline, collection health.
 
 An archive (the bundled sample) is shown over its whole span, incidents shaded, so its
-events are visible at once (``pipelines.spans``); live data shows its last 7 days.
+events are visible at once (``pipelines.read.spans``); live data shows its last 7 days.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ import streamlit as st
 from components import auth, charts, data
 from components.filters import current
 from components.tables import render_posts_table
-from pipelines.escape import markdown_text
+from pipelines.core.escape import markdown_text
 
 auth.require_page("read")
 st.title("Overview")

@@ -5,8 +5,8 @@ from __future__ import annotations
 import streamlit as st
 
 from components import auth, data
-from pipelines.escape import markdown_text
-from pipelines.sources import KINDS, InvalidSource, parse_param_pairs, validate_source
+from pipelines.core.escape import markdown_text
+from pipelines.ingest.sources import KINDS, InvalidSource, parse_param_pairs, validate_source
 
 auth.require_page("sources.view")
 st.title("Sources")

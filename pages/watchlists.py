@@ -7,8 +7,8 @@ import streamlit as st
 from components import alerts as ui
 from components import auth, data
 from components.tables import render_posts_table
-from pipelines.escape import markdown_text
-from pipelines.watchlists import ROLES, Watchlist, WatchlistError
+from pipelines.core.escape import markdown_text
+from pipelines.search.watchlists import ROLES, Watchlist, WatchlistError
 
 user = auth.require_page("read")
 st.title("Watchlists")

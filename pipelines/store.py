@@ -33,7 +33,7 @@ import pymongo
 from pymongo import ASCENDING, DESCENDING, MongoClient, ReturnDocument, UpdateOne
 from pymongo.errors import BulkWriteError, PyMongoError
 
-from pipelines.config import Settings, get_settings
+from pipelines.core.config import Settings, get_settings
 
 log = logging.getLogger(__name__)
 
@@ -1617,7 +1617,9 @@ class Store:
     # ``verdicts`` survive rebuilds. ``detector_feedback``: one document per verdict and
     # series, read by the detector to damp that series for a while (feedback.py).
 
-    def replace_incidents(self, docs: Sequence[Mapping[str, Any]], since: datetime, until: datetime) -> dict[str, int]:
+    def replace_incidents(
+        self, docs: Sequence[Mapping[str, Any]], since: datetime, until: datetime
+    ) -> dict[str, int]:
         """Store rebuilt incidents of ``[since, until)``; incidents there not rebuilt are dropped.
 
         Computed fields are replaced; ``status``, ``verdicts`` and ``created`` are kept
@@ -1680,8 +1682,10 @@ class Store:
         """Append a verdict (``{verdict, by, at, note, until}``) and set the incident's status."""
         res = self.db.incidents.update_one(
             {"_id": str(incident_id)},
-            {"$set": {"status": status, "status_by": entry.get("by"), "status_at": entry.get("at")},
-             "$push": {"verdicts": dict(entry)}},
+            {
+                "$set": {"status": status, "status_by": entry.get("by"), "status_at": entry.get("at")},
+                "$push": {"verdicts": dict(entry)},
+            },
         )
         return res.matched_count == 1
 

@@ -23,7 +23,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from pipelines.config import REPO_ROOT, Settings
+from pipelines.core.config import REPO_ROOT, Settings
 
 log = logging.getLogger("vigil.up")
 

@@ -69,7 +69,7 @@ def pipelines_cli(store: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch)
     from typer.testing import CliRunner
 
     from pipelines.cli import load_commands
-    from pipelines.config import get_settings
+    from pipelines.core.config import get_settings
 
     for k, v in {
         "MONGODB_URI": store.uri,

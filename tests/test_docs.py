@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pipelines.config import Settings
+from pipelines.core.config import Settings
 from tests.conftest import REPO
 
 

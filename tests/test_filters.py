@@ -6,9 +6,9 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from pipelines.filters import FilterError, Filters, GeoArea
-from pipelines.models import build_post
+from pipelines.core.models import build_post
 from pipelines.search import QuerySyntaxError
+from pipelines.search.filters import FilterError, Filters, GeoArea
 
 T0 = datetime(2013, 6, 20, tzinfo=UTC)
 

@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from pipelines.models import (
+from pipelines.core.models import (
     MAX_TEXT_CHARS,
     InvalidPost,
     build_post,

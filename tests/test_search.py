@@ -11,7 +11,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from pipelines.models import build_post, extract_terms
+from pipelines.core.models import build_post, extract_terms
 from pipelines.search import (
     MAX_QUERY_CHARS,
     And,

@@ -1,6 +1,6 @@
 """Spider registry: one module per source kind, its ``type`` id is the spider's name.
 
-A new platform is one new module here plus its kind in :data:`pipelines.sources.KINDS`
+A new platform is one new module here plus its kind in :data:`pipelines.ingest.sources.KINDS`
 (a test checks that both lists agree and that every module imports).
 """
 

@@ -37,7 +37,7 @@ from twisted.python.failure import Failure
 from crawler.items import PostItem, RejectedItem
 from crawler.runtime import load_sources
 from crawler.state import SourceRun
-from pipelines.sources import InvalidSource, SourceDef
+from pipelines.ingest.sources import InvalidSource, SourceDef
 
 
 class NotModified(scrapy.exceptions.IgnoreRequest):

@@ -15,7 +15,7 @@ from scrapy.http import Response
 from crawler.items import PostItem, RejectedItem
 from crawler.spiders.base import SourceSpider
 from crawler.state import SourceRun
-from pipelines.sources import SourceDef
+from pipelines.ingest.sources import SourceDef
 
 WEB = "https://news.ycombinator.com"
 

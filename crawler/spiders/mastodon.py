@@ -17,7 +17,7 @@ from scrapy.http import Response
 from crawler.items import PostItem, RejectedItem
 from crawler.spiders.base import SourceSpider
 from crawler.state import SourceRun
-from pipelines.sources import SourceDef
+from pipelines.ingest.sources import SourceDef
 
 
 def timeline_url(src: SourceDef, since_id: Any = None) -> str:

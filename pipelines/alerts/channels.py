@@ -30,7 +30,7 @@ import httpx
 
 from pipelines.alerts import render
 from pipelines.alerts.models import Channel, Message
-from pipelines.config import REPO_ROOT
+from pipelines.core.config import REPO_ROOT
 
 TIMEOUT_S = 10.0
 USER_AGENT = "Vigil-Alerts/1.0"

@@ -16,8 +16,8 @@ from typing import Any
 import yaml
 
 from pipelines.alerts.models import AlertConfigError, Channel, Rule
+from pipelines.search.watchlists import Watchlist, WatchlistError
 from pipelines.store import Store
-from pipelines.watchlists import Watchlist, WatchlistError
 
 SECTIONS = ("channels", "watchlists", "rules")
 

@@ -16,7 +16,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from pipelines.watchlists import ID_RE, WatchlistError, first_error, slugify
+from pipelines.search.watchlists import ID_RE, WatchlistError, first_error, slugify
 
 RULE_KINDS = ("spike", "threshold", "volume", "sentiment_shift", "new_place")
 CHANNEL_TYPES = ("slack", "email", "telegram", "webhook")

@@ -33,12 +33,12 @@ from urllib.parse import parse_qsl, urlencode
 from pipelines.alerts import rules as R
 from pipelines.alerts.models import Event, Message, PostRef, Rule, severity_label
 from pipelines.alerts.notify import DeliveryReport, Notifier, delivery_id, message_to_doc
-from pipelines.filters import Filters
-from pipelines.queries import Reader
+from pipelines.read.queries import Reader
 from pipelines.search import aggregate, signals
+from pipelines.search.filters import Filters
 from pipelines.search.index import SearchIndex, SearchIndexError, index_path
+from pipelines.search.watchlists import Watchlist
 from pipelines.store import Store, utcnow
-from pipelines.watchlists import Watchlist
 
 log = logging.getLogger(__name__)
 
@@ -200,7 +200,7 @@ class AlertService:
         """The search index (opened on first use; :class:`SearchIndexError` while missing)."""
         if self._index is None:
             if self._data_dir is None:
-                from pipelines.config import get_settings
+                from pipelines.core.config import get_settings
 
                 self._data_dir = get_settings().vigil_data_dir
             self._index = SearchIndex.open(index_path(self._data_dir))
@@ -283,7 +283,9 @@ class AlertService:
             by_id = {p["_id"]: p for p in self.store.posts_by_ids(sorted(ids))} if ids else {}
             incidents = self.store.incidents_of_anomalies([str(d["_id"]) for d in docs])
             kw["anomalies"] = [
-                a for a in (anomaly_view(d, by_id, incidents.get(str(d["_id"]))) for d in docs) if a is not None
+                a
+                for a in (anomaly_view(d, by_id, incidents.get(str(d["_id"]))) for d in docs)
+                if a is not None
             ]
         elif rule.kind == "threshold":
             f = Filters.make(since=since, watchlist=rule.watchlist, **{rule.score: (rule.min_score, 1.0)})

@@ -15,10 +15,10 @@ from typing import Any
 import polars as pl
 
 from pipelines.alerts.models import Channel, Rule
-from pipelines.queries import Reader
+from pipelines.read.queries import Reader
 from pipelines.search import aggregate
+from pipelines.search.watchlists import Watchlist
 from pipelines.store import Store
-from pipelines.watchlists import Watchlist
 
 PREVIEW_DAYS = 7
 PREVIEW_POSTS = 10

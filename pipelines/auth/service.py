@@ -31,7 +31,7 @@ from pipelines.auth.roles import PermissionDenied
 from pipelines.auth.sessions import CurrentUser, SessionPolicy
 from pipelines.auth.throttle import ThrottlePolicy
 from pipelines.auth.users import InvalidUsername, check_username, normalise_username
-from pipelines.config import Settings
+from pipelines.core.config import Settings
 from pipelines.store import Store
 
 

@@ -22,7 +22,7 @@ from typing import Annotated
 import typer
 
 from pipelines.cli import app, setup_logging
-from pipelines.config import get_settings
+from pipelines.core.config import get_settings
 
 alerts_app = typer.Typer(help="Alert rules, channels, deliveries; `alerts --loop` runs the alerter.")
 channels_app = typer.Typer(
@@ -359,7 +359,7 @@ def watch_add(
     id: Annotated[str | None, typer.Option(help="Id (default: made from the name).")] = None,
 ) -> None:
     """Create or replace a watchlist; the alerts loop back-fills its tags over history."""
-    from pipelines.watchlists import Watchlist, WatchlistError
+    from pipelines.search.watchlists import Watchlist, WatchlistError
 
     geo = None
     if near:

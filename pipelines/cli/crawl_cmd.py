@@ -11,7 +11,7 @@ from typing import Annotated, Any
 import typer
 
 from pipelines.cli import app, setup_logging
-from pipelines.config import get_settings
+from pipelines.core.config import get_settings
 
 sources_app = typer.Typer(help="Manage crawl sources (the `sources` collection).", no_args_is_help=True)
 app.add_typer(sources_app, name="sources")
@@ -47,8 +47,8 @@ def crawl(
     ),
 ) -> None:
     """Crawl the sources: each run is a `scrapy crawl` subprocess recorded in `crawl_runs`."""
-    from pipelines.crawl_scheduler import CrawlScheduler, seed_sources
-    from pipelines.sources import InvalidSource
+    from pipelines.ingest.crawl_scheduler import CrawlScheduler, seed_sources
+    from pipelines.ingest.sources import InvalidSource
 
     if loop == once:
         _fail("pass exactly one of --loop or --once")
@@ -113,7 +113,7 @@ def sources_add(
     description: str | None = typer.Option(None),
 ) -> None:
     """Add a source after validating it (refused with the reason when it cannot work)."""
-    from pipelines.sources import InvalidSource, parse_param_pairs, validate_source
+    from pipelines.ingest.sources import InvalidSource, parse_param_pairs, validate_source
 
     try:
         src = validate_source(
@@ -226,8 +226,8 @@ def sources_seed(
     replace: bool = typer.Option(False, "--replace", help="Overwrite sources that already exist."),
 ) -> None:
     """Add the sources of a sources.yaml (refused entries are listed with their reasons)."""
-    from pipelines.crawl_scheduler import seed_sources
-    from pipelines.sources import InvalidSource
+    from pipelines.ingest.crawl_scheduler import seed_sources
+    from pipelines.ingest.sources import InvalidSource
 
     path = file or Path(get_settings().vigil_crawl_sources_file)
     store = _store()

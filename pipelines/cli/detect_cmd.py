@@ -10,7 +10,7 @@ from typing import Annotated, NoReturn
 import typer
 
 from pipelines.cli import app, setup_logging
-from pipelines.config import get_settings
+from pipelines.core.config import get_settings
 
 
 @app.command()
@@ -104,7 +104,10 @@ def eval_nab(
     ] = "all",
     workers: Annotated[int, typer.Option(help="Processes (one file each at a time).")] = 0,
     lofo: Annotated[
-        bool, typer.Option("--lofo", help="Leave-one-file-out: settings and threshold chosen without the scored file.")
+        bool,
+        typer.Option(
+            "--lofo", help="Leave-one-file-out: settings and threshold chosen without the scored file."
+        ),
     ] = False,
     also: Annotated[
         list[Path] | None, typer.Option("--also", help="With --lofo: more folders (each with windows.json).")
@@ -205,7 +208,10 @@ def eval_onsets(
     ] = 0.0,
     loeo: Annotated[
         bool,
-        typer.Option("--loeo", help="Leave-one-event-out: each event scored with the cold-start setting best on the others."),
+        typer.Option(
+            "--loeo",
+            help="Leave-one-event-out: each event scored with the cold-start setting best on the others.",
+        ),
     ] = False,
 ) -> None:
     """Delay from the first tweet of each CrisisLex event's surge to the detector's first anomaly."""
@@ -224,7 +230,10 @@ def eval_onsets(
                 crisislex_dir, onsets.loeo_grid(COUNT_CONFIG), step_s=step, pad_days=pad_days
             )
             rows = [r for r, _ in pairs]
-            chosen = [f"{r.event}: min_excess={c.min_excess:g} cold_start_hours={c.cold_start_hours:g}" for r, c in pairs]
+            chosen = [
+                f"{r.event}: min_excess={c.min_excess:g} cold_start_hours={c.cold_start_hours:g}"
+                for r, c in pairs
+            ]
         else:
             rows = onsets.evaluate(crisislex_dir, COUNT_CONFIG, step_s=step, pad_days=pad_days)
             chosen = []

@@ -16,7 +16,7 @@ from urllib.parse import parse_qsl, urlsplit
 import typer
 
 from pipelines.cli import app
-from pipelines.config import get_settings
+from pipelines.core.config import get_settings
 
 SUFFIXES = {".csv": "csv", ".parquet": "parquet", ".xlsx": "xlsx", ".pdf": "pdf"}
 
@@ -68,10 +68,10 @@ def export_cmd(
     title: Annotated[str, typer.Option(help="The PDF report's title.")] = "Vigil report",
 ) -> None:
     """Export what the filters select, in batches, to a file on disk (audited as the CLI user)."""
-    from pipelines import reports
     from pipelines.auth.audit import audit, cli_actor
-    from pipelines.filters import Filters
-    from pipelines.queries import Reader
+    from pipelines.read import reports
+    from pipelines.read.queries import Reader
+    from pipelines.search.filters import Filters
     from pipelines.search.index import SearchIndex, SearchIndexError, index_path
     from pipelines.search.select import SelectError
     from pipelines.store import Store, StoreError

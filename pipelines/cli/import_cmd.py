@@ -24,12 +24,12 @@ from rich.progress import (
 )
 
 from pipelines.cli import app
-from pipelines.config import get_settings
-from pipelines.importers import CHOICES
-from pipelines.importers.base import ReadOptions
-from pipelines.importers.mapping import parse_map_options
-from pipelines.importers.streams import MAX_LINE_BYTES, InputError
-from pipelines.ingest import DEFAULT_BATCH, ImportOptions, ImportStats, run_import
+from pipelines.core.config import get_settings
+from pipelines.ingest.archive import DEFAULT_BATCH, ImportOptions, ImportStats, run_import
+from pipelines.ingest.importers import CHOICES
+from pipelines.ingest.importers.base import ReadOptions
+from pipelines.ingest.importers.mapping import parse_map_options
+from pipelines.ingest.importers.streams import MAX_LINE_BYTES, InputError
 
 
 class BarProgress:

@@ -11,7 +11,7 @@ from typing import Annotated
 import typer
 
 from pipelines.cli import app, setup_logging
-from pipelines.config import get_settings
+from pipelines.core.config import get_settings
 
 
 @app.command()
@@ -151,7 +151,9 @@ def eval_scorer_cmd(
             typer.echo(format_report(res))
         typer.echo(format_threat(threat["threat"], threat["calibration"], threat["sentiment_heldout"]))
         if ents is not None:
-            typer.echo("\nEntities, test split of labels/entities_gold.csv (eval-entities: both splits, errors):")
+            typer.echo(
+                "\nEntities, test split of labels/entities_gold.csv (eval-entities: both splits, errors):"
+            )
             typer.echo(entities_eval.format_report(ents))
 
 

@@ -21,7 +21,7 @@ from typing import Annotated, Any
 import typer
 
 from pipelines.cli import app, setup_logging
-from pipelines.config import get_settings
+from pipelines.core.config import get_settings
 
 BY = {"hour": "1h", "day": "1d"}
 BY_FIELDS = ("source", "lang", "terms", "places", "topics", "entities", "author")
@@ -99,9 +99,9 @@ def search_cmd(
     fmt: Annotated[str, typer.Option("--format", help="table, csv or json.")] = "table",
 ) -> None:
     """Search the posts: newest (or most relevant) matches, a breakdown, an exact count."""
-    from pipelines.filters import FilterError, Filters, validate_entities
     from pipelines.search import aggregate, termroll
     from pipelines.search.compile import SearchCompileError, filters_query
+    from pipelines.search.filters import FilterError, Filters, validate_entities
     from pipelines.search.index import SearchIndex, SearchIndexError, index_path
 
     if fmt not in FORMATS:

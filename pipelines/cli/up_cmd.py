@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 
 from pipelines.cli import app, setup_logging
-from pipelines.config import get_settings
+from pipelines.core.config import get_settings
 
 
 @app.command()

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Annotated, TypeVar
 import typer
 
 from pipelines.cli import app, setup_logging
-from pipelines.config import get_settings
+from pipelines.core.config import get_settings
 
 if TYPE_CHECKING:
     from pipelines.auth import Auth

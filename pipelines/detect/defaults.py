@@ -158,8 +158,13 @@ MEAN_CONFIG = DetectConfig(transform="none", direction="both")
 """Mean-score series (sentiment, threat...): raw scale, both directions."""
 
 PROPHET_CONFIG = DetectConfig(
-    method="combined", transform="log1p", record_days=7.0, min_record=3.0, threshold=0.46,
-    level_hours=24.0, season_days=7.0,
+    method="combined",
+    transform="log1p",
+    record_days=7.0,
+    min_record=3.0,
+    threshold=0.46,
+    level_hours=24.0,
+    season_days=7.0,
 )
 """The previous production default (Prophet + STUMPY, tuned in-sample on realTweets), kept
 for ``eval-nab --method combined`` comparisons."""

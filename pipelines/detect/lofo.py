@@ -45,8 +45,17 @@ RAW_FIELDS = ("method", "transform", "direction", "level_hours", "season_days", 
 """Settings that change the raw streams (the rest only change finishing)."""
 
 FINISH_FIELDS = (
-    "threshold", "quiet_hours", "record_days", "min_record", "record_kind", "smooth_points",
-    "mp_weight", "mp_min_record", "extend_ratio", "cold_start_hours", "min_excess",
+    "threshold",
+    "quiet_hours",
+    "record_days",
+    "min_record",
+    "record_kind",
+    "smooth_points",
+    "mp_weight",
+    "mp_min_record",
+    "extend_ratio",
+    "cold_start_hours",
+    "min_excess",
 )
 """Settings applied by :func:`~pipelines.detect.detector.finish_severity` (no recomputation)."""
 
@@ -123,15 +132,25 @@ def raw_for(file: DataFile, config: DetectConfig, cache: Path | None) -> Streams
         n = len(d["z"])
         expected = d["expected"] if "expected" in d.files else np.full(n, np.nan)
         return Streams(
-            d["t_s"], d["v"], expected, np.full(n, np.nan), np.full(n, "", dtype=object),
-            d["z"], d["d"], int(d["step"]), 0, config.transform,
+            d["t_s"],
+            d["v"],
+            expected,
+            np.full(n, np.nan),
+            np.full(n, "", dtype=object),
+            d["z"],
+            d["d"],
+            int(d["step"]),
+            0,
+            config.transform,
         )
     if config.method in ("stumpy", "combined", "ensemble"):
         from pipelines.detect.matrix_profile import warm_up
 
         warm_up()
     frame = nab_frame(str(file.path))
-    s = raw_streams(frame["time"].to_numpy(), frame["value"].to_numpy(), config, caches=Caches(), series=file.name)
+    s = raw_streams(
+        frame["time"].to_numpy(), frame["value"].to_numpy(), config, caches=Caches(), series=file.name
+    )
     if s is None:
         raise ValueError(f"{file.path}: too short to score")
     if path is not None:
@@ -141,7 +160,10 @@ def raw_for(file: DataFile, config: DetectConfig, cache: Path | None) -> Streams
 
 
 def file_curve(
-    t_s: np.ndarray, sev: np.ndarray, windows: Sequence[tuple[str, str]], cost: Mapping[str, float],
+    t_s: np.ndarray,
+    sev: np.ndarray,
+    windows: Sequence[tuple[str, str]],
+    cost: Mapping[str, float],
     thresholds: np.ndarray = THRESHOLDS,
 ) -> tuple[np.ndarray, float, float]:
     """One file's raw NAB score at every threshold, with its null and perfect scores.
@@ -193,7 +215,9 @@ class LofoResult:
 def grid(base: DetectConfig, options: Mapping[str, Sequence[object]]) -> list[DetectConfig]:
     """Every combination of ``options`` (field -> values) applied to ``base``."""
     keys = list(options)
-    return [base.with_(**dict(zip(keys, combo, strict=True))) for combo in itertools.product(*options.values())]
+    return [
+        base.with_(**dict(zip(keys, combo, strict=True))) for combo in itertools.product(*options.values())
+    ]
 
 
 def curves(
@@ -277,7 +301,8 @@ def leave_one_file_out(
         for fi, f in enumerate(files):
             cats.setdefault(f.category, []).append(fi)
         per_cat = {
-            k: _norm(held[ix].sum(), null[ix, pi].sum(), perfect[ix, pi].sum()) for k, ix in sorted(cats.items())
+            k: _norm(held[ix].sum(), null[ix, pi].sum(), perfect[ix, pi].sum())
+            for k, ix in sorted(cats.items())
         }
         vi, gi = np.unravel_index(int(np.argmax(plateau(total))), total.shape)
         report["profiles"][p] = {
@@ -303,7 +328,9 @@ def format_report(report: Mapping) -> str:
     cats = next(iter(profs.values()))["categories"]
     for cat in cats:
         lines.append(f"  {cat:<26}" + "".join(f"{str(profs[p]['categories'][cat]):>10}" for p in profs))
-    lines.append(f"{'in-sample (not held out)':<28}" + "".join(f"{profs[p]['in_sample']['score']:>10}" for p in profs))
+    lines.append(
+        f"{'in-sample (not held out)':<28}" + "".join(f"{profs[p]['in_sample']['score']:>10}" for p in profs)
+    )
     std = profs.get("standard") or next(iter(profs.values()))
     lines.append("per file (standard): score  threshold  variant")
     for row in std["files"]:

@@ -93,6 +93,7 @@ def evaluate(
     unknown = [m for m in methods if m not in METHODS]
     if unknown:
         raise ValueError(f"unknown method(s) {unknown}; choose from {', '.join(METHODS)}")
+
     def base_for(m: str) -> DetectConfig:
         if config is not None:
             return config.with_(method=m)

@@ -161,7 +161,9 @@ def event_onset(folder: Path, config: DetectConfig, step_s: int = 0, pad_days: f
         delay_first = (detection - first_tweet).total_seconds() / 3600
         delay_surge = (detection.timestamp() - surge) / 3600
     # False alarms: anomaly windows whose triggers all lie well before the surge.
-    before = len({int(np.searchsorted([w.end.timestamp() for w in windows], e, side="left")) for e in ends[early]})
+    before = len(
+        {int(np.searchsorted([w.end.timestamp() for w in windows], e, side="left")) for e in ends[early]}
+    )
     return Onset(
         event=folder.name,
         start_day=start.date().isoformat(),

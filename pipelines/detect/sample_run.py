@@ -18,7 +18,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from pipelines.models import Scores
+from pipelines.core.models import Scores
 from pipelines.scoring import Outcome, PostText
 
 
@@ -78,7 +78,7 @@ def record_scores(store: Any, path: Path, note: str = "") -> int:
 
 def load_sample(store: Any, sample_dir: Path) -> int:
     """Import the bundled sample (idempotent); returns posts inserted."""
-    from pipelines.ingest import run_import
+    from pipelines.ingest.archive import run_import
 
     stats = run_import(store, sample_dir)
     if stats.failed:

@@ -38,8 +38,8 @@ from pipelines.detect.detector import AnomalyWindow, Caches, find_anomalies, sco
 from pipelines.detect.series import SeriesId, build_series
 from pipelines.search import signals
 from pipelines.search.index import SearchIndex, SearchIndexError
+from pipelines.search.watchlists import Watchlist
 from pipelines.store import Store, utcnow
-from pipelines.watchlists import Watchlist
 
 log = logging.getLogger(__name__)
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from pipelines.models import Scores
+from pipelines.core.models import Scores
 
 
 @dataclass(frozen=True)

@@ -21,8 +21,8 @@ from pathlib import Path
 
 import numpy as np
 
-from pipelines.config import REPO_ROOT
-from pipelines.models import DEFAULT_TOPICS
+from pipelines.core.config import REPO_ROOT
+from pipelines.core.models import DEFAULT_TOPICS
 
 
 @dataclass

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from pipelines.config import REPO_ROOT
+from pipelines.core.config import REPO_ROOT
 
 log = logging.getLogger(__name__)
 

@@ -180,7 +180,7 @@ class Area:
 def _cities_cache_path() -> Path:
     from importlib.metadata import version
 
-    from pipelines.config import REPO_ROOT
+    from pipelines.core.config import REPO_ROOT
 
     return (
         REPO_ROOT

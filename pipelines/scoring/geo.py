@@ -42,7 +42,7 @@ import math
 import re
 from dataclasses import dataclass
 
-from pipelines.models import MAX_PLACES, Place
+from pipelines.core.models import MAX_PLACES, Place
 from pipelines.scoring.gazetteer_load import Area, City, Gazetteer, gazetteer, norm
 
 SMALL_TOWN_POPULATION = 15000

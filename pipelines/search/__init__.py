@@ -7,7 +7,7 @@ Modules, one job each:
   ``from pipelines.search import parse, matches`` keeps working.
 - :mod:`pipelines.search.schema`: the index schema and post -> document.
 - :mod:`pipelines.search.index`: open/create the index in ``VIGIL_DATA_DIR``; clear errors.
-- :mod:`pipelines.search.compile`: syntax tree + :class:`~pipelines.filters.Filters` ->
+- :mod:`pipelines.search.compile`: syntax tree + :class:`~pipelines.search.filters.Filters` ->
   Tantivy ``Query`` objects, built programmatically (no user string reaches Tantivy's parser).
 - :mod:`pipelines.search.aggregate`: exact counts, timelines, breakdowns, pages of ids.
 - :mod:`pipelines.search.indexer`: the one writer (``python -m pipelines index``).

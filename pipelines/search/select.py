@@ -7,7 +7,7 @@ Two parts of a selection need more:
   has no geo step, and a bounding box alone would not be exact. So the box narrows the
   candidates through the ``*_lon``/``*_lat`` range fields, each candidate's point is
   read from the fast fields and tested with the same arithmetic as the Map
-  (:mod:`pipelines.areas`: haversine, even-odd ray casting), and the posts inside become
+  (:mod:`pipelines.search.areas`: haversine, even-odd ray casting), and the posts inside become
   a term set on ``id``. Exact; its cost grows with the posts in the box.
 - **A watchlist** (``Filters.watchlist``): its saved definition (keywords, exclusions,
   sources, languages, circle) compiled like any other filters, so a watchlist's posts
@@ -24,10 +24,10 @@ from collections.abc import Callable
 import tantivy
 from tantivy import Occur, Query
 
-from pipelines.areas import haversine_km, point_in_ring
-from pipelines.filters import EARTH_RADIUS_M, Filters, GeoArea
+from pipelines.search.areas import haversine_km, point_in_ring
 from pipelines.search.compile import filters_query, keyword_query
-from pipelines.watchlists import Watchlist
+from pipelines.search.filters import EARTH_RADIUS_M, Filters, GeoArea
+from pipelines.search.watchlists import Watchlist
 
 MAX_AREA_POSTS = 2_000_000
 """An area whose box holds more posts than this is refused (narrow the time range)."""
@@ -72,7 +72,7 @@ def bounding_box(area: GeoArea) -> tuple[float, float, float, float]:
 
 
 def inside(area: GeoArea, lon: float, lat: float) -> bool:
-    """The Map's test of one point (see :mod:`pipelines.areas`)."""
+    """The Map's test of one point (see :mod:`pipelines.search.areas`)."""
     if area.ring is not None:
         return point_in_ring(lon, lat, area.ring)
     assert area.center is not None and area.radius_km is not None

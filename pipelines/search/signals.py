@@ -18,12 +18,12 @@ from typing import Any
 import tantivy
 from tantivy import Occur, Order, Query
 
-from pipelines.filters import Filters
 from pipelines.search import aggregate
 from pipelines.search.compile import filters_query
+from pipelines.search.filters import Filters
 from pipelines.search.schema import SCORE_FIELDS
 from pipelines.search.select import watchlist_query
-from pipelines.watchlists import Watchlist
+from pipelines.search.watchlists import Watchlist
 
 SUM_FIELDS = ("sentiment", "threat", "hate", "toxicity")
 HIGH_FIELDS = ("threat", "hate", "toxicity")

@@ -40,7 +40,7 @@ import numpy as np
 import tantivy
 from tantivy import Occur, Order, Query
 
-from pipelines.filters import Filters
+from pipelines.search.filters import Filters
 
 ROLLUP_FILENAME = "vigil-terms.sqlite"
 LEVELS = (384, 24, 1)

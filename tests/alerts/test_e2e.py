@@ -15,7 +15,7 @@ import pytest
 import yaml
 
 from pipelines.alerts.receiver import ReplayGuard, verify
-from pipelines.models import build_post, tweet_id_to_datetime
+from pipelines.core.models import build_post, tweet_id_to_datetime
 from pipelines.store import Store
 from tests.conftest import REPO
 
@@ -93,7 +93,7 @@ def test_example_config_raises_a_signed_alert_on_the_sample(store: Store, http_r
     # The watchlist's series (from the index) counts exactly what its filter selects.
     from pipelines.search import signals
     from pipelines.search.index import SearchIndex, index_path
-    from pipelines.watchlists import Watchlist
+    from pipelines.search.watchlists import Watchlist
 
     wl = Watchlist.from_doc(store.get_config("watchlists", "typhoon-yolanda"))
     index = SearchIndex.open(index_path(tmp_path))

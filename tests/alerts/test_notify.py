@@ -14,8 +14,8 @@ from pipelines.alerts.channels import verify_signature
 from pipelines.alerts.models import Channel, Rule
 from pipelines.alerts.notify import Notifier, send_test
 from pipelines.alerts.service import AlertService
+from pipelines.search.watchlists import Watchlist
 from pipelines.store import Store
-from pipelines.watchlists import Watchlist
 from tests.alerts.conftest import T0, Clock, make_post
 from tests.conftest import free_port
 from tests.ui.conftest import reindex

@@ -7,10 +7,10 @@ from datetime import timedelta
 
 from streamlit.testing.v1 import AppTest
 
-from pipelines import queries
 from pipelines.alerts.models import Channel, Rule
+from pipelines.read import queries
+from pipelines.search.watchlists import Watchlist
 from pipelines.store import Store
-from pipelines.watchlists import Watchlist
 from tests.alerts.conftest import T0, make_post
 from tests.ui.conftest import APP, app_store, app_store_anonymous, login  # noqa: F401 - fixtures
 

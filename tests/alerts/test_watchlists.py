@@ -8,8 +8,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from pipelines.search.watchlists import GeoRadius, Watchlist, WatchlistError, match_post, slugify
 from pipelines.store import Store
-from pipelines.watchlists import GeoRadius, Watchlist, WatchlistError, match_post, slugify
 from tests.alerts.conftest import T0, make_post
 
 POSTS = [

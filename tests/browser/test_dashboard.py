@@ -25,7 +25,7 @@ from urllib.parse import parse_qsl, urlsplit
 import pytest
 from playwright.sync_api import expect
 
-from pipelines.filters import Filters
+from pipelines.search.filters import Filters
 from tests.browser.conftest import ARTIFACTS, Stack, create_user, login
 from tests.browser.test_stack import _wait_import_settled
 
@@ -75,7 +75,7 @@ def _score_newest(stack: Stack, f: Filters, n: int = 200) -> int:
     rollups are not updated (the Map and Explore read posts, not those rollups), and a
     post the stack's scorer claimed meanwhile keeps that scorer's result.
     """
-    from pipelines.config import Settings
+    from pipelines.core.config import Settings
     from pipelines.scoring import PostText
     from pipelines.scoring.worker import build_scorer
 
@@ -100,7 +100,7 @@ def _score_newest(stack: Stack, f: Filters, n: int = 200) -> int:
 
 def _wait_indexed(stack: Stack, f: Filters, located: int, timeout_s: float = 90) -> None:
     """Wait until the stack's indexer has written the located posts of ``f``."""
-    from pipelines.queries import Reader
+    from pipelines.read.queries import Reader
     from pipelines.search import aggregate, select
     from pipelines.search.index import SearchIndex, SearchIndexError, index_path
 
@@ -126,7 +126,7 @@ def _wait_index_holds_store(stack: Stack, timeout_s: float = 240) -> int:
     indexer has caught up with the sample import (it lags by a few seconds, more on a busy
     machine); a page drawn before that caches a partial figure for its TTL.
     """
-    from pipelines.queries import Reader
+    from pipelines.read.queries import Reader
     from pipelines.search import aggregate
     from pipelines.search.index import SearchIndex, SearchIndexError, index_path
 

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from pipelines.sources import validate_source
+from pipelines.ingest.sources import validate_source
 from pipelines.store import Store
 from tests.crawler.fixture_server import FixtureServer
 

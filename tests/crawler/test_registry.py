@@ -11,7 +11,7 @@ import pytest
 
 from crawler.spiders import SPIDER_TYPES, spider_class
 from crawler.spiders.base import SourceSpider
-from pipelines.sources import KINDS
+from pipelines.ingest.sources import KINDS
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -44,7 +44,7 @@ def test_scrapy_finds_exactly_the_registered_spiders() -> None:
 
 def test_pipelines_never_imports_scrapy() -> None:
     code = (
-        "import sys, pipelines.sources, pipelines.crawl_scheduler, pipelines.cli.crawl_cmd;"
+        "import sys, pipelines.ingest.sources, pipelines.ingest.crawl_scheduler, pipelines.cli.crawl_cmd;"
         "print('scrapy' in sys.modules)"
     )
     out = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=60)

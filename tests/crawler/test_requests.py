@@ -9,7 +9,7 @@ from crawler.spiders.bluesky import query_url
 from crawler.spiders.mastodon import timeline_url
 from crawler.spiders.reddit import listing_url, thing_fields
 from crawler.state import SourceRun
-from pipelines.sources import validate_source
+from pipelines.ingest.sources import validate_source
 
 
 def _src(kind: str, **kw: object) -> object:

@@ -12,8 +12,8 @@ from typing import Any
 
 import pytest
 
-from pipelines.config import Settings
-from pipelines.crawl_scheduler import CrawlScheduler, seed_sources
+from pipelines.core.config import Settings
+from pipelines.ingest.crawl_scheduler import CrawlScheduler, seed_sources
 from pipelines.store import Store
 from tests.conftest import free_port
 from tests.crawler.conftest import FAST, REPO, add_sources, store_env

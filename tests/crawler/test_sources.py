@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from pipelines.sources import (
+from pipelines.ingest.sources import (
     KINDS,
     InvalidSource,
     load_sources_file,

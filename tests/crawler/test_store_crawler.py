@@ -6,8 +6,8 @@ import threading
 import time
 from datetime import UTC, datetime, timedelta
 
-from pipelines.models import build_post
-from pipelines.sources import validate_source
+from pipelines.core.models import build_post
+from pipelines.ingest.sources import validate_source
 from pipelines.store import Store
 
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from pipelines.queries import Reader
+from pipelines.read.queries import Reader
 from pipelines.search.index import SearchIndex, index_path
 from pipelines.store import Store
 from tests.ui.conftest import reindex

@@ -13,7 +13,7 @@ import pytest
 from pypdf import PdfReader
 
 from pipelines.cli.export_cmd import filter_params
-from pipelines.filters import Filters
+from pipelines.search.filters import Filters
 from pipelines.store import Store
 from tests.ui.conftest import reindex
 from tests.ui.seed import BASE, seed

@@ -1,4 +1,4 @@
-"""Every figure of the read side (``pipelines.queries``, ``pipelines.mapview``) equals a
+"""Every figure of the read side (``pipelines.read.queries``, ``pipelines.read.mapview``) equals a
 direct recount of the store's posts for the same filters."""
 
 from __future__ import annotations
@@ -8,9 +8,9 @@ from datetime import UTC, timedelta
 
 import pytest
 
-from pipelines import mapview, queries
 from pipelines import store as store_module
-from pipelines.filters import Filters, GeoArea
+from pipelines.read import mapview, queries
+from pipelines.search.filters import Filters, GeoArea
 from pipelines.store import Store, hour_floor
 from tests.ui.seed import BASE, seed
 

@@ -12,9 +12,9 @@ import pyarrow.parquet as pq
 import pytest
 from pypdf import PdfReader
 
-from pipelines import reports
-from pipelines.filters import Filters
-from pipelines.queries import FRAME_SCHEMA
+from pipelines.read import reports
+from pipelines.read.queries import FRAME_SCHEMA
+from pipelines.search.filters import Filters
 from pipelines.store import Store
 from tests.ui.seed import BASE, anomaly_doc, seed
 
@@ -59,7 +59,7 @@ def test_csv_parquet_xlsx_hold_exactly_the_selection(store: Store, tmp_path, f: 
 
 
 def test_formula_text_is_neutralised_in_csv_and_kept_as_text_in_xlsx(store: Store, tmp_path, make_reader):
-    from pipelines.models import build_post
+    from pipelines.core.models import build_post
 
     store.upsert_posts(
         [build_post(source="evil", native_id="1", ts=BASE, text='=HYPERLINK("http://x")').to_doc()]

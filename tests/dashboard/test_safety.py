@@ -7,9 +7,9 @@ from datetime import UTC, datetime
 import polars as pl
 
 from components.geomap import build_map, marker_rows
-from pipelines import areas
-from pipelines.filters import GeoArea
-from pipelines.highlight import highlight_html, match_patterns, snippet
+from pipelines.read.highlight import highlight_html, match_patterns, snippet
+from pipelines.search import areas
+from pipelines.search.filters import GeoArea
 
 
 def test_highlight_escapes_everything_then_marks_matches():

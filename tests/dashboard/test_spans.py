@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from pipelines import spans
-from pipelines.queries import PRESETS, DataClock, data_clock
+from pipelines.read import spans
+from pipelines.read.queries import PRESETS, DataClock, data_clock
 from pipelines.store import Store
 
 END = datetime(2013, 12, 9, 5, tzinfo=UTC)
@@ -29,7 +29,7 @@ def test_live_data_opens_on_its_last_week() -> None:
 
 
 def test_with_the_real_clock_of_a_store(store: Store) -> None:
-    from pipelines.models import build_post
+    from pipelines.core.models import build_post
 
     store.upsert_posts(
         [

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from pipelines import triage
+from pipelines.read import triage
 from pipelines.store import Store
 from tests.ui.seed import anomaly_doc, seed
 

@@ -10,7 +10,7 @@ import numpy as np
 import polars as pl
 import pytest
 
-from pipelines.config import Settings
+from pipelines.core.config import Settings
 from pipelines.store import Store
 from pipelines.supervisor import process_specs
 
@@ -112,7 +112,10 @@ def test_eval_nab_lofo_reports_held_out_scores_per_file(cli, tmp_path: Path) -> 
     assert res.exit_code == 0, res.output
     assert "overall (held out)" in res.output and "in-sample" in res.output
     report = json.loads((out / "lofo.json").read_text())
-    assert [f["file"] for f in report["profiles"]["standard"]["files"]] == [f"{data.name}/a.csv", f"{data.name}/b.csv"]
+    assert [f["file"] for f in report["profiles"]["standard"]["files"]] == [
+        f"{data.name}/a.csv",
+        f"{data.name}/b.csv",
+    ]
     assert any(p.suffix == ".npz" for p in (tmp_path / "cache").iterdir())
     res = cli("eval-nab", str(data), "--lofo", "--transform", "cube")
     assert res.exit_code == 2 and "--transform" in res.output

@@ -47,9 +47,13 @@ def _corpus(root: Path, n_files: int = 4, moved: int | None = None) -> Path:
 
 
 def test_lofo_choice_for_a_file_ignores_that_files_labels(tmp_path: Path) -> None:
-    configs = lofo.grid(DetectConfig(method="robust"), {"min_record": [3.0, 8.0], "quiet_hours": [24.0, 96.0]})
+    configs = lofo.grid(
+        DetectConfig(method="robust"), {"min_record": [3.0, 8.0], "quiet_hours": [24.0, 96.0]}
+    )
     a = lofo.leave_one_file_out(lofo.discover([_corpus(tmp_path / "a")]), configs, vary=["min_record"])
-    b = lofo.leave_one_file_out(lofo.discover([_corpus(tmp_path / "b", moved=0)]), configs, vary=["min_record"])
+    b = lofo.leave_one_file_out(
+        lofo.discover([_corpus(tmp_path / "b", moved=0)]), configs, vary=["min_record"]
+    )
     fa, fb = a["profiles"]["standard"]["files"][0], b["profiles"]["standard"]["files"][0]
     assert (fa["threshold"], fa["variant"]) == (fb["threshold"], fb["variant"])
     assert fa["score"] > fb["score"]  # same detections, but the moved label makes them misses

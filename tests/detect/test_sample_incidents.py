@@ -14,9 +14,9 @@ from datetime import UTC, datetime
 
 import pytest
 
-from pipelines import incident_views
 from pipelines.detect import sample_run as S
 from pipelines.detect.service import DetectorService
+from pipelines.read import incident_views
 from pipelines.store import Store
 from tests.conftest import REPO
 

@@ -7,10 +7,10 @@ from datetime import UTC, datetime, timedelta
 import numpy as np
 import pytest
 
+from pipelines.core.models import build_post
 from pipelines.detect.defaults import DetectConfig
 from pipelines.detect.evidence import term_lift, top_places, top_posts
 from pipelines.detect.service import DetectorService
-from pipelines.models import build_post
 from pipelines.store import Store
 
 T0 = datetime(2013, 10, 1, tzinfo=UTC)  # archive data: nothing is relative to the wall clock

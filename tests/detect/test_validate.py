@@ -13,7 +13,12 @@ from pipelines.detect.defaults import PROPHET_CONFIG, DetectConfig
 from tests.detect.conftest import hourly_times, seasonal_counts
 
 ROBUST = DetectConfig(method="robust")
-CONFIGS = [ROBUST, ROBUST.with_(direction="both"), PROPHET_CONFIG, PROPHET_CONFIG.with_(transform="none", direction="both")]
+CONFIGS = [
+    ROBUST,
+    ROBUST.with_(direction="both"),
+    PROPHET_CONFIG,
+    PROPHET_CONFIG.with_(transform="none", direction="both"),
+]
 
 
 def _bad_inputs() -> dict[str, tuple[np.ndarray, np.ndarray, str]]:

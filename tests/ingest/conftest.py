@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from pipelines.ingest import ImportOptions, ImportStats, run_import
+from pipelines.ingest.archive import ImportOptions, ImportStats, run_import
 from pipelines.store import Store
 
 REPO = Path(__file__).resolve().parents[2]

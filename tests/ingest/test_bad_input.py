@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from pipelines.importers.streams import Opened, iter_lines
+from pipelines.ingest.importers.streams import Opened, iter_lines
 from pipelines.store import Store
 from tests.ingest.conftest import do_import, gz, post_count, quarantined, write_jsonl
 
@@ -77,7 +77,7 @@ def test_latin1_bytes_in_utf8_jsonl_are_quarantined_then_importable(stored: Stor
     assert q["raw"].encode("latin-1") == bad  # the raw bytes are kept exactly
     # Decision: the line is quarantined, not imported with replacement characters; a
     # re-run with the right encoding imports it, and the good line stays as it was.
-    from pipelines.importers.base import ReadOptions
+    from pipelines.ingest.importers.base import ReadOptions
 
     again = do_import(stored, f, read=ReadOptions(encoding="latin-1"), restart=True)
     assert (again.inserted, again.present) == (1, 1)

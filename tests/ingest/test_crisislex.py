@@ -9,9 +9,9 @@ import json
 from datetime import UTC, datetime
 from pathlib import Path
 
-from pipelines.importers import open_items, plan
-from pipelines.importers.base import ReadOptions
-from pipelines.models import build_post
+from pipelines.core.models import build_post
+from pipelines.ingest.importers import open_items, plan
+from pipelines.ingest.importers.base import ReadOptions
 from pipelines.store import Store
 from tests.ingest.conftest import REPO, do_import, post_count, quarantined
 

@@ -16,8 +16,8 @@ from pathlib import Path
 import pytest
 from backports import zstd
 
-from pipelines.importers import detect
-from pipelines.importers.base import ReadOptions
+from pipelines.ingest.importers import detect
+from pipelines.ingest.importers.base import ReadOptions
 from pipelines.store import Store
 from tests.ingest.conftest import do_import, post_count, quarantined, write_jsonl
 

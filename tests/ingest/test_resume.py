@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from pipelines.ingest import checkpoint_key
+from pipelines.ingest.archive import checkpoint_key
 from pipelines.store import Store
 from tests.ingest.conftest import REPO, do_import, gz, post_count, store_env, write_jsonl
 

@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from pipelines.importers import CHOICES, FORMATS, plan
-from pipelines.importers.csvfile import rows
-from pipelines.importers.mapping import MISSING, get_path, parse_map_options
-from pipelines.importers.streams import InputError, Opened, iter_lines
+from pipelines.ingest.importers import CHOICES, FORMATS, plan
+from pipelines.ingest.importers.csvfile import rows
+from pipelines.ingest.importers.mapping import MISSING, get_path, parse_map_options
+from pipelines.ingest.importers.streams import InputError, Opened, iter_lines
 
 
 def _lines(data: bytes, **kw):

@@ -12,14 +12,14 @@ from pathlib import Path
 import pytest
 import tantivy
 
-from pipelines.filters import FilterError, Filters
-from pipelines.models import Entity, Place
+from pipelines.core.models import Entity, Place
 from pipelines.scoring import entities as E
 from pipelines.scoring import entities_eval as EV
 from pipelines.search.compile import filters_query
+from pipelines.search.filters import FilterError, Filters
 from pipelines.search.schema import build_schema, to_document
+from pipelines.search.watchlists import Watchlist, WatchlistError, match_post
 from pipelines.store import Store
-from pipelines.watchlists import Watchlist, WatchlistError, match_post
 
 ROOT = Path(__file__).resolve().parents[2]
 

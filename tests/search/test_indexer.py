@@ -40,8 +40,8 @@ def test_indexer_follows_inserts_and_rescoring(store: Store, tmp_path: Path) -> 
         store.db.posts.update_one({"_id": p["_id"]}, {"$set": {"scores.threat": 0.95, "seq": first + i}})
     assert indexer.run_once() == 5
     searcher = index.searcher()
-    from pipelines.filters import Filters
     from pipelines.search.compile import filters_query
+    from pipelines.search.filters import Filters
 
     hot = filters_query(index.schema, Filters.make(threat=(0.91, 1.0)))
     assert all_ids(searcher, hot) == {p["_id"] for p in posts}
@@ -111,8 +111,8 @@ def test_sigkill_at_any_moment_converges(store: Store, tmp_path: Path) -> None:
 
 
 def test_scoring_through_the_store_reaches_the_index(store: Store, tmp_path: Path) -> None:
-    from pipelines.filters import Filters
     from pipelines.search.compile import filters_query
+    from pipelines.search.filters import Filters
 
     posts = [{**p, "status": "new"} for p in make_posts(10, prefix="s")]
     for p in posts:
@@ -132,7 +132,7 @@ def test_scoring_through_the_store_reaches_the_index(store: Store, tmp_path: Pat
 
 
 def test_pipelines_up_starts_the_indexer() -> None:
-    from pipelines.config import Settings
+    from pipelines.core.config import Settings
     from pipelines.supervisor import process_specs
 
     specs = {s.name: s for s in process_specs(Settings(vigil_load_sample=False))}

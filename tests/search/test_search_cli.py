@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from pipelines.filters import Filters
 from pipelines.search import matches, parse
+from pipelines.search.filters import Filters
 from pipelines.search.index import SearchIndex, index_path
 from pipelines.store import Store
 from tests.search.conftest import make_posts

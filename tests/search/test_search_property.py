@@ -11,10 +11,10 @@ import tantivy
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from pipelines.filters import Filters
 from pipelines.search import QuerySyntaxError, matches, parse
 from pipelines.search.aggregate import all_ids, count, histogram, top_values
 from pipelines.search.compile import filters_query
+from pipelines.search.filters import Filters
 from pipelines.search.schema import build_schema, to_document
 from tests.search.conftest import LANGS, SOURCES, START, WORDS, make_posts
 

@@ -11,11 +11,11 @@ import pytest
 import tantivy
 
 from pipelines.detect import evidence as E
-from pipelines.filters import Filters, GeoArea
 from pipelines.search import signals
+from pipelines.search.filters import Filters, GeoArea
 from pipelines.search.schema import build_schema, to_document
 from pipelines.search.select import selection_query
-from pipelines.watchlists import Watchlist
+from pipelines.search.watchlists import Watchlist
 from tests.search.conftest import START, make_posts
 
 POSTS = make_posts(2500, seed=11)
@@ -112,7 +112,7 @@ def test_first_sightings_name_the_earliest_post_of_each_new_place(index):
 
 def test_an_area_selects_exactly_the_points_inside(index):
     searcher, schema = index
-    from pipelines.areas import haversine_km
+    from pipelines.search.areas import haversine_km
 
     area = GeoArea(center=(-114.07, 51.05), radius_km=60)
     want = {

@@ -16,9 +16,9 @@ from pathlib import Path
 
 import pytest
 
-from pipelines.filters import Filters
 from pipelines.search import aggregate, termroll
 from pipelines.search.compile import filters_query
+from pipelines.search.filters import Filters
 from pipelines.search.index import SearchIndex, index_path
 from pipelines.search.indexer import Indexer
 from pipelines.store import Store
@@ -164,7 +164,7 @@ def test_pages_and_the_cli_answer_plain_selections_from_the_rollup(
 ) -> None:
     import json
 
-    from pipelines import queries
+    from pipelines.read import queries
 
     store.insert_posts(_posts(500, "u"))
     assert pipelines_cli("index", "--rebuild").exit_code == 0

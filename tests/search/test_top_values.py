@@ -9,9 +9,9 @@ from collections import Counter
 import pytest
 import tantivy
 
-from pipelines.filters import Filters
 from pipelines.search import aggregate
 from pipelines.search.compile import filters_query
+from pipelines.search.filters import Filters
 from pipelines.search.schema import SCHEMA, to_document
 
 VOCAB = [f"w{i:03d}" for i in range(300)]

@@ -14,7 +14,7 @@ from typer.testing import CliRunner
 
 from pipelines.auth import Auth, AuthPolicy, Passwords
 from pipelines.auth.totp import code_at
-from pipelines.config import get_settings
+from pipelines.core.config import get_settings
 from pipelines.store import Store
 
 CHEAP = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)

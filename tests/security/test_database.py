@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from pymongo import MongoClient
 
-from pipelines.config import Settings
+from pipelines.core.config import Settings
 from pipelines.store import EmbeddedServer, Store, StoreError, local_uri, ping
 from pipelines.supervisor import process_specs
 from tests.conftest import free_port

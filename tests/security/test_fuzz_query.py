@@ -15,9 +15,9 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from pipelines.filters import FilterError, Filters
-from pipelines.models import extract_terms
+from pipelines.core.models import extract_terms
 from pipelines.search import QuerySyntaxError, compile_query, matches, parse
+from pipelines.search.filters import FilterError, Filters
 from pipelines.store import Store
 from tests.security.test_hostile_inputs import assert_safe_filter, keys_of
 

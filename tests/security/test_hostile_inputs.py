@@ -22,10 +22,10 @@ import pytest
 
 from pipelines.auth import InvalidUsername, audit, check_username
 from pipelines.auth.passwords import Passwords
-from pipelines.escape import html_text, markdown_text, plain_line, slack_text, spreadsheet_cell
-from pipelines.filters import FilterError, Filters, GeoArea
-from pipelines.models import InvalidPost, build_post
+from pipelines.core.escape import html_text, markdown_text, plain_line, slack_text, spreadsheet_cell
+from pipelines.core.models import InvalidPost, build_post
 from pipelines.search import MAX_QUERY_CHARS, QuerySyntaxError, compile_query
+from pipelines.search.filters import FilterError, Filters, GeoArea
 from pipelines.store import Store
 
 OUR_KEYS = {

@@ -16,7 +16,7 @@ import time
 from typer.testing import CliRunner
 
 from pipelines.cli import load_commands
-from pipelines.config import get_settings
+from pipelines.core.config import get_settings
 from pipelines.store import Store
 from tests.conftest import REPO
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from streamlit.testing.v1 import AppTest
 
-from pipelines.filters import Filters
+from pipelines.search.filters import Filters
 from pipelines.store import Store
 from tests.ui.conftest import APP
 from tests.ui.seed import seed

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from streamlit.testing.v1 import AppTest
 
-from pipelines.filters import Filters
-from pipelines.queries import PRESETS
+from pipelines.read.queries import PRESETS
+from pipelines.search.filters import Filters
 from pipelines.store import Store
 from tests.ui.conftest import APP
 from tests.ui.seed import seed
@@ -32,7 +32,7 @@ def test_explore_shows_what_the_filters_select_and_follows_a_keyword(app_store: 
     assert not at.exception
     assert "Last 7 days" in PRESETS
     f = at.session_state["filters"]
-    assert (f.since, f.until) == (None, None)  # an archive opens on its whole span (pipelines.spans)
+    assert (f.since, f.until) == (None, None)  # an archive opens on its whole span (pipelines.read.spans)
     everything = _matching(app_store, f)
     assert {m.label: m.value for m in at.metric}["Matching posts"] == f"{len(everything):,}"
     assert _shown_ids(at) == [d["_id"] for d in everything[:50]]

@@ -14,12 +14,12 @@ import pytest
 import streamlit as st
 from streamlit.testing.v1 import AppTest
 
-from pipelines import areas, triage
-from pipelines.filters import FilterError, Filters, GeoArea
-from pipelines.models import build_post
-from pipelines.search import QuerySyntaxError
+from pipelines.core.models import build_post
+from pipelines.read import triage
+from pipelines.search import QuerySyntaxError, areas
+from pipelines.search.filters import FilterError, Filters, GeoArea
+from pipelines.search.watchlists import Watchlist
 from pipelines.store import Store
-from pipelines.watchlists import Watchlist
 from tests.ui.conftest import APP
 from tests.ui.seed import BASE, anomaly_doc, seed
 

@@ -11,7 +11,7 @@ import pytest
 from streamlit_folium import _get_map_string
 
 from components.geomap import ASSETS, asset_paths, build_map, tile_layer
-from pipelines.filters import GeoArea
+from pipelines.search.filters import GeoArea
 
 BASE = "../components.geomap.vigil_map_assets/"
 

@@ -6,8 +6,8 @@ from datetime import timedelta
 
 from streamlit.testing.v1 import AppTest
 
+from pipelines.core.escape import markdown_text
 from pipelines.detect.service import DetectorService
-from pipelines.escape import markdown_text
 from pipelines.store import Store
 from tests.detect.test_incidents import BOHOL, T, anomaly
 from tests.ui.conftest import APP, login

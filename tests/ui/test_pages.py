@@ -41,7 +41,7 @@ def test_map_lists_the_located_posts_of_the_filters(app_store: Store):
 
 
 def test_map_draws_exact_clusters_when_the_selection_is_large(app_store: Store, monkeypatch):
-    from pipelines import mapview
+    from pipelines.read import mapview
 
     monkeypatch.setattr(mapview, "MAP_POINTS_LIMIT", 5)  # the seed's located posts are more
     seed(app_store)

@@ -1,10 +1,10 @@
 """Exports of exactly what a :class:`Filters` selects: CSV, Parquet, XLSX, and a PDF report.
 
 Every export selects through the search index exactly what the pages count
-(:meth:`pipelines.queries.Reader.select`), newest first, then reads the posts from MongoDB
+(:meth:`pipelines.read.queries.Reader.select`), newest first, then reads the posts from MongoDB
 by id in batches so memory stays flat; a ``progress(done, total)`` callback reports how
 many of the selected posts have been written. The PDF report's figures are the index's
-exact aggregations. Columns are :data:`pipelines.queries.FRAME_SCHEMA`.
+exact aggregations. Columns are :data:`pipelines.read.queries.FRAME_SCHEMA`.
 
 CSV cells of free text (text, title, author) that start with ``= + - @`` or a tab get a
 leading ``'``: spreadsheet programs would otherwise run them as formulas (CSV
@@ -26,9 +26,9 @@ from typing import Any, BinaryIO
 import polars as pl
 from tantivy import Order
 
-from pipelines.filters import Filters
-from pipelines.queries import FRAME_SCHEMA, POST_PROJECTION, Reader, post_row
+from pipelines.read.queries import FRAME_SCHEMA, POST_PROJECTION, Reader, post_row
 from pipelines.search import aggregate
+from pipelines.search.filters import Filters
 
 FORMATS = ("csv", "parquet", "xlsx")
 BATCH = 5_000
@@ -388,7 +388,7 @@ def render_pdf(data: ReportData) -> bytes:
 
     heading("Top anomalies in the period")
     if data.anomalies:
-        from pipelines.triage import series_of
+        from pipelines.read.triage import series_of
 
         rows = [
             [

@@ -112,7 +112,7 @@ class GeoArea:
     sidebar filter): the point where the Map draws the post, its own coordinates else
     the first place its text names (``scores.places[0]``). Place coordinates are plain
     numbers that ``$geoWithin`` cannot test, so that test is an ``$expr``: the same
-    arithmetic as :mod:`pipelines.areas` (haversine for circles, even-odd ray casting
+    arithmetic as :mod:`pipelines.search.areas` (haversine for circles, even-odd ray casting
     on lon/lat for polygons), which any MongoDB 5+ and SecantusDB evaluate.
     """
 
@@ -160,7 +160,7 @@ class GeoArea:
         return f"{self.radius_km:g} km around {self.center[1]:.4g}, {self.center[0]:.4g}"
 
     def _inside(self, x: str, y: str) -> dict[str, Any]:
-        """Aggregation expression: is (lon ``x``, lat ``y``) inside? (see :mod:`pipelines.areas`)."""
+        """Aggregation expression: is (lon ``x``, lat ``y``) inside? (see :mod:`pipelines.search.areas`)."""
         if self.ring is not None:
             return _in_ring(self.ring, x, y)
         assert self.center is not None and self.radius_km is not None
@@ -217,7 +217,7 @@ def _in_circle(center: tuple[float, float], radius_km: float, x: str, y: str) ->
 
 
 def _in_ring(ring: tuple[tuple[float, float], ...], x: str, y: str) -> dict[str, Any]:
-    """Even-odd ray casting, one term per edge (as :func:`pipelines.areas.point_in_ring`).
+    """Even-odd ray casting, one term per edge (as :func:`pipelines.search.areas.point_in_ring`).
 
     An edge (x1, y1)-(x2, y2) is crossed when ``(y1 > y) != (y2 > y)`` and
     ``x < x1 + (y - y1) * (x2 - x1) / (y2 - y1)``; the point is inside when an odd number

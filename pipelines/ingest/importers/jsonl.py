@@ -5,9 +5,16 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from pipelines.importers import mapping
-from pipelines.importers.base import InputFile, Item, ReadOptions, default_source, error_item, json_objects
-from pipelines.importers.streams import Line
+from pipelines.ingest.importers import mapping
+from pipelines.ingest.importers.base import (
+    InputFile,
+    Item,
+    ReadOptions,
+    default_source,
+    error_item,
+    json_objects,
+)
+from pipelines.ingest.importers.streams import Line
 
 NAME = "jsonl"
 

@@ -1,10 +1,10 @@
 """Which time range a first screen shows: the whole archive, or the recent days of live data.
 
 A store that holds an archive (its newest posts are older than
-:data:`pipelines.queries.ARCHIVE_AFTER`, e.g. the bundled 2013 sample) tells its story over
+:data:`pipelines.read.queries.ARCHIVE_AFTER`, e.g. the bundled 2013 sample) tells its story over
 its whole span: six events on one timeline. The last seven days of its tail hold a couple
 of stragglers a day and an empty chart. A live store keeps the recent view. Pure functions
-of the :class:`~pipelines.queries.DataClock` and the oldest post time, so Overview and
+of the :class:`~pipelines.read.queries.DataClock` and the oldest post time, so Overview and
 Explore (``components/filters.py``) follow the same rule.
 """
 
@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from pipelines.queries import DataClock, TimeWindow
+from pipelines.read.queries import DataClock, TimeWindow
 
 LIVE_DAYS = 7
 MAX_SPAN = timedelta(days=400)

@@ -14,9 +14,9 @@ import csv
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from pipelines.importers import mapping
-from pipelines.importers.base import InputFile, Item, ReadOptions, default_source
-from pipelines.importers.streams import RAW_HEAD_BYTES, InputError, Line
+from pipelines.ingest.importers import mapping
+from pipelines.ingest.importers.base import InputFile, Item, ReadOptions, default_source
+from pipelines.ingest.importers.streams import RAW_HEAD_BYTES, InputError, Line
 
 NAME = "csv"
 

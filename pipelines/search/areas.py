@@ -1,7 +1,7 @@
 """Which map points lie inside a drawn area or the visible map bounds. Pure functions.
 
 The Map page loads a bounded set of geolocated posts (see
-:func:`pipelines.queries.map_points`); a drawn shape or a zoom into a cluster then
+:func:`pipelines.read.queries.map_points`); a drawn shape or a zoom into a cluster then
 selects among *those* points. Many posts are located from the places their text names
 (``scores.places``), which are plain ``lat``/``lon`` numbers that MongoDB's
 ``$geoWithin`` cannot test, so the selection is computed here, on the loaded points,
@@ -15,7 +15,7 @@ from typing import Any
 
 import polars as pl
 
-from pipelines.filters import EARTH_RADIUS_M, GeoArea
+from pipelines.search.filters import EARTH_RADIUS_M, GeoArea
 
 
 def haversine_km(lat1: float, lon1: float, lat2: float, lon2: float) -> float:

@@ -15,7 +15,7 @@ from typing import Any
 
 import polars as pl
 
-from pipelines.filters import Filters
+from pipelines.search.filters import Filters
 from pipelines.store import Store
 
 LIST_LIMIT = 500

@@ -24,7 +24,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from pipelines.filters import (
+from pipelines.search import Node, compile_query, matches, parse
+from pipelines.search.filters import (
     EARTH_RADIUS_M,
     MAX_LIST_ITEMS,
     MAX_NAME_CHARS,
@@ -32,7 +33,6 @@ from pipelines.filters import (
     GeoArea,
     validate_entities,
 )
-from pipelines.search import Node, compile_query, matches, parse
 
 ROLES = ("admin", "analyst", "viewer")
 """The roles of issue 8; a watchlist can be shared with any of them."""

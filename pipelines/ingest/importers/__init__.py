@@ -1,7 +1,7 @@
 """Archive readers, one module per format, and the detection that picks one.
 
 Each format module has a ``NAME`` and a ``read(...)`` that turns one file into
-:class:`~pipelines.importers.base.Item` s; :data:`FORMATS` is the registry (a test
+:class:`~pipelines.ingest.importers.base.Item` s; :data:`FORMATS` is the registry (a test
 checks every entry imports and reads). :func:`plan` expands the path given to
 ``python -m pipelines import`` into files and formats; :func:`open_items` opens one
 file (decompressing by magic bytes) at a resume position and yields its items.
@@ -16,9 +16,15 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from pipelines.importers import crisislex, csvfile, jsonl, pushshift, twitter_v2
-from pipelines.importers.base import InputFile, Item, ReadOptions
-from pipelines.importers.streams import InputError, Opened, iter_lines, peek_lines, strip_compression_suffix
+from pipelines.ingest.importers import crisislex, csvfile, jsonl, pushshift, twitter_v2
+from pipelines.ingest.importers.base import InputFile, Item, ReadOptions
+from pipelines.ingest.importers.streams import (
+    InputError,
+    Opened,
+    iter_lines,
+    peek_lines,
+    strip_compression_suffix,
+)
 
 FORMATS = {m.NAME: m for m in (jsonl, csvfile, twitter_v2, pushshift, crisislex)}
 """Format name -> reader module."""

@@ -15,9 +15,9 @@ from typing import Any
 
 import polars as pl
 
-from pipelines.filters import Filters, GeoArea
-from pipelines.queries import Reader
+from pipelines.read.queries import Reader
 from pipelines.search import aggregate, select
+from pipelines.search.filters import Filters, GeoArea
 from pipelines.store import Store
 
 MAP_POINTS_LIMIT = 3_000
@@ -148,7 +148,7 @@ def located_posts(
     ``within``: only those whose map point also lies in this area (the visible bounds or a
     drawn shape), on top of any area the filters already hold.
     """
-    from pipelines.queries import POST_PROJECTION, posts_frame
+    from pipelines.read.queries import POST_PROJECTION, posts_frame
 
     searcher, query = reader.select(filters)
     if within is not None:

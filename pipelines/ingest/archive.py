@@ -1,8 +1,8 @@
 """Archive import: read files, build posts, store them in batches, resume after a stop.
 
 ``python -m pipelines import PATH`` lands here through :func:`run_import`. Readers
-(:mod:`pipelines.importers`) turn files into records; each record becomes a post
-through :func:`pipelines.models.build_post` or is quarantined with its reason and raw
+(:mod:`pipelines.ingest.importers`) turn files into records; each record becomes a post
+through :func:`pipelines.core.models.build_post` or is quarantined with its reason and raw
 payload. Posts are written in unordered batches whose duplicates count as "already
 present", so importing a file twice inserts nothing the second time.
 
@@ -22,16 +22,16 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol
 
-from pipelines import importers
-from pipelines.importers import InputFile, Item, ReadOptions
-from pipelines.importers.streams import (
+from pipelines.core.models import InvalidPost, build_post
+from pipelines.ingest import importers
+from pipelines.ingest.importers import InputFile, Item, ReadOptions
+from pipelines.ingest.importers.streams import (
     STREAM_ERRORS,
     InputError,
     describe_stream_error,
     fingerprint,
     sniff_compression,
 )
-from pipelines.models import InvalidPost, build_post
 from pipelines.store import Store
 
 QUARANTINE_KIND = "import"

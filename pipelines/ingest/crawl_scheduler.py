@@ -36,8 +36,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from pipelines.config import REPO_ROOT, Settings
-from pipelines.sources import InvalidSource, load_sources_file, validate_source
+from pipelines.core.config import REPO_ROOT, Settings
+from pipelines.ingest.sources import InvalidSource, load_sources_file, validate_source
 from pipelines.store import Store
 
 log = logging.getLogger("vigil.crawl")

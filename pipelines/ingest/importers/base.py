@@ -1,7 +1,7 @@
 """What every archive reader produces, and the options they share.
 
 A reader turns one input file into :class:`Item` s: either the keyword arguments of
-:func:`pipelines.models.build_post` or a one-line reason why the record was
+:func:`pipelines.core.models.build_post` or a one-line reason why the record was
 rejected, always with the raw payload (so the caller can quarantine it) and the
 position a re-run may resume from.
 """
@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from pipelines.importers.streams import MAX_LINE_BYTES, Line
+from pipelines.ingest.importers.streams import MAX_LINE_BYTES, Line
 
 
 @dataclass(slots=True)

@@ -15,9 +15,9 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from pipelines.importers import csvfile
-from pipelines.importers.base import InputFile, Item, ReadOptions
-from pipelines.importers.streams import COMPRESSED_SUFFIXES, InputError, Line
+from pipelines.ingest.importers import csvfile
+from pipelines.ingest.importers.base import InputFile, Item, ReadOptions
+from pipelines.ingest.importers.streams import COMPRESSED_SUFFIXES, InputError, Line
 
 NAME = "crisislex"
 SOURCE = "crisislex"

@@ -6,7 +6,7 @@ of posts newest first or by relevance, top terms, breakdowns by source / languag
 place, score ranges and means, map points and clusters) is answered by the search index
 (:mod:`pipelines.search`) through a :class:`Reader`; the posts themselves are then read
 from MongoDB by id. Pages reach these functions only through the cached wrappers in
-``components/data.py``; exports (``pipelines/reports.py``) select through the same
+``components/data.py``; exports (``pipelines/read/reports.py``) select through the same
 :meth:`Reader.select`, so they hold exactly what the pages count.
 """
 
@@ -20,13 +20,13 @@ import polars as pl
 import tantivy
 from tantivy import Query
 
-from pipelines.filters import Filters
 from pipelines.search import aggregate, termroll
+from pipelines.search.filters import Filters
 from pipelines.search.index import SearchIndex
 from pipelines.search.indexer import read_position
 from pipelines.search.select import selection_query
+from pipelines.search.watchlists import Watchlist
 from pipelines.store import Store
-from pipelines.watchlists import Watchlist
 
 LATEST_POSTS_LIMIT = 50
 POST_COLUMNS = ("ts", "source", "author", "title", "text", "url", "lang")

@@ -19,8 +19,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from pipelines.importers.base import InputFile, Item, ReadOptions, error_item, json_objects
-from pipelines.importers.streams import Line
+from pipelines.ingest.importers.base import InputFile, Item, ReadOptions, error_item, json_objects
+from pipelines.ingest.importers.streams import Line
 
 NAME = "twitter-v2"
 SOURCE = "twitter"

@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
-from pipelines.importers.streams import InputError
+from pipelines.ingest.importers.streams import InputError
 
 TARGETS = ("id", "ts", "text", "title", "url", "author", "lang", "lat", "lon", "engagement", "source")
 """Post fields a mapping can fill (plus ``meta.NAME``)."""
@@ -128,7 +128,7 @@ def resolve(
 
 
 def apply(mapping: Mapping[str, str], get: Callable[[str], Any], default_source: str) -> dict[str, Any]:
-    """Keyword arguments of :func:`~pipelines.models.build_post` for one record."""
+    """Keyword arguments of :func:`~pipelines.core.models.build_post` for one record."""
     fields: dict[str, Any] = {"source": default_source}
     meta: dict[str, Any] = {}
     for target, path in mapping.items():
