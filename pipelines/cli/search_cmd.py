@@ -99,7 +99,7 @@ def search_cmd(
     fmt: Annotated[str, typer.Option("--format", help="table, csv or json.")] = "table",
 ) -> None:
     """Search the posts: newest (or most relevant) matches, a breakdown, an exact count."""
-    from pipelines.search import aggregate
+    from pipelines.search import aggregate, termroll
     from pipelines.search.compile import SearchCompileError, filters_query
     from pipelines.search.filters import FilterError, Filters, validate_entities
     from pipelines.search.index import SearchIndex, SearchIndexError, index_path
@@ -142,9 +142,10 @@ def search_cmd(
         rows = [{by: t.isoformat(), "posts": n} for t, n in aggregate.histogram(searcher, q, BY[by])]
         _emit(rows, fmt)
     elif by:
-        _emit(
-            [{by: v, "posts": n} for v, n in aggregate.top_values(searcher, q, by, size=max(limit, 1))], fmt
-        )
+        size = max(limit, 1)
+        rolled = termroll.top_terms(index.path, selection, size) if by == "terms" else None
+        top = rolled if rolled is not None else aggregate.top_values(searcher, q, by, size=size)
+        _emit([{by: v, "posts": n} for v, n in top], fmt)
     elif limit:
         _emit(_rows(searcher, q, limit, order, aggregate), fmt)
     if count:
