@@ -27,7 +27,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from pipelines.core.models import build_post, tweet_id_to_datetime
+from pipelines.core.post import build_post, tweet_id_to_datetime
 from pipelines.store import Store, hour_floor
 
 REPO = Path(__file__).resolve().parent.parent

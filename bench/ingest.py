@@ -35,7 +35,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from pipelines.core.models import build_post  # noqa: E402
+from pipelines.core.post import build_post  # noqa: E402
 from pipelines.ingest import importers  # noqa: E402
 from pipelines.ingest.archive import ImportOptions, run_import  # noqa: E402
 from pipelines.ingest.importers.base import ReadOptions  # noqa: E402

@@ -36,7 +36,7 @@ sys.path.insert(0, str(REPO))
 
 from pipelines.alerts.models import Channel, Rule  # noqa: E402
 from pipelines.alerts.service import AlertService  # noqa: E402
-from pipelines.core.models import build_post  # noqa: E402
+from pipelines.core.post import build_post  # noqa: E402
 from pipelines.search import signals  # noqa: E402
 from pipelines.search.index import SearchIndex, index_path  # noqa: E402
 from pipelines.search.indexer import Indexer  # noqa: E402

@@ -1,7 +1,7 @@
 """Item pipeline: clean -> validate -> store (Scrapy ``ITEM_PIPELINES``, in that order).
 
 * :class:`CleanPipeline` applies the pure steps of :mod:`crawler.cleaning`.
-* :class:`ValidatePipeline` builds the post with :func:`pipelines.core.models.build_post`; a
+* :class:`ValidatePipeline` builds the post with :func:`pipelines.core.post.build_post`; a
   rejected item is written to ``quarantine`` (kind ``crawl``) with its reason and raw
   payload, then dropped with that reason. Items without a date get the spider's
   fallback date and ``meta.ts_estimated: true``.
@@ -22,7 +22,7 @@ from scrapy.exceptions import DropItem
 from crawler.cleaning import clean_item
 from crawler.items import PostItem, RejectedItem
 from crawler.runtime import get_store
-from pipelines.core.models import InvalidPost, build_post
+from pipelines.core.post import InvalidPost, build_post
 from pipelines.store import StoreError
 
 log = logging.getLogger(__name__)

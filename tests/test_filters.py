@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from pipelines.core.models import build_post
+from pipelines.core.post import build_post
 from pipelines.search import QuerySyntaxError
 from pipelines.search.filters import FilterError, Filters, GeoArea
 

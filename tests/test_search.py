@@ -11,7 +11,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from pipelines.core.models import build_post, extract_terms
+from pipelines.core.post import build_post
+from pipelines.core.text import extract_terms
 from pipelines.search import (
     MAX_QUERY_CHARS,
     And,

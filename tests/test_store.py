@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 import pytest
 
 from pipelines.core.config import Settings
-from pipelines.core.models import build_post
+from pipelines.core.post import build_post
 from pipelines.store import EmbeddedServer, Store, StoreError, ping
 from tests.conftest import free_port
 

@@ -151,7 +151,9 @@ class Notifier:
                     info,
                 )
             else:
-                self.store.alerts.update_delivery(d["_id"], status="failed", attempts=attempts, last_error=info)
+                self.store.alerts.update_delivery(
+                    d["_id"], status="failed", attempts=attempts, last_error=info
+                )
                 report.failed += 1
                 log.error(
                     "delivery %s to %s failed for good after %d attempt(s): %s",

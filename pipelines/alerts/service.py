@@ -288,7 +288,7 @@ class AlertService:
                 if a is not None
             ]
         elif rule.kind == "threshold":
-            f = Filters.make(since=since, watchlist=rule.watchlist, **{rule.score: (rule.min_score, 1.0)})
+            f = Filters.make(since=since, watchlist=rule.watchlist, **{rule.score: (rule.score_cut, 1.0)})
             docs = self._matching(f, MAX_THRESHOLD_POSTS)
             kw["posts"] = [post_ref(d, rule.score) for d in docs]
         elif rule.kind in ("volume", "sentiment_shift"):

@@ -18,7 +18,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from pipelines.core.models import Scores
+from pipelines.core.scores import Scores
 from pipelines.scoring import Outcome, PostText
 
 

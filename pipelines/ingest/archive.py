@@ -2,7 +2,7 @@
 
 ``python -m pipelines import PATH`` lands here through :func:`run_import`. Readers
 (:mod:`pipelines.ingest.importers`) turn files into records; each record becomes a post
-through :func:`pipelines.core.models.build_post` or is quarantined with its reason and raw
+through :func:`pipelines.core.post.build_post` or is quarantined with its reason and raw
 payload. Posts are written in unordered batches whose duplicates count as "already
 present", so importing a file twice inserts nothing the second time.
 
@@ -22,7 +22,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol
 
-from pipelines.core.models import InvalidPost, build_post
+from pipelines.core.post import InvalidPost, build_post
 from pipelines.ingest import importers
 from pipelines.ingest.importers import InputFile, Item, ReadOptions
 from pipelines.ingest.importers.streams import (

@@ -20,7 +20,7 @@ import polars as pl
 import tantivy
 from tantivy import Query
 
-from pipelines.search import aggregate
+from pipelines.search import aggregate, termroll
 from pipelines.search.filters import Filters
 from pipelines.search.index import SearchIndex
 from pipelines.search.indexer import read_position
@@ -411,8 +411,12 @@ def breakdown(reader: Reader, filters: Filters, field: str, top: int = 20) -> pl
     """The ``top`` commonest values of ``field`` among the selected posts, exact counts."""
     if field not in BREAKDOWN_FIELDS:
         raise ValueError(f"unknown breakdown {field!r}; one of {', '.join(BREAKDOWN_FIELDS)}")
-    searcher, query = reader.select(filters)
-    rows = sorted(aggregate.top_values(searcher, query, field, top), key=lambda kv: (-kv[1], kv[0]))
+    rolled = termroll.top_terms(reader.index.path, filters, top) if field == "terms" else None
+    if rolled is not None:  # whole hours x sources x languages: summed from the rollup
+        rows = rolled
+    else:
+        searcher, query = reader.select(filters)
+        rows = sorted(aggregate.top_values(searcher, query, field, top), key=lambda kv: (-kv[1], kv[0]))
     return pl.DataFrame(rows, schema={BREAKDOWN_FIELDS[field]: pl.String, "n": pl.Int64}, orient="row")
 
 
@@ -523,6 +527,8 @@ def filter_options(store: Store, reader: Reader | None = None) -> FilterOptions:
         sources=tuple(store.rollups.values("ingest", "source")),
         langs=tuple(sorted(langs)),
         places=tuple(places),
-        watchlists=tuple((str(w["_id"]), str(w.get("name") or w["_id"])) for w in store.alerts.watchlist_names()),
+        watchlists=tuple(
+            (str(w["_id"]), str(w.get("name") or w["_id"])) for w in store.alerts.watchlist_names()
+        ),
         entities=entities,
     )

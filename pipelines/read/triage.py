@@ -15,6 +15,7 @@ from typing import Any
 
 import polars as pl
 
+from pipelines.scoring.thresholds import high_cut
 from pipelines.search.filters import Filters
 from pipelines.store import Store
 
@@ -23,8 +24,6 @@ STATUSES = ("open", "acknowledged", "false_positive")
 """``open`` until an analyst acts; ``false_positive`` verdicts are kept for tuning."""
 CONTEXT_BEFORE = timedelta(days=3)
 CONTEXT_AFTER = timedelta(days=1)
-HIGH_CUT = 0.5
-"""Score above which a post counts as high threat / hate (the rollups' ``high`` cut)."""
 
 LIST_SCHEMA: dict[str, Any] = {
     "id": pl.String,
@@ -240,7 +239,9 @@ def explore_filters(doc_or_row: dict[str, Any], pad: timedelta = timedelta(0)) -
     elif kind == "watch" and value:
         values["watchlist"] = value
     if metric in ("high:threat", "high:hate"):
-        values[metric.split(":")[1]] = (HIGH_CUT, 1.0)
+        # the cut the rollups counted with (tuned per score), so Explore shows those posts
+        name = metric.split(":")[1]
+        values[name] = (high_cut(name), 1.0)
     return Filters.make(**values)
 
 

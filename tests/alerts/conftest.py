@@ -25,7 +25,7 @@ import pytest
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
 
-from pipelines.core.models import build_post
+from pipelines.core.post import build_post
 from pipelines.store import Store
 from tests.conftest import free_port
 

@@ -15,7 +15,7 @@ import pytest
 import yaml
 
 from pipelines.alerts.receiver import ReplayGuard, verify
-from pipelines.core.models import build_post, tweet_id_to_datetime
+from pipelines.core.post import build_post, tweet_id_to_datetime
 from pipelines.store import Store
 from tests.conftest import REPO
 

@@ -89,7 +89,13 @@ def _score_newest(stack: Stack, f: Filters, n: int = 200) -> int:
                 # indexer follows it, so the pages (which read the search index) see the scores.
                 store.db.posts.update_one(
                     {"_id": o.post_id, "status": "new"},
-                    {"$set": {"scores": o.scores.to_doc(), "status": "scored", "seq": store.feed.next_seq(1)}},
+                    {
+                        "$set": {
+                            "scores": o.scores.to_doc(),
+                            "status": "scored",
+                            "seq": store.feed.next_seq(1),
+                        }
+                    },
                 )
         located = store.db.posts.count_documents({"$and": [f.to_mongo(), LOCATED]})
         _wait_indexed(stack, f, located)

@@ -19,7 +19,7 @@ from urllib.parse import quote
 import pytest
 from playwright.sync_api import expect
 
-from pipelines.core.models import build_post
+from pipelines.core.post import build_post
 from tests.browser.conftest import ARTIFACTS, Stack, create_user, login
 
 pytestmark = pytest.mark.browser

@@ -132,7 +132,9 @@ def test_the_loop_runs_due_sources_and_stops_cleanly(
     t = threading.Thread(target=sched.loop, args=(stop,), kwargs={"tick_s": 0.2})
     t.start()
     deadline = time.monotonic() + 60
-    while time.monotonic() < deadline and not any(r.get("status") == "ok" for r in store.crawl_runs.recent("a")):
+    while time.monotonic() < deadline and not any(
+        r.get("status") == "ok" for r in store.crawl_runs.recent("a")
+    ):
         time.sleep(0.3)
     stop.set()
     t.join(30)

@@ -6,7 +6,7 @@ import threading
 import time
 from datetime import UTC, datetime, timedelta
 
-from pipelines.core.models import build_post
+from pipelines.core.post import build_post
 from pipelines.ingest.sources import validate_source
 from pipelines.store import Store
 

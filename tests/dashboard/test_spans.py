@@ -29,7 +29,7 @@ def test_live_data_opens_on_its_last_week() -> None:
 
 
 def test_with_the_real_clock_of_a_store(store: Store) -> None:
-    from pipelines.core.models import build_post
+    from pipelines.core.post import build_post
 
     store.posts.upsert(
         [

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 import numpy as np
 import pytest
 
-from pipelines.core.models import build_post
+from pipelines.core.post import build_post
 from pipelines.detect.defaults import DetectConfig
 from pipelines.detect.evidence import term_lift, top_places, top_posts
 from pipelines.detect.service import DetectorService

@@ -9,7 +9,7 @@ import json
 from datetime import UTC, datetime
 from pathlib import Path
 
-from pipelines.core.models import build_post
+from pipelines.core.post import build_post
 from pipelines.ingest.importers import open_items, plan
 from pipelines.ingest.importers.base import ReadOptions
 from pipelines.store import Store

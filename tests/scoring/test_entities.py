@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 import tantivy
 
-from pipelines.core.models import Entity, Place
+from pipelines.core.scores import Entity, Place
 from pipelines.scoring import entities as E
 from pipelines.scoring import entities_eval as EV
 from pipelines.search.compile import filters_query

@@ -15,7 +15,7 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from pipelines.core.models import extract_terms
+from pipelines.core.text import extract_terms
 from pipelines.search import QuerySyntaxError, compile_query, matches, parse
 from pipelines.search.filters import FilterError, Filters
 from pipelines.store import Store

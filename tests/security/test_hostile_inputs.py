@@ -23,7 +23,7 @@ import pytest
 from pipelines.auth import InvalidUsername, audit, check_username
 from pipelines.auth.passwords import Passwords
 from pipelines.core.escape import html_text, markdown_text, plain_line, slack_text, spreadsheet_cell
-from pipelines.core.models import InvalidPost, build_post
+from pipelines.core.post import InvalidPost, build_post
 from pipelines.search import MAX_QUERY_CHARS, QuerySyntaxError, compile_query
 from pipelines.search.filters import FilterError, Filters, GeoArea
 from pipelines.store import Store

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from pipelines.core.models import build_post
+from pipelines.core.post import build_post
 from pipelines.store import Store
 
 BASE = datetime(2013, 6, 20, tzinfo=UTC)

@@ -14,7 +14,7 @@ import pytest
 import streamlit as st
 from streamlit.testing.v1 import AppTest
 
-from pipelines.core.models import build_post
+from pipelines.core.post import build_post
 from pipelines.read import triage
 from pipelines.search import QuerySyntaxError, areas
 from pipelines.search.filters import FilterError, Filters, GeoArea
