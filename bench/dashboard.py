@@ -101,6 +101,11 @@ def page_queries(reader: Any) -> dict[str, list[tuple[str, Any]]]:
             ("timeline 7 d", lambda: Q.timeline(reader, f).hourly.height),
             ("count 7 d", lambda: Q.count_matching(reader, f)),
             ("posts page 1", lambda: Q.posts_page(reader, f).height),
+            ("top terms 7 d (term rollup)", lambda: Q.top_terms(reader, f).height),
+            (
+                "breakdowns source, lang, places 7 d",
+                lambda: sum(Q.breakdown(reader, f, b).height for b in ("source", "lang", "places")),
+            ),
         ],
         "Map": [
             *sidebar,
