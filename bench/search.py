@@ -86,10 +86,14 @@ OPS: dict[str, Callable[[Any, Any], Any]] = {
 
 
 class BenchStore:
-    """The reads the indexer makes of the store, answered from generated posts."""
+    """The reads the indexer makes of the store, answered from generated posts.
+
+    It stands for both repositories the indexer reads, ``store.feed`` and ``store.posts``.
+    """
 
     def __init__(self, n: int) -> None:
         self.n = n
+        self.feed = self.posts = self
         self.generate_s = 0.0
         self._k: int | None = None
         self._posts: list[dict[str, Any]] = []
@@ -102,19 +106,19 @@ class BenchStore:
             self.generate_s += time.perf_counter() - t0
         return self._posts[(seq - 1) % sp.CHUNK]
 
-    def posts_changed_after(self, seq: int, limit: int) -> list[dict[str, Any]]:
+    def changed_after(self, seq: int, limit: int) -> list[dict[str, Any]]:
         return [self._post(s) for s in range(seq + 1, min(self.n, seq + limit) + 1)]
 
-    def posts_with_seqs(self, seqs: list[int]) -> list[dict[str, Any]]:
+    def with_seqs(self, seqs: list[int]) -> list[dict[str, Any]]:
         return [self._post(s) for s in seqs if 1 <= s <= self.n]
 
     def current_seq(self) -> int:
         return self.n
 
-    def estimated_post_count(self) -> int:
+    def estimated_count(self) -> int:
         return self.n
 
-    def iter_posts(self, query: dict[str, Any], batch_size: int = 0) -> Iterator[dict[str, Any]]:
+    def iterate(self, query: dict[str, Any], batch_size: int = 0) -> Iterator[dict[str, Any]]:
         for k in range((self.n + sp.CHUNK - 1) // sp.CHUNK):
             t0 = time.perf_counter()
             batch = list(sp.posts_of(sp.chunk(k, self.n)))

@@ -113,7 +113,7 @@ def main(argv: list[str] | None = None) -> int:
         state = fill_state(store)
         if not (args.reuse and state and state.get("complete") and state.get("n") == args.posts):
             store.client.drop_database("vigil")
-            store.ensure_schema()
+            store.schema.ensure()
             print(f"filling {args.posts:,} posts ...", flush=True)
             print("fill:", fill(store, args.posts, log=lambda m: print(m, flush=True)), flush=True)
             state = fill_state(store)
@@ -126,7 +126,7 @@ def main(argv: list[str] | None = None) -> int:
             raise SystemExit(f"index --rebuild failed: {built.stderr.strip()[-500:]}")
         print(f"index --rebuild: {time.perf_counter() - t0:.1f} s", flush=True)
         fields = {"ts": 1, "terms": 1, "text": 1, "source": 1, "lang": 1}
-        posts = list(store.iter_posts({}, batch_size=5000, projection=fields))
+        posts = list(store.posts.iterate({}, batch_size=5000, projection=fields))
         print(f"posts read back from MongoDB: {len(posts):,}")
         print(f"{'cli --count':>12} {'recount':>10}  result     query and filters")
         differ = 0

@@ -1,7 +1,7 @@
 """The one writer of the search index: follows MongoDB's posts by change number (``seq``).
 
 MongoDB is the record; the index is derived. The store stamps every inserted or
-re-scored post with a new ``seq`` (:meth:`pipelines.store.Store.next_seq`). The indexer
+re-scored post with a new ``seq`` (:meth:`pipelines.store.feed.ChangeFeed.next_seq`). The indexer
 reads posts with ``seq`` above its position in ``seq`` order, writes each idempotently
 (delete by id, then add), commits the batch, and only then stores its position in
 ``vigil-position.json`` beside the index (atomic rename). A SIGKILL at any moment
@@ -127,8 +127,8 @@ class Indexer:
     def run_once(self) -> int:
         """Index one batch of changed posts (and any late ones); returns posts written."""
         now = time.monotonic()
-        fresh = self.store.posts_changed_after(self.cursor, self.batch)
-        late = self.store.posts_with_seqs(sorted(self.gaps)) if self.gaps else []
+        fresh = self.store.feed.changed_after(self.cursor, self.batch)
+        late = self.store.feed.with_seqs(sorted(self.gaps)) if self.gaps else []
         if not fresh and not late:
             self._expire(now)
             if self.rollup is not None and not self._rollup_in_step():
@@ -177,12 +177,12 @@ class Indexer:
         half-way is redone by the next ``index --loop``.
         """
         (self.index.path / POSITION_FILE).unlink(missing_ok=True)
-        start = self.store.current_seq()
-        total = self.store.estimated_post_count()
+        start = self.store.feed.current_seq()
+        total = self.store.posts.estimated_count()
         self.writer.delete_all_documents()
         self._rollup_step("begin")
         done, docs = 0, []
-        for post in self.store.iter_posts({}, batch_size=self.batch):
+        for post in self.store.posts.iterate({}, batch_size=self.batch):
             docs.append(to_dict(post))
             self.writer.add_document(tantivy.Document.from_dict(docs[-1], SCHEMA))
             done += 1

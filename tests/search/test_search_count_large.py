@@ -24,7 +24,9 @@ N = 12_000
 def _recount(store: Store, query: str, since: datetime | None = None, source: str | None = None) -> int:
     tree = parse(query)
     n = 0
-    for p in store.iter_posts({}, batch_size=5000, projection={"ts": 1, "terms": 1, "text": 1, "source": 1}):
+    for p in store.posts.iterate(
+        {}, batch_size=5000, projection={"ts": 1, "terms": 1, "text": 1, "source": 1}
+    ):
         if since is not None and p["ts"] < since:
             continue
         if source is not None and p["source"] != source:
@@ -35,7 +37,7 @@ def _recount(store: Store, query: str, since: datetime | None = None, source: st
 
 @pytest.fixture
 def big(store: Store, pipelines_cli):
-    store.insert_posts(make_posts(N, seed=11, prefix="big"))
+    store.posts.insert(make_posts(N, seed=11, prefix="big"))
     res = pipelines_cli("index", "--rebuild")
     assert res.exit_code == 0, res.output
     return store, pipelines_cli

@@ -40,7 +40,7 @@ SELECTIONS = [
 def _direct(store: Store, f: Filters, size: int) -> list[tuple[str, int]]:
     """Posts per term among the selected stored posts, by plain comparisons."""
     counts: Counter[str] = Counter()
-    for p in store.iter_posts({}):
+    for p in store.posts.iterate({}):
         ts = p["ts"].astimezone(UTC)
         if (f.since and ts < f.since) or (f.until and ts >= f.until):
             continue
@@ -68,7 +68,7 @@ def _posts(n: int, prefix: str, seed: int = 1) -> list[dict]:
 
 
 def test_rollup_equals_a_direct_count_after_indexing_and_rescoring(store: Store, tmp_path: Path) -> None:
-    store.insert_posts(_posts(1500, "a"))
+    store.posts.insert(_posts(1500, "a"))
     index = SearchIndex.open_or_create(index_path(tmp_path))
     indexer = Indexer(store, index, batch=300)
     indexer.catch_up()
@@ -76,14 +76,14 @@ def test_rollup_equals_a_direct_count_after_indexing_and_rescoring(store: Store,
     # Re-scoring (and a changed language, time and text) gives a post a new change number:
     # the indexer replaces it, and the rollup must replace its counts, not add them again.
     rnd = random.Random(4)
-    changed = rnd.sample(sorted(store.all_post_ids()), 200)
-    first = store.next_seq(len(changed))
+    changed = rnd.sample(sorted(store.posts.all_ids()), 200)
+    first = store.feed.next_seq(len(changed))
     for i, pid in enumerate(changed):
         new = {"scores.threat": 0.99, "seq": first + i}
         if i % 2:
             new |= {"lang": "de", "ts": START + rnd.randint(0, 80) * H, "terms": ["rescored", "flood"]}
         store.db.posts.update_one({"_id": pid}, {"$set": new})
-    store.insert_posts(_posts(300, "b", seed=2))
+    store.posts.insert(_posts(300, "b", seed=2))
     assert indexer._rollup_in_step()
     indexer.catch_up()
     assert indexer._rollup_in_step()  # kept by differences, not rebuilt
@@ -108,11 +108,11 @@ def test_only_plain_selections_are_answered() -> None:
 def test_a_kill_between_the_two_commits_is_detected_and_repaired(
     store: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    store.insert_posts(_posts(600, "c"))
+    store.posts.insert(_posts(600, "c"))
     index = SearchIndex.open_or_create(index_path(tmp_path))
     indexer = Indexer(store, index, batch=200)
     indexer.catch_up()
-    store.insert_posts(_posts(200, "d", seed=3))
+    store.posts.insert(_posts(200, "d", seed=3))
 
     def killed(*_args, **_kw):
         raise KeyboardInterrupt  # the process dies after Tantivy's commit, before the rollup's
@@ -139,13 +139,13 @@ def _indexer_proc(store: Store, data_dir: Path) -> subprocess.Popen[bytes]:
 
 def test_rollup_is_exact_after_an_indexer_killed_repeatedly(store: Store, tmp_path: Path) -> None:
     rnd = random.Random(8)
-    store.insert_posts(_posts(800, "k"))
+    store.posts.insert(_posts(800, "k"))
     for round_ in range(4):
         proc = _indexer_proc(store, tmp_path)
         try:
             batch = _posts(200, f"r{round_}-", seed=10 + round_)
             for i in range(0, 200, 20):
-                store.insert_posts(batch[i : i + 20])
+                store.posts.insert(batch[i : i + 20])
                 time.sleep(rnd.uniform(0.05, 0.2))
         finally:
             proc.send_signal(signal.SIGKILL)
@@ -154,7 +154,7 @@ def test_rollup_is_exact_after_an_indexer_killed_repeatedly(store: Store, tmp_pa
     indexer = Indexer(store, index)
     indexer.catch_up()
     indexer.run_once()  # an idle pass repairs a rollup left behind by the last kill
-    assert index.searcher().num_docs == len(store.all_post_ids()) == 1600
+    assert index.searcher().num_docs == len(store.posts.all_ids()) == 1600
     _assert_exact(store, index)
     indexer.close()
 
@@ -166,7 +166,7 @@ def test_pages_and_the_cli_answer_plain_selections_from_the_rollup(
 
     from pipelines.read import queries
 
-    store.insert_posts(_posts(500, "u"))
+    store.posts.insert(_posts(500, "u"))
     assert pipelines_cli("index", "--rebuild").exit_code == 0
     index = SearchIndex.open(index_path(tmp_path))
     reader = queries.Reader(store, index)
