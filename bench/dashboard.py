@@ -228,7 +228,9 @@ def main() -> int:
     args = ap.parse_args()
 
     server = EmbeddedServer(args.data_dir / "db", args.port)
-    uri = server.ensure_running(timeout_s=300)
+    # A long heartbeat timeout: reading 1M posts in _id order keeps the embedded server busy
+    # past pymongo's default 20 s, whose failed heartbeat cancels the rebuild's read.
+    uri = server.ensure_running(timeout_s=300) + "&connectTimeoutMS=600000"
     store = Store(uri, "vigil")
     store.schema.ensure()
     from bench.fill import fill, fill_state
