@@ -124,7 +124,7 @@ with rules_tab:
             except AlertConfigError as exc:
                 st.error(markdown_text(exc))
             else:
-                store.put_config("alert_rules", rule_obj.to_doc())
+                store.alerts.put_config("alert_rules", rule_obj.to_doc())
                 auth.record(
                     "alert.rule.save", rule_obj.id, {"kind": rule_obj.kind, "watchlist": rule_obj.watchlist}
                 )
@@ -136,7 +136,7 @@ with rules_tab:
             gone = d1.selectbox("Delete a rule", rule_ids, key="al_r_delete")
             if d2.button("Delete rule", key="al_r_delete_btn"):
                 auth.require_action("alerts.edit", f"rule:{gone}")
-                store.delete_config("alert_rules", gone)
+                store.alerts.delete_config("alert_rules", gone)
                 auth.record("alert.rule.delete", gone)
                 data.clear()
                 st.session_state["al_msg_ok"] = f"Deleted rule {gone}."
@@ -218,7 +218,7 @@ with channels_tab:
             except AlertConfigError as exc:
                 st.error(markdown_text(exc))
             else:
-                store.put_config("alert_channels", ch.to_doc())
+                store.alerts.put_config("alert_channels", ch.to_doc())
                 auth.record("alert.channel.save", ch.name, {"type": ch.type})
                 data.clear()
                 st.session_state["al_msg_ok"] = f"Saved channel {ch.name} ({ch.type})."

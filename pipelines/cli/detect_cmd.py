@@ -210,7 +210,14 @@ def eval_onsets(
         bool,
         typer.Option(
             "--loeo",
-            help="Leave-one-event-out: each event scored with the cold-start setting best on the others.",
+            help="Leave-one-event-out: each event scored with the gate and cold-start setting best on the others.",
+        ),
+    ] = False,
+    choose: Annotated[
+        bool,
+        typer.Option(
+            "--choose",
+            help="Print every --loeo setting's loss on all events, as collected and padded 7 days together (how the default was chosen).",
         ),
     ] = False,
 ) -> None:
@@ -225,13 +232,21 @@ def eval_onsets(
     if step < 0:
         _fail(f"--step must be 0 (auto) or a number of seconds, got {step}")
     try:
+        if choose:
+            ranked = onsets.choose(crisislex_dir, onsets.loeo_grid(COUNT_CONFIG), step_s=step)
+            for c, (n, med) in ranked:
+                typer.echo(
+                    f"min_hour_excess={c.min_hour_excess:g} cold_start_hours={c.cold_start_hours:g}: "
+                    f"misses + false alarms {n}, mean median delay {med:.2f} h"
+                )
+            return
         if loeo:
             pairs = onsets.leave_one_event_out(
                 crisislex_dir, onsets.loeo_grid(COUNT_CONFIG), step_s=step, pad_days=pad_days
             )
             rows = [r for r, _ in pairs]
             chosen = [
-                f"{r.event}: min_excess={c.min_excess:g} cold_start_hours={c.cold_start_hours:g}"
+                f"{r.event}: min_hour_excess={c.min_hour_excess:g} cold_start_hours={c.cold_start_hours:g}"
                 for r, c in pairs
             ]
         else:

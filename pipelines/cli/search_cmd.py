@@ -99,7 +99,7 @@ def search_cmd(
     fmt: Annotated[str, typer.Option("--format", help="table, csv or json.")] = "table",
 ) -> None:
     """Search the posts: newest (or most relevant) matches, a breakdown, an exact count."""
-    from pipelines.search import aggregate
+    from pipelines.search import aggregate, termroll
     from pipelines.search.compile import SearchCompileError, filters_query
     from pipelines.search.filters import FilterError, Filters, validate_entities
     from pipelines.search.index import SearchIndex, SearchIndexError, index_path
@@ -142,9 +142,10 @@ def search_cmd(
         rows = [{by: t.isoformat(), "posts": n} for t, n in aggregate.histogram(searcher, q, BY[by])]
         _emit(rows, fmt)
     elif by:
-        _emit(
-            [{by: v, "posts": n} for v, n in aggregate.top_values(searcher, q, by, size=max(limit, 1))], fmt
-        )
+        size = max(limit, 1)
+        rolled = termroll.top_terms(index.path, selection, size) if by == "terms" else None
+        top = rolled if rolled is not None else aggregate.top_values(searcher, q, by, size=size)
+        _emit([{by: v, "posts": n} for v, n in top], fmt)
     elif limit:
         _emit(_rows(searcher, q, limit, order, aggregate), fmt)
     if count:
@@ -161,7 +162,7 @@ def _rows(searcher: Any, q: Any, limit: int, order: str, aggregate: Any) -> list
         return []
     try:
         with Store.open(get_settings(), ensure_schema=False) as store:
-            posts = {p["_id"]: p for p in store.posts_by_ids(ids, {"ts": 1, "source": 1, "text": 1})}
+            posts = {p["_id"]: p for p in store.posts.by_ids(ids, {"ts": 1, "source": 1, "text": 1})}
     except StoreError as exc:
         raise _fail(str(exc)) from None
     return [
@@ -199,7 +200,7 @@ def index_cmd(
             index = SearchIndex.create(path) if rebuild else SearchIndex.open_or_create(path)
             indexer = Indexer(store, index)
             if rebuild or read_position(path) is None:
-                with tqdm(total=store.estimated_post_count(), unit="posts", file=sys.stderr) as bar:
+                with tqdm(total=store.posts.estimated_count(), unit="posts", file=sys.stderr) as bar:
 
                     def progress(done: int, total: int) -> None:
                         bar.total = max(total, done)

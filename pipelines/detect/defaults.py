@@ -91,6 +91,18 @@ class DetectConfig:
         Counts only: a bucket raises nothing unless it holds at least this many posts
         more than expected (a burst of six posts on a silent keyword is rare, but it is
         not news). 0 = off; ``eval-onsets --loeo`` chooses it on the other events.
+    min_hour_excess:
+        Counts only: a point raises nothing unless the posts of its trailing hour exceed
+        the baseline's expectation for that hour by at least this many
+        (:mod:`pipelines.detect.gates`; on hourly rollups, the bucket's excess). 10: what
+        ``eval-onsets --loeo``'s procedure chooses on the 18 CrisisLexT26 events (as
+        collected and padded together; 0/10/20/30); it removes the near-silent bursts of
+        8-9 tweets an hour that alarmed a day before two events (docs/detection.md).
+    small_beat_days:
+        Counts only: a point below ``min_hour_excess`` still passes when its hour holds
+        more posts than any hour of the previous ``small_beat_days`` days (a quiet place
+        or source that has never been this busy: on the sample, Yolanda's 12-17 posts an
+        hour on ``place:Philippines``). 0 = a small hour never passes.
     record_kind:
         ``max``: a score is relative to the largest of the record period (above);
         ``likelihood``: to the mean + 4 standard deviations of the period's scores
@@ -130,6 +142,8 @@ class DetectConfig:
     record_kind: Literal["max", "likelihood"] = "max"
     cold_start_hours: float = 1.0
     min_excess: float = 0.0
+    min_hour_excess: float = 10.0
+    small_beat_days: float = 7.0
     smooth_points: int = 1
 
     def with_(self, **changes: object) -> DetectConfig:

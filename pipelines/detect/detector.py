@@ -34,8 +34,8 @@ import polars as pl
 from scipy.ndimage import maximum_filter1d
 
 from pipelines.detect import baseline as bl
+from pipelines.detect import gates, validate
 from pipelines.detect import matrix_profile as mp
-from pipelines.detect import validate
 from pipelines.detect.defaults import ROBUST_METHODS, DetectConfig
 
 log = logging.getLogger(__name__)
@@ -298,6 +298,9 @@ def finish_severity(streams: Streams, config: DetectConfig) -> tuple[np.ndarray,
     if config.min_excess > 0 and config.transform != "none":
         excess = streams.v - bl.inverse(streams.expected, config.transform)
         r = np.where(excess >= config.min_excess, r, 0.0)
+    if config.min_hour_excess > 0 and config.transform != "none":
+        expected_posts = bl.inverse(streams.expected, config.transform)
+        r = np.where(gates.surge_gate(streams.v, expected_posts, step, config), r, 0.0)
     r = quiet_period(r, quiet_n)
     return severity(r), b_rel, m_rel
 

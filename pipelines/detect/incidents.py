@@ -26,6 +26,7 @@ import hashlib
 import math
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -121,19 +122,46 @@ def overlaps(a: Mapping[str, Any], b: Mapping[str, Any], slack: timedelta = SLAC
     return _utc(a["start"]) <= _utc(b["end"]) + slack and _utc(b["start"]) <= _utc(a["end"]) + slack
 
 
-def related(a: Mapping[str, Any], b: Mapping[str, Any]) -> bool:
-    """Same event: overlapping windows and shared evidence (see the module docstring)."""
-    if not overlaps(a, b):
+@dataclass(frozen=True)
+class _Keys:
+    """What :func:`related` compares, read once per anomaly (grouping compares pairs)."""
+
+    start: datetime
+    end: datetime
+    is_place: bool
+    posts: frozenset[str]
+    terms: frozenset[str]
+    places: frozenset[str]
+
+    @classmethod
+    def of(cls, a: Mapping[str, Any]) -> _Keys:
+        return cls(
+            _utc(a["start"]),
+            _utc(a["end"]),
+            a.get("kind") == "place",
+            frozenset(post_ids_of(a)),
+            frozenset(terms_of(a)),
+            frozenset(places_of(a)),
+        )
+
+
+def _related_keys(a: _Keys, b: _Keys) -> bool:
+    if not (a.start <= b.end + SLACK and b.start <= a.end + SLACK):
         return False
-    if post_ids_of(a) & post_ids_of(b):
+    if not a.posts.isdisjoint(b.posts):
         return True
-    shared_terms = len(terms_of(a) & terms_of(b))
-    shared_places = len(places_of(a) & places_of(b))
+    shared_terms = len(a.terms & b.terms)
+    shared_places = len(a.places & b.places)
     return (
         shared_terms >= 2
         or (shared_terms >= 1 and shared_places >= 1)
-        or (shared_places >= 1 and (a.get("kind") == "place" or b.get("kind") == "place"))
+        or (shared_places >= 1 and (a.is_place or b.is_place))
     )
+
+
+def related(a: Mapping[str, Any], b: Mapping[str, Any]) -> bool:
+    """Same event: overlapping windows and shared evidence (see the module docstring)."""
+    return _related_keys(_Keys.of(a), _Keys.of(b))
 
 
 # ---------------------------------------------------------------------- grouping
@@ -143,7 +171,9 @@ def group(anomalies: Sequence[Mapping[str, Any]]) -> list[list[int]]:
     """Indices of ``anomalies`` grouped into connected components of :func:`related`.
 
     Groups come back sorted by their earliest start; members by start then series.
+    Each anomaly's evidence sets are read once (a first cycle groups thousands).
     """
+    keys = [_Keys.of(a) for a in anomalies]
     parent = list(range(len(anomalies)))
 
     def find(i: int) -> int:
@@ -152,24 +182,21 @@ def group(anomalies: Sequence[Mapping[str, Any]]) -> list[list[int]]:
             i = parent[i]
         return i
 
-    order = sorted(range(len(anomalies)), key=lambda i: _utc(anomalies[i]["start"]))
+    order = sorted(range(len(anomalies)), key=lambda i: keys[i].start)
     # Sweep in start order: only windows that can still overlap are compared.
     active: list[int] = []
     for i in order:
-        start = _utc(anomalies[i]["start"])
-        active = [j for j in active if _utc(anomalies[j]["end"]) + SLACK >= start]
+        start = keys[i].start
+        active = [j for j in active if keys[j].end + SLACK >= start]
         for j in active:
-            if related(anomalies[i], anomalies[j]):
+            if find(i) != find(j) and _related_keys(keys[i], keys[j]):
                 parent[find(i)] = find(j)
         active.append(i)
     groups: dict[int, list[int]] = {}
     for i in order:
         groups.setdefault(find(i), []).append(i)
-    out = [
-        sorted(g, key=lambda i: (_utc(anomalies[i]["start"]), str(anomalies[i].get("series"))))
-        for g in groups.values()
-    ]
-    return sorted(out, key=lambda g: _utc(anomalies[g[0]]["start"]))
+    out = [sorted(g, key=lambda i: (keys[i].start, str(anomalies[i].get("series")))) for g in groups.values()]
+    return sorted(out, key=lambda g: keys[g[0]].start)
 
 
 def lead_of(members: Sequence[Mapping[str, Any]]) -> Mapping[str, Any]:

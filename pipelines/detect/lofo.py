@@ -56,6 +56,8 @@ FINISH_FIELDS = (
     "extend_ratio",
     "cold_start_hours",
     "min_excess",
+    "min_hour_excess",
+    "small_beat_days",
 )
 """Settings applied by :func:`~pipelines.detect.detector.finish_severity` (no recomputation)."""
 

@@ -211,9 +211,30 @@ def loss(rows: list[Onset]) -> tuple[int, float]:
     return misses + alarms, statistics.median(delays) if delays else float("inf")
 
 
+LOEO_EXCESS = (0.0, 10.0, 20.0, 30.0)
+"""Minimum excess of posts in the trailing hour (:mod:`pipelines.detect.gates`) ``--loeo`` tries."""
+
+
 def loeo_grid(base: DetectConfig) -> list[DetectConfig]:
-    """Cold-start settings ``--loeo`` chooses from: the minimum excess of posts and the warm-up."""
-    return [base.with_(min_excess=e, cold_start_hours=h) for e in (0.0, 5.0, 10.0, 20.0) for h in (1.0, 6.0)]
+    """Settings ``--loeo`` chooses from: the minimum excess of posts in the hour and the warm-up."""
+    return [base.with_(min_hour_excess=e, cold_start_hours=h) for e in LOEO_EXCESS for h in (1.0, 6.0)]
+
+
+def choose(
+    data_dir: str | Path, configs: list[DetectConfig], step_s: int = 0, pads: tuple[float, ...] = (0.0, 7.0)
+) -> list[tuple[DetectConfig, tuple[int, float]]]:
+    """Every setting's :func:`loss` on all events, as collected and padded together (best first).
+
+    How the production default of the gate was chosen: one value must serve both
+    conditions, so losses are summed over ``pads`` (misses + alarms; then the mean of
+    the median delays). The figures to report come from :func:`leave_one_event_out`.
+    """
+    folders = event_folders(data_dir)
+    out = []
+    for c in configs:
+        losses = [loss([event_onset(f, c, step_s, p) for f in folders]) for p in pads]
+        out.append((c, (sum(n for n, _ in losses), sum(m for _, m in losses) / len(losses))))
+    return sorted(out, key=lambda pair: pair[1])
 
 
 def leave_one_event_out(

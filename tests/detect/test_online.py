@@ -97,7 +97,7 @@ def test_min_excess_silences_small_bursts_only() -> None:
     small[60] = 6.0
     big[60] = 60.0
     t = hourly_times(len(x))
-    cfg = DetectConfig(cold_start_hours=1.0)
+    cfg = DetectConfig(cold_start_hours=1.0, min_hour_excess=0.0)
     for values, want in ((small, 0), (big, 1)):
         assert len(det.find_anomalies(det.score_series(t, values, cfg.with_(min_excess=10.0)), cfg)) == want
     assert len(det.find_anomalies(det.score_series(t, small, cfg), cfg)) == 1  # without it: raised

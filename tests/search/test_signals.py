@@ -138,10 +138,10 @@ def test_the_detector_reads_watch_series_and_exact_evidence_from_the_index(store
     from pipelines.search.index import SearchIndex, index_path
     from tests.ui.conftest import reindex
 
-    store.insert_posts([dict(p) for p in POSTS])
+    store.posts.insert([dict(p) for p in POSTS])
     doc = WATCH.to_doc()
     doc.pop("created", None), doc.pop("updated", None)
-    store.put_config("watchlists", doc)
+    store.alerts.put_config("watchlists", doc)
     reindex(store, tmp_path)
     svc = DetectorService(store, index_dir=index_path(tmp_path))
     svc.index = SearchIndex.open(index_path(tmp_path))

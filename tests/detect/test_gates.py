@@ -1,0 +1,100 @@
+"""The surge gate against a naive loop; it drops a lone burst, keeps a surge; causality."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import numpy as np
+import pytest
+
+from pipelines.detect import detector as det
+from pipelines.detect import gates
+from pipelines.detect.defaults import DetectConfig
+
+
+def _naive_hour_sums(v: np.ndarray, step: int) -> np.ndarray:
+    k = max(1, round(3600 / step))
+    return np.array([np.nansum(v[max(0, i - k + 1) : i + 1]) for i in range(len(v))])
+
+
+@pytest.mark.parametrize("step", [300, 3600])
+def test_hour_sums_match_naive(step: int) -> None:
+    rng = np.random.default_rng(1)
+    v = rng.poisson(3, 300).astype(float)
+    v[[4, 40]] = np.nan
+    assert gates.hour_sums(v, step) == pytest.approx(_naive_hour_sums(v, step))
+
+
+@pytest.mark.parametrize(("step", "days"), [(300, 1.0), (3600, 2.0), (3600, 0.5)])
+def test_past_hour_max_matches_naive(step: int, days: float) -> None:
+    rng = np.random.default_rng(2)
+    h = rng.poisson(5, 800).astype(float)
+    k = max(1, round(3600 / step))
+    span = round(days * 86_400 / step)
+    got = gates.past_hour_max(h, step, days)
+    for i in range(len(h)):
+        past = h[max(0, i - span) : max(0, i - k + 1)]
+        assert got[i] == (past.max() if len(past) else 0.0), i
+
+
+def test_gate_on_hourly_counts() -> None:
+    v = np.array([0, 1, 0, 30, 2, 25, 40, 0.0, 3.0])
+    expected = np.array([0, 0, 0, 0, 0, 16, 0, 0, 0.0])
+    cfg = DetectConfig(min_hour_excess=10.0, small_beat_days=0.0)
+    assert gates.surge_gate(v, expected, 3600, cfg.with_(min_hour_excess=0.0)).all()
+    got = gates.surge_gate(v, expected, 3600, cfg)
+    assert got.tolist() == [False, False, False, True, False, False, True, False, False]
+    # Below the minimum, the busiest hour of the last day still passes (1 beats 0; 3 beats
+    # nothing of the 24 h before it, which held 40).
+    beat = gates.surge_gate(v, expected, 3600, cfg.with_(small_beat_days=1.0))
+    assert beat.tolist() == [False, True, False, True, False, False, True, False, False]
+
+
+def test_gate_lets_a_single_spiking_bucket_of_a_busy_series_through() -> None:
+    v = np.full(24, 50.0)
+    v[:11] = 40.0
+    v[11] = 70.0  # +20 in its bucket, but the hour as a whole is below expectation
+    got = gates.surge_gate(v, np.full(24, 50.0), 300, DetectConfig(min_hour_excess=10.0, small_beat_days=0.0))
+    assert got[11] and not got[10]
+
+
+def test_gate_on_five_minute_counts_sums_the_hour() -> None:
+    v = np.zeros(40)
+    v[[10, 14, 18]] = 4.0  # 12 posts within the hour ending at point 18
+    got = gates.surge_gate(v, np.zeros(40), 300, DetectConfig(min_hour_excess=10.0, small_beat_days=0.0))
+    assert not got[:18].any() and got[18:22].all() and not got[22:].any()
+
+
+def _burst_series() -> tuple[np.ndarray, np.ndarray]:
+    """Five days of near-silent 5-minute buckets, a 6-post burst, then a real surge."""
+    rng = np.random.default_rng(7)
+    n = 12 * 24 * 5
+    t = np.datetime64("2024-01-01T00:00") + np.arange(n) * np.timedelta64(300, "s")
+    v = (rng.random(n) < 0.05).astype(float)
+    v[12 * 24 : 12 * 25] = 1.0  # a busier hour the day before (12 posts, evenly spread)
+    v[12 * 24 * 2] = 6.0  # a burst of six posts, alone in its hour
+    surge = 12 * 24 * 4
+    v[surge : surge + 24] += np.linspace(4, 30, 24).round()
+    return t, v
+
+
+def test_gate_drops_a_lone_burst_and_keeps_the_surge() -> None:
+    t, v = _burst_series()
+    cfg = DetectConfig(min_hour_excess=0.0, small_beat_days=0.0)
+    plain = det.find_anomalies(det.score_series(t, v, cfg), cfg)
+    gated_cfg = DetectConfig()  # the production gate
+    gated = det.find_anomalies(det.score_series(t, v, gated_cfg), gated_cfg)
+    burst_day = date(2024, 1, 3)
+    surge_day = date(2024, 1, 5)
+    assert any(w.start.date() == burst_day for w in plain)
+    assert not any(w.start.date() == burst_day for w in gated)
+    assert any(w.start.date() == surge_day for w in gated)
+
+
+def test_gated_scoring_is_causal() -> None:
+    t, v = _burst_series()
+    cfg = DetectConfig(min_hour_excess=10.0)
+    full = det.score_series(t, v, cfg)["severity"].fill_null(0.0).to_numpy()
+    cut = 12 * 24 * 4 + 10
+    prefix = det.score_series(t[:cut], v[:cut], cfg)["severity"].fill_null(0.0).to_numpy()
+    assert prefix == pytest.approx(full[:cut])
