@@ -68,6 +68,27 @@ def _one_line(text: str, n: int = 100) -> str:
     return flat if len(flat) <= n else flat[: n - 1] + "…"
 
 
+def _check_options(fmt: str, by: str | None, order: str, entities: list[str]) -> None:
+    """Refuse an unknown --format/--by/--order or a malformed --entity, naming the option."""
+    from pipelines.search.filters import FilterError, validate_entities
+
+    if fmt not in FORMATS:
+        raise typer.BadParameter(
+            f"unknown format {fmt!r}; one of {', '.join(FORMATS)}", param_hint="--format"
+        )
+    if by is not None and by not in BY and by not in BY_FIELDS:
+        raise typer.BadParameter(
+            f"unknown field {by!r}; one of hour, day, {', '.join(BY_FIELDS)}", param_hint="--by"
+        )
+    if order not in ("newest", "relevance"):
+        raise typer.BadParameter(f"unknown order {order!r}; newest or relevance", param_hint="--order")
+    for value in entities:  # name the offending --entity value, not only "entities item"
+        try:
+            validate_entities([value])
+        except FilterError as exc:
+            raise _fail(f"invalid --entity {value!r}: {exc}", code=2) from None
+
+
 @app.command("search")
 def search_cmd(
     query: Annotated[
@@ -101,24 +122,10 @@ def search_cmd(
     """Search the posts: newest (or most relevant) matches, a breakdown, an exact count."""
     from pipelines.search import aggregate, termroll
     from pipelines.search.compile import SearchCompileError, filters_query
-    from pipelines.search.filters import FilterError, Filters, validate_entities
+    from pipelines.search.filters import Filters
     from pipelines.search.index import SearchIndex, SearchIndexError, index_path
 
-    if fmt not in FORMATS:
-        raise typer.BadParameter(
-            f"unknown format {fmt!r}; one of {', '.join(FORMATS)}", param_hint="--format"
-        )
-    if by is not None and by not in BY and by not in BY_FIELDS:
-        raise typer.BadParameter(
-            f"unknown field {by!r}; one of hour, day, {', '.join(BY_FIELDS)}", param_hint="--by"
-        )
-    if order not in ("newest", "relevance"):
-        raise typer.BadParameter(f"unknown order {order!r}; newest or relevance", param_hint="--order")
-    for value in entity or []:  # name the offending --entity value, not only "entities item"
-        try:
-            validate_entities([value])
-        except FilterError as exc:
-            raise _fail(f"invalid --entity {value!r}: {exc}", code=2) from None
+    _check_options(fmt, by, order, entity or [])
     try:
         selection = Filters.make(
             query=query,
