@@ -102,3 +102,19 @@ def test_built_and_run_with_no_network(tmp_path: Path) -> None:
     assert out.returncode == 0, out.stderr[-2000:]
     assert "dq8pc (1, 384)" in out.stdout
     assert list(tmp_path.glob("minilm-*-dq8pc-*.onnx"))
+
+
+def test_scores_do_not_depend_on_the_batch(cpu_scorer) -> None:
+    texts = TEXTS + EXTRA
+    cpu_scorer.fx.embedder.forget()
+    together = cpu_scorer.score_texts(texts)
+    cpu_scorer.fx.embedder.forget()
+    alone = [cpu_scorer.score_texts([t])[0] for t in texts]
+    for a, b in zip(together, alone, strict=True):
+        da, db = a.model_dump(), b.model_dump()
+        nums = ("sentiment", "threat", "hate", "toxicity")
+        # the vectors are identical; the heads' float32 products round differently by batch shape
+        assert {k: da[k] for k in nums} == pytest.approx({k: db[k] for k in nums}, abs=1e-6)
+        assert {k: v for k, v in da.items() if k not in nums} == {
+            k: v for k, v in db.items() if k not in nums
+        }
