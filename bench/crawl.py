@@ -201,7 +201,7 @@ def main() -> None:
     db.ensure_running()
     store = Store(db.uri, "bench_crawl")
     store.client.drop_database("bench_crawl")
-    store.ensure_schema()
+    store.schema.ensure()
     now = time.time()
     servers, names = [], []
     for h in range(1, args.hosts + 1):
@@ -212,7 +212,7 @@ def main() -> None:
         port = srv.server_address[1]
         for p in range(args.pages):
             name = f"bench-{h}-{p}"
-            store.upsert_source(
+            store.sources.upsert(
                 validate_source(
                     {"name": name, "kind": "rss", "url": f"http://{addr}:{port}/feed/{p}.xml"}
                 ).to_doc()

@@ -146,7 +146,7 @@ def build_index(store: Store, data_dir: Path, reuse: bool) -> Any:
     from pipelines.search.indexer import Indexer
 
     index = SearchIndex.open_or_create(index_path(data_dir))
-    have = sum(int(r["n"]) for r in store.rollup_sums("ingest", []))
+    have = sum(int(r["n"]) for r in store.rollups.sums("ingest", []))
     if not (reuse and index.searcher().num_docs == have):
         indexer = Indexer(store, index)
         t0 = time.perf_counter()
@@ -225,19 +225,19 @@ def main() -> int:
     server = EmbeddedServer(args.data_dir / "db", args.port)
     uri = server.ensure_running(timeout_s=300)
     store = Store(uri, "vigil")
-    store.ensure_schema()
+    store.schema.ensure()
     from bench.fill import fill, fill_state
 
     state = fill_state(store)
     if not args.reuse or state is None:
         store.client.drop_database("vigil")
-        store.ensure_schema()
+        store.schema.ensure()
         state = None
     if state is None or not state.get("complete"):
         n = int(state["n"]) if state else args.posts
         print(f"filling {n:,} posts ...", flush=True)
         print("fill:", fill(store, n, log=lambda m: print(m, flush=True)), flush=True)
-    have = sum(int(r["n"]) for r in store.rollup_sums("ingest", []))
+    have = sum(int(r["n"]) for r in store.rollups.sums("ingest", []))
     print(f"store holds {have:,} posts", flush=True)
     if args.fill_only:
         store.client.close()

@@ -125,10 +125,10 @@ def full_cycles(series: int, days: int, config: DetectConfig, pass_only: bool) -
         server.ensure_running()
         store = Store(server.uri, "bench")
         try:
-            store.ensure_schema()
+            store.schema.ensure()
             docs = rollups(series, range(days * 24 + 2), rng)
             last = T0 + timedelta(hours=days * 24)
-            n = store.insert_rollups([d for d in docs if d["hour"] < last])
+            n = store.rollups.insert([d for d in docs if d["hour"] < last])
             now = T0 + timedelta(days=days + 1)  # every bucket complete
             svc = DetectorService(store, config, clock=lambda: now, max_series=series + 1)
             lines = []
@@ -139,7 +139,7 @@ def full_cycles(series: int, days: int, config: DetectConfig, pass_only: bool) -
             ]
             for label, hour in steps[:1] if pass_only else steps:
                 if hour is not None:
-                    store.insert_rollups([d for d in docs if d["hour"] == hour])
+                    store.rollups.insert([d for d in docs if d["hour"] == hour])
                 started, cpu = time.perf_counter(), time.process_time()
                 report = svc.run_cycle()
                 lines.append(

@@ -27,7 +27,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from pipelines.core.models import build_post, tweet_id_to_datetime
+from pipelines.core.post import build_post, tweet_id_to_datetime
 from pipelines.store import Store, hour_floor
 
 REPO = Path(__file__).resolve().parent.parent
@@ -205,7 +205,7 @@ def _insert_ignoring_duplicates(coll: Any, docs: list[dict[str, Any]]) -> int:
 
 def fill_state(store: Store) -> dict[str, Any] | None:
     """The fill's progress record (``meta`` ``bench_fill``), or None for a store never filled."""
-    return store.get_meta(FILL_META)
+    return store.meta.get(FILL_META)
 
 
 def fill(
@@ -237,7 +237,7 @@ def fill(
     done = int(state.get("done", 0)) if same else 0
     end = state["end"].replace(tzinfo=UTC) if same and state.get("end") else datetime.now(UTC)
     if not state:
-        store.set_meta(FILL_META, n=n, days=days, seed=seed, end=end, done=0, complete=False)
+        store.meta.set(FILL_META, n=n, days=days, seed=seed, end=end, done=0, complete=False)
     rng = random.Random(seed)
     bases = base_records()
     docs0 = []
@@ -279,7 +279,7 @@ def fill(
         if len(buf) >= batch or i == n - 1:
             inserted += _insert_ignoring_duplicates(store.db.posts, buf)
             buf = []
-            store.set_meta(FILL_META, done=i + 1)
+            store.meta.set(FILL_META, done=i + 1)
             if time.perf_counter() - last_log > 30 or i == n - 1:
                 rate = (i + 1 - done) / (time.perf_counter() - t1)
                 log(f"  {i + 1:,} / {n:,} posts ({rate:,.0f} posts/s this run)")
@@ -290,7 +290,7 @@ def fill(
     store.db.rollups.delete_many({"kind": {"$in": ["ingest", "score", "place"]}})
     for i in range(0, len(rollups), batch):
         store.db.rollups.insert_many(rollups[i : i + batch], ordered=False)
-    store.set_meta(FILL_META, done=n, complete=True)
+    store.meta.set(FILL_META, done=n, complete=True)
     return {
         "base_posts": len(docs0),
         "resumed_from": done,

@@ -35,11 +35,12 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from pipelines.core.models import build_post  # noqa: E402
+from pipelines.core.post import build_post  # noqa: E402
 from pipelines.ingest import importers  # noqa: E402
 from pipelines.ingest.archive import ImportOptions, run_import  # noqa: E402
 from pipelines.ingest.importers.base import ReadOptions  # noqa: E402
 from pipelines.store import EmbeddedServer, Store  # noqa: E402
+from pipelines.store.client import INDEXES  # noqa: E402
 
 SAMPLE = REPO / "data" / "sample"
 HEADER = "Tweet ID, Tweet Text, Information Source, Information Type, Informativeness\n"
@@ -130,7 +131,7 @@ def per_index_costs(docs: list[dict], server: EmbeddedServer) -> None:
     re-reads the whole index catalogue several times per document, so each index makes the
     others dearer); what dropping one index would save is all indexes minus all-but-that-one.
     """
-    specs = {"_".join(f"{k}_{v}" for k, v in keys): (keys, opts) for keys, opts in Store.INDEXES["posts"]}
+    specs = {"_".join(f"{k}_{v}" for k, v in keys): (keys, opts) for keys, opts in INDEXES["posts"]}
     sample = docs
     _insert_cost(sample, server, "bench_idx_warm", [])  # first collection of a run pays set-up costs
     _rate, base = _insert_cost(sample, server, "bench_idx_none", [])
@@ -162,7 +163,7 @@ def breakdown(event: Path, server: EmbeddedServer, limit: int) -> None:
                 break
     client = len(docs) / (time.perf_counter() - t)
     print(f"  reader + post model only (no database): {client:,.0f} posts/s")
-    all_specs = list(Store.INDEXES["posts"])
+    all_specs = list(INDEXES["posts"])
     for label, specs in (("only _id", []), ("Vigil's indexes", all_specs)):
         rate, ms = _insert_cost(docs, server, f"bench_raw_{len(specs)}", specs)
         print(
@@ -172,14 +173,14 @@ def breakdown(event: Path, server: EmbeddedServer, limit: int) -> None:
     per_index_costs(docs, server)
     small = docs[: min(len(docs), 2000)]
     for label, method in (
-        ("Store.upsert_posts (one commit per statement)", "upsert_posts"),
-        ("Store.insert_posts (one commit per batch)", "insert_posts"),
+        ("store.posts.upsert (one commit per statement)", "upsert"),
+        ("store.posts.insert (one commit per batch)", "insert"),
     ):
         store = Store(server.uri, f"bench_{method}")
-        store.ensure_schema()
+        store.schema.ensure()
         t = time.perf_counter()
         for i in range(0, len(small), 1000):
-            getattr(store, method)([dict(d) for d in small[i : i + 1000]])
+            getattr(store.posts, method)([dict(d) for d in small[i : i + 1000]])
         print(f"  {label}, {len(small):,} posts: {len(small) / (time.perf_counter() - t):,.0f} posts/s")
         store.client.close()
 
@@ -205,7 +206,7 @@ def main() -> None:
             assert server.process is not None
             pid = server.process.pid
             store = Store(server.uri, "vigil")
-            store.ensure_schema()
+            store.schema.ensure()
             opts = ImportOptions(batch_size=args.batch_size)
             cpu0, scpu0 = _self_cpu(), _proc_stats(pid)[0]
             stats = run_import(store, event, opts)

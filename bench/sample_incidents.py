@@ -32,7 +32,7 @@ def fresh_store(tmp: str):
     server = EmbeddedServer(Path(tmp) / f"db_{uuid.uuid4().hex[:6]}", free_port())
     server.ensure_running()
     store = Store(server.uri, f"bench_{uuid.uuid4().hex[:8]}")
-    store.ensure_schema()
+    store.schema.ensure()
     return server, store
 
 
@@ -126,7 +126,7 @@ def feedback_run(store, split: str, verdicts: bool, script: str = "by-lead") -> 
     print(f"cycle 1 (data up to {t:%Y-%m-%d %H:%M}): {first.line()} (wall {time.perf_counter() - t0:.1f} s)")
     damped: set[str] = set()
     if verdicts:
-        for inc in store.find_incidents(["open"]):
+        for inc in store.incidents.find(["open"]):
             if script == "all-not-interesting":
                 verdict, note = "not_interesting", "scripted: reviewed already"
             else:
@@ -136,14 +136,14 @@ def feedback_run(store, split: str, verdicts: bool, script: str = "by-lead") -> 
             print(f"  {verdict:<15} {inc['title']}")
         from pipelines.detect import feedback as F
 
-        damped = {s for s, k in F.steps(store.detector_feedback(t), t).items() if k}
+        damped = {s for s, k in F.steps(store.detector.feedback(t), t).items() if k}
     end = t + timedelta(days=13)  # within the 14 days the verdicts are in force
     t0 = time.perf_counter()
     second = DetectorService(store, clock=lambda: end).run_cycle()
     print(
         f"cycle 2 (data up to {end:%Y-%m-%d %H:%M}): {second.line()} (wall {time.perf_counter() - t0:.1f} s)"
     )
-    after = [a for a in store.find_anomalies(limit=5000) if a["start"].replace(tzinfo=UTC) >= t]
+    after = [a for a in store.anomalies.find(limit=5000) if a["start"].replace(tzinfo=UTC) >= t]
     for a in sorted(after, key=lambda a: (a["start"], a["series"])):
         print(f"  after split: {a['series']:<32} {a['start']:%Y-%m-%d %H:%M} sev {a['severity']:.2f}")
     return {
@@ -187,14 +187,14 @@ def report(store) -> None:
     svc = DetectorService(store)
     rep = svc.run_cycle()
     print(f"detector: {rep.line()} (wall {time.perf_counter() - t0:.1f} s)")
-    anoms = store.find_anomalies(limit=5000)
+    anoms = store.anomalies.find(limit=5000)
     print(f"anomalies: {len(anoms)}")
     for a in sorted(anoms, key=lambda a: a["start"]):
         print(
             f"  {a['series']:<36} {a['start']:%Y-%m-%d %H:%M} sev {a['severity']:.2f} "
             f"obs {a.get('observed_total', 0):7.1f} exp {a.get('expected_total', 0):7.1f} posts {a.get('posts')}"
         )
-    incs = sorted(store.find_incidents(include_minor=True, limit=5000), key=rank_key)
+    incs = sorted(store.incidents.find(include_minor=True, limit=5000), key=rank_key)
     open_ = [i for i in incs if not i.get("minor") and i.get("status") == "open"]
     print(
         f"incidents: {len(open_)} open, {len(incs) - len(open_)} minor/closed; posts per open incident: "

@@ -131,7 +131,7 @@ class _FixedScorer:
     """Backend for the overhead bench: instant, constant scores (no model work)."""
 
     def __init__(self) -> None:
-        from pipelines.core.models import Scores
+        from pipelines.core.scores import Scores
 
         self.s = Scores(
             sentiment=0.1, threat=0.0, hate=0.0, toxicity=0.1, topics=["other"], model="fixed", version="0"
@@ -142,7 +142,7 @@ class _FixedScorer:
 
 
 def bench_ollama(n: int) -> None:
-    from pipelines.core.models import DEFAULT_TOPICS
+    from pipelines.core.scores import DEFAULT_TOPICS
     from pipelines.scoring import PostText
     from pipelines.scoring.llm import OllamaConfig, OllamaScorer
     from tests.scoring.ollama_standin import OllamaStandIn
@@ -177,7 +177,7 @@ def bench_worker(n: int, threads: int) -> None:
     import socket
     from datetime import UTC, datetime, timedelta
 
-    from pipelines.core.models import build_post
+    from pipelines.core.post import build_post
     from pipelines.scoring.cpu import CpuScorer
     from pipelines.scoring.worker import ScoringWorker
     from pipelines.store import EmbeddedServer, Store
@@ -190,7 +190,7 @@ def bench_worker(n: int, threads: int) -> None:
     server.ensure_running()
     store = Store(server.uri, "bench_score")
     try:
-        store.ensure_schema()
+        store.schema.ensure()
         start = datetime(2024, 1, 1, tzinfo=UTC)
         docs = [
             build_post(
@@ -198,7 +198,7 @@ def bench_worker(n: int, threads: int) -> None:
             ).to_doc()
             for i, t in enumerate(texts)
         ]
-        store.upsert_posts(docs)
+        store.posts.upsert(docs)
         worker = ScoringWorker(store, CpuScorer(threads=threads), batch=64, lease_s=300)
         t0 = time.perf_counter()
         totals = worker.drain()

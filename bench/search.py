@@ -43,7 +43,7 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from bench import search_posts as sp  # noqa: E402
-from pipelines.search import aggregate, matches, parse  # noqa: E402
+from pipelines.search import aggregate, matches, parse, termroll  # noqa: E402
 from pipelines.search.compile import filters_query  # noqa: E402
 from pipelines.search.filters import Filters  # noqa: E402
 from pipelines.search.index import SearchIndex  # noqa: E402
@@ -68,6 +68,11 @@ SHAPES: dict[str, dict[str, Any]] = {
     },
     "score_range": {"query": "flood", "threat": (0.7, 1.0)},
     "source_lang": {"query": "flood", "sources": ["twitter"], "langs": ["en"]},
+    "week_source": {
+        "since": sp.START + timedelta(days=10),
+        "until": sp.START + timedelta(days=17),
+        "sources": ["twitter"],
+    },
     "place": {"places": ["Calgary"]},
     "area": {"area_box": AREA_BOX},
     "everything": {},
@@ -81,10 +86,14 @@ OPS: dict[str, Callable[[Any, Any], Any]] = {
 
 
 class BenchStore:
-    """The reads the indexer makes of the store, answered from generated posts."""
+    """The reads the indexer makes of the store, answered from generated posts.
+
+    It stands for both repositories the indexer reads, ``store.feed`` and ``store.posts``.
+    """
 
     def __init__(self, n: int) -> None:
         self.n = n
+        self.feed = self.posts = self
         self.generate_s = 0.0
         self._k: int | None = None
         self._posts: list[dict[str, Any]] = []
@@ -97,19 +106,19 @@ class BenchStore:
             self.generate_s += time.perf_counter() - t0
         return self._posts[(seq - 1) % sp.CHUNK]
 
-    def posts_changed_after(self, seq: int, limit: int) -> list[dict[str, Any]]:
+    def changed_after(self, seq: int, limit: int) -> list[dict[str, Any]]:
         return [self._post(s) for s in range(seq + 1, min(self.n, seq + limit) + 1)]
 
-    def posts_with_seqs(self, seqs: list[int]) -> list[dict[str, Any]]:
+    def with_seqs(self, seqs: list[int]) -> list[dict[str, Any]]:
         return [self._post(s) for s in seqs if 1 <= s <= self.n]
 
     def current_seq(self) -> int:
         return self.n
 
-    def estimated_post_count(self) -> int:
+    def estimated_count(self) -> int:
         return self.n
 
-    def iter_posts(self, query: dict[str, Any], batch_size: int = 0) -> Iterator[dict[str, Any]]:
+    def iterate(self, query: dict[str, Any], batch_size: int = 0) -> Iterator[dict[str, Any]]:
         for k in range((self.n + sp.CHUNK - 1) // sp.CHUNK):
             t0 = time.perf_counter()
             batch = list(sp.posts_of(sp.chunk(k, self.n)))
@@ -122,10 +131,27 @@ def fill(index: SearchIndex, n: int) -> dict[str, float]:
     commit per 10,000, position file), then wait for merges; seconds in all and generating."""
     store = BenchStore(n)
     indexer = Indexer(store, index)
+    spent = {"rollup_s": 0.0, "rollup_cpu_s": 0.0}
+    assert indexer.rollup is not None
+    for step in ("begin", "add", "finish"):  # the term rollup's share of the fill, reported apart
+        setattr(indexer.rollup, step, _timing(getattr(indexer.rollup, step), spent))
     t0, c0 = time.perf_counter(), _cpu_s()
     indexer.rebuild()
     indexer.close()
-    return {"total_s": time.perf_counter() - t0, "generate_s": store.generate_s, "cpu_s": _cpu_s() - c0}
+    return {"total_s": time.perf_counter() - t0, "generate_s": store.generate_s, "cpu_s": _cpu_s() - c0,
+            **spent}  # fmt: skip
+
+
+def _timing(fn: Callable[..., Any], spent: dict[str, float]) -> Callable[..., Any]:
+    def timed(*args: Any) -> Any:
+        t, c = time.perf_counter(), _cpu_s()
+        try:
+            return fn(*args)
+        finally:
+            spent["rollup_s"] += time.perf_counter() - t
+            spent["rollup_cpu_s"] += _cpu_s() - c
+
+    return timed
 
 
 def _cpu_s() -> float:
@@ -256,6 +282,21 @@ def check(op: str, answer: Any, want: dict[str, Any], n: int, kw: dict[str, Any]
 # ----------------------------------------------------------------------- main
 
 
+ROLLUP = "top_terms_rollup"
+
+
+def _timed(fn: Callable[[], Any], repeats: int) -> dict[str, Any]:
+    """p50/p95 wall and p95 CPU in ms of ``fn`` (its first answer kept, not timed)."""
+    first = fn()
+    times, cpu = [], []
+    for _ in range(repeats):
+        t0, c0 = time.perf_counter(), time.process_time()
+        fn()
+        times.append((time.perf_counter() - t0) * 1000)
+        cpu.append((time.process_time() - c0) * 1000)
+    return {"p50": statistics.median(times), "p95": _p95(times), "cpu_p95": _p95(cpu), "answer": first}
+
+
 def _p95(values: list[float]) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(0.95 * len(ordered)))]
@@ -272,7 +313,8 @@ def _rss_mb() -> float:
 def prepare(path: Path, n: int) -> dict[str, Any]:
     """Fill a new index at ``path``, or reuse one filled with the same ``n`` posts."""
     meta_file = path / "bench-meta.json"
-    meta = {"n": n, "schema_version": SCHEMA_VERSION, "chunk": sp.CHUNK, "corpus": len(sp.corpus().texts)}
+    meta = {"n": n, "schema_version": SCHEMA_VERSION, "chunk": sp.CHUNK, "corpus": len(sp.corpus().texts),
+            "term_rollup": 1}  # fmt: skip
     if meta_file.is_file():
         old = json.loads(meta_file.read_text())
         if {k: old.get(k) for k in meta} == meta:
@@ -319,6 +361,10 @@ def run(path: Path, n: int, repeats: int) -> dict[str, Any]:
     secs, gen = meta["total_s"], meta["generate_s"]
     print(f"indexed {n:,} posts in {secs:,.1f} s = {n / secs:,.0f} posts/s "
           f"({n / max(secs - gen, 1e-9):,.0f} posts/s without generating the posts)")  # fmt: skip
+    if "rollup_s" in meta:
+        size = termroll.rollup_path(path).stat().st_size
+        print(f"of which the term rollup (counting the posts, writing its cells) {meta['rollup_s']:,.1f} s "
+              f"({meta['rollup_cpu_s']:,.1f} s CPU); its file {size / 1e6:,.1f} MB ({size / n:,.0f} B/post)")  # fmt: skip
     if meta.get("cpu_s"):
         print(f"CPU time of the fill {meta['cpu_s']:,.1f} s = {n / meta['cpu_s']:,.0f} posts per CPU second "
               "(all threads; independent of other load on the machine)")  # fmt: skip
@@ -342,6 +388,9 @@ def run(path: Path, n: int, repeats: int) -> dict[str, Any]:
                 cpu.append((time.process_time() - c0) * 1000)
             results[name][op] = {"p50": statistics.median(times), "p95": _p95(times), "cpu_p95": _p95(cpu),
                                  "answer": first}  # fmt: skip
+        f = Filters.make(**{k: v for k, v in kw.items() if k != "area_box"})
+        if "area_box" not in kw and termroll.eligible(f):
+            results[name][ROLLUP] = _timed(lambda f=f: termroll.top_terms(path, f, TOP), repeats)
     rss_q = _rss_mb()
     t0 = time.perf_counter()
     want = expected(n)
@@ -361,6 +410,16 @@ def run(path: Path, n: int, repeats: int) -> dict[str, Any]:
                 f"{r['p50']:>7.1f} /{r['p95']:>7.1f} ({r['cpu_p95']:>6.1f}) {'ok' if ok else 'WRONG':>5}"
             )
         print(f"{name:<12} {res['matches']:>10,}  " + "  ".join(cells))
+    print(f"top {TOP} terms from the term rollup (selections of whole hours x sources x languages):")
+    for name, res in results.items():
+        if ROLLUP in res:
+            r = res[ROLLUP]
+            ok = r.pop("answer") == want[name]["top_terms"]
+            r["exact"] = ok
+            wrong += not ok
+            print(f"{name:<12} {res['matches']:>10,}  {r['p50']:>7.1f} /{r['p95']:>7.1f} ({r['cpu_p95']:>6.1f}) "
+                  f"{'ok' if ok else 'WRONG':>5}   (aggregation: {res['top_terms']['p95']:,.1f} ms p95, "
+                  f"{res['top_terms']['cpu_p95']:,.1f} CPU)")  # fmt: skip
     slow = sum(res[op]["p95"] >= 100 for res in results.values() for op in OPS)
     slow_cpu = sum(res[op]["cpu_p95"] >= 100 for res in results.values() for op in OPS)
     print(

@@ -27,7 +27,7 @@ from typing import Any
 
 import numpy as np
 
-from pipelines.core.models import extract_terms
+from pipelines.core.text import extract_terms
 
 REPO = Path(__file__).resolve().parent.parent
 SHARED = REPO.parent / "shared" / "data"

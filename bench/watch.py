@@ -36,7 +36,7 @@ sys.path.insert(0, str(REPO))
 
 from pipelines.alerts.models import Channel, Rule  # noqa: E402
 from pipelines.alerts.service import AlertService  # noqa: E402
-from pipelines.core.models import build_post  # noqa: E402
+from pipelines.core.post import build_post  # noqa: E402
 from pipelines.search import signals  # noqa: E402
 from pipelines.search.index import SearchIndex, index_path  # noqa: E402
 from pipelines.search.indexer import Indexer  # noqa: E402
@@ -97,7 +97,7 @@ def posts(n: int, seed: int = 7) -> list[dict]:
 def add(store: Store, wl: Watchlist) -> None:
     doc = wl.to_doc()
     doc.pop("created"), doc.pop("updated")
-    store.put_config("watchlists", doc)
+    store.alerts.put_config("watchlists", doc)
 
 
 def main() -> None:
@@ -111,15 +111,15 @@ def main() -> None:
         server.ensure_running()
         try:
             store = Store(server.uri, "bench")
-            store.ensure_schema()
+            store.schema.ensure()
             wls = [
                 Watchlist.make(name=f"w{i}", query=QUERIES[i % len(QUERIES)]) for i in range(args.watchlists)
             ]
             for wl in wls:
                 add(store, wl)
             for i in range(0, len(docs), 5000):
-                store.insert_posts(docs[i : i + 5000])
-            store.rebuild_ingest_rollups()
+                store.posts.insert(docs[i : i + 5000])
+            store.rollups.rebuild_ingest()
             index = SearchIndex.create(index_path(Path(tmp) / "data"))
             indexer = Indexer(store, index)
             t = time.perf_counter()
@@ -133,14 +133,14 @@ def main() -> None:
             series_s = time.perf_counter() - t
             matched = sum(h["n"] for hs in hours for h in hs)
 
-            store.put_config(
+            store.alerts.put_config(
                 "alert_channels",
                 Channel.make(
                     name="sink", type="webhook", url="http://127.0.0.1:9/none", secret_env="UNSET"
                 ).to_doc(),
             )
             for kind in ("volume", "sentiment_shift", "threshold", "new_place", "spike"):
-                store.put_config(
+                store.alerts.put_config(
                     "alert_rules",
                     Rule.make(
                         name=f"r-{kind}", kind=kind, watchlist=wls[0].id, channels=[], min_posts=10

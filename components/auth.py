@@ -146,7 +146,7 @@ def record(action: str, target: str | None = None, details: dict[str, Any] | Non
 def audit_events(limit: int, actor: str | None = None, action: str | None = None) -> list[dict[str, Any]]:
     """Newest audit events (admins only: checked here as well as on the page)."""
     require_action("audit.view", "audit-log")
-    return data.get_store().audit_events(limit, actor=actor, action=action)
+    return data.get_store().audit.events(limit, actor=actor, action=action)
 
 
 def allowed_pages(pages: list[Any], user: CurrentUser) -> list[Any]:
@@ -275,7 +275,7 @@ def login_page() -> None:
     if st.session_state.pop(ENDED_KEY, False):
         st.warning("Your session has ended: log in again.")
     auth = get_auth()
-    if auth.store.user_count() == 0:
+    if auth.store.users.count() == 0:
         st.info("No user exists yet.")
         st.code(FIRST_USER_HINT, language=None)
         return

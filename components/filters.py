@@ -154,13 +154,7 @@ def _time_range(clock: Any) -> tuple[datetime | None, datetime | None]:
 def render_sidebar() -> Filters:
     """Draw the shared filters in the sidebar; return (and store) the validated selection."""
     ss = st.session_state
-    pending = ss.pop(PENDING_KEY, None)
-    in_url = url_params()
-    if pending is None and in_url and in_url != ss.get(URL_KEY):
-        pending = _from_url(in_url)
-    if pending is not None:
-        _apply(pending)
-    ss["f_initialised"] = True
+    _take_pending()
     clock = data.data_clock()
     # An archive opens on its whole span, live data on the last 7 days (pipelines.read.spans).
     ss.setdefault("f_preset", default_preset(clock))
@@ -184,53 +178,10 @@ def render_sidebar() -> Filters:
         places = st.multiselect(
             "Places", sorted(set(opts.places) | set(ss.get("f_places") or [])), key="f_places"
         )
-        entities = st.multiselect(
-            "Entities",
-            sorted(set(getattr(opts, "entities", ())) | set(ss.get("f_entities") or [])),
-            key="f_entities",
-            accept_new_options=True,
-            placeholder="person:Obama, org:Red Cross ...",
-            help="People (person:), organisations (org:), places (place:) and products (product:) "
-            "named in posts; type one as type:name. Any of them matches.",
-        )
-        watch_ids = [""] + [w for w, _ in opts.watchlists]
-        names = dict(opts.watchlists)
-        if ss.get("f_watchlist") and ss["f_watchlist"] not in watch_ids:
-            # A link may name a watchlist the (5-minute cached) options do not list yet:
-            # keep it; an unknown id simply matches no post, which the count shows.
-            watch_ids.append(ss["f_watchlist"])
-        elif not ss.get("f_watchlist"):
-            ss["f_watchlist"] = ""
-        watchlist = st.selectbox(
-            "Watchlist",
-            watch_ids,
-            key="f_watchlist",
-            format_func=lambda w: names.get(w, w) if w else "(any)",
-            disabled=len(watch_ids) == 1,
-        )
-        ranges: dict[str, tuple[float, float]] = {}
-        with st.expander(
-            "Scores", expanded=any(ss.get(f"f_{n}") not in (None, r) for n, r in SCORE_SLIDERS.items())
-        ):
-            for name, full in SCORE_SLIDERS.items():
-                ss.setdefault(f"f_{name}", full)
-                ranges[name] = st.slider(name, full[0], full[1], key=f"f_{name}", step=0.05)
-            st.caption("A range narrower than the full scale keeps only scored posts.")
-        area = ss.get(AREA_KEY)
-        if not isinstance(area, GeoArea):
-            area = ss[AREA_KEY] = None
-        if area is not None:
-            st.markdown(f"**Area:** {markdown_text(area.describe())}")
-            st.caption(
-                "Posts whose own coordinates, or else first named place, lie in the area drawn on the map."
-            )
-            st.button(
-                "Remove the area filter",
-                key="f_clear_area",
-                icon=":material/close:",
-                on_click=set_area,
-                args=(None,),
-            )
+        entities = _entity_picker(opts)
+        watchlist = _watchlist_picker(opts)
+        ranges = _score_ranges()
+        area = _area_box()
         try:
             filters = Filters.make(
                 since=since,
@@ -250,6 +201,85 @@ def render_sidebar() -> Filters:
     ss[STATE_KEY] = filters
     _write_url(filters)
     return filters
+
+
+def _take_pending() -> None:
+    """Apply a selection requested by a link or button (or a changed page address) to the widgets."""
+    ss = st.session_state
+    pending = ss.pop(PENDING_KEY, None)
+    in_url = url_params()
+    if pending is None and in_url and in_url != ss.get(URL_KEY):
+        pending = _from_url(in_url)
+    if pending is not None:
+        _apply(pending)
+    ss["f_initialised"] = True
+
+
+def _entity_picker(opts: Any) -> list[str]:
+    """Entities known to the index plus any already selected (a link may name a new one)."""
+    return st.multiselect(
+        "Entities",
+        sorted(set(getattr(opts, "entities", ())) | set(st.session_state.get("f_entities") or [])),
+        key="f_entities",
+        accept_new_options=True,
+        placeholder="person:Obama, org:Red Cross ...",
+        help="People (person:), organisations (org:), places (place:) and products (product:) "
+        "named in posts; type one as type:name. Any of them matches.",
+    )
+
+
+def _watchlist_picker(opts: Any) -> str:
+    ss = st.session_state
+    watch_ids = [""] + [w for w, _ in opts.watchlists]
+    names = dict(opts.watchlists)
+    if ss.get("f_watchlist") and ss["f_watchlist"] not in watch_ids:
+        # A link may name a watchlist the (5-minute cached) options do not list yet:
+        # keep it; an unknown id simply matches no post, which the count shows.
+        watch_ids.append(ss["f_watchlist"])
+    elif not ss.get("f_watchlist"):
+        ss["f_watchlist"] = ""
+    return st.selectbox(
+        "Watchlist",
+        watch_ids,
+        key="f_watchlist",
+        format_func=lambda w: names.get(w, w) if w else "(any)",
+        disabled=len(watch_ids) == 1,
+    )
+
+
+def _score_ranges() -> dict[str, tuple[float, float]]:
+    """The score sliders, in an expander that opens by itself when one is narrowed."""
+    ss = st.session_state
+    ranges: dict[str, tuple[float, float]] = {}
+    with st.expander(
+        "Scores", expanded=any(ss.get(f"f_{n}") not in (None, r) for n, r in SCORE_SLIDERS.items())
+    ):
+        for name, full in SCORE_SLIDERS.items():
+            ss.setdefault(f"f_{name}", full)
+            ranges[name] = st.slider(name, full[0], full[1], key=f"f_{name}", step=0.05)
+        st.caption("A range narrower than the full scale keeps only scored posts.")
+    return ranges
+
+
+def _area_box() -> GeoArea | None:
+    """The area drawn on the map, if any, with the button that removes it."""
+    ss = st.session_state
+    area = ss.get(AREA_KEY)
+    if not isinstance(area, GeoArea):
+        area = ss[AREA_KEY] = None
+    if area is not None:
+        st.markdown(f"**Area:** {markdown_text(area.describe())}")
+        st.caption(
+            "Posts whose own coordinates, or else first named place, lie in the area drawn on the map."
+        )
+        st.button(
+            "Remove the area filter",
+            key="f_clear_area",
+            icon=":material/close:",
+            on_click=set_area,
+            args=(None,),
+        )
+    return area
 
 
 def render_active(filters: Filters) -> None:

@@ -3,7 +3,8 @@
 Each step is a small function of a string (tested table by table in
 ``tests/crawler/test_cleaning.py``); :func:`clean_item` chains them according to the
 format a spider declared for each field. Validation proper (dates, URLs, lengths,
-terms, hashes) stays in :mod:`pipelines.core.models`, shared with the archive importer.
+terms, hashes) stays in :mod:`pipelines.core.post` and :mod:`pipelines.core.text`, shared with
+the archive importer.
 """
 
 from __future__ import annotations

@@ -45,7 +45,7 @@ class CrawlReport:
                 run.error(f"crawl stopped early: {reason}")
             if not run.store_failed and name in getattr(spider, "sources", {}):
                 try:
-                    get_store().update_source_state(
+                    get_store().sources.update_state(
                         name,
                         cursor=run.cursor,
                         validators=list(run.validators.values()),

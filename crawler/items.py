@@ -2,7 +2,7 @@
 
 Spiders fill these from what they parsed and nothing more; the item pipeline
 (:mod:`crawler.pipelines`) cleans the text, validates with
-:func:`pipelines.core.models.build_post` and stores. ``raw`` keeps the parsed record so a
+:func:`pipelines.core.post.build_post` and stores. ``raw`` keeps the parsed record so a
 rejected item can be quarantined with its payload.
 """
 

@@ -1,7 +1,7 @@
 """Item pipeline: clean -> validate -> store (Scrapy ``ITEM_PIPELINES``, in that order).
 
 * :class:`CleanPipeline` applies the pure steps of :mod:`crawler.cleaning`.
-* :class:`ValidatePipeline` builds the post with :func:`pipelines.core.models.build_post`; a
+* :class:`ValidatePipeline` builds the post with :func:`pipelines.core.post.build_post`; a
   rejected item is written to ``quarantine`` (kind ``crawl``) with its reason and raw
   payload, then dropped with that reason. Items without a date get the spider's
   fallback date and ``meta.ts_estimated: true``.
@@ -22,7 +22,7 @@ from scrapy.exceptions import DropItem
 from crawler.cleaning import clean_item
 from crawler.items import PostItem, RejectedItem
 from crawler.runtime import get_store
-from pipelines.core.models import InvalidPost, build_post
+from pipelines.core.post import InvalidPost, build_post
 from pipelines.store import StoreError
 
 log = logging.getLogger(__name__)
@@ -66,7 +66,7 @@ class ValidatePipeline(_Base):
         if run is not None:
             run.dropped += 1
         try:
-            self.store.quarantine("crawl", reason, raw, origin=origin, source=source)
+            self.store.quarantine.add("crawl", reason, raw, origin=origin, source=source)
         except StoreError as exc:
             log.error("could not quarantine a rejected item of %s: %s", source, exc)
             if run is not None:
@@ -133,9 +133,9 @@ class StorePipeline(_Base):
     def _write(self, docs: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], set[str], set[str]]:
         # One document per _id per batch (a feed may list an entry twice).
         unique = list({d["_id"]: d for d in docs}.values())
-        res = self.store.insert_new_posts(unique)
+        res = self.store.posts.insert_new(unique)
         new_ids = set(res.inserted_ids or [])
-        crossed = set(self.store.mark_cross_posts([d for d in unique if d["_id"] in new_ids]))
+        crossed = set(self.store.posts.mark_cross_posts([d for d in unique if d["_id"] in new_ids]))
         return unique, new_ids, crossed
 
     async def flush(self) -> None:

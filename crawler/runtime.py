@@ -38,7 +38,7 @@ def load_sources(names: list[str], kind: str) -> tuple[dict[str, SourceDef], dic
     defs: dict[str, SourceDef] = {}
     states: dict[str, dict] = {}
     for name in names:
-        doc = store.get_source(name)
+        doc = store.sources.get(name)
         if doc is None:
             raise InvalidSource(f"unknown source {name!r} (see: python -m pipelines sources list)")
         src = validate_source(doc)

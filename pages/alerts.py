@@ -13,6 +13,7 @@ from pipelines.alerts.models import RULE_KINDS, AlertConfigError, Channel, Rule
 from pipelines.alerts.notify import send_test
 from pipelines.core.config import Settings
 from pipelines.core.escape import markdown_text
+from pipelines.scoring.thresholds import high_thresholds
 
 user = auth.require_page("alerts.view")
 st.title("Alerts")
@@ -70,7 +71,19 @@ with rules_tab:
             p1, p2, p3, p4 = st.columns(4)
             r_sev = p1.number_input("Spike: min severity", 0.0, 1.0, 0.5, 0.05, key="al_r_sev")
             r_score = p2.selectbox("Threshold: score", ["threat", "hate", "toxicity"], key="al_r_score")
-            r_min_score = p3.number_input("Threshold: min score", 0.0, 1.0, 0.8, 0.05, key="al_r_min_score")
+            cuts = high_thresholds()
+            r_min_score = p3.number_input(
+                "Threshold: min score",
+                0.0,
+                1.0,
+                None,
+                0.05,
+                key="al_r_min_score",
+                placeholder="tuned high cut",
+                help="Empty: the score's tuned high cut ("
+                + ", ".join(f"{k} {v:g}" for k, v in cuts.items())
+                + "), the cut of the high-threat counts.",
+            )
             r_posts = p4.number_input("Volume: min posts", 1, 10_000_000, 50, key="al_r_posts")
             q1, q2, q3, q4 = st.columns(4)
             r_window = q1.number_input("Window (hours)", 1, 168, 1, key="al_r_window")
@@ -111,7 +124,7 @@ with rules_tab:
             except AlertConfigError as exc:
                 st.error(markdown_text(exc))
             else:
-                store.put_config("alert_rules", rule_obj.to_doc())
+                store.alerts.put_config("alert_rules", rule_obj.to_doc())
                 auth.record(
                     "alert.rule.save", rule_obj.id, {"kind": rule_obj.kind, "watchlist": rule_obj.watchlist}
                 )
@@ -123,7 +136,7 @@ with rules_tab:
             gone = d1.selectbox("Delete a rule", rule_ids, key="al_r_delete")
             if d2.button("Delete rule", key="al_r_delete_btn"):
                 auth.require_action("alerts.edit", f"rule:{gone}")
-                store.delete_config("alert_rules", gone)
+                store.alerts.delete_config("alert_rules", gone)
                 auth.record("alert.rule.delete", gone)
                 data.clear()
                 st.session_state["al_msg_ok"] = f"Deleted rule {gone}."
@@ -205,7 +218,7 @@ with channels_tab:
             except AlertConfigError as exc:
                 st.error(markdown_text(exc))
             else:
-                store.put_config("alert_channels", ch.to_doc())
+                store.alerts.put_config("alert_channels", ch.to_doc())
                 auth.record("alert.channel.save", ch.name, {"type": ch.type})
                 data.clear()
                 st.session_state["al_msg_ok"] = f"Saved channel {ch.name} ({ch.type})."

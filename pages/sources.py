@@ -38,7 +38,7 @@ if not defined.is_empty():
         on = st.toggle(r["source"], value=bool(r["enabled"]), key=f"src_on_{r['source']}")
         if on != bool(r["enabled"]):
             auth.require_action("sources.edit", f"source:{r['source']}")
-            store.set_source_enabled(r["source"], on)
+            store.sources.set_enabled(r["source"], on)
             auth.record("source.enable" if on else "source.disable", r["source"])
             data.clear()
             st.rerun()
@@ -71,10 +71,10 @@ if submitted:
     else:
         auth.require_action("sources.edit", f"source:{src.name}")
         store = data.get_store()
-        if store.get_source(src.name) is not None:
+        if store.sources.get(src.name) is not None:
             st.error(f"A source named {src.name!r} already exists.")
         else:
-            store.upsert_source(src.to_doc())
+            store.sources.upsert(src.to_doc())
             auth.record("source.add", src.name, {"kind": src.kind})
             data.clear()
             st.success(f"Added {src.name!r}; the crawler picks it up on its next cycle.")

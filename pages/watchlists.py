@@ -159,13 +159,13 @@ b1, b2, _ = st.columns([1, 1, 4])
 if b1.button("Save", type="primary", disabled=draft is None, key=f"wl_save_{k}"):
     auth.require_action("watchlists.edit", f"watchlist:{draft.id if draft else ''}")
     assert draft is not None
-    if current is None and store.get_config("watchlists", draft.id) is not None:
+    if current is None and store.alerts.get_config("watchlists", draft.id) is not None:
         st.error(f"A watchlist with the id {draft.id!r} exists already: choose another name.")
     else:
         doc = draft.to_doc()
         doc.pop("created", None)
         doc.pop("updated", None)
-        store.put_config("watchlists", doc)
+        store.alerts.put_config("watchlists", doc)
         auth.record("watchlist.save", draft.id, {"query": draft.query, "fingerprint": draft.fingerprint})
         data.clear()
         st.session_state["wl_saved"] = draft.id
@@ -173,7 +173,7 @@ if b1.button("Save", type="primary", disabled=draft is None, key=f"wl_save_{k}")
         st.rerun()
 if current is not None and b2.button("Delete", key=f"wl_del_{k}"):
     auth.require_action("watchlists.edit", f"watchlist:{current.id}")
-    store.delete_config("watchlists", current.id)
+    store.alerts.delete_config("watchlists", current.id)
     auth.record("watchlist.delete", current.id)
     data.clear()
     st.session_state["wl_pick_next"] = NEW

@@ -179,7 +179,7 @@ def _explain_first_user(store: object) -> None:
     """Say in the log how to create the first user while there is none (auth, issue 8)."""
     from pipelines.auth.users import FIRST_USER_HINT
 
-    if store.user_count() == 0:  # type: ignore[attr-defined]
+    if store.users.count() == 0:  # type: ignore[attr-defined]
         for line in FIRST_USER_HINT.splitlines():
             log.warning(line)
 
@@ -187,6 +187,7 @@ def _explain_first_user(store: object) -> None:
 def run_stack(settings: Settings) -> int:
     """Open the store (starting the embedded server if needed), then supervise the rest."""
     from pipelines.store import Store
+    from pipelines.store.client import safe_uri
 
     store = Store.open(settings)
     env = dict(os.environ)
@@ -213,7 +214,7 @@ def run_stack(settings: Settings) -> int:
     log.info(
         "Vigil is starting: dashboard on http://localhost:%d, store %s",
         settings.vigil_ui_port,
-        "embedded (" + str(settings.db_path) + ")" if server and server.owned else store._safe_uri(),
+        "embedded (" + str(settings.db_path) + ")" if server and server.owned else safe_uri(store.uri),
     )
     _explain_first_user(store)
     try:

@@ -45,7 +45,7 @@ def store(db_server: EmbeddedServer) -> Iterator[Store]:
     """A store on a database of its own, schema ensured, dropped afterwards."""
     name = f"t_{uuid.uuid4().hex[:12]}"
     s = Store(db_server.uri, name)
-    s.ensure_schema()
+    s.schema.ensure()
     yield s
     s.client.drop_database(name)
     s.client.close()

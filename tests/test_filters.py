@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from pipelines.core.models import build_post
+from pipelines.core.post import build_post
 from pipelines.search import QuerySyntaxError
 from pipelines.search.filters import FilterError, Filters, GeoArea
 
@@ -33,12 +33,12 @@ def _seed(store):
         ).to_doc()
         d["scores"] = {"threat": threat, "sentiment": sent, "places": [{"name": text.split()[-1]}]}
         docs.append(d)
-    store.upsert_posts(docs)
+    store.posts.upsert(docs)
     return docs
 
 
 def _ids(store, f: Filters) -> set[str]:
-    return {d["_id"] for d in store.find_posts(f.to_mongo(), limit=100)}
+    return {d["_id"] for d in store.posts.find(f.to_mongo(), limit=100)}
 
 
 @pytest.mark.parametrize(

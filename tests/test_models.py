@@ -6,16 +6,15 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from pipelines.core.models import (
+from pipelines.core.post import (
     MAX_TEXT_CHARS,
     InvalidPost,
     build_post,
     check_url,
-    content_hash,
-    extract_terms,
     parse_ts,
     tweet_id_to_datetime,
 )
+from pipelines.core.text import content_hash, extract_terms
 
 NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
 

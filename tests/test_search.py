@@ -11,7 +11,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from pipelines.core.models import build_post, extract_terms
+from pipelines.core.post import build_post
+from pipelines.core.text import extract_terms
 from pipelines.search import (
     MAX_QUERY_CHARS,
     And,
@@ -145,7 +146,7 @@ def test_compiled_filter_selects_what_matches_says(store):
         build_post(source="t", native_id=str(i), ts="2013-06-20T00:00:00Z", text=t).to_doc()
         for i, t in enumerate(TEXTS)
     ]
-    store.upsert_posts(docs)
+    store.posts.upsert(docs)
     for q in [
         "flood",
         "flood -drill",
@@ -158,7 +159,7 @@ def test_compiled_filter_selects_what_matches_says(store):
     ]:
         node = parse(q)
         want = {d["_id"] for d in docs if matches(node, d["terms"], d["text"])}
-        got = {d["_id"] for d in store.find_posts(compile_query(q), limit=100)}
+        got = {d["_id"] for d in store.posts.find(compile_query(q), limit=100)}
         assert got == want, q
         assert want, f"{q} should match something in the table"
 

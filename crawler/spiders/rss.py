@@ -21,7 +21,7 @@ from crawler.feeds import ParsedFeed, parse_feed, struct_to_datetime
 from crawler.items import PostItem, RejectedItem, TextFormat
 from crawler.spiders.base import SourceSpider
 from crawler.state import SourceRun
-from pipelines.core.models import InvalidPost, parse_ts
+from pipelines.core.post import InvalidPost, parse_ts
 from pipelines.ingest.sources import SourceDef
 
 MAX_MEDIA = 10

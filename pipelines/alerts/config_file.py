@@ -74,8 +74,8 @@ def apply_config(store: Store, cfg: AlertConfig, origin: str = "alerts config") 
     Rules naming a channel or watchlist that exists neither in the file nor in the store
     are refused before anything is written.
     """
-    channels = {c.name for c in cfg.channels} | {d["_id"] for d in store.list_config("alert_channels")}
-    watch = {w.id for w in cfg.watchlists} | {d["_id"] for d in store.list_config("watchlists")}
+    channels = {c.name for c in cfg.channels} | {d["_id"] for d in store.alerts.list_config("alert_channels")}
+    watch = {w.id for w in cfg.watchlists} | {d["_id"] for d in store.alerts.list_config("watchlists")}
     for r in cfg.rules:
         missing = [c for c in r.channels if c not in channels]
         if missing:
@@ -83,11 +83,11 @@ def apply_config(store: Store, cfg: AlertConfig, origin: str = "alerts config") 
         if r.watchlist and r.watchlist not in watch:
             raise AlertConfigError(f"{origin}: rule {r.id!r} names unknown watchlist {r.watchlist!r}")
     for c in cfg.channels:
-        store.put_config("alert_channels", c.to_doc())
+        store.alerts.put_config("alert_channels", c.to_doc())
     for w in cfg.watchlists:
-        store.put_config("watchlists", _watch_doc(w))
+        store.alerts.put_config("watchlists", _watch_doc(w))
     for r in cfg.rules:
-        store.put_config("alert_rules", r.to_doc())
+        store.alerts.put_config("alert_rules", r.to_doc())
     return {"channels": len(cfg.channels), "watchlists": len(cfg.watchlists), "rules": len(cfg.rules)}
 
 

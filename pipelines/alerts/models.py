@@ -64,7 +64,9 @@ class Rule(BaseModel):
 
     - ``spike``: an anomaly on the watchlist's series (any series when no watchlist)
       with ``severity >= min_severity``.
-    - ``threshold``: any post with ``scores.<score> >= min_score``.
+    - ``threshold``: any post with ``scores.<score> >= min_score``; without ``min_score``,
+      the score's tuned "high" cut (:func:`pipelines.scoring.thresholds.high_thresholds`,
+      chosen on tune splits, the cut of the "high threat" counts).
     - ``volume``: at least ``min_posts`` posts in a window of ``window_hours`` hours.
     - ``sentiment_shift``: mean sentiment over the last ``window_hours`` falls by at least
       ``drop`` against the ``baseline_days`` before it (each side needs ``min_scored``).
@@ -87,7 +89,7 @@ class Rule(BaseModel):
     enabled: bool = True
     min_severity: float = Field(default=0.5, ge=0, le=1)
     score: Literal["threat", "hate", "toxicity"] = "threat"
-    min_score: float = Field(default=0.8, ge=0, le=1)
+    min_score: float | None = Field(default=None, ge=0, le=1)
     min_posts: int = Field(default=50, ge=1, le=10_000_000)
     window_hours: int = Field(default=1, ge=1, le=168)
     drop: float = Field(default=0.3, gt=0, le=2)
@@ -159,11 +161,25 @@ class Rule(BaseModel):
         values = {k: v for k, v in doc.items() if k in cls.model_fields}
         return cls.model_validate({**values, "id": doc["_id"]})
 
+    @property
+    def score_cut(self) -> float:
+        """What a ``threshold`` rule compares with: ``min_score``, else the tuned high cut.
+
+        Read when the rule runs, so a retrained card or ``VIGIL_HIGH_CUTS`` applies to
+        rules saved before it.
+        """
+        if self.min_score is not None:
+            return self.min_score
+        from pipelines.scoring.thresholds import high_cut
+
+        return high_cut(self.score)
+
     def describe(self) -> str:
         """One line saying what the rule fires on (for the UI and messages)."""
         what = {
             "spike": f"anomaly with severity >= {self.min_severity:g}",
-            "threshold": f"a post with {self.score} >= {self.min_score:g}",
+            "threshold": f"a post with {self.score} >= {self.score_cut:g}"
+            + ("" if self.min_score is not None else " (the tuned high cut)"),
             "volume": f">= {self.min_posts} posts in {self.window_hours} h",
             "sentiment_shift": (
                 f"mean sentiment over {self.window_hours} h falls by >= {self.drop:g} "

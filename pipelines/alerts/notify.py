@@ -88,7 +88,7 @@ class Notifier:
 
     def channels(self) -> dict[str, Channel]:
         out = {}
-        for doc in self.store.list_config("alert_channels"):
+        for doc in self.store.alerts.list_config("alert_channels"):
             try:
                 ch = Channel.from_doc(doc)
             except ValueError as exc:
@@ -111,7 +111,7 @@ class Notifier:
                     for d in self.watch_series(spec["watchlist"], since, until)
                 ]
             else:
-                rows = self.store.rollup_sums("ingest", ["hour"], since, until)
+                rows = self.store.rollups.sums("ingest", ["hour"], since, until)
             rows.sort(key=lambda r: r["hour"])
             return volume_png(rows, spec.get("mark_start"), spec.get("mark_end"))
 
@@ -120,7 +120,7 @@ class Notifier:
     def deliver_due(self, limit: int = 100) -> DeliveryReport:
         """Send every delivery whose ``next_try`` has come, in parallel; update the log."""
         now = self.clock()
-        due = self.store.due_deliveries(now, limit)
+        due = self.store.alerts.due_deliveries(now, limit)
         report = DeliveryReport()
         if not due:
             return report
@@ -131,14 +131,14 @@ class Notifier:
         for d, (ok, info, retryable) in results:
             attempts = int(d.get("attempts") or 0) + 1
             if ok:
-                self.store.update_delivery(
+                self.store.alerts.update_delivery(
                     d["_id"], status="sent", attempts=attempts, sent_at=now, receipt=info, last_error=None
                 )
                 report.sent += 1
                 continue
             if retryable and attempts < self.max_attempts:
                 nxt = now + retry_delay(attempts, self.retry_base_s)
-                self.store.update_delivery(
+                self.store.alerts.update_delivery(
                     d["_id"], status="retrying", attempts=attempts, last_error=info, next_try=nxt
                 )
                 report.retrying += 1
@@ -151,7 +151,9 @@ class Notifier:
                     info,
                 )
             else:
-                self.store.update_delivery(d["_id"], status="failed", attempts=attempts, last_error=info)
+                self.store.alerts.update_delivery(
+                    d["_id"], status="failed", attempts=attempts, last_error=info
+                )
                 report.failed += 1
                 log.error(
                     "delivery %s to %s failed for good after %d attempt(s): %s",
@@ -200,7 +202,7 @@ def send_test(
     store: Store, name: str, public_url: str | None = None, client: httpx.Client | None = None
 ) -> tuple[bool, str]:
     """Send a test message through one channel now (no retry) and log it; ``(ok, detail)``."""
-    doc = store.get_config("alert_channels", name)
+    doc = store.alerts.get_config("alert_channels", name)
     if doc is None:
         return False, f"no channel named {name!r}"
     ch = Channel.from_doc(doc)
@@ -212,7 +214,7 @@ def send_test(
         ok = True
     except senders.DeliveryError as exc:
         detail, ok = str(exc), False
-    store.enqueue_delivery(
+    store.alerts.enqueue_delivery(
         {
             "_id": did,
             "rule": "test",

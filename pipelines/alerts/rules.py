@@ -190,11 +190,12 @@ def spike_events(rule: Rule, inputs: RuleInputs) -> list[Event]:
 
 
 def threshold_events(rule: Rule, inputs: RuleInputs) -> list[Event]:
-    """One event per post whose score reaches ``min_score`` within the look-back."""
+    """One event per post whose score reaches the rule's cut within the look-back."""
     since = lookback_start(rule, inputs.data_now)
+    cut = rule.score_cut
     out = []
     for p in inputs.posts:
-        if p.score is None or p.score < rule.min_score or (p.ts is not None and p.ts < since):
+        if p.score is None or p.score < cut or (p.ts is not None and p.ts < since):
             continue
         out.append(
             Event(
@@ -207,8 +208,8 @@ def threshold_events(rule: Rule, inputs: RuleInputs) -> list[Event]:
                 watchlist=rule.watchlist,
                 series=f"watch:{rule.watchlist}" if rule.watchlist else None,
                 observed=float(p.score),
-                expected=rule.min_score,
-                detail=f"A post from {p.source} scored {rule.score} {p.score:.2f} (threshold {rule.min_score:g}).",
+                expected=cut,
+                detail=f"A post from {p.source} scored {rule.score} {p.score:.2f} (threshold {cut:g}).",
                 posts=(p,),
                 link_path=_explore_path(rule.watchlist, p.ts, p.ts),
             )

@@ -147,7 +147,7 @@ def anomaly_view(
 def load_watchlists(store: Store) -> list[Watchlist]:
     """Valid watchlists (an invalid document is logged and skipped)."""
     out = []
-    for doc in store.list_config("watchlists"):
+    for doc in store.alerts.list_config("watchlists"):
         try:
             out.append(Watchlist.from_doc(doc))
         except ValueError as exc:
@@ -222,7 +222,7 @@ class AlertService:
         reader = self.reader()
         searcher, query = reader.select(f)
         ids = aggregate.newest_ids(searcher, query, limit=limit)
-        by_id = {d["_id"]: d for d in self.store.posts_by_ids(ids, POST_FIELDS)} if ids else {}
+        by_id = {d["_id"]: d for d in self.store.posts.by_ids(ids, POST_FIELDS)} if ids else {}
         return [by_id[i] for i in ids if i in by_id]
 
     # ------------------------------------------------------------------ public
@@ -234,7 +234,7 @@ class AlertService:
         rules = self.rules()
         self._watchlists = {w.id: w for w in load_watchlists(self.store)}
         names = {w.id: w.name for w in self._watchlists.values()}
-        newest = self.store.newest_post_ts(now)
+        newest = self.store.posts.newest_ts(now)
         data_now = min(newest, now) if newest else now
         for rule in rules:
             if rule.watchlist and rule.watchlist not in names:
@@ -256,7 +256,7 @@ class AlertService:
 
     def rules(self) -> list[Rule]:
         out = []
-        for doc in self.store.list_config("alert_rules"):
+        for doc in self.store.alerts.list_config("alert_rules"):
             try:
                 rule = Rule.from_doc(doc)
             except ValueError as exc:
@@ -273,22 +273,22 @@ class AlertService:
         since = R.lookback_start(rule, data_now)
         kw: dict[str, Any] = {"data_now": data_now, "watchlist_name": names.get(rule.watchlist or "")}
         if rule.kind == "spike":
-            docs = self.store.anomalies_since(since)
+            docs = self.store.anomalies.since(since)
             ids = {
                 (p.get("_id") or p.get("id")) if isinstance(p, Mapping) else p
                 for d in docs
                 for p in (d.get("posts") or (d.get("evidence") or {}).get("posts") or [])[:5]
             }
             ids.discard(None)
-            by_id = {p["_id"]: p for p in self.store.posts_by_ids(sorted(ids))} if ids else {}
-            incidents = self.store.incidents_of_anomalies([str(d["_id"]) for d in docs])
+            by_id = {p["_id"]: p for p in self.store.posts.by_ids(sorted(ids))} if ids else {}
+            incidents = self.store.incidents.of_anomalies([str(d["_id"]) for d in docs])
             kw["anomalies"] = [
                 a
                 for a in (anomaly_view(d, by_id, incidents.get(str(d["_id"]))) for d in docs)
                 if a is not None
             ]
         elif rule.kind == "threshold":
-            f = Filters.make(since=since, watchlist=rule.watchlist, **{rule.score: (rule.min_score, 1.0)})
+            f = Filters.make(since=since, watchlist=rule.watchlist, **{rule.score: (rule.score_cut, 1.0)})
             docs = self._matching(f, MAX_THRESHOLD_POSTS)
             kw["posts"] = [post_ref(d, rule.score) for d in docs]
         elif rule.kind in ("volume", "sentiment_shift"):
@@ -318,8 +318,8 @@ class AlertService:
         reader = self.reader()
         searcher = reader.index.searcher()
         seen = signals.first_sightings(searcher, reader.index.schema, wl, since)
-        posts = {p["_id"]: p for p in self.store.posts_by_ids([s["post"] for s in seen])} if seen else {}
-        doc = self.store.get_config("watchlists", wl.id) or {}
+        posts = {p["_id"]: p for p in self.store.posts.by_ids([s["post"] for s in seen])} if seen else {}
+        doc = self.store.alerts.get_config("watchlists", wl.id) or {}
         created = _dt(doc.get("created"))
         out = []
         for s in seen:
@@ -351,11 +351,11 @@ class AlertService:
             events = [self._with_top_posts(rule, e) for e in events]
         for ev in events:
             eid = event_id(rule.id, ev.key)
-            if self.store.alert_events({"_id": eid}, limit=1):
+            if self.store.alerts.events({"_id": eid}, limit=1):
                 continue
-            decision = R.decide(rule, now, self.store.last_alert_sent(rule.id))
+            decision = R.decide(rule, now, self.store.alerts.last_sent(rule.id))
             doc = self._event_doc(eid, ev, decision, now)
-            if self.store.insert_alert_event(doc):
+            if self.store.alerts.insert_event(doc):
                 report.events += 1
                 report.decisions[decision] = report.decisions.get(decision, 0) + 1
 
@@ -386,20 +386,20 @@ class AlertService:
 
     def _flush_summaries(self, rule: Rule, now: datetime) -> None:
         """Assign due digest and held events to their summary group (queued next)."""
-        pending = self.store.alert_events(
+        pending = self.store.alerts.events(
             {"rule": rule.id, "decision": "digest", "group": None}, limit=10_000
         )
         boundary = R.digest_due(rule, now, [e["created"] for e in pending])
         if boundary is not None:
             ids = [e["_id"] for e in pending if e["created"] < boundary]
-            self.store.update_alert_events(ids, group=f"digest|{boundary.isoformat()}", queued=False)
-        held = self.store.alert_events({"rule": rule.id, "decision": "hold", "group": None}, limit=10_000)
+            self.store.alerts.update_events(ids, group=f"digest|{boundary.isoformat()}", queued=False)
+        held = self.store.alerts.events({"rule": rule.id, "decision": "hold", "group": None}, limit=10_000)
         for end, ids in R.release_held(rule, now, [(e["_id"], e["created"]) for e in held]).items():
-            self.store.update_alert_events(ids, group=f"held|{end.isoformat()}", queued=False)
+            self.store.alerts.update_events(ids, group=f"held|{end.isoformat()}", queued=False)
 
     def _queue(self, rule: Rule, names: Mapping[str, str], now: datetime) -> int:
         """One delivery per channel for every group of events not queued yet."""
-        todo = self.store.alert_events(
+        todo = self.store.alerts.events(
             {"rule": rule.id, "queued": False, "group": {"$ne": None}}, limit=10_000
         )
         groups: dict[str, list[dict[str, Any]]] = defaultdict(list)
@@ -429,8 +429,8 @@ class AlertService:
                     "payload": message_to_doc(msg),
                     "chart": chart,
                 }
-                queued += int(self.store.enqueue_delivery(doc))
-            self.store.update_alert_events([e["_id"] for e in events], queued=True)
+                queued += int(self.store.alerts.enqueue_delivery(doc))
+            self.store.alerts.update_events([e["_id"] for e in events], queued=True)
         return queued
 
     def link(self, path: str | None) -> str | None:

@@ -62,7 +62,7 @@ def preview(reader: Reader, wl: Watchlist, until: datetime, days: int = PREVIEW_
     )
     ids = aggregate.newest_ids(searcher, query, limit=PREVIEW_POSTS) if count else []
     proj = {"ts": 1, "source": 1, "author": 1, "text": 1, "url": 1}
-    by_id = {d["_id"]: d for d in reader.store.posts_by_ids(ids, proj)} if ids else {}
+    by_id = {d["_id"]: d for d in reader.store.posts.by_ids(ids, proj)} if ids else {}
     rows = [by_id[i] for i in ids if i in by_id]
     posts = pl.DataFrame(
         {c: [r.get(c) for r in rows] for c in ("ts", "source", "author", "text", "url")},
@@ -80,7 +80,7 @@ def preview(reader: Reader, wl: Watchlist, until: datetime, days: int = PREVIEW_
 def visible_watchlists(store: Store, user: str | None, role: str | None) -> list[Watchlist]:
     """Watchlists this user may see (admins: all; others: own, shared, team), by name."""
     out = []
-    for doc in store.list_config("watchlists"):
+    for doc in store.alerts.list_config("watchlists"):
         try:
             wl = Watchlist.from_doc(doc)
         except ValueError:
@@ -123,7 +123,7 @@ def watchlist_table(reader: Reader | None, watchlists: list[Watchlist]) -> pl.Da
 
 def rules(store: Store) -> list[Rule]:
     out = []
-    for doc in store.list_config("alert_rules"):
+    for doc in store.alerts.list_config("alert_rules"):
         try:
             out.append(Rule.from_doc(doc))
         except ValueError:
@@ -133,7 +133,7 @@ def rules(store: Store) -> list[Rule]:
 
 def channels(store: Store) -> list[Channel]:
     out = []
-    for doc in store.list_config("alert_channels"):
+    for doc in store.alerts.list_config("alert_channels"):
         try:
             out.append(Channel.from_doc(doc))
         except ValueError:
@@ -184,7 +184,7 @@ def deliveries(
 ) -> pl.DataFrame:
     """The delivery log, newest first (what was sent where, attempts, the last error)."""
     rows: list[dict[str, Any]] = []
-    for d in store.delivery_log(limit, status=status, rule=rule, channel=channel):
+    for d in store.alerts.delivery_log(limit, status=status, rule=rule, channel=channel):
         rows.append(
             {
                 "at": d.get("at"),

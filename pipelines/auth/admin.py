@@ -42,7 +42,7 @@ class UserAdmin:
 
     def _get(self, username: str) -> dict[str, Any]:
         name = check_username(username)
-        user = self.store.get_user(name)
+        user = self.store.users.get(name)
         if user is None:
             raise UserError(f"no user named {name!r}")
         return user
@@ -54,7 +54,7 @@ class UserAdmin:
         role = check_role(role)
         now = self.clock()
         doc = new_user_doc(name, role, self.passwords.hash(password, name), now, who)
-        if not self.store.insert_user(doc):
+        if not self.store.users.insert(doc):
             raise UserError(f"a user named {name!r} already exists")
         audit(self.store, who, "user.add", name, {"role": role}, at=now)
         return {k: v for k, v in doc.items() if k not in ("password_hash", "totp_secret", "recovery_codes")}
@@ -63,8 +63,8 @@ class UserAdmin:
         """Users without secrets, with whether TOTP is set up and recovery codes left."""
         self._actor(actor)
         rows = []
-        for u in self.store.list_users():
-            full = self.store.get_user(u["_id"]) or {}
+        for u in self.store.users.list_all():
+            full = self.store.users.get(u["_id"]) or {}
             rows.append(
                 {
                     "username": u["_id"],
@@ -79,7 +79,7 @@ class UserAdmin:
         return rows
 
     def _active_admins(self) -> set[str]:
-        return {u["_id"] for u in self.store.list_users() if u.get("role") == "admin" and u.get("active")}
+        return {u["_id"] for u in self.store.users.list_all() if u.get("role") == "admin" and u.get("active")}
 
     def set_role(self, username: str, role: str, actor: Actor) -> None:
         who = self._actor(actor)
@@ -87,7 +87,7 @@ class UserAdmin:
         role = check_role(role)
         if user.get("role") == "admin" and role != "admin" and self._active_admins() == {user["_id"]}:
             raise UserError(f"{user['_id']!r} is the last active admin: make another admin first")
-        self.store.update_user(user["_id"], {"role": role})
+        self.store.users.update(user["_id"], {"role": role})
         audit(
             self.store, who, "user.role", user["_id"], {"from": user.get("role"), "to": role}, at=self.clock()
         )
@@ -98,8 +98,8 @@ class UserAdmin:
         user = self._get(username)
         if not active and user.get("role") == "admin" and self._active_admins() == {user["_id"]}:
             raise UserError(f"{user['_id']!r} is the last active admin: make another admin first")
-        self.store.update_user(user["_id"], {"active": bool(active)})
-        revoked = 0 if active else self.store.delete_user_sessions(user["_id"])
+        self.store.users.update(user["_id"], {"active": bool(active)})
+        revoked = 0 if active else self.store.sessions.delete_for_user(user["_id"])
         action = "user.enable" if active else "user.disable"
         audit(self.store, who, action, user["_id"], {"sessions_revoked": revoked}, at=self.clock())
 
@@ -108,21 +108,21 @@ class UserAdmin:
         who = self._actor(actor)
         user = self._get(username)
         now = self.clock()
-        self.store.update_user(
+        self.store.users.update(
             user["_id"],
             {"password_hash": self.passwords.hash(password, user["_id"]), "password_changed": now},
         )
-        revoked = self.store.delete_user_sessions(user["_id"])
+        revoked = self.store.sessions.delete_for_user(user["_id"])
         audit(self.store, who, "user.password", user["_id"], {"sessions_revoked": revoked}, at=now)
 
     def reset_totp(self, username: str, actor: Actor) -> None:
         """Forget the second factor and recovery codes: the next login enrols again."""
         who = self._actor(actor)
         user = self._get(username)
-        self.store.update_user(
+        self.store.users.update(
             user["_id"], {"totp_secret": None, "totp_last_step": None, "recovery_codes": []}
         )
-        revoked = self.store.delete_user_sessions(user["_id"])
+        revoked = self.store.sessions.delete_for_user(user["_id"])
         audit(self.store, who, "user.totp_reset", user["_id"], {"sessions_revoked": revoked}, at=self.clock())
 
     def unlock(self, username: str, actor: Actor) -> bool:

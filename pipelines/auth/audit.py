@@ -1,6 +1,6 @@
 """The audit log: who did what, when, to what, with which details.
 
-Events go to the ``audit`` collection through :meth:`Store.append_audit`, the only
+Events go to the ``audit`` collection through :meth:`pipelines.store.audit.AuditLog.append`, the only
 write Vigil makes to it (no update or delete exists in the code). ``details`` are
 made safe to store: keys become plain strings (a ``$`` or ``.`` in a key is replaced,
 so no user-supplied key turns into a MongoDB operator or path), values are
@@ -94,5 +94,5 @@ def audit(
         "target": None if target is None else str(target)[:500],
         "details": safe_details(details or {}),
     }
-    store.append_audit(doc)
+    store.audit.append(doc)
     return doc

@@ -136,7 +136,7 @@ class Auth(UserAdmin):
         name = normalise_username(username)
         throttle.check(self.store, [throttle.user_key(name), throttle.client_key(client)], now)
         try:
-            user = self.store.get_user(check_username(username))
+            user = self.store.users.get(check_username(username))
         except InvalidUsername:
             user = None
         verdict = self.passwords.verify(user.get("password_hash") if user else None, password)
@@ -144,14 +144,14 @@ class Auth(UserAdmin):
             self._fail(name, client, "unknown user" if user is None else "wrong password", now)
             raise LoginError("wrong username or password")
         if verdict.needs_rehash:
-            self.store.update_user(
+            self.store.users.update(
                 user["_id"], {"password_hash": self.passwords.hasher.hash(normalise(password))}
             )
             audit(self.store, user["_id"], "user.rehash", user["_id"], {}, at=now)
         if not user.get("active"):
             audit(self.store, user["_id"], "login.failed", user["_id"], {"reason": "disabled"}, at=now)
             raise LoginError("this account is disabled: ask an administrator")
-        self.store.purge_sessions(now)
+        self.store.sessions.purge(now)
         stage: Literal["totp", "enrol"] = "totp" if user.get("totp_secret") else "enrol"
         token = sessions.create(self.store, user["_id"], stage, now, self.policy.sessions, client)
         return LoginStep(token, stage, user["_id"])
@@ -164,10 +164,10 @@ class Auth(UserAdmin):
 
     def _complete(self, pending: dict[str, Any], client: str | None, method: str, now: datetime) -> str:
         name = pending["user"]
-        self.store.delete_session(pending["_id"])
+        self.store.sessions.delete(pending["_id"])
         throttle.clear(self.store, throttle.user_key(name))
         token = sessions.create(self.store, name, "full", now, self.policy.sessions, client)
-        self.store.update_user(name, {"last_login": now})
+        self.store.users.update(name, {"last_login": now})
         audit(self.store, name, "login", name, {"method": method, "client": client or "unknown"}, at=now)
         return token
 
@@ -177,19 +177,19 @@ class Auth(UserAdmin):
         pending = self._pending(token, "totp", now)
         name = pending["user"]
         throttle.check(self.store, [throttle.user_key(name), throttle.client_key(client)], now)
-        user = self.store.get_user(name)
+        user = self.store.users.get(name)
         if user is None or not user.get("active") or not user.get("totp_secret"):
-            self.store.delete_session(pending["_id"])
+            self.store.sessions.delete(pending["_id"])
             raise LoginError("this login has expired: enter your username and password again")
         c = totp.normalise_code(code)
         if totp.looks_like_totp(c):
             step = totp.matching_step(user["totp_secret"], c, now)
-            if step is not None and self.store.advance_totp_step(name, step):
+            if step is not None and self.store.users.advance_totp_step(name, step):
                 return self._complete(pending, client, "totp", now)
             reason = "wrong code" if step is None else "code already used"
         elif totp.looks_like_recovery(c):
-            if self.store.consume_recovery_code(name, totp.recovery_hash(c)):
-                left = len((self.store.get_user(name) or {}).get("recovery_codes") or [])
+            if self.store.users.consume_recovery_code(name, totp.recovery_hash(c)):
+                left = len((self.store.users.get(name) or {}).get("recovery_codes") or [])
                 audit(self.store, name, "recovery.used", name, {"left": left}, at=now)
                 return self._complete(pending, client, "recovery", now)
             reason = "wrong recovery code"
@@ -205,7 +205,7 @@ class Auth(UserAdmin):
         secret = pending.get("enrol_secret")
         if not secret:
             secret = totp.new_secret()
-            self.store.update_session(pending["_id"], {"enrol_secret": secret}, stage="enrol")
+            self.store.sessions.update(pending["_id"], {"enrol_secret": secret}, stage="enrol")
         uri = totp.provisioning_uri(secret, pending["user"], self.policy.issuer)
         return Enrolment(secret, uri, totp.qr_png(uri))
 
@@ -217,16 +217,16 @@ class Auth(UserAdmin):
         name = pending["user"]
         throttle.check(self.store, [throttle.user_key(name), throttle.client_key(client)], now)
         secret = pending.get("enrol_secret")
-        user = self.store.get_user(name)
+        user = self.store.users.get(name)
         if not secret or user is None or not user.get("active") or user.get("totp_secret"):
-            self.store.delete_session(pending["_id"])
+            self.store.sessions.delete(pending["_id"])
             raise LoginError("this login has expired: enter your username and password again")
         step = totp.matching_step(secret, totp.normalise_code(code), now)
         if step is None:
             self._fail(name, client, "wrong enrolment code", now)
             raise LoginError("wrong code: check the time on your phone and enter the code shown now")
         codes = totp.new_recovery_codes()
-        self.store.update_user(
+        self.store.users.update(
             name,
             {
                 "totp_secret": secret,
@@ -241,7 +241,7 @@ class Auth(UserAdmin):
     def new_recovery_codes(self, user: CurrentUser) -> list[str]:
         """Replace the signed-in user's recovery codes (old ones stop working)."""
         codes = totp.new_recovery_codes()
-        self.store.update_user(user.username, {"recovery_codes": list(codes.hashes)})
+        self.store.users.update(user.username, {"recovery_codes": list(codes.hashes)})
         audit(self.store, user.username, "recovery.renewed", user.username, {}, at=self.clock())
         return list(codes.codes)
 
@@ -253,9 +253,9 @@ class Auth(UserAdmin):
         doc = sessions.load(self.store, token, now, self.policy.sessions)
         if doc is None:
             return None
-        user = self.store.get_user(doc["user"])
+        user = self.store.users.get(doc["user"])
         if user is None or not user.get("active"):
-            self.store.delete_session(doc["_id"])
+            self.store.sessions.delete(doc["_id"])
             return None
         expires = min(doc["expires"], doc["last_seen"] + self.policy.sessions.idle)
         return CurrentUser(user["_id"], user["role"], doc["_id"], expires)

@@ -68,7 +68,7 @@ def create(
         raise ValueError(f"unknown session stage {stage!r}")
     token = new_token()
     lifetime = policy.absolute if stage == "full" else policy.pending
-    store.insert_session(
+    store.sessions.insert(
         {
             "_id": session_id(token),
             "user": username,
@@ -90,15 +90,15 @@ def load(
     if not isinstance(token, str) or not token or len(token) > MAX_TOKEN_CHARS:
         return None
     sid = session_id(token)
-    doc = store.get_session(sid)
+    doc = store.sessions.get(sid)
     if doc is None or doc.get("stage") != stage:
         return None
     idle_limit = policy.idle if stage == "full" else policy.pending
     if now >= doc["expires"] or now - doc["last_seen"] >= idle_limit:
-        store.delete_session(sid)
+        store.sessions.delete(sid)
         return None
     if stage == "full" and now - doc["last_seen"] >= policy.touch_every:
-        store.update_session(sid, {"last_seen": now})
+        store.sessions.update(sid, {"last_seen": now})
         doc["last_seen"] = now
     return doc
 
@@ -107,4 +107,4 @@ def revoke(store: Store, token: Any) -> bool:
     """Delete the session of ``token`` (logout)."""
     if not isinstance(token, str) or not token or len(token) > MAX_TOKEN_CHARS:
         return False
-    return store.delete_session(session_id(token))
+    return store.sessions.delete(session_id(token))

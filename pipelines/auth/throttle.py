@@ -68,7 +68,7 @@ def client_key(client: str | None) -> str:
 def check(store: Store, keys: list[str], now: datetime) -> None:
     """Raise :class:`Throttled` if any key is locked or still inside its delay."""
     worst: tuple[float, bool] | None = None
-    for doc in store.login_throttle(keys).values():
+    for doc in store.login_throttle.counters(keys).values():
         for field, locked in (("locked_until", True), ("next_allowed", False)):
             until = doc.get(field)
             if until is not None and until > now:
@@ -81,17 +81,17 @@ def check(store: Store, keys: list[str], now: datetime) -> None:
 
 def record_failure(store: Store, key: str, now: datetime, policy: ThrottlePolicy) -> bool:
     """Count a failure; set the delay or the lock. Returns ``True`` when this locked the key."""
-    doc = store.record_login_failure(key, now, forget_before=now - policy.lockout)
+    doc = store.login_throttle.record_failure(key, now, forget_before=now - policy.lockout)
     n = int(doc.get("failures", 1))
     if n >= policy.max_failures(key):
         already = doc.get("locked_until") is not None and doc["locked_until"] > now
-        store.set_login_throttle(key, locked_until=now + policy.lockout, next_allowed=None)
+        store.login_throttle.set(key, locked_until=now + policy.lockout, next_allowed=None)
         return not already
     delay = policy.delay_after(n)
-    store.set_login_throttle(key, next_allowed=now + timedelta(seconds=delay) if delay else None)
+    store.login_throttle.set(key, next_allowed=now + timedelta(seconds=delay) if delay else None)
     return False
 
 
 def clear(store: Store, key: str) -> bool:
     """Forget a key's failures (successful login, or an admin's unlock)."""
-    return store.clear_login_failures(key)
+    return store.login_throttle.clear(key)

@@ -103,7 +103,7 @@ def alerts(
         try:
             while not stop.is_set():
                 # One alerts loop at a time: two would race on the same events and journal.
-                if not store.take_lease("alerts", owner, max(60.0, interval * 4)):
+                if not store.meta.take_lease("alerts", owner, max(60.0, interval * 4)):
                     if once:
                         _fail("another alerts loop is running (it holds the 'alerts' lease); try again later")
                     typer.echo("another alerts loop holds the lease; waiting")
@@ -117,7 +117,7 @@ def alerts(
                     break
                 stop.wait(interval)
         finally:
-            store.release_lease("alerts", owner)
+            store.meta.release_lease("alerts", owner)
             notifier.close()
     finally:
         store.close()
@@ -183,7 +183,7 @@ def history(limit: int = 20, status: str | None = None, rule: str | None = None)
     """The newest deliveries (status, attempts, last error)."""
     store = _store()
     try:
-        rows = store.delivery_log(limit, status=status, rule=rule)
+        rows = store.alerts.delivery_log(limit, status=status, rule=rule)
     finally:
         store.close()
     for r in rows:
@@ -202,7 +202,7 @@ def channels_list() -> None:
 
     store = _store()
     try:
-        for doc in store.list_config("alert_channels"):
+        for doc in store.alerts.list_config("alert_channels"):
             ch = Channel.from_doc(doc)
             typer.echo(f"{ch.name:<20} {ch.type:<9} {'on ' if ch.enabled else 'off'} {ch.target()}")
     finally:
@@ -237,7 +237,7 @@ def channels_add(
         _fail(str(exc))
     store = _store()
     try:
-        store.put_config("alert_channels", ch.to_doc())
+        store.alerts.put_config("alert_channels", ch.to_doc())
     finally:
         store.close()
     typer.echo(f"channel {ch.name} ({ch.type}) saved: {ch.target()}")
@@ -247,7 +247,7 @@ def channels_add(
 def channels_remove(name: str) -> None:
     store = _store()
     try:
-        ok = store.delete_config("alert_channels", name)
+        ok = store.alerts.delete_config("alert_channels", name)
     finally:
         store.close()
     if not ok:
@@ -264,7 +264,7 @@ def rules_list() -> None:
 
     store = _store()
     try:
-        for doc in store.list_config("alert_rules"):
+        for doc in store.alerts.list_config("alert_rules"):
             r = Rule.from_doc(doc)
             state = "on " if r.enabled else "off"
             typer.echo(f"{r.id:<24} {state} {r.describe()} -> {', '.join(r.channels) or '(no channel)'}")
@@ -305,13 +305,13 @@ def rules_add(
             rule = Rule.make(**values)
         except AlertConfigError as exc:
             _fail(str(exc))
-        known = {d["_id"] for d in store.list_config("alert_channels")}
+        known = {d["_id"] for d in store.alerts.list_config("alert_channels")}
         missing = [c for c in rule.channels if c not in known]
         if missing:
             _fail(f"unknown channel(s): {', '.join(missing)} (add them with `alerts channels add`)")
-        if rule.watchlist and store.get_config("watchlists", rule.watchlist) is None:
+        if rule.watchlist and store.alerts.get_config("watchlists", rule.watchlist) is None:
             _fail(f"unknown watchlist {rule.watchlist!r}")
-        store.put_config("alert_rules", rule.to_doc())
+        store.alerts.put_config("alert_rules", rule.to_doc())
     finally:
         store.close()
     typer.echo(f"rule {rule.id} saved: {rule.describe()}")
@@ -321,7 +321,7 @@ def rules_add(
 def rules_remove(rule_id: str) -> None:
     store = _store()
     try:
-        ok = store.delete_config("alert_rules", rule_id)
+        ok = store.alerts.delete_config("alert_rules", rule_id)
     finally:
         store.close()
     if not ok:
@@ -336,7 +336,7 @@ def rules_remove(rule_id: str) -> None:
 def watch_list() -> None:
     store = _store()
     try:
-        for doc in store.list_config("watchlists"):
+        for doc in store.alerts.list_config("watchlists"):
             typer.echo(f"{doc['_id']:<24} {doc.get('name', '')!s:<30} {doc.get('query', '')!s:<40}")
     finally:
         store.close()
@@ -389,7 +389,7 @@ def watch_add(
         doc = wl.to_doc()
         doc.pop("created", None)
         doc.pop("updated", None)
-        store.put_config("watchlists", doc)
+        store.alerts.put_config("watchlists", doc)
     finally:
         store.close()
     typer.echo(f"watchlist {wl.id} saved (fingerprint {wl.fingerprint})")
@@ -400,7 +400,7 @@ def watch_remove(watchlist_id: str) -> None:
     """Delete a watchlist; the alerts loop then removes its tags and rollups."""
     store = _store()
     try:
-        ok = store.delete_config("watchlists", watchlist_id)
+        ok = store.alerts.delete_config("watchlists", watchlist_id)
     finally:
         store.close()
     if not ok:

@@ -72,14 +72,14 @@ def crawl(
             if not results:
                 typer.echo("no source is due")
             raise typer.Exit(0 if all(r["status"] in ("ok", "partial") for r in results) else 1)
-        if store.get_meta("sources_seeded") is None and not store.list_sources():
+        if store.meta.get("sources_seeded") is None and not store.sources.list_all():
             path = Path(settings.vigil_crawl_sources_file)
             if path.is_file():
                 written, errors = seed_sources(store, path)
                 for e in errors:
                     typer.echo(f"warning: {e}", err=True)
                 typer.echo(f"seeded {len(written)} source(s) from {path}")
-            store.set_meta("sources_seeded", file=str(path))
+            store.meta.set("sources_seeded", file=str(path))
         stop = threading.Event()
         for sig in (signal.SIGINT, signal.SIGTERM):
             signal.signal(sig, lambda *_: stop.set())
@@ -136,10 +136,10 @@ def sources_add(
         _fail(str(exc))
     store = _store()
     try:
-        existed = store.get_source(src.name) is not None
+        existed = store.sources.get(src.name) is not None
         if existed and not replace:
             _fail(f"source {src.name!r} already exists (use --replace to overwrite it)")
-        store.upsert_source(src.to_doc())
+        store.sources.upsert(src.to_doc())
         _audit(store, "source.replace" if existed else "source.add", src.name, {"kind": src.kind})
     finally:
         store.close()
@@ -153,7 +153,7 @@ def sources_list(as_json: bool = typer.Option(False, "--json", help="One JSON ob
     """Every source with its state: last run, status, next run."""
     store = _store()
     try:
-        docs = store.list_sources()
+        docs = store.sources.list_all()
     finally:
         store.close()
     if as_json:
@@ -181,7 +181,7 @@ def sources_list(as_json: bool = typer.Option(False, "--json", help="One JSON ob
 def _toggle(name: str, enabled: bool) -> None:
     store = _store()
     try:
-        ok = store.set_source_enabled(name, enabled)
+        ok = store.sources.set_enabled(name, enabled)
         if ok:
             _audit(store, "source.enable" if enabled else "source.disable", name)
     finally:
@@ -208,7 +208,7 @@ def sources_remove(name: str) -> None:
     """Delete a source definition (its posts stay)."""
     store = _store()
     try:
-        ok = store.remove_source(name)
+        ok = store.sources.remove(name)
         if ok:
             _audit(store, "source.remove", name)
     finally:
@@ -233,7 +233,7 @@ def sources_seed(
     store = _store()
     try:
         written, errors = seed_sources(store, path, replace=replace)
-        store.set_meta("sources_seeded", file=str(path))
+        store.meta.set("sources_seeded", file=str(path))
     except InvalidSource as exc:
         _fail(str(exc))
     finally:
@@ -253,7 +253,7 @@ def sources_runs(
     """Recent crawl runs: status, counts and the first error."""
     store = _store()
     try:
-        runs = store.crawl_runs(name, limit=limit)
+        runs = store.crawl_runs.recent(name, limit=limit)
     finally:
         store.close()
     for r in runs:

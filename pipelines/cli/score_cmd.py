@@ -59,7 +59,7 @@ def score(
             f"scored {totals.scored}, retry {totals.retry}, failed {totals.failed}, "
             f"quarantined {totals.quarantined}; by model: {json.dumps(totals.models)}"
         )
-        typer.echo(f"posts by status: {json.dumps(store.scoring_status_counts())}")
+        typer.echo(f"posts by status: {json.dumps(store.score_queue.status_counts())}")
     finally:
         store.close()
 

@@ -68,6 +68,27 @@ def _one_line(text: str, n: int = 100) -> str:
     return flat if len(flat) <= n else flat[: n - 1] + "…"
 
 
+def _check_options(fmt: str, by: str | None, order: str, entities: list[str]) -> None:
+    """Refuse an unknown --format/--by/--order or a malformed --entity, naming the option."""
+    from pipelines.search.filters import FilterError, validate_entities
+
+    if fmt not in FORMATS:
+        raise typer.BadParameter(
+            f"unknown format {fmt!r}; one of {', '.join(FORMATS)}", param_hint="--format"
+        )
+    if by is not None and by not in BY and by not in BY_FIELDS:
+        raise typer.BadParameter(
+            f"unknown field {by!r}; one of hour, day, {', '.join(BY_FIELDS)}", param_hint="--by"
+        )
+    if order not in ("newest", "relevance"):
+        raise typer.BadParameter(f"unknown order {order!r}; newest or relevance", param_hint="--order")
+    for value in entities:  # name the offending --entity value, not only "entities item"
+        try:
+            validate_entities([value])
+        except FilterError as exc:
+            raise _fail(f"invalid --entity {value!r}: {exc}", code=2) from None
+
+
 @app.command("search")
 def search_cmd(
     query: Annotated[
@@ -99,26 +120,12 @@ def search_cmd(
     fmt: Annotated[str, typer.Option("--format", help="table, csv or json.")] = "table",
 ) -> None:
     """Search the posts: newest (or most relevant) matches, a breakdown, an exact count."""
-    from pipelines.search import aggregate
+    from pipelines.search import aggregate, termroll
     from pipelines.search.compile import SearchCompileError, filters_query
-    from pipelines.search.filters import FilterError, Filters, validate_entities
+    from pipelines.search.filters import Filters
     from pipelines.search.index import SearchIndex, SearchIndexError, index_path
 
-    if fmt not in FORMATS:
-        raise typer.BadParameter(
-            f"unknown format {fmt!r}; one of {', '.join(FORMATS)}", param_hint="--format"
-        )
-    if by is not None and by not in BY and by not in BY_FIELDS:
-        raise typer.BadParameter(
-            f"unknown field {by!r}; one of hour, day, {', '.join(BY_FIELDS)}", param_hint="--by"
-        )
-    if order not in ("newest", "relevance"):
-        raise typer.BadParameter(f"unknown order {order!r}; newest or relevance", param_hint="--order")
-    for value in entity or []:  # name the offending --entity value, not only "entities item"
-        try:
-            validate_entities([value])
-        except FilterError as exc:
-            raise _fail(f"invalid --entity {value!r}: {exc}", code=2) from None
+    _check_options(fmt, by, order, entity or [])
     try:
         selection = Filters.make(
             query=query,
@@ -142,9 +149,10 @@ def search_cmd(
         rows = [{by: t.isoformat(), "posts": n} for t, n in aggregate.histogram(searcher, q, BY[by])]
         _emit(rows, fmt)
     elif by:
-        _emit(
-            [{by: v, "posts": n} for v, n in aggregate.top_values(searcher, q, by, size=max(limit, 1))], fmt
-        )
+        size = max(limit, 1)
+        rolled = termroll.top_terms(index.path, selection, size) if by == "terms" else None
+        top = rolled if rolled is not None else aggregate.top_values(searcher, q, by, size=size)
+        _emit([{by: v, "posts": n} for v, n in top], fmt)
     elif limit:
         _emit(_rows(searcher, q, limit, order, aggregate), fmt)
     if count:
@@ -161,7 +169,7 @@ def _rows(searcher: Any, q: Any, limit: int, order: str, aggregate: Any) -> list
         return []
     try:
         with Store.open(get_settings(), ensure_schema=False) as store:
-            posts = {p["_id"]: p for p in store.posts_by_ids(ids, {"ts": 1, "source": 1, "text": 1})}
+            posts = {p["_id"]: p for p in store.posts.by_ids(ids, {"ts": 1, "source": 1, "text": 1})}
     except StoreError as exc:
         raise _fail(str(exc)) from None
     return [
@@ -199,7 +207,7 @@ def index_cmd(
             index = SearchIndex.create(path) if rebuild else SearchIndex.open_or_create(path)
             indexer = Indexer(store, index)
             if rebuild or read_position(path) is None:
-                with tqdm(total=store.estimated_post_count(), unit="posts", file=sys.stderr) as bar:
+                with tqdm(total=store.posts.estimated_count(), unit="posts", file=sys.stderr) as bar:
 
                     def progress(done: int, total: int) -> None:
                         bar.total = max(total, done)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
+from typing import Annotated, Literal
 
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -124,6 +125,12 @@ class Settings(BaseSettings):
     )
     vigil_score_idle_s: float = Field(
         default=2.0, gt=0, description="Sleep of `score --loop` when no post is waiting."
+    )
+    vigil_high_cuts: dict[Literal["threat", "hate", "toxicity"], Annotated[float, Field(ge=0, le=1)]] = Field(
+        default_factory=dict,
+        description='Override of the tuned "high" cut per score, JSON such as {"threat": 0.4} '
+        "(default: the cuts chosen on tune splits, heads/card.json). Rollups already written keep "
+        "the cut they were counted with: run `score --rebuild-rollups` after changing it.",
     )
 
     # alerts (issue 7)

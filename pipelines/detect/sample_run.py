@@ -3,7 +3,7 @@
 The detector's end-to-end checks (``bench/sample_incidents.py`` and the sample test)
 need the sample scored: the CPU scorer takes minutes on two shared cores, so its
 outcomes are recorded once (``record_scores``) and replayed through the real
-:class:`~pipelines.scoring.worker.ScoringWorker` (claims, ``complete_scores``, rollups)
+:class:`~pipelines.scoring.worker.ScoringWorker` (claims, ``store.score_queue.complete``, rollups)
 by :class:`ReplayScorer`. Everything downstream (rollups, detector, incidents) is the
 production code on a real store.
 """
@@ -18,7 +18,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from pipelines.core.models import Scores
+from pipelines.core.scores import Scores
 from pipelines.scoring import Outcome, PostText
 
 
@@ -66,7 +66,7 @@ def load_scores(path: Path) -> dict[str, dict[str, Any]]:
 def record_scores(store: Any, path: Path, note: str = "") -> int:
     """Write every scored post's scores to ``path`` (compact, deterministic order)."""
     scores: dict[str, Any] = {}
-    for p in store.iter_scored_posts():
+    for p in store.score_queue.iter_scored():
         sc = dict(p.get("scores") or {})
         sc.pop("rationale", None)
         scores[str(p["_id"])] = sc
@@ -86,29 +86,40 @@ def load_sample(store: Any, sample_dir: Path) -> int:
     return stats.inserted
 
 
-class _ScoredInserts:
-    """A store whose ``insert_posts`` attaches recorded scores (status ``scored``) first.
+class _ScoredPosts:
+    """The posts repository, but ``insert`` attaches recorded scores (status ``scored``) first.
 
     Why: on SecantusDB every post update is its own commit (~40 s per 1,000 posts on two
     busy cores), while inserts are batched; writing recorded scores at import time and
     recounting the score rollups (:func:`pipelines.scoring.worker.rebuild_rollups`, the
-    production recount) costs seconds. Everything else is the wrapped store.
+    production recount) costs seconds. Everything else is the wrapped repository.
     """
 
-    def __init__(self, store: Any, recorded: Mapping[str, Mapping[str, Any]]) -> None:
-        self._store = store
+    def __init__(self, posts: Any, recorded: Mapping[str, Mapping[str, Any]]) -> None:
+        self._posts = posts
         self._recorded = recorded
 
     def __getattr__(self, name: str) -> Any:
-        return getattr(self._store, name)
+        return getattr(self._posts, name)
 
-    def insert_posts(self, docs: Sequence[dict[str, Any]]) -> Any:
+    def insert(self, docs: Sequence[dict[str, Any]]) -> Any:
         for d in docs:
             rec = self._recorded.get(str(d.get("_id")))
             if rec is not None:
                 d["scores"] = _scores(rec).to_doc()
                 d["status"] = "scored"
-        return self._store.insert_posts(docs)
+        return self._posts.insert(docs)
+
+
+class _ScoredInserts:
+    """A store whose ``posts`` is :class:`_ScoredPosts`; everything else is the wrapped store."""
+
+    def __init__(self, store: Any, recorded: Mapping[str, Mapping[str, Any]]) -> None:
+        self._store = store
+        self.posts = _ScoredPosts(store.posts, recorded)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._store, name)
 
 
 def load_scored(store: Any, sample_dir: Path, recorded: Mapping[str, Mapping[str, Any]]) -> int:

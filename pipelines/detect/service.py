@@ -14,7 +14,7 @@ import (the bundled 2013 sample) is scored like live data:
 
 The first cycle reads every rollup; later ones read from the newest hour seen so far
 minus the lookback, its context and the training window of its oldest chunk (bounded). Overlapping detections of one series merge into
-one anomaly (:meth:`pipelines.store.Store.upsert_anomaly`), so rescoring is idempotent.
+one anomaly (:meth:`pipelines.store.anomalies.Anomalies.upsert`), so rescoring is idempotent.
 """
 
 from __future__ import annotations
@@ -151,7 +151,7 @@ class DetectorService:
         """Score every changed series once and store what it finds."""
         started = time.perf_counter()
         report = CycleReport()
-        meta = self.store.get_meta("detector") or {}
+        meta = self.store.meta.get("detector") or {}
         newest_seen = meta.get("newest")
         newest_seen = _utc(newest_seen)
         # Enough history for the lookback, its context and the fits of its oldest chunk.
@@ -166,11 +166,11 @@ class DetectorService:
                 self.index = SearchIndex.open(self.index_dir)
             except SearchIndexError as exc:
                 log.warning("detector: no watch series yet: %s", exc)
-        docs = self.store.detector_rollups(since) + self._watch_docs(since)
+        docs = self.store.rollups.for_detector(since) + self._watch_docs(since)
         series = build_series(docs, min_total=self.min_total, max_series=self.max_series)
-        state = self.store.detector_state()
+        state = self.store.detector.state()
         now = self.clock()
-        self._damping = F.steps(self.store.detector_feedback(now), now)
+        self._damping = F.steps(self.store.detector.feedback(now), now)
         report.damped = len(self._damping)
         touched: list[tuple[datetime, datetime]] = []
         done: dict[str, datetime] = {}
@@ -194,13 +194,13 @@ class DetectorService:
             report.scored += 1
             report.points += points
             for window, doc in found:
-                _id, inserted = self.store.upsert_anomaly(doc)
+                _id, inserted = self.store.anomalies.upsert(doc)
                 report.inserted += int(inserted)
                 report.updated += int(not inserted)
                 log.debug("anomaly %s (%s) %s", _id, "new" if inserted else "updated", window)
                 touched.append((window.start, window.end))
             done[str(sid)] = newest
-        self.store.set_detector_state(done)
+        self.store.detector.set_state(done)
         if touched:
             try:
                 report.incidents = self.rebuild_incidents(
@@ -212,7 +212,7 @@ class DetectorService:
         report.seconds = time.perf_counter() - started
         report.peak_rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
         newest_meta = max(filter(None, [newest_all, _utc(newest_seen)]), default=None)
-        self.store.set_meta(
+        self.store.meta.set(
             "detector",
             newest=newest_meta,
             last_cycle=utcnow(),
@@ -314,7 +314,7 @@ class DetectorService:
 
     def _watchlists(self) -> dict[str, Watchlist]:
         out = {}
-        for doc in self.store.list_config("watchlists"):
+        for doc in self.store.alerts.list_config("watchlists"):
             try:
                 wl = Watchlist.from_doc(doc)
             except ValueError:
@@ -344,7 +344,7 @@ class DetectorService:
         if len(ids) < D.EVIDENCE_POSTS:
             window = (w.start, w.end)
             ids = signals.newest_ids_between(searcher, schema, query, *window, D.TERM_SAMPLE)
-        posts = self.store.posts_by_ids(ids, POST_FIELDS) if ids else []
+        posts = self.store.posts.by_ids(ids, POST_FIELDS) if ids else []
         baseline = (w.start - timedelta(days=7), w.start)
         return {
             "posts": E.top_posts(posts, sid.metric, D.EVIDENCE_POSTS),
@@ -365,10 +365,10 @@ class DetectorService:
             query = {**query, f"scores.{metric_name}": {"$gte": 0.5}}
         peak_lo = max(w.start, w.peak - timedelta(hours=1))
         peak_hi = min(w.end, w.peak + timedelta(hours=2))
-        window_posts = self.store.sample_posts(query, peak_lo, peak_hi, D.TERM_SAMPLE, POST_FIELDS)
+        window_posts = self.store.posts.sample(query, peak_lo, peak_hi, D.TERM_SAMPLE, POST_FIELDS)
         if len(window_posts) < D.EVIDENCE_POSTS:
-            window_posts = self.store.sample_posts(query, w.start, w.end, D.TERM_SAMPLE, POST_FIELDS)
-        base_posts = self.store.sample_posts(
+            window_posts = self.store.posts.sample(query, w.start, w.end, D.TERM_SAMPLE, POST_FIELDS)
+        base_posts = self.store.posts.sample(
             query, w.start - timedelta(days=7), w.start, D.TERM_SAMPLE, {"terms": 1}
         )
         return {
@@ -392,12 +392,12 @@ class DetectorService:
         there), so a group that straddles the cycle's edge is rebuilt whole.
         """
         lo, hi = since - timedelta(days=1), until + timedelta(days=1)
-        for inc in self.store.find_incidents(include_minor=True, since=lo, until=hi, limit=5000):
+        for inc in self.store.incidents.find(include_minor=True, since=lo, until=hi, limit=5000):
             lo, hi = min(lo, _utc(inc["start"]) or lo), max(hi, _utc(inc["end"]) or hi)
-        anomalies = self.store.find_anomalies(since=lo, until=hi, limit=5000)
-        previous = self.store.incident_members(lo, hi)
+        anomalies = self.store.anomalies.find(since=lo, until=hi, limit=5000)
+        previous = self.store.incidents.members(lo, hi)
         docs = I.build_incidents(anomalies, previous)
-        self.store.replace_incidents(docs, lo, hi)
+        self.store.incidents.replace(docs, lo, hi)
         return len(docs)
 
     # ------------------------------------------------------------------ the loop

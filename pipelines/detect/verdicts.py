@@ -52,7 +52,7 @@ def record_verdict(
     note = " ".join(str(note or "").split())[:MAX_NOTE]
     if verdict in F.DAMPING and not note:
         raise ValueError(f"a '{verdict.replace('_', ' ')}' verdict needs a note saying why")
-    incident = store.get_incident(incident_id)
+    incident = store.incidents.get(incident_id)
     if incident is None:
         raise ValueError(f"no incident {incident_id!r} (it may have been regrouped; reload the page)")
     at = now or datetime.now(UTC)
@@ -64,11 +64,11 @@ def record_verdict(
         "note": note,
         "until": rows[0]["until"] if rows else at,
     }
-    store.add_incident_verdict(incident_id, entry, status=verdict)
-    store.add_detector_feedback(rows)
+    store.incidents.add_verdict(incident_id, entry, status=verdict)
+    store.detector.add_feedback(rows)
     for m in incident.get("members") or []:
         if m.get("id"):
-            store.set_anomaly_status(str(m["id"]), ANOMALY_STATUS[verdict], by=who.username, note=note)
+            store.anomalies.set_status(str(m["id"]), ANOMALY_STATUS[verdict], by=who.username, note=note)
     audit(
         store,
         who.username,

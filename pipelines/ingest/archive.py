@@ -2,7 +2,7 @@
 
 ``python -m pipelines import PATH`` lands here through :func:`run_import`. Readers
 (:mod:`pipelines.ingest.importers`) turn files into records; each record becomes a post
-through :func:`pipelines.core.models.build_post` or is quarantined with its reason and raw
+through :func:`pipelines.core.post.build_post` or is quarantined with its reason and raw
 payload. Posts are written in unordered batches whose duplicates count as "already
 present", so importing a file twice inserts nothing the second time.
 
@@ -22,7 +22,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol
 
-from pipelines.core.models import InvalidPost, build_post
+from pipelines.core.post import InvalidPost, build_post
 from pipelines.ingest import importers
 from pipelines.ingest.importers import InputFile, Item, ReadOptions
 from pipelines.ingest.importers.streams import (
@@ -136,7 +136,7 @@ class _FileImport:
     def start_position(self, notice: Callable[[str], None]) -> tuple[int, int]:
         if self.opts.restart:
             return (0, 0)
-        ck = self.store.get_meta(self.key)
+        ck = self.store.meta.get(self.key)
         if not ck or ck.get("status") == "done" or not ck.get("offset"):
             return (0, 0)
         if ck.get("fingerprint") != self.fingerprint:
@@ -179,17 +179,17 @@ class _FileImport:
     def flush(self, status: str = "running") -> None:
         b, stats = self.batch, self.stats
         if b.docs:
-            result, refused = self.store.insert_posts(b.docs)
+            result, refused = self.store.posts.insert(b.docs)
             stats.inserted += result.inserted
             stats.present += result.existing
             for index, reason in refused:
                 self.reject(b.items[index], reason)
         if b.rejects:
-            self.store.quarantine_many(b.rejects)
+            self.store.quarantine.add_many(b.rejects)
             stats.quarantined += len(b.rejects)
         if self.last is not None:
             offset, line = self.last
-            self.store.set_meta(
+            self.store.meta.set(
                 self.key,
                 status=status,
                 fingerprint=self.fingerprint,

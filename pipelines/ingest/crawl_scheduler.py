@@ -78,9 +78,9 @@ def seed_sources(store: Store, path: Path, *, replace: bool = False) -> tuple[li
     defs, errors = load_sources_file(path)
     written = []
     for src in defs:
-        if not replace and store.get_source(src.name) is not None:
+        if not replace and store.sources.get(src.name) is not None:
             continue
-        store.upsert_source(src.to_doc())
+        store.sources.upsert(src.to_doc())
         written.append(src.name)
     return written, errors
 
@@ -124,7 +124,7 @@ class CrawlScheduler:
             return None
         if name in self.running:
             return None
-        if self.store.claim_source(name, self.owner, src.timeout_s + LOCK_MARGIN_S) is None:
+        if self.store.sources.claim(name, self.owner, src.timeout_s + LOCK_MARGIN_S) is None:
             log.info("crawl %s: already running elsewhere (lock held); skipped", name)
             return None
         self.log_dir.mkdir(parents=True, exist_ok=True)
@@ -135,7 +135,7 @@ class CrawlScheduler:
         for k, v in {**self.scrapy_settings, "VIGIL_SUMMARY_FILE": str(summary)}.items():
             argv += ["-s", f"{k}={v}"]
         now = datetime.now(UTC)
-        self.store.start_crawl_run(
+        self.store.crawl_runs.start(
             {
                 "_id": run_id,
                 "source": name,
@@ -157,10 +157,10 @@ class CrawlScheduler:
                     preexec_fn=_die_with_parent,
                 )
             except OSError as exc:
-                self.store.finish_crawl_run(
+                self.store.crawl_runs.finish(
                     run_id, status="crashed", ended=now, error=f"cannot start scrapy: {exc}"
                 )
-                self.store.release_source(name, self.owner)
+                self.store.sources.release(name, self.owner)
                 return None
         state = doc.get("state") or {}
         r = Running(
@@ -177,12 +177,12 @@ class CrawlScheduler:
             failures=int(state.get("consecutive_failures") or 0),
         )
         self.running[name] = r
-        self.store.update_source_state(name, last_start=now)
+        self.store.sources.update_state(name, last_start=now)
         return r
 
     def _record_refused(self, name: str, reason: str) -> None:
         now = datetime.now(UTC)
-        self.store.start_crawl_run(
+        self.store.crawl_runs.start(
             {
                 "_id": uuid.uuid4().hex,
                 "source": name,
@@ -194,7 +194,7 @@ class CrawlScheduler:
                 "error": reason,
             }
         )
-        self.store.update_source_state(
+        self.store.sources.update_state(
             name, next_due=now + timedelta(seconds=self.settings.vigil_crawl_max_backoff_s), last_error=reason
         )
         log.warning("crawl %s: refused: %s", name, reason)
@@ -273,8 +273,8 @@ class CrawlScheduler:
             duration_s=round((ended - r.started).total_seconds(), 3),
             exit_code=code,
         )
-        self.store.finish_crawl_run(r.run_id, **fields)
-        self.store.update_source_state(
+        self.store.crawl_runs.finish(r.run_id, **fields)
+        self.store.sources.update_state(
             r.name,
             last_run=ended,
             last_status=status,
@@ -282,7 +282,7 @@ class CrawlScheduler:
             consecutive_failures=failures,
             next_due=ended + timedelta(seconds=delay),
         )
-        self.store.release_source(r.name, self.owner)
+        self.store.sources.release(r.name, self.owner)
         with contextlib.suppress(OSError):
             r.summary_path.unlink()
         line = (
@@ -320,7 +320,7 @@ class CrawlScheduler:
         """Enabled sources whose ``state.next_due`` has passed (or that never ran)."""
         now = now or datetime.now(UTC)
         out = []
-        for doc in self.store.list_sources(enabled=True):
+        for doc in self.store.sources.list_all(enabled=True):
             nxt = (doc.get("state") or {}).get("next_due")
             if nxt is None or nxt <= now:
                 out.append(doc)
@@ -332,7 +332,7 @@ class CrawlScheduler:
         if names:
             docs = []
             for n in names:
-                doc = self.store.get_source(n)
+                doc = self.store.sources.get(n)
                 if doc is None:
                     raise InvalidSource(f"unknown source {n!r} (see: python -m pipelines sources list)")
                 docs.append(doc)
@@ -354,7 +354,7 @@ class CrawlScheduler:
 
     def loop(self, stop: threading.Event, tick_s: float = 2.0) -> None:
         """Run due sources until ``stop`` is set; then end the runs in flight."""
-        abandoned = self.store.abandon_crawl_runs()
+        abandoned = self.store.crawl_runs.abandon()
         if abandoned:
             log.info("marked %d crawl run(s) left running by a dead scheduler as abandoned", abandoned)
         log.info("crawl scheduler started (%d at a time)", self.concurrency)

@@ -60,9 +60,9 @@ def classify(defn: dict[str, Any] | None, run: dict[str, Any], now: datetime) ->
 def source_health(store: Store, now: datetime | None = None) -> pl.DataFrame:
     """One row per source: definition, health word, last run and 7-day totals."""
     now = now or datetime.now(UTC)
-    defs = {d["name"]: d for d in store.list_sources()}
-    runs = {r["source"]: r for r in store.crawl_health(now - RECENT)}
-    archive = set(store.rollup_values("ingest", "source")) - set(defs)
+    defs = {d["name"]: d for d in store.sources.list_all()}
+    runs = {r["source"]: r for r in store.crawl_runs.health(now - RECENT)}
+    archive = set(store.rollups.values("ingest", "source")) - set(defs)
     rows = []
     for name in sorted(set(defs) | set(runs) | archive):
         d = defs.get(name)

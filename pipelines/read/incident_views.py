@@ -49,7 +49,7 @@ def ranked(
     store: Any, statuses: tuple[str, ...] = (), include_minor: bool = False, limit: int = LIST_LIMIT
 ) -> list[dict[str, Any]]:
     """Incident documents, best first."""
-    docs = store.find_incidents(statuses, include_minor=include_minor, limit=limit)
+    docs = store.incidents.find(statuses, include_minor=include_minor, limit=limit)
     return sorted(docs, key=I.rank_key)
 
 
@@ -91,12 +91,12 @@ def incident_view(
     store: Any, incident_id: str, now: datetime | None = None, config: DetectConfig | None = None
 ) -> IncidentView | None:
     """One incident with its members, evidence and the damping its series are under now."""
-    doc = store.get_incident(incident_id)
+    doc = store.incidents.get(incident_id)
     if doc is None:
         return None
     now = now or datetime.now(UTC)
     config = config or DetectConfig()
-    steps = F.steps(store.detector_feedback(now), now)
+    steps = F.steps(store.detector.feedback(now), now)
     members = pl.DataFrame(
         [
             {
@@ -142,7 +142,7 @@ MARKER_SCHEMA: dict[str, Any] = {
 
 def incident_markers(store: Any, since: datetime, until: datetime) -> pl.DataFrame:
     """Non-minor incidents overlapping ``[since, until)`` for a timeline (``series`` = title)."""
-    docs = store.find_incidents(since=since, until=until, limit=LIST_LIMIT)
+    docs = store.incidents.find(since=since, until=until, limit=LIST_LIMIT)
     rows = [
         {
             "series": str(d.get("title") or d["_id"]),

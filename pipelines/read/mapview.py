@@ -65,7 +65,7 @@ class MapView:
 
 def _point_rows(store: Store, hits: list[tuple[str, float, float]]) -> list[dict[str, Any]]:
     proj = {"_id": 1, "ts": 1, "source": 1, "text": 1, "geo": 1, "scores": 1}
-    docs = {d["_id"]: d for d in store.posts_by_ids([h[0] for h in hits], proj)} if hits else {}
+    docs = {d["_id"]: d for d in store.posts.by_ids([h[0] for h in hits], proj)} if hits else {}
     rows = []
     for pid, lon, lat in hits:
         d = docs.get(pid)
@@ -158,5 +158,5 @@ def located_posts(
     where = select.located(query)
     n = aggregate.count(searcher, where)
     ids = aggregate.newest_ids(searcher, where, limit=limit) if n else []
-    by_id = {d["_id"]: d for d in reader.store.posts_by_ids(ids, POST_PROJECTION)} if ids else {}
+    by_id = {d["_id"]: d for d in reader.store.posts.by_ids(ids, POST_PROJECTION)} if ids else {}
     return n, posts_frame([by_id[i] for i in ids if i in by_id])

@@ -20,7 +20,7 @@ import polars as pl
 import tantivy
 from tantivy import Query
 
-from pipelines.search import aggregate
+from pipelines.search import aggregate, termroll
 from pipelines.search.filters import Filters
 from pipelines.search.index import SearchIndex
 from pipelines.search.indexer import read_position
@@ -79,7 +79,7 @@ class TimeWindow:
         Anchoring on the newest post rather than on the clock keeps an archive (the
         bundled 2012-2013 sample, say) visible instead of showing an empty week.
         """
-        newest = store.newest_ingest_hour()
+        newest = store.rollups.newest_ingest_hour()
         end = newest or datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
         until = end + timedelta(hours=1)
         return cls(until - timedelta(days=days), until)
@@ -103,7 +103,7 @@ class DataClock:
 def data_clock(store: Store, now: datetime | None = None) -> DataClock:
     """The anchor of every time preset (see :class:`DataClock`), from the rollups."""
     now = (now or datetime.now(UTC)).astimezone(UTC)
-    newest = store.newest_ingest_hour(now)
+    newest = store.rollups.newest_ingest_hour(now)
     if newest is not None and now - newest > ARCHIVE_AFTER:
         return DataClock(end=newest + timedelta(hours=1), archive=True, newest_hour=newest)
     end = now.replace(minute=0, second=0, microsecond=0) + timedelta(hours=1)
@@ -152,11 +152,11 @@ def overview(store: Store, window: TimeWindow) -> Overview:
     "Today" is the last 24 hours ending at ``window.until`` (the anchor's hour), so it
     is a whole day's worth to compare with the daily average of the previous 7 days.
     """
-    per_source = store.rollup_sums("ingest", ["source"])
-    in_window = store.rollup_sums("ingest", [], window.since, window.until)
+    per_source = store.rollups.sums("ingest", ["source"])
+    in_window = store.rollups.sums("ingest", [], window.since, window.until)
     day_start = window.until - timedelta(hours=24)
-    today = store.rollup_sums("ingest", [], day_start, window.until)
-    before = store.rollup_sums("ingest", [], day_start - timedelta(days=7), day_start)
+    today = store.rollups.sums("ingest", [], day_start, window.until)
+    before = store.rollups.sums("ingest", [], day_start - timedelta(days=7), day_start)
     return Overview(
         total_posts=sum(int(r["n"]) for r in per_source),
         sources=len(per_source),
@@ -170,7 +170,7 @@ def overview(store: Store, window: TimeWindow) -> Overview:
 def posts_per_source(store: Store, window: TimeWindow | None = None) -> pl.DataFrame:
     """Post counts per source (all time, or within ``window``), largest first."""
     since, until = (window.since, window.until) if window else (None, None)
-    rows = store.rollup_sums("ingest", ["source"], since, until)
+    rows = store.rollups.sums("ingest", ["source"], since, until)
     df = pl.DataFrame(rows, schema={"source": pl.String, "n": pl.Int64})
     return df.sort(["n", "source"], descending=[True, False])
 
@@ -194,7 +194,7 @@ def _zero_fill(df: pl.DataFrame, since: datetime | None, until: datetime | None)
 
 def posts_per_hour(store: Store, window: TimeWindow) -> pl.DataFrame:
     """Hourly post counts per source in ``window``, zero-filled (one row per hour x source)."""
-    rows = store.rollup_sums("ingest", ["hour", "source"], window.since, window.until)
+    rows = store.rollups.sums("ingest", ["hour", "source"], window.since, window.until)
     return _zero_fill(pl.DataFrame(rows, schema=HOURLY_SCHEMA), window.since, window.until)
 
 
@@ -214,7 +214,7 @@ class Reader:
     index: SearchIndex
 
     def watchlist(self, wid: str) -> Watchlist | None:
-        doc = self.store.get_config("watchlists", wid)
+        doc = self.store.alerts.get_config("watchlists", wid)
         return Watchlist.from_doc(doc) if doc is not None else None
 
     def lag(self) -> int | None:
@@ -224,7 +224,7 @@ class Reader:
         instead of presenting a partial index as "no posts match".
         """
         position = read_position(self.index.path)
-        return None if position is None else max(0, self.store.current_seq() - position)
+        return None if position is None else max(0, self.store.feed.current_seq() - position)
 
     def select(self, filters: Filters, exclude: str = "") -> tuple[tantivy.Searcher, Query]:
         """A searcher and the exact query of ``filters`` (area and watchlist included),
@@ -239,7 +239,7 @@ class Reader:
 
 def _ordered_posts(store: Store, ids: list[str], projection: dict[str, Any]) -> list[dict[str, Any]]:
     """Posts by id in the order of ``ids`` (posts gone from MongoDB are left out)."""
-    by_id = {d["_id"]: d for d in store.posts_by_ids(ids, projection)} if ids else {}
+    by_id = {d["_id"]: d for d in store.posts.by_ids(ids, projection)} if ids else {}
     return [by_id[i] for i in ids if i in by_id]
 
 
@@ -391,7 +391,7 @@ def posts_page(
 
 def post_detail(store: Store, post_id: str) -> dict[str, Any] | None:
     """One post with its full score sub-document (for the detail panel)."""
-    doc = store.get_post(post_id)
+    doc = store.posts.get(post_id)
     if doc is None:
         return None
     doc.pop("terms", None)
@@ -400,7 +400,7 @@ def post_detail(store: Store, post_id: str) -> dict[str, Any] | None:
 
 def posts_by_ids(store: Store, ids: list[str]) -> pl.DataFrame:
     """Posts by id (a map selection), newest first, as a frame."""
-    return posts_frame(store.posts_by_ids(ids, POST_PROJECTION))
+    return posts_frame(store.posts.by_ids(ids, POST_PROJECTION))
 
 
 BREAKDOWN_FIELDS = {"terms": "term", "source": "source", "lang": "lang", "places": "place", "topics": "topic"}
@@ -411,8 +411,12 @@ def breakdown(reader: Reader, filters: Filters, field: str, top: int = 20) -> pl
     """The ``top`` commonest values of ``field`` among the selected posts, exact counts."""
     if field not in BREAKDOWN_FIELDS:
         raise ValueError(f"unknown breakdown {field!r}; one of {', '.join(BREAKDOWN_FIELDS)}")
-    searcher, query = reader.select(filters)
-    rows = sorted(aggregate.top_values(searcher, query, field, top), key=lambda kv: (-kv[1], kv[0]))
+    rolled = termroll.top_terms(reader.index.path, filters, top) if field == "terms" else None
+    if rolled is not None:  # whole hours x sources x languages: summed from the rollup
+        rows = rolled
+    else:
+        searcher, query = reader.select(filters)
+        rows = sorted(aggregate.top_values(searcher, query, field, top), key=lambda kv: (-kv[1], kv[0]))
     return pl.DataFrame(rows, schema={BREAKDOWN_FIELDS[field]: pl.String, "n": pl.Int64}, orient="row")
 
 
@@ -505,24 +509,26 @@ def filter_options(store: Store, reader: Reader | None = None) -> FilterOptions:
     (``components/filters.py`` adds the selected ones), and links may name any place.
     The sidebar works without the index (its pages then say how to build it).
     """
-    langs = set(store.rollup_values("score", "lang"))
+    langs = set(store.rollups.values("score", "lang"))
     entities: tuple[str, ...] = ()
     if reader is not None:
         searcher = reader.index.searcher()
         langs |= {v for v, _ in aggregate.top_values(searcher, Query.all_query(), "lang", 200)}
         named = aggregate.top_values(searcher, Query.all_query(), "entities", ENTITY_OPTIONS)
         entities = tuple(sorted(v for v, _ in named))
-    newest = store.newest_ingest_hour()
+    newest = store.rollups.newest_ingest_hour()
     places: list[str] = []
     if newest is not None:
         until = newest + timedelta(hours=1)
-        rows = store.rollup_sums("place", ["place"], until - PLACE_OPTIONS_SPAN, until)
+        rows = store.rollups.sums("place", ["place"], until - PLACE_OPTIONS_SPAN, until)
         top = sorted((r for r in rows if r.get("place")), key=lambda r: (-int(r["n"]), r["place"]))
         places = sorted(r["place"] for r in top[:PLACE_OPTIONS])
     return FilterOptions(
-        sources=tuple(store.rollup_values("ingest", "source")),
+        sources=tuple(store.rollups.values("ingest", "source")),
         langs=tuple(sorted(langs)),
         places=tuple(places),
-        watchlists=tuple((str(w["_id"]), str(w.get("name") or w["_id"])) for w in store.watchlist_names()),
+        watchlists=tuple(
+            (str(w["_id"]), str(w.get("name") or w["_id"])) for w in store.alerts.watchlist_names()
+        ),
         entities=entities,
     )

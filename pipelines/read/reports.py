@@ -69,7 +69,7 @@ def iter_docs(reader: Reader, filters: Filters, progress: Progress | None = None
     done = 0
     for start in range(0, len(hits), BATCH):
         ids = [searcher.doc(addr).get_first("id") for _, addr in hits[start : start + BATCH]]
-        by_id = {d["_id"]: d for d in reader.store.posts_by_ids(ids, POST_PROJECTION)}
+        by_id = {d["_id"]: d for d in reader.store.posts.by_ids(ids, POST_PROJECTION)}
         for pid in ids:
             if pid in by_id:
                 yield by_id[pid]
@@ -257,7 +257,7 @@ def report_data(
     stats = aggregate.score_stats(searcher, query)
     hourly = Counter({t: c for t, c in aggregate.histogram(searcher, query, "1h") if c}) if n else Counter()
     newest = aggregate.newest_ids(searcher, query, limit=SAMPLE_POSTS) if n else []
-    by_id = {d["_id"]: d for d in reader.store.posts_by_ids(newest, POST_PROJECTION)} if newest else {}
+    by_id = {d["_id"]: d for d in reader.store.posts.by_ids(newest, POST_PROJECTION)} if newest else {}
     data = ReportData(
         title=title,
         filters=filters,
@@ -274,7 +274,7 @@ def report_data(
         progress(n, n)
     since = filters.since or EPOCH
     until = filters.until or FAR_FUTURE
-    anomalies = reader.store.find_anomalies([], since=since, until=until, limit=200)
+    anomalies = reader.store.anomalies.find([], since=since, until=until, limit=200)
     data.anomalies = sorted(anomalies, key=lambda a: -(a.get("severity") or 0))[:10]
     return data
 
@@ -306,62 +306,69 @@ def _font_dir() -> Path | None:
     return d if (d / "DejaVuSans.ttf").is_file() else None
 
 
-def render_pdf(data: ReportData) -> bytes:
-    """The report as PDF bytes (DejaVu Sans, so any script the posts use prints)."""
-    from fpdf import FPDF
-    from fpdf.enums import XPos, YPos
+class _PdfPage:
+    """An FPDF document with the report's font and the three shapes it draws (heading,
+    line, table), so each section of :func:`render_pdf` is a few lines."""
 
-    pdf = FPDF(orientation="P", unit="mm", format="A4")
-    pdf.set_auto_page_break(auto=True, margin=15)
-    fonts = _font_dir()
-    family = "Helvetica"
-    if fonts is not None:
-        pdf.add_font("DejaVu", "", str(fonts / "DejaVuSans.ttf"))
-        pdf.add_font("DejaVu", "B", str(fonts / "DejaVuSans-Bold.ttf"))
-        family = "DejaVu"
+    def __init__(self) -> None:
+        from fpdf import FPDF
 
-    def text(s: Any) -> str:
+        self.pdf = FPDF(orientation="P", unit="mm", format="A4")
+        self.pdf.set_auto_page_break(auto=True, margin=15)
+        self.fonts = _font_dir()
+        self.family = "Helvetica"
+        if self.fonts is not None:
+            self.pdf.add_font("DejaVu", "", str(self.fonts / "DejaVuSans.ttf"))
+            self.pdf.add_font("DejaVu", "B", str(self.fonts / "DejaVuSans-Bold.ttf"))
+            self.family = "DejaVu"
+
+    def text(self, s: Any) -> str:
+        """``s`` as the font can print it (Latin-1 with ``?`` when DejaVu is missing)."""
         s = "" if s is None else str(s)
-        return s if fonts is not None else s.encode("latin-1", "replace").decode("latin-1")
+        return s if self.fonts is not None else s.encode("latin-1", "replace").decode("latin-1")
 
-    def heading(s: str) -> None:
-        pdf.ln(3)
-        pdf.set_font(family, "B", 13)
-        pdf.cell(0, 8, text(s), new_x=XPos.LMARGIN, new_y=YPos.NEXT)
-        pdf.set_font(family, "", 10)
+    def line(self, s: str, height: float = 6, multi: bool = False) -> None:
+        from fpdf.enums import XPos, YPos
 
-    def table(headers: list[str], rows: list[list[Any]], widths: list[int]) -> None:
-        pdf.set_font(family, "B", 9)
+        write = self.pdf.multi_cell if multi else self.pdf.cell
+        write(0, height, self.text(s), new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+
+    def heading(self, s: str) -> None:
+        self.pdf.ln(3)
+        self.pdf.set_font(self.family, "B", 13)
+        self.line(s, 8)
+        self.pdf.set_font(self.family, "", 10)
+
+    def table(self, headers: list[str], rows: list[list[Any]], widths: list[int]) -> None:
+        pdf = self.pdf
+        pdf.set_font(self.family, "B", 9)
         for h, w in zip(headers, widths, strict=True):
-            pdf.cell(w, 6, text(h), border=1)
+            pdf.cell(w, 6, self.text(h), border=1)
         pdf.ln()
-        pdf.set_font(family, "", 9)
+        pdf.set_font(self.family, "", 9)
         for r in rows:
             for v, w in zip(r, widths, strict=True):
-                s = text(v)
+                s = self.text(v)
                 while s and pdf.get_string_width(s) > w - 2:
                     s = s[:-2]
                 pdf.cell(w, 6, s, border=1)
             pdf.ln()
 
-    pdf.add_page()
-    pdf.set_font(family, "B", 18)
-    pdf.cell(0, 10, text(data.title), new_x=XPos.LMARGIN, new_y=YPos.NEXT)
-    pdf.set_font(family, "", 9)
-    pdf.cell(
-        0,
-        5,
-        text(f"Generated {data.generated:%Y-%m-%d %H:%M} UTC by Vigil"),
-        new_x=XPos.LMARGIN,
-        new_y=YPos.NEXT,
-    )
 
-    heading("Filters")
+def _pdf_title(page: _PdfPage, data: ReportData) -> None:
+    page.pdf.add_page()
+    page.pdf.set_font(page.family, "B", 18)
+    page.line(data.title, 10)
+    page.pdf.set_font(page.family, "", 9)
+    page.line(f"Generated {data.generated:%Y-%m-%d %H:%M} UTC by Vigil", 5)
+    page.heading("Filters")
     described = data.filters.describe() or [("filters", "none (all posts)")]
     for label, value in described:
-        pdf.multi_cell(0, 5, text(f"{label}: {value}"), new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+        page.line(f"{label}: {value}", 5, multi=True)
 
-    heading("Key figures")
+
+def _pdf_figures(page: _PdfPage, data: ReportData) -> None:
+    page.heading("Key figures")
     kpis = [
         ("Posts selected", f"{data.posts:,}"),
         ("Sources", f"{len(data.sources or {}):,}"),
@@ -370,58 +377,65 @@ def render_pdf(data: ReportData) -> bytes:
     for name in ("threat", "hate", "toxicity", "sentiment"):
         m = data.mean(name)
         kpis.append((f"Mean {name}", "-" if m is None else f"{m:.3f}"))
-    table(["figure", "value"], [list(k) for k in kpis], [70, 50])
+    page.table(["figure", "value"], [list(k) for k in kpis], [70, 50])
 
     png = timeline_png(data.hourly or Counter())
-    heading("Posts per hour")
+    page.heading("Posts per hour")
     if png:
-        pdf.image(io.BytesIO(png), w=180)
+        page.pdf.image(io.BytesIO(png), w=180)
     else:
-        pdf.cell(0, 6, text("No posts in the selection."), new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+        page.line("No posts in the selection.")
 
-    heading("Top places")
+    page.heading("Top places")
     top_places = (data.places or Counter()).most_common(10)
     if top_places:
-        table(["place", "posts"], [[p, f"{n:,}"] for p, n in top_places], [120, 30])
+        page.table(["place", "posts"], [[p, f"{n:,}"] for p, n in top_places], [120, 30])
     else:
-        pdf.cell(0, 6, text("No places named in the selected posts."), new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+        page.line("No places named in the selected posts.")
 
-    heading("Top anomalies in the period")
-    if data.anomalies:
-        from pipelines.read.triage import series_of
 
-        rows = [
-            [
-                series_of(a),
-                f"{a['start']:%Y-%m-%d %H:%M}" if isinstance(a.get("start"), datetime) else "",
-                f"{float(a.get('severity') or 0):.2f}",
-                f"{float(a.get('observed') or 0):.0f} vs {float(a.get('expected') or 0):.0f}",
-                a.get("status") or "open",
-            ]
-            for a in data.anomalies
+def _pdf_anomalies(page: _PdfPage, data: ReportData) -> None:
+    page.heading("Top anomalies in the period")
+    if not data.anomalies:
+        page.line("No anomalies overlap this period.")
+        return
+    from pipelines.read.triage import series_of
+
+    rows = [
+        [
+            series_of(a),
+            f"{a['start']:%Y-%m-%d %H:%M}" if isinstance(a.get("start"), datetime) else "",
+            f"{float(a.get('severity') or 0):.2f}",
+            f"{float(a.get('observed') or 0):.0f} vs {float(a.get('expected') or 0):.0f}",
+            a.get("status") or "open",
         ]
-        table(
-            ["series", "start (UTC)", "severity", "observed vs expected", "status"],
-            rows,
-            [55, 35, 20, 45, 30],
-        )
-    else:
-        pdf.cell(0, 6, text("No anomalies overlap this period."), new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+        for a in data.anomalies
+    ]
+    page.table(
+        ["series", "start (UTC)", "severity", "observed vs expected", "status"],
+        rows,
+        [55, 35, 20, 45, 30],
+    )
 
-    heading("Sample posts (newest)")
+
+def _pdf_samples(page: _PdfPage, data: ReportData) -> None:
+    page.heading("Sample posts (newest)")
     for d in data.samples or []:
-        pdf.set_font(family, "B", 9)
-        pdf.multi_cell(
-            0,
-            5,
-            text(f"{d.get('source')} · {d['ts']:%Y-%m-%d %H:%M} UTC"),
-            new_x=XPos.LMARGIN,
-            new_y=YPos.NEXT,
-        )
-        pdf.set_font(family, "", 9)
-        pdf.multi_cell(0, 5, text((d.get("text") or "")[:600]), new_x=XPos.LMARGIN, new_y=YPos.NEXT)
-        pdf.ln(1)
-    return bytes(pdf.output())
+        page.pdf.set_font(page.family, "B", 9)
+        page.line(f"{d.get('source')} · {d['ts']:%Y-%m-%d %H:%M} UTC", 5, multi=True)
+        page.pdf.set_font(page.family, "", 9)
+        page.line((d.get("text") or "")[:600], 5, multi=True)
+        page.pdf.ln(1)
+
+
+def render_pdf(data: ReportData) -> bytes:
+    """The report as PDF bytes (DejaVu Sans, so any script the posts use prints)."""
+    page = _PdfPage()
+    _pdf_title(page, data)
+    _pdf_figures(page, data)
+    _pdf_anomalies(page, data)
+    _pdf_samples(page, data)
+    return bytes(page.pdf.output())
 
 
 def pdf_report(

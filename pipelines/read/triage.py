@@ -15,6 +15,7 @@ from typing import Any
 
 import polars as pl
 
+from pipelines.scoring.thresholds import high_cut
 from pipelines.search.filters import Filters
 from pipelines.store import Store
 
@@ -23,8 +24,6 @@ STATUSES = ("open", "acknowledged", "false_positive")
 """``open`` until an analyst acts; ``false_positive`` verdicts are kept for tuning."""
 CONTEXT_BEFORE = timedelta(days=3)
 CONTEXT_AFTER = timedelta(days=1)
-HIGH_CUT = 0.5
-"""Score above which a post counts as high threat / hate (the rollups' ``high`` cut)."""
 
 LIST_SCHEMA: dict[str, Any] = {
     "id": pl.String,
@@ -81,19 +80,19 @@ def list_row(doc: dict[str, Any]) -> dict[str, Any]:
 
 def anomaly_list(store: Store, statuses: tuple[str, ...] = (), limit: int = LIST_LIMIT) -> pl.DataFrame:
     """Anomalies, newest first (sorting by severity or status happens in the table)."""
-    docs = store.find_anomalies(list(statuses), limit=limit)
+    docs = store.anomalies.find(list(statuses), limit=limit)
     return pl.DataFrame([list_row(d) for d in docs], schema=LIST_SCHEMA)
 
 
 def anomaly_markers(store: Store, since: datetime, until: datetime) -> pl.DataFrame:
     """Anomalies overlapping ``[since, until)`` for the Overview timeline's markers."""
-    docs = store.find_anomalies([], since=since, until=until, limit=LIST_LIMIT)
+    docs = store.anomalies.find([], since=since, until=until, limit=LIST_LIMIT)
     return pl.DataFrame([list_row(d) for d in docs], schema=LIST_SCHEMA)
 
 
 def active_count(store: Store) -> int:
     """Anomalies nobody has acted on yet."""
-    return len(store.find_anomalies(["open"], limit=LIST_LIMIT))
+    return len(store.anomalies.find(["open"], limit=LIST_LIMIT))
 
 
 @dataclass(frozen=True)
@@ -179,7 +178,7 @@ def recompute_context(store: Store, doc: dict[str, Any]) -> tuple[pl.DataFrame, 
         config = None
     train = timedelta(days=float(getattr(config, "train_days", 28)))
     kinds, match = _rollup_query(str(sid))
-    docs = store.rollup_docs(kinds, start - CONTEXT_BEFORE - train, end + CONTEXT_AFTER, match)
+    docs = store.rollups.docs(kinds, start - CONTEXT_BEFORE - train, end + CONTEXT_AFTER, match)
     built = build_series(docs, min_total=0).get(sid)
     if built is None or built.is_empty():
         return pl.DataFrame(schema=CONTEXT_SCHEMA), f"no rollups for series {sid}"
@@ -194,7 +193,7 @@ def recompute_context(store: Store, doc: dict[str, Any]) -> tuple[pl.DataFrame, 
 
 def anomaly_view(store: Store, anomaly_id: str, recompute: bool = True) -> AnomalyView | None:
     """One anomaly with its context and evidence, or ``None`` if it does not exist."""
-    doc = store.get_anomaly(anomaly_id)
+    doc = store.anomalies.get(anomaly_id)
     if doc is None:
         return None
     ctx = stored_context(doc)
@@ -240,7 +239,9 @@ def explore_filters(doc_or_row: dict[str, Any], pad: timedelta = timedelta(0)) -
     elif kind == "watch" and value:
         values["watchlist"] = value
     if metric in ("high:threat", "high:hate"):
-        values[metric.split(":")[1]] = (HIGH_CUT, 1.0)
+        # the cut the rollups counted with (tuned per score), so Explore shows those posts
+        name = metric.split(":")[1]
+        values[name] = (high_cut(name), 1.0)
     return Filters.make(**values)
 
 
@@ -248,7 +249,7 @@ def set_status(store: Store, anomaly_id: str, status: str, by: str, note: str = 
     """Record an analyst's verdict; refuses unknown statuses with the allowed ones."""
     if status not in STATUSES:
         raise ValueError(f"unknown anomaly status {status!r}; one of {', '.join(STATUSES)}")
-    return store.set_anomaly_status(anomaly_id, status, by=by, note=note[:500])
+    return store.anomalies.set_status(anomaly_id, status, by=by, note=note[:500])
 
 
 ALERT_SCHEMA = {"at": pl.Datetime("us", "UTC"), "rule": pl.String, "message": pl.String, "status": pl.String}
@@ -257,7 +258,7 @@ ALERT_SCHEMA = {"at": pl.Datetime("us", "UTC"), "rule": pl.String, "message": pl
 def latest_alerts(store: Store, limit: int = 10) -> pl.DataFrame:
     """Newest alerts (empty, not an error, until the alerts loop has written any)."""
     rows = []
-    for a in store.latest_alerts(limit):
+    for a in store.alerts.latest(limit):
         rows.append(
             {
                 "at": _utc(a.get("at") or a.get("created")),

@@ -15,7 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from pipelines.core.models import Scores
+from pipelines.core.scores import Scores
 
 
 @dataclass(frozen=True)

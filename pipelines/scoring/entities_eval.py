@@ -22,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
-from pipelines.core.models import ENTITY_TYPES
+from pipelines.core.scores import ENTITY_TYPES
 from pipelines.scoring.entities import fold
 
 GOLD_PATH = Path(__file__).parent / "labels" / "entities_gold.csv"

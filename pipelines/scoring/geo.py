@@ -42,7 +42,7 @@ import math
 import re
 from dataclasses import dataclass
 
-from pipelines.core.models import MAX_PLACES, Place
+from pipelines.core.scores import MAX_PLACES, Place
 from pipelines.scoring.gazetteer_load import Area, City, Gazetteer, gazetteer, norm
 
 SMALL_TOWN_POPULATION = 15000
@@ -258,9 +258,16 @@ def extract_places(text: str, limit: int = MAX_PLACES) -> list[Place]:
     if not matches:
         return []
     matches.sort(key=lambda m: (-(m.end - m.start), m.start))
-    # 1. Context: countries/regions named, and cities that can only be one place; a run
-    #    inside a longer one ("Santiago" in "Santiago de Compostela") is not context.
-    #    A name is never its own context ("Ontario, California" is not in Canada).
+    found = _resolve_runs(gaz, matches, _context(gaz, matches))
+    return _places_of(found)[:limit]
+
+
+def _context(gaz: Gazetteer, matches: list[_Match]) -> dict[int, tuple[str, frozenset[str]]]:
+    """Rule 1, context: countries/regions named, and cities that can only be one place.
+
+    Keyed by the match's index in ``matches`` (longest first). A run inside a longer one
+    ("Santiago" in "Santiago de Compostela") is not context.
+    """
     given: dict[int, tuple[str, frozenset[str]]] = {}
     spans: list[tuple[int, int]] = []
     for i, m in enumerate(matches):
@@ -275,7 +282,17 @@ def extract_places(text: str, limit: int = MAX_PLACES) -> list[Place]:
             c = _confident_city(gaz, m)
             if c is not None:
                 given[i] = (c.cc, frozenset())
-    # 2. Resolve, longest runs first; a run inside an accepted one is skipped ("York").
+    return given
+
+
+def _resolve_runs(
+    gaz: Gazetteer, matches: list[_Match], given: dict[int, tuple[str, frozenset[str]]]
+) -> list[City | Area]:
+    """Rule 2: resolve, longest runs first; a run inside an accepted one is skipped ("York").
+
+    A name is never its own context ("Ontario, California" is not in Canada). Returns
+    the chosen places in text order.
+    """
     taken: list[tuple[int, int]] = []
     found: list[tuple[int, City | Area]] = []
     for i, m in enumerate(matches):
@@ -289,8 +306,13 @@ def extract_places(text: str, limit: int = MAX_PLACES) -> list[Place]:
             taken.append((m.start, m.end))
             found.append((m.start, choice))
     found.sort(key=lambda x: x[0])
-    cities = [c for _, c in found if isinstance(c, City)]
-    areas = [a for _, a in found if isinstance(a, Area)]
+    return [c for _, c in found]
+
+
+def _places_of(found: list[City | Area]) -> list[Place]:
+    """Cities, then regions and countries that no city found already lies in, deduplicated."""
+    cities = [c for c in found if isinstance(c, City)]
+    areas = [a for a in found if isinstance(a, Area)]
     places: list[Place] = []
     seen: set[tuple[str, str]] = set()
     covered_cc = {c.cc for c in cities}
@@ -309,7 +331,7 @@ def extract_places(text: str, limit: int = MAX_PLACES) -> list[Place]:
         if a.kind == "country" and a.cc not in covered_cc and (a.name, a.cc) not in seen:
             seen.add((a.name, a.cc))
             places.append(_area_place(a))
-    return places[:limit]
+    return places
 
 
 def _covers(area: Area, cities: list[City], covered_region: set[tuple[str, str]]) -> bool:

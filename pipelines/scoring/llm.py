@@ -33,7 +33,7 @@ from typing import Any, Literal
 import httpx
 from pydantic import BaseModel, Field, ValidationError, create_model
 
-from pipelines.core.models import (
+from pipelines.core.scores import (
     ENTITY_TYPES,
     MAX_ENTITIES,
     MAX_PLACES,

@@ -12,7 +12,7 @@ contract (``docs/scoring.md``):
   ``{hour, place, country, lat, lon, n, sum: {sentiment, threat, hate, toxicity}}``.
 
 The store applies a batch's contributions with ``$inc`` upserts guarded by the batch's
-token (see :meth:`pipelines.store.Store.apply_score_rollups`), so they count exactly once
+token (see :meth:`pipelines.store.score_queue.ScoreQueue.apply_rollups`), so they count exactly once
 even when a worker dies half-way.
 """
 

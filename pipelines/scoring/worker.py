@@ -2,19 +2,19 @@
 
 Crash safety, step by step (any step may be the last one a SIGKILL lets run):
 
-1. ``claim_posts``: posts go ``new -> claimed`` with ``lease_until``, ``worker`` and a fresh
+1. ``store.score_queue.claim``: posts go ``new -> claimed`` with ``lease_until``, ``worker`` and a fresh
    claim token. A heartbeat thread extends the lease while the batch is being scored.
 2. Scoring happens in memory; nothing is written yet. Killed here, the posts stay
    ``claimed`` until the lease expires, then any worker claims them again.
-3. ``complete_scores``: one conditional update per post (still claimed under *my* token)
+3. ``score_queue.complete``: one conditional update per post (still claimed under *my* token)
    sets ``status="scored"``, the scores and ``rollup_pending=<token>``. A post can be
    moved to ``scored`` once only.
-4. ``apply_score_rollups``: ``$inc`` upserts guarded by the token, then the posts' pending
+4. ``score_queue.apply_rollups``: ``$inc`` upserts guarded by the token, then the posts' pending
    mark is cleared. Killed between 3 and 4, the next worker's recovery pass
    (:meth:`ScoringWorker.recover_rollups`) re-applies the batch from the marked posts;
    the guard makes a second application a no-op. Rollups therefore count each scored
    post exactly once.
-5. Failures: ``fail_scoring`` counts an attempt; the third failure sets ``failed`` with the
+5. Failures: ``score_queue.fail`` counts an attempt; the third failure sets ``failed`` with the
    error.
 """
 
@@ -89,7 +89,7 @@ class ScoringWorker:
         def beat() -> None:
             while not stop.wait(self.lease_s / 3):
                 with contextlib.suppress(Exception):
-                    self.store.extend_lease(token, self.lease_s)
+                    self.store.score_queue.extend_lease(token, self.lease_s)
 
         t = threading.Thread(target=beat, name="lease-heartbeat", daemon=True)
         t.start()
@@ -102,7 +102,7 @@ class ScoringWorker:
     def run_once(self) -> BatchReport:
         """Claim one batch and carry it through to scores and rollups."""
         rep = BatchReport()
-        token, docs = self.store.claim_posts(
+        token, docs = self.store.score_queue.claim(
             self.worker_id, self.batch, self.lease_s, max_claims=self.max_claims
         )
         rep.claimed = len(docs)
@@ -117,18 +117,18 @@ class ScoringWorker:
                 outcomes = [Outcome(p.id, error=f"scorer error: {type(exc).__name__}: {exc}") for p in posts]
         records = [o.quarantine for o in outcomes if o.quarantine]
         if records:
-            self.store.quarantine_many(records)
+            self.store.quarantine.add_many(records)
             rep.quarantined = len(records)
         ok = [(o.post_id, o.scores.to_doc()) for o in outcomes if o.scores is not None]
-        moved = self.store.complete_scores(token, ok)
-        self.store.apply_score_rollups(token, contributions(moved))
+        moved = self.store.score_queue.complete(token, ok)
+        self.store.score_queue.apply_rollups(token, contributions(moved))
         rep.scored = len(moved)
         for m in moved:
             name = m["scores"]["model"]
             rep.models[name] = rep.models.get(name, 0) + 1
         failures = [(o.post_id, o.error or "unknown error") for o in outcomes if o.scores is None]
         if failures:
-            res = self.store.fail_scoring(token, failures, self.max_attempts)
+            res = self.store.score_queue.fail(token, failures, self.max_attempts)
             rep.retry, rep.failed = res["retry"], res["failed"]
         self._add(rep)
         log.info(
@@ -156,13 +156,13 @@ class ScoringWorker:
         """Apply rollups of batches a dead worker scored but did not count; returns batches."""
         age = self.lease_s if older_than_s is None else older_than_s
         n = 0
-        for token in self.store.pending_rollup_tokens(age):
-            posts = self.store.posts_pending_rollup(token)
-            self.store.apply_score_rollups(token, contributions(posts))
+        for token in self.store.score_queue.pending_rollup_tokens(age):
+            posts = self.store.score_queue.posts_pending_rollup(token)
+            self.store.score_queue.apply_rollups(token, contributions(posts))
             n += 1
         if n:
             log.warning("re-applied rollups of %d batch(es) left by a crashed worker", n)
-        self.store.fail_stuck_posts(self.max_claims)
+        self.store.score_queue.fail_stuck(self.max_claims)
         return n
 
     def drain(self, stop: threading.Event | None = None) -> BatchReport:
@@ -194,13 +194,13 @@ class ScoringWorker:
 
 def recount_rollups(store: Any) -> dict[str, dict[str, Any]]:
     """The ``score``/``place`` rollup documents recomputed from every scored post."""
-    return as_documents(contributions(store.iter_scored_posts()))
+    return as_documents(contributions(store.score_queue.iter_scored()))
 
 
 def rebuild_rollups(store: Any) -> int:
     """Replace the ``score``/``place`` rollups with a recount (run with workers stopped)."""
     docs = list(recount_rollups(store).values())
-    return store.replace_score_rollups(docs)
+    return store.rollups.replace_score(docs)
 
 
 def build_scorer(settings: Any, kind: str | None = None) -> Any:

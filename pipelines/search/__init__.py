@@ -11,6 +11,14 @@ Modules, one job each:
   Tantivy ``Query`` objects, built programmatically (no user string reaches Tantivy's parser).
 - :mod:`pipelines.search.aggregate`: exact counts, timelines, breakdowns, pages of ids.
 - :mod:`pipelines.search.indexer`: the one writer (``python -m pipelines index``).
+- :mod:`pipelines.search.filters`: :class:`Filters`, what a user selected, validated.
+- :mod:`pipelines.search.areas`: which points lie in a drawn area (pure geometry).
+- :mod:`pipelines.search.watchlists`: saved queries that Vigil watches.
+- :mod:`pipelines.search.select`: selections with a map area or a watchlist, answered exactly.
+- :mod:`pipelines.search.signals`: watchlist series, first sightings of places, anomaly evidence.
+
+``filters``, ``areas`` and ``watchlists`` live here, not in :mod:`pipelines.read`, because
+the index compiles and evaluates them and they use the keyword language of this package.
 """
 
 from pipelines.search.query import (

@@ -6,7 +6,7 @@ and the keyword parser's limits (:data:`~pipelines.search.query.MAX_TERMS`,
 ``MAX_DEPTH``, ``MAX_QUERY_CHARS``, ``MIN_PREFIX_CHARS``) bound every query's size.
 Meaning matches :func:`pipelines.search.matches`: ``Term``/``Prefix`` test the post's
 ``terms`` array, a ``Phrase`` needs its indexable words in ``terms`` and the words
-consecutive in the text (as split by :func:`pipelines.core.models.tokenize`).
+consecutive in the text (as split by :func:`pipelines.core.text.tokenize`).
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from datetime import UTC, datetime
 import tantivy
 from tantivy import FieldType, Occur, Query
 
-from pipelines.core.models import STOP_WORDS
+from pipelines.core.text import STOP_WORDS
 from pipelines.search.filters import SCORE_FIELDS, Filters
 from pipelines.search.query import And, Node, Not, Or, Phrase, Prefix, Term, parse
 

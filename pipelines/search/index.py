@@ -99,6 +99,8 @@ class SearchIndex:
         path = Path(path)
         path.mkdir(parents=True, exist_ok=True)
         (path / POSITION_FILENAME).unlink(missing_ok=True)
+        for suffix in ("", "-wal", "-shm"):  # the term rollup describes the old index
+            (path / ("vigil-terms.sqlite" + suffix)).unlink(missing_ok=True)
         try:
             index = tantivy.Index(build_schema(), path=str(path), reuse=False)
         except (OSError, ValueError, RuntimeError) as exc:

@@ -1,7 +1,7 @@
 """The one writer of the search index: follows MongoDB's posts by change number (``seq``).
 
 MongoDB is the record; the index is derived. The store stamps every inserted or
-re-scored post with a new ``seq`` (:meth:`pipelines.store.Store.next_seq`). The indexer
+re-scored post with a new ``seq`` (:meth:`pipelines.store.feed.ChangeFeed.next_seq`). The indexer
 reads posts with ``seq`` above its position in ``seq`` order, writes each idempotently
 (delete by id, then add), commits the batch, and only then stores its position in
 ``vigil-position.json`` beside the index (atomic rename). A SIGKILL at any moment
@@ -20,14 +20,18 @@ from __future__ import annotations
 import json
 import logging
 import os
+import sqlite3
 import threading
 import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
+import tantivy
+
+from pipelines.search import termroll
 from pipelines.search.index import SearchIndex
-from pipelines.search.schema import to_document
+from pipelines.search.schema import SCHEMA, to_dict
 
 log = logging.getLogger(__name__)
 
@@ -68,25 +72,73 @@ class Indexer:
         self.batch = batch
         self.cursor = read_position(index.path) or 0
         self.gaps: dict[int, float] = {}
+        self.rollup: termroll.TermRollup | None = termroll.TermRollup(index.path)
 
-    def _write(self, posts: Iterable[dict[str, Any]]) -> int:
-        n = 0
+    def _rollup_in_step(self) -> bool:
+        """Does the term rollup describe the index's last commit (so a difference applies)?"""
+        return self.rollup is not None and self.rollup.opstamp == termroll.index_opstamp(self.index.path)
+
+    def _old_contributions(self, ids: list[str]) -> termroll.Counts | None:
+        """The batch's posts as the index holds them before it (``None``: rebuild after it)."""
+        if not self._rollup_in_step():
+            return None
+        try:
+            return termroll.contributions(self.index.searcher(), self.index.schema, ids)
+        except (termroll.RollupError, ValueError, RuntimeError):
+            return None
+
+    def _update_rollup(self, docs: list[dict[str, Any]], old: termroll.Counts | None, opstamp: int) -> None:
+        """Apply a committed batch (its index documents, in write order) to the term rollup:
+        new minus old counts when the rollup was in step before the batch, else a rebuild
+        from the index. A failure leaves the rollup behind the index (readers then
+        aggregate) and stops its upkeep until restart."""
+        if self.rollup is None:
+            return
+        try:
+            if old is None:
+                self.rollup.rebuild(self.index.searcher(), self.index.schema, opstamp)
+            else:
+                final = list({d["id"]: d for d in docs}.values())  # a post written twice: its last version
+                self.rollup.apply(termroll.difference(termroll.post_contributions(final), old), opstamp)
+        except (termroll.RollupError, ValueError, RuntimeError, sqlite3.Error) as exc:
+            log.warning("term rollup left behind the index (%s); top terms aggregate until a restart", exc)
+            self.rollup = None
+
+    def _rollup_step(self, step: str, *args: Any) -> None:
+        """One step of the rollup's rebuild beside the index's (a failure stops its upkeep)."""
+        if self.rollup is None:
+            return
+        try:
+            getattr(self.rollup, step)(*args)
+        except (termroll.RollupError, ValueError, RuntimeError, sqlite3.Error) as exc:
+            log.warning("term rollup not rebuilt (%s); top terms aggregate until a restart", exc)
+            self.rollup.close()
+            self.rollup = None
+
+    def _write(self, posts: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
+        docs = []
         for post in posts:
-            self.writer.delete_documents_by_term("id", str(post["_id"]))
-            self.writer.add_document(to_document(post))
-            n += 1
-        return n
+            d = to_dict(post)
+            self.writer.delete_documents_by_term("id", d["id"])
+            self.writer.add_document(tantivy.Document.from_dict(d, SCHEMA))
+            docs.append(d)
+        return docs
 
     def run_once(self) -> int:
         """Index one batch of changed posts (and any late ones); returns posts written."""
         now = time.monotonic()
-        fresh = self.store.posts_changed_after(self.cursor, self.batch)
-        late = self.store.posts_with_seqs(sorted(self.gaps)) if self.gaps else []
+        fresh = self.store.feed.changed_after(self.cursor, self.batch)
+        late = self.store.feed.with_seqs(sorted(self.gaps)) if self.gaps else []
         if not fresh and not late:
             self._expire(now)
+            if self.rollup is not None and not self._rollup_in_step():
+                self._update_rollup([], None, termroll.index_opstamp(self.index.path) or 0)
             return 0
-        n = self._write(late) + self._write(fresh)
-        self.writer.commit()
+        ids = list(dict.fromkeys(str(p["_id"]) for p in [*late, *fresh]))
+        old = self._old_contributions(ids)
+        docs = self._write(late) + self._write(fresh)
+        n = len(docs)
+        self._update_rollup(docs, old, self.writer.commit())
         for post in late:
             self.gaps.pop(int(post["seq"]), None)
         if fresh:
@@ -125,18 +177,24 @@ class Indexer:
         half-way is redone by the next ``index --loop``.
         """
         (self.index.path / POSITION_FILE).unlink(missing_ok=True)
-        start = self.store.current_seq()
-        total = self.store.estimated_post_count()
+        start = self.store.feed.current_seq()
+        total = self.store.posts.estimated_count()
         self.writer.delete_all_documents()
-        done = 0
-        for post in self.store.iter_posts({}, batch_size=self.batch):
-            self.writer.add_document(to_document(post))
+        self._rollup_step("begin")
+        done, docs = 0, []
+        for post in self.store.posts.iterate({}, batch_size=self.batch):
+            docs.append(to_dict(post))
+            self.writer.add_document(tantivy.Document.from_dict(docs[-1], SCHEMA))
             done += 1
             if done % 10_000 == 0:
                 self.writer.commit()
+                self._rollup_step("add", docs)
+                docs = []
                 if progress:
                     progress(done, total)
-        self.writer.commit()
+        opstamp = self.writer.commit()
+        self._rollup_step("add", docs)
+        self._rollup_step("finish", opstamp)
         if progress:
             progress(done, max(total, done))
         self.cursor, self.gaps = max(0, start - REBUILD_OVERLAP), {}
@@ -158,3 +216,5 @@ class Indexer:
     def close(self) -> None:
         """Wait for merges and release the writer lock."""
         self.writer.wait_merging_threads()
+        if self.rollup is not None:
+            self.rollup.close()

@@ -25,7 +25,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from pipelines.core.models import STOP_WORDS, tokenize
+from pipelines.core.text import STOP_WORDS, tokenize
 
 MAX_QUERY_CHARS = 500
 MAX_TERMS = 32

@@ -7,7 +7,7 @@ aggregated value is indexed *and* a fast field. Text-like keys (``id``, ``source
 ``raw`` tokenizer: one value, one token, exactly as MongoDB stores it. ``terms`` is the
 post's own ``terms`` array, so a keyword ``Term``/``Prefix`` means exactly what
 :func:`pipelines.search.matches` means. ``words`` is the post's text split by
-:func:`pipelines.core.models.tokenize` (already lowercased and normalised), joined by single
+:func:`pipelines.core.text.tokenize` (already lowercased and normalised), joined by single
 spaces and indexed with Tantivy's ``whitespace`` tokenizer with positions: the tokens and
 their positions are exactly ``tokenize``'s (its tokens never contain whitespace), and
 phrase queries run on it. MongoDB stays the record: only ``id`` is stored, everything
@@ -26,7 +26,7 @@ from typing import Any
 
 import tantivy
 
-from pipelines.core.models import tokenize
+from pipelines.core.text import tokenize
 
 SCHEMA_VERSION = 2
 """Bumped when fields or their tokenizers change; an index of another version is rebuilt

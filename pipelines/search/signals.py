@@ -4,7 +4,8 @@ A watchlist's posts are what its saved query selects (:func:`pipelines.search.se
 so its hourly series is an aggregation of that query: no per-post tags, no journal, and an
 edited watchlist's whole history changes with it at once. :func:`watch_rollups` returns the
 hours in the shape of the old ``kind="watch"`` rollup documents (``n``, ``sum.<score>``,
-``high.<score>`` at >= 0.5, over *scored* posts), so the detector and the alert rules read
+``high.<score>`` at or above each score's tuned cut, :func:`pipelines.scoring.thresholds.high_thresholds`,
+over *scored* posts), so the detector and the alert rules read
 ``watch:<id>`` series as before. :func:`terms_by_lift` ranks evidence terms from exact
 document counts in the window and the baseline (no samples). Pure functions of a searcher.
 """
@@ -18,6 +19,7 @@ from typing import Any
 import tantivy
 from tantivy import Occur, Order, Query
 
+from pipelines.scoring.thresholds import high_thresholds
 from pipelines.search import aggregate
 from pipelines.search.compile import filters_query
 from pipelines.search.filters import Filters
@@ -27,8 +29,6 @@ from pipelines.search.watchlists import Watchlist
 
 SUM_FIELDS = ("sentiment", "threat", "hate", "toxicity")
 HIGH_FIELDS = ("threat", "hate", "toxicity")
-HIGH_AT = 0.5
-"""The scorer's rollup shape and high cut (``pipelines/scoring/rollups.py``)."""
 LIFT_CANDIDATES = 300
 """Evidence: the window's commonest terms considered for lift (each gets an exact baseline count)."""
 MAX_PLACES = 1_000
@@ -54,7 +54,8 @@ def during(schema: tantivy.Schema, query: Query, since: datetime | None, until: 
 def hourly_docs(searcher: tantivy.Searcher, query: Query) -> list[dict[str, Any]]:
     """Per hour with posts: ``{"hour", "n", "sum": {...}, "high": {...}}``, oldest first."""
     subs: dict[str, Any] = {f"s_{k}": {"sum": {"field": k}} for k in SUM_FIELDS}
-    subs |= {f"h_{k}": {"range": {"field": k, "ranges": [{"from": HIGH_AT}]}} for k in HIGH_FIELDS}
+    cuts = high_thresholds()
+    subs |= {f"h_{k}": {"range": {"field": k, "ranges": [{"from": cuts[k]}]}} for k in HIGH_FIELDS}
     agg = {"h": {"date_histogram": {"field": "ts", "fixed_interval": "1h", "min_doc_count": 1}, "aggs": subs}}
     out = []
     for b in searcher.aggregate(query, agg)["h"]["buckets"]:
@@ -63,7 +64,7 @@ def hourly_docs(searcher: tantivy.Searcher, query: Query) -> list[dict[str, Any]
         high = {}
         for k in HIGH_FIELDS:
             buckets = b[f"h_{k}"]["buckets"]
-            high[k] = int(sum(x["doc_count"] for x in buckets if x.get("from") == HIGH_AT))
+            high[k] = int(sum(x["doc_count"] for x in buckets if x.get("from") is not None))
         out.append(
             {
                 "hour": datetime.fromtimestamp(b["key"] / 1000, UTC),
@@ -180,7 +181,8 @@ def series_query(
         return None
     name = metric.split(":", 1)[1] if ":" in metric else ""
     if metric.startswith("high:") and name in SCORE_FIELDS:
-        high = Query.range_query(schema, name, tantivy.FieldType.Float, HIGH_AT, 1.0e9)
+        cut = high_thresholds().get(name, 0.5)  # sentiment has no "high" series
+        high = Query.range_query(schema, name, tantivy.FieldType.Float, cut, 1.0e9)
         query = _and(query, high)
     return query
 

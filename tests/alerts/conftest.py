@@ -25,7 +25,7 @@ import pytest
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
 
-from pipelines.core.models import build_post
+from pipelines.core.post import build_post
 from pipelines.store import Store
 from tests.conftest import free_port
 
@@ -247,4 +247,4 @@ def make_post(
 
 
 def seed(store: Store, docs: list[dict[str, Any]]) -> None:
-    store.upsert_posts(docs)
+    store.posts.upsert(docs)

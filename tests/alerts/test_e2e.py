@@ -15,7 +15,7 @@ import pytest
 import yaml
 
 from pipelines.alerts.receiver import ReplayGuard, verify
-from pipelines.core.models import build_post, tweet_id_to_datetime
+from pipelines.core.post import build_post, tweet_id_to_datetime
 from pipelines.store import Store
 from tests.conftest import REPO
 
@@ -69,7 +69,7 @@ def test_example_config_raises_a_signed_alert_on_the_sample(store: Store, http_r
     path.write_text(yaml.safe_dump(config))
     secret = "demo-secret"
     env = {"VIGIL_DEMO_WEBHOOK_SECRET": secret, "VIGIL_DATA_DIR": str(tmp_path)}
-    store.upsert_posts(sample_posts())
+    store.posts.upsert(sample_posts())
     built = cli(store, "index", "--rebuild", env=env)  # what the indexer keeps up to date
     assert built.returncode == 0, built.stderr
 
@@ -95,7 +95,7 @@ def test_example_config_raises_a_signed_alert_on_the_sample(store: Store, http_r
     from pipelines.search.index import SearchIndex, index_path
     from pipelines.search.watchlists import Watchlist
 
-    wl = Watchlist.from_doc(store.get_config("watchlists", "typhoon-yolanda"))
+    wl = Watchlist.from_doc(store.alerts.get_config("watchlists", "typhoon-yolanda"))
     index = SearchIndex.open(index_path(tmp_path))
     hours = signals.watch_rollups(index.searcher(), index.schema, wl)
     assert sum(h["n"] for h in hours) == store.db.posts.count_documents(wl.to_mongo()) > 100
@@ -120,7 +120,7 @@ def test_cli_refuses_bad_config_with_one_line(store: Store, tmp_path: Path):
         store, "watchlists", "add", "Calgary flood", "--query", "flood", "--near", "51.05,-114.07,30", env={}
     )
     assert out.returncode == 0 and "watchlist calgary-flood saved" in out.stdout
-    assert store.get_config("watchlists", "calgary-flood")["geo"] == {
+    assert store.alerts.get_config("watchlists", "calgary-flood")["geo"] == {
         "lat": 51.05,
         "lon": -114.07,
         "km": 30.0,
@@ -128,10 +128,10 @@ def test_cli_refuses_bad_config_with_one_line(store: Store, tmp_path: Path):
 
 
 def test_once_refuses_to_run_beside_a_running_loop(store: Store):
-    assert store.take_lease("alerts", "alerts-other", 120)
+    assert store.meta.take_lease("alerts", "alerts-other", 120)
     out = cli(store, "alerts", "--once", env={})
     assert out.returncode == 2 and "another alerts loop is running" in out.stderr
-    store.release_lease("alerts", "alerts-other")
+    store.meta.release_lease("alerts", "alerts-other")
     out = cli(store, "alerts", "--once", env={})
     assert out.returncode == 0, out.stderr
-    assert store.take_lease("alerts", "alerts-third", 120)  # the CLI gave its lease back on exit
+    assert store.meta.take_lease("alerts", "alerts-third", 120)  # the CLI gave its lease back on exit

@@ -40,7 +40,7 @@ def detected(store: Store, wl: str, metric: str, severity: float, hours: int, po
             "places": [{"place": "Calgary", "country": "CA", "n": 4}],
         },
     }
-    return store.upsert_anomaly(doc)[0]
+    return store.anomalies.upsert(doc)[0]
 
 
 def test_one_alert_per_incident_and_channel(store: Store, http_receiver, smtp_receiver) -> None:
@@ -51,11 +51,11 @@ def test_one_alert_per_incident_and_channel(store: Store, http_receiver, smtp_re
         [hook(http_receiver), mail(smtp_receiver)],
     )
     posts = [threat_post(i, 0.9, minutes=i) for i in range(1, 4)]
-    store.upsert_posts(posts)
+    store.posts.upsert(posts)
     detected(store, rule.watchlist, "count", 0.8, 2, posts)
     detected(store, rule.watchlist, "high:threat", 0.7, 3, posts)
     DetectorService(store).rebuild_incidents(T0 - timedelta(hours=1), T0 + timedelta(hours=4))
-    (inc,) = store.find_incidents()
+    (inc,) = store.incidents.find()
     svc = service(store, clock)
     for _ in range(3):  # every cycle sees both anomalies of the incident
         svc.cycle()
@@ -76,11 +76,11 @@ def test_minor_and_dismissed_incidents_do_not_alert(store: Store, http_receiver)
         store, {"name": "Flood spikes", "kind": "spike", "min_severity": 0.5}, [hook(http_receiver)]
     )
     posts = [threat_post(1, 0.9)]
-    store.upsert_posts(posts)
+    store.posts.upsert(posts)
     aid = detected(store, rule.watchlist, "count", 0.8, 2, posts)
     store.db.anomalies.update_one({"_id": aid}, {"$set": {"observed_total": 12.0}})  # 12 posts: minor
     DetectorService(store).rebuild_incidents(T0 - timedelta(hours=1), T0 + timedelta(hours=4))
-    (inc,) = store.find_incidents(include_minor=True)
+    (inc,) = store.incidents.find(include_minor=True)
     assert inc["minor"]
     service(store, clock).cycle()
     assert http_receiver.received("/hook") == []

@@ -32,11 +32,11 @@ def configure(store: Store, rule: dict, channels: list[dict], watchlist: dict | 
     wl = Watchlist.make(**(watchlist or {"name": "Flood", "query": "flood"}))
     doc = wl.to_doc()
     doc.pop("created"), doc.pop("updated")
-    store.put_config("watchlists", doc)
+    store.alerts.put_config("watchlists", doc)
     for c in channels:
-        store.put_config("alert_channels", Channel.make(**c).to_doc())
+        store.alerts.put_config("alert_channels", Channel.make(**c).to_doc())
     r = Rule.make(**{"watchlist": wl.id, "channels": [c["name"] for c in channels], **rule})
-    store.put_config("alert_rules", r.to_doc())
+    store.alerts.put_config("alert_rules", r.to_doc())
     return r
 
 
@@ -80,7 +80,7 @@ def threat_post(i: int, threat: float, minutes: int = 0, text: str = "flood warn
 
 
 def log(store: Store) -> list[dict]:
-    return store.delivery_log(100)
+    return store.alerts.delivery_log(100)
 
 
 # --------------------------------------------------------------------------- retries
@@ -93,7 +93,7 @@ def test_retry_after_500_then_sent(store: Store, http_receiver):
         {"name": "Threats", "kind": "threshold", "min_score": 0.8, "cooldown_minutes": 0},
         [hook(http_receiver)],
     )
-    store.upsert_posts([threat_post(1, 0.95)])
+    store.posts.upsert([threat_post(1, 0.95)])
     http_receiver.respond("/hook", 500)
     svc = service(store, clock)
 
@@ -121,7 +121,7 @@ def test_retry_after_500_then_sent(store: Store, http_receiver):
 def test_gives_up_after_max_attempts(store: Store, http_receiver):
     clock = Clock(T0 + timedelta(hours=1))
     configure(store, {"name": "Threats", "kind": "threshold", "min_score": 0.8}, [hook(http_receiver)])
-    store.upsert_posts([threat_post(1, 0.95)])
+    store.posts.upsert([threat_post(1, 0.95)])
     http_receiver.respond("/hook", 500, 502, 503, 500)
     svc = service(store, clock, max_attempts=3, retry_base_s=10)
     statuses = []
@@ -157,7 +157,7 @@ def test_one_failing_channel_never_blocks_the_others(store: Store, http_receiver
     ]
     http_receiver.delay_s["/slow"] = 1.5
     configure(store, {"name": "Threats", "kind": "threshold", "min_score": 0.8}, channels)
-    store.upsert_posts([threat_post(1, 0.95)])
+    store.posts.upsert([threat_post(1, 0.95)])
     report = service(store, clock).cycle()
     by_channel = {d["channel"]: d for d in log(store)}
     assert {c: d["status"] for c, d in by_channel.items()} == {
@@ -202,7 +202,7 @@ def test_one_alert_per_anomaly_and_channel_across_detector_cycles(store: Store, 
         {"name": "Flood spikes", "kind": "spike", "min_severity": 0.5, "cooldown_minutes": 0},
         [hook(http_receiver), mail(smtp_receiver)],
     )
-    store.upsert_posts([threat_post(1, 0.2)])
+    store.posts.upsert([threat_post(1, 0.2)])
     svc = service(store, clock)
     anomaly(store, "an-1", 0.3, T0)  # below the rule's severity: nothing
     svc.cycle()
@@ -235,18 +235,18 @@ def test_cooldown_suppresses_then_lets_through(store: Store, http_receiver):
         [hook(http_receiver)],
     )
     svc = service(store, clock)
-    store.upsert_posts([threat_post(1, 0.9, 0)])
+    store.posts.upsert([threat_post(1, 0.9, 0)])
     svc.cycle()
     clock.advance(minutes=10)
-    store.upsert_posts([threat_post(2, 0.95, 10)])
+    store.posts.upsert([threat_post(2, 0.95, 10)])
     report = svc.cycle()
     assert report.decisions == {"suppress": 1}
     clock.advance(minutes=51)
-    store.upsert_posts([threat_post(3, 0.85, 61)])
+    store.posts.upsert([threat_post(3, 0.85, 61)])
     assert svc.cycle().decisions == {"send": 1}
     got = [r.json()["alert"]["posts"][0]["id"] for r in http_receiver.received("/hook")]
     assert got == ["rss:1", "rss:3"]
-    suppressed = store.alert_events({"decision": "suppress"})
+    suppressed = store.alerts.events({"decision": "suppress"})
     assert [e["key"] for e in suppressed] == ["post|rss:2"]
 
 
@@ -265,7 +265,7 @@ def test_quiet_hours_hold_then_one_summary(store: Store, http_receiver):
         [hook(http_receiver)],
     )
     svc = service(store, clock)
-    store.upsert_posts([threat_post(1, 0.9, 0), threat_post(2, 0.97, 5)])
+    store.posts.upsert([threat_post(1, 0.9, 0), threat_post(2, 0.97, 5)])
     assert svc.cycle().decisions == {"hold": 2}
     clock.now = datetime(2013, 6, 21, 3, 0, tzinfo=UTC)  # 05:00 in Paris: still quiet
     svc.cycle()
@@ -292,12 +292,12 @@ def test_hourly_digest_collects_then_sends_once(store: Store, http_receiver, smt
     )
     svc = service(store, clock)
     for i, (threat, minute) in enumerate([(0.81, 70), (0.99, 80), (0.9, 100)], start=1):
-        store.upsert_posts([threat_post(i, threat, minute)])
+        store.posts.upsert([threat_post(i, threat, minute)])
         assert svc.cycle().decisions == {"digest": 1}
         clock.advance(minutes=10)
     assert http_receiver.received("/hook") == [] and smtp_receiver.mails == []
     clock.now = datetime(2013, 6, 20, 14, 1, tzinfo=UTC)
-    store.upsert_posts([threat_post(9, 0.88, 121)])  # arrives after the boundary: next digest
+    store.posts.upsert([threat_post(9, 0.88, 121)])  # arrives after the boundary: next digest
     svc.cycle()
     svc.cycle()
     (req,) = http_receiver.received("/hook")
@@ -311,7 +311,7 @@ def test_hourly_digest_collects_then_sends_once(store: Store, http_receiver, smt
     assert alert["severity"] == 0.99 and "3 threshold" in alert["summary"]
     text = smtp_receiver.mails[0].message.get_payload()[0].get_payload(decode=True).decode()
     assert "3 alerts:" in text and "Threat 0.99 in a post on Flood" in text
-    pending = store.alert_events({"decision": "digest", "group": None})
+    pending = store.alerts.events({"decision": "digest", "group": None})
     assert [e["key"] for e in pending] == ["post|rss:9"]
     clock.now = datetime(2013, 6, 20, 15, 0, 30, tzinfo=UTC)
     svc.cycle()
@@ -333,10 +333,10 @@ def test_volume_rule_from_the_watchlist_series(store: Store, http_receiver):
         [hook(http_receiver)],
     )
     base = datetime(2013, 6, 20, 15, 0, tzinfo=UTC)
-    store.upsert_posts(
+    store.posts.upsert(
         [make_post(i, f"flood update {i}", ts=base + timedelta(minutes=2 * i)) for i in range(25)]
     )
-    store.upsert_posts(
+    store.posts.upsert(
         [make_post(100 + i, f"other news {i}", ts=base + timedelta(minutes=i)) for i in range(30)]
     )
     svc = service(store, clock)
@@ -376,7 +376,7 @@ def test_sentiment_shift_rule(store: Store, http_receiver):
         )
         for i in range(12)
     ]
-    store.upsert_posts(docs)
+    store.posts.upsert(docs)
     service(store, clock).cycle()
     (req,) = http_receiver.received("/hook")
     alert = req.json()["alert"]
@@ -402,11 +402,11 @@ def test_new_place_rule(store: Store, http_receiver):
         )
 
     # A post scored before the watchlist existed is its history: its place is no news.
-    store.upsert_posts([placed(1, "Paris", "FR", 0, scored_at=clock.now - timedelta(hours=1))])
+    store.posts.upsert([placed(1, "Paris", "FR", 0, scored_at=clock.now - timedelta(hours=1))])
     svc.cycle()
-    store.upsert_posts([placed(2, "Calgary", "CA", 2), placed(3, "Calgary", "CA", 5)])
+    store.posts.upsert([placed(2, "Calgary", "CA", 2), placed(3, "Calgary", "CA", 5)])
     svc.cycle()
-    store.upsert_posts(
+    store.posts.upsert(
         [placed(4, "Calgary", "CA", 10), placed(5, "Banff", "CA", 12), placed(6, "Paris", "FR", 14)]
     )
     svc.cycle()
@@ -419,7 +419,7 @@ def test_new_place_rule(store: Store, http_receiver):
 
 
 def test_send_test_is_logged(store: Store, http_receiver):
-    store.put_config("alert_channels", Channel.make(**hook(http_receiver)).to_doc())
+    store.alerts.put_config("alert_channels", Channel.make(**hook(http_receiver)).to_doc())
     ok, detail = send_test(store, "hook", "http://vigil.test")
     assert ok and detail == "webhook: HTTP 200"
     (req,) = http_receiver.received("/hook")
@@ -434,7 +434,7 @@ def test_send_test_is_logged(store: Store, http_receiver):
 
 
 def test_spike_on_a_detector_shaped_anomaly(store: Store, http_receiver):
-    """The anomaly as the detector stores it (``Store.upsert_anomaly``, evidence from
+    """The anomaly as the detector stores it (``store.anomalies.upsert``, evidence from
     ``pipelines.detect.evidence``): ``_id`` ``<series>|<start>``, ``key|metric`` series,
     evidence posts embedded, lifted terms as dicts; merged in place on later cycles."""
     from pipelines.detect.evidence import top_posts
@@ -442,7 +442,7 @@ def test_spike_on_a_detector_shaped_anomaly(store: Store, http_receiver):
     clock = Clock(T0 + timedelta(hours=2))
     configure(store, {"name": "Flood spikes", "kind": "spike", "min_severity": 0.5}, [hook(http_receiver)])
     posts = [threat_post(i, 0.1 * i, minutes=i) for i in range(1, 6)]
-    store.upsert_posts(posts)
+    store.posts.upsert(posts)
     svc = service(store, clock)
 
     def detect(severity: float, end: datetime) -> str:
@@ -465,7 +465,7 @@ def test_spike_on_a_detector_shaped_anomaly(store: Store, http_receiver):
                 "places": [],
             },
         }
-        return store.upsert_anomaly(doc)[0]
+        return store.anomalies.upsert(doc)[0]
 
     aid = detect(0.7, T0 + timedelta(hours=1))
     svc.cycle()

@@ -32,14 +32,14 @@ def _seed(store: Store) -> None:
         make_post(i, f"{texts[i % 5]} {i}", ts=T0 - timedelta(hours=3 * i), source=("rss", "reddit")[i % 2])
         for i in range(80)  # 10 days of posts: the preview window keeps the last 7
     ]
-    store.upsert_posts(docs)
+    store.posts.upsert(docs)
 
 
 def _save(store: Store, **values) -> Watchlist:
     wl = Watchlist.make(**values)
     doc = wl.to_doc()
     doc.pop("created"), doc.pop("updated")
-    store.put_config("watchlists", doc)
+    store.alerts.put_config("watchlists", doc)
     return wl
 
 
@@ -86,7 +86,7 @@ def test_create_a_watchlist_from_the_page(app_store: Store):  # noqa: F811
     assert _metric(at, PREVIEW) == f"{_direct_count(app_store, Watchlist.make(name='x', query='acme')):,}"
     at.button(key="wl_save_new").click().run()
     assert not at.exception, at.exception
-    doc = app_store.get_config("watchlists", "acme-recalls")
+    doc = app_store.alerts.get_config("watchlists", "acme-recalls")
     assert doc["query"] == "acme" and doc["owner"] == "test-admin"
     assert any("Saved 'acme-recalls'" in _plain(s.value) for s in at.success)
     assert app_store.db.audit.count_documents({"action": "watchlist.save", "target": "acme-recalls"}) == 1
@@ -108,7 +108,7 @@ def test_viewers_see_only_what_is_shared_and_cannot_save(app_store: Store):  # n
 
 def test_send_test_reaches_the_receiver_and_is_logged(app_store: Store, http_receiver, monkeypatch):  # noqa: F811
     monkeypatch.setenv("TEST_HOOK_SECRET", "s")
-    app_store.put_config(
+    app_store.alerts.put_config(
         "alert_channels",
         Channel.make(
             name="hook", type="webhook", url=http_receiver.url("/hook"), secret_env="TEST_HOOK_SECRET"
@@ -128,7 +128,7 @@ def test_send_test_reaches_the_receiver_and_is_logged(app_store: Store, http_rec
 
 def test_rule_form_saves_a_validated_rule(app_store: Store):  # noqa: F811
     _save(app_store, name="Flood", query="flood")
-    app_store.put_config(
+    app_store.alerts.put_config(
         "alert_channels",
         Channel.make(name="hook", type="webhook", url="http://127.0.0.1:9/x", secret_env="K").to_doc(),
     )
@@ -142,7 +142,7 @@ def test_rule_form_saves_a_validated_rule(app_store: Store):  # noqa: F811
     at.text_input(key="al_r_tz").set_value("Europe/Paris")
     at.button[[b.label for b in at.button].index("Save rule")].click().run()
     assert not at.exception, at.exception
-    rule = Rule.from_doc(app_store.get_config("alert_rules", "flood-volume"))
+    rule = Rule.from_doc(app_store.alerts.get_config("alert_rules", "flood-volume"))
     assert rule.kind == "volume" and rule.min_posts == 25 and rule.channels == ("hook",)
     assert rule.quiet is not None and rule.tz == "Europe/Paris"
     # A rule kind that needs a watchlist is refused with the reason, nothing saved.
@@ -150,11 +150,11 @@ def test_rule_form_saves_a_validated_rule(app_store: Store):  # noqa: F811
     at.selectbox(key="al_r_watch").set_value("(any series)")
     at.button[[b.label for b in at.button].index("Save rule")].click().run()
     assert any("needs a watchlist" in _plain(e.value) for e in at.error)
-    assert app_store.get_config("alert_rules", "bad") is None
+    assert app_store.alerts.get_config("alert_rules", "bad") is None
 
 
 def test_viewer_reads_history_but_cannot_test_or_edit(app_store: Store):  # noqa: F811
-    app_store.put_config(
+    app_store.alerts.put_config(
         "alert_channels",
         Channel.make(name="hook", type="webhook", url="http://127.0.0.1:9/x", secret_env="K").to_doc(),
     )

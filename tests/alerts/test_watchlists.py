@@ -33,7 +33,7 @@ def _seed(store: Store) -> list[dict]:
         make_post(i, text, source=src, lang=lang, lat=geo[0] if geo else None, lon=geo[1] if geo else None)
         for i, text, src, lang, geo in POSTS
     ]
-    store.upsert_posts(docs)
+    store.posts.upsert(docs)
     return docs
 
 
@@ -61,7 +61,7 @@ WATCHLISTS = [
 def test_matcher_selects_what_the_mongo_filter_selects(store: Store, values):
     docs = _seed(store)
     wl = Watchlist.make(name="w", **values)
-    by_mongo = {d["_id"] for d in store.find_posts(wl.to_mongo(), limit=1000)}
+    by_mongo = {d["_id"] for d in store.posts.find(wl.to_mongo(), limit=1000)}
     by_python = {d["_id"] for d in docs if match_post(wl, d)}
     assert by_mongo == by_python
     assert by_python  # every case selects something, so the agreement says something
@@ -123,7 +123,7 @@ def test_matcher_agrees_with_mongo_on_generated_watchlists(store: Store):
     @given(watchlist_values())
     def check(values):
         wl = Watchlist.make(name="w", **values)
-        by_mongo = {d["_id"] for d in store.find_posts(wl.to_mongo(), limit=1000)}
+        by_mongo = {d["_id"] for d in store.posts.find(wl.to_mongo(), limit=1000)}
         assert by_mongo == {d["_id"] for d in docs if match_post(wl, d)}, values
 
     check()
@@ -134,7 +134,7 @@ def test_preview_filter_bounds_time(store: Store):
     wl = Watchlist.make(name="w", query="flood")
     since = T0 + timedelta(minutes=2)
     until = T0 + timedelta(minutes=9)
-    got = {d["native_id"] for d in store.find_posts(wl.to_mongo(since, until), limit=100)}
+    got = {d["native_id"] for d in store.posts.find(wl.to_mongo(since, until), limit=100)}
     assert (
         got == {d["native_id"] for d in docs if match_post(wl, d) and since <= d["ts"] < until} == {"2", "8"}
     )

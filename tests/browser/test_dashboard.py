@@ -38,7 +38,7 @@ def _ensure_anomaly(stack: Stack) -> str:
         have = store.db.anomalies.find_one({}, sort=[("severity", -1)])
         if have is not None:
             return str(have["_id"])
-        busiest = max(store.rollup_sums("ingest", ["hour", "source"]), key=lambda r: r["n"])
+        busiest = max(store.rollups.sums("ingest", ["hour", "source"]), key=lambda r: r["n"])
         start = busiest["hour"]
         posts = store.db.posts.find({"source": busiest["source"], "ts": {"$gte": start}}, {"_id": 1}).limit(5)
         store.db.anomalies.insert_one(
@@ -89,7 +89,13 @@ def _score_newest(stack: Stack, f: Filters, n: int = 200) -> int:
                 # indexer follows it, so the pages (which read the search index) see the scores.
                 store.db.posts.update_one(
                     {"_id": o.post_id, "status": "new"},
-                    {"$set": {"scores": o.scores.to_doc(), "status": "scored", "seq": store.next_seq(1)}},
+                    {
+                        "$set": {
+                            "scores": o.scores.to_doc(),
+                            "status": "scored",
+                            "seq": store.feed.next_seq(1),
+                        }
+                    },
                 )
         located = store.db.posts.count_documents({"$and": [f.to_mongo(), LOCATED]})
         _wait_indexed(stack, f, located)

@@ -19,7 +19,7 @@ from urllib.parse import quote
 import pytest
 from playwright.sync_api import expect
 
-from pipelines.core.models import build_post
+from pipelines.core.post import build_post
 from tests.browser.conftest import ARTIFACTS, Stack, create_user, login
 
 pytestmark = pytest.mark.browser
@@ -113,7 +113,7 @@ def test_script_post_renders_as_text_and_logout(stack: Stack, browser):
             author=AUTHOR,
             url="https://example.org/xss",
         )
-        store.upsert_posts([post.to_doc()])
+        store.posts.upsert([post.to_doc()])
     finally:
         store.client.close()
     page = browser.new_page(viewport={"width": 1400, "height": 1000})

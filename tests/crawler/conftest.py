@@ -37,7 +37,7 @@ def store_env(store: Store) -> dict[str, str]:
 
 def add_sources(store: Store, *defs: dict[str, Any]) -> None:
     for d in defs:
-        store.upsert_source(validate_source(d).to_doc())
+        store.sources.upsert(validate_source(d).to_doc())
 
 
 def run_crawl(

@@ -18,7 +18,7 @@ FEED = "rss/nrcan_earthquakes_en_2018-10-01.georss.rss.xml"
 @pytest.fixture(scope="module")
 def crawled(db_server: Any, tmp_path_factory: pytest.TempPathFactory) -> Any:
     store = Store(db_server.uri, f"t_{uuid.uuid4().hex[:12]}")
-    store.ensure_schema()
+    store.schema.ensure()
     server = FixtureServer(robots="User-agent: *\nDisallow: /private/\n").start()
     r = server.routes
     r["/ok.xml"] = fixture_route(FEED)
@@ -92,7 +92,7 @@ def test_auth_header_comes_from_the_named_environment_variable(crawled: Any) -> 
     assert hit.headers["x-api-key"] == "k-123"
     assert all("x-api-key" not in h.headers for h in crawled["server"].hits_for("/ok.xml"))
     assert all("x-api-key" not in h.headers for h in crawled["server"].hits_for("/robots.txt"))
-    stored = crawled["store"].get_source("auth")
+    stored = crawled["store"].sources.get("auth")
     assert "k-123" not in repr(stored)
 
 
@@ -106,8 +106,8 @@ def test_a_missing_auth_variable_is_reported_and_the_feed_still_read(crawled: An
 def test_same_text_from_two_sources_is_a_cross_post(crawled: Any) -> None:
     # Several sources serve the same feed: the posts are all kept, later ones flagged.
     store = crawled["store"]
-    ok_ids = {d["_id"] for d in store.find_posts({"source": "ok"}, limit=10)}
-    flagged = store.find_posts({"cross_post": True}, limit=100)
+    ok_ids = {d["_id"] for d in store.posts.find({"source": "ok"}, limit=10)}
+    flagged = store.posts.find({"cross_post": True}, limit=100)
     assert len(flagged) > 0
     assert all(d["cross_post_of"].split(":")[0] != d["source"] for d in flagged)
     total = sum(r["inserted"] for k, r in crawled["runs"].items() if not k.startswith("_"))

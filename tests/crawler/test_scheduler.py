@@ -43,11 +43,11 @@ def test_crawl_once_cli_fills_the_store_and_records_the_run(
     )  # fmt: skip
     assert out.returncode == 0, out.stderr
     assert "quakes: ok, 6 new of 6 items, 0 dropped" in out.stdout
-    assert len(store.find_posts({"source": "quakes"}, limit=100)) == 6
-    (run,) = store.crawl_runs("quakes")
+    assert len(store.posts.find({"source": "quakes"}, limit=100)) == 6
+    (run,) = store.crawl_runs.recent("quakes")
     assert (run["status"], run["inserted"], run["items"], run["exit_code"]) == ("ok", 6, 6, 0)
     assert run["ended"] >= run["started"]
-    src = store.get_source("quakes")
+    src = store.sources.get("quakes")
     assert src["lock"] is None
     assert src["state"]["last_status"] == "ok" and src["state"]["consecutive_failures"] == 0
     assert (src["state"]["next_due"] - src["state"]["last_run"]).total_seconds() == pytest.approx(900, abs=1)
@@ -66,11 +66,11 @@ def test_unknown_source_is_a_clear_cli_error(store: Store, tmp_path: Path) -> No
 
 def test_a_held_lock_means_no_second_run(store: Store, tmp_path: Path) -> None:
     add_sources(store, {"name": "quakes", "kind": "rss", "url": "http://127.0.0.1:9/x.xml"})
-    assert store.claim_source("quakes", "someone-else", 600) is not None
+    assert store.sources.claim("quakes", "someone-else", 600) is not None
     results = _scheduler(store, tmp_path).run_once(["quakes"])
     assert results == [{"source": "quakes", "status": "skipped", "error": "lock held or refused"}]
-    assert store.crawl_runs("quakes") == []
-    assert store.get_source("quakes")["lock"]["owner"] == "someone-else"
+    assert store.crawl_runs.recent("quakes") == []
+    assert store.sources.get("quakes")["lock"]["owner"] == "someone-else"
 
 
 def test_unreachable_source_records_a_clear_error_and_backs_off(store: Store, tmp_path: Path) -> None:
@@ -82,15 +82,15 @@ def test_unreachable_source_records_a_clear_error_and_backs_off(store: Store, tm
     (first,) = sched.run_once(["dead"])
     assert first["status"] == "error"
     assert first["error"] == f"connection refused by 127.0.0.1:{port}: http://127.0.0.1:{port}/feed.xml"
-    state = store.get_source("dead")["state"]
+    state = store.sources.get("dead")["state"]
     assert state["consecutive_failures"] == 1
     assert (state["next_due"] - state["last_run"]).total_seconds() == pytest.approx(60, abs=1)
     sched.run_once(["dead"])
-    state = store.get_source("dead")["state"]
+    state = store.sources.get("dead")["state"]
     assert state["consecutive_failures"] == 2
     assert (state["next_due"] - state["last_run"]).total_seconds() == pytest.approx(120, abs=1)
-    assert [r["status"] for r in store.crawl_runs("dead")] == ["error", "error"]
-    assert store.get_source("dead")["lock"] is None
+    assert [r["status"] for r in store.crawl_runs.recent("dead")] == ["error", "error"]
+    assert store.sources.get("dead")["lock"] is None
 
 
 def test_a_hanging_crawl_is_killed_at_its_timeout(
@@ -104,8 +104,8 @@ def test_a_hanging_crawl_is_killed_at_its_timeout(
     assert res["status"] == "timeout"
     assert "killed after 5 s" in res["error"]
     assert 5 <= took < 30
-    assert store.get_source("slow")["lock"] is None
-    assert store.get_source("slow")["state"]["consecutive_failures"] == 1
+    assert store.sources.get("slow")["lock"] is None
+    assert store.sources.get("slow")["state"]["consecutive_failures"] == 1
 
 
 def test_a_crawl_that_dies_without_a_summary_is_recorded_as_crashed(store: Store, tmp_path: Path) -> None:
@@ -132,15 +132,17 @@ def test_the_loop_runs_due_sources_and_stops_cleanly(
     t = threading.Thread(target=sched.loop, args=(stop,), kwargs={"tick_s": 0.2})
     t.start()
     deadline = time.monotonic() + 60
-    while time.monotonic() < deadline and not any(r.get("status") == "ok" for r in store.crawl_runs("a")):
+    while time.monotonic() < deadline and not any(
+        r.get("status") == "ok" for r in store.crawl_runs.recent("a")
+    ):
         time.sleep(0.3)
     stop.set()
     t.join(30)
     assert not t.is_alive()
-    runs = store.crawl_runs("a")
+    runs = store.crawl_runs.recent("a")
     assert [r["status"] for r in runs] == ["ok"]  # not due again within its 15 minutes
-    assert store.crawl_runs("b") == []  # disabled
-    assert store.get_source("a")["state"]["next_due"] > datetime.now(UTC)
+    assert store.crawl_runs.recent("b") == []  # disabled
+    assert store.sources.get("a")["state"]["next_due"] > datetime.now(UTC)
 
 
 def test_seeding_adds_new_sources_only(store: Store, tmp_path: Path) -> None:
@@ -148,9 +150,9 @@ def test_seeding_adds_new_sources_only(store: Store, tmp_path: Path) -> None:
     f.write_text("sources:\n  - {name: hn, kind: hackernews, interval_s: 60}\n  - {name: bad, kind: rss}\n")
     written, errors = seed_sources(store, f)
     assert written == ["hn"] and len(errors) == 1 and "needs url" in errors[0]
-    store.set_source_enabled("hn", False)
+    store.sources.set_enabled("hn", False)
     assert seed_sources(store, f)[0] == []  # an operator's change is not overwritten
-    assert store.get_source("hn")["enabled"] is False
+    assert store.sources.get("hn")["enabled"] is False
     assert seed_sources(store, f, replace=True)[0] == ["hn"]
 
 
@@ -174,8 +176,8 @@ def test_sources_cli_round_trip(store: Store, tmp_path: Path, pipelines_cli) -> 
     assert cli("disable", "wn").exit_code == 0
     listing = cli("list").output
     assert "wn" in listing and " no " in listing and "600s" in listing
-    assert store.get_source("wn")["params"] == {"subreddit": "worldnews"}
-    assert store.get_source("wn")["enabled"] is False
+    assert store.sources.get("wn")["params"] == {"subreddit": "worldnews"}
+    assert store.sources.get("wn")["enabled"] is False
     assert cli("remove", "wn").exit_code == 0
-    assert store.get_source("wn") is None
+    assert store.sources.get("wn") is None
     assert cli("enable", "wn").exit_code == 2

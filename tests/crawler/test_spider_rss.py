@@ -37,7 +37,7 @@ def crawled(db_server: Any, tmp_path_factory: pytest.TempPathFactory) -> Any:
     import uuid
 
     store = Store(db_server.uri, f"t_{uuid.uuid4().hex[:12]}")
-    store.ensure_schema()
+    store.schema.ensure()
     server = FixtureServer().start()
     tmp = tmp_path_factory.mktemp("rss")
     for name, (fname, _) in FEEDS.items():
@@ -59,7 +59,7 @@ def crawled(db_server: Any, tmp_path_factory: pytest.TempPathFactory) -> Any:
 
 
 def _one(store: Store, source: str, **query: Any) -> dict[str, Any]:
-    docs = store.find_posts({"source": source, **query}, limit=2)
+    docs = store.posts.find({"source": source, **query}, limit=2)
     assert len(docs) == 1, (source, query, docs)
     return docs[0]
 
@@ -71,7 +71,7 @@ def test_each_feed_gives_exactly_its_posts(crawled: Any, name: str) -> None:
     assert run["status"] == "ok", run
     assert run["inserted"] == expected
     assert run["dropped"] == 0
-    assert len(crawled["store"].find_posts({"source": name}, limit=1000)) == expected
+    assert len(crawled["store"].posts.find({"source": name}, limit=1000)) == expected
 
 
 def test_second_run_inserts_nothing_and_revalidates(crawled: Any) -> None:
@@ -90,7 +90,7 @@ def test_a_redirected_feed_is_revalidated_too(crawled: Any) -> None:
     assert crawled["first"]["moved"]["inserted"] == 6
     # Same items as the nrcan source, same times: all kept, one copy of each flagged as a
     # cross-post of the other (with equal times the tie is broken by source name).
-    flagged = crawled["store"].find_posts(
+    flagged = crawled["store"].posts.find(
         {"source": {"$in": ["moved", "nrcan"]}, "cross_post": True}, limit=20
     )
     assert len(flagged) == 6
@@ -132,12 +132,12 @@ def test_georss_gml_points_become_geo(crawled: Any) -> None:
 
 def test_feed_without_dates_gets_fetch_time_flagged_estimated(crawled: Any) -> None:
     before, after = crawled["window"]
-    docs = crawled["store"].find_posts({"source": "heise"}, limit=100)
+    docs = crawled["store"].posts.find({"source": "heise"}, limit=100)
     assert len(docs) == 60
     assert all(d["meta"]["ts_estimated"] is True for d in docs)
     assert all(before.replace(microsecond=0) <= d["ts"] <= after for d in docs)
     # Feeds with dates are not flagged.
-    assert crawled["store"].find_posts({"source": "techcrunch", "meta.ts_estimated": True}, limit=1) == []
+    assert crawled["store"].posts.find({"source": "techcrunch", "meta.ts_estimated": True}, limit=1) == []
 
 
 def test_windows_1251_and_a_wrong_weekday(crawled: Any) -> None:
@@ -152,11 +152,11 @@ def test_iso_8859_1_and_undeclared_latin1(crawled: Any) -> None:
     assert _one(store, "allgemeine", title={"$regex": "^Bad Kreuznach: Ursache für Brand"})["lang"] == "de"
     doc = _one(store, "cercle-psy", title="Stéphane Gumpper : Qu'est-ce que la psychologie des religions ?")
     assert doc["ts"] == datetime(2013, 5, 23, 10, 30, tzinfo=UTC)
-    assert all("\ufffd" not in d["title"] for d in store.find_posts({"source": "cercle-psy"}, limit=10))
+    assert all("\ufffd" not in d["title"] for d in store.posts.find({"source": "cercle-psy"}, limit=10))
 
 
 def test_invalid_charref_and_huge_entries(crawled: Any) -> None:
-    docs = crawled["store"].find_posts({"source": "nextinpact"}, limit=100)
+    docs = crawled["store"].posts.find({"source": "nextinpact"}, limit=100)
     assert len(docs) == 45
     biggest = max(docs, key=lambda d: len(d["text"]))
     assert biggest["truncated"] is True and len(biggest["text"]) == 40_000
@@ -165,7 +165,7 @@ def test_invalid_charref_and_huge_entries(crawled: Any) -> None:
 
 
 def test_html_titles_are_text(crawled: Any) -> None:
-    titles = {d["title"] for d in crawled["store"].find_posts({"source": "hamakor"}, limit=10)}
+    titles = {d["title"] for d in crawled["store"].posts.find({"source": "hamakor"}, limit=10)}
     assert "Kindle Paperwhite “Unable to Open Item”" in titles
     assert "סינטרה מודולרית" in titles
     assert not any("&#" in t or "<" in t for t in titles)
@@ -178,7 +178,7 @@ def test_atom_times_are_utc(crawled: Any) -> None:
 
 def test_posts_are_queued_for_scoring_and_counted(crawled: Any) -> None:
     store = crawled["store"]
-    doc = store.find_posts({"source": "rue89"}, limit=1)[0]
+    doc = store.posts.find({"source": "rue89"}, limit=1)[0]
     assert doc["status"] == "new" and doc["attempts"] == 0 and doc["terms"]
-    rollup = sum(r["n"] for r in store.ingest_rollups() if r["source"] == "rue89")
+    rollup = sum(r["n"] for r in store.rollups.ingest() if r["source"] == "rue89")
     assert rollup == 25

@@ -116,7 +116,7 @@ def _sources(base: str) -> dict[str, list[dict[str, Any]]]:
 @pytest.fixture(scope="module")
 def crawled(db_server: Any, tmp_path_factory: pytest.TempPathFactory) -> Any:
     store = Store(db_server.uri, f"t_{uuid.uuid4().hex[:12]}")
-    store.ensure_schema()
+    store.schema.ensure()
     server = FixtureServer().start()
     _routes(server)
     tmp = tmp_path_factory.mktemp("social")
@@ -152,11 +152,11 @@ def test_exact_post_counts(crawled: Any, source: str, posts: int, dropped: int) 
     run = crawled["runs"][source]
     assert run["status"] == "ok", run
     assert (run["inserted"], run["dropped"]) == (posts, dropped)
-    assert len(crawled["store"].find_posts({"source": source}, limit=1000)) == posts
+    assert len(crawled["store"].posts.find({"source": source}, limit=1000)) == posts
 
 
 def _get(crawled: Any, post_id: str) -> dict[str, Any]:
-    doc = crawled["store"].get_post(post_id)
+    doc = crawled["store"].posts.get(post_id)
     assert doc is not None, post_id
     return doc
 
@@ -183,7 +183,7 @@ def test_reddit_comment_tree(crawled: Any) -> None:
     assert doc["author"] == "sweatybeard" and doc["engagement"] == 12165
     assert doc["text"] == "But when I finally do, it'll be the years biggest shit ^^^^^so ^^^^^far"
     assert doc["meta"]["parent"] == "t3_ablzuq"
-    old = crawled["store"].find_posts({"source": "r-c1", "_id": {"$regex": "t1_"}}, limit=5)
+    old = crawled["store"].posts.find({"source": "r-c1", "_id": {"$regex": "t1_"}}, limit=5)
     assert len(old) == 2 and all(
         d["url"].startswith("https://www.reddit.com/comments/2gmzqe/_/") for d in old
     )
@@ -198,7 +198,7 @@ def test_mastodon_old_schema_and_boost(crawled: Any) -> None:
     # 36019 is rw's boost of 36018, which the page also lists: one post, the original's.
     boosted = _get(crawled, "m-2016:36018")
     assert boosted["author"] == "why@shitposter.club"
-    assert crawled["store"].get_post("m-2016:36019") is None
+    assert crawled["store"].posts.get("m-2016:36019") is None
 
 
 def test_mastodon_boost_fields_name_the_booster() -> None:
@@ -232,7 +232,7 @@ def test_fourchan_thread_html_and_metadata(crawled: Any) -> None:
 
 
 def test_fourchan_catalog_quarantines_image_only_replies(crawled: Any) -> None:
-    q = [r for r in crawled["store"].quarantined("crawl", limit=100) if r.get("source") == "c-vg"]
+    q = [r for r in crawled["store"].quarantine.recent("crawl", limit=100) if r.get("source") == "c-vg"]
     assert len(q) == 20
     assert {r["reason"] for r in q} == {"empty text"}
     assert all(r["origin"].startswith("c-vg:vg.") and '"no"' in r["raw"] for r in q)
@@ -264,7 +264,7 @@ def test_bluesky_search_and_author_feed(crawled: Any) -> None:
     assert doc["ts"] == datetime(2025, 5, 19, 17, 10, 9, 561000, tzinfo=UTC)
     assert doc["url"] == "https://bsky.app/profile/socpaperbot.bsky.social/post/3lpk2u6qo222m"
     assert doc["text"].startswith("Ends Versus Means: Public Opinion on Congressional Redistricting")
-    reposts = crawled["store"].find_posts(
+    reposts = crawled["store"].posts.find(
         {"source": "b-author", "meta.reposted_by": {"$exists": True}}, limit=50
     )
     assert len(reposts) == 7

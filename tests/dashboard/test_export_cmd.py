@@ -48,7 +48,7 @@ def test_a_dashboard_link_exports_exactly_its_selection(cli, store: Store, tmp_p
     assert res.exit_code == 0, res.output
     assert sorted(pl.from_arrow(pq.read_table(tmp_path / "sel.out"))["id"]) == want
     # Audited as the command-line user, with the filters.
-    (event,) = store.audit_events(5, action="export")[:1]
+    (event,) = store.audit.events(5, action="export")[:1]
     assert event["actor"].startswith("cli:") and event["target"] == "cli-parquet"
     assert "filters" in event["details"]
 

@@ -8,10 +8,10 @@ from datetime import UTC, timedelta
 
 import pytest
 
-from pipelines import store as store_module
 from pipelines.read import mapview, queries
 from pipelines.search.filters import Filters, GeoArea
 from pipelines.store import Store, hour_floor
+from pipelines.store.posts import IDS_PER_QUERY
 from tests.ui.seed import BASE, seed
 
 SELECTIONS = [
@@ -137,8 +137,8 @@ def test_posts_by_ids_in_chunks_returns_every_post_once_newest_first(store: Stor
     docs = seed(store, n=250)
     ids = [d["_id"] for d in docs[:250]]
     asked = ids + ids[:5]  # duplicates across chunks come back once
-    got = store.posts_by_ids(asked, {"_id": 1, "ts": 1})
-    assert len(ids) > store_module.IDS_PER_QUERY
+    got = store.posts.by_ids(asked, {"_id": 1, "ts": 1})
+    assert len(ids) > IDS_PER_QUERY
     assert [d["_id"] for d in got] == [
         d["_id"] for d in store.db.posts.find({"_id": {"$in": ids}}, {"_id": 1}).sort("ts", -1)
     ]
@@ -146,7 +146,7 @@ def test_posts_by_ids_in_chunks_returns_every_post_once_newest_first(store: Stor
 
 def test_place_options_are_the_most_mentioned_of_the_newest_day(store: Store):
     seed(store)
-    newest = store.newest_ingest_hour()
+    newest = store.rollups.newest_ingest_hour()
     assert newest is not None
     old = hour_floor(newest - timedelta(days=3))
     rollups = [

@@ -59,9 +59,9 @@ def test_csv_parquet_xlsx_hold_exactly_the_selection(store: Store, tmp_path, f: 
 
 
 def test_formula_text_is_neutralised_in_csv_and_kept_as_text_in_xlsx(store: Store, tmp_path, make_reader):
-    from pipelines.core.models import build_post
+    from pipelines.core.post import build_post
 
-    store.upsert_posts(
+    store.posts.upsert(
         [build_post(source="evil", native_id="1", ts=BASE, text='=HYPERLINK("http://x")').to_doc()]
     )
     f = Filters.make(sources=["evil"])

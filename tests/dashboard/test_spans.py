@@ -29,14 +29,14 @@ def test_live_data_opens_on_its_last_week() -> None:
 
 
 def test_with_the_real_clock_of_a_store(store: Store) -> None:
-    from pipelines.core.models import build_post
+    from pipelines.core.post import build_post
 
-    store.upsert_posts(
+    store.posts.upsert(
         [
             build_post(source="s", native_id=str(i), ts=END - timedelta(days=i), text=f"t {i}").to_doc()
             for i in range(30)
         ]
     )
     clock = data_clock(store, now=END + timedelta(days=400))
-    w = spans.overview_span(clock, store.ts_range()[0])
+    w = spans.overview_span(clock, store.posts.ts_range()[0])
     assert clock.archive and w.since == (END - timedelta(days=29)).replace(tzinfo=UTC)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from pipelines.read import triage
+from pipelines.scoring.thresholds import high_thresholds
 from pipelines.store import Store
 from tests.ui.seed import anomaly_doc, seed
 
@@ -30,7 +31,7 @@ def test_explore_filters_select_the_series_window(store: Store):
     for d in store.db.posts.find(f.to_mongo()):
         assert d["source"] == "alpha" and doc["start"] <= d["ts"] < doc["end"]
     lang = triage.explore_filters(anomaly_doc(1, series="lang:es|high:threat"))
-    assert lang.langs == ("es",) and lang.threat == (triage.HIGH_CUT, 1.0)
+    assert lang.langs == ("es",) and lang.threat == (high_thresholds()["threat"], 1.0)
 
 
 def test_anomaly_view_reads_evidence_and_stored_context(store: Store):

@@ -89,11 +89,11 @@ def test_detect_once_reports_a_cycle(cli, store: Store) -> None:
                 "n": n,
             }
         )
-    store.insert_rollups(docs)
+    store.rollups.insert(docs)
     res = cli("detect", "--once")
     assert res.exit_code == 0, res.output
     assert "detect cycle" in res.output and "series scored" in res.output
-    found = store.find_anomalies()
+    found = store.anomalies.find()
     assert [d["series"] for d in found] == ["all|count"]
     assert found[0]["start"] <= t0 + timedelta(days=5, hours=3) < found[0]["end"]
     assert cli("detect").exit_code == 2  # neither --loop nor --once

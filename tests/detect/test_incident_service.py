@@ -33,10 +33,10 @@ def service(store: Store, now: datetime = LATER) -> DetectorService:
 
 
 def test_the_spikes_series_become_one_titled_incident(store: Store) -> None:
-    store.upsert_posts(posts(range(0, 9 * 24), np.random.default_rng(0), spike_at=SPIKE))
+    store.posts.upsert(posts(range(0, 9 * 24), np.random.default_rng(0), spike_at=SPIKE))
     report = service(store).run_cycle()
     assert report.errors == [] and report.incidents >= 1
-    spikes = [i for i in store.find_incidents(include_minor=True) if i["start"] <= SPIKE < i["end"]]
+    spikes = [i for i in store.incidents.find(include_minor=True) if i["start"] <= SPIKE < i["end"]]
     assert len(spikes) == 1
     inc = spikes[0]
     assert {"all|count", "source:city|count"} <= set(inc["series"])
@@ -45,16 +45,16 @@ def test_the_spikes_series_become_one_titled_incident(store: Store) -> None:
     assert f"{SPIKE.day} {SPIKE:%b %Y} {SPIKE:%H:%M}" in inc["title"] and "bohol" in inc["title"].lower()
     assert inc["posts"] >= 80 and not inc["minor"] and inc["status"] == "open"
     # A second cycle over the same data keeps the incident (same id, nothing duplicated).
-    store.upsert_posts(posts(range(9 * 24, 9 * 24 + 2), np.random.default_rng(1)))
+    store.posts.upsert(posts(range(9 * 24, 9 * 24 + 2), np.random.default_rng(1)))
     service(store).run_cycle()
-    again = [i for i in store.find_incidents(include_minor=True) if i["start"] <= SPIKE < i["end"]]
+    again = [i for i in store.incidents.find(include_minor=True) if i["start"] <= SPIKE < i["end"]]
     assert [i["_id"] for i in again] == [inc["_id"]]
 
 
 def test_a_verdict_is_checked_recorded_and_audited(store: Store) -> None:
-    store.upsert_posts(posts(range(0, 9 * 24), np.random.default_rng(0), spike_at=SPIKE))
+    store.posts.upsert(posts(range(0, 9 * 24), np.random.default_rng(0), spike_at=SPIKE))
     service(store).run_cycle()
-    inc = next(i for i in store.find_incidents(include_minor=True) if i["start"] <= SPIKE < i["end"])
+    inc = next(i for i in store.incidents.find(include_minor=True) if i["start"] <= SPIKE < i["end"])
     with pytest.raises(PermissionDenied):
         record_verdict(store, inc["_id"], "false_positive", user=User("v", "viewer"), note="x")
     with pytest.raises(ValueError, match="needs a note"):
@@ -65,18 +65,18 @@ def test_a_verdict_is_checked_recorded_and_audited(store: Store) -> None:
         record_verdict(store, "inc-nope", "useful", user=ANALYST)
     at = datetime(2030, 1, 1, tzinfo=UTC)
     record_verdict(store, inc["_id"], "not_interesting", user=ANALYST, note="a drill", now=at)
-    doc = store.get_incident(inc["_id"])
+    doc = store.incidents.get(inc["_id"])
     assert doc["status"] == "not_interesting" and doc["verdicts"][0]["note"] == "a drill"
-    rows = store.detector_feedback(at)
+    rows = store.detector.feedback(at)
     assert {r["series"] for r in rows} == set(inc["series"])
     assert all(r["until"] == at + timedelta(days=F.DAMPING_DAYS) for r in rows)
-    assert store.detector_feedback(at + timedelta(days=F.DAMPING_DAYS)) == []
-    assert store.audit_events(action="incident.not_interesting")[0]["target"] == inc["_id"]
-    assert all(store.get_anomaly(m["id"])["status"] == "acknowledged" for m in doc["members"])
+    assert store.detector.feedback(at + timedelta(days=F.DAMPING_DAYS)) == []
+    assert store.audit.events(action="incident.not_interesting")[0]["target"] == inc["_id"]
+    assert all(store.anomalies.get(m["id"])["status"] == "acknowledged" for m in doc["members"])
     # A rebuild keeps the verdict.
-    store.upsert_posts(posts(range(9 * 24, 9 * 24 + 2), np.random.default_rng(1)))
+    store.posts.upsert(posts(range(9 * 24, 9 * 24 + 2), np.random.default_rng(1)))
     service(store).run_cycle()
-    assert store.get_incident(inc["_id"])["status"] == "not_interesting"
+    assert store.incidents.get(inc["_id"])["status"] == "not_interesting"
 
 
 def second_spike(store: Store) -> None:
@@ -90,23 +90,23 @@ def second_spike(store: Store) -> None:
     docs = posts(range(9 * 24, 11 * 24), np.random.default_rng(2), spike_at=second)
     quake = {d["_id"] for d in docs if "earthquake" in d["text"]}
     drop = set(sorted(quake)[:20])  # 60 posts instead of 80
-    store.upsert_posts([d for d in docs if d["_id"] not in drop])
+    store.posts.upsert([d for d in docs if d["_id"] not in drop])
 
 
 def anomalies_after(store: Store, t: datetime, series: str) -> list[dict]:
-    return [a for a in store.find_anomalies() if a["series"] == series and a["start"] > t]
+    return [a for a in store.anomalies.find() if a["series"] == series and a["start"] > t]
 
 
 def test_feedback_damps_the_next_cycle_as_documented(store: Store, db_server) -> None:
     """Same data twice: with a false-positive verdict the next cycle misses the later spike."""
     control = Store(db_server.uri, store.db.name + "_c")
-    control.ensure_schema()
+    control.schema.ensure()
     try:
         results = {}
         for name, s, verdict in (("control", control, None), ("damped", store, "false_positive")):
-            s.upsert_posts(posts(range(0, 9 * 24), np.random.default_rng(0), spike_at=SPIKE))
+            s.posts.upsert(posts(range(0, 9 * 24), np.random.default_rng(0), spike_at=SPIKE))
             service(s, LATER).run_cycle()
-            inc = next(i for i in s.find_incidents(include_minor=True) if i["start"] <= SPIKE < i["end"])
+            inc = next(i for i in s.incidents.find(include_minor=True) if i["start"] <= SPIKE < i["end"])
             if verdict:  # two dismissals: the full two damping steps
                 record_verdict(s, inc["_id"], verdict, user=ANALYST, note="test feed", now=LATER)
                 record_verdict(s, inc["_id"], "not_interesting", user=ANALYST, note="still", now=LATER)
@@ -119,9 +119,9 @@ def test_feedback_damps_the_next_cycle_as_documented(store: Store, db_server) ->
         assert len(found_c) == 1, "without feedback the second spike is raised"
         assert found_c[0]["severity"] < F.damped(DetectConfig(), 2).threshold  # so two steps hide it
         assert found_d == [], "with two damping steps in force it is not"
-        assert F.steps(store.detector_feedback(LATER), LATER)["source:city|count"] == 2
+        assert F.steps(store.detector.feedback(LATER), LATER)["source:city|count"] == 2
         # "useful" protects: the damping is lifted from the next cycle on.
-        inc = next(i for i in store.find_incidents(include_minor=True) if i["start"] <= SPIKE < i["end"])
+        inc = next(i for i in store.incidents.find(include_minor=True) if i["start"] <= SPIKE < i["end"])
         record_verdict(store, inc["_id"], "useful", user=ANALYST, now=LATER + timedelta(hours=2))
         assert service(store, LATER + timedelta(hours=3)).run_cycle().damped == 0
     finally:

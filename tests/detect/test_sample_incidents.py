@@ -44,7 +44,7 @@ def test_two_events_become_two_titled_incidents_ranked_by_impact(
     table = incident_views.incident_list(store, ("open",))
     assert 2 <= table.height <= 15
     assert table["posts"].min() >= 20
-    top, second = (store.get_incident(i) for i in table["id"][:2])
+    top, second = (store.incidents.get(i) for i in table["id"][:2])
     assert top["start"] <= QUAKE < top["end"], top["title"]
     assert top["title"].startswith("Surge: ") and "15 Oct 2013" in top["title"]
     assert {"earthquake", "bohol"} & set(top["title"].lower().replace(",", " ").split()), top["title"]
@@ -67,6 +67,6 @@ def test_whole_sample_shows_at_most_15_incidents_covering_the_six_events(
     table = incident_views.incident_list(store, ("open",))
     assert 1 <= table.height <= 15
     assert table["posts"].min() >= 20
-    incidents = [store.get_incident(i) for i in table["id"]]
+    incidents = [store.incidents.get(i) for i in table["id"]]
     missed = [event for event, ids in covered(incidents).items() if not ids]
     assert missed == [], f"events with no open incident: {missed}"

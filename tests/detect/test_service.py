@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 import numpy as np
 import pytest
 
-from pipelines.core.models import build_post
+from pipelines.core.post import build_post
 from pipelines.detect.defaults import DetectConfig
 from pipelines.detect.evidence import term_lift, top_places, top_posts
 from pipelines.detect.service import DetectorService
@@ -65,13 +65,13 @@ def service(store: Store, now: datetime) -> DetectorService:
 
 def test_a_spike_becomes_one_anomaly_with_evidence_and_stays_one_across_cycles(store: Store) -> None:
     rng = np.random.default_rng(0)
-    store.upsert_posts(posts(range(0, 9 * 24), rng, spike_at=SPIKE))
+    store.posts.upsert(posts(range(0, 9 * 24), rng, spike_at=SPIKE))
     svc = service(store, datetime(2030, 1, 1, tzinfo=UTC))
 
     first = svc.run_cycle()
     assert first.errors == []
     assert first.inserted >= 1
-    docs = [d for d in store.find_anomalies() if d["series"] == "source:city|count"]
+    docs = [d for d in store.anomalies.find() if d["series"] == "source:city|count"]
     assert len(docs) == 1
     a = docs[0]
     assert a["start"] <= SPIKE < a["end"]
@@ -85,9 +85,9 @@ def test_a_spike_becomes_one_anomaly_with_evidence_and_stays_one_across_cycles(s
     assert all(t["lift"] > 1 for t in ev["terms"])
     assert ev["posts"][0]["engagement"] >= 50 and "earthquake" in ev["posts"][0]["text"]
     assert ev["places"][0] == {"place": "Bohol", "country": "PH", "n": 80}
-    context = store.get_anomaly(a["_id"])["context"]  # lists leave it out; the drill-down reads it
+    context = store.anomalies.get(a["_id"])["context"]  # lists leave it out; the drill-down reads it
     assert any(r["time"] == SPIKE and r["value"] >= 80 and r["expected"] < 20 for r in context)
-    assert {d["series"] for d in store.find_anomalies()} >= {"all|count", "source:city|count"}
+    assert {d["series"] for d in store.anomalies.find()} >= {"all|count", "source:city|count"}
 
     # Same data again: nothing changed, nothing rescored, nothing new.
     again = svc.run_cycle()
@@ -95,33 +95,33 @@ def test_a_spike_becomes_one_anomaly_with_evidence_and_stays_one_across_cycles(s
 
     # An analyst acknowledges it; a new cycle over more data (spike still within the
     # lookback) updates the same document and keeps the verdict.
-    assert store.set_anomaly_status(a["_id"], "acknowledged", by="ana")
-    store.upsert_posts(posts(range(9 * 24, 9 * 24 + 3), rng))
+    assert store.anomalies.set_status(a["_id"], "acknowledged", by="ana")
+    store.posts.upsert(posts(range(9 * 24, 9 * 24 + 3), rng))
     third = svc.run_cycle()
     assert third.scored >= 1 and third.inserted == 0 and third.updated >= 1
-    docs = [d for d in store.find_anomalies() if d["series"] == "source:city|count"]
+    docs = [d for d in store.anomalies.find() if d["series"] == "source:city|count"]
     assert len(docs) == 1
     assert docs[0]["_id"] == a["_id"] and docs[0]["status"] == "acknowledged" and docs[0]["cycles"] >= 2
 
     # A fresh process (no in-memory caches) rescoring the same window still merges.
     assert service(store, datetime(2030, 1, 1, tzinfo=UTC)).run_cycle().inserted == 0
-    assert len([d for d in store.find_anomalies() if d["series"] == "source:city|count"]) == 1
+    assert len([d for d in store.anomalies.find() if d["series"] == "source:city|count"]) == 1
 
 
 def test_quiet_data_raises_nothing_and_open_buckets_wait(store: Store) -> None:
     rng = np.random.default_rng(1)
-    store.upsert_posts(posts(range(0, 6 * 24), rng))
+    store.posts.upsert(posts(range(0, 6 * 24), rng))
     end = T0 + timedelta(days=6)
     report = service(store, end + timedelta(minutes=30)).run_cycle()
     assert report.errors == [] and report.scored >= 2
-    assert [d for d in store.find_anomalies() if d["series"].endswith("|count")] == []
-    state = store.detector_state()
+    assert [d for d in store.anomalies.find() if d["series"].endswith("|count")] == []
+    state = store.detector.state()
     # The last hour (end - 1 h .. end) is complete; nothing later exists.
     assert state["source:city|count"] == end - timedelta(hours=1)
     # With the clock inside the last hour, that bucket is still filling and is not scored.
     store.db.detector_state.delete_many({})
     service(store, end - timedelta(minutes=20)).run_cycle()
-    assert store.detector_state()["source:city|count"] == end - timedelta(hours=2)
+    assert store.detector.state()["source:city|count"] == end - timedelta(hours=2)
 
 
 def test_upsert_anomaly_merges_overlaps_only(store: Store) -> None:
@@ -133,8 +133,8 @@ def test_upsert_anomaly_merges_overlaps_only(store: Store) -> None:
         "methods": ["robust"],
     }
     t = T0
-    id1, new1 = store.upsert_anomaly({**base, "start": t, "end": t + timedelta(hours=2)})
-    id2, new2 = store.upsert_anomaly(
+    id1, new1 = store.anomalies.upsert({**base, "start": t, "end": t + timedelta(hours=2)})
+    id2, new2 = store.anomalies.upsert(
         {
             **base,
             "start": t + timedelta(hours=2),
@@ -144,23 +144,23 @@ def test_upsert_anomaly_merges_overlaps_only(store: Store) -> None:
         }
     )
     assert (new1, new2, id1 == id2) == (True, False, True)
-    doc = store.get_anomaly(id1)
+    doc = store.anomalies.get(id1)
     assert doc["end"] == t + timedelta(hours=5) and doc["severity"] == 0.8
     assert sorted(doc["methods"]) == ["robust", "stumpy"]
     # A weaker re-detection widens the window but keeps the stronger measurements.
-    store.upsert_anomaly(
+    store.anomalies.upsert(
         {**base, "start": t - timedelta(hours=1), "end": t + timedelta(hours=1), "severity": 0.55}
     )
-    doc = store.get_anomaly(id1)
+    doc = store.anomalies.get(id1)
     assert doc["start"] == t - timedelta(hours=1) and doc["severity"] == 0.8
     # Another series, or a later window, is a new anomaly.
-    assert store.upsert_anomaly(
+    assert store.anomalies.upsert(
         {**base, "series": "lang:fr|count", "start": t, "end": t + timedelta(hours=1)}
     )[1]
-    assert store.upsert_anomaly(
+    assert store.anomalies.upsert(
         {**base, "start": t + timedelta(days=1), "end": t + timedelta(days=1, hours=1)}
     )[1]
-    assert len(store.find_anomalies()) == 3
+    assert len(store.anomalies.find()) == 3
 
 
 # --------------------------------------------------------------------------- evidence (pure)
@@ -203,10 +203,10 @@ def test_a_series_that_fails_is_recorded_and_the_others_are_scored(store: Store,
 
     monkeypatch.setattr(svc_mod, "score_series", failing)
     rng = np.random.default_rng(0)
-    store.upsert_posts(posts(range(0, 9 * 24), rng, spike_at=SPIKE))
+    store.posts.upsert(posts(range(0, 9 * 24), rng, spike_at=SPIKE))
     report = service(store, datetime(2030, 1, 1, tzinfo=UTC)).run_cycle()
     assert report.errors and "source:city|count" in report.errors[0] and "injected" in report.errors[0]
     assert report.scored >= 2
-    series = {d["series"] for d in store.find_anomalies()}
+    series = {d["series"] for d in store.anomalies.find()}
     assert "all|count" in series and "source:city|count" not in series
-    assert "source:city|count" not in store.detector_state()  # retried next cycle
+    assert "source:city|count" not in store.detector.state()  # retried next cycle

@@ -81,8 +81,8 @@ def test_latin1_bytes_in_utf8_jsonl_are_quarantined_then_importable(stored: Stor
 
     again = do_import(stored, f, read=ReadOptions(encoding="latin-1"), restart=True)
     assert (again.inserted, again.present) == (1, 1)
-    assert stored.get_post("mixed:l1")["text"] == "Café inondé"
-    assert stored.get_post("mixed:u1")["text"] == "Zürich ok"
+    assert stored.posts.get("mixed:l1")["text"] == "Café inondé"
+    assert stored.posts.get("mixed:u1")["text"] == "Zürich ok"
     _intact(stored)
 
 

@@ -9,7 +9,7 @@ import json
 from datetime import UTC, datetime
 from pathlib import Path
 
-from pipelines.core.models import build_post
+from pipelines.core.post import build_post
 from pipelines.ingest.importers import open_items, plan
 from pipelines.ingest.importers.base import ReadOptions
 from pipelines.store import Store
@@ -35,7 +35,7 @@ def test_one_event_folder_imports_every_labelled_tweet(store: Store, shared_dir:
     assert post_count(store) == len({r["Tweet ID"] for r in rows})
 
     row = rows[len(rows) // 2]
-    post = store.get_post(f"crisislex:{row['Tweet ID']}")
+    post = store.posts.get(f"crisislex:{row['Tweet ID']}")
     ms = (int(row["Tweet ID"]) >> 22) + 1288834974657
     assert post["ts"] == datetime.fromtimestamp(ms / 1000, tz=UTC)
     assert post["text"] == " ".join(row["Tweet Text"].split())
@@ -47,7 +47,7 @@ def test_one_event_folder_imports_every_labelled_tweet(store: Store, shared_dir:
     assert post["meta"]["event_name"] == desc["name"]
     assert post["source"] == "crisislex" and post["status"] == "new"
     # The ingest rollups count exactly what was inserted.
-    assert sum(r["n"] for r in store.ingest_rollups()) == len(rows)
+    assert sum(r["n"] for r in store.rollups.ingest()) == len(rows)
 
 
 def test_parent_folder_of_several_events_and_reimport(store: Store, shared_dir: Path, tmp_path: Path):
@@ -64,7 +64,7 @@ def test_parent_folder_of_several_events_and_reimport(store: Store, shared_dir: 
     again = do_import(store, parent)
     assert (again.read, again.inserted, again.present) == (expected, 0, expected)
     assert post_count(store) == expected
-    assert sum(r["n"] for r in store.ingest_rollups()) == expected
+    assert sum(r["n"] for r in store.rollups.ingest()) == expected
 
 
 def test_bundled_sample_reads_whole_and_is_within_budget():

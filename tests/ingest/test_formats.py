@@ -89,17 +89,17 @@ def test_twitter_v2_pages_single_responses_and_bare_tweets(store: Store, tmp_pat
     stats = do_import(store, f)
     assert (stats.read, stats.inserted, stats.quarantined) == (5, 4, 1)
 
-    first = store.get_post("twitter:1460323737035677698")
+    first = store.posts.get("twitter:1460323737035677698")
     assert first["author"] == "XDevelopers"
     assert first["ts"] == datetime(2021, 11, 15, 19, 8, 5, tzinfo=UTC)
     assert first["url"] == "https://twitter.com/XDevelopers/status/1460323737035677698"
     assert first["engagement"] == 14 and first["lang"] == "en"
     assert "#twitterapi" in first["terms"]
-    geo = store.get_post("twitter:1460323737035677699")
+    geo = store.posts.get("twitter:1460323737035677699")
     assert geo["geo"] == {"type": "Point", "coordinates": [-73.99, 40.73]}
     assert geo["meta"]["place"] == "Manhattan, NY"
-    assert store.get_post("twitter:1460323737035677700")["text"] == long_text.strip()
-    flat = store.get_post("twitter:1460323737035677701")
+    assert store.posts.get("twitter:1460323737035677700")["text"] == long_text.strip()
+    flat = store.posts.get("twitter:1460323737035677701")
     assert flat["author"] == "X"
     ms = (1460323737035677701 >> 22) + 1288834974657
     assert flat["ts"] == datetime.fromtimestamp(ms / 1000, tz=UTC)
@@ -136,15 +136,15 @@ def test_pushshift_submissions_and_comments(store: Store, tmp_path: Path):
     assert detect(f) == "pushshift"
     stats = do_import(store, f)
     assert (stats.inserted, stats.quarantined) == (3, 0)
-    s = store.get_post("reddit:t3_k8u2ab")
+    s = store.posts.get("reddit:t3_k8u2ab")
     assert s["title"] == "Road closures after the storm" and s["text"] == "Main St is under water."
     assert s["url"] == "https://www.reddit.com/r/Calgary/comments/k8u2ab/road_closures_after_the_storm/"
     assert s["engagement"] == 42 and s["meta"]["kind"] == "submission" and s["meta"]["num_comments"] == 7
-    c = store.get_post("reddit:t1_k8u2ab")
+    c = store.posts.get("reddit:t1_k8u2ab")
     assert c["text"] == "Stay safe everyone" and "author" not in c and c["engagement"] == 0
     assert c["url"] == "https://www.reddit.com/r/Calgary/comments/k8u2ab/_/k8u2ab/"
     assert c["ts"] == datetime.fromtimestamp(1607000100, tz=UTC)
-    assert store.get_post("reddit:t1_gew1x9q")["meta"]["removed"] == "[removed]"
+    assert store.posts.get("reddit:t1_gew1x9q")["meta"]["removed"] == "[removed]"
 
 
 def test_generic_jsonl_with_mapping_and_meta(store: Store, tmp_path: Path):
@@ -162,10 +162,10 @@ def test_generic_jsonl_with_mapping_and_meta(store: Store, tmp_path: Path):
     read = ReadOptions(mapping={"id": "uid", "ts": "when", "text": "msg.body", "meta.label": "cls"})
     stats = do_import(store, f, read=read)
     assert (stats.inserted, stats.quarantined) == (2, 0)
-    p = store.get_post("my-export:a1")  # source from the file name
+    p = store.posts.get("my-export:a1")  # source from the file name
     assert p["text"] == "Bow river rising" and p["meta"] == {"label": "flood"}
     assert p["ts"] == datetime(2013, 6, 21, 8, 30, tzinfo=UTC)
-    assert store.get_post("my-export:a2")["ts"] == datetime.fromtimestamp(1371803400, tz=UTC)
+    assert store.posts.get("my-export:a2")["ts"] == datetime.fromtimestamp(1371803400, tz=UTC)
     # Unmapped fields found by their common names: "who" is not one, "author" would be.
     assert "author" not in p
 
@@ -182,7 +182,7 @@ def test_generic_jsonl_guesses_common_field_names(store: Store, tmp_path: Path):
     f = write_jsonl(tmp_path / "statuses.jsonl", [v11])
     stats = do_import(store, f, read=ReadOptions(source="twitter"))
     assert stats.inserted == 1
-    p = store.get_post("twitter:347686624563429378")
+    p = store.posts.get("twitter:347686624563429378")
     assert p["author"] == "CBCAlerts" and p["text"] == "Canmore declares state of emergency"
     assert p["geo"]["coordinates"] == [-115.35, 51.09]
     assert p["ts"] == datetime(2013, 6, 20, 12, 5, 25, tzinfo=UTC)
@@ -197,12 +197,12 @@ def test_csv_with_column_mapping_tsv_and_multiline_fields(store: Store, tmp_path
     read = ReadOptions(mapping={"id": "post id", "ts": "Posted At", "text": "message", "engagement": "Likes"})
     stats = do_import(store, f, read=read, batch_size=1)
     assert (stats.read, stats.inserted) == (2, 2)
-    assert store.get_post("posts:1")["text"] == "line one\nline two"
-    assert store.get_post("posts:1")["engagement"] == 5
+    assert store.posts.get("posts:1")["text"] == "line one\nline two"
+    assert store.posts.get("posts:1")["engagement"] == 5
     t = tmp_path / "more.tsv"
     t.write_text("id\tcreated_at\ttext\n9\t2013-06-20 12:00\ttab separated, with a comma\n", encoding="utf-8")
     assert do_import(store, t).inserted == 1
-    assert store.get_post("more:9")["text"] == "tab separated, with a comma"
+    assert store.posts.get("more:9")["text"] == "tab separated, with a comma"
 
 
 @pytest.mark.parametrize(

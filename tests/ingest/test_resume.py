@@ -45,7 +45,7 @@ def test_stop_after_k_batches_then_resume(store: Store, tmp_path: Path, compress
     assert first.interrupted and first.exit_code == 130
     assert (first.read, first.inserted) == (200, 200)
     assert post_count(store) == 200  # whole batches only
-    ck = store.get_meta(checkpoint_key(f))
+    ck = store.meta.get(checkpoint_key(f))
     assert (ck["status"], ck["line"]) == ("interrupted", 200)
     assert ck["offset"] == len(b"".join(lines.splitlines(keepends=True)[:200]))
 
@@ -53,8 +53,8 @@ def test_stop_after_k_batches_then_resume(store: Store, tmp_path: Path, compress
     assert not second.interrupted
     assert (second.read, second.inserted, second.present) == (400, 400, 0)  # resumed, not restarted
     assert post_count(store) == 600
-    assert sum(r["n"] for r in store.ingest_rollups()) == 600
-    assert store.get_meta(checkpoint_key(f))["status"] == "done"
+    assert sum(r["n"] for r in store.rollups.ingest()) == 600
+    assert store.meta.get(checkpoint_key(f))["status"] == "done"
 
     third = do_import(store, f, batch_size=50)  # a finished file is read again, inserting nothing
     assert (third.read, third.inserted, third.present) == (600, 0, 600)
@@ -64,10 +64,10 @@ def test_resume_csv_keeps_the_header_and_a_changed_file_starts_over(store: Store
     f = tmp_path / "rows.csv"
     f.write_text("id,created_at,text\n" + "".join(f"{i},2013-06-20T10:00:00Z,row {i}\n" for i in range(300)))
     first = do_import(store, f, batch_size=50, should_stop=_stop_after(2))
-    assert (first.inserted, store.get_meta(checkpoint_key(f))["line"]) == (100, 101)
+    assert (first.inserted, store.meta.get(checkpoint_key(f))["line"]) == (100, 101)
     second = do_import(store, f, batch_size=50)
     assert (second.read, second.inserted, second.quarantined) == (200, 200, 0)
-    assert store.get_post("rows:299")["text"] == "row 299"
+    assert store.posts.get("rows:299")["text"] == "row 299"
 
     do_import(store, f, batch_size=50, should_stop=_stop_after(1))
     f.write_text("id,created_at,text\n" + "".join(f"{i},2013-06-20T10:00:00Z,row {i}\n" for i in range(310)))
@@ -97,7 +97,7 @@ def test_twitter_page_split_across_batches_resumes_at_the_page(store: Store, tmp
     f = write_jsonl(tmp_path / "pages.jsonl", pages)
     first = do_import(store, f, batch_size=4, should_stop=_stop_after(1))  # stops inside page 2
     assert first.inserted == 4
-    assert store.get_meta(checkpoint_key(f))["line"] == 1  # after page 1, not mid-page
+    assert store.meta.get(checkpoint_key(f))["line"] == 1  # after page 1, not mid-page
     second = do_import(store, f, batch_size=4)
     assert (second.read, second.inserted, second.present) == (9, 8, 1)
     assert post_count(store) == 12
@@ -113,7 +113,7 @@ def test_ctrl_c_stops_between_batches_and_a_rerun_resumes(store: Store, tmp_path
     key = checkpoint_key(f)
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
-        ck = store.get_meta(key)
+        ck = store.meta.get(key)
         if ck and ck.get("line", 0) >= 100:
             break
         time.sleep(0.05)
@@ -125,7 +125,7 @@ def test_ctrl_c_stops_between_batches_and_a_rerun_resumes(store: Store, tmp_path
     assert proc.returncode == 130, err
     assert "interrupted: run the same command again to resume" in out
     assert "stopping after the current batch" in err
-    ck = store.get_meta(key)
+    ck = store.meta.get(key)
     stored = post_count(store)
     assert ck["status"] == "interrupted" and stored == ck["line"] < n  # nothing half-written
 

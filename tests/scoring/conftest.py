@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from pipelines.core.models import build_post
+from pipelines.core.post import build_post
 from pipelines.scoring.cpu import CpuScorer
 from tests.scoring.ollama_standin import OllamaStandIn
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from pipelines.core.models import Scores
+from pipelines.core.scores import Scores
 from pipelines.scoring import PostText
 from pipelines.scoring import datasets as ds
 from pipelines.scoring.cpu import CpuScorer

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 import tantivy
 
-from pipelines.core.models import Entity, Place
+from pipelines.core.scores import Entity, Place
 from pipelines.scoring import entities as E
 from pipelines.scoring import entities_eval as EV
 from pipelines.search.compile import filters_query
@@ -237,9 +237,9 @@ def test_filters_entities_validate_and_round_trip() -> None:
 
 
 def test_entities_filter_in_mongodb_and_in_the_index(store: Store) -> None:
-    store.upsert_posts([dict(p) for p in POSTS])
+    store.posts.upsert([dict(p) for p in POSTS])
     f = Filters.make(entities=["org:Red Cross"])
-    assert [p["_id"] for p in store.find_posts(f.to_mongo(), limit=10)] == ["a"]
+    assert [p["_id"] for p in store.posts.find(f.to_mongo(), limit=10)] == ["a"]
     index = tantivy.Index(build_schema())
     writer = index.writer(15_000_000, 1)
     for p in POSTS:
@@ -254,7 +254,7 @@ def test_entities_filter_in_mongodb_and_in_the_index(store: Store) -> None:
     ):
         q = filters_query(build_schema(), Filters.make(entities=keys))
         assert searcher.search(q, 10).count == expected
-        assert len(store.find_posts(Filters.make(entities=keys).to_mongo(), limit=10)) == expected
+        assert len(store.posts.find(Filters.make(entities=keys).to_mongo(), limit=10)) == expected
 
 
 def test_watchlist_entities_field() -> None:

@@ -40,7 +40,7 @@ def test_sigkill_mid_batch_loses_and_doubles_nothing(
     store: Store, db_server, standin, tmp_path: Path
 ) -> None:
     n = 40
-    store.upsert_posts(make_posts(n))
+    store.posts.upsert(make_posts(n))
     standin.delay_s = 0.4  # each chat request is slow, so a batch is in flight when the kill lands
     env = {
         **os.environ,
@@ -62,18 +62,18 @@ def test_sigkill_mid_batch_loses_and_doubles_nothing(
 
         def a_holds_posts() -> bool:
             assert a.poll() is None, (tmp_path / "a.log").read_text()
-            return store.find_posts({"status": "claimed", "worker": {"$regex": f":{a.pid}$"}}, limit=1) != []
+            return store.posts.find({"status": "claimed", "worker": {"$regex": f":{a.pid}$"}}, limit=1) != []
 
         _wait(a_holds_posts, 60, "worker A to claim a batch")
         b = _worker(env, tmp_path / "b.log")
         time.sleep(0.3)
         a.send_signal(signal.SIGKILL)
         a.wait(10)
-        held_by_a = store.find_posts({"status": "claimed", "worker": {"$regex": f":{a.pid}$"}}, limit=n)
+        held_by_a = store.posts.find({"status": "claimed", "worker": {"$regex": f":{a.pid}$"}}, limit=n)
         assert held_by_a, "the kill should have left worker A's batch claimed"
 
-        _wait(lambda: store.scoring_status_counts().get("scored", 0) == n, 90, "every post to be scored")
-        posts = store.find_posts({}, limit=n + 10)
+        _wait(lambda: store.score_queue.status_counts().get("scored", 0) == n, 90, "every post to be scored")
+        posts = store.posts.find({}, limit=n + 10)
         assert len(posts) == n and {p["status"] for p in posts} == {"scored"}
         assert all(p["score_writes"] == 1 for p in posts), "a post was written twice"
         reclaimed = [p for p in posts if p["_id"] in {h["_id"] for h in held_by_a}]
@@ -84,7 +84,7 @@ def test_sigkill_mid_batch_loses_and_doubles_nothing(
             20,
             "pending rollups to be applied",
         )
-        assert sum(d["n"] for d in store.score_rollup_docs() if d["kind"] == "score") == n
+        assert sum(d["n"] for d in store.rollups.score_docs() if d["kind"] == "score") == n
         assert_rollups_match_recount(store)
     finally:
         for p in (a, b):

@@ -8,7 +8,7 @@ import time
 import numpy as np
 import pytest
 
-from pipelines.core.models import DEFAULT_TOPICS
+from pipelines.core.scores import DEFAULT_TOPICS
 from pipelines.scoring import PostText
 from pipelines.scoring.llm import OllamaConfig, OllamaScorer
 from tests.scoring.conftest import TEXTS

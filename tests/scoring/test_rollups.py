@@ -63,14 +63,14 @@ def test_contributions_sum_counts_and_high_flags() -> None:
 
 def test_apply_is_exactly_once_per_token(store) -> None:
     contrib = contributions(POSTS)
-    store.apply_score_rollups("tok-1", contrib)
-    store.apply_score_rollups("tok-1", contrib)  # a crashed worker's batch re-applied
-    got = {d["_id"]: d for d in store.score_rollup_docs()}
+    store.score_queue.apply_rollups("tok-1", contrib)
+    store.score_queue.apply_rollups("tok-1", contrib)  # a crashed worker's batch re-applied
+    got = {d["_id"]: d for d in store.rollups.score_docs()}
     want = as_documents(contrib)
     assert set(got) == set(want)
     for rid, doc in want.items():
         assert got[rid]["n"] == doc["n"]
         assert got[rid]["sum"] == doc["sum"]
-    store.apply_score_rollups("tok-2", contributions(POSTS[:1]))  # another batch adds
-    got = {d["_id"]: d for d in store.score_rollup_docs()}
+    store.score_queue.apply_rollups("tok-2", contributions(POSTS[:1]))  # another batch adds
+    got = {d["_id"]: d for d in store.rollups.score_docs()}
     assert got["score|2024-01-01T10:00:00+00:00|rss|en"]["n"] == 3

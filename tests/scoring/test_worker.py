@@ -15,7 +15,7 @@ from tests.scoring.conftest import make_posts
 
 
 def assert_rollups_match_recount(store: Store) -> None:
-    stored = {d["_id"]: d for d in store.score_rollup_docs()}
+    stored = {d["_id"]: d for d in store.rollups.score_docs()}
     recount = recount_rollups(store)
     assert set(stored) == set(recount)
     for rid, want in recount.items():
@@ -30,26 +30,26 @@ def assert_rollups_match_recount(store: Store) -> None:
 
 def test_drain_scores_every_post_once(store: Store, cpu_scorer) -> None:
     docs = make_posts(30)
-    store.upsert_posts(docs)
+    store.posts.upsert(docs)
     worker = ScoringWorker(store, cpu_scorer, batch=7, lease_s=60)
     totals = worker.drain()
     assert totals.scored == 30 and totals.failed == 0
-    posts = store.find_posts({}, limit=100)
+    posts = store.posts.find({}, limit=100)
     assert {p["status"] for p in posts} == {"scored"}
     assert all(p["score_writes"] == 1 for p in posts)
     assert all("claim" not in p and "lease_until" not in p and "rollup_pending" not in p for p in posts)
-    assert sum(d["n"] for d in store.score_rollup_docs() if d["kind"] == "score") == 30
-    assert any(d["kind"] == "place" for d in store.score_rollup_docs())
+    assert sum(d["n"] for d in store.rollups.score_docs() if d["kind"] == "score") == 30
+    assert any(d["kind"] == "place" for d in store.rollups.score_docs())
     assert_rollups_match_recount(store)
     assert worker.drain().claimed == 30  # nothing more to do: totals unchanged
     # a rebuild from posts gives the same documents
-    before = {d["_id"]: d["n"] for d in store.score_rollup_docs()}
+    before = {d["_id"]: d["n"] for d in store.rollups.score_docs()}
     rebuild_rollups(store)
-    assert {d["_id"]: d["n"] for d in store.score_rollup_docs()} == before
+    assert {d["_id"]: d["n"] for d in store.rollups.score_docs()} == before
 
 
 def test_concurrent_claims_are_disjoint(store: Store, db_server) -> None:
-    store.upsert_posts(make_posts(60))
+    store.posts.upsert(make_posts(60))
     got: list[list[str]] = []
     lock = threading.Lock()
 
@@ -57,7 +57,7 @@ def test_concurrent_claims_are_disjoint(store: Store, db_server) -> None:
         s = Store(db_server.uri, store.db.name)
         try:
             for _ in range(50):
-                _, docs = s.claim_posts(f"w{i}", 7, 60)
+                _, docs = s.score_queue.claim(f"w{i}", 7, 60)
                 with lock:
                     got.append([d["_id"] for d in docs])
                 if not docs and s.db.posts.count_documents({"status": "new"}) == 0:
@@ -75,30 +75,30 @@ def test_concurrent_claims_are_disjoint(store: Store, db_server) -> None:
 
 
 def test_expired_lease_is_reclaimed_and_the_old_holder_cannot_write(store: Store, cpu_scorer) -> None:
-    store.upsert_posts(make_posts(5))
-    tok_a, docs_a = store.claim_posts("A", 10, lease_s=0.3)
+    store.posts.upsert(make_posts(5))
+    tok_a, docs_a = store.score_queue.claim("A", 10, lease_s=0.3)
     assert len(docs_a) == 5
-    assert store.claim_posts("B", 10, lease_s=60)[1] == []  # leased: not claimable
+    assert store.score_queue.claim("B", 10, lease_s=60)[1] == []  # leased: not claimable
     time.sleep(0.4)
-    tok_b, docs_b = store.claim_posts("B", 10, lease_s=60)
+    tok_b, docs_b = store.score_queue.claim("B", 10, lease_s=60)
     assert sorted(d["_id"] for d in docs_b) == sorted(d["_id"] for d in docs_a)
     scores = cpu_scorer.score_texts(["x"])[0].to_doc()
-    assert store.complete_scores(tok_a, [(d["_id"], scores) for d in docs_a]) == []
-    assert len(store.complete_scores(tok_b, [(d["_id"], scores) for d in docs_b])) == 5
-    assert all(p["score_writes"] == 1 and p["claims"] == 2 for p in store.find_posts({}, limit=10))
+    assert store.score_queue.complete(tok_a, [(d["_id"], scores) for d in docs_a]) == []
+    assert len(store.score_queue.complete(tok_b, [(d["_id"], scores) for d in docs_b])) == 5
+    assert all(p["score_writes"] == 1 and p["claims"] == 2 for p in store.posts.find({}, limit=10))
 
 
 def test_rollups_of_a_batch_cut_short_are_recovered_once(store: Store, cpu_scorer) -> None:
-    store.upsert_posts(make_posts(6))
-    token, docs = store.claim_posts("dead", 10, 60)
+    store.posts.upsert(make_posts(6))
+    token, docs = store.score_queue.claim("dead", 10, 60)
     outs = cpu_scorer.score([PostText.from_doc(d) for d in docs])
-    store.complete_scores(token, [(o.post_id, o.scores.to_doc()) for o in outs])
+    store.score_queue.complete(token, [(o.post_id, o.scores.to_doc()) for o in outs])
     # the worker died here: posts scored, rollups not yet counted
-    assert store.score_rollup_docs() == []
+    assert store.rollups.score_docs() == []
     worker = ScoringWorker(store, cpu_scorer)
     assert worker.recover_rollups(older_than_s=0) == 1
     assert worker.recover_rollups(older_than_s=0) == 0
-    assert sum(d["n"] for d in store.score_rollup_docs() if d["kind"] == "score") == 6
+    assert sum(d["n"] for d in store.rollups.score_docs() if d["kind"] == "score") == 6
     assert_rollups_match_recount(store)
 
 
@@ -113,40 +113,40 @@ def test_a_post_failing_three_times_is_failed_with_the_error(store: Store, stand
             invalid_fallback=False,
         )
     )
-    store.upsert_posts(make_posts(3))
+    store.posts.upsert(make_posts(3))
     worker = ScoringWorker(store, scorer, batch=10, max_attempts=3)
     reports = [worker.run_once() for _ in range(4)]
     assert [r.retry for r in reports[:3]] == [3, 3, 0] and reports[2].failed == 3
     assert reports[3].claimed == 0
-    posts = store.find_posts({}, limit=10)
+    posts = store.posts.find({}, limit=10)
     assert {p["status"] for p in posts} == {"failed"}
     assert all(p["attempts"] == 3 and "not JSON" in p["error"] for p in posts)
-    assert store.quarantine_count("score") == 9
+    assert store.quarantine.count("score") == 9
     scorer.close()
 
 
 def test_a_post_that_keeps_killing_workers_is_parked(store: Store) -> None:
-    store.upsert_posts(make_posts(1))
+    store.posts.upsert(make_posts(1))
     for _ in range(3):
-        _, docs = store.claim_posts("doomed", 5, lease_s=0.01, max_claims=3)
+        _, docs = store.score_queue.claim("doomed", 5, lease_s=0.01, max_claims=3)
         assert len(docs) == 1
         time.sleep(0.03)  # the worker "dies": the lease runs out
-    assert store.claim_posts("next", 5, lease_s=60, max_claims=3)[1] == []
-    assert store.fail_stuck_posts(3) == 1
-    (post,) = store.find_posts({}, limit=5)
+    assert store.score_queue.claim("next", 5, lease_s=60, max_claims=3)[1] == []
+    assert store.score_queue.fail_stuck(3) == 1
+    (post,) = store.posts.find({}, limit=5)
     assert post["status"] == "failed" and "claimed 3 times" in post["error"]
 
 
 def test_rescoring_then_rebuilding_keeps_rollups_exact(store: Store, cpu_scorer) -> None:
-    store.upsert_posts(make_posts(12))
+    store.posts.upsert(make_posts(12))
     worker = ScoringWorker(store, cpu_scorer, batch=5)
     worker.drain()
-    assert store.requeue_posts({"source": "test"}) == 8
+    assert store.score_queue.requeue({"source": "test"}) == 8
     worker.drain()
-    posts = store.find_posts({}, limit=20)
+    posts = store.posts.find({}, limit=20)
     assert {p["status"] for p in posts} == {"scored"}
     # the requeued posts were counted twice until the rebuild
-    assert sum(d["n"] for d in store.score_rollup_docs() if d["kind"] == "score") == 20
+    assert sum(d["n"] for d in store.rollups.score_docs() if d["kind"] == "score") == 20
     rebuild_rollups(store)
-    assert sum(d["n"] for d in store.score_rollup_docs() if d["kind"] == "score") == 12
+    assert sum(d["n"] for d in store.rollups.score_docs() if d["kind"] == "score") == 12
     assert_rollups_match_recount(store)

@@ -6,7 +6,7 @@ import random
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from pipelines.core.models import content_hash, extract_terms
+from pipelines.core.text import content_hash, extract_terms
 
 WORDS = [
     "flood", "fire", "calgary", "river", "alert", "emergency", "state", "road", "closed",

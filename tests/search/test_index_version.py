@@ -39,7 +39,7 @@ def test_an_old_version_is_refused_by_readers_and_rebuilt_by_the_indexer(
     _old_index(path)
     with pytest.raises(SearchIndexCorrupt, match="schema version 1.*index --rebuild"):
         SearchIndex.open(path)
-    store.insert_posts(make_posts(40))
+    store.posts.insert(make_posts(40))
     index = SearchIndex.open_or_create(path)
     assert stored_version(path) == SCHEMA_VERSION
     assert read_position(path) is None  # so `index --loop` rebuilds from MongoDB
@@ -47,7 +47,7 @@ def test_an_old_version_is_refused_by_readers_and_rebuilt_by_the_indexer(
     indexer = Indexer(store, index)
     assert indexer.rebuild() == 40
     indexer.close()
-    assert all_ids(SearchIndex.open(path).searcher(), Query.all_query()) == store.all_post_ids()
+    assert all_ids(SearchIndex.open(path).searcher(), Query.all_query()) == store.posts.all_ids()
 
 
 def test_a_missing_version_file_means_recreate(tmp_path: Path) -> None:

@@ -27,15 +27,15 @@ def _index_ids(path: Path) -> tuple[set[str], int]:
 
 
 def test_indexer_follows_inserts_and_rescoring(store: Store, tmp_path: Path) -> None:
-    store.insert_posts(make_posts(300))
+    store.posts.insert(make_posts(300))
     index = SearchIndex.open_or_create(index_path(tmp_path))
     indexer = Indexer(store, index, batch=128)
     assert indexer.catch_up() == 300
     ids, n = _index_ids(index.path)
-    assert ids == store.all_post_ids() and n == 300
+    assert ids == store.posts.all_ids() and n == 300
     # Re-scored posts get a new change number and are replaced, not duplicated.
-    posts = store.posts_changed_after(0, 5)
-    first = store.next_seq(5)
+    posts = store.feed.changed_after(0, 5)
+    first = store.feed.next_seq(5)
     for i, p in enumerate(posts):
         store.db.posts.update_one({"_id": p["_id"]}, {"$set": {"scores.threat": 0.95, "seq": first + i}})
     assert indexer.run_once() == 5
@@ -51,8 +51,8 @@ def test_indexer_follows_inserts_and_rescoring(store: Store, tmp_path: Path) -> 
 
 def test_late_writer_below_the_cursor_is_indexed(store: Store, tmp_path: Path) -> None:
     early, late = make_posts(2, prefix="e"), make_posts(1, prefix="l")
-    reserved = store.next_seq(1)  # a writer takes a number, then is slow to write
-    store.insert_posts(early)
+    reserved = store.feed.next_seq(1)  # a writer takes a number, then is slow to write
+    store.posts.insert(early)
     index = SearchIndex.open_or_create(index_path(tmp_path))
     indexer = Indexer(store, index)
     indexer.catch_up()
@@ -60,7 +60,7 @@ def test_late_writer_below_the_cursor_is_indexed(store: Store, tmp_path: Path) -
     late[0]["seq"] = reserved
     store.db.posts.insert_one(late[0])
     indexer.run_once()
-    assert _index_ids(index.path)[0] == store.all_post_ids()
+    assert _index_ids(index.path)[0] == store.posts.all_ids()
     assert not indexer.gaps and read_position(index.path) == indexer.cursor
 
 
@@ -78,7 +78,7 @@ def _indexer_proc(store: Store, data_dir: Path) -> subprocess.Popen[bytes]:
 
 def test_sigkill_at_any_moment_converges(store: Store, tmp_path: Path) -> None:
     rnd = random.Random(3)
-    store.insert_posts(make_posts(2000, prefix="a"))
+    store.posts.insert(make_posts(2000, prefix="a"))
     for round_ in range(6):
         proc = _indexer_proc(store, tmp_path)
         try:
@@ -86,14 +86,14 @@ def test_sigkill_at_any_moment_converges(store: Store, tmp_path: Path) -> None:
             batch = make_posts(400, seed=round_, prefix=f"r{round_}-")
             pause = rnd.uniform(1.5, 4.0) / 20
             for i in range(0, 400, 20):
-                store.insert_posts(batch[i : i + 20])
+                store.posts.insert(batch[i : i + 20])
                 time.sleep(pause)
         finally:
             proc.send_signal(signal.SIGKILL)
             proc.wait(10)
     proc = _indexer_proc(store, tmp_path)
     try:
-        expected = store.all_post_ids()
+        expected = store.posts.all_ids()
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             time.sleep(0.5)
@@ -117,13 +117,13 @@ def test_scoring_through_the_store_reaches_the_index(store: Store, tmp_path: Pat
     posts = [{**p, "status": "new"} for p in make_posts(10, prefix="s")]
     for p in posts:
         p.pop("scores", None)
-    store.insert_posts(posts)
+    store.posts.insert(posts)
     index = SearchIndex.open_or_create(index_path(tmp_path))
     indexer = Indexer(store, index)
     indexer.catch_up()
-    token, claimed = store.claim_posts("w1", 10, 60)
+    token, claimed = store.score_queue.claim("w1", 10, 60)
     assert len(claimed) == 10
-    store.complete_scores(token, [(p["_id"], {"threat": 0.97, "topics": ["flood"]}) for p in claimed])
+    store.score_queue.complete(token, [(p["_id"], {"threat": 0.97, "topics": ["flood"]}) for p in claimed])
     assert indexer.run_once() == 10
     searcher = index.searcher()
     hot = filters_query(index.schema, Filters.make(threat=(0.96, 1.0)))
@@ -146,7 +146,7 @@ def test_a_batch_committed_but_not_recorded_is_rewritten_without_duplicates(
     """The crash window between ``commit`` and the position write, made deterministic."""
     from pipelines.search.indexer import _write_position
 
-    store.insert_posts(make_posts(250, prefix="w"))
+    store.posts.insert(make_posts(250, prefix="w"))
     index = SearchIndex.open_or_create(index_path(tmp_path))
     first = Indexer(store, index, batch=100)
     first.catch_up()
@@ -155,4 +155,4 @@ def test_a_batch_committed_but_not_recorded_is_rewritten_without_duplicates(
     again = Indexer(store, SearchIndex.open(index.path), batch=100)
     assert again.cursor == 0 and again.catch_up() == 250
     ids, n = _index_ids(index.path)
-    assert ids == store.all_post_ids() and n == 250
+    assert ids == store.posts.all_ids() and n == 250

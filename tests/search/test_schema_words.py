@@ -6,7 +6,7 @@ from __future__ import annotations
 import tantivy
 from tantivy import Query
 
-from pipelines.core.models import tokenize
+from pipelines.core.text import tokenize
 from pipelines.search.schema import SCHEMA, to_document
 
 TEXTS = [

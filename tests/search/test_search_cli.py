@@ -19,7 +19,7 @@ POSTS = make_posts(600)
 
 @pytest.fixture
 def cli(store: Store, pipelines_cli, tmp_path: Path):
-    store.insert_posts([dict(p) for p in POSTS])
+    store.posts.insert([dict(p) for p in POSTS])
     res = pipelines_cli("index", "--rebuild")
     assert res.exit_code == 0, res.output
     return pipelines_cli
@@ -126,12 +126,12 @@ def test_missing_index_says_how_to_build_it(store: Store, pipelines_cli) -> None
 
 
 def test_corrupt_index_is_reported_and_the_store_untouched(cli, store: Store, tmp_path: Path) -> None:
-    before = store.all_post_ids()
+    before = store.posts.all_ids()
     meta = index_path(tmp_path) / "meta.json"
     meta.write_text("{not json")
     res = cli("search", "flood", "--count")
     assert res.exit_code == 1 and "unreadable" in res.output and "index --rebuild" in res.output
-    assert store.all_post_ids() == before
+    assert store.posts.all_ids() == before
     assert cli("index", "--rebuild").exit_code == 0
     res = cli("search", "flood", "--count")
     assert int(res.output.strip().splitlines()[-1]) == _expected("flood")
@@ -169,7 +169,7 @@ def _with_entities(seed: int = 11) -> list[dict]:
 
 def test_entity_filter_narrows_the_exact_count(store: Store, pipelines_cli) -> None:
     posts = _with_entities()
-    store.insert_posts(posts)
+    store.posts.insert(posts)
     assert pipelines_cli("index", "--rebuild").exit_code == 0
 
     def expected(query: str, *keys: str) -> int:  # repeated --entity values: any of them

@@ -11,6 +11,7 @@ import pytest
 import tantivy
 
 from pipelines.detect import evidence as E
+from pipelines.scoring.thresholds import high_thresholds
 from pipelines.search import signals
 from pipelines.search.filters import Filters, GeoArea
 from pipelines.search.schema import build_schema, to_document
@@ -57,7 +58,7 @@ def test_watch_series_equals_the_matcher_over_scored_posts(index):
             h = want[_hour(p["ts"])]
             h["n"] += 1
             h["sentiment"] += p["scores"].get("sentiment", 0.0)
-            h["high"] += int(p["scores"].get("threat", 0.0) >= 0.5)
+            h["high"] += int(p["scores"].get("threat", 0.0) >= high_thresholds()["threat"])
     got = signals.watch_rollups(searcher, schema, WATCH)
     assert len(got) == len(want) > 10
     for d in got:
@@ -88,7 +89,11 @@ def test_series_query_of_a_watchlist_and_a_high_metric(index):
     searcher, schema = index
     q = signals.series_query(searcher, schema, f"watch:{WATCH.id}", {WATCH.id: WATCH}, "high:threat")
     match = WATCH.matcher()
-    want = sum(1 for p in POSTS if match(p) and (p.get("scores") or {}).get("threat", 0) >= 0.5)
+    want = sum(
+        1
+        for p in POSTS
+        if match(p) and (p.get("scores") or {}).get("threat", 0) >= high_thresholds()["threat"]
+    )
     assert searcher.search(q, limit=1, count=True).count == want > 0
     assert signals.series_query(searcher, schema, "watch:nope", {}) is None
 
@@ -133,10 +138,10 @@ def test_the_detector_reads_watch_series_and_exact_evidence_from_the_index(store
     from pipelines.search.index import SearchIndex, index_path
     from tests.ui.conftest import reindex
 
-    store.insert_posts([dict(p) for p in POSTS])
+    store.posts.insert([dict(p) for p in POSTS])
     doc = WATCH.to_doc()
     doc.pop("created", None), doc.pop("updated", None)
-    store.put_config("watchlists", doc)
+    store.alerts.put_config("watchlists", doc)
     reindex(store, tmp_path)
     svc = DetectorService(store, index_dir=index_path(tmp_path))
     svc.index = SearchIndex.open(index_path(tmp_path))

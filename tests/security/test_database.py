@@ -114,9 +114,9 @@ def test_credentials_in_mongodb_uri_are_used_as_given(auth_server: int):
     store = Store.open(Settings(mongodb_uri=uri, mongodb_db="vigil"))
     try:
         assert store.server is None and store.uri == uri  # no embedded server, URI untouched
-        assert store.schema_version() is not None
-        store.insert_user({"_id": "probe", "role": "viewer"})
-        assert store.get_user("probe")["role"] == "viewer"
+        assert store.schema.version() is not None
+        store.users.insert({"_id": "probe", "role": "viewer"})
+        assert store.users.get("probe")["role"] == "viewer"
     finally:
         store.close()
 

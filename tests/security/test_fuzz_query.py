@@ -15,7 +15,7 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from pipelines.core.models import extract_terms
+from pipelines.core.text import extract_terms
 from pipelines.search import QuerySyntaxError, compile_query, matches, parse
 from pipelines.search.filters import FilterError, Filters
 from pipelines.store import Store
@@ -195,5 +195,5 @@ def test_database_selects_what_the_evaluator_matches(store: Store, texts: list[s
     store.db.posts.insert_many(docs)
     node = parse(q)
     want = {d["_id"] for d in docs if matches(node, d["terms"], d["text"])}
-    got = {d["_id"] for d in store.find_posts(flt, limit=100)}
+    got = {d["_id"] for d in store.posts.find(flt, limit=100)}
     assert got == want, (q, texts)

@@ -23,7 +23,7 @@ import pytest
 from pipelines.auth import InvalidUsername, audit, check_username
 from pipelines.auth.passwords import Passwords
 from pipelines.core.escape import html_text, markdown_text, plain_line, slack_text, spreadsheet_cell
-from pipelines.core.models import InvalidPost, build_post
+from pipelines.core.post import InvalidPost, build_post
 from pipelines.search import MAX_QUERY_CHARS, QuerySyntaxError, compile_query
 from pipelines.search.filters import FilterError, Filters, GeoArea
 from pipelines.store import Store
@@ -95,7 +95,7 @@ def _query_runs(q: str) -> Callable[[Store], Any]:
         flt = compile_query(q)
         assert_safe_filter(flt)
         # The filter runs on MongoDB without error against the bait post.
-        return flt, [d["_id"] for d in store.find_posts(flt, limit=10)]
+        return flt, [d["_id"] for d in store.posts.find(flt, limit=10)]
 
     return run
 
@@ -107,8 +107,8 @@ def _filters(**values: Any) -> Callable[[Store], Any]:
 def _post(**fields: Any) -> Callable[[Store], Any]:
     def run(store: Store) -> Any:
         post = build_post(source="hostile", native_id="1", ts="2013-06-20T00:00:00Z", **fields)
-        store.upsert_posts([post.to_doc()])
-        return store.get_post(post.id)
+        store.posts.upsert([post.to_doc()])
+        return store.posts.get(post.id)
 
     return run
 
@@ -231,7 +231,7 @@ TABLE: list[Row] = [
     # ---- hostile keys in the audit log's details
     Row(
         "audit: $where / dotted keys",
-        lambda s: (audit(s, "x", "export", "csv", {"$where": "1", "a.b": {"$gt": ""}}), s.audit_events(1)[0]),
+        lambda s: (audit(s, "x", "export", "csv", {"$where": "1", "a.b": {"$gt": ""}}), s.audit.events(1)[0]),
         check=lambda r, s: _equals(r[1]["details"], {"＄where": "1", "a·b": {"＄gt": ""}}),
     ),
 ]
@@ -266,7 +266,7 @@ def bait(store: Store) -> Store:
             ["nothing to see", "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa!", "xxxxxxxxxxxxxxxxxxxxy"]
         )
     ]
-    store.upsert_posts(docs)
+    store.posts.upsert(docs)
     return store
 
 

@@ -15,7 +15,7 @@ from tests.security.conftest import CHEAP, PASSWORD, Clock, enrolled
 
 
 def _actions(store: Store) -> list[str]:
-    return [e["action"] for e in reversed(store.audit_events(1000))]
+    return [e["action"] for e in reversed(store.audit.events(1000))]
 
 
 # ---------------------------------------------------------------- TOTP enrolment and login
@@ -40,12 +40,12 @@ def test_first_login_forces_enrolment_then_totp(auth: Auth, store: Store, clock:
     user = auth.current(token)
     assert user is not None and (user.username, user.role) == ("alice", "analyst")
     assert len(codes) == 10 and len(set(codes)) == 10
-    stored = store.get_user("alice")
+    stored = store.users.get("alice")
     assert stored["totp_secret"] == enrol.secret
     # Only hashes of the recovery codes are kept.
     assert not set(codes) & set(stored["recovery_codes"]) and len(stored["recovery_codes"]) == 10
     # The enrolment token is spent; the full session has a new token.
-    assert token != step.token and store.get_session(session_id(step.token)) is None
+    assert token != step.token and store.sessions.get(session_id(step.token)) is None
 
     # Second login asks for the code; the authenticator's code for now works.
     clock.advance(30)
@@ -90,11 +90,11 @@ def test_recovery_codes_work_once(auth: Auth, store: Store, clock: Clock):
     typed = codes[3].upper().replace("-", " ")
     token = auth.verify_second_factor(step.token, typed)
     assert auth.current(token).username == "alice"
-    assert len(store.get_user("alice")["recovery_codes"]) == 9
+    assert len(store.users.get("alice")["recovery_codes"]) == 9
     again = auth.login_password("alice", PASSWORD)
     with pytest.raises(LoginError, match="wrong code"):
         auth.verify_second_factor(again.token, codes[3])
-    events = store.audit_events(50, action="recovery.used")
+    events = store.audit.events(50, action="recovery.used")
     assert len(events) == 1 and events[0]["details"] == {"left": 9}
 
 
@@ -127,22 +127,22 @@ def test_wrong_password_and_unknown_user_look_the_same(auth: Auth, store: Store)
     with pytest.raises(LoginError) as invalid:
         auth.login_password({"$ne": ""}, "x", "10.0.0.3")  # type: ignore[arg-type]
     assert str(wrong.value) == str(unknown.value) == str(invalid.value) == "wrong username or password"
-    reasons = [e["details"]["reason"] for e in store.audit_events(10, action="login.failed")]
+    reasons = [e["details"]["reason"] for e in store.audit.events(10, action="login.failed")]
     assert sorted(reasons) == ["unknown user", "unknown user", "wrong password"]
 
 
 def test_login_upgrades_a_hash_made_with_old_parameters(store: Store, clock: Clock):
     old = Auth(store, AuthPolicy(), clock=clock, passwords=Passwords(hasher=CHEAP))
     old.add_user("alice", PASSWORD, "viewer", "cli:test")
-    before = store.get_user("alice")["password_hash"]
+    before = store.users.get("alice")["password_hash"]
     assert "m=1024,t=1,p=1" in before
     stronger = PasswordHasher(time_cost=2, memory_cost=2048, parallelism=1)
     new = Auth(store, AuthPolicy(), clock=clock, passwords=Passwords(hasher=stronger))
     new.login_password("alice", PASSWORD)
-    after = store.get_user("alice")["password_hash"]
+    after = store.users.get("alice")["password_hash"]
     assert "m=2048,t=2,p=1" in after and after != before
     new.login_password("alice", PASSWORD)  # the new hash verifies
-    assert store.get_user("alice")["password_hash"] == after
+    assert store.users.get("alice")["password_hash"] == after
 
 
 def test_disabled_user_cannot_log_in_and_loses_sessions(auth: Auth, clock: Clock):
@@ -174,7 +174,7 @@ def test_delay_then_lockout_per_user(auth: Auth, store: Store, clock: Clock):
     with pytest.raises(LoginError):
         auth.login_password("alice", "wrong password 5", "10.0.0.1")
     # Fifth failure: locked for 15 minutes, whatever is typed, from any client.
-    assert [e["target"] for e in store.audit_events(10, action="login.locked")] == ["user:alice"]
+    assert [e["target"] for e in store.audit.events(10, action="login.locked")] == ["user:alice"]
     clock.advance(minutes=14)
     with pytest.raises(Throttled, match="locked") as t:
         auth.login_password("alice", PASSWORD, "192.168.7.7")
@@ -259,7 +259,7 @@ def test_logout_revokes_the_token(auth: Auth, store: Store, clock: Clock):
     _, token, _ = enrolled(auth, clock)
     assert auth.logout(token)
     assert auth.current(token) is None
-    assert store.get_session(session_id(token)) is None
+    assert store.sessions.get(session_id(token)) is None
     assert _actions(store)[-1] == "logout"
 
 
@@ -273,7 +273,7 @@ def test_role_change_applies_to_live_sessions(auth: Auth, clock: Clock):
 
 def test_tokens_are_stored_hashed(auth: Auth, store: Store, clock: Clock):
     _, token, _ = enrolled(auth, clock)
-    docs = store.user_sessions("alice")
+    docs = store.sessions.of_user("alice")
     assert len(docs) == 1 and docs[0]["_id"] == session_id(token) and token not in str(docs)
     for hostile in (None, "", {"$ne": None}, "x" * 10_000, 42):
         assert auth.current(hostile) is None
@@ -284,7 +284,7 @@ def test_reset_totp_forces_a_new_enrolment(auth: Auth, store: Store, clock: Cloc
     auth.reset_totp("alice", "cli:test")
     assert auth.current(token) is None
     assert auth.login_password("alice", PASSWORD).next == "enrol"
-    assert store.get_user("alice")["recovery_codes"] == []
+    assert store.users.get("alice")["recovery_codes"] == []
 
 
 def test_last_admin_cannot_be_removed(auth: Auth):
@@ -295,4 +295,4 @@ def test_last_admin_cannot_be_removed(auth: Auth):
         auth.set_active("root", False, "cli:test")
     auth.add_user("root2", PASSWORD, "admin", "cli:test")
     auth.set_role("root", "viewer", "cli:test")
-    assert auth.store.get_user("root")["role"] == "viewer"
+    assert auth.store.users.get("root")["role"] == "viewer"

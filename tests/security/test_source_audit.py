@@ -29,7 +29,7 @@ def test_sources_add_toggle_remove_are_audited(store: Store, runner: CliRunner):
     ]
     codes = [runner.invoke(app, args).exit_code for args in steps]
     assert codes[:5] == [0, 0, 0, 0, 0] and codes[5] != 0
-    events = list(reversed(store.audit_events(20, action="source.")))
+    events = list(reversed(store.audit.events(20, action="source.")))
     assert [(e["action"], e["target"]) for e in events] == [
         ("source.add", "feed-one"),
         ("source.replace", "feed-one"),

@@ -54,7 +54,7 @@ def test_add_list_role_disable_reset(store: Store, runner: CliRunner):
     r = run(runner, "add", "Root", "--admin", "--password-stdin", stdin=PASSWORD + "\n")
     assert r.exit_code == 0, r.output
     assert "created root (admin)" in r.output
-    user = store.get_user("root")
+    user = store.users.get("root")
     assert user["role"] == "admin" and user["password_hash"].startswith("$argon2id$")
     assert PASSWORD not in str(user)
 
@@ -65,18 +65,18 @@ def test_add_list_role_disable_reset(store: Store, runner: CliRunner):
     assert r.exit_code == 1 and "error: a user named 'root' already exists" in r.output
 
     r = run(runner, "set-role", "ann", "viewer")
-    assert r.exit_code == 0 and store.get_user("ann")["role"] == "viewer"
+    assert r.exit_code == 0 and store.users.get("ann")["role"] == "viewer"
     r = run(runner, "set-role", "ann", "superuser")
     assert r.exit_code == 1 and "unknown role 'superuser'" in r.output
 
     r = run(runner, "disable", "root")
     assert r.exit_code == 1 and "last active admin" in r.output
     r = run(runner, "disable", "ann")
-    assert r.exit_code == 0 and store.get_user("ann")["active"] is False
+    assert r.exit_code == 0 and store.users.get("ann")["active"] is False
 
-    store.update_user("root", {"totp_secret": "JBSWY3DPEHPK3PXP", "recovery_codes": ["h"]})
+    store.users.update("root", {"totp_secret": "JBSWY3DPEHPK3PXP", "recovery_codes": ["h"]})
     r = run(runner, "reset-totp", "root")
-    assert r.exit_code == 0 and store.get_user("root")["totp_secret"] is None
+    assert r.exit_code == 0 and store.users.get("root")["totp_secret"] is None
 
     r = run(runner, "list")
     lines = r.output.splitlines()
@@ -85,7 +85,7 @@ def test_add_list_role_disable_reset(store: Store, runner: CliRunner):
     assert lines[2].split()[:4] == ["root", "admin", "yes", "no"]
     assert "$argon2" not in r.output
 
-    actions = [(e["actor"].split(":")[0], e["action"], e["target"]) for e in reversed(store.audit_events())]
+    actions = [(e["actor"].split(":")[0], e["action"], e["target"]) for e in reversed(store.audit.events())]
     assert actions == [
         ("cli", "user.add", "root"),
         ("cli", "user.add", "ann"),
@@ -99,12 +99,12 @@ def test_no_password_no_user(store: Store, runner: CliRunner):
     # No terminal, no --password-stdin, no VIGIL_USER_PASSWORD: refused, nothing created.
     r = run(runner, "add", "root", "--admin")
     assert r.exit_code == 1
-    assert "no password" in r.output and store.get_user("root") is None
+    assert "no password" in r.output and store.users.get("root") is None
     r = run(runner, "add", "root", "--admin", "--password-stdin", stdin="short\n")
     assert r.exit_code == 1 and "at least 12 characters" in r.output
     r = run(runner, "add", "аdmin", "--admin", "--password-stdin", stdin=PASSWORD + "\n")  # Cyrillic а
     assert r.exit_code == 1 and "invalid username" in r.output
-    assert store.user_count() == 0
+    assert store.users.count() == 0
 
 
 def _pty_run(store: Store, args: list[str], answers: list[str]) -> tuple[int, str]:
@@ -153,7 +153,7 @@ def _pty_run(store: Store, args: list[str], answers: list[str]) -> tuple[int, st
 def test_password_prompted_twice_on_a_terminal(store: Store):
     code, out = _pty_run(store, ["add", "root", "--admin"], [PASSWORD, PASSWORD + "x"])
     assert code == 1 and "the two passwords differ" in out, out
-    assert store.get_user("root") is None
+    assert store.users.get("root") is None
     code, out = _pty_run(store, ["add", "root", "--admin"], [PASSWORD, PASSWORD])
     assert code == 0 and "created root (admin)" in out, out
     assert out.count("assword") == 2 and PASSWORD not in out  # prompted twice, never echoed

@@ -34,7 +34,7 @@ def login(at: AppTest, store: Store, role: str = "admin", username: str | None =
     """Make ``at`` a logged-in session of a user with ``role`` (created when missing)."""
     name = username or f"test-{role}"
     auth = Auth(store, passwords=_CHEAP)
-    if store.get_user(name) is None:
+    if store.users.get(name) is None:
         auth.add_user(name, TEST_PASSWORD, role, "cli:test")
     token = auth.open_session(name, client="apptest")
     at.session_state[TOKEN_KEY] = token

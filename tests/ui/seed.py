@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from pipelines.core.models import build_post
+from pipelines.core.post import build_post
 from pipelines.store import Store
 
 BASE = datetime(2013, 6, 20, tzinfo=UTC)
@@ -48,7 +48,7 @@ def seed(store: Store, n: int = 120) -> list[dict]:
     docs.append(
         build_post(source="beta", native_id="old", ts=BASE - timedelta(days=60), text="old flood").to_doc()
     )
-    store.upsert_posts(docs)
+    store.posts.upsert(docs)
     for i, d in enumerate(docs[:n]):
         if i % 3:
             continue

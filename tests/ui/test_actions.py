@@ -78,7 +78,7 @@ def _new_watchlist(at: AppTest) -> None:
 
 
 def _alerts_setup(store: Store) -> None:
-    store.put_config(
+    store.alerts.put_config(
         "alert_channels",
         Channel.make(name="hook", type="webhook", url="http://127.0.0.1:9/x", secret_env="K").to_doc(),
     )
@@ -115,7 +115,7 @@ ACTIONS = {
         lambda s: seed(s, 12),
         _nothing,
         _add_source,
-        lambda s: s.get_source("hn-new") is not None,
+        lambda s: s.sources.get("hn-new") is not None,
         "source.add",
     ),
     "export": Action(
@@ -125,7 +125,7 @@ ACTIONS = {
         lambda s: seed(s, 30),
         _nothing,
         _click("Prepare the file"),
-        lambda s: bool(s.audit_events(5, action="export")),
+        lambda s: bool(s.audit.events(5, action="export")),
         "export",
     ),
     "save watchlist": Action(
@@ -135,7 +135,7 @@ ACTIONS = {
         lambda s: seed(s, 12),
         _new_watchlist,
         _click("Save"),
-        lambda s: s.get_config("watchlists", "acme-recalls") is not None,
+        lambda s: s.alerts.get_config("watchlists", "acme-recalls") is not None,
         "watchlist.save",
     ),
     "save alert rule": Action(
@@ -145,7 +145,7 @@ ACTIONS = {
         _alerts_setup,
         _rule_form,
         _click("Save rule"),
-        lambda s: s.get_config("alert_rules", "any-spike") is not None,
+        lambda s: s.alerts.get_config("alert_rules", "any-spike") is not None,
         "alert.rule.save",
     ),
 }
@@ -182,7 +182,7 @@ def test_action_matrix(name: str, role: str, app_store: Store):
         assert not at.exception, at.exception
         assert not _not_allowed(at)
         assert action.done(app_store), f"{name} did not happen for {role}"
-        event = app_store.audit_events(1, action=action.audit)
+        event = app_store.audit.events(1, action=action.audit)
         assert event and event[0]["actor"] == f"test-{role}"
     else:
         if action.page == "anomalies":
@@ -206,13 +206,13 @@ def test_action_refused_after_demotion(name: str, app_store: Store):
     at = _open(action, app_store, allowed)
     action.prepare(at)
     assert _offered(at, action.label)
-    app_store.update_user(f"test-{allowed}", {"role": refused})  # demoted while the page is open
+    app_store.users.update(f"test-{allowed}", {"role": refused})  # demoted while the page is open
     action.do(at)
     at.run()
     assert not at.exception, at.exception
     assert not action.done(app_store), f"{name} happened after the demotion to {refused}"
     # Refused on the server: by the action's check, the page's check, or the control is gone.
-    denied = app_store.audit_events(5, action="permission.denied")
+    denied = app_store.audit.events(5, action="permission.denied")
     if _not_allowed(at):
         assert denied and denied[0]["actor"] == f"test-{allowed}"
         assert denied[0]["details"]["role"] == refused
@@ -228,7 +228,7 @@ def test_map_downloads_are_audited_with_their_filters(app_store: Store):
     assert not at.exception, at.exception
     at.download_button(key="map_dl_csv").click().run()
     assert not at.exception, at.exception
-    (event,) = app_store.audit_events(5, action="export")
+    (event,) = app_store.audit.events(5, action="export")
     assert (event["actor"], event["target"]) == ("test-analyst", "map-csv")
     assert event["details"]["rows"] > 0 and "filters" in event["details"]
     # A viewer gets no download button at all.

@@ -67,8 +67,8 @@ def test_full_login_flow_through_the_forms(app_store_anonymous: Store):
     at.button[0].click().run()
     assert [e.value for e in at.error][0].startswith("wrong code")
     # Two failures so far: the next try would wait 1 s (tests/security covers the delays).
-    store.clear_login_failures("client:unknown")
-    store.clear_login_failures("user:alice")
+    store.login_throttle.clear("client:unknown")
+    store.login_throttle.clear("user:alice")
     at.text_input(key="vigil_enrol_code").input(pyotp.TOTP(secret).now())
     at.button[0].click().run()
 
@@ -81,8 +81,8 @@ def test_full_login_flow_through_the_forms(app_store_anonymous: Store):
     assert "Total posts" in [m.label for m in at.metric]
     assert "Signed in as **alice** (analyst)" in [c.value for c in at.sidebar.caption]
     token = at.session_state[TOKEN_KEY]
-    assert store.get_session(session_id(token))["stage"] == "full"
-    assert store.get_user("alice")["totp_secret"] == secret
+    assert store.sessions.get(session_id(token))["stage"] == "full"
+    assert store.users.get("alice")["totp_secret"] == secret
 
     # The logout button is there (clicking it is tested in the browser: AppTest reruns only
     # the page, not app.py, once a page was shown; see test_pages_refuse_without_the_router).
@@ -95,7 +95,7 @@ def test_full_login_flow_through_the_forms(app_store_anonymous: Store):
     at.text_input(key="vigil_code").input(codes[0])
     at.button[0].click().run()
     assert "Total posts" in [m.label for m in at.metric]
-    actions = [e["action"] for e in store.audit_events(20)]
+    actions = [e["action"] for e in store.audit.events(20)]
     assert actions[:3] == ["login", "recovery.used", "logout"]
 
 
@@ -113,7 +113,7 @@ def test_expired_session_goes_back_to_login(app_store: Store):
     assert "Total posts" in [m.label for m in at.metric]
     # Age the session past its idle limit in the store.
     token = at.session_state[TOKEN_KEY]
-    app_store.update_session(session_id(token), {"last_seen": datetime.now(UTC) - timedelta(hours=1)})
+    app_store.sessions.update(session_id(token), {"last_seen": datetime.now(UTC) - timedelta(hours=1)})
     at.run()  # (AppTest reruns the page without the router: the page's own check)
     assert _is_ended(at)
     fresh = _new()

@@ -14,7 +14,7 @@ import pytest
 import streamlit as st
 from streamlit.testing.v1 import AppTest
 
-from pipelines.core.models import build_post
+from pipelines.core.post import build_post
 from pipelines.read import triage
 from pipelines.search import QuerySyntaxError, areas
 from pipelines.search.filters import FilterError, Filters, GeoArea
@@ -130,7 +130,7 @@ def test_area_filter_selects_the_posts_drawn_in_it(store: Store):
                 "places": [{"name": f"p{i}", "lat": lat, "lon": lon}, {"name": "x", "lat": 0, "lon": 0}]
             }
         docs.append(post)
-    store.upsert_posts(docs)
+    store.posts.upsert(docs)
     for p in docs:
         if "scores" in p:
             store.db.posts.update_one({"_id": p["_id"]}, {"$set": {"scores": p["scores"]}})
@@ -223,7 +223,7 @@ def test_explore_honours_a_watchlist_in_the_url(app_store: Store):
     doc = wl.to_doc()
     doc.pop("created", None)
     doc.pop("updated", None)
-    app_store.put_config("watchlists", doc)
+    app_store.alerts.put_config("watchlists", doc)
     at = _open("explore", {"watchlist": wl.id})
     assert not at.exception, at.exception
     f = at.session_state["filters"]
@@ -236,7 +236,7 @@ def test_explore_honours_a_watchlist_in_the_url(app_store: Store):
     assert {m.label: m.value for m in at.metric}["Matching posts"] == f"{len(want):,}"
     assert _shown_ids(at) == want[:50]
 
-    app_store.delete_config("watchlists", wl.id)  # deleted meanwhile: the page says so
+    app_store.alerts.delete_config("watchlists", wl.id)  # deleted meanwhile: the page says so
     st.cache_data.clear()  # (the dashboard's caches expire after TTL_S)
     at.run()
     assert not at.exception

@@ -72,7 +72,7 @@ def test_incidents_are_listed_titled_and_ranked_by_impact(app_store: Store) -> N
 
 def test_an_incident_link_opens_its_drilldown_and_a_verdict_is_stored(app_store: Store) -> None:
     _seed(app_store)
-    inc = min(app_store.find_incidents(), key=lambda i: i["start"])
+    inc = min(app_store.incidents.find(), key=lambda i: i["start"])
     at = _page({"incident": inc["_id"]})
     assert not at.exception, at.exception
     assert at.selectbox(key="inc_pick").value == inc["_id"]
@@ -80,18 +80,18 @@ def test_an_incident_link_opens_its_drilldown_and_a_verdict_is_stored(app_store:
     assert any("1,240 posts in this window against 31 expected" in m.value for m in at.markdown)
     at.button(key="inc_false_positive").click().run()
     assert any("needs a note" in e.value for e in at.error)
-    assert app_store.get_incident(inc["_id"])["status"] == "open"
+    assert app_store.incidents.get(inc["_id"])["status"] == "open"
     at.text_input(key=f"inc_note_{inc['_id']}").input("a test feed").run()
     at.button(key="inc_false_positive").click().run()
     assert not at.exception, at.exception
-    doc = app_store.get_incident(inc["_id"])
+    doc = app_store.incidents.get(inc["_id"])
     assert doc["status"] == "false_positive" and doc["verdicts"][0]["by"] == "test-admin"
     assert any("damped 1 step" in c.value for c in at.caption)
 
 
 def test_a_viewer_sees_incidents_but_cannot_give_verdicts(app_store: Store) -> None:
     _seed(app_store)
-    inc = min(app_store.find_incidents(), key=lambda i: i["start"])
+    inc = min(app_store.incidents.find(), key=lambda i: i["start"])
     at = AppTest.from_file(APP, default_timeout=90)
     login(at, app_store, "viewer")
     at.switch_page("pages/anomalies.py")
@@ -116,7 +116,7 @@ def test_overview_shows_an_archive_whole_with_its_incidents_shaded(app_store: St
     at = AppTest.from_file(APP, default_timeout=90).run()
     assert not at.exception, at.exception
     assert any("the whole archive" in s.value for s in at.subheader)
-    first, _ = app_store.ts_range()
+    first, _ = app_store.posts.ts_range()
     assert any(
         f"{first:%Y-%m-%d %H}:00 to " in c.value and "2 incidents in this period" in c.value
         for c in at.caption

@@ -119,7 +119,7 @@ def test_anomaly_drilldown_shows_the_document_and_stores_a_verdict(app_store: St
 def test_sources_health_and_the_validated_add_form(app_store: Store):
     seed(app_store)
     now = datetime.now(UTC)
-    app_store.upsert_source(
+    app_store.sources.upsert(
         {
             "name": "bbc-world",
             "kind": "rss",
@@ -162,12 +162,12 @@ def test_sources_health_and_the_validated_add_form(app_store: Store):
     form_name.input("Bad Name!")
     next(b for b in at.button if b.label == "Add source").click().run()
     assert any("name must be" in e.value for e in at.error)
-    assert app_store.get_source("Bad Name!") is None
+    assert app_store.sources.get("Bad Name!") is None
     next(t for t in at.text_input if t.label == "Name").input("hn-new")
     next(s for s in at.selectbox if s.label == "Kind").set_value("hackernews")
     next(b for b in at.button if b.label == "Add source").click().run()
     assert not at.error
-    assert app_store.get_source("hn-new")["kind"] == "hackernews"
+    assert app_store.sources.get("hn-new")["kind"] == "hackernews"
 
 
 def test_export_page_prepares_exactly_the_selection(app_store: Store):

@@ -70,7 +70,7 @@ def test_page_matrix(page: str, app_store: Store):
                 f"{NOT_ALLOWED}: test-{role} ({role}) may not {_help(permission)}."
             ]
             assert _content(at) == 0, role
-            denied = app_store.audit_events(1, action="permission.denied")
+            denied = app_store.audit.events(1, action="permission.denied")
             assert denied and denied[0]["actor"] == f"test-{role}"
             assert denied[0]["details"]["permission"] == permission
 
@@ -141,22 +141,22 @@ ACTIONS = {
             at.text_input(key="admin_new_pw2").input(TEST_PASSWORD),
             at.button(key="FormSubmitter:admin_add_user-Add user").click(),
         ),
-        lambda s: s.get_user("carol") is not None,
+        lambda s: s.users.get("carol") is not None,
     ),
     "set role": (
         lambda at: (
             at.selectbox(key="admin_role").set_value("viewer"),
             at.button(key="admin_set_role").click(),
         ),
-        lambda s: s.get_user("bob")["role"] == "viewer",
+        lambda s: s.users.get("bob")["role"] == "viewer",
     ),
     "disable": (
         lambda at: at.button(key="admin_disable").click(),
-        lambda s: s.get_user("bob")["active"] is False,
+        lambda s: s.users.get("bob")["active"] is False,
     ),
     "reset two-factor": (
         lambda at: at.button(key="admin_reset_totp").click(),
-        lambda s: s.get_user("bob")["totp_secret"] is None,
+        lambda s: s.users.get("bob")["totp_secret"] is None,
     ),
     "set password": (
         lambda at: (
@@ -164,7 +164,7 @@ ACTIONS = {
             at.text_input(key="admin_pw2").input("a brand new password"),
             at.button(key="FormSubmitter:admin_password-Set password").click(),
         ),
-        lambda s: s.get_user("bob")["password_hash"] != s.get_user("bob")["old_hash"],
+        lambda s: s.users.get("bob")["password_hash"] != s.users.get("bob")["old_hash"],
     ),
 }
 
@@ -174,10 +174,10 @@ ACTIONS = {
 def test_admin_actions_check_the_role_at_click_time(action: str, demoted_to: str | None, app_store: Store):
     at = _admin_page(app_store)
     # Markers to tell "changed" from "unchanged" for every action.
-    bob = app_store.get_user("bob")
-    app_store.update_user("bob", {"totp_secret": "JBSWY3DPEHPK3PXP", "old_hash": bob["password_hash"]})
+    bob = app_store.users.get("bob")
+    app_store.users.update("bob", {"totp_secret": "JBSWY3DPEHPK3PXP", "old_hash": bob["password_hash"]})
     if demoted_to:
-        app_store.update_user("root", {"role": demoted_to})  # demoted while the page is open
+        app_store.users.update("root", {"role": demoted_to})  # demoted while the page is open
     do, changed = ACTIONS[action]
     do(at)
     at.run()
@@ -189,7 +189,7 @@ def test_admin_actions_check_the_role_at_click_time(action: str, demoted_to: str
         assert not changed(app_store), f"{action} happened for a {demoted_to}"
         assert [e.value for e in at.error] == [f"{NOT_ALLOWED}: root ({demoted_to}) may not manage users."]
         # Refused by the page's check or the action's own check, both at click time.
-        denied = app_store.audit_events(1, action="permission.denied")[0]
+        denied = app_store.audit.events(1, action="permission.denied")[0]
         assert denied["actor"] == "root" and denied["target"].split(":")[0] in ("page", "admin")
 
 
@@ -219,5 +219,5 @@ def test_require_action_refuses_a_drawn_button(permission: str, role: str, app_s
         assert [e.value for e in at.error] == [
             f"{NOT_ALLOWED}: test-{role} ({role}) may not {_help(permission)}."
         ]
-        denied = app_store.audit_events(1, action="permission.denied")[0]
+        denied = app_store.audit.events(1, action="permission.denied")[0]
         assert (denied["actor"], denied["target"]) == (f"test-{role}", "test:do-it")

@@ -1,7 +1,7 @@
 """What every archive reader produces, and the options they share.
 
 A reader turns one input file into :class:`Item` s: either the keyword arguments of
-:func:`pipelines.core.models.build_post` or a one-line reason why the record was
+:func:`pipelines.core.post.build_post` or a one-line reason why the record was
 rejected, always with the raw payload (so the caller can quarantine it) and the
 position a re-run may resume from.
 """

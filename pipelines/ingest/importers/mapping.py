@@ -128,7 +128,7 @@ def resolve(
 
 
 def apply(mapping: Mapping[str, str], get: Callable[[str], Any], default_source: str) -> dict[str, Any]:
-    """Keyword arguments of :func:`~pipelines.core.models.build_post` for one record."""
+    """Keyword arguments of :func:`~pipelines.core.post.build_post` for one record."""
     fields: dict[str, Any] = {"source": default_source}
     meta: dict[str, Any] = {}
     for target, path in mapping.items():

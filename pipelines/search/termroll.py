@@ -1,0 +1,455 @@
+"""A rollup of term counts per time cell x source x language, kept beside the index.
+
+Why: exact top terms cost one read of every selected post's ~12 terms, which grows with
+the selection (1M posts, everything selected: 245 ms CPU; 6.6M: 1.4 s, ``docs/search.md``).
+The dashboard's default views select whole hours x sources x languages and nothing else;
+for those the answer is a sum of precomputed counts. This module keeps those counts and
+answers from them, and says ``None`` for every other selection (the exact aggregation of
+:func:`pipelines.search.aggregate.top_values` answers those).
+
+**What is stored** (SQLite, ``search-index/vigil-terms.sqlite``): for each cell
+``(level, start, source, lang)`` the number of posts carrying each term, as two packed
+arrays (term ids ascending, counts). Levels are cells of 1, 24 and 384 hours aligned on
+the epoch (level 0: posts without a time), so a range of whole hours is covered by at most
+~23 + 15 + n + 15 + 23 cells per source x language instead of one per hour (:func:`cover`).
+
+**Why it stays exact.** Every count comes from one function, :func:`contributions`: an
+exact aggregation of the *index* (source -> lang -> hour -> terms, uncut; an aggregation
+that would cut raises). The indexer calls it for the ids of each batch on the commit before
+the batch (the posts being replaced) and after it (their new versions), and applies the
+difference; a re-indexed or re-scored post therefore replaces its counts, never adds to
+them. The rollup records the index's *opstamp* (Tantivy's commit number, in ``meta.json``)
+it describes, in the same SQLite transaction as the counts. Readers use it only when that
+opstamp equals the index's, read before and after the rollup (:func:`top_terms`); the
+indexer rebuilds it from the index (:meth:`TermRollup.rebuild`, the same aggregation over
+every post in chunks) when they differ at start-up, as after a kill between Tantivy's
+commit and the rollup's. An index rebuild ends with that rebuild too.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import sqlite3
+from collections import defaultdict
+from collections.abc import Iterable
+from datetime import UTC, datetime
+from pathlib import Path
+
+import numpy as np
+import tantivy
+from tantivy import Occur, Order, Query
+
+from pipelines.search.filters import Filters
+
+ROLLUP_FILENAME = "vigil-terms.sqlite"
+LEVELS = (384, 24, 1)
+"""Cell sizes in hours, largest first (16 days, a day, an hour)."""
+NO_TIME = 0
+"""The level of the one cell per source x language for posts without a time."""
+CHUNK = 1_000
+"""Posts per :func:`contributions` request (bounds its buckets under Tantivy's 65,000)."""
+TERMS_CAP = 60_000
+
+Cell = tuple[int | None, str, str]
+"""``(hour since the epoch or None, source, lang)``."""
+Counts = dict[Cell, dict[str, int]]
+
+
+class RollupError(RuntimeError):
+    """The rollup cannot be brought up to date (readers then fall back to the aggregation)."""
+
+
+def rollup_path(index_dir: Path) -> Path:
+    return Path(index_dir) / ROLLUP_FILENAME
+
+
+def index_opstamp(index_dir: Path) -> int | None:
+    """The opstamp of the index's last commit (``meta.json``); ``None`` when unreadable."""
+    try:
+        return int(json.loads((Path(index_dir) / "meta.json").read_text())["opstamp"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+def _agg(with_time: bool) -> dict:
+    terms = {"terms": {"field": "terms", "size": TERMS_CAP, "segment_size": TERMS_CAP}}
+    inner = (
+        {
+            "h": {
+                "date_histogram": {"field": "ts", "fixed_interval": "1h", "min_doc_count": 1},
+                "aggs": {"t": terms},
+            }
+        }
+        if with_time
+        else {"t": terms}
+    )
+    lang = {"terms": {"field": "lang", "size": 1000, "missing": ""}, "aggs": inner}
+    return {"s": {"terms": {"field": "source", "size": 1000, "missing": ""}, "aggs": {"l": lang}}}
+
+
+def _terms(bucket: dict) -> dict[str, int]:
+    t = bucket["t"]
+    if t.get("sum_other_doc_count") or t.get("doc_count_error_upper_bound"):
+        raise RollupError("a cell holds more distinct terms than one aggregation returns")
+    return {str(b["key"]): int(b["doc_count"]) for b in t["buckets"]}
+
+
+def contributions(searcher: tantivy.Searcher, schema: tantivy.Schema, ids: list[str]) -> Counts:
+    """Posts per term per cell among the indexed posts with these ids (exact, from the index)."""
+    out: Counts = {}
+    for i in range(0, len(ids), CHUNK):
+        these = Query.term_set_query(schema, "id", ids[i : i + CHUNK])
+        timed = Query.boolean_query([(Occur.Must, these), (Occur.Must, Query.exists_query("ts"))])
+        untimed = Query.boolean_query([(Occur.Must, these), (Occur.MustNot, Query.exists_query("ts"))])
+        for query, with_time in ((timed, True), (untimed, False)):
+            for s in searcher.aggregate(query, _agg(with_time))["s"]["buckets"]:
+                for lang in s["l"]["buckets"]:
+                    src, lg = str(s["key"]), str(lang["key"])
+                    if not with_time:
+                        _add(out, (None, src, lg), _terms(lang))
+                        continue
+                    for h in lang["h"]["buckets"]:
+                        _add(out, (int(h["key"]) // 3_600_000, src, lg), _terms(h))
+    return out
+
+
+def _add(out: Counts, cell: Cell, counts: dict[str, int], sign: int = 1) -> None:
+    target = out.setdefault(cell, {})
+    for term, n in counts.items():
+        target[term] = target.get(term, 0) + sign * n
+
+
+def difference(new: Counts, old: Counts) -> Counts:
+    """``new - old`` per cell and term (zeros kept out)."""
+    out: Counts = {}
+    for cell, counts in new.items():
+        _add(out, cell, counts)
+    for cell, counts in old.items():
+        _add(out, cell, counts, -1)
+    return {c: {t: n for t, n in d.items() if n} for c, d in out.items() if any(d.values())}
+
+
+def cells_of(cell: Cell) -> list[tuple[int, int, str, str]]:
+    """The stored cells ``(level, start, source, lang)`` an hour cell counts in."""
+    hour, src, lang = cell
+    if hour is None:
+        return [(NO_TIME, 0, src, lang)]
+    return [(size, hour - hour % size, src, lang) for size in LEVELS]
+
+
+def cover(first: int, last: int) -> list[tuple[int, int]]:
+    """Cells ``(level, start)`` exactly covering hours ``first .. last - 1``: at each step the
+    largest aligned cell that fits (a few small cells at each end, large ones between)."""
+    out = []
+    h = first
+    while h < last:
+        size = next(s for s in LEVELS if h % s == 0 and h + s <= last)
+        out.append((size, h))
+        h += size
+    return out
+
+
+_SCHEMA_SQL = """
+CREATE TABLE IF NOT EXISTS state (k TEXT PRIMARY KEY, v INTEGER);
+CREATE TABLE IF NOT EXISTS vocab (id INTEGER PRIMARY KEY, term TEXT UNIQUE NOT NULL);
+CREATE TABLE IF NOT EXISTS cells (level INTEGER, start INTEGER, source TEXT, lang TEXT,
+    ids BLOB, counts BLOB, PRIMARY KEY (level, start, source, lang)) WITHOUT ROWID;
+"""
+
+
+class TermRollup:
+    """The indexer's handle: apply a batch's difference, or rebuild everything from the index."""
+
+    def __init__(self, index_dir: Path) -> None:
+        self.path = rollup_path(index_dir)
+        self.db = sqlite3.connect(self.path, isolation_level=None)
+        self.db.execute("PRAGMA journal_mode=WAL")
+        self.db.execute("PRAGMA synchronous=NORMAL")
+        self.db.executescript(_SCHEMA_SQL)
+        self.vocab = dict(self.db.execute("SELECT term, id FROM vocab"))
+
+    @property
+    def opstamp(self) -> int | None:
+        row = self.db.execute("SELECT v FROM state WHERE k = 'opstamp'").fetchone()
+        return None if row is None else int(row[0])
+
+    def _ids(self, terms: Iterable[str]) -> None:
+        new = [t for t in set(terms) if t not in self.vocab]
+        start = len(self.vocab)
+        for i, t in enumerate(sorted(new)):
+            self.vocab[t] = start + i
+        self.db.executemany(
+            "INSERT INTO vocab (id, term) VALUES (?, ?)", [(self.vocab[t], t) for t in sorted(new)]
+        )
+
+    def _set_opstamp(self, opstamp: int) -> None:
+        self.db.execute("INSERT OR REPLACE INTO state (k, v) VALUES ('opstamp', ?)", (int(opstamp),))
+
+    def apply(self, delta: Counts, opstamp: int) -> None:
+        """Add ``delta`` (a batch's new minus old contributions) and record ``opstamp``, atomically."""
+        self.db.execute("BEGIN IMMEDIATE")
+        try:
+            self._ids(t for counts in delta.values() for t in counts)
+            grouped: dict[tuple[int, int, str, str], dict[int, int]] = defaultdict(dict)
+            for cell, counts in delta.items():
+                for key in cells_of(cell):
+                    g = grouped[key]
+                    for term, n in counts.items():
+                        tid = self.vocab[term]
+                        g[tid] = g.get(tid, 0) + n
+            for key, g in grouped.items():
+                row = self.db.execute(
+                    "SELECT ids, counts FROM cells WHERE level=? AND start=? AND source=? AND lang=?", key
+                ).fetchone()
+                add_ids = np.fromiter(g.keys(), np.int32, len(g))
+                add_n = np.fromiter(g.values(), np.int64, len(g))
+                if row is not None:
+                    add_ids = np.concatenate([np.frombuffer(row[0], np.int32), add_ids])
+                    add_n = np.concatenate([np.frombuffer(row[1], np.int32).astype(np.int64), add_n])
+                self._store(key, add_ids, add_n)
+            self._set_opstamp(opstamp)
+            self.db.execute("COMMIT")
+        except BaseException:
+            self.db.execute("ROLLBACK")
+            raise
+
+    def _store(self, key: tuple[int, int, str, str], ids: np.ndarray, counts: np.ndarray) -> None:
+        uniq, inv = np.unique(ids, return_inverse=True)
+        sums = np.bincount(inv, weights=counts, minlength=len(uniq)).astype(np.int64)
+        if (sums < 0).any():
+            raise RollupError(f"cell {key} would hold a negative count: the rollup is out of step")
+        keep = sums > 0
+        if not keep.any():
+            self.db.execute("DELETE FROM cells WHERE level=? AND start=? AND source=? AND lang=?", key)
+            return
+        self.db.execute(
+            "INSERT OR REPLACE INTO cells VALUES (?, ?, ?, ?, ?, ?)",
+            (*key, uniq[keep].astype(np.int32).tobytes(), sums[keep].astype(np.int32).tobytes()),
+        )
+
+    def rebuild(self, searcher: tantivy.Searcher, schema: tantivy.Schema, opstamp: int) -> None:
+        """Replace everything with the contributions of every post the searcher sees (the
+        repair after a kill between the two commits; slow: ~0.1 ms per post)."""
+        self.begin()
+        try:
+            for ids in _chunks(ids_by_time(searcher), 20 * CHUNK):
+                for cell, counts in contributions(searcher, schema, ids).items():
+                    self._ids(counts)
+                    self._acc.add(cell, [self.vocab[t] for t in counts], list(counts.values()))
+        except BaseException:
+            self.db.execute("ROLLBACK")
+            raise
+        self.finish(opstamp)
+
+    def begin(self) -> None:
+        """Start replacing everything (then :meth:`add` posts and :meth:`finish`)."""
+        self.db.execute("BEGIN IMMEDIATE")
+        self.db.execute("DELETE FROM cells")
+        self.db.execute("DELETE FROM vocab")
+        self.vocab = {}
+        self._acc = _Accumulator()
+
+    def add(self, docs: Iterable[dict]) -> None:
+        """Count index documents (:func:`pipelines.search.schema.to_dict`) added since :meth:`begin`."""
+        for cell, terms in map(post_cell, docs):
+            self._ids(terms)
+            self._acc.add(cell, [self.vocab[t] for t in terms], None)
+
+    def finish(self, opstamp: int) -> None:
+        """Write what :meth:`add` counted and record ``opstamp``, in one transaction."""
+        try:
+            for key, ids, counts in self._acc.cells():
+                self._write_cell(key, ids, counts)
+            self._set_opstamp(opstamp)
+            self.db.execute("COMMIT")
+        except BaseException:
+            self.db.execute("ROLLBACK")
+            raise
+        finally:
+            self._acc = _Accumulator()
+
+    def _write_cell(self, key: tuple[int, int, str, str], ids: np.ndarray, counts: np.ndarray) -> None:
+        self.db.execute(
+            "INSERT OR REPLACE INTO cells VALUES (?, ?, ?, ?, ?, ?)",
+            (*key, ids.astype(np.int32).tobytes(), counts.astype(np.int32).tobytes()),
+        )
+
+    def close(self) -> None:
+        self.db.close()
+
+
+def _chunks(items: list[str], n: int) -> Iterable[list[str]]:
+    for i in range(0, len(items), n):
+        yield items[i : i + n]
+
+
+def post_cell(doc: dict) -> tuple[Cell, set[str]]:
+    """The hour cell and distinct terms of one index document (``to_dict``'s output): the
+    same values the index aggregates (``missing`` source or language is "")."""
+    ts = doc.get("ts")
+    hour = math.floor(ts.timestamp()) // 3600 if isinstance(ts, datetime) else None
+    return (hour, (doc.get("source") or [""])[0], (doc.get("lang") or [""])[0]), set(doc.get("terms") or ())
+
+
+def post_contributions(docs: Iterable[dict]) -> Counts:
+    """Posts per term per cell among these index documents."""
+    out: Counts = {}
+    for cell, terms in map(post_cell, docs):
+        target = out.setdefault(cell, {})
+        for t in terms:
+            target[t] = target.get(t, 0) + 1
+    return out
+
+
+class _Accumulator:
+    """Counts of (hour cell, term id) for a rebuild, packed in int64 keys and compacted
+    with numpy as they grow (a Python dict per cell would need ~100 B per entry)."""
+
+    COMPACT_AT = 4_000_000
+
+    def __init__(self) -> None:
+        self.cell_ids: dict[Cell, int] = {}
+        self.keys: list[int] = []
+        self.weights: list[int] = []
+        self.done_keys = np.zeros(0, np.int64)
+        self.done_counts = np.zeros(0, np.int64)
+
+    def add(self, cell: Cell, term_ids: list[int], counts: list[int] | None) -> None:
+        c = self.cell_ids.setdefault(cell, len(self.cell_ids)) << 32
+        self.keys.extend(c | t for t in term_ids)
+        self.weights.extend(counts if counts is not None else [1] * len(term_ids))
+        if len(self.keys) >= self.COMPACT_AT:
+            self._compact()
+
+    def _compact(self) -> None:
+        keys = np.concatenate([self.done_keys, np.array(self.keys, np.int64)])
+        weights = np.concatenate([self.done_counts, np.array(self.weights, np.int64)])
+        self.done_keys, inv = np.unique(keys, return_inverse=True)
+        self.done_counts = np.bincount(inv, weights=weights).astype(np.int64)
+        self.keys, self.weights = [], []
+
+    def cells(self) -> Iterable[tuple[tuple[int, int, str, str], np.ndarray, np.ndarray]]:
+        """Every stored cell (all levels) with its term ids ascending and counts."""
+        self._compact()
+        hour_cells = sorted(self.cell_ids.items(), key=lambda kv: kv[1])
+        terms = self.done_keys & 0xFFFFFFFF
+        cell_of = self.done_keys >> 32
+        for level in (*LEVELS, NO_TIME):
+            parents: dict[tuple[int, int, str, str], int] = {}
+            parent_of = np.full(max(1, len(hour_cells)), -1, np.int64)
+            for cell, idx in hour_cells:
+                stored = [k for k in cells_of(cell) if k[0] == level]
+                if stored:
+                    parent_of[idx] = parents.setdefault(stored[0], len(parents))
+            mask = parent_of[cell_of] >= 0 if len(cell_of) else np.zeros(0, bool)
+            keys = (parent_of[cell_of[mask]] << 32) | terms[mask]
+            uniq, inv = np.unique(keys, return_inverse=True)
+            sums = np.bincount(inv, weights=self.done_counts[mask]).astype(np.int64)
+            bounds = np.searchsorted(uniq >> 32, np.arange(len(parents) + 1))
+            for key, p in parents.items():
+                lo, hi = bounds[p], bounds[p + 1]
+                if hi > lo:
+                    yield key, uniq[lo:hi] & 0xFFFFFFFF, sums[lo:hi]
+
+
+def ids_by_time(searcher: tantivy.Searcher) -> list[str]:
+    """Every indexed post id, oldest first."""
+    n = searcher.num_docs
+    if n == 0:
+        return []
+    hits = searcher.search(Query.all_query(), limit=n, order_by_field="ts", order=Order.Asc).hits
+    if len(hits) != n:  # posts without a time left out of the ordering: take them all unordered
+        hits = searcher.search(Query.all_query(), limit=n).hits
+    return [searcher.doc(addr).get_first("id") for _, addr in hits]
+
+
+# ----------------------------------------------------------------------- readers
+
+
+def eligible(filters: Filters) -> bool:
+    """A selection of whole hours x sources x languages and nothing else."""
+    plain = Filters.make(
+        since=filters.since, until=filters.until, sources=filters.sources, langs=filters.langs
+    )
+    return filters == plain and all(
+        t is None or (t.minute, t.second, t.microsecond) == (0, 0, 0) for t in (filters.since, filters.until)
+    )
+
+
+def _hour(t: datetime) -> int:
+    t = t.replace(tzinfo=UTC) if t.tzinfo is None else t
+    return int(t.timestamp()) // 3600
+
+
+def top_terms(index_dir: Path, filters: Filters, size: int) -> list[tuple[str, int]] | None:
+    """The ``size`` commonest terms of the selection with exact post counts (commonest first,
+    ties in term order), or ``None`` when the rollup cannot answer it exactly: another kind
+    of selection, no rollup, or a rollup not describing the index's latest commit."""
+    db_file = rollup_path(index_dir)
+    if not eligible(filters) or not db_file.is_file():
+        return None
+    before = index_opstamp(index_dir)
+    try:
+        db = sqlite3.connect(f"file:{db_file}?mode=ro", uri=True, isolation_level=None)
+    except sqlite3.Error:
+        return None
+    try:
+        db.execute("BEGIN")  # one snapshot: the opstamp and the cells agree
+        row = db.execute("SELECT v FROM state WHERE k = 'opstamp'").fetchone()
+        if row is None or before is None or int(row[0]) != before:
+            return None
+        blobs = _cells(db, filters)
+        if index_opstamp(index_dir) != before:
+            return None
+        if not blobs:
+            return []
+        ids = np.concatenate([np.frombuffer(b[0], np.int32) for b in blobs])
+        counts = np.concatenate([np.frombuffer(b[1], np.int32) for b in blobs])
+        sums = np.bincount(ids, weights=counts).astype(np.int64)
+        present = np.flatnonzero(sums)
+        if len(present) > size:
+            kth = np.partition(sums[present], len(present) - size)[len(present) - size]
+            present = present[sums[present] >= kth]  # ties at the cut are resolved by term
+        names = _names(db, present.tolist())
+        rows = sorted(((names[i], int(sums[i])) for i in present.tolist()), key=lambda kv: (-kv[1], kv[0]))
+        return rows[:size]
+    except sqlite3.Error:
+        return None
+    finally:
+        db.close()
+
+
+def _cells(db: sqlite3.Connection, filters: Filters) -> list[tuple[bytes, bytes]]:
+    where, args = "", []
+    for col, values in (("source", filters.sources), ("lang", filters.langs)):
+        if values:
+            where += f" AND {col} IN ({','.join('?' * len(values))})"
+            args += list(values)
+    first, last = db.execute(
+        f"SELECT MIN(start), MAX(start) FROM cells WHERE level=1{where}", args
+    ).fetchone()
+    out: list[tuple[bytes, bytes]] = []
+    if filters.since is None and filters.until is None:
+        out += db.execute(f"SELECT ids, counts FROM cells WHERE level={NO_TIME}{where}", args).fetchall()
+    if first is None:
+        return out
+    lo = max(first, _hour(filters.since)) if filters.since else first
+    hi = min(last + 1, _hour(filters.until)) if filters.until else last + 1
+    runs: dict[int, list[int]] = defaultdict(list)
+    for size, start in cover(lo, hi):
+        runs[size].append(start)
+    for size, starts in runs.items():
+        out += db.execute(
+            f"SELECT ids, counts FROM cells WHERE level=? AND start IN ({','.join('?' * len(starts))}){where}",
+            [size, *starts, *args],
+        ).fetchall()
+    return out
+
+
+def _names(db: sqlite3.Connection, ids: list[int]) -> dict[int, str]:
+    out: dict[int, str] = {}
+    for i in range(0, len(ids), 900):
+        part = ids[i : i + 900]
+        out |= dict(db.execute(f"SELECT id, term FROM vocab WHERE id IN ({','.join('?' * len(part))})", part))
+    return out

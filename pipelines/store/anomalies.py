@@ -1,0 +1,123 @@
+"""``anomalies``: one document per (series, window), merged when windows overlap.
+
+A later cycle that finds an overlapping window updates the document in place
+(``docs/detection.md`` lists the fields); an analyst's verdicts keep their history.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+import pymongo
+from pymongo import ASCENDING, DESCENDING
+
+from pipelines.store.common import Repository, StoreError, utcnow
+
+
+class Anomalies(Repository):
+    """Detected anomalies and the analysts' verdicts on them (issue 5)."""
+
+    def upsert(self, doc: Mapping[str, Any]) -> tuple[str, bool]:
+        """Store a detected anomaly, merging it into an overlapping one of the same series.
+
+        An existing anomaly of ``doc["series"]`` whose window overlaps (or touches)
+        ``[start, end]`` is updated: its window grows to cover both, ``methods`` are
+        united, and the measured fields (severity, observed, expected, interval,
+        evidence, context) are replaced when the new detection is at least as severe.
+        Its ``status`` (an analyst's verdict) and ``created`` are kept. Otherwise a new
+        document is inserted with ``_id = "<series>|<start ISO>"``.
+
+        Returns ``(anomaly id, inserted?)``.
+        """
+        now = utcnow()
+        series, start, end = doc["series"], doc["start"], doc["end"]
+        overlap = {"series": series, "start": {"$lte": end}, "end": {"$gte": start}}
+        for _attempt in range(3):
+            old = self.db.anomalies.find_one(
+                overlap, {"context": 0, "evidence": 0}, sort=[("start", ASCENDING)]
+            )
+            if old is None:
+                new = {
+                    **doc,
+                    "_id": f"{series}|{start.isoformat()}",
+                    "status": "open",
+                    "created": now,
+                    "updated": now,
+                }
+                new["cycles"] = 1
+                try:
+                    self.db.anomalies.insert_one(new)
+                    return new["_id"], True
+                except pymongo.errors.DuplicateKeyError:
+                    continue  # another detector inserted it just now: merge into it
+            measured = {k: v for k, v in doc.items() if k not in ("series", "start", "end", "methods", "_id")}
+            update: dict[str, Any] = {
+                "$set": {"updated": now},
+                "$min": {"start": start},
+                "$max": {"end": end},
+                "$addToSet": {"methods": {"$each": list(doc.get("methods") or [])}},
+                "$inc": {"cycles": 1},
+            }
+            if float(doc.get("severity") or 0.0) >= float(old.get("severity") or 0.0):
+                update["$set"].update(measured)
+            self.db.anomalies.update_one({"_id": old["_id"]}, update)
+            return str(old["_id"]), False
+        raise StoreError(f"cannot store anomaly of {series} at {start}: concurrent writers kept colliding")
+
+    def find(
+        self,
+        statuses: Sequence[str] = (),
+        *,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        limit: int = 500,
+    ) -> list[dict[str, Any]]:
+        """Anomalies newest first; ``statuses`` filters (a missing status counts as ``open``).
+
+        ``since``/``until`` keep the anomalies whose window overlaps that range.
+        """
+        q: dict[str, Any] = {}
+        if statuses:
+            wanted = list(statuses)
+            q["status"] = {"$in": [*wanted, None]} if "open" in wanted else {"$in": wanted}
+        if since is not None:
+            q["end"] = {"$gt": since}
+        if until is not None:
+            q["start"] = {"$lt": until}
+        cur = self.db.anomalies.find(q, {"context": 0}).sort("start", DESCENDING)
+        return list(cur.limit(max(1, min(int(limit), 5000))))
+
+    def get(self, anomaly_id: str) -> dict[str, Any] | None:
+        """One anomaly by id (string ids, or the hex of an ObjectId)."""
+        doc = self.db.anomalies.find_one({"_id": anomaly_id})
+        if doc is None and len(anomaly_id) == 24:
+            from bson import ObjectId
+            from bson.errors import InvalidId
+
+            with contextlib.suppress(InvalidId):
+                doc = self.db.anomalies.find_one({"_id": ObjectId(anomaly_id)})
+        return doc
+
+    def set_status(self, anomaly_id: str, status: str, *, by: str, note: str = "") -> bool:
+        """Record an analyst's verdict on an anomaly, keeping the history of verdicts."""
+        doc = self.get(anomaly_id)
+        if doc is None:
+            return False
+        now = datetime.now(UTC)
+        entry = {"status": status, "by": by, "at": now, "note": note}
+        res = self.db.anomalies.update_one(
+            {"_id": doc["_id"]},
+            {"$set": {"status": status, "status_by": by, "status_at": now}, "$push": {"history": entry}},
+        )
+        return res.matched_count == 1
+
+    def since(self, since: datetime, limit: int = 500) -> list[dict[str, Any]]:
+        """Detector anomalies whose window ends at or after ``since`` (newest first)."""
+        if "anomalies" not in self.db.list_collection_names():
+            return []
+        return list(
+            self.db.anomalies.find({"end": {"$gte": since}}).sort("end", DESCENDING).limit(int(limit))
+        )
