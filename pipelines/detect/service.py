@@ -193,8 +193,8 @@ class DetectorService:
                 continue
             report.scored += 1
             report.points += points
-            for window, doc in found:
-                _id, inserted = self.store.anomalies.upsert(doc)
+            stored = self.store.anomalies.upsert_many([doc for _, doc in found])
+            for (window, _), (_id, inserted) in zip(found, stored, strict=True):
                 report.inserted += int(inserted)
                 report.updated += int(not inserted)
                 log.debug("anomaly %s (%s) %s", _id, "new" if inserted else "updated", window)
