@@ -55,17 +55,7 @@ class Anomalies(Repository):
                     return new["_id"], True
                 except pymongo.errors.DuplicateKeyError:
                     continue  # another detector inserted it just now: merge into it
-            measured = {k: v for k, v in doc.items() if k not in ("series", "start", "end", "methods", "_id")}
-            update: dict[str, Any] = {
-                "$set": {"updated": now},
-                "$min": {"start": start},
-                "$max": {"end": end},
-                "$addToSet": {"methods": {"$each": list(doc.get("methods") or [])}},
-                "$inc": {"cycles": 1},
-            }
-            if float(doc.get("severity") or 0.0) >= float(old.get("severity") or 0.0):
-                update["$set"].update(measured)
-            self.db.anomalies.update_one({"_id": old["_id"]}, update)
+            self.db.anomalies.update_one({"_id": old["_id"]}, _merge_update(doc, old, now))
             return str(old["_id"]), False
         raise StoreError(f"cannot store anomaly of {series} at {start}: concurrent writers kept colliding")
 
@@ -100,16 +90,8 @@ class Anomalies(Repository):
                 known.append({"_id": new["_id"], "start": start, "end": end, "severity": doc.get("severity")})
                 out.append((new["_id"], True))
                 continue
-            measured = {k: v for k, v in doc.items() if k not in ("series", "start", "end", "methods", "_id")}
-            update: dict[str, Any] = {
-                "$set": {"updated": now},
-                "$min": {"start": start},
-                "$max": {"end": end},
-                "$addToSet": {"methods": {"$each": list(doc.get("methods") or [])}},
-                "$inc": {"cycles": 1},
-            }
-            if float(doc.get("severity") or 0.0) >= float(old.get("severity") or 0.0):
-                update["$set"].update(measured)
+            update = _merge_update(doc, old, now)
+            if _at_least_as_severe(doc, old):
                 old["severity"] = doc.get("severity")
             old["start"], old["end"] = min(old["start"], start), max(old["end"], end)
             ops.append(UpdateOne({"_id": old["_id"]}, update))
@@ -172,3 +154,28 @@ class Anomalies(Repository):
         return list(
             self.db.anomalies.find({"end": {"$gte": since}}).sort("end", DESCENDING).limit(int(limit))
         )
+
+
+def _at_least_as_severe(doc: Mapping[str, Any], old: Mapping[str, Any]) -> bool:
+    """True when a new detection replaces the stored one's measured fields."""
+    return float(doc.get("severity") or 0.0) >= float(old.get("severity") or 0.0)
+
+
+def _merge_update(doc: Mapping[str, Any], old: Mapping[str, Any], now: datetime) -> dict[str, Any]:
+    """The update merging detection ``doc`` into the overlapping stored anomaly ``old``.
+
+    Why one function: :meth:`Anomalies.upsert` and :meth:`Anomalies.upsert_many` must merge
+    alike. The window grows to cover both, ``methods`` are united, and the measured fields
+    are replaced when ``doc`` is at least as severe; status and ``created`` are kept.
+    """
+    update: dict[str, Any] = {
+        "$set": {"updated": now},
+        "$min": {"start": doc["start"]},
+        "$max": {"end": doc["end"]},
+        "$addToSet": {"methods": {"$each": list(doc.get("methods") or [])}},
+        "$inc": {"cycles": 1},
+    }
+    if _at_least_as_severe(doc, old):
+        measured = {k: v for k, v in doc.items() if k not in ("series", "start", "end", "methods", "_id")}
+        update["$set"].update(measured)
+    return update
