@@ -101,6 +101,11 @@ def page_queries(reader: Any) -> dict[str, list[tuple[str, Any]]]:
             ("timeline 7 d", lambda: Q.timeline(reader, f).hourly.height),
             ("count 7 d", lambda: Q.count_matching(reader, f)),
             ("posts page 1", lambda: Q.posts_page(reader, f).height),
+            ("top terms 7 d (term rollup)", lambda: Q.top_terms(reader, f).height),
+            (
+                "breakdowns source, lang, places 7 d",
+                lambda: sum(Q.breakdown(reader, f, b).height for b in ("source", "lang", "places")),
+            ),
         ],
         "Map": [
             *sidebar,
@@ -223,7 +228,9 @@ def main() -> int:
     args = ap.parse_args()
 
     server = EmbeddedServer(args.data_dir / "db", args.port)
-    uri = server.ensure_running(timeout_s=300)
+    # A long heartbeat timeout: reading 1M posts in _id order keeps the embedded server busy
+    # past pymongo's default 20 s, whose failed heartbeat cancels the rebuild's read.
+    uri = server.ensure_running(timeout_s=300) + "&connectTimeoutMS=600000"
     store = Store(uri, "vigil")
     store.schema.ensure()
     from bench.fill import fill, fill_state

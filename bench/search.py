@@ -160,12 +160,16 @@ def _cpu_s() -> float:
     return ru.ru_utime + ru.ru_stime
 
 
-def follow_rate(n: int, sample: int = 20_000) -> float:
+def follow_rate(n: int, sample: int = 20_000, rollup: bool = True) -> float:
     """Posts/s of the follow loop (:meth:`Indexer.run_once`: delete by id, add, commit per
-    batch of 2,000, position file), measured on a small separate index of ``sample`` posts."""
+    batch of 2,000, position file, term rollup unless ``rollup`` is false), measured on a
+    small separate index of ``sample`` posts."""
     with tempfile.TemporaryDirectory(prefix="vigil-bench-follow-") as tmp:
         store = BenchStore(min(n, sample))
         indexer = Indexer(store, SearchIndex.create(Path(tmp) / "search-index"))
+        if not rollup and indexer.rollup is not None:
+            indexer.rollup.close()
+            indexer.rollup = None
         t0 = time.perf_counter()
         while indexer.run_once():
             pass
@@ -368,7 +372,9 @@ def run(path: Path, n: int, repeats: int) -> dict[str, Any]:
     if meta.get("cpu_s"):
         print(f"CPU time of the fill {meta['cpu_s']:,.1f} s = {n / meta['cpu_s']:,.0f} posts per CPU second "
               "(all threads; independent of other load on the machine)")  # fmt: skip
-    print(f"follow loop (index --loop): {follow_rate(n):,.0f} posts/s without generating the posts")
+    rates = [follow_rate(n, rollup=on) for on in (True, False, True, False)]  # alternated: same load
+    print(f"follow loop (index --loop): {max(rates[0::2]):,.0f} posts/s without generating the posts "
+          f"({max(rates[1::2]):,.0f} without the term rollup; best of two each)")  # fmt: skip
     print(f"size on disk {meta['size'] / 1e6:,.1f} MB ({meta['size'] / n:,.0f} B/post); "
           f"peak RSS after the fill {meta['rss_fill_mb']:,.0f} MB")  # fmt: skip
     index = SearchIndex.open(path)

@@ -183,6 +183,11 @@ class TermRollup:
             "INSERT INTO vocab (id, term) VALUES (?, ?)", [(self.vocab[t], t) for t in sorted(new)]
         )
 
+    def _rollback(self) -> None:
+        """Undo the open transaction, and the vocabulary ids handed out in it."""
+        self.db.execute("ROLLBACK")
+        self.vocab = dict(self.db.execute("SELECT term, id FROM vocab"))
+
     def _set_opstamp(self, opstamp: int) -> None:
         self.db.execute("INSERT OR REPLACE INTO state (k, v) VALUES ('opstamp', ?)", (int(opstamp),))
 
@@ -211,7 +216,7 @@ class TermRollup:
             self._set_opstamp(opstamp)
             self.db.execute("COMMIT")
         except BaseException:
-            self.db.execute("ROLLBACK")
+            self._rollback()
             raise
 
     def _store(self, key: tuple[int, int, str, str], ids: np.ndarray, counts: np.ndarray) -> None:
@@ -238,7 +243,7 @@ class TermRollup:
                     self._ids(counts)
                     self._acc.add(cell, [self.vocab[t] for t in counts], list(counts.values()))
         except BaseException:
-            self.db.execute("ROLLBACK")
+            self._rollback()
             raise
         self.finish(opstamp)
 
@@ -264,7 +269,7 @@ class TermRollup:
             self._set_opstamp(opstamp)
             self.db.execute("COMMIT")
         except BaseException:
-            self.db.execute("ROLLBACK")
+            self._rollback()
             raise
         finally:
             self._acc = _Accumulator()
@@ -412,6 +417,8 @@ def top_terms(index_dir: Path, filters: Filters, size: int) -> list[tuple[str, i
             kth = np.partition(sums[present], len(present) - size)[len(present) - size]
             present = present[sums[present] >= kth]  # ties at the cut are resolved by term
         names = _names(db, present.tolist())
+        if len(names) < len(present):
+            return None  # a term id without its term: never written so, but never guessed
         rows = sorted(((names[i], int(sums[i])) for i in present.tolist()), key=lambda kv: (-kv[1], kv[0]))
         return rows[:size]
     except sqlite3.Error:
@@ -426,9 +433,10 @@ def _cells(db: sqlite3.Connection, filters: Filters) -> list[tuple[bytes, bytes]
         if values:
             where += f" AND {col} IN ({','.join('?' * len(values))})"
             args += list(values)
-    first, last = db.execute(
-        f"SELECT MIN(start), MAX(start) FROM cells WHERE level=1{where}", args
-    ).fetchone()
+    # One index seek each (MIN and MAX apart, no other condition): a filter here would read
+    # every hour cell's blobs, which live in the table's rows.
+    first = db.execute("SELECT MIN(start) FROM cells WHERE level=1").fetchone()[0]
+    last = db.execute("SELECT MAX(start) FROM cells WHERE level=1").fetchone()[0]
     out: list[tuple[bytes, bytes]] = []
     if filters.since is None and filters.until is None:
         out += db.execute(f"SELECT ids, counts FROM cells WHERE level={NO_TIME}{where}", args).fetchall()

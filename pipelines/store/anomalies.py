@@ -12,6 +12,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pymongo
+from bson import ObjectId
+from bson.errors import InvalidId
 from pymongo import ASCENDING, DESCENDING, InsertOne, UpdateOne
 
 from pipelines.store.common import Repository, StoreError, utcnow
@@ -146,9 +148,6 @@ class Anomalies(Repository):
         """One anomaly by id (string ids, or the hex of an ObjectId)."""
         doc = self.db.anomalies.find_one({"_id": anomaly_id})
         if doc is None and len(anomaly_id) == 24:
-            from bson import ObjectId
-            from bson.errors import InvalidId
-
             with contextlib.suppress(InvalidId):
                 doc = self.db.anomalies.find_one({"_id": ObjectId(anomaly_id)})
         return doc
