@@ -12,10 +12,18 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy  # noqa: F401  (see the comment below)
+import pandas  # noqa: F401
 import streamlit as st
 
 from components import auth
 from components.filters import keep
+
+# numpy and pandas are imported above on purpose, by every run of every session: altair
+# looks them up in ``sys.modules`` without importing them, so a chart drawn while another
+# session's thread was still importing pandas (polars' ``to_pandas``) met a half-built
+# module (``AttributeError`` on ``pandas.Timestamp``; seen on a cold server in the browser
+# test). A real ``import`` waits until the other thread's import has finished.
 
 # A local icon: a Material-symbol favicon is fetched from Google's font server, and a
 # self-hosted dashboard asks nothing of the outside world.

@@ -38,21 +38,28 @@ def _texts(n: int) -> tuple[list[str], str]:
     return [lines[i % len(lines)] for i in range(n)], src
 
 
-def bench_cpu(n: int, threads: int, batch: int, repeat: int = 3) -> None:
+def bench_cpu(n: int, threads: int, batch: int, repeat: int = 3, float32: bool = False) -> None:
     from pipelines.scoring import PostText
-    from pipelines.scoring.cpu import CpuScorer
+    from pipelines.scoring.cpu import CpuScorer, FeatureExtractor
+    from pipelines.scoring.embed import MiniLMEmbedder
+    from pipelines.scoring.entities import clear_cache as clear_entities
     from pipelines.scoring.geo import extract_places
 
     texts, src = _texts(n)
     t0 = time.perf_counter()
-    scorer = CpuScorer(threads=threads)
+    embedder = MiniLMEmbedder(threads=threads, quantized=not float32)
+    scorer = CpuScorer(threads=threads, features=FeatureExtractor(embedder))
     scorer.score_texts(["warm up"])
     extract_places("warm up Paris")
     load = time.perf_counter() - t0
     posts = [PostText(f"b:{i}", t) for i, t in enumerate(texts)]
-    from pipelines.scoring.entities import clear_cache
 
-    clear_cache()  # entities remember repeated texts; time the model, not the cache
+    def clear_cache() -> None:
+        """Entities and the quantised embedder remember repeated texts: time the models."""
+        clear_entities()
+        embedder.forget()
+
+    clear_cache()
     t0, c0 = time.perf_counter(), time.process_time()
     for i in range(0, n, batch):
         scorer.score(posts[i : i + batch])
@@ -77,6 +84,7 @@ def bench_cpu(n: int, threads: int, batch: int, repeat: int = 3) -> None:
         fn()
         stages[name] = (time.process_time() - c, time.perf_counter() - t)
 
+    clear_cache()
     stage("embedding", lambda: [scorer.fx.embedder.embed(texts[i : i + batch]) for i in range(0, n, batch)])
     stage("vader", lambda: scorer.fx.vader(texts))
     stage("profanity", lambda: scorer.fx.profanity(texts))
@@ -108,7 +116,8 @@ def bench_cpu(n: int, threads: int, batch: int, repeat: int = 3) -> None:
         ],
     )
     print(
-        f"CPU scorer: {n} posts ({src}), batch {batch}, onnx threads {threads or 'all'}, "
+        f"CPU scorer: {n} posts ({src}), batch {batch}, embedder {embedder.model_id}, "
+        f"parallel embedding runs {embedder.parallel}, "
         f"cores {os.cpu_count()}, load average {os.getloadavg()[0]:.1f}"
     )
     print(
@@ -220,12 +229,17 @@ def main() -> None:
     )
     ap.add_argument("--batch", type=int, default=64)
     ap.add_argument("--repeat", type=int, default=3, help="runs per batch for the best-of figure")
+    ap.add_argument(
+        "--float32",
+        action="store_true",
+        help="the package's model as it is (float32 compute; before issue 14's speed work)",
+    )
     ap.add_argument("--skip-cpu", action="store_true")
     ap.add_argument("--skip-ollama", action="store_true")
     ap.add_argument("--worker", action="store_true", help="also time the whole worker pass on a real store")
     args = ap.parse_args()
     if not args.skip_cpu:
-        bench_cpu(args.posts, args.threads, args.batch, args.repeat)
+        bench_cpu(args.posts, args.threads, args.batch, args.repeat, args.float32)
     if not args.skip_ollama:
         bench_ollama(min(args.posts, 512))
     if args.worker:

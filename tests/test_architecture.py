@@ -21,9 +21,6 @@ UI = ("components", "pages")
 MAX_MODULE_LINES = 600
 MAX_FUNCTION_LINES = 80
 LONG_REASON = "Long because"
-OLD_STORE = ROOT / "pipelines" / "store.py"
-"""The single-file store, being split into ``pipelines/store/``: exempt from the size rule
-only while that file exists, so the exemption ends by itself when the file goes."""
 
 
 def shipped_files() -> list[Path]:
@@ -90,7 +87,7 @@ def offenders(allowed, banned: tuple[str, ...]) -> list[str]:
 
 
 def in_store(path: str) -> bool:
-    return path == "pipelines/store.py" or path.startswith("pipelines/store/")
+    return path.startswith("pipelines/store/")
 
 
 def test_only_the_store_imports_pymongo() -> None:
@@ -117,11 +114,10 @@ def module_lines(path: Path) -> int:
 
 
 def test_no_module_over_600_lines() -> None:
-    exempt = {OLD_STORE} if OLD_STORE.is_file() else set()
     long = [
         f"{rel(f)}: {module_lines(f)} lines"
         for f in shipped_files()
-        if f != ROOT / "app.py" and f not in exempt and module_lines(f) > MAX_MODULE_LINES
+        if f != ROOT / "app.py" and module_lines(f) > MAX_MODULE_LINES
     ]
     assert long == []
 

@@ -163,3 +163,28 @@ def test_unreachable_database_gives_clear_error():
     s = Store(f"mongodb://127.0.0.1:{free_port()}/?serverSelectionTimeoutMS=300", "x")
     with pytest.raises(StoreError, match="cannot prepare the database"):
         s.schema.ensure()
+
+
+def test_store_is_a_facade_callers_name_a_repository_through(store: Store):
+    """``Store`` only connects and closes: every query is a method of a repository attribute.
+
+    Why: issue 15 wants each caller to name what it touches (``store.posts.upsert``), so a
+    method forwarding to a repository must not creep back onto the facade.
+    """
+    public = {n for n in vars(Store) if not n.startswith("_") and callable(getattr(Store, n))}
+    assert public == {"open", "close", "ping"}
+    repos = {n: r for n, r in vars(store).items() if n not in ("uri", "server", "client", "db")}
+    assert len(repos) >= 10
+    for name, repo in repos.items():
+        assert type(repo).__module__.startswith("pipelines.store."), name
+        assert repo.db is store.db, name
+
+
+def test_error_messages_mask_the_password_of_the_uri():
+    from pipelines.store.client import safe_uri
+
+    assert (
+        safe_uri("mongodb://vigil:s3cret@db.example:27017/?tls=true")
+        == "mongodb://***@db.example:27017/?tls=true"
+    )
+    assert safe_uri("mongodb://127.0.0.1:27017/") == "mongodb://127.0.0.1:27017/"

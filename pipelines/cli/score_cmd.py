@@ -64,13 +64,17 @@ def score(
         store.close()
 
 
-def _featuriser(threads: int):
+def _featuriser(threads: int, float32: bool = False):
     from pipelines.scoring.cpu import FeatureExtractor
     from pipelines.scoring.embcache import DEFAULT_CACHE_DIR, EmbeddingCache
+    from pipelines.scoring.embed import MiniLMEmbedder
     from pipelines.scoring.train import Featuriser
 
-    fx = FeatureExtractor(threads=threads)
-    cache = EmbeddingCache(DEFAULT_CACHE_DIR / "embeddings-minilm.npz", fx.embedder.embed)  # type: ignore[attr-defined]
+    emb = MiniLMEmbedder(threads=threads, quantized=not float32)
+    fx = FeatureExtractor(emb)
+    # one cache file per model: the quantised model's vectors are not the float32 model's
+    name = "embeddings-minilm.npz" if float32 else f"embeddings-{emb.model_id}.npz"
+    cache = EmbeddingCache(DEFAULT_CACHE_DIR / name, emb.embed)
     return fx, Featuriser(fx, cache)
 
 
@@ -112,6 +116,10 @@ def eval_scorer_cmd(
         bool, typer.Option("--threat-only", help="Only the threat ensemble and calibration figures.")
     ] = False,
     errors: Annotated[int, typer.Option(help="List this many threat misses each way.")] = 0,
+    float32: Annotated[
+        bool,
+        typer.Option("--float32", help="Embed with the float32 model (the figures before the int8 one)."),
+    ] = False,
 ) -> None:
     """Print the CPU scorer's held-out quality: TweetEval, Davidson, CrisisLex, and threat/topics (labels/)."""
     from pipelines.scoring import datasets as ds
@@ -120,7 +128,7 @@ def eval_scorer_cmd(
 
     settings = get_settings()
     setup_logging(settings.vigil_log_level)
-    fx, feat = _featuriser(settings.vigil_score_threads)
+    fx, feat = _featuriser(settings.vigil_score_threads, float32)
     scorer = CpuScorer(topics=settings.topics, features=fx)
     from pipelines.scoring.evaluate_threat import (
         calibration_figures,

@@ -10,8 +10,8 @@ news either, so a point of a count series raises nothing unless the posts of its
 bucket itself) exceed what the baseline expects over that hour by ``min_hour_excess``.
 
 A point below that minimum still passes when its hour is the busiest of the previous
-``small_beat_days`` (a small place or source that has never been this busy: it was not
-busier a day ago, which is what the two early bursts were). The bucket alone may also
+``small_beat_days`` (a small place or source that has never been this busy; the two early
+bursts were not: each collection had had an hour at least as busy within the week). The bucket alone may also
 carry the excess: on a busy series one spiking bucket can sit in an hour whose other
 buckets are below expectation.
 
@@ -21,7 +21,8 @@ passes can still raise the alarm. Mean-score series are not gated here (a mean i
 number of posts; their minimum posts rule is the service's).
 
 Tried and rejected (docs/detection.md): "beat the busiest hour of the last 1 or 7 days" as a
-rule for every point (misses slow-building events: 14-16/18 detected), and carrying the
+rule for every point (misses slow-building events: 16-17/18 detected as collected at a ratio
+of 1, fewer above), and carrying the
 hour's best score to the point where the gate passes (needs a higher minimum for the same
 alarms).
 """

@@ -540,3 +540,14 @@ def build_incidents(
         used.add(inc["_id"])
         out.append(inc)
     return sorted(out, key=rank_key)
+
+
+def same_as_stored(doc: Mapping[str, Any], stored: Mapping[str, Any] | None) -> bool:
+    """Whether a rebuilt incident equals its stored version (no write needed).
+
+    Compares the fields :func:`build` computes; what the store or an analyst adds
+    (``status``, ``verdicts``, ``created``, ``updated``) is not the detector's.
+    """
+    if stored is None:
+        return False
+    return all(k in ("status", "verdicts", "created") or stored.get(k) == v for k, v in doc.items())

@@ -124,33 +124,18 @@ def regularize(times: np.ndarray, values: np.ndarray, step_s: int, fill: float |
     )
 
 
-def _rows(docs: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
-    """Flatten rollup documents into (key, time, n, sums, highs) rows, one per key they feed."""
-    rows: list[dict[str, Any]] = []
-    for d in docs:
-        kind = d.get("kind")
-        hour = d.get("hour")
-        if not isinstance(hour, datetime):
-            continue
-        hour = hour.astimezone(UTC) if hour.tzinfo else hour.replace(tzinfo=UTC)
-        n = float(d.get("n") or 0)
-        sums = d.get("sum") or {}
-        highs = d.get("high") or {}
-        keys: list[str]
-        if kind == "ingest":
-            keys = ["all", f"source:{d.get('source')}"]
-            sums, highs = {}, {}
-        elif kind == "score":
-            keys = [f"lang:{d.get('lang') or 'und'}", "scored"]
-        elif kind == "place":
-            keys = [f"place:{d.get('place')}"]
-        elif kind == "watch":
-            keys = [f"watch:{d.get('watchlist')}"]
-        else:
-            continue
-        for key in keys:
-            rows.append({"key": key, "time": hour, "n": n, "sum": sums, "high": highs})
-    return rows
+def _keys_of(d: Mapping[str, Any]) -> tuple[str, ...] | None:
+    """The series keys one rollup document feeds (``scored``: the scores of ``all``)."""
+    kind = d.get("kind")
+    if kind == "ingest":
+        return ("all", f"source:{d.get('source')}")
+    if kind == "score":
+        return (f"lang:{d.get('lang') or 'und'}", "scored")
+    if kind == "place":
+        return (f"place:{d.get('place')}",)
+    if kind == "watch":
+        return (f"watch:{d.get('watchlist')}",)
+    return None
 
 
 def rollup_frame(docs: Iterable[Mapping[str, Any]]) -> pl.DataFrame:
@@ -158,28 +143,46 @@ def rollup_frame(docs: Iterable[Mapping[str, Any]]) -> pl.DataFrame:
 
     ``count`` rows carry the number of posts, ``high:<score>`` the number above the
     high cut, ``mean:<score>`` the *sum* of the score (divided by ``n`` when series are
-    built, so buckets add up correctly before the division).
+    built, so buckets add up correctly before the division). Columns are gathered in
+    plain lists (a first detector cycle reads hundreds of thousands of documents).
     """
-    records: list[tuple[str, str, datetime, float, float]] = []
-    for r in _rows(docs):
-        key, t, n = r["key"], r["time"], r["n"]
-        if key == "scored":
-            key = "all"
-            # Ingest rollups already give "all|count"; scored rollups give the scores of all.
-            for m in MEAN_METRICS:
-                if m in r["sum"]:
-                    records.append((key, f"mean:{m}", t, float(r["sum"][m]), n))
-            for m in HIGH_METRICS:
-                if m in r["high"]:
-                    records.append((key, f"high:{m}", t, float(r["high"][m]), n))
+    keys: list[str] = []
+    metrics: list[str] = []
+    times: list[datetime] = []
+    values: list[float] = []
+    ns: list[float] = []
+
+    def add(key: str, metric: str, t: datetime, value: float, n: float) -> None:
+        keys.append(key)
+        metrics.append(metric)
+        times.append(t)
+        values.append(value)
+        ns.append(n)
+
+    for d in docs:
+        hour = d.get("hour")
+        if not isinstance(hour, datetime):
             continue
-        records.append((key, "count", t, n, n))
-        for m in MEAN_METRICS:
-            if m in r["sum"]:
-                records.append((key, f"mean:{m}", t, float(r["sum"][m]), n))
-        for m in HIGH_METRICS:
-            if m in r["high"]:
-                records.append((key, f"high:{m}", t, float(r["high"][m]), n))
+        feeds = _keys_of(d)
+        if feeds is None:
+            continue
+        if hour.tzinfo is not None:
+            hour = hour.astimezone(UTC).replace(tzinfo=None)
+        n = float(d.get("n") or 0)
+        ingest = d.get("kind") == "ingest"
+        sums = {} if ingest else d.get("sum") or {}
+        highs = {} if ingest else d.get("high") or {}
+        for key in feeds:
+            if key == "scored":
+                key = "all"  # ingest rollups already give "all|count"; these give its scores
+            else:
+                add(key, "count", hour, n, n)
+            for m in MEAN_METRICS:
+                if m in sums:
+                    add(key, f"mean:{m}", hour, float(sums[m]), n)
+            for m in HIGH_METRICS:
+                if m in highs:
+                    add(key, f"high:{m}", hour, float(highs[m]), n)
     schema = {
         "key": pl.String,
         "metric": pl.String,
@@ -187,9 +190,17 @@ def rollup_frame(docs: Iterable[Mapping[str, Any]]) -> pl.DataFrame:
         "value": pl.Float64,
         "n": pl.Float64,
     }
-    if not records:
+    if not keys:
         return pl.DataFrame(schema=schema)
-    frame = pl.DataFrame(records, schema=schema, orient="row")
+    frame = pl.DataFrame(
+        {
+            "key": pl.Series(keys, dtype=pl.String),
+            "metric": pl.Series(metrics, dtype=pl.String),
+            "time": pl.Series(times, dtype=pl.Datetime("us")).dt.replace_time_zone("UTC"),
+            "value": pl.Series(values, dtype=pl.Float64),
+            "n": pl.Series(ns, dtype=pl.Float64),
+        }
+    )
     return frame.group_by(["key", "metric", "time"]).agg(pl.col("value").sum(), pl.col("n").sum())
 
 

@@ -90,7 +90,7 @@ class CycleReport:
         return (
             f"detect cycle {self.seconds:.1f} s: {self.scored}/{self.series} series scored "
             f"({self.points} points), {self.inserted} new anomalies, {self.updated} updated, "
-            f"{self.incidents} incidents rebuilt, {self.damped} series damped by feedback, "
+            f"{self.incidents} incidents written, {self.damped} series damped by feedback, "
             f"peak RSS {self.peak_rss_mb:.0f} MB" + (f", {len(self.errors)} error(s)" if self.errors else "")
         )
 
@@ -193,8 +193,8 @@ class DetectorService:
                 continue
             report.scored += 1
             report.points += points
-            for window, doc in found:
-                _id, inserted = self.store.anomalies.upsert(doc)
+            stored = self.store.anomalies.upsert_many([doc for _, doc in found])
+            for (window, _), (_id, inserted) in zip(found, stored, strict=True):
                 report.inserted += int(inserted)
                 report.updated += int(not inserted)
                 log.debug("anomaly %s (%s) %s", _id, "new" if inserted else "updated", window)
@@ -392,13 +392,19 @@ class DetectorService:
         there), so a group that straddles the cycle's edge is rebuilt whole.
         """
         lo, hi = since - timedelta(days=1), until + timedelta(days=1)
+        stored = {}
         for inc in self.store.incidents.find(include_minor=True, since=lo, until=hi, limit=5000):
             lo, hi = min(lo, _utc(inc["start"]) or lo), max(hi, _utc(inc["end"]) or hi)
+            stored[str(inc["_id"])] = inc
         anomalies = self.store.anomalies.find(since=lo, until=hi, limit=5000)
         previous = self.store.incidents.members(lo, hi)
         docs = I.build_incidents(anomalies, previous)
-        self.store.incidents.replace(docs, lo, hi)
-        return len(docs)
+        # Only incidents whose computed fields changed are written (a later cycle touches few).
+        changed = [d for d in docs if not I.same_as_stored(d, stored.get(str(d["_id"])))]
+        written = {str(d["_id"]) for d in changed}
+        kept = [str(d["_id"]) for d in docs if str(d["_id"]) not in written]
+        self.store.incidents.replace(changed, lo, hi, unchanged=kept)
+        return len(changed)
 
     # ------------------------------------------------------------------ the loop
 

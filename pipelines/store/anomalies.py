@@ -12,7 +12,9 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pymongo
-from pymongo import ASCENDING, DESCENDING
+from bson import ObjectId
+from bson.errors import InvalidId
+from pymongo import ASCENDING, DESCENDING, InsertOne, UpdateOne
 
 from pipelines.store.common import Repository, StoreError, utcnow
 
@@ -67,6 +69,58 @@ class Anomalies(Repository):
             return str(old["_id"]), False
         raise StoreError(f"cannot store anomaly of {series} at {start}: concurrent writers kept colliding")
 
+    def upsert_many(self, docs: Sequence[Mapping[str, Any]]) -> list[tuple[str, bool]]:
+        """:meth:`upsert` for the windows of one series at once: one read, one bulk write.
+
+        The same merging rules, applied in order against what the batch has done so far
+        (a first detector cycle stores thousands of anomalies: two round trips each
+        was most of their cost). When another writer inserts a colliding document
+        meanwhile, the rest of the batch goes through :meth:`upsert` one by one.
+        Returns ``(anomaly id, inserted?)`` per document, in order.
+        """
+        if not docs:
+            return []
+        series = {d["series"] for d in docs}
+        if len(series) != 1:
+            raise ValueError(f"upsert_many takes the windows of one series, got {sorted(series)}")
+        lo, hi = min(d["start"] for d in docs), max(d["end"] for d in docs)
+        q = {"series": next(iter(series)), "start": {"$lte": hi}, "end": {"$gte": lo}}
+        known = list(self.db.anomalies.find(q, {"start": 1, "end": 1, "severity": 1}))
+        now = utcnow()
+        ops: list[Any] = []
+        out: list[tuple[str, bool]] = []
+        for doc in docs:
+            start, end = doc["start"], doc["end"]
+            hits = [k for k in known if k["start"] <= end and k["end"] >= start]
+            old = min(hits, key=lambda k: k["start"]) if hits else None
+            if old is None:
+                new = {**doc, "_id": f"{doc['series']}|{start.isoformat()}", "status": "open"}
+                new.update(created=now, updated=now, cycles=1)
+                ops.append(InsertOne(new))
+                known.append({"_id": new["_id"], "start": start, "end": end, "severity": doc.get("severity")})
+                out.append((new["_id"], True))
+                continue
+            measured = {k: v for k, v in doc.items() if k not in ("series", "start", "end", "methods", "_id")}
+            update: dict[str, Any] = {
+                "$set": {"updated": now},
+                "$min": {"start": start},
+                "$max": {"end": end},
+                "$addToSet": {"methods": {"$each": list(doc.get("methods") or [])}},
+                "$inc": {"cycles": 1},
+            }
+            if float(doc.get("severity") or 0.0) >= float(old.get("severity") or 0.0):
+                update["$set"].update(measured)
+                old["severity"] = doc.get("severity")
+            old["start"], old["end"] = min(old["start"], start), max(old["end"], end)
+            ops.append(UpdateOne({"_id": old["_id"]}, update))
+            out.append((str(old["_id"]), False))
+        try:
+            self.db.anomalies.bulk_write(ops, ordered=True)
+        except pymongo.errors.BulkWriteError as exc:
+            failed = int(exc.details["writeErrors"][0]["index"])
+            out[failed:] = [self.upsert(d) for d in docs[failed:]]
+        return out
+
     def find(
         self,
         statuses: Sequence[str] = (),
@@ -94,9 +148,6 @@ class Anomalies(Repository):
         """One anomaly by id (string ids, or the hex of an ObjectId)."""
         doc = self.db.anomalies.find_one({"_id": anomaly_id})
         if doc is None and len(anomaly_id) == 24:
-            from bson import ObjectId
-            from bson.errors import InvalidId
-
             with contextlib.suppress(InvalidId):
                 doc = self.db.anomalies.find_one({"_id": ObjectId(anomaly_id)})
         return doc

@@ -10,7 +10,7 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from pymongo import ASCENDING, DESCENDING
+from pymongo import ASCENDING, DESCENDING, UpdateOne
 from pymongo.errors import PyMongoError
 
 from pipelines.store.common import Repository, StoreError, utcnow
@@ -19,25 +19,40 @@ from pipelines.store.common import Repository, StoreError, utcnow
 class Incidents(Repository):
     """Incidents, their member anomalies and their verdicts."""
 
-    def replace(self, docs: Sequence[Mapping[str, Any]], since: datetime, until: datetime) -> dict[str, int]:
+    def replace(
+        self,
+        docs: Sequence[Mapping[str, Any]],
+        since: datetime,
+        until: datetime,
+        *,
+        unchanged: Sequence[str] = (),
+    ) -> dict[str, int]:
         """Store rebuilt incidents of ``[since, until)``; incidents there not rebuilt are dropped.
 
         Computed fields are replaced; ``status``, ``verdicts`` and ``created`` are kept
         (an incident keeps its id as it grows, see ``incidents.build_incidents``).
-        Returns ``{"upserted", "updated", "removed"}``.
+        ``unchanged``: ids of incidents rebuilt exactly as stored, kept without a write.
+        One bulk write (a first detector cycle stores thousands). Returns
+        ``{"upserted", "updated", "removed"}``.
         """
         now = utcnow()
         out = {"upserted": 0, "updated": 0, "removed": 0}
-        keep = [str(d["_id"]) for d in docs]
-        try:
-            for d in docs:
-                fields = {k: v for k, v in d.items() if k not in ("_id", "status", "verdicts", "created")}
-                res = self.db.incidents.update_one(
+        keep = [str(d["_id"]) for d in docs] + [str(i) for i in unchanged]
+        ops = []
+        for d in docs:
+            fields = {k: v for k, v in d.items() if k not in ("_id", "status", "verdicts", "created")}
+            ops.append(
+                UpdateOne(
                     {"_id": d["_id"]},
                     {"$set": {**fields, "updated": now}, "$setOnInsert": {"status": "open", "created": now}},
                     upsert=True,
                 )
-                out["upserted" if res.upserted_id is not None else "updated"] += 1
+            )
+        try:
+            if ops:
+                res = self.db.incidents.bulk_write(ops, ordered=False)
+                out["upserted"] = res.upserted_count
+                out["updated"] = len(ops) - res.upserted_count
             gone = {"start": {"$lt": until}, "end": {"$gt": since}, "_id": {"$nin": keep}}
             out["removed"] = self.db.incidents.delete_many(gone).deleted_count
         except PyMongoError as exc:

@@ -85,7 +85,7 @@ def _score_newest(stack: Stack, f: Filters, n: int = 200) -> int:
         outcomes = build_scorer(Settings(), "cpu").score([PostText.from_doc(d) for d in docs])
         for o in outcomes:
             if o.scores is not None:
-                # A new change number, as the store's complete_scores gives: the stack's
+                # A new change number, as store.score_queue.complete gives: the stack's
                 # indexer follows it, so the pages (which read the search index) see the scores.
                 store.db.posts.update_one(
                     {"_id": o.post_id, "status": "new"},

@@ -51,6 +51,23 @@ def test_the_spikes_series_become_one_titled_incident(store: Store) -> None:
     assert [i["_id"] for i in again] == [inc["_id"]]
 
 
+def test_a_rebuild_writes_only_incidents_that_changed(store: Store) -> None:
+    store.posts.upsert(posts(range(0, 9 * 24), np.random.default_rng(0), spike_at=SPIKE))
+    svc = service(store)
+    svc.run_cycle()
+    before = {i["_id"]: i for i in store.incidents.find(include_minor=True)}
+    assert before
+    span = (SPIKE - timedelta(days=2), SPIKE + timedelta(days=2))
+    assert svc.rebuild_incidents(*span) == 0  # rebuilt identical: nothing written, nothing dropped
+    after = {i["_id"]: i for i in store.incidents.find(include_minor=True)}
+    assert after.keys() == before.keys()
+    assert all(after[k]["updated"] == before[k]["updated"] for k in after)
+    # A member anomaly that changes makes its incident written again.
+    member = before[next(iter(before))]["members"][0]["id"]
+    store.db.anomalies.update_one({"_id": member}, {"$inc": {"observed_total": 1000.0}})
+    assert svc.rebuild_incidents(*span) >= 1
+
+
 def test_a_verdict_is_checked_recorded_and_audited(store: Store) -> None:
     store.posts.upsert(posts(range(0, 9 * 24), np.random.default_rng(0), spike_at=SPIKE))
     service(store).run_cycle()

@@ -16,6 +16,7 @@ from streamlit.testing.v1 import AppTest
 
 from pipelines.core.post import build_post
 from pipelines.read import triage
+from pipelines.scoring.thresholds import high_thresholds
 from pipelines.search import QuerySyntaxError, areas
 from pipelines.search.filters import FilterError, Filters, GeoArea
 from pipelines.search.watchlists import Watchlist
@@ -267,6 +268,7 @@ def test_anomaly_open_in_explore_carries_its_filters_in_the_address(app_store: S
     at.button(key="anom_explore").click().run()
     assert not at.exception, at.exception
     want = triage.explore_filters(app_store.db.anomalies.find_one({"_id": "an1"}))
-    assert want.watchlist == "acme-corp" and want.threat == (0.5, 1.0) and want.since
+    cut = high_thresholds()["threat"]  # the tuned "high" cut, as triage uses it
+    assert want.watchlist == "acme-corp" and want.threat == (cut, 1.0) and want.since
     assert at.session_state["filters"] == want
     assert Filters.from_params(_address(at)) == want
