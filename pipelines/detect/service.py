@@ -393,10 +393,10 @@ class DetectorService:
         """
         lo, hi = since - timedelta(days=1), until + timedelta(days=1)
         stored = {}
-        for inc in self.store.incidents.find(include_minor=True, since=lo, until=hi, limit=5000):
+        for inc in self.store.incidents.overlapping(lo, hi):
             lo, hi = min(lo, _utc(inc["start"]) or lo), max(hi, _utc(inc["end"]) or hi)
             stored[str(inc["_id"])] = inc
-        anomalies = self.store.anomalies.find(since=lo, until=hi, limit=5000)
+        anomalies = self.store.anomalies.overlapping(lo, hi)
         previous = self.store.incidents.members(lo, hi)
         docs = I.build_incidents(anomalies, previous)
         # Only incidents whose computed fields changed are written (a later cycle touches few).

@@ -16,7 +16,7 @@ from bson import ObjectId
 from bson.errors import InvalidId
 from pymongo import ASCENDING, DESCENDING, InsertOne, UpdateOne
 
-from pipelines.store.common import Repository, StoreError, utcnow
+from pipelines.store.common import FIND_CAP, Repository, StoreError, utcnow
 
 
 class Anomalies(Repository):
@@ -124,7 +124,16 @@ class Anomalies(Repository):
         if until is not None:
             q["start"] = {"$lt": until}
         cur = self.db.anomalies.find(q, {"context": 0}).sort("start", DESCENDING)
-        return list(cur.limit(max(1, min(int(limit), 5000))))
+        return list(cur.limit(max(1, min(int(limit), FIND_CAP))))
+
+    def overlapping(self, since: datetime, until: datetime) -> list[dict[str, Any]]:
+        """Every anomaly whose window overlaps ``[since, until)``, newest first (as ``find``), uncapped.
+
+        Why no cap: the incident rebuild groups all of them; a capped read (``find``) on a
+        first cycle over a large store would silently leave the oldest out of any incident.
+        """
+        q = {"end": {"$gt": since}, "start": {"$lt": until}}
+        return list(self.db.anomalies.find(q, {"context": 0}).sort("start", DESCENDING))
 
     def get(self, anomaly_id: str) -> dict[str, Any] | None:
         """One anomaly by id (string ids, or the hex of an ObjectId)."""

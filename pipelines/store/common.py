@@ -10,6 +10,9 @@ from typing import Any, Self
 from pymongo.database import Database
 from pymongo.errors import DuplicateKeyError, PyMongoError
 
+FIND_CAP = 5000
+"""Most documents one bounded ``find`` returns (pages, the CLI); whole-span reads use ``overlapping``."""
+
 
 class StoreError(RuntimeError):
     """The database cannot be reached or refused an operation; the message says which."""

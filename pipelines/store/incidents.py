@@ -13,7 +13,7 @@ from typing import Any
 from pymongo import ASCENDING, DESCENDING, UpdateOne
 from pymongo.errors import PyMongoError
 
-from pipelines.store.common import Repository, StoreError, utcnow
+from pipelines.store.common import FIND_CAP, Repository, StoreError, utcnow
 
 
 class Incidents(Repository):
@@ -88,7 +88,12 @@ class Incidents(Repository):
         if until is not None:
             q["start"] = {"$lt": until}
         cur = self.db.incidents.find(q).sort("start", DESCENDING)
-        return list(cur.limit(max(1, min(int(limit), 5000))))
+        return list(cur.limit(max(1, min(int(limit), FIND_CAP))))
+
+    def overlapping(self, since: datetime, until: datetime) -> list[dict[str, Any]]:
+        """Every incident (minor ones too) overlapping ``[since, until)``, uncapped (the rebuild's read)."""
+        q = {"start": {"$lt": until}, "end": {"$gt": since}}
+        return list(self.db.incidents.find(q).sort("start", DESCENDING))
 
     def get(self, incident_id: str) -> dict[str, Any] | None:
         return self.db.incidents.find_one({"_id": str(incident_id)})

@@ -160,3 +160,27 @@ def test_damping_rule_is_bounded_and_expires() -> None:
     )
     assert F.steps(rows + useful, at + timedelta(hours=1)) == {"lang:en|count": 2}
     assert F.damped(base, 0) is base
+
+
+def test_the_rebuild_reads_every_anomaly_of_its_span_not_a_capped_page(store: Store, monkeypatch) -> None:
+    """A first cycle over a large store holds more anomalies than one bounded ``find``
+    returns; the rebuild must group all of them, not silently the newest page."""
+    import pipelines.store.anomalies as anomalies_repo
+    import pipelines.store.incidents as incidents_repo
+
+    store.posts.upsert(posts(range(0, 9 * 24), np.random.default_rng(0), spike_at=SPIKE))
+    svc = service(store)
+    svc.run_cycle()
+    span = (SPIKE - timedelta(days=2), SPIKE + timedelta(days=2))
+
+    def grouped() -> set[str]:
+        return {str(m["id"]) for i in store.incidents.overlapping(*span) for m in i.get("members") or []}
+
+    full = grouped()
+    assert len(full) >= 2  # the spike raises several series' anomalies
+    store.db.incidents.delete_many({})
+    monkeypatch.setattr(anomalies_repo, "FIND_CAP", 1)
+    monkeypatch.setattr(incidents_repo, "FIND_CAP", 1)
+    assert len(store.anomalies.find(since=span[0], until=span[1], limit=5000)) == 1  # the cap bites
+    svc.rebuild_incidents(*span)
+    assert grouped() == full
