@@ -288,4 +288,5 @@ def overview_span() -> queries.TimeWindow:
     """Overview's timeline: the whole archive, or the last 7 days of live data (pipelines.read.spans)."""
     from pipelines.read import spans
 
-    return spans.overview_span(data_clock(), get_store().posts.ts_range()[0])
+    clock = data_clock()
+    return spans.overview_span(clock, spans.oldest_hour(get_store(), clock))

@@ -13,6 +13,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from pipelines.read.queries import DataClock, TimeWindow
+from pipelines.store import Store
 
 LIVE_DAYS = 7
 MAX_SPAN = timedelta(days=400)
@@ -34,3 +35,20 @@ def overview_span(clock: DataClock, oldest: datetime | None, days: int = LIVE_DA
         first = first.replace(minute=0, second=0, microsecond=0)
         return TimeWindow(max(first, end - MAX_SPAN), end)
     return TimeWindow(end - timedelta(days=days), end)
+
+
+def oldest_hour(store: Store, clock: DataClock) -> datetime | None:
+    """The oldest hour holding posts within :data:`MAX_SPAN` of an archive's end, from the
+    ingest rollups; ``None`` for live data, whose span does not depend on it.
+
+    Why not ``store.posts.ts_range()``: on SecantusDB a sorted ``find_one`` walks the
+    whole ``ts`` index, about 110 s per end at 1M posts (issue 13). Overview's first run
+    blocked in it, and the page opened next (Explore, in the dashboard bench) waited for
+    that run to end: a 108-126 s first load. The ingest rollups of the span are at most
+    one document per hour and source.
+    """
+    if not clock.archive:
+        return None
+    rows = store.rollups.sums("ingest", ["hour"], clock.end - MAX_SPAN, clock.end)
+    hours = [r["hour"] for r in rows if r.get("hour") is not None]
+    return min(hours) if hours else None

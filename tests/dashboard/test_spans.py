@@ -38,5 +38,9 @@ def test_with_the_real_clock_of_a_store(store: Store) -> None:
         ]
     )
     clock = data_clock(store, now=END + timedelta(days=400))
-    w = spans.overview_span(clock, store.posts.ts_range()[0])
+    oldest = spans.oldest_hour(store, clock)
+    assert oldest == store.posts.ts_range()[0].replace(minute=0, second=0, microsecond=0)
+    w = spans.overview_span(clock, oldest)
     assert clock.archive and w.since == (END - timedelta(days=29)).replace(tzinfo=UTC)
+    live = data_clock(store, now=END + timedelta(hours=2))
+    assert not live.archive and spans.oldest_hour(store, live) is None

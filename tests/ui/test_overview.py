@@ -43,3 +43,20 @@ def test_overview_empty_store_explains_what_to_do(app_store: Store):
     assert not at.exception
     assert _metrics(at)["Total posts"] == "0"
     assert any("store is empty" in i.value for i in at.info)
+
+
+def test_overview_span_reads_no_sorted_whole_range_of_posts(app_store: Store, monkeypatch):
+    """Issue 13: a sorted ``find_one`` over ``posts.ts`` (``ts_range``) walks the whole index on
+    SecantusDB (~110 s per end at 1M posts); the archive's span comes from the rollups."""
+    from pipelines.store.posts import Posts
+
+    def refuse(self):
+        raise AssertionError("ts_range() read the whole ts index")
+
+    seed(app_store)
+    monkeypatch.setattr(Posts, "ts_range", refuse)
+    at = AppTest.from_file(APP, default_timeout=60).run()
+    assert not at.exception
+    oldest = min(d["ts"] for d in app_store.db.posts.find({}, {"ts": 1}))
+    since = f"{oldest.replace(minute=0, second=0, microsecond=0):%Y-%m-%d %H:%M} to "
+    assert any(c.value.startswith(since) for c in at.caption)
