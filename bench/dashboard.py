@@ -63,13 +63,31 @@ def pct(values: list[float], q: float) -> float:
     return s[min(len(s) - 1, max(0, round(q * (len(s) - 1))))]
 
 
+def _archive_span(store: Any, clock: Any) -> Any:
+    """Overview's span were this store an archive (its oldest hour read from a year of rollups).
+
+    Why: a live store's span reads nothing; an archive's reads its oldest hour. Before
+    issue 13's fix that was a sorted read of the whole ``posts.ts`` index (~110 s per end
+    at 1M posts), which this list left out.
+    """
+    from datetime import timedelta
+
+    from pipelines.read import spans
+    from pipelines.read.queries import DataClock
+
+    archive = DataClock(
+        end=clock.end, archive=True, newest_hour=clock.newest_hour or clock.end - timedelta(hours=1)
+    )
+    return spans.overview_span(archive, spans.oldest_hour(store, archive))
+
+
 def page_queries(reader: Any) -> dict[str, list[tuple[str, Any]]]:
     """Per page, the queries it runs when nothing is cached (what ``components/data.py`` calls).
 
     Mirrors the pages with their default filters (Explore and Map: "Last 7 days"), so the
     sum per page is the database and index part of an uncached render.
     """
-    from pipelines.read import health, mapview, triage
+    from pipelines.read import health, mapview, spans, triage
     from pipelines.read import queries as Q
     from pipelines.search.filters import Filters
 
@@ -88,6 +106,11 @@ def page_queries(reader: Any) -> dict[str, list[tuple[str, Any]]]:
             ("data clock (rollups)", lambda: Q.data_clock(store).end),
             ("default window (rollups)", lambda: Q.TimeWindow.last_days_of_data(store, 7).since),
             ("overview figures (rollups)", lambda: Q.overview(store, window).posts_today),
+            (
+                "timeline span (rollups)",
+                lambda: spans.overview_span(clock, spans.oldest_hour(store, clock)).since,
+            ),
+            ("timeline span if an archive (rollups)", lambda: _archive_span(store, clock).since),
             ("open anomalies", lambda: triage.anomaly_list(store, ("open",)).height),
             ("posts per hour 7 d (rollups)", lambda: Q.posts_per_hour(store, window).height),
             ("anomaly markers", lambda: triage.anomaly_markers(store, window.since, window.until).height),
