@@ -98,3 +98,10 @@ def test_filters_are_hashable_and_describable():
     assert hash(f) == hash(Filters.make(sources=["a", "b"], query="flood", threat=(0.5, 1.0)))
     assert ("keywords", "flood") in f.describe()
     assert f.replace(query="fire").query == "fire"
+
+
+def test_a_watchlist_selection_refuses_a_mongodb_filter_instead_of_matching_nothing() -> None:
+    f = Filters.make(query="flood", watchlist="acme-corp")
+    with pytest.raises(FilterError, match="acme-corp.*search index"):
+        f.to_mongo()
+    assert f.replace(watchlist=None).to_mongo()  # the rest of the selection still translates

@@ -421,7 +421,10 @@ class Filters:
         return Filters.make(**current)
 
     def to_mongo(self) -> dict[str, Any]:
-        """The ``posts`` filter. Uses indexed fields first (``ts``, ``source``, ``terms``)."""
+        """The ``posts`` filter (recounts, repairs). Uses indexed fields first (``ts``, ``source``).
+
+        Raises :class:`FilterError` for a watchlist selection (see below).
+        """
         clauses: list[dict[str, Any]] = []
         if self.since or self.until:
             clauses.append({"ts": {k: v for k, v in (("$gte", self.since), ("$lt", self.until)) if v}})
@@ -438,7 +441,12 @@ class Filters:
         if self.entities:
             clauses.append({"$or": [entity_clause(key) for key in self.entities]})
         if self.watchlist:
-            clauses.append({"watchlists": self.watchlist})
+            # Posts carry no watchlist tags since the index answers watchlists (issue 13); a
+            # ``{"watchlists": id}`` clause would silently match nothing.
+            raise FilterError(
+                f"watchlist {self.watchlist!r}: a watchlist selection is answered by the search index; "
+                "for a MongoDB filter use the watchlist's own definition (Watchlist.to_mongo)"
+            )
         if self.area is not None:
             clauses.append(self.area.to_mongo())
         elif self.geo_only:
