@@ -12,7 +12,7 @@ from __future__ import annotations
 import html
 import re
 
-from pipelines.search import And, Node, Not, Or, Phrase, Prefix, Term, _phrase_regex, parse
+from pipelines.search import Phrase, Prefix, Term, _phrase_regex, parse, positive_leaves
 
 MARK_OPEN = '<mark style="background:#ffe08a;padding:0 2px;border-radius:2px">'
 MARK_CLOSE = "</mark>"
@@ -28,22 +28,14 @@ def match_patterns(query: str) -> list[re.Pattern[str]]:
     except ValueError:
         return []
     out: list[re.Pattern[str]] = []
-
-    def walk(node: Node | None, negated: bool) -> None:
-        match node:
-            case Term(word) if not negated:
+    for leaf in positive_leaves(tree):
+        match leaf:
+            case Term(word):
                 out.append(re.compile(r"(?<!\w)" + re.escape(word) + r"(?!\w)", re.IGNORECASE))
-            case Prefix(stem) if not negated:
+            case Prefix(stem):
                 out.append(re.compile(r"(?<!\w)" + re.escape(stem) + r"\w*", re.IGNORECASE))
-            case Phrase(words) if not negated:
+            case Phrase(words):
                 out.append(re.compile(_phrase_regex(words), re.IGNORECASE))
-            case Not(inner):
-                walk(inner, not negated)
-            case And(nodes) | Or(nodes):
-                for child in nodes:
-                    walk(child, negated)
-
-    walk(tree, False)
     return out
 
 

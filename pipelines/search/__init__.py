@@ -38,6 +38,7 @@ from pipelines.search.query import (
     compile_query,
     matches,
     parse,
+    positive_leaves,
     positive_words,
     to_mongo,
 )
@@ -59,6 +60,7 @@ __all__ = [
     "compile_query",
     "matches",
     "parse",
+    "positive_leaves",
     "positive_words",
     "to_mongo",
 ]

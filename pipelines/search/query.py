@@ -287,18 +287,17 @@ def matches(node: Node | None, terms: list[str] | set[str], text: str) -> bool:
     raise TypeError(f"not a query node: {node!r}")
 
 
-def positive_words(node: Node | None) -> list[str]:
-    """Words and phrases a match must contain (not under a NOT), for highlighting."""
-    out: list[str] = []
+def positive_leaves(node: Node | None) -> list[Term | Prefix | Phrase]:
+    """The terms, prefixes and phrases a match must contain (those not under a NOT), in order.
+
+    One walk for every reader of "what did the query ask for" (highlighting, its patterns).
+    """
+    out: list[Term | Prefix | Phrase] = []
 
     def walk(n: Node | None, negated: bool) -> None:
         match n:
-            case Term(word) if not negated:
-                out.append(word)
-            case Prefix(stem) if not negated:
-                out.append(stem)
-            case Phrase(words) if not negated:
-                out.append(" ".join(words))
+            case Term() | Prefix() | Phrase() if not negated:
+                out.append(n)
             case Not(inner):
                 walk(inner, not negated)
             case And(nodes) | Or(nodes):
@@ -306,4 +305,16 @@ def positive_words(node: Node | None) -> list[str]:
                     walk(c, negated)
 
     walk(node, False)
+    return out
+
+
+def positive_words(node: Node | None) -> list[str]:
+    """Words and phrases a match must contain (not under a NOT), for highlighting."""
+    out: list[str] = []
+    for leaf in positive_leaves(node):
+        match leaf:
+            case Term(word) | Prefix(word):
+                out.append(word)
+            case Phrase(words):
+                out.append(" ".join(words))
     return out
