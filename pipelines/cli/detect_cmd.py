@@ -100,7 +100,10 @@ def eval_nab(
         Path | None, typer.Option("--out", help="Write NAB result files and scores.json (or lofo.json) here.")
     ] = None,
     method: Annotated[
-        str, typer.Option("--method", help="prophet, stumpy, combined, robust, ensemble or all.")
+        str,
+        typer.Option(
+            "--method", help="prophet, stumpy, combined, robust, ensemble, context, robust+context or all."
+        ),
     ] = "all",
     workers: Annotated[int, typer.Option(help="Processes (one file each at a time).")] = 0,
     lofo: Annotated[
@@ -164,6 +167,7 @@ def _eval_lofo(
     import json
 
     from pipelines.detect import lofo, nab
+    from pipelines.detect.defaults import CONTEXT_METHODS
 
     methods = ["robust"] if method == "all" else _methods(method)
     options: dict[str, list[object]] = {"method": list(methods)}
@@ -178,6 +182,10 @@ def _eval_lofo(
         if chosen:
             options[name] = list(chosen)
     options |= lofo.DEFAULT_GRID
+    if any(m in CONTEXT_METHODS for m in methods):
+        options |= lofo.CONTEXT_GRID
+    if "robust+context" in methods:
+        options["context_weight"] = list(lofo.CONTEXT_WEIGHTS)
     try:
         files = lofo.discover(folders)
         report = lofo.leave_one_file_out(

@@ -10,13 +10,25 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import Literal
 
-Method = Literal["prophet", "stumpy", "combined", "robust", "ensemble"]
+Method = Literal["prophet", "stumpy", "combined", "robust", "ensemble", "context", "robust+context"]
 Transform = Literal["log1p", "sqrt", "none"]
 Direction = Literal["up", "both"]
 
-METHODS: tuple[str, ...] = ("prophet", "stumpy", "combined", "robust", "ensemble")
+METHODS: tuple[str, ...] = (
+    "prophet",
+    "stumpy",
+    "combined",
+    "robust",
+    "ensemble",
+    "context",
+    "robust+context",
+)
 
-ROBUST_METHODS: tuple[str, ...] = ("robust", "ensemble")
+CONTEXT_METHODS: tuple[str, ...] = ("context", "robust+context")
+"""Methods that score sequence novelty (:mod:`pipelines.detect.context`); ``robust+context``
+takes the larger of the robust severity and ``context_weight`` x the novelty."""
+
+ROBUST_METHODS: tuple[str, ...] = ("robust", "ensemble", *CONTEXT_METHODS)
 """Methods whose baseline is the online robust statistics of :mod:`pipelines.detect.online`."""
 
 
@@ -111,6 +123,17 @@ class DetectConfig:
     smooth_points:
         Scores are averaged over this many points (the current one and those before
         it) before the record: a sustained change outranks a one-bucket blip.
+    context_bins, context_orders, context_levels, context_min_seen:
+        ``context`` methods (:mod:`pipelines.detect.context`): bins over the warm-up range,
+        longest context in points, resolutions (each halves the bins), and how often a
+        context must have been seen before it predicts. Chosen by ``eval-nab --lofo``.
+    context_warm_hours:
+        ``context`` methods: the first this-many hours of the series scored set the bins and
+        are learned, not scored (NAB files: their probationary period instead). 7 days: a
+        weekly cycle seen once.
+    context_weight:
+        ``robust+context``: severity = max(robust severity, ``context_weight`` x novelty);
+        0 = robust alone. Chosen on the training files by ``eval-nab --lofo``.
     extend_ratio:
         An anomaly window spans the triggering points and their neighbours whose
         baseline z is at least ``extend_ratio`` times the trigger's z.
@@ -145,6 +168,12 @@ class DetectConfig:
     min_hour_excess: float = 10.0
     small_beat_days: float = 7.0
     smooth_points: int = 1
+    context_bins: int = 8
+    context_orders: int = 4
+    context_levels: int = 3
+    context_min_seen: int = 1
+    context_warm_hours: float = 168.0
+    context_weight: float = 1.0
 
     def with_(self, **changes: object) -> DetectConfig:
         """A copy with some fields changed (``ValueError`` on an unknown field)."""

@@ -29,6 +29,7 @@ from pathlib import Path
 import numpy as np
 
 from pipelines.detect import nab
+from pipelines.detect.context import with_nab_probation
 from pipelines.detect.defaults import DetectConfig
 from pipelines.detect.detector import Caches, Streams, finish_severity, raw_streams
 from pipelines.detect.series import nab_frame
@@ -58,6 +59,7 @@ FINISH_FIELDS = (
     "min_excess",
     "min_hour_excess",
     "small_beat_days",
+    "context_weight",
 )
 """Settings applied by :func:`~pipelines.detect.detector.finish_severity` (no recomputation)."""
 
@@ -73,6 +75,16 @@ DEFAULT_GRID: dict[str, list[object]] = {
     "cold_start_hours": [1.0, 24.0],
 }
 """Finishing settings ``eval-nab --lofo`` chooses from on the training files."""
+
+CONTEXT_GRID: dict[str, list[object]] = {
+    "context_bins": [8, 16],
+    "context_min_seen": [1, 3],
+}
+"""Sequence-novelty settings (:mod:`pipelines.detect.context`) chosen on the training files
+when a context method is evaluated (small on purpose: each value is a pass over every file)."""
+
+CONTEXT_WEIGHTS: list[object] = [0.0, 0.8, 1.0]
+"""``robust+context``: the novelty's weight, chosen on the training files (0 = robust alone)."""
 
 
 @dataclass(frozen=True)
@@ -150,9 +162,9 @@ def raw_for(file: DataFile, config: DetectConfig, cache: Path | None) -> Streams
 
         warm_up()
     frame = nab_frame(str(file.path))
-    s = raw_streams(
-        frame["time"].to_numpy(), frame["value"].to_numpy(), config, caches=Caches(), series=file.name
-    )
+    times = frame["time"].to_numpy()
+    config = with_nab_probation(config, times.astype("datetime64[s]").astype(np.int64))
+    s = raw_streams(times, frame["value"].to_numpy(), config, caches=Caches(), series=file.name)
     if s is None:
         raise ValueError(f"{file.path}: too short to score")
     if path is not None:
