@@ -12,8 +12,8 @@ contexts did not predict), ARTime (adaptive resonance over windows of quantised 
 novelty when a window founds a new category). This module is our own implementation of
 that idea, written from those descriptions (no code copied), pure Python/numpy:
 
-1. **Symbols.** Values are quantised into ``bins`` bins of equal width spanning the range
-   of the warm-up points (NAB's probationary period: the first 15 % of a file; in
+1. **Symbols.** Values are quantised into bins of width 1/``bins`` of the range of the
+   warm-up points (NAB's probationary period: the first 15 % of a file; in
    production ``context_warm_hours``). Bins are not clipped: a value beyond the warm-up
    range gets its own new symbol, which is itself a novelty.
 2. **Facts at several resolutions** (CAD's bits): the symbol, and the symbol halved
@@ -34,8 +34,10 @@ for 3 resolutions x 4 orders), so the detector recomputes it over the history wi
 already reads each cycle rather than storing it; the warm-up is the first
 ``context_warm_hours`` of that window.
 
-Missing values (NaN) score 0 and are skipped: the sequence is the sequence of observed
-points, as the robust statistics treat gaps. A constant series never surprises itself.
+Missing values (NaN) and gaps in time (more than 1.5 steps between two points) score 0 and
+break the sequence: no context spans them, so the point after a gap is predicted by nothing
+rather than surprising every context (a gap is neither a spike nor a drop). A constant
+series never surprises itself.
 """
 
 from __future__ import annotations
@@ -47,9 +49,13 @@ import numpy as np
 from pipelines.detect import nab
 from pipelines.detect.defaults import CONTEXT_METHODS, DetectConfig
 
+VERSION = 2
+"""Bumped when the statistic changes, so ``eval-nab --cache`` never serves stale novelty."""
+
 
 def symbols(x: np.ndarray, warm: int, bins: int) -> np.ndarray:
-    """Integer bin of each value (NaN -> a sentinel), bins spanning the first ``warm`` values' range.
+    """Integer bin of each value (NaN stays NaN): bins of width range / ``bins`` from the first
+    ``warm`` values' minimum, not clipped (a value beyond that range is a new symbol).
 
     A warm-up without spread (constant, or fewer than two finite values) gets bins of width
     ``max(|level|, 1) / bins``, so later changes of any real size are still new symbols.
@@ -71,7 +77,14 @@ def symbols(x: np.ndarray, warm: int, bins: int) -> np.ndarray:
 
 
 def novelty(
-    x: np.ndarray, warm: int, *, bins: int = 8, orders: int = 4, levels: int = 3, min_seen: int = 1
+    x: np.ndarray,
+    warm: int,
+    *,
+    bins: int = 8,
+    orders: int = 4,
+    levels: int = 3,
+    min_seen: int = 1,
+    t_s: np.ndarray | None = None,
 ) -> np.ndarray:
     """Sequence-novelty score (0..1) of every point (see the module docstring); 0 before ``warm``.
 
@@ -84,6 +97,9 @@ def novelty(
     bins, orders, levels, min_seen:
         Bins over the warm-up range; longest context (in points); resolutions; how many
         times a context must have been seen before it counts as a prediction.
+    t_s:
+        Epoch seconds of the points (optional): a gap of more than 1.5 median steps breaks
+        the sequence like a missing value.
     """
     x = np.asarray(x, dtype=float)
     n = len(x)
@@ -95,9 +111,16 @@ def novelty(
     ctx_seen: dict[tuple, int] = {}
     pairs: set[tuple] = set()
     hist: list[list[int]] = [[] for _ in shifts]
+    gap = np.zeros(n, dtype=bool)
+    if t_s is not None and n > 1:
+        dt = np.diff(np.asarray(t_s, dtype=np.int64))
+        gap[1:] = dt > 1.5 * float(np.median(dt))
     for t in range(n):
-        if not np.isfinite(q[t]):
-            continue
+        if not np.isfinite(q[t]) or gap[t]:
+            for h in hist:
+                h.clear()
+            if not np.isfinite(q[t]):
+                continue
         s0 = int(q[t])
         predicting = failed = 0
         for j, div in enumerate(shifts):
@@ -120,12 +143,13 @@ def novelty(
     return out
 
 
-def novelty_for(x: np.ndarray, step: int, config: DetectConfig) -> np.ndarray:
+def novelty_for(t_s: np.ndarray, x: np.ndarray, step: int, config: DetectConfig) -> np.ndarray:
     """:func:`novelty` with the detector's settings (warm-up given in time)."""
     warm = DetectConfig.points(config.context_warm_hours, step)
     return novelty(
         x,
         warm,
+        t_s=t_s,
         bins=config.context_bins,
         orders=config.context_orders,
         levels=config.context_levels,

@@ -203,7 +203,7 @@ def raw_streams(
         from pipelines.detect import context
 
         # ``d`` carries the sequence novelty (0..1) for the context methods.
-        d = context.novelty_for(x, step, config)
+        d = context.novelty_for(t_s, x, step, config)
         d[:lo_i] = np.nan
     if config.method in ("stumpy", "combined", "ensemble"):
         # Empty buckets of mean series take the baseline's expectation (known from the past).

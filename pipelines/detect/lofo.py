@@ -29,8 +29,9 @@ from pathlib import Path
 import numpy as np
 
 from pipelines.detect import nab
+from pipelines.detect.context import VERSION as context_version
 from pipelines.detect.context import with_nab_probation
-from pipelines.detect.defaults import DetectConfig
+from pipelines.detect.defaults import CONTEXT_METHODS, DetectConfig
 from pipelines.detect.detector import Caches, Streams, finish_severity, raw_streams
 from pipelines.detect.series import nab_frame
 
@@ -44,6 +45,15 @@ PLATEAU = 2
 
 RAW_FIELDS = ("method", "transform", "direction", "level_hours", "season_days", "rel_floor")
 """Settings that change the raw streams (the rest only change finishing)."""
+
+CONTEXT_RAW_FIELDS = (
+    "context_bins",
+    "context_orders",
+    "context_levels",
+    "context_min_seen",
+    "context_warm_hours",
+)
+"""Settings that change the sequence novelty of the context methods."""
 
 FINISH_FIELDS = (
     "threshold",
@@ -79,6 +89,7 @@ DEFAULT_GRID: dict[str, list[object]] = {
 CONTEXT_GRID: dict[str, list[object]] = {
     "context_bins": [8, 16],
     "context_min_seen": [1, 3],
+    "context_levels": [1, 3],
 }
 """Sequence-novelty settings (:mod:`pipelines.detect.context`) chosen on the training files
 when a context method is evaluated (small on purpose: each value is a pass over every file)."""
@@ -130,6 +141,8 @@ def _cache_path(cache: Path, file: DataFile, config: DetectConfig) -> Path:
     raw = {k: getattr(config, k) for k in RAW_FIELDS}
     if config.method not in ("robust", "ensemble"):
         raw |= {k: v for k, v in asdict(config).items() if k not in FINISH_FIELDS}
+    if config.method in CONTEXT_METHODS:
+        raw["context_version"] = context_version
     digest = hashlib.sha1(json.dumps(raw, sort_keys=True, default=str).encode()).hexdigest()[:12]
     return cache / f"{file.category}__{file.path.stem}__{config.method}_{digest}.npz"
 
@@ -248,6 +261,8 @@ def curves(
     raw_cache: dict[tuple[int, Path], Streams] = {}
     for vi, cfg in enumerate(configs):
         raw_key = tuple(getattr(cfg, k) for k in RAW_FIELDS)
+        if cfg.method in CONTEXT_METHODS:
+            raw_key += tuple(getattr(cfg, k) for k in CONTEXT_RAW_FIELDS)
         for fi, f in enumerate(files):
             key = (hash(raw_key), f.path)
             if key not in raw_cache:
