@@ -56,11 +56,12 @@ def test_values_beyond_the_warm_up_range_are_new_symbols() -> None:
 def cycle_then(days: int, change: str, rng_seed: int = 1) -> np.ndarray:
     """An hourly daily cycle for ``days`` days, then two days of ``change``, then the cycle again."""
     hours = np.arange(24 * (days + 4))
-    base = 50 + 30 * np.sin(2 * np.pi * hours / 24)
-    x = base + np.random.default_rng(rng_seed).normal(0, 0.3, len(hours))
+    base = 50 + 30 * np.clip(2 * np.sin(2 * np.pi * hours / 24), -1, 1)  # busy days, quiet nights
+    wobble = np.random.default_rng(rng_seed).random(len(hours)) < 0.05  # rare +1 wobbles, range kept
+    x = np.clip(np.round(base) + wobble, 20, 80)
     span = slice(24 * days, 24 * (days + 2))
     if change == "flat":
-        x[span] = 50 + np.random.default_rng(rng_seed + 1).normal(0, 0.3, 48)  # mid-range, never held before
+        x[span] = 46.0  # mid-range, where the cycle never stays
     elif change == "faster":
         h = np.arange(48)
         x[span] = 50 + 30 * np.sin(2 * np.pi * h / 6)  # the same range, a 6-hour cycle
@@ -71,12 +72,14 @@ def cycle_then(days: int, change: str, rng_seed: int = 1) -> np.ndarray:
 def test_context_flags_a_change_of_behaviour_the_robust_method_misses(change: str) -> None:
     x = cycle_then(21, change)
     t = hourly_times(len(x))
-    assert x[24 * 21 : 24 * 23].min() >= x[: 24 * 21].min() and x[24 * 21 : 24 * 23].max() <= x[: 24 * 21].max()
+    assert (
+        x[24 * 21 : 24 * 23].min() >= x[: 24 * 21].min() and x[24 * 21 : 24 * 23].max() <= x[: 24 * 21].max()
+    )
     ctx = det.find_anomalies(det.score_series(t, x, CONTEXT), CONTEXT)
     rob = det.find_anomalies(det.score_series(t, x, ROBUST), ROBUST)
     change_start = t[24 * 21].astype("datetime64[s]").item()
-    # The window holds the change (its peak is the largest robust z in it, not the trigger).
-    hits = [w for w in ctx if w.start.replace(tzinfo=None) <= change_start < w.end.replace(tzinfo=None)]
+    # A window within the change's first 6 hours (its first hour, 50 at midnight, is still normal).
+    hits = [w for w in ctx if 0 <= (w.start.replace(tzinfo=None) - change_start).total_seconds() <= 6 * 3600]
     assert hits, f"context raised {[(w.start, w.end, w.severity) for w in ctx]}"
     assert "context" in hits[0].methods
     # Before the change the cycle is learned: nothing raised in its last 10 days.
@@ -96,7 +99,9 @@ def test_context_is_causal_a_prefix_scores_the_same() -> None:
         np.testing.assert_allclose(
             part["severity"].fill_null(0).to_numpy(), full["severity"].fill_null(0).to_numpy()[:cut]
         )
-        np.testing.assert_allclose(part["mp"].fill_null(-1).to_numpy(), full["mp"].fill_null(-1).to_numpy()[:cut])
+        np.testing.assert_allclose(
+            part["mp"].fill_null(-1).to_numpy(), full["mp"].fill_null(-1).to_numpy()[:cut]
+        )
 
 
 def test_ensemble_is_the_larger_opinion_and_weight_zero_is_robust() -> None:
