@@ -171,7 +171,7 @@ class DetectConfig:
     context_bins: int = 8
     context_orders: int = 4
     context_levels: int = 3
-    context_min_seen: int = 1
+    context_min_seen: int = 3
     context_warm_hours: float = 168.0
     context_weight: float = 1.0
 

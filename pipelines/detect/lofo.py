@@ -88,7 +88,7 @@ DEFAULT_GRID: dict[str, list[object]] = {
 
 CONTEXT_GRID: dict[str, list[object]] = {
     "context_bins": [8, 16],
-    "context_min_seen": [1, 3],
+    "context_min_seen": [3, 10],
     "context_levels": [1, 3],
 }
 """Sequence-novelty settings (:mod:`pipelines.detect.context`) chosen on the training files
