@@ -22,7 +22,7 @@ def detect(
     interval: float = typer.Option(0.0, help="Seconds between cycles (default VIGIL_DETECT_INTERVAL_S)."),
 ) -> None:
     """Find anomalies in the rollups (robust online statistics; see docs/detection.md)."""
-    from pipelines.detect.defaults import DetectConfig
+    from pipelines.detect.defaults import production_config
     from pipelines.detect.matrix_profile import warm_up
     from pipelines.detect.service import DetectorService
     from pipelines.store import Store
@@ -33,11 +33,10 @@ def detect(
         _fail("give --loop or --once")
     if interval < 0:
         _fail(f"--interval must be positive, got {interval}")
-    config = (
-        DetectConfig()
-        if settings.vigil_detect_threshold is None
-        else DetectConfig(threshold=settings.vigil_detect_threshold)
-    )
+    try:
+        config = production_config(settings.vigil_detect_method, settings.vigil_detect_threshold)
+    except ValueError as exc:
+        _fail(str(exc))
     if config.method in ("stumpy", "combined", "ensemble"):
         warm_up()  # Numba compilation (or cache load) once per process, never inside a cycle
     from pipelines.search.index import index_path

@@ -154,3 +154,14 @@ def test_nab_probation_sets_the_warm_up() -> None:
     cfg = context.with_nab_probation(DetectConfig(method="context"), t)
     assert cfg.context_warm_hours == pytest.approx(600 * 300 / 3600)
     assert context.with_nab_probation(DetectConfig(method="robust"), t) == DetectConfig(method="robust")
+
+
+def test_production_knob_offers_robust_and_the_ensemble_only() -> None:
+    from pipelines.detect.defaults import COUNT_CONFIG, production_config
+
+    assert production_config() == COUNT_CONFIG
+    ens = production_config("robust+context")
+    assert ens.method == "robust+context" and 0 < ens.context_weight <= 1
+    assert production_config("robust+context", 0.6).threshold == 0.6
+    with pytest.raises(ValueError, match="stumpy"):
+        production_config("stumpy")
