@@ -38,8 +38,14 @@ def histogram(searcher: tantivy.Searcher, query: Query, interval: str = "1h") ->
 
 SEGMENT_SIZE = 200
 """Values each segment hands to the merge in :func:`top_values` (the rest are bounded)."""
-SMALL_SELECTION = 50_000
-"""Up to this many posts :func:`top_values` aggregates with no cut (cheap, exact at once)."""
+SMALL_SELECTION = 2_000
+"""Up to this many posts :func:`top_values` aggregates with no cut (cheap, exact at once).
+
+Chosen (issue 13) on twelve keyword queries that are none of ``bench/search.py``'s shapes,
+at 1M bench posts (``bench/top_terms_threshold.py``, CPU per call): since the recount is one
+request, the cut path was cheaper at every size measured, from 2,884 selected posts (19.8
+vs 21.7 ms) to 37,408 (32.4 vs 49.6 ms) and 984,257 (301 vs 637 ms); it was 50,000 while
+each candidate cost a ``count`` query."""
 UNCUT = 1_000_000
 """A ``segment_size`` beyond any segment's number of values (checked: a cut repeats 10x)."""
 
@@ -77,8 +83,7 @@ def top_values(searcher: tantivy.Searcher, query: Query, field: str, size: int =
       nothing cut anywhere, the counts are exact and the answer is settled.
 
     Selections of up to :data:`SMALL_SELECTION` posts skip the bound and aggregate uncut
-    (``segment_size`` :data:`UNCUT`): few values to merge, and a recount re-runs the whole
-    selection once per candidate, which costs more there (measured in ``docs/search.md``).
+    (``segment_size`` :data:`UNCUT`): few values to merge, one request.
 
     The tests compare the answer with a direct count, with cuts forced at 1 and 3.
     """
