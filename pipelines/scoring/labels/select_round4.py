@@ -65,8 +65,7 @@ POOLS: dict[str, tuple[re.Pattern[str] | None, int]] = {
     "incitement": (
         re.compile(
             r"\b(should|needs? to|must|ought to|let'?s|lets|we (?:need|should|must|gotta)|someone|somebody|"
-            r"all of them|every one of them|time to)\b.{0,40}\b(be )?"
-            + _VIOLENT,
+            r"all of them|every one of them|time to)\b.{0,40}\b(be )?" + _VIOLENT,
             re.I,
         ),
         110,
@@ -102,7 +101,10 @@ POOLS_B: dict[str, tuple[re.Pattern[str] | None, int]] = {
         20,
     ),
     "self-harm-order": (
-        re.compile(r"\b(kys|kill (?:yo|your|ur)self|go die|drink bleach|hang (?:yo|your|ur)self|neck (?:yo|your|ur)self)\b", re.I),
+        re.compile(
+            r"\b(kys|kill (?:yo|your|ur)self|go die|drink bleach|hang (?:yo|your|ur)self|neck (?:yo|your|ur)self)\b",
+            re.I,
+        ),
         20,
     ),
     "ngram-high": (None, 180),
