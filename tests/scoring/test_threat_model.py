@@ -117,6 +117,12 @@ def test_best_threshold_is_the_naive_argmax() -> None:
     grid = np.round(np.arange(0.05, 0.951, 0.01), 2)
     naive = max(grid, key=lambda g: (f1_score(y, p >= g, average="macro"), -g))
     assert t == pytest.approx(naive) and f1 == pytest.approx(f1_score(y, p >= naive, average="macro"))
+    rng = np.random.default_rng(5)  # the vectorised grid against sklearn on a larger, tied case
+    y2 = (rng.random(300) < 0.1).astype(int)
+    p2 = np.round(np.clip(0.3 * y2 + rng.random(300) * 0.7, 0, 1), 2)
+    t2, f2 = best_threshold(y2, p2)
+    naive2 = max(grid, key=lambda g: (f1_score(y2, p2 >= g, average="macro"), -g))
+    assert t2 == pytest.approx(naive2) and f2 == pytest.approx(f1_score(y2, p2 >= naive2, average="macro"))
 
 
 def test_round3_labels_parse_resolve_and_reject_bad_rows(shared_dir: Path, tmp_path: Path) -> None:
