@@ -35,7 +35,7 @@ from pipelines.scoring.calibration import fit_best, reliability
 from pipelines.scoring.heads import HEADS_DIR, HeadSet
 from pipelines.scoring.ngrams import fit_ngram, sparse_matrix
 from pipelines.scoring.sentiment_bias import fit_sentiment_bias
-from pipelines.scoring.train import SEED, Featuriser, _folds, concat, fit_linear, macro_f1, seed_rows, take
+from pipelines.scoring.train import SEED, Featuriser, _folds, concat, fit_linear, seed_rows, take
 
 log = logging.getLogger(__name__)
 
