@@ -106,10 +106,12 @@ class DetectConfig:
     min_hour_excess:
         Counts only: a point raises nothing unless the posts of its trailing hour exceed
         the baseline's expectation for that hour by at least this many
-        (:mod:`pipelines.detect.gates`; on hourly rollups, the bucket's excess). 10: what
-        ``eval-onsets --loeo``'s procedure chooses on the 18 CrisisLexT26 events (as
-        collected and padded together; 0/10/20/30); it removes the near-silent bursts of
-        8-9 tweets an hour that alarmed a day before two events (docs/detection.md).
+        (:mod:`pipelines.detect.gates`; on hourly rollups, the bucket's excess). 20: what
+        the joint rule of :mod:`pipelines.detect.joint_gate` chooses from 0/5/10/20 on NAB
+        Twitter and the 18 CrisisLexT26 onsets together (rank sum of NAB's standard score
+        and the onsets' misses + false alarms; the rule written before the held-out
+        figures). It removes the near-silent bursts of 8-9 tweets an hour that alarmed a
+        day before two events (docs/detection.md).
     small_beat_days:
         Counts only: a point below ``min_hour_excess`` still passes when its hour holds
         more posts than any hour of the previous ``small_beat_days`` days (a quiet place
@@ -165,7 +167,7 @@ class DetectConfig:
     record_kind: Literal["max", "likelihood"] = "max"
     cold_start_hours: float = 1.0
     min_excess: float = 0.0
-    min_hour_excess: float = 10.0
+    min_hour_excess: float = 20.0
     small_beat_days: float = 7.0
     smooth_points: int = 1
     context_bins: int = 8
