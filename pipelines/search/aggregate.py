@@ -200,6 +200,23 @@ def newest_ids(searcher: tantivy.Searcher, query: Query, limit: int = 50, offset
     return _ids(searcher, res.hits)
 
 
+def newest_versions(
+    searcher: tantivy.Searcher, query: Query, limit: int = 50, offset: int = 0
+) -> list[tuple[str, int | None]]:
+    """``(id, seq)`` of matching posts, newest first: ``seq`` as indexed (None if the post had none),
+    which names the version of the post the index holds (see :mod:`pipelines.read.postcache`)."""
+    limit = max(1, min(int(limit), MAX_PAGE))
+    res = searcher.search(
+        query, limit=limit, offset=max(0, int(offset)), order_by_field="ts", order=Order.Desc
+    )
+    addrs = [a for _, a in res.hits]
+    seqs = searcher.fast_field_values("seq", addrs) if addrs else []
+    return [
+        (searcher.doc(a).get_first("id"), None if s is None else int(s))
+        for a, s in zip(addrs, seqs, strict=True)
+    ]
+
+
 def relevant_ids(searcher: tantivy.Searcher, query: Query, limit: int = 50, offset: int = 0) -> list[str]:
     """Ids of matching posts, most relevant (BM25) first."""
     limit = max(1, min(int(limit), MAX_PAGE))
