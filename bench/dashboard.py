@@ -144,11 +144,6 @@ def page_queries(reader: Any) -> dict[str, list[tuple[str, Any]]]:
             ("timeline 7 d", lambda: Q.timeline(reader, f).hourly.height),
             ("count 7 d", lambda: Q.count_matching(reader, f)),
             ("posts page 1", lambda: Q.posts_page(reader, f).height),
-            ("top terms 7 d (term rollup)", lambda: Q.top_terms(reader, f).height),
-            (
-                "breakdowns source, lang, places 7 d",
-                lambda: sum(Q.breakdown(reader, f, b).height for b in ("source", "lang", "places")),
-            ),
         ],
         "Map": [
             *sidebar,
@@ -166,6 +161,12 @@ def page_queries(reader: Any) -> dict[str, list[tuple[str, Any]]]:
                     (f"keyword page 1 {q!r}", partial(_page_rows, reader, f.replace(query=q))),
                 )
             ],
+            # The breakdown's tabs run only while its expander is open (one tab at a time).
+            ("breakdown opened: top terms 7 d (term rollup)", lambda: Q.top_terms(reader, f).height),
+            (
+                "breakdown tabs: source, lang, places 7 d",
+                lambda: sum(Q.breakdown(reader, f, b).height for b in ("source", "lang", "places")),
+            ),
             ("page 10, 7 d", lambda: Q.posts_page(reader, f, 9).height),
             ("threat >= 0.5, 7 d", lambda: Q.count_matching(reader, f.replace(threat=(0.5, 1.0)))),
             ("breakdown: sources, 7 d", lambda: Q.breakdown(reader, f, "source").height),
