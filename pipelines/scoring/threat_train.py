@@ -8,7 +8,8 @@ Recipe (every choice on the **training split** of the labels, by 5-fold stratifi
 cross-validation; the test split, :func:`pipelines.scoring.datasets.label_is_test`, is
 never read here):
 
-- rows: ``labels/threat_topics.csv`` (threat column) + ``labels/threat_round3.csv``;
+- rows: ``labels/threat_topics.csv`` (threat column) + ``labels/threat_round3.csv`` +
+  ``labels/threat_round4.csv``;
   the hand-written seed sentences of :mod:`.prototypes` join every training fold.
 - model A: logistic head on the MiniLM embedding (optionally + VADER + profanity);
   model B: logistic regression on hashed word 1-2-grams and char 3-5-grams
@@ -34,7 +35,7 @@ from pipelines.scoring.calibration import fit_best, reliability
 from pipelines.scoring.heads import HEADS_DIR, HeadSet
 from pipelines.scoring.ngrams import fit_ngram, sparse_matrix
 from pipelines.scoring.sentiment_bias import fit_sentiment_bias
-from pipelines.scoring.train import SEED, Featuriser, _folds, concat, fit_linear, macro_f1, seed_rows, take
+from pipelines.scoring.train import SEED, Featuriser, _folds, concat, fit_linear, seed_rows, take
 
 log = logging.getLogger(__name__)
 
@@ -64,25 +65,36 @@ class ThreatRows:
 
 
 def threat_rows(data_dir: Path) -> ThreatRows:
-    """``threat_topics.csv`` + ``threat_round3.csv``, texts from ``data_dir``, fixed test split."""
+    """``threat_topics.csv`` + rounds 3 and 4, texts from ``data_dir``, fixed test split."""
     base = ds.threat_topic_labels(data_dir)
     r3 = ds.threat_round3_labels(data_dir)
+    r4 = ds.threat_round3_labels(data_dir, ds.ROUND4_FILE)
     return ThreatRows(
-        base.texts + r3.texts,
-        np.concatenate([base.threat, r3.threat]),
-        np.concatenate([base.test, r3.test]),
-        ["threat_topics"] * len(base) + ["round3"] * len(r3),
+        base.texts + r3.texts + r4.texts,
+        np.concatenate([base.threat, r3.threat, r4.threat]),
+        np.concatenate([base.test, r3.test, r4.test]),
+        ["threat_topics"] * len(base) + ["round3"] * len(r3) + ["round4"] * len(r4),
     )
 
 
 def best_threshold(y: np.ndarray, p: np.ndarray) -> tuple[float, float]:
-    """Threshold on ``THRESHOLDS`` maximising macro-F1, and that F1."""
-    best = (0.5, -1.0)
-    for t in THRESHOLDS:
-        f = macro_f1(y, (p >= t).astype(int))
-        if f > best[1] + 1e-9:
-            best = (float(t), f)
-    return best
+    """Threshold on ``THRESHOLDS`` maximising macro-F1 (the lowest on ties), and that F1.
+
+    Vectorised over the grid (one confusion matrix per threshold): the variant search
+    (:mod:`.threat_variants`) calls it tens of thousands of times.
+    """
+    y = np.asarray(y).astype(bool)
+    pred = np.asarray(p)[None, :] >= THRESHOLDS[:, None]
+    tp = (pred & y).sum(axis=1)
+    fp = (pred & ~y).sum(axis=1)
+    fn = y.sum() - tp
+    tn = len(y) - tp - fp - fn
+    with np.errstate(divide="ignore", invalid="ignore"):
+        f_pos = np.where(2 * tp + fp + fn > 0, 2 * tp / (2 * tp + fp + fn), 0.0)
+        f_neg = np.where(2 * tn + fp + fn > 0, 2 * tn / (2 * tn + fp + fn), 0.0)
+    f1 = (f_pos + f_neg) / 2
+    i = int(np.argmax(f1))
+    return float(THRESHOLDS[i]), float(f1[i])
 
 
 def _oof_head(feats, y, fs, ys, folds, blocks, c) -> np.ndarray:
@@ -158,6 +170,7 @@ def train_threat(data_dir: Path, featurise: Featuriser, heads_dir: Path = HEADS_
             "rows_train": len(y),
             "positives_train": int(y.sum()),
             "from_round3": sum(o == "round3" for o in rows.origin),
+            "from_round4": sum(o == "round4" for o in rows.origin),
             "seed_rows": {"pos": int(ys.sum()), "neg": int((ys == 0).sum())},
         },
         "criterion": f"macro-F1 of out-of-fold predictions, {FOLDS}-fold stratified CV (seed {SEED}), labels train split",
