@@ -64,10 +64,24 @@ class FeatureExtractor:
         return np.asarray(predict_prob(list(texts)), dtype=np.float32).reshape(-1, 1)
 
     def features(
-        self, texts: Sequence[str], emb: np.ndarray | None = None, blocks: set[str] | None = None
+        self,
+        texts: Sequence[str],
+        emb: np.ndarray | None = None,
+        blocks: set[str] | None = None,
+        layer4: np.ndarray | None = None,
     ) -> dict[str, np.ndarray]:
+        """The requested blocks (default: ``emb``, ``vader``, ``profanity``).
+
+        ``layer4`` (MiniLM's layer-4 output, mean-pooled) comes from the same model run as
+        ``emb`` (:meth:`.embed.MiniLMEmbedder.embed_layers`); only the sentiment head uses it.
+        """
         blocks = blocks or {"emb", "vader", "profanity"}
         out: dict[str, np.ndarray] = {}
+        if "layer4" in blocks and layer4 is None:
+            both = self.embedder.embed_layers(list(texts))  # type: ignore[attr-defined]
+            emb, layer4 = (emb if emb is not None else both[0]), both[1]
+        if "layer4" in blocks:
+            out["layer4"] = layer4  # type: ignore[assignment]
         if "emb" in blocks:
             out["emb"] = emb if emb is not None else self.embedder.embed(list(texts))  # type: ignore[attr-defined]
         if "vader" in blocks:
@@ -238,7 +252,7 @@ class CpuScorer:
         ens = self.heads.card.get("threat_ensemble")
         if head is not None and ens and self._threat_ngram is not None and texts is not None:
             w = float(ens["weight"])
-            p = w * head.predict_proba(feats) + (1 - w) * self._threat_ngram.predict_proba(texts)
+            p = w * head.predict_proba(feats) + (1 - w) * self.threat_ngram_proba(texts)
             return Calibrator.from_json(ens.get("calibration"))(p)
         if head is not None:
             return head.score(feats)
@@ -246,6 +260,14 @@ class CpuScorer:
         if proto is None:
             return np.zeros(len(feats["emb"]))
         return prototype_threat(proto, feats["emb"])
+
+    def threat_ngram_proba(self, texts: Sequence[str]) -> np.ndarray:
+        """The n-gram half of the threat ensemble, pooled as ``train-threat`` chose (card)."""
+        assert self._threat_ngram is not None
+        pooling = self.heads.card.get("threat_ensemble", {}).get("ngram_pooling", "post")
+        if pooling == "clause-max":
+            return self._threat_ngram.predict_proba_clause_max(texts)
+        return self._threat_ngram.predict_proba(texts)
 
     def calibrated(self, name: str, feats: dict[str, np.ndarray]) -> np.ndarray:
         """A binary head's probability through its calibrator (``card["calibration"]``), if any.

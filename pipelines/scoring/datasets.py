@@ -292,6 +292,8 @@ def threat_topic_labels(data_dir: Path, path: Path = LABELS_FILE) -> LabelSet:
 # --------------------------------------------------------------------------- threat round 3
 
 ROUND3_FILE = LABELS_DIR / "threat_round3.csv"
+ROUND4_FILE = LABELS_DIR / "threat_round4.csv"
+"""Round 4 has the same columns and rules as round 3: read it with :func:`threat_round3_labels`."""
 
 
 def threat_round3_labels(data_dir: Path, path: Path = ROUND3_FILE) -> LabelSet:

@@ -34,6 +34,18 @@ def bootstrap_ci(y: np.ndarray, pred: np.ndarray, n: int = BOOT, seed: int = 13)
     return [round(100 * float(lo), 1), round(100 * float(hi), 1)]
 
 
+def _figures(y: np.ndarray, pred: np.ndarray) -> dict[str, Any]:
+    """Macro-F1 (with its bootstrap interval), precision and recall of ``pred``, in points."""
+    return {
+        "rows": len(y),
+        "positives": int(y.sum()),
+        "macro_f1": round(100 * _f1(y, pred), 1),
+        "macro_f1_ci95": bootstrap_ci(y, pred),
+        "precision": round(100 * float(pred[y == 1].sum() / max(pred.sum(), 1)), 1),
+        "recall": round(100 * float(pred[y == 1].mean()), 1) if y.sum() else 0.0,
+    }
+
+
 def evaluate_threat(scorer: Any, data_dir: Path, featurise: Any, errors: int = 0) -> dict[str, Any]:
     """Threat figures on the held-out test rows; ``errors`` > 0 lists that many misses each way."""
     from pipelines.scoring.threat_train import threat_rows
@@ -45,22 +57,24 @@ def evaluate_threat(scorer: Any, data_dir: Path, featurise: Any, errors: int = 0
     high = float(card.get("high_thresholds", {}).get("threat", 0.5))
     p = scorer.threat(feats, test.texts)
     pred = (p >= high).astype(int)
+    origin = np.asarray(test.origin)
     out: dict[str, Any] = {
-        "rows": len(y),
-        "positives": int(y.sum()),
-        "rows_round3": sum(o == "round3" for o in test.origin),
+        **_figures(y, pred),
+        "rows_round3": int((origin == "round3").sum()),
+        "rows_round4": int((origin == "round4").sum()),
         "high_threshold": high,
-        "macro_f1": round(100 * _f1(y, pred), 1),
-        "macro_f1_ci95": bootstrap_ci(y, pred),
-        "precision": round(100 * float(pred[y == 1].sum() / max(pred.sum(), 1)), 1),
-        "recall": round(100 * float(pred[y == 1].mean()), 1),
         "reliability": reliability(p, y),
         "ece": round(expected_calibration_error(p, y), 3),
     }
+    # Round 4's test rows were never read before the model was fixed: the honest figure.
+    # The earlier rows (threat_topics + round 3) are the 588 rows the previous figure used.
+    for name, mask in (("round4_only", origin == "round4"), ("earlier_rows", origin != "round4")):
+        if mask.any():
+            out[name] = _figures(y[mask], pred[mask])
     head = scorer.heads.heads.get("threat")
     ens = card.get("threat_ensemble")
     if head is not None and ens and scorer._threat_ngram is not None:
-        ph, pn = head.predict_proba(feats), scorer._threat_ngram.predict_proba(test.texts)
+        ph, pn = head.predict_proba(feats), scorer.threat_ngram_proba(test.texts)
         for name, part in (("minilm_head_alone", ph), ("ngrams_alone", pn)):
             out[name] = round(100 * max(_f1(y, part >= t) for t in (0.5,)), 1)
         out["parts_note"] = "each part alone at 0.5 of its own (uncalibrated) probability"
@@ -115,10 +129,11 @@ def sentiment_figures(scorer: Any, data_dir: Path, featurise: Any) -> dict[str, 
     Also the head without the card's class biases and VADER alone, on the same rows.
     """
     from pipelines.scoring.evaluate import _vader_label
+    from pipelines.scoring.heads import SENTIMENT_BLOCKS
     from pipelines.scoring.train import macro_recall
 
     rows = ds.tweeteval_sentiment(data_dir, "heldout")
-    f = featurise(rows)
+    f = featurise(rows, SENTIMENT_BLOCKS)
     y = rows.labels
     pred = scorer.sentiment_label(f)
     rng = np.random.default_rng(13)
@@ -147,10 +162,17 @@ def format_threat(
     """The threat and calibration figures as text."""
     r = res
     lines = [
-        f"threat (labels test split: {r['rows']} rows, {r['positives']} threats, {r['rows_round3']} from round 3)",
+        f"threat (labels test split: {r['rows']} rows, {r['positives']} threats, {r['rows_round3']} from round 3, {r.get('rows_round4', 0)} from round 4)",
         f"  ensemble, calibrated, high >= {r['high_threshold']}: macro-F1 {r['macro_f1']:.1f} "
         f"[{r['macro_f1_ci95'][0]:.1f}, {r['macro_f1_ci95'][1]:.1f}]  P {r['precision']:.1f}  R {r['recall']:.1f}  ECE {r['ece']}",
     ]
+    for k in ("round4_only", "earlier_rows"):
+        if k in r:
+            s = r[k]
+            lines.append(
+                f"  {k:<22} ({s['rows']} rows, {s['positives']} threats) macro-F1 {s['macro_f1']:.1f} "
+                f"[{s['macro_f1_ci95'][0]:.1f}, {s['macro_f1_ci95'][1]:.1f}]  P {s['precision']:.1f}  R {s['recall']:.1f}"
+            )
     for k in ("minilm_head_alone", "ngrams_alone", "zero_shot_prototypes"):
         if k in r:
             lines.append(f"  {k:<22} macro-F1 {r[k]:.1f}")

@@ -8,7 +8,8 @@ Recipe (every choice on the **training split** of the labels, by 5-fold stratifi
 cross-validation; the test split, :func:`pipelines.scoring.datasets.label_is_test`, is
 never read here):
 
-- rows: ``labels/threat_topics.csv`` (threat column) + ``labels/threat_round3.csv``;
+- rows: ``labels/threat_topics.csv`` (threat column) + ``labels/threat_round3.csv`` +
+  ``labels/threat_round4.csv``;
   the hand-written seed sentences of :mod:`.prototypes` join every training fold.
 - model A: logistic head on the MiniLM embedding (optionally + VADER + profanity);
   model B: logistic regression on hashed word 1-2-grams and char 3-5-grams
@@ -32,18 +33,22 @@ from pipelines.scoring import datasets as ds
 from pipelines.scoring.calibrate_heads import calibrate_heads
 from pipelines.scoring.calibration import fit_best, reliability
 from pipelines.scoring.heads import HEADS_DIR, HeadSet
-from pipelines.scoring.ngrams import fit_ngram, sparse_matrix
+from pipelines.scoring.ngrams import clauses, fit_ngram, sparse_matrix
 from pipelines.scoring.sentiment_bias import fit_sentiment_bias
-from pipelines.scoring.train import SEED, Featuriser, _folds, concat, fit_linear, macro_f1, seed_rows, take
+from pipelines.scoring.train import SEED, Featuriser, _folds, concat, fit_linear, seed_rows, take
 
 log = logging.getLogger(__name__)
 
 FOLDS = 5
 HEAD_BLOCKS = (("emb",), ("emb", "vader", "profanity"))
-HEAD_C = (0.001, 0.002, 0.005, 0.02, 0.05)
+HEAD_C = (0.0002, 0.0005, 0.001, 0.002, 0.005, 0.02, 0.05)
 NGRAM_C = (16.0, 64.0, 256.0, 1024.0)
 WEIGHTS = (0.0, 0.25, 0.5, 0.75, 1.0)
 NGRAM_FILE = "threat_ngrams.npz"
+NGRAM_POOLING = "post"
+"""``post``: the n-gram model scores the whole post; ``clause-max``: the higher of the post's
+and its most threatening clause's probability (:func:`.ngrams.clauses`). Chosen by
+:mod:`.threat_variants` (three fold draws), see ``docs/scoring.md``."""
 THRESHOLDS = np.round(np.arange(0.05, 0.951, 0.01), 2)
 
 
@@ -64,25 +69,36 @@ class ThreatRows:
 
 
 def threat_rows(data_dir: Path) -> ThreatRows:
-    """``threat_topics.csv`` + ``threat_round3.csv``, texts from ``data_dir``, fixed test split."""
+    """``threat_topics.csv`` + rounds 3 and 4, texts from ``data_dir``, fixed test split."""
     base = ds.threat_topic_labels(data_dir)
     r3 = ds.threat_round3_labels(data_dir)
+    r4 = ds.threat_round3_labels(data_dir, ds.ROUND4_FILE)
     return ThreatRows(
-        base.texts + r3.texts,
-        np.concatenate([base.threat, r3.threat]),
-        np.concatenate([base.test, r3.test]),
-        ["threat_topics"] * len(base) + ["round3"] * len(r3),
+        base.texts + r3.texts + r4.texts,
+        np.concatenate([base.threat, r3.threat, r4.threat]),
+        np.concatenate([base.test, r3.test, r4.test]),
+        ["threat_topics"] * len(base) + ["round3"] * len(r3) + ["round4"] * len(r4),
     )
 
 
 def best_threshold(y: np.ndarray, p: np.ndarray) -> tuple[float, float]:
-    """Threshold on ``THRESHOLDS`` maximising macro-F1, and that F1."""
-    best = (0.5, -1.0)
-    for t in THRESHOLDS:
-        f = macro_f1(y, (p >= t).astype(int))
-        if f > best[1] + 1e-9:
-            best = (float(t), f)
-    return best
+    """Threshold on ``THRESHOLDS`` maximising macro-F1 (the lowest on ties), and that F1.
+
+    Vectorised over the grid (one confusion matrix per threshold): the variant search
+    (:mod:`.threat_variants`) calls it tens of thousands of times.
+    """
+    y = np.asarray(y).astype(bool)
+    pred = np.asarray(p)[None, :] >= THRESHOLDS[:, None]
+    tp = (pred & y).sum(axis=1)
+    fp = (pred & ~y).sum(axis=1)
+    fn = y.sum() - tp
+    tn = len(y) - tp - fp - fn
+    with np.errstate(divide="ignore", invalid="ignore"):
+        f_pos = np.where(2 * tp + fp + fn > 0, 2 * tp / (2 * tp + fp + fn), 0.0)
+        f_neg = np.where(2 * tn + fp + fn > 0, 2 * tn / (2 * tn + fp + fn), 0.0)
+    f1 = (f_pos + f_neg) / 2
+    i = int(np.argmax(f1))
+    return float(THRESHOLDS[i]), float(f1[i])
 
 
 def _oof_head(feats, y, fs, ys, folds, blocks, c) -> np.ndarray:
@@ -94,19 +110,35 @@ def _oof_head(feats, y, fs, ys, folds, blocks, c) -> np.ndarray:
     return oof
 
 
-def _oof_ngram(x, y, xs, ys, folds, c) -> np.ndarray:
+def _oof_ngram(x, y, xs, ys, folds, c, clause_x=None, clause_of=None) -> np.ndarray:
+    """Out-of-fold n-gram probabilities; with ``clause_x`` (rows of ``clause_of``'s posts),
+    each post's probability is the max of its own and its clauses' (``clause-max``)."""
     from scipy.sparse import vstack
     from sklearn.linear_model import LogisticRegression
 
     oof = np.zeros(len(y))
-    for k in range(FOLDS):
+    for k in range(int(folds.max()) + 1):
         m = folds == k
         clf = LogisticRegression(
             C=c, class_weight="balanced", max_iter=2000, solver="liblinear", random_state=13
         )
         clf.fit(vstack([x[~m], xs]), np.concatenate([y[~m], ys]))
         oof[m] = clf.predict_proba(x[m])[:, 1]
+        if clause_x is not None and clause_of is not None:
+            rows = np.flatnonzero(m[clause_of])
+            if len(rows):
+                np.maximum.at(oof, clause_of[rows], clf.predict_proba(clause_x[rows])[:, 1])
     return oof
+
+
+def _clause_matrix(texts: list[str]):
+    """Clauses of every post (:func:`.ngrams.clauses`) as n-gram rows, and each one's post."""
+    parts, owner = [], []
+    for i, t in enumerate(texts):
+        for c in clauses(t):
+            parts.append(c)
+            owner.append(i)
+    return (sparse_matrix(parts) if parts else None), np.asarray(owner, dtype=np.int64)
 
 
 def train_threat(data_dir: Path, featurise: Featuriser, heads_dir: Path = HEADS_DIR) -> dict[str, Any]:
@@ -119,7 +151,8 @@ def train_threat(data_dir: Path, featurise: Featuriser, heads_dir: Path = HEADS_
     x, xs = sparse_matrix(rows.texts), sparse_matrix(seeds.texts)
     folds = _folds(y, FOLDS, SEED)
     head_oof = {(b, c): _oof_head(feats, y, fs, ys, folds, b, c) for b in HEAD_BLOCKS for c in HEAD_C}
-    ngram_oof = {c: _oof_ngram(x, y, xs, ys, folds, c) for c in NGRAM_C}
+    xc, owner = _clause_matrix(rows.texts) if NGRAM_POOLING == "clause-max" else (None, None)
+    ngram_oof = {c: _oof_ngram(x, y, xs, ys, folds, c, xc, owner) for c in NGRAM_C}
     trials = []
     for (b, hc), ph in head_oof.items():
         for nc, pn in ngram_oof.items():
@@ -158,12 +191,14 @@ def train_threat(data_dir: Path, featurise: Featuriser, heads_dir: Path = HEADS_
             "rows_train": len(y),
             "positives_train": int(y.sum()),
             "from_round3": sum(o == "round3" for o in rows.origin),
+            "from_round4": sum(o == "round4" for o in rows.origin),
             "seed_rows": {"pos": int(ys.sum()), "neg": int((ys == 0).sum())},
         },
         "criterion": f"macro-F1 of out-of-fold predictions, {FOLDS}-fold stratified CV (seed {SEED}), labels train split",
         "chosen": best,
         "weight": w,
         "ngram_file": NGRAM_FILE,
+        "ngram_pooling": NGRAM_POOLING,
         "calibration": cal.to_json(),
         "calibration_cv_brier": cal_cv,
         "high_threshold": high,
