@@ -290,6 +290,7 @@ def fill(
     store.db.rollups.delete_many({"kind": {"$in": ["ingest", "score", "place"]}})
     for i in range(0, len(rollups), batch):
         store.db.rollups.insert_many(rollups[i : i + batch], ordered=False)
+    store.rollups.rebuild_days()  # the detector's day documents (issue 12), packed from these
     store.meta.set(FILL_META, done=n, complete=True)
     return {
         "base_posts": len(docs0),

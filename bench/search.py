@@ -286,7 +286,16 @@ def check(op: str, answer: Any, want: dict[str, Any], n: int, kw: dict[str, Any]
 # ----------------------------------------------------------------------- main
 
 
-ROLLUP = "top_terms_rollup"
+AGG = "top_terms_aggregation"
+"""Extra row: the aggregation alone, for the selections the term rollup answers (before/after)."""
+
+
+def top_terms(path: Path, searcher: Any, q: Any, f: Filters | None) -> list[tuple[str, int]]:
+    """Top terms as the pages answer them (``queries.breakdown``): from the term rollup when it
+    answers the selection ``f`` (``None``: a selection it cannot, the area box), else the
+    aggregation."""
+    rolled = termroll.top_terms(path, f, TOP) if f is not None else None
+    return rolled if rolled is not None else aggregate.top_values(searcher, q, "terms", TOP)
 
 
 def _timed(fn: Callable[[], Any], repeats: int) -> dict[str, Any]:
@@ -314,16 +323,20 @@ def _rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def prepare(path: Path, n: int) -> dict[str, Any]:
-    """Fill a new index at ``path``, or reuse one filled with the same ``n`` posts."""
+def prepare(path: Path, n: int, read_only: bool = False) -> dict[str, Any]:
+    """Fill a new index at ``path``, or reuse one filled with the same ``n`` posts (with
+    ``read_only``, only reuse, writing nothing there)."""
     meta_file = path / "bench-meta.json"
-    meta = {"n": n, "schema_version": SCHEMA_VERSION, "chunk": sp.CHUNK, "corpus": len(sp.corpus().texts),
-            "term_rollup": 1}  # fmt: skip
+    meta = {"n": n, "schema_version": SCHEMA_VERSION, "chunk": sp.CHUNK, "corpus": len(sp.corpus().texts)}
     if meta_file.is_file():
         old = json.loads(meta_file.read_text())
         if {k: old.get(k) for k in meta} == meta:
             print(f"reusing the index at {path} ({n:,} posts; fill figures of {old['filled_at']})")
+            if not read_only:
+                _rollup_in_step(path)
             return old
+    if read_only:
+        raise SystemExit(f"--read-only: {path} holds no bench index of {n:,} posts")
     if path.exists():
         if not meta_file.is_file() and any(path.iterdir()):
             raise SystemExit(f"{path} is not empty and holds no bench index; give an empty or new folder")
@@ -339,6 +352,22 @@ def prepare(path: Path, n: int) -> dict[str, Any]:
     return meta
 
 
+def _rollup_in_step(path: Path) -> None:
+    """Rebuild a reused index's term rollup from the index when it is of another version or
+    behind (as the indexer does at start), and say how long that took."""
+    rollup = termroll.TermRollup(path)
+    try:
+        if rollup.opstamp == termroll.index_opstamp(path):
+            return
+        index = SearchIndex.open(path)
+        t0, c0 = time.perf_counter(), _cpu_s()
+        rollup.rebuild(index.searcher(), index.schema, termroll.index_opstamp(path) or 0)
+        print(f"term rollup rebuilt from the index (another version or behind): "
+              f"{time.perf_counter() - t0:,.1f} s, {_cpu_s() - c0:,.1f} s CPU")  # fmt: skip
+    finally:
+        rollup.close()
+
+
 def main(argv: list[str] | None = None) -> dict[str, Any]:
     ap = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
     ap.add_argument("-n", type=int, default=1_000_000)
@@ -347,11 +376,20 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         "--index-dir", type=Path, help="fill (or reuse) the index here instead of a temporary one"
     )
     ap.add_argument("--keep", action="store_true", help="leave the index in --index-dir")
+    ap.add_argument("--ops", default=",".join(OPS), help="operations to time, comma-separated")
+    ap.add_argument(
+        "--read-only", action="store_true",
+        help="time an index already in --index-dir writing nothing into its folder (no rollup "
+             "rebuild: a rollup of another version is not used) and skip the follow-loop rate",
+    )  # fmt: skip
     args = ap.parse_args(argv)
     tmp = None if args.index_dir else tempfile.mkdtemp(prefix="vigil-bench-search-")
     path = args.index_dir or Path(tmp) / "search-index"
     try:
-        return run(path, args.n, args.repeats)
+        ops = [op for op in args.ops.split(",") if op]
+        if set(ops) - set(OPS):
+            raise SystemExit(f"--ops: one or more of {', '.join(OPS)}")
+        return run(path, args.n, args.repeats, ops, args.read_only)
     finally:
         if tmp:
             shutil.rmtree(tmp, ignore_errors=True)
@@ -359,9 +397,12 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             shutil.rmtree(path, ignore_errors=True)
 
 
-def run(path: Path, n: int, repeats: int) -> dict[str, Any]:
+def run(
+    path: Path, n: int, repeats: int, only: list[str] | None = None, read_only: bool = False
+) -> dict[str, Any]:
     print(f"posts: {n:,} drawn from {len(sp.corpus().texts):,} real texts ({sp.corpus().origin})")
-    meta = prepare(path, n)
+    meta = prepare(path, n, read_only)
+    ops = {op: fn for op, fn in OPS.items() if only is None or op in only}
     secs, gen = meta["total_s"], meta["generate_s"]
     print(f"indexed {n:,} posts in {secs:,.1f} s = {n / secs:,.0f} posts/s "
           f"({n / max(secs - gen, 1e-9):,.0f} posts/s without generating the posts)")  # fmt: skip
@@ -372,8 +413,8 @@ def run(path: Path, n: int, repeats: int) -> dict[str, Any]:
     if meta.get("cpu_s"):
         print(f"CPU time of the fill {meta['cpu_s']:,.1f} s = {n / meta['cpu_s']:,.0f} posts per CPU second "
               "(all threads; independent of other load on the machine)")  # fmt: skip
-    rates = [follow_rate(n, rollup=on) for on in (True, False, True, False)]  # alternated: same load
-    print(f"follow loop (index --loop): {max(rates[0::2]):,.0f} posts/s without generating the posts "
+    rates = [0.0] * 4 if read_only else [follow_rate(n, rollup=on) for on in (True, False, True, False)]
+    print("follow loop: skipped (--read-only)" if read_only else f"follow loop (index --loop): {max(rates[0::2]):,.0f} posts/s without generating the posts "
           f"({max(rates[1::2]):,.0f} without the term rollup; best of two each)")  # fmt: skip
     print(f"size on disk {meta['size'] / 1e6:,.1f} MB ({meta['size'] / n:,.0f} B/post); "
           f"peak RSS after the fill {meta['rss_fill_mb']:,.0f} MB")  # fmt: skip
@@ -384,7 +425,10 @@ def run(path: Path, n: int, repeats: int) -> dict[str, Any]:
     for name, kw in SHAPES.items():
         q = shape_query(index.schema, kw)
         results[name] = {"matches": aggregate.count(searcher, q)}
-        for op, fn in OPS.items():
+        f = None if "area_box" in kw else Filters.make(**kw)
+        for op, fn in ops.items():
+            if op == "top_terms":
+                fn = functools.partial(lambda s, q, f: top_terms(path, s, q, f), f=f)
             first = fn(searcher, q)
             times, cpu = [], []
             for _ in range(repeats):
@@ -394,20 +438,19 @@ def run(path: Path, n: int, repeats: int) -> dict[str, Any]:
                 cpu.append((time.process_time() - c0) * 1000)
             results[name][op] = {"p50": statistics.median(times), "p95": _p95(times), "cpu_p95": _p95(cpu),
                                  "answer": first}  # fmt: skip
-        f = Filters.make(**{k: v for k, v in kw.items() if k != "area_box"})
-        if "area_box" not in kw and termroll.eligible(f):
-            results[name][ROLLUP] = _timed(lambda f=f: termroll.top_terms(path, f, TOP), repeats)
+        if f is not None and termroll.eligible(f) and "top_terms" in ops and not read_only:
+            results[name][AGG] = _timed(lambda q=q: aggregate.top_values(searcher, q, "terms", TOP), repeats)
     rss_q = _rss_mb()
     t0 = time.perf_counter()
     want = expected(n)
     print(
         f"peak RSS after the queries {rss_q:,.0f} MB; independent counts took {time.perf_counter() - t0:,.1f} s"
     )
-    print(f"{'shape':<12} {'matches':>10}  " + "  ".join(f"{op + ' p50/p95 (cpu p95)':>30}" for op in OPS))
+    print(f"{'shape':<12} {'matches':>10}  " + "  ".join(f"{op + ' p50/p95 (cpu p95)':>30}" for op in ops))
     wrong = 0
     for name, res in results.items():
         cells = []
-        for op in OPS:
+        for op in ops:
             ok = check(op, res[op].pop("answer"), want[name], n, SHAPES[name])
             res[op]["exact"] = ok
             wrong += not ok
@@ -416,20 +459,19 @@ def run(path: Path, n: int, repeats: int) -> dict[str, Any]:
                 f"{r['p50']:>7.1f} /{r['p95']:>7.1f} ({r['cpu_p95']:>6.1f}) {'ok' if ok else 'WRONG':>5}"
             )
         print(f"{name:<12} {res['matches']:>10,}  " + "  ".join(cells))
-    print(f"top {TOP} terms from the term rollup (selections of whole hours x sources x languages):")
+    print(f"top {TOP} terms by the aggregation alone, for the selections the term rollup answers above:")
     for name, res in results.items():
-        if ROLLUP in res:
-            r = res[ROLLUP]
+        if AGG in res:
+            r = res[AGG]
             ok = r.pop("answer") == want[name]["top_terms"]
             r["exact"] = ok
             wrong += not ok
             print(f"{name:<12} {res['matches']:>10,}  {r['p50']:>7.1f} /{r['p95']:>7.1f} ({r['cpu_p95']:>6.1f}) "
-                  f"{'ok' if ok else 'WRONG':>5}   (aggregation: {res['top_terms']['p95']:,.1f} ms p95, "
-                  f"{res['top_terms']['cpu_p95']:,.1f} CPU)")  # fmt: skip
-    slow = sum(res[op]["p95"] >= 100 for res in results.values() for op in OPS)
-    slow_cpu = sum(res[op]["cpu_p95"] >= 100 for res in results.values() for op in OPS)
+                  f"{'ok' if ok else 'WRONG':>5}")  # fmt: skip
+    slow = sum(res[op]["p95"] >= 100 for res in results.values() for op in ops)
+    slow_cpu = sum(res[op]["cpu_p95"] >= 100 for res in results.values() for op in ops)
     print(
-        f"cells: {len(SHAPES) * len(OPS)}, p95 >= 100 ms: {slow} (CPU time: {slow_cpu}), not exact: {wrong}"
+        f"cells: {len(SHAPES) * len(ops)}, p95 >= 100 ms: {slow} (CPU time: {slow_cpu}), not exact: {wrong}"
     )
     return {"meta": meta, "results": results, "wrong": wrong}
 

@@ -3,8 +3,8 @@
 Works without internet access: folium and streamlit-folium would fetch Leaflet and its
 plugins from public CDNs and the background from OpenStreetMap's tile servers, so a
 self-hosted install without a way out (and CI) drew a blank map. Every script and style
-sheet is served by the dashboard itself from ``components/mapassets/`` (registered as
-the static folder of a component, see :func:`asset_base`), and the background is the
+sheet is served by the dashboard itself from ``static/mapassets/`` (Streamlit's static
+file serving, ``/app/static/mapassets/``, see :func:`asset_base`), and the background is the
 bundled Natural Earth 1:110m country outlines. ``VIGIL_MAP_TILES`` adds a tile layer
 for those who have network access.
 
@@ -24,16 +24,20 @@ from urllib.parse import urlsplit
 
 import folium
 import polars as pl
+import streamlit as st
 from branca.colormap import LinearColormap
 from branca.element import MacroElement
 from folium import plugins
 from folium.elements import JSCSSMixin
+from folium.map import Layer
 from jinja2 import Template
 from streamlit.components.v1 import declare_component
 
 from pipelines.search.filters import GeoArea
 
-ASSETS = Path(__file__).with_name("mapassets")
+ASSETS = Path(__file__).resolve().parent.parent / "static" / "mapassets"
+STATIC_BASE = "../../app/static/mapassets/"
+"""The assets as seen from the map's frame (``/component/streamlit_folium.st_folium/``)."""
 ASSET_COMPONENT = "vigil_map_assets"
 THREAT_COLOURS = LinearColormap(["#2ca02c", "#ffbf00", "#d62728"], vmin=0.0, vmax=1.0, caption="threat")
 SENTIMENT_COLOURS = LinearColormap(
@@ -71,13 +75,18 @@ function (row) {
 
 
 def asset_base() -> str:
-    """The URL of ``mapassets/`` as seen from the map's frame, registering it with Streamlit.
+    """The URL of the map's assets as seen from the map's frame.
 
-    Streamlit serves a declared component's folder under ``/component/<name>/``; the
-    streamlit-folium frame lives at ``/component/streamlit_folium.st_folium/``, so a
-    relative URL reaches the assets behind any base path or proxy. Declaring again on a
-    later run replaces the same registration.
+    Served as Streamlit's static files (``server.enableStaticServing``, on in
+    ``.streamlit/config.toml``): those responses carry ``Last-Modified`` and ``ETag``, so the
+    browser keeps Leaflet, its plugins and the basemap between visits of the Map. A
+    component's files (the fallback when static serving is off, e.g. a server started from
+    another folder) carry neither, and every visit fetched and compiled all of them again.
+    Both URLs are relative to the frame (``/component/streamlit_folium.st_folium/``), so
+    they work behind any base path or proxy.
     """
+    if st.get_option("server.enableStaticServing"):
+        return STATIC_BASE
     comp = declare_component(ASSET_COMPONENT, path=str(ASSETS))
     return f"../{comp.name}/"
 
@@ -282,25 +291,45 @@ def cluster_rows(clusters: pl.DataFrame, colour_by: str) -> list[list[Any]]:
     return rows
 
 
+class ClusterLayer(Layer):
+    """Every cluster as one JS array drawn by one loop (circles sized by count, with a tooltip).
+
+    Why not one ``folium.CircleMarker`` per cluster: each folium element compiles a Jinja
+    template of its own on every render, so ~120 clusters cost ~0.2 s of Python per page
+    run and ~90 KB of generated JS; one array costs a few milliseconds and ~10 KB. Rows are
+    :func:`cluster_rows` (numbers and Vigil's own text only; tooltips escaped all the same).
+    """
+
+    _template = Template(
+        """
+        {% macro script(this, kwargs) %}
+        var {{ this.get_name() }} = (function () {
+            var group = L.featureGroup();
+            var rows = {{ this.rows|tojson }};
+            for (var i = 0; i < rows.length; i++) {
+                var r = rows[i];
+                L.circleMarker([r[0], r[1]], {radius: r[3], color: r[2], fillColor: r[2],
+                    fill: true, fillOpacity: 0.6, weight: 1}).bindTooltip(r[4]).addTo(group);
+            }
+            return group;
+        })();
+        {% endmacro %}
+        """
+    )
+
+    def __init__(self, rows: list[list[Any]], name: str = "clusters") -> None:
+        super().__init__(name=name, overlay=True, control=True, show=True)
+        self._name = "ClusterLayer"
+        self.rows = [[*r[:4], html.escape(str(r[4]))] for r in rows]
+
+
 def _add_clusters(fmap: folium.Map, clusters: pl.DataFrame, colour_by: str, heat: bool) -> None:
     fmap.fit_bounds(
         [[clusters["lat"].min(), clusters["lon"].min()], [clusters["lat"].max(), clusters["lon"].max()]],
         max_zoom=9,
         padding=(30, 30),
     )
-    group = folium.FeatureGroup(name="clusters")
-    for lat, lon, colour, radius, tip in cluster_rows(clusters, colour_by):
-        folium.CircleMarker(
-            (lat, lon),
-            radius=radius,
-            color=colour,
-            fill=True,
-            fill_color=colour,
-            fill_opacity=0.6,
-            weight=1,
-            tooltip=html.escape(tip),
-        ).add_to(group)
-    group.add_to(fmap)
+    ClusterLayer(cluster_rows(clusters, colour_by)).add_to(fmap)
     if heat:
         top = max(1, int(clusters["n"].max()))
         data = [

@@ -7,10 +7,10 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-import polars as pl
 import streamlit as st
 
 from components import auth, charts, data
+from components.breakdown import BREAKDOWN_TABS, render_breakdown
 from components.filters import render_active, render_sidebar
 from components.tables import render_post_detail, render_selectable_posts
 from pipelines.read.queries import MAX_PAGES, PAGE_SIZE
@@ -53,23 +53,15 @@ else:
         st.caption("Drag across the chart to limit the table to an interval.")
 
 if count:
-    with st.expander("Breakdown of the matching posts", expanded=False):
-        t_terms, t_src, t_lang, t_places, t_scores = st.tabs(
-            ["Top terms", "Sources", "Languages", "Places", "Scores"]
-        )
-        t_terms.dataframe(data.top_terms(filters, 20), hide_index=True)
-        t_src.dataframe(data.breakdown(filters, "source", 20), hide_index=True)
-        t_lang.dataframe(data.breakdown(filters, "lang", 20), hide_index=True)
-        t_places.dataframe(data.breakdown(filters, "places", 20), hide_index=True)
-        t_scores.dataframe(data.score_summary(filters), hide_index=True)
-        score = t_scores.radio(
-            "Posts per range of",
-            ["threat", "hate", "toxicity", "sentiment"],
-            horizontal=True,
-            key="explore_rng",
-        )
-        ranges: pl.DataFrame = data.score_ranges(filters, score)
-        t_scores.dataframe(ranges, hide_index=True)
+    # Lazy: the breakdowns are read and drawn only while the expander is open, and only the
+    # chosen tab's (closed, it cost six tables and their queries on every run of the page).
+    box = st.expander("Breakdown of the matching posts", key="explore_breakdown", on_change="rerun")
+    if box.open:
+        with box:
+            tabs = st.tabs(list(BREAKDOWN_TABS), key="explore_breakdown_tab", on_change="rerun")
+            for tab, name in zip(tabs, BREAKDOWN_TABS, strict=True):
+                if tab.open:
+                    render_breakdown(tab, name, filters)
 
 o1, o2 = st.columns([1, 3])
 page_no = o1.number_input("Page", min_value=1, max_value=MAX_PAGES, value=1, step=1, key="explore_page") - 1

@@ -111,8 +111,9 @@ render_posts_table(
 )
 st.caption("Download the listed posts:")
 cols = st.columns(3)
+may_export = auth.can("export")  # once: each check re-reads the session and the user
 for col, fmt in zip(cols, reports.FORMATS, strict=True):
-    if not auth.can("export"):
+    if not may_export:
         st.caption("Your role cannot export posts.")
         break
     col.download_button(

@@ -25,9 +25,9 @@ def test_a_tiny_run_answers_every_cell_exactly(small_chunks: None, tmp_path: Pat
         assert set(bench.OPS) <= set(res)
         assert all(res[op]["exact"] and res[op]["p95"] >= res[op]["p50"] >= 0 for op in bench.OPS)
     assert out["results"]["everything"]["matches"] == 2500
-    rolled = [name for name, res in out["results"].items() if bench.ROLLUP in res]
-    assert rolled == ["week_source", "everything"]  # the rollup's selections, answered exactly
-    assert all(out["results"][name][bench.ROLLUP]["exact"] for name in rolled)
+    rolled = [name for name, res in out["results"].items() if bench.AGG in res]
+    assert rolled == ["week_source", "place", "everything"]  # the rollup's selections, and the
+    assert all(out["results"][name][bench.AGG]["exact"] for name in rolled)  # aggregation beside it
     assert 0 < out["results"]["place"]["matches"] < 2500
     assert 0 < out["results"]["area"]["matches"] <= out["results"]["place"]["matches"]
     text = capsys.readouterr().out

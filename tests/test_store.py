@@ -36,7 +36,7 @@ def test_indexes_and_schema_version(store: Store):
         "seq_1",
     ):
         assert expected in names
-    assert store.schema.version() == 1
+    assert store.schema.version() == 2
     store.schema.ensure()  # idempotent
     assert store.schema.index_names("posts") == names
 

@@ -22,7 +22,7 @@ def detect(
     interval: float = typer.Option(0.0, help="Seconds between cycles (default VIGIL_DETECT_INTERVAL_S)."),
 ) -> None:
     """Find anomalies in the rollups (robust online statistics; see docs/detection.md)."""
-    from pipelines.detect.defaults import DetectConfig
+    from pipelines.detect.defaults import production_config
     from pipelines.detect.matrix_profile import warm_up
     from pipelines.detect.service import DetectorService
     from pipelines.store import Store
@@ -33,11 +33,10 @@ def detect(
         _fail("give --loop or --once")
     if interval < 0:
         _fail(f"--interval must be positive, got {interval}")
-    config = (
-        DetectConfig()
-        if settings.vigil_detect_threshold is None
-        else DetectConfig(threshold=settings.vigil_detect_threshold)
-    )
+    try:
+        config = production_config(settings.vigil_detect_method, settings.vigil_detect_threshold)
+    except ValueError as exc:
+        _fail(str(exc))
     if config.method in ("stumpy", "combined", "ensemble"):
         warm_up()  # Numba compilation (or cache load) once per process, never inside a cycle
     from pipelines.search.index import index_path
@@ -100,7 +99,10 @@ def eval_nab(
         Path | None, typer.Option("--out", help="Write NAB result files and scores.json (or lofo.json) here.")
     ] = None,
     method: Annotated[
-        str, typer.Option("--method", help="prophet, stumpy, combined, robust, ensemble or all.")
+        str,
+        typer.Option(
+            "--method", help="prophet, stumpy, combined, robust, ensemble, context, robust+context or all."
+        ),
     ] = "all",
     workers: Annotated[int, typer.Option(help="Processes (one file each at a time).")] = 0,
     lofo: Annotated[
@@ -164,6 +166,7 @@ def _eval_lofo(
     import json
 
     from pipelines.detect import lofo, nab
+    from pipelines.detect.defaults import CONTEXT_METHODS
 
     methods = ["robust"] if method == "all" else _methods(method)
     options: dict[str, list[object]] = {"method": list(methods)}
@@ -178,6 +181,10 @@ def _eval_lofo(
         if chosen:
             options[name] = list(chosen)
     options |= lofo.DEFAULT_GRID
+    if any(m in CONTEXT_METHODS for m in methods):
+        options |= lofo.CONTEXT_GRID
+    if "robust+context" in methods:
+        options["context_weight"] = list(lofo.CONTEXT_WEIGHTS)
     try:
         files = lofo.discover(folders)
         report = lofo.leave_one_file_out(

@@ -188,3 +188,28 @@ def train_threat_cmd(
     sec = train_threat(data_dir or ds.default_data_dir(), feat, heads_dir or HEADS_DIR)
     typer.echo(f"threat: {json.dumps(sec['chosen'])}")
     typer.echo(f"calibration {sec['calibration']['kind']}, high threshold {sec['high_threshold']}")
+
+
+@app.command("train-sentiment")
+def train_sentiment_cmd(
+    data_dir: Annotated[
+        Path | None, typer.Option(help="shared/data folder (default: ../shared/data).")
+    ] = None,
+    heads_dir: Annotated[
+        Path | None, typer.Option(help="Heads folder to update (default: the package's heads/).")
+    ] = None,
+) -> None:
+    """Refit only the sentiment head (blocks, C by CV on the training half) and its class biases."""
+    from pipelines.scoring import datasets as ds
+    from pipelines.scoring.heads import HEADS_DIR
+    from pipelines.scoring.sentiment_train import train_sentiment
+
+    settings = get_settings()
+    setup_logging(settings.vigil_log_level)
+    _, feat = _featuriser(settings.vigil_score_threads)
+    sec = train_sentiment(data_dir or ds.default_data_dir(), feat, heads_dir or HEADS_DIR)
+    best = sec["chosen"]
+    typer.echo(
+        f"sentiment: blocks {best['blocks']} C {best['C']} -> CV macro-recall "
+        f"{100 * best['cv_macro_recall']:.1f} (training half, seeds {best['cv_macro_recall_by_seed']})"
+    )

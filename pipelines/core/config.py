@@ -206,7 +206,12 @@ class Settings(BaseSettings):
         gt=0,
         lt=1,
         description="Severity (0..1) at or above which the detector raises an anomaly; "
-        "unset: the detector's default (0.34, see docs/detection.md).",
+        "unset: the method's default (robust 0.34, robust+context 0.475; docs/detection.md).",
+    )
+    vigil_detect_method: str = Field(
+        default="robust",
+        description="Detector method: `robust` (default) or `robust+context` (adds sequence "
+        "novelty; docs/detection.md).",
     )
 
     @property

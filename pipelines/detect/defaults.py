@@ -10,13 +10,25 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import Literal
 
-Method = Literal["prophet", "stumpy", "combined", "robust", "ensemble"]
+Method = Literal["prophet", "stumpy", "combined", "robust", "ensemble", "context", "robust+context"]
 Transform = Literal["log1p", "sqrt", "none"]
 Direction = Literal["up", "both"]
 
-METHODS: tuple[str, ...] = ("prophet", "stumpy", "combined", "robust", "ensemble")
+METHODS: tuple[str, ...] = (
+    "prophet",
+    "stumpy",
+    "combined",
+    "robust",
+    "ensemble",
+    "context",
+    "robust+context",
+)
 
-ROBUST_METHODS: tuple[str, ...] = ("robust", "ensemble")
+CONTEXT_METHODS: tuple[str, ...] = ("context", "robust+context")
+"""Methods that score sequence novelty (:mod:`pipelines.detect.context`); ``robust+context``
+takes the larger of the robust severity and ``context_weight`` x the novelty."""
+
+ROBUST_METHODS: tuple[str, ...] = ("robust", "ensemble", *CONTEXT_METHODS)
 """Methods whose baseline is the online robust statistics of :mod:`pipelines.detect.online`."""
 
 
@@ -94,10 +106,12 @@ class DetectConfig:
     min_hour_excess:
         Counts only: a point raises nothing unless the posts of its trailing hour exceed
         the baseline's expectation for that hour by at least this many
-        (:mod:`pipelines.detect.gates`; on hourly rollups, the bucket's excess). 10: what
-        ``eval-onsets --loeo``'s procedure chooses on the 18 CrisisLexT26 events (as
-        collected and padded together; 0/10/20/30); it removes the near-silent bursts of
-        8-9 tweets an hour that alarmed a day before two events (docs/detection.md).
+        (:mod:`pipelines.detect.gates`; on hourly rollups, the bucket's excess). 20: what
+        the joint rule of :mod:`pipelines.detect.joint_gate` chooses from 0/5/10/20 on NAB
+        Twitter and the 18 CrisisLexT26 onsets together (rank sum of NAB's standard score
+        and the onsets' misses + false alarms; the rule written before the held-out
+        figures). It removes the near-silent bursts of 8-9 tweets an hour that alarmed a
+        day before two events (docs/detection.md).
     small_beat_days:
         Counts only: a point below ``min_hour_excess`` still passes when its hour holds
         more posts than any hour of the previous ``small_beat_days`` days (a quiet place
@@ -111,6 +125,17 @@ class DetectConfig:
     smooth_points:
         Scores are averaged over this many points (the current one and those before
         it) before the record: a sustained change outranks a one-bucket blip.
+    context_bins, context_orders, context_levels, context_min_seen:
+        ``context`` methods (:mod:`pipelines.detect.context`): bins over the warm-up range,
+        longest context in points, resolutions (each halves the bins), and how often a
+        context must have been seen before it predicts. Chosen by ``eval-nab --lofo``.
+    context_warm_hours:
+        ``context`` methods: the first this-many hours of the series scored set the bins and
+        are learned, not scored (NAB files: their probationary period instead). 7 days: a
+        weekly cycle seen once.
+    context_weight:
+        ``robust+context``: severity = max(robust severity, ``context_weight`` x novelty);
+        0 = robust alone. Chosen on the training files by ``eval-nab --lofo``.
     extend_ratio:
         An anomaly window spans the triggering points and their neighbours whose
         baseline z is at least ``extend_ratio`` times the trigger's z.
@@ -142,9 +167,15 @@ class DetectConfig:
     record_kind: Literal["max", "likelihood"] = "max"
     cold_start_hours: float = 1.0
     min_excess: float = 0.0
-    min_hour_excess: float = 10.0
+    min_hour_excess: float = 20.0
     small_beat_days: float = 7.0
     smooth_points: int = 1
+    context_bins: int = 8
+    context_orders: int = 4
+    context_levels: int = 3
+    context_min_seen: int = 3
+    context_warm_hours: float = 168.0
+    context_weight: float = 1.0
 
     def with_(self, **changes: object) -> DetectConfig:
         """A copy with some fields changed (``ValueError`` on an unknown field)."""
@@ -167,6 +198,39 @@ the square-root scale held out 67.9 / 62.4 / 73.2 (standard / low FP / low FN) a
 the combined Prophet + STUMPY detector's figures in docs/detection.md, and it costs
 milliseconds a series instead of a Prophet fit a day. record 14 days, quiet 24 h, record
 floor 8 and the threshold are what the same procedure picks on all six files."""
+
+CONTEXT_CONFIG = DetectConfig(
+    method="robust+context",
+    threshold=0.475,
+    min_record=3.0,
+    context_min_seen=10,
+    context_weight=0.8,
+)
+"""Volume series, robust statistics + sequence novelty (``VIGIL_DETECT_METHOD=robust+context``).
+
+What ``eval-nab --lofo``'s procedure picks on all six Twitter files (in-sample, as for
+:data:`COUNT_CONFIG`): held out it scores 74.3 / 60.8 / 79.5 there (robust 72.9 / 72.3 / 76.8)
+and 56.1 / 42.8 / 60.7 on NAB's 37 other series (robust 32.1 / 28.8 / 35.5); not the default
+because it costs 11.5 points of Twitter low FP for a standard gain inside the noise
+(docs/detection.md, "Sequence novelty")."""
+
+PRODUCTION_CONFIGS: dict[str, DetectConfig] = {"robust": COUNT_CONFIG, "robust+context": CONTEXT_CONFIG}
+"""The methods ``VIGIL_DETECT_METHOD`` may name, with their settings."""
+
+
+def production_config(method: str = "robust", threshold: float | None = None) -> DetectConfig:
+    """The detector process's configuration for ``VIGIL_DETECT_METHOD`` and ``VIGIL_DETECT_THRESHOLD``.
+
+    Raises
+    ------
+    ValueError
+        A method production does not offer.
+    """
+    if method not in PRODUCTION_CONFIGS:
+        raise ValueError(f"detector method {method!r}: use one of {', '.join(PRODUCTION_CONFIGS)}")
+    config = PRODUCTION_CONFIGS[method]
+    return config if threshold is None else config.with_(threshold=threshold)
+
 
 MEAN_CONFIG = DetectConfig(transform="none", direction="both")
 """Mean-score series (sentiment, threat...): raw scale, both directions."""

@@ -37,7 +37,7 @@ from scipy.ndimage import maximum_filter1d
 from pipelines.detect import baseline as bl
 from pipelines.detect import gates, validate
 from pipelines.detect import matrix_profile as mp
-from pipelines.detect.defaults import ROBUST_METHODS, DetectConfig
+from pipelines.detect.defaults import CONTEXT_METHODS, ROBUST_METHODS, DetectConfig
 
 log = logging.getLogger(__name__)
 
@@ -199,6 +199,12 @@ def raw_streams(
 
     m = DetectConfig.points(config.mp_window_hours, step, minimum=4)
     d = np.full(n, np.nan)
+    if config.method in CONTEXT_METHODS:
+        from pipelines.detect import context
+
+        # ``d`` carries the sequence novelty (0..1) for the context methods.
+        d = context.novelty_for(t_s, x, step, config)
+        d[:lo_i] = np.nan
     if config.method in ("stumpy", "combined", "ensemble"):
         # Empty buckets of mean series take the baseline's expectation (known from the past).
         xf = np.where(np.isfinite(x), x, np.where(np.isfinite(expected), expected, 0.0))
@@ -286,6 +292,13 @@ def finish_severity(streams: Streams, config: DetectConfig) -> tuple[np.ndarray,
     m_rel = relative_to_record(d, record_n, config.mp_min_record)
     if config.method in ("prophet", "robust"):
         r = b_rel
+    elif config.method in CONTEXT_METHODS:
+        from pipelines.detect.context import as_relative
+
+        # Novelty in severity units; the ensemble keeps the larger of the two opinions.
+        c = as_relative(d, 1.0 if config.method == "context" else config.context_weight)
+        r = c if config.method == "context" else np.maximum(b_rel, c)
+        m_rel = c
     elif config.method == "stumpy":
         r = m_rel
     else:
@@ -319,6 +332,11 @@ def finish(streams: Streams, config: DetectConfig) -> pl.DataFrame:
     by_base = (
         live & (config.method != "stumpy") & ((b_rel[start:] >= r_thr) | (sev[start:] >= config.threshold))
     )
+    second = "stumpy"
+    if config.method in CONTEXT_METHODS:
+        # The sequence novelty is the second opinion; the baseline is named only when it fired itself.
+        second = "context"
+        by_base = live & (config.method != "context") & (b_rel[start:] >= r_thr)
     by_mp = live & (config.method not in ("prophet", "robust")) & (m_rel[start:] >= r_thr)
     half = INTERVAL_Z * streams.scale
     tr, expected = streams.transform, streams.expected
@@ -334,19 +352,19 @@ def finish(streams: Streams, config: DetectConfig) -> pl.DataFrame:
         severity(m_rel)[start:],
         sev[start:],
         np.asarray(mode[start:]).astype(str),
-        (base, by_base, by_mp),
+        (base, by_base, by_mp, second),
     )
 
 
 def _fired_column(k: int, fired: Any) -> pl.Series:
-    """``fired`` as a list column: a list of lists, or ``(base name, base fired, stumpy fired)`` arrays."""
+    """``fired`` as a list column: a list of lists, or ``(base name, base fired, second fired, second name)``."""
     if isinstance(fired, tuple):
-        base, by_base, by_mp = fired
+        base, by_base, by_mp, second = fired
         frame = pl.DataFrame({"b": pl.Series(base, dtype=pl.String), "fb": by_base, "fm": by_mp})
         return frame.select(
             pl.concat_list(
                 pl.when(pl.col("fb")).then(pl.col("b")),
-                pl.when(pl.col("fm")).then(pl.lit("stumpy")),
+                pl.when(pl.col("fm")).then(pl.lit(second)),
             )
             .list.drop_nulls()
             .alias("fired")

@@ -30,6 +30,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from pipelines.detect.title_words import fit_for_title
+
 SLACK = timedelta(hours=1)
 """Windows closer than this still count as overlapping (hourly buckets, late posts)."""
 
@@ -352,7 +354,7 @@ def title(
     for t in terms:  # "#nswfires" and "nswfires" are one word in a title; "14" is no word
         if len(words) == TITLE_TERMS:
             break
-        if _bare(str(t["term"])).isdigit():
+        if not fit_for_title(str(t["term"])):  # numbers and function words (title_words.py)
             continue
         if _bare(str(t["term"])) not in {_bare(w) for w in words}:
             words.append(str(t["term"]))

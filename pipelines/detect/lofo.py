@@ -29,7 +29,9 @@ from pathlib import Path
 import numpy as np
 
 from pipelines.detect import nab
-from pipelines.detect.defaults import DetectConfig
+from pipelines.detect.context import VERSION as context_version
+from pipelines.detect.context import with_nab_probation
+from pipelines.detect.defaults import CONTEXT_METHODS, DetectConfig
 from pipelines.detect.detector import Caches, Streams, finish_severity, raw_streams
 from pipelines.detect.series import nab_frame
 
@@ -43,6 +45,15 @@ PLATEAU = 2
 
 RAW_FIELDS = ("method", "transform", "direction", "level_hours", "season_days", "rel_floor")
 """Settings that change the raw streams (the rest only change finishing)."""
+
+CONTEXT_RAW_FIELDS = (
+    "context_bins",
+    "context_orders",
+    "context_levels",
+    "context_min_seen",
+    "context_warm_hours",
+)
+"""Settings that change the sequence novelty of the context methods."""
 
 FINISH_FIELDS = (
     "threshold",
@@ -58,6 +69,7 @@ FINISH_FIELDS = (
     "min_excess",
     "min_hour_excess",
     "small_beat_days",
+    "context_weight",
 )
 """Settings applied by :func:`~pipelines.detect.detector.finish_severity` (no recomputation)."""
 
@@ -73,6 +85,17 @@ DEFAULT_GRID: dict[str, list[object]] = {
     "cold_start_hours": [1.0, 24.0],
 }
 """Finishing settings ``eval-nab --lofo`` chooses from on the training files."""
+
+CONTEXT_GRID: dict[str, list[object]] = {
+    "context_bins": [8, 16],
+    "context_min_seen": [3, 10],
+    "context_levels": [1, 3],
+}
+"""Sequence-novelty settings (:mod:`pipelines.detect.context`) chosen on the training files
+when a context method is evaluated (small on purpose: each value is a pass over every file)."""
+
+CONTEXT_WEIGHTS: list[object] = [0.0, 0.8, 1.0]
+"""``robust+context``: the novelty's weight, chosen on the training files (0 = robust alone)."""
 
 
 @dataclass(frozen=True)
@@ -118,6 +141,8 @@ def _cache_path(cache: Path, file: DataFile, config: DetectConfig) -> Path:
     raw = {k: getattr(config, k) for k in RAW_FIELDS}
     if config.method not in ("robust", "ensemble"):
         raw |= {k: v for k, v in asdict(config).items() if k not in FINISH_FIELDS}
+    if config.method in CONTEXT_METHODS:
+        raw["context_version"] = context_version
     digest = hashlib.sha1(json.dumps(raw, sort_keys=True, default=str).encode()).hexdigest()[:12]
     return cache / f"{file.category}__{file.path.stem}__{config.method}_{digest}.npz"
 
@@ -150,9 +175,9 @@ def raw_for(file: DataFile, config: DetectConfig, cache: Path | None) -> Streams
 
         warm_up()
     frame = nab_frame(str(file.path))
-    s = raw_streams(
-        frame["time"].to_numpy(), frame["value"].to_numpy(), config, caches=Caches(), series=file.name
-    )
+    times = frame["time"].to_numpy()
+    config = with_nab_probation(config, times.astype("datetime64[s]").astype(np.int64))
+    s = raw_streams(times, frame["value"].to_numpy(), config, caches=Caches(), series=file.name)
     if s is None:
         raise ValueError(f"{file.path}: too short to score")
     if path is not None:
@@ -236,6 +261,8 @@ def curves(
     raw_cache: dict[tuple[int, Path], Streams] = {}
     for vi, cfg in enumerate(configs):
         raw_key = tuple(getattr(cfg, k) for k in RAW_FIELDS)
+        if cfg.method in CONTEXT_METHODS:
+            raw_key += tuple(getattr(cfg, k) for k in CONTEXT_RAW_FIELDS)
         for fi, f in enumerate(files):
             key = (hash(raw_key), f.path)
             if key not in raw_cache:

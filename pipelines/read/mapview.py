@@ -148,7 +148,7 @@ def located_posts(
     ``within``: only those whose map point also lies in this area (the visible bounds or a
     drawn shape), on top of any area the filters already hold.
     """
-    from pipelines.read.queries import POST_PROJECTION, posts_frame
+    from pipelines.read.queries import posts_frame
 
     searcher, query = reader.select(filters)
     if within is not None:
@@ -157,6 +157,7 @@ def located_posts(
         )
     where = select.located(query)
     n = aggregate.count(searcher, where)
-    ids = aggregate.newest_ids(searcher, where, limit=limit) if n else []
-    by_id = {d["_id"]: d for d in reader.store.posts.by_ids(ids, POST_PROJECTION)} if ids else {}
-    return n, posts_frame([by_id[i] for i in ids if i in by_id])
+    # The documents by (id, indexed seq): a rerun reads from MongoDB only the posts that
+    # are new to the list or changed since (pipelines.read.postcache).
+    versions = aggregate.newest_versions(searcher, where, limit=limit) if n else []
+    return n, posts_frame(reader.posts.get(reader.store, versions))

@@ -12,7 +12,7 @@ from MongoDB by id. Pages reach these functions only through the cached wrappers
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -20,6 +20,7 @@ import polars as pl
 import tantivy
 from tantivy import Query
 
+from pipelines.read.postcache import PostCache
 from pipelines.search import aggregate, termroll
 from pipelines.search.filters import Filters
 from pipelines.search.index import SearchIndex
@@ -212,6 +213,10 @@ class Reader:
 
     store: Store
     index: SearchIndex
+    posts: PostCache = field(
+        default_factory=lambda: PostCache(POST_PROJECTION), compare=False, hash=False, repr=False
+    )
+    """Post documents by version, shared by this process's reads (the Map's table)."""
 
     def watchlist(self, wid: str) -> Watchlist | None:
         doc = self.store.alerts.get_config("watchlists", wid)

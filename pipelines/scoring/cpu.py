@@ -64,10 +64,24 @@ class FeatureExtractor:
         return np.asarray(predict_prob(list(texts)), dtype=np.float32).reshape(-1, 1)
 
     def features(
-        self, texts: Sequence[str], emb: np.ndarray | None = None, blocks: set[str] | None = None
+        self,
+        texts: Sequence[str],
+        emb: np.ndarray | None = None,
+        blocks: set[str] | None = None,
+        layer4: np.ndarray | None = None,
     ) -> dict[str, np.ndarray]:
+        """The requested blocks (default: ``emb``, ``vader``, ``profanity``).
+
+        ``layer4`` (MiniLM's layer-4 output, mean-pooled) comes from the same model run as
+        ``emb`` (:meth:`.embed.MiniLMEmbedder.embed_layers`); only the sentiment head uses it.
+        """
         blocks = blocks or {"emb", "vader", "profanity"}
         out: dict[str, np.ndarray] = {}
+        if "layer4" in blocks and layer4 is None:
+            both = self.embedder.embed_layers(list(texts))  # type: ignore[attr-defined]
+            emb, layer4 = (emb if emb is not None else both[0]), both[1]
+        if "layer4" in blocks:
+            out["layer4"] = layer4  # type: ignore[assignment]
         if "emb" in blocks:
             out["emb"] = emb if emb is not None else self.embedder.embed(list(texts))  # type: ignore[attr-defined]
         if "vader" in blocks:

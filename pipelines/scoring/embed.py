@@ -48,6 +48,13 @@ MODEL_CACHE_DIR = REPO_ROOT / ".cache" / "vigil"
 REMEMBER = 4096
 """Distinct texts whose vectors the quantised embedder keeps (retweets and copies repeat a
 text exactly: 10 % of the bundled sample's 6,247 posts); about 7 MB."""
+LAYER_OUTPUT = "layer_norm_8"
+"""The graph's name for transformer layer 4 of 6's output (``LayerNormalization`` nodes: one
+after the embeddings, then two per layer, so layer k's output is ``layer_norm_<2k>``).
+Mean-pooled, it is the sentiment head's ``layer4`` feature block: on cross-validation inside
+the sentiment training half it beat the last layer's vector by about 2 points of
+macro-recall (docs/scoring.md, "Sentiment toward BERTweet's level"): the last layer is
+tuned for topical similarity, a middle layer keeps more of the words' polarity."""
 QUANT_RECIPE = "dq8pc"
 """Name of the quantisation recipe in the derived file's name (bump it when the recipe changes)."""
 
@@ -170,13 +177,17 @@ class MiniLMEmbedder:
         opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
         model = quantized_model(path, cache_dir, digest) if quantized else path
         try:
-            self.session = ort.InferenceSession(str(model), opts, providers=["CPUExecutionProvider"])
+            self.session = ort.InferenceSession(
+                with_layer_output(model), opts, providers=["CPUExecutionProvider"]
+            )
+        except EmbedderError:
+            raise
         except Exception as exc:  # a damaged derived file: say which, and how to rebuild it
             raise EmbedderError(
                 f"cannot load the MiniLM model {model} ({exc}); delete it to rebuild"
             ) from exc
         self._inputs = {i.name for i in self.session.get_inputs()}
-        self._memo: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._memo: OrderedDict[str, np.ndarray] = OrderedDict()  # text -> (2, 384): emb, layer4
         self._memo_lock = threading.Lock()  # the Ollama stand-in embeds from its own thread
         self._pool = (
             ThreadPoolExecutor(self.parallel, thread_name_prefix="minilm") if self.parallel > 1 else None
@@ -193,9 +204,20 @@ class MiniLMEmbedder:
         The quantised model's vector is a function of the text alone, so a text seen among
         the last :data:`REMEMBER` distinct ones (or twice in ``texts``) is embedded once.
         """
+        return self.embed_layers(texts, batch_size)[0]
+
+    def embed_layers(
+        self, texts: Sequence[str], batch_size: int | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """``(sentence vectors, layer-4 vectors)``, both ``(n, 384)``, L2-normalised.
+
+        One model run gives both (the layer-4 output is a second output of the same graph,
+        :data:`LAYER_OUTPUT`), so the sentiment head's extra block costs only its pooling.
+        """
         if not self.quantized:
-            return self._embed_all(texts, batch_size)
-        out = np.zeros((len(texts), EMBED_DIM), dtype=np.float32)
+            both = self._embed_all(texts, batch_size)
+            return both[:, 0], both[:, 1]
+        out = np.zeros((len(texts), 2, EMBED_DIM), dtype=np.float32)
         todo: dict[str, list[int]] = {}
         with self._memo_lock:
             for i, t in enumerate(texts):
@@ -213,10 +235,10 @@ class MiniLMEmbedder:
                     self._memo[t] = vec.copy()
                 while len(self._memo) > REMEMBER:
                     self._memo.popitem(last=False)
-        return out
+        return out[:, 0], out[:, 1]
 
     def _embed_all(self, texts: Sequence[str], batch_size: int | None = None) -> np.ndarray:
-        """Vectors of every text, computed (no memo).
+        """``(n, 2, 384)``: sentence and layer-4 vectors of every text, computed (no memo).
 
         Texts are sorted by length and run in small batches, so padding (wasted work)
         stays small: with 64 mixed tweets in one batch every tweet is padded to the
@@ -224,7 +246,7 @@ class MiniLMEmbedder:
         quantised model runs one text per call (its vectors must not depend on the batch).
         """
         n = len(texts)
-        out = np.zeros((n, EMBED_DIM), dtype=np.float32)
+        out = np.zeros((n, 2, EMBED_DIM), dtype=np.float32)
         if n == 0:
             return out
         order = sorted(range(n), key=lambda i: len(texts[i]))
@@ -248,8 +270,30 @@ class MiniLMEmbedder:
         feed = {"input_ids": ids, "attention_mask": mask}
         if "token_type_ids" in self._inputs:
             feed["token_type_ids"] = np.zeros_like(ids)
-        hidden = self.session.run(None, feed)[0]
+        hidden, layer = self.session.run(["last_hidden_state", LAYER_OUTPUT], feed)
         m = mask[:, :, None].astype(np.float32)
-        pooled = (hidden * m).sum(axis=1) / np.clip(m.sum(axis=1), 1e-9, None)
-        norms = np.linalg.norm(pooled, axis=1, keepdims=True)
-        return pooled / np.clip(norms, 1e-12, None)
+        out = []
+        for h in (hidden, layer):
+            pooled = (h * m).sum(axis=1) / np.clip(m.sum(axis=1), 1e-9, None)
+            out.append(pooled / np.clip(np.linalg.norm(pooled, axis=1, keepdims=True), 1e-12, None))
+        return np.stack(out, axis=1)
+
+
+def with_layer_output(model: Path) -> bytes:
+    """The ONNX model at ``model`` with :data:`LAYER_OUTPUT` added as a graph output.
+
+    Done in memory when a session starts (a fraction of a second), so the derived int8 file
+    and its cache name stay as they were. Naming an inner tensor as an output does not change
+    the last layer: the sentence vectors are bit-identical with and without it (checked on
+    200 tweets, and by ``tests/scoring/test_embed_layers.py``).
+    """
+    import onnx
+
+    proto = onnx.load(str(model))
+    if LAYER_OUTPUT not in {o for n in proto.graph.node for o in n.output}:
+        raise EmbedderError(f"{model} has no tensor {LAYER_OUTPUT!r}: not the pinned MiniLM export")
+    if LAYER_OUTPUT not in {o.name for o in proto.graph.output}:
+        proto.graph.output.append(
+            onnx.helper.make_tensor_value_info(LAYER_OUTPUT, onnx.TensorProto.FLOAT, None)
+        )
+    return proto.SerializeToString()

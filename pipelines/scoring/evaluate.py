@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 
 from pipelines.scoring import datasets as ds
-from pipelines.scoring.heads import prototype_threat
+from pipelines.scoring.heads import SENTIMENT_BLOCKS, prototype_threat
 from pipelines.scoring.train import _crisis_split, macro_f1, macro_recall
 
 ANCHORS = {
@@ -49,7 +49,7 @@ def evaluate(scorer: Any, data_dir: Path, featurise: Any) -> dict[str, Any]:
     res["tweeteval_offensive_val_macro_f1"] = 100 * macro_f1(off.labels, decide("offensive", f))
 
     sent = ds.tweeteval_sentiment(data_dir, "heldout")
-    f = featurise(sent)
+    f = featurise(sent, SENTIMENT_BLOCKS)
     res["tweeteval_sentiment_val_heldout_half_macro_recall"] = 100 * macro_recall(
         sent.labels, scorer.sentiment_label(f)
     )

@@ -129,10 +129,11 @@ def sentiment_figures(scorer: Any, data_dir: Path, featurise: Any) -> dict[str, 
     Also the head without the card's class biases and VADER alone, on the same rows.
     """
     from pipelines.scoring.evaluate import _vader_label
+    from pipelines.scoring.heads import SENTIMENT_BLOCKS
     from pipelines.scoring.train import macro_recall
 
     rows = ds.tweeteval_sentiment(data_dir, "heldout")
-    f = featurise(rows)
+    f = featurise(rows, SENTIMENT_BLOCKS)
     y = rows.labels
     pred = scorer.sentiment_label(f)
     rng = np.random.default_rng(13)

@@ -24,8 +24,12 @@ from typing import Any
 import numpy as np
 
 HEADS_DIR = Path(__file__).parent / "heads"
-FEATURE_BLOCKS = ("emb", "vader", "profanity")
-"""Feature blocks in concatenation order; a head uses a subset."""
+FEATURE_BLOCKS = ("emb", "vader", "profanity", "layer4")
+"""Feature blocks in concatenation order; a head uses a subset (``layer4``, MiniLM's
+mean-pooled layer-4 output, only the sentiment head)."""
+SENTIMENT_BLOCKS = frozenset(FEATURE_BLOCKS)
+"""What training and evaluation compute for sentiment rows (``layer4`` is not cached on disk:
+it is computed for the ~2,000 sentiment rows only)."""
 
 
 def _sigmoid(z: np.ndarray) -> np.ndarray:

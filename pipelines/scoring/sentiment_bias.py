@@ -44,8 +44,10 @@ def choose_bias(oof: np.ndarray, y: np.ndarray) -> tuple[list[float], float]:
 
 def fit_sentiment_bias(hs: HeadSet, data_dir: Any, featurise: Any) -> dict[str, Any]:
     """Choose the biases by CV on the training half; store them in ``hs.card["sentiment"]``."""
+    from pipelines.scoring.heads import SENTIMENT_BLOCKS
+
     rows = ds.tweeteval_sentiment(data_dir, "train")
-    feats, y = featurise(rows), rows.labels
+    feats, y = featurise(rows, SENTIMENT_BLOCKS), rows.labels
     chosen = hs.card["training"]["sentiment"]["chosen"]
     blocks, c = tuple(chosen["blocks"]), float(chosen["C"])
     folds = _folds(y, 5, SEED)

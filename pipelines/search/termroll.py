@@ -1,17 +1,22 @@
-"""A rollup of term counts per time cell x source x language, kept beside the index.
+"""A rollup of term counts per time cell x source x language (x place), kept beside the index.
 
 Why: exact top terms cost one read of every selected post's ~12 terms, which grows with
 the selection (1M posts, everything selected: 245 ms CPU; 6.6M: 1.4 s, ``docs/search.md``).
-The dashboard's default views select whole hours x sources x languages and nothing else;
-for those the answer is a sum of precomputed counts. This module keeps those counts and
-answers from them, and says ``None`` for every other selection (the exact aggregation of
-:func:`pipelines.search.aggregate.top_values` answers those).
+The dashboard's default views select whole hours x sources x languages and nothing else,
+or one named place; for those the answer is a sum of precomputed counts. This module keeps
+those counts and answers from them, and says ``None`` for every other selection (the exact
+aggregation of :func:`pipelines.search.aggregate.top_values` answers those).
 
 **What is stored** (SQLite, ``search-index/vigil-terms.sqlite``): for each cell
 ``(level, start, source, lang)`` the number of posts carrying each term, as two packed
 arrays (term ids ascending, counts). Levels are cells of 1, 24 and 384 hours aligned on
-the epoch (level 0: posts without a time), so a range of whole hours is covered by at most
-~23 + 15 + n + 15 + 23 cells per source x language instead of one per hour (:func:`cover`).
+the epoch, one cell of the whole span (:data:`SPAN`, so "everything" reads one cell per
+source x language) and one for posts without a time (:data:`NO_TIME`), so a range of whole
+hours is covered by at most ~23 + 15 + n + 15 + 23 cells per source x language instead of
+one per hour (:func:`cover`). A post naming places counts again, once per distinct place,
+in cells whose ``source`` column is ``MARK place MARK source`` (:func:`_source_key`): a
+selection of one place reads those (a post naming two places counts in both, so only a
+selection of *one* place is a sum of cells).
 
 **Why it stays exact.** Every count comes from one function, :func:`contributions`: an
 exact aggregation of the *index* (source -> lang -> hour -> terms, uncut; an aggregation
@@ -47,6 +52,13 @@ LEVELS = (384, 24, 1)
 """Cell sizes in hours, largest first (16 days, a day, an hour)."""
 NO_TIME = 0
 """The level of the one cell per source x language for posts without a time."""
+SPAN = -1
+"""The level of the one cell per source x language holding every timed post (start 0): a
+selection of all time reads a handful of cells (issue 13: 1M posts, everything selected,
+41 ms CPU summing the 16-day and end cells before it)."""
+ROLLUP_VERSION = 3
+"""Bumped when what is stored changes (2: the :data:`SPAN` level, 3: place cells); a rollup of another
+version counts as out of step (readers aggregate, the indexer rebuilds it)."""
 CHUNK = 1_000
 """Posts per :func:`contributions` request (bounds its buckets under Tantivy's 65,000)."""
 TERMS_CAP = 60_000
@@ -72,7 +84,7 @@ def index_opstamp(index_dir: Path) -> int | None:
         return None
 
 
-def _agg(with_time: bool) -> dict:
+def _agg(with_time: bool, by_place: bool = False) -> dict:
     terms = {"terms": {"field": "terms", "size": TERMS_CAP, "segment_size": TERMS_CAP}}
     inner = (
         {
@@ -85,7 +97,10 @@ def _agg(with_time: bool) -> dict:
         else {"t": terms}
     )
     lang = {"terms": {"field": "lang", "size": 1000, "missing": ""}, "aggs": inner}
-    return {"s": {"terms": {"field": "source", "size": 1000, "missing": ""}, "aggs": {"l": lang}}}
+    source = {"s": {"terms": {"field": "source", "size": 1000, "missing": ""}, "aggs": {"l": lang}}}
+    if not by_place:
+        return source
+    return {"p": {"terms": {"field": "places", "size": TERMS_CAP, "segment_size": TERMS_CAP}, "aggs": source}}
 
 
 def _terms(bucket: dict) -> dict[str, int]:
@@ -96,22 +111,53 @@ def _terms(bucket: dict) -> dict[str, int]:
 
 
 def contributions(searcher: tantivy.Searcher, schema: tantivy.Schema, ids: list[str]) -> Counts:
-    """Posts per term per cell among the indexed posts with these ids (exact, from the index)."""
+    """Posts per term per cell among the indexed posts with these ids (exact, from the index):
+    the plain cells, and the same per named place (:func:`place_key`)."""
     out: Counts = {}
     for i in range(0, len(ids), CHUNK):
-        these = Query.term_set_query(schema, "id", ids[i : i + CHUNK])
-        timed = Query.boolean_query([(Occur.Must, these), (Occur.Must, Query.exists_query("ts"))])
-        untimed = Query.boolean_query([(Occur.Must, these), (Occur.MustNot, Query.exists_query("ts"))])
-        for query, with_time in ((timed, True), (untimed, False)):
-            for s in searcher.aggregate(query, _agg(with_time))["s"]["buckets"]:
-                for lang in s["l"]["buckets"]:
-                    src, lg = str(s["key"]), str(lang["key"])
-                    if not with_time:
-                        _add(out, (None, src, lg), _terms(lang))
-                        continue
-                    for h in lang["h"]["buckets"]:
-                        _add(out, (int(h["key"]) // 3_600_000, src, lg), _terms(h))
+        for query, with_time in _timed_and_untimed(schema, ids[i : i + CHUNK]):
+            _collect(out, searcher.aggregate(query, _agg(with_time))["s"]["buckets"], with_time, None)
+    step = CHUNK // PLACE_SHARE
+    for i in range(0, len(ids), step):
+        for query, with_time in _timed_and_untimed(schema, ids[i : i + step], Query.exists_query("places")):
+            for p in searcher.aggregate(query, _agg(with_time, by_place=True))["p"]["buckets"]:
+                _collect(out, p["s"]["buckets"], with_time, str(p["key"]))
     return out
+
+
+def _timed_and_untimed(schema: tantivy.Schema, ids: list[str], *also: Query) -> list[tuple[Query, bool]]:
+    these = [(Occur.Must, Query.term_set_query(schema, "id", ids))] + [(Occur.Must, q) for q in also]
+    has_ts = Query.exists_query("ts")
+    return [
+        (Query.boolean_query([*these, (Occur.Must, has_ts)]), True),
+        (Query.boolean_query([*these, (Occur.MustNot, has_ts)]), False),
+    ]
+
+
+def _collect(out: Counts, sources: list[dict], with_time: bool, place: str | None) -> None:
+    for s in sources:
+        for lang in s["l"]["buckets"]:
+            src, lg = _source_key(str(s["key"]), place), str(lang["key"])
+            if not with_time:
+                _add(out, (None, src, lg), _terms(lang))
+                continue
+            for h in lang["h"]["buckets"]:
+                _add(out, (int(h["key"]) // 3_600_000, src, lg), _terms(h))
+
+
+PLACE_MARK = "\x1f"
+"""Starts (and ends) the place in a place cell's ``source`` column: ``MARK place MARK source``.
+Filters refuse control characters in names, so no selectable source or place holds it."""
+PLACE_SHARE = 4
+""":func:`contributions` asks for ``CHUNK / PLACE_SHARE`` posts at a time: a post counts once
+per place too, and the buckets must stay under Tantivy's limit."""
+
+
+def _source_key(source: str, place: str | None) -> str:
+    """The ``source`` column of a cell: the source, or for a place cell ``MARK place MARK source``."""
+    if PLACE_MARK in source or (place is not None and PLACE_MARK in place):
+        raise RollupError("a source or place name holds a control character; the rollup cannot key it")
+    return source if place is None else f"{PLACE_MARK}{place}{PLACE_MARK}{source}"
 
 
 def _add(out: Counts, cell: Cell, counts: dict[str, int], sign: int = 1) -> None:
@@ -135,7 +181,7 @@ def cells_of(cell: Cell) -> list[tuple[int, int, str, str]]:
     hour, src, lang = cell
     if hour is None:
         return [(NO_TIME, 0, src, lang)]
-    return [(size, hour - hour % size, src, lang) for size in LEVELS]
+    return [(SPAN, 0, src, lang)] + [(size, hour - hour % size, src, lang) for size in LEVELS]
 
 
 def cover(first: int, last: int) -> list[tuple[int, int]]:
@@ -171,8 +217,8 @@ class TermRollup:
 
     @property
     def opstamp(self) -> int | None:
-        row = self.db.execute("SELECT v FROM state WHERE k = 'opstamp'").fetchone()
-        return None if row is None else int(row[0])
+        """The index commit this rollup describes (``None``: none, or another version's rollup)."""
+        return _stored_opstamp(self.db)
 
     def _ids(self, terms: Iterable[str]) -> None:
         new = [t for t in set(terms) if t not in self.vocab]
@@ -190,6 +236,7 @@ class TermRollup:
 
     def _set_opstamp(self, opstamp: int) -> None:
         self.db.execute("INSERT OR REPLACE INTO state (k, v) VALUES ('opstamp', ?)", (int(opstamp),))
+        self.db.execute("INSERT OR REPLACE INTO state (k, v) VALUES ('version', ?)", (ROLLUP_VERSION,))
 
     def apply(self, delta: Counts, opstamp: int) -> None:
         """Add ``delta`` (a batch's new minus old contributions) and record ``opstamp``, atomically."""
@@ -257,9 +304,11 @@ class TermRollup:
 
     def add(self, docs: Iterable[dict]) -> None:
         """Count index documents (:func:`pipelines.search.schema.to_dict`) added since :meth:`begin`."""
-        for cell, terms in map(post_cell, docs):
+        for cells, terms in map(post_cells, docs):
             self._ids(terms)
-            self._acc.add(cell, [self.vocab[t] for t in terms], None)
+            ids = [self.vocab[t] for t in terms]
+            for cell in cells:
+                self._acc.add(cell, ids, None)
 
     def finish(self, opstamp: int) -> None:
         """Write what :meth:`add` counted and record ``opstamp``, in one transaction."""
@@ -284,26 +333,39 @@ class TermRollup:
         self.db.close()
 
 
+def _stored_opstamp(db: sqlite3.Connection) -> int | None:
+    """The opstamp a rollup records, ``None`` when absent or of another :data:`ROLLUP_VERSION`."""
+    state = dict(db.execute("SELECT k, v FROM state WHERE k IN ('opstamp', 'version')"))
+    if state.get("version") != ROLLUP_VERSION or state.get("opstamp") is None:
+        return None
+    return int(state["opstamp"])
+
+
 def _chunks(items: list[str], n: int) -> Iterable[list[str]]:
     for i in range(0, len(items), n):
         yield items[i : i + n]
 
 
-def post_cell(doc: dict) -> tuple[Cell, set[str]]:
-    """The hour cell and distinct terms of one index document (``to_dict``'s output): the
-    same values the index aggregates (``missing`` source or language is "")."""
+def post_cells(doc: dict) -> tuple[list[Cell], set[str]]:
+    """The hour cells (the plain one, then one per named place) and distinct terms of one
+    index document (``to_dict``'s output): the same values the index aggregates (``missing``
+    source or language is "")."""
     ts = doc.get("ts")
     hour = math.floor(ts.timestamp()) // 3600 if isinstance(ts, datetime) else None
-    return (hour, (doc.get("source") or [""])[0], (doc.get("lang") or [""])[0]), set(doc.get("terms") or ())
+    src, lang = (doc.get("source") or [""])[0], (doc.get("lang") or [""])[0]
+    cells: list[Cell] = [(hour, _source_key(src, None), lang)]
+    cells += [(hour, _source_key(src, p), lang) for p in dict.fromkeys(doc.get("places") or ())]
+    return cells, set(doc.get("terms") or ())
 
 
 def post_contributions(docs: Iterable[dict]) -> Counts:
     """Posts per term per cell among these index documents."""
     out: Counts = {}
-    for cell, terms in map(post_cell, docs):
-        target = out.setdefault(cell, {})
-        for t in terms:
-            target[t] = target.get(t, 0) + 1
+    for cells, terms in map(post_cells, docs):
+        for cell in cells:
+            target = out.setdefault(cell, {})
+            for t in terms:
+                target[t] = target.get(t, 0) + 1
     return out
 
 
@@ -340,7 +402,7 @@ class _Accumulator:
         hour_cells = sorted(self.cell_ids.items(), key=lambda kv: kv[1])
         terms = self.done_keys & 0xFFFFFFFF
         cell_of = self.done_keys >> 32
-        for level in (*LEVELS, NO_TIME):
+        for level in (SPAN, *LEVELS, NO_TIME):
             parents: dict[tuple[int, int, str, str], int] = {}
             parent_of = np.full(max(1, len(hour_cells)), -1, np.int64)
             for cell, idx in hour_cells:
@@ -373,9 +435,13 @@ def ids_by_time(searcher: tantivy.Searcher) -> list[str]:
 
 
 def eligible(filters: Filters) -> bool:
-    """A selection of whole hours x sources x languages and nothing else."""
+    """A selection of whole hours x sources x languages (x one named place) and nothing else."""
     plain = Filters.make(
-        since=filters.since, until=filters.until, sources=filters.sources, langs=filters.langs
+        since=filters.since,
+        until=filters.until,
+        sources=filters.sources,
+        langs=filters.langs,
+        places=filters.places[:1],
     )
     return filters == plain and all(
         t is None or (t.minute, t.second, t.microsecond) == (0, 0, 0) for t in (filters.since, filters.until)
@@ -401,8 +467,8 @@ def top_terms(index_dir: Path, filters: Filters, size: int) -> list[tuple[str, i
         return None
     try:
         db.execute("BEGIN")  # one snapshot: the opstamp and the cells agree
-        row = db.execute("SELECT v FROM state WHERE k = 'opstamp'").fetchone()
-        if row is None or before is None or int(row[0]) != before:
+        stored = _stored_opstamp(db)
+        if stored is None or before is None or stored != before:
             return None
         blobs = _cells(db, filters)
         if index_opstamp(index_dir) != before:
@@ -428,11 +494,7 @@ def top_terms(index_dir: Path, filters: Filters, size: int) -> list[tuple[str, i
 
 
 def _cells(db: sqlite3.Connection, filters: Filters) -> list[tuple[bytes, bytes]]:
-    where, args = "", []
-    for col, values in (("source", filters.sources), ("lang", filters.langs)):
-        if values:
-            where += f" AND {col} IN ({','.join('?' * len(values))})"
-            args += list(values)
+    where, args = _where(filters)
     # One index seek each (MIN and MAX apart, no other condition): a filter here would read
     # every hour cell's blobs, which live in the table's rows.
     first = db.execute("SELECT MIN(start) FROM cells WHERE level=1").fetchone()[0]
@@ -444,6 +506,8 @@ def _cells(db: sqlite3.Connection, filters: Filters) -> list[tuple[bytes, bytes]
         return out
     lo = max(first, _hour(filters.since)) if filters.since else first
     hi = min(last + 1, _hour(filters.until)) if filters.until else last + 1
+    if (lo, hi) == (first, last + 1):  # every timed post: the whole-span cells
+        return out + db.execute(f"SELECT ids, counts FROM cells WHERE level={SPAN}{where}", args).fetchall()
     runs: dict[int, list[int]] = defaultdict(list)
     for size, start in cover(lo, hi):
         runs[size].append(start)
@@ -453,6 +517,22 @@ def _cells(db: sqlite3.Connection, filters: Filters) -> list[tuple[bytes, bytes]
             [size, *starts, *args],
         ).fetchall()
     return out
+
+
+def _where(filters: Filters) -> tuple[str, list[str]]:
+    """The cells' source (or place and source, :func:`_source_key`) and language condition."""
+    place = filters.places[0] if filters.places else None
+    if filters.sources:
+        keys = [_source_key(s, place) for s in filters.sources]
+        where, args = f" AND source IN ({','.join('?' * len(keys))})", keys
+    elif place is not None:  # every source of that place: MARK place MARK ... sorts below MARK place " "
+        where, args = " AND source >= ? AND source < ?", [_source_key("", place), f"{PLACE_MARK}{place} "]
+    else:  # plain cells only
+        where, args = " AND substr(source, 1, 1) <> ?", [PLACE_MARK]
+    if filters.langs:
+        where += f" AND lang IN ({','.join('?' * len(filters.langs))})"
+        args += list(filters.langs)
+    return where, args
 
 
 def _names(db: sqlite3.Connection, ids: list[int]) -> dict[int, str]:

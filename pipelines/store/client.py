@@ -18,9 +18,14 @@ from pymongo.database import Database
 from pymongo.errors import PyMongoError
 
 from pipelines.store.common import StoreError
+from pipelines.store.rollup_days import DAYS_META, DAYS_VERSION
 
-SCHEMA_VERSION = 1
-"""Bumped when a collection or index changes; :meth:`Schema.ensure` records it."""
+SCHEMA_VERSION = 2
+"""Bumped when a collection or index changes; :meth:`Schema.ensure` records it.
+
+2 (issue 12): day documents of the rollups for the detector (:mod:`.rollup_days`); a
+store without rollups starts with them, an older store gets them packed by the
+detector's first read (:meth:`pipelines.store.rollups.Rollups.for_detector`)."""
 
 INDEXES: Mapping[str, Sequence[tuple[list[tuple[str, Any]], dict[str, Any]]]] = {
     "posts": [
@@ -141,6 +146,10 @@ class Schema:
                     if name not in have:
                         self.db[coll].create_index(keys, **opts)
             self.drop_obsolete_indexes()
+            if self.db.rollups.find_one({}, {"_id": 1}) is None:  # nothing to pack: days kept from now on
+                self.db.meta.update_one(
+                    {"_id": DAYS_META}, {"$setOnInsert": {"version": DAYS_VERSION}}, upsert=True
+                )
             self.db.meta.update_one(
                 {"_id": "schema"},
                 {"$set": {"version": SCHEMA_VERSION, "updated": datetime.now(UTC)}},

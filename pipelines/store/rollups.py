@@ -16,11 +16,13 @@ from pymongo import ASCENDING, DESCENDING, UpdateOne
 from pymongo.database import Database
 from pymongo.errors import BulkWriteError, PyMongoError
 
+from pipelines.store import rollup_days as RD
 from pipelines.store.client import supports_transactions
 from pipelines.store.common import Repository, StoreError, hour_floor
 
 DETECTOR_ROLLUP_KINDS = ("ingest", "score", "place", "watch")
 """The rollup kinds the detector builds series from."""
+DAYS_META, DAYS_VERSION = RD.DAYS_META, RD.DAYS_VERSION
 
 
 class Rollups(Repository):
@@ -68,6 +70,7 @@ class Rollups(Repository):
         already-applied document does not match and its upsert hits the duplicate ``_id``
         (E11000), the expected "done already".
         """
+        contrib = {**contrib, **RD.day_contributions(contrib)}
         ops = [
             UpdateOne(
                 {"_id": rid, "applied": {"$ne": token}},
@@ -113,6 +116,7 @@ class Rollups(Repository):
             )
         if ops:
             self.db.rollups.bulk_write(ops, ordered=False)
+        self.rebuild_days(("ingest",))
         return len(ops)
 
     def count_ingest(self, docs: Sequence[dict[str, Any]]) -> None:
@@ -127,13 +131,17 @@ class Rollups(Repository):
             counts[(hour_floor(d["ts"]), d["source"])] += 1
         if not counts:
             return
-        ops = [
-            UpdateOne(
-                {"_id": f"ingest|{hour.isoformat()}|{source}"},
-                {"$setOnInsert": {"kind": "ingest", "hour": hour, "source": source}, "$inc": {"n": n}},
-                upsert=True,
-            )
+        contrib = {
+            f"ingest|{hour.isoformat()}|{source}": {
+                "set": {"kind": "ingest", "hour": hour, "source": source},
+                "inc": {"n": n},
+            }
             for (hour, source), n in counts.items()
+        }
+        contrib.update(RD.day_contributions(contrib))  # the detector's day documents, same commit
+        ops = [
+            UpdateOne({"_id": rid}, {"$setOnInsert": c["set"], "$inc": c["inc"]}, upsert=True)
+            for rid, c in contrib.items()
         ]
         try:
             if len(ops) > 1 and self._supports_transactions():
@@ -153,21 +161,72 @@ class Rollups(Repository):
     def replace_score(self, docs: Sequence[dict[str, Any]]) -> int:
         """Replace all ``score``/``place`` rollups with recounted documents (workers stopped)."""
         self.db.rollups.delete_many({"kind": {"$in": ["score", "place"]}})
+        self.db.rollups.delete_many({"kind": "day", "of": {"$in": ["score", "place"]}})
         if docs:
             self.db.rollups.insert_many([dict(d) for d in docs], ordered=False)
+            days = list(RD.pack(docs).values())
+            if days:
+                self.db.rollups.insert_many(days, ordered=False)
         return len(docs)
 
     def for_detector(self, since: datetime | None = None) -> list[dict[str, Any]]:
         """Rollup documents the detector builds series from, ``hour >= since`` (all if None).
 
-        Bookkeeping fields (``applied`` tokens, ``topics``) are left out: they are the
-        bulk of a score rollup and the detector does not read them.
+        Read from the day documents (:mod:`.rollup_days`, 24x fewer documents: the read
+        is server-bound per document) and handed back as hourly documents. A store
+        written before they existed has none: the first call packs them from the
+        hourly documents (:meth:`rebuild_days`) and answers from those. Bookkeeping
+        fields (``applied`` tokens, ``topics``) are left out: the detector never reads them.
         """
-        q: dict[str, Any] = {"kind": {"$in": list(DETECTOR_ROLLUP_KINDS)}}
+        if not self.days_ready():
+            return self._hourly_for_detector(since, rebuild=True)
+        q: dict[str, Any] = {"kind": "day", "of": {"$in": list(RD.PACKED_KINDS)}}
+        if since is not None:
+            q["hour"] = {"$gte": RD.day_of(since)}
+        days = self.db.rollups.find(q, {"applied": 0}).sort("hour", ASCENDING)
+        out = sorted(RD.expand(days, since), key=_by_hour)  # the hourly read's order
+        rest = [k for k in DETECTOR_ROLLUP_KINDS if k not in RD.PACKED_KINDS]
+        if rest:
+            out += self._hourly(rest, since)
+        return out
+
+    def _hourly(self, kinds: Sequence[str], since: datetime | None) -> list[dict[str, Any]]:
+        q: dict[str, Any] = {"kind": {"$in": list(kinds)}}
         if since is not None:
             q["hour"] = {"$gte": since}
-        proj = {"applied": 0, "topics": 0}
-        return list(self.db.rollups.find(q, proj).sort("hour", ASCENDING))
+        return list(self.db.rollups.find(q, {"applied": 0, "topics": 0}).sort("hour", ASCENDING))
+
+    def _hourly_for_detector(self, since: datetime | None, *, rebuild: bool) -> list[dict[str, Any]]:
+        """The hourly documents (the previous read); with ``rebuild``, packs the day documents too."""
+        if rebuild:
+            self.rebuild_days()
+        return self._hourly(DETECTOR_ROLLUP_KINDS, since)
+
+    def days_ready(self) -> bool:
+        """True when the day documents were built or kept by this version's writers."""
+        doc = self.db.meta.find_one({"_id": DAYS_META})
+        return bool(doc and doc.get("version") == DAYS_VERSION)
+
+    def rebuild_days(self, kinds: Sequence[str] = RD.PACKED_KINDS) -> int:
+        """Repack the day documents of ``kinds`` from the hourly ones (the migration).
+
+        Exact when no writer adds to those kinds meanwhile (run with workers stopped, as
+        :meth:`replace_score`); the detector runs it once on a store written by a
+        version without day documents. Returns how many day documents were written.
+        """
+        kinds = [k for k in kinds if k in RD.PACKED_KINDS]
+        hourly = self.db.rollups.find({"kind": {"$in": kinds}}, {"applied": 0, "topics": 0})
+        days = list(RD.pack(hourly).values())
+        self.db.rollups.delete_many({"kind": "day", "of": {"$in": kinds}})
+        for i in range(0, len(days), 5000):
+            self.db.rollups.insert_many(days[i : i + 5000], ordered=False)
+        if set(kinds) == set(RD.PACKED_KINDS):
+            self.db.meta.update_one(
+                {"_id": DAYS_META},
+                {"$set": {"version": DAYS_VERSION, "built": datetime.now(UTC)}},
+                upsert=True,
+            )
+        return len(days)
 
     def newest_hour(self) -> datetime | None:
         """Newest hour of any rollup the detector reads (index ``kind, hour``)."""
@@ -179,8 +238,30 @@ class Rollups(Repository):
         return newest
 
     def insert(self, docs: Sequence[Mapping[str, Any]]) -> int:
-        """Insert ready-made rollup documents (benchmarks and repairs; each needs its ``_id``)."""
-        return self._insert_all("rollups", docs, "insert rollups")
+        """Insert ready-made hourly rollup documents (benchmarks and repairs; each needs its ``_id``).
+
+        Their day documents get the same numbers added (``$inc`` upserts); if the insert
+        fails half-way the day documents are marked stale and repacked on the next read.
+        """
+        try:
+            n = self._insert_all("rollups", docs, "insert rollups")
+        except StoreError:
+            self.db.meta.delete_one({"_id": DAYS_META})
+            raise
+        contrib = {
+            RD.hourly_id(d): {
+                "set": {k: d[k] for k in ("kind", "hour", *RD.IDENTITY) if k in d},
+                "inc": _flat({k: d[k] for k in RD.VALUES if k in d}),
+            }
+            for d in docs
+        }
+        ops = [
+            UpdateOne({"_id": did}, {"$setOnInsert": c["set"], "$inc": c["inc"]}, upsert=True)
+            for did, c in RD.day_contributions(contrib).items()
+        ]
+        if ops:
+            self.db.rollups.bulk_write(ops, ordered=False)
+        return n
 
     def newest_ingest_hour(self, now: datetime | None = None) -> datetime | None:
         """The newest hour holding posts, from the ingest rollups (never a scan of posts).
@@ -215,3 +296,18 @@ class Rollups(Repository):
         if self._txn_ok is None:
             self._txn_ok = supports_transactions(self.db.client)
         return self._txn_ok
+
+
+def _flat(doc: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
+    """``{"n": 3, "sum": {"threat": 0.5}}`` -> ``{"n": 3, "sum.threat": 0.5}`` (``$inc`` paths)."""
+    out: dict[str, Any] = {}
+    for k, v in doc.items():
+        if isinstance(v, Mapping):
+            out.update(_flat(v, f"{prefix}{k}."))
+        else:
+            out[f"{prefix}{k}"] = v
+    return out
+
+
+def _by_hour(d: Mapping[str, Any]) -> datetime:
+    return d["hour"]

@@ -156,3 +156,26 @@ def test_place_options_are_the_most_mentioned_of_the_newest_day(store: Store):
     ]
     store.db.rollups.insert_many(rollups)
     assert queries.filter_options(store).places == ("Calgary", "Sydney")
+
+
+def test_map_table_reads_only_new_or_changed_posts(store: Store, make_reader, tmp_path):
+    """The table's posts are kept by (id, indexed seq): a rerun reads nothing from MongoDB,
+    and a re-scored post (new seq, re-indexed) is read again and shown with its new score."""
+    from tests.ui.conftest import reindex
+
+    seed(store)
+    reader = make_reader()
+    n, first = mapview.located_posts(reader, Filters(), 1_000)
+    assert n == first.height > 2 and reader.posts.reads == n
+    n2, again = mapview.located_posts(reader, Filters(), 1_000)
+    assert n2 == n and again.equals(first) and reader.posts.reads == n  # nothing read again
+
+    pid = first["id"][1]
+    seq = store.feed.next_seq(1)
+    store.db.posts.update_one({"_id": pid}, {"$set": {"scores.threat": 0.987, "seq": seq}})
+    reindex(store, tmp_path / "vigil-data")
+    _, changed = mapview.located_posts(reader, Filters(), 1_000)
+    assert reader.posts.reads == n + 1  # only the changed post
+    assert changed.filter(changed["id"] == pid)["threat"].to_list() == [0.987]
+    want = [d["_id"] for d in store.db.posts.find({"_id": {"$in": list(first["id"])}}).sort("ts", -1)]
+    assert list(changed["id"]) == want

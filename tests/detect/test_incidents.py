@@ -118,6 +118,15 @@ def test_title_is_built_from_the_evidence() -> None:
     assert "#prayforbohol (300 posts)" in inc["explanation"] and "Bohol (PH)" in inc["explanation"]
 
 
+def test_title_skips_function_words_of_the_events_languages_but_the_evidence_keeps_them() -> None:
+    """Italian and Tagalog bursts lift "di", "ng", "sa": no title word, still in the explanation."""
+    a = anomaly("lang:tl|count", terms=("ng", "#Sa", "di", "14", "#prayforbohol", "lindol"), places=("Bohol",))
+    inc = I.build_incidents([a])[0]
+    assert inc["title"].startswith("Surge: #prayforbohol, lindol, Bohol — ")
+    assert "ng (300 posts)" in inc["explanation"]
+    assert [t["term"] for t in inc["terms"]][:3] == ["ng", "#Sa", "di"]
+
+
 def test_title_spanning_days_and_falling_back_to_the_slice_without_terms() -> None:
     a = anomaly("source:bbc|count", datetime(2013, 10, 15, 20, tzinfo=UTC), 10, observed=50, expected=10)
     inc = I.build_incidents([a])[0]

@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 import random
 import signal
+import sqlite3
 import subprocess
 import sys
 import time
@@ -34,7 +35,12 @@ SELECTIONS = [
     Filters.make(since=START + 25 * H, sources=["rss"], langs=["en"]),
     Filters.make(until=START + 30 * H),
     Filters.make(since=START - 1000 * H, until=START + 1000 * H),
+    Filters.make(places=["Calgary"]),
+    Filters.make(places=["Calgary Tower"]),  # a place whose name starts with another's
+    Filters.make(places=["Manila"], sources=["twitter", "rss"], since=START + 7 * H, until=START + 40 * H),
+    Filters.make(places=["Calgary"], langs=["en"], until=START + 30 * H),
 ]
+PLACES = ["Calgary", "Calgary Tower", "Manila", "Ca"]
 
 
 def _direct(store: Store, f: Filters, size: int) -> list[tuple[str, int]]:
@@ -45,6 +51,9 @@ def _direct(store: Store, f: Filters, size: int) -> list[tuple[str, int]]:
         if (f.since and ts < f.since) or (f.until and ts >= f.until):
             continue
         if (f.sources and p.get("source") not in f.sources) or (f.langs and p.get("lang") not in f.langs):
+            continue
+        named = {pl.get("name") for pl in (p.get("scores") or {}).get("places") or []}
+        if f.places and f.places[0] not in named:
             continue
         counts.update({t for t in p.get("terms") or [] if isinstance(t, str) and t})
     return sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))[:size]
@@ -64,6 +73,10 @@ def _posts(n: int, prefix: str, seed: int = 1) -> list[dict]:
     posts = make_posts(n, seed=seed, prefix=prefix)
     for p in posts[::17]:
         p.pop("lang")  # posts without a language count in their own cell
+    rnd = random.Random(seed)
+    for p in posts[::3]:  # one, two or a repeated place: a post counts once per distinct place
+        names = rnd.choices(PLACES, k=rnd.choice([1, 1, 2, 3]))
+        p.setdefault("scores", {})["places"] = [{"name": n, "lon": -114.0, "lat": 51.0} for n in names]
     return posts
 
 
@@ -82,6 +95,8 @@ def test_rollup_equals_a_direct_count_after_indexing_and_rescoring(store: Store,
         new = {"scores.threat": 0.99, "seq": first + i}
         if i % 2:
             new |= {"lang": "de", "ts": START + rnd.randint(0, 80) * H, "terms": ["rescored", "flood"]}
+        if i % 3 == 0:  # places named, changed or removed by a re-score
+            new |= {"scores.places": [{"name": n} for n in rnd.sample(PLACES, rnd.randint(0, 2))]}
         store.db.posts.update_one({"_id": pid}, {"$set": new})
     store.posts.insert(_posts(300, "b", seed=2))
     assert indexer._rollup_in_step()
@@ -98,11 +113,31 @@ def test_only_plain_selections_are_answered() -> None:
     for f in (
         Filters.make(query="flood"),
         Filters.make(threat=(0.5, 1.0)),
-        Filters.make(places=["Calgary"]),
+        Filters.make(places=["Calgary", "Manila"]),  # a post naming both would count twice
         Filters.make(since=datetime(2013, 6, 20, 8, 30, tzinfo=UTC)),
     ):
         assert not termroll.eligible(f)
     assert termroll.eligible(Filters.make(since=START, sources=["rss"], langs=["en", "fr"]))
+    assert termroll.eligible(Filters.make(places=["Calgary"], sources=["rss"]))
+
+
+def test_a_rollup_of_another_version_is_rebuilt(store: Store, tmp_path: Path) -> None:
+    store.posts.insert(_posts(300, "v"))
+    index = SearchIndex.open_or_create(index_path(tmp_path))
+    first = Indexer(store, index, batch=100)
+    first.catch_up()
+    first.close()
+    db = sqlite3.connect(termroll.rollup_path(index.path))
+    db.execute("UPDATE state SET v = v - 1 WHERE k = 'version'")  # as an older Vigil left it
+    db.commit()
+    db.close()
+    assert termroll.top_terms(index.path, Filters.make(), 5) is None  # never read as if current
+    again = Indexer(store, SearchIndex.open(index.path), batch=100)
+    assert not again._rollup_in_step()
+    again.run_once()  # nothing new: an idle pass rebuilds it
+    assert again._rollup_in_step()
+    _assert_exact(store, index)
+    again.close()
 
 
 def test_a_kill_between_the_two_commits_is_detected_and_repaired(

@@ -15,6 +15,8 @@ from pipelines.search.filters import Filters
 from pipelines.search.schema import SCHEMA, to_document
 
 VOCAB = [f"w{i:03d}" for i in range(300)]
+VOCAB[20:30] = ['a"b', "back\\slash", "#tag", "c++", "x:y", "(x)", "-neg", "AND", "[x TO y]", "tab\tx"]
+"""Common values a query parser would read otherwise: recounts quote and escape them."""
 
 
 def _posts(n: int, seed: int = 3) -> list[dict]:
@@ -82,3 +84,18 @@ def test_top_values_equal_a_direct_count(
     assert aggregate.count(searcher, q) == len(chosen)
     assert aggregate.top_values(searcher, q, "terms", size) == _direct(chosen, "terms", size)
     assert aggregate.top_values(searcher, q, "source", size) == _direct(chosen, "source", size)
+
+
+def test_exact_counts_quote_every_value_for_the_filter_request(index, monkeypatch) -> None:
+    searcher, posts = index
+
+    def no_count(*_a, **_k):
+        raise AssertionError("a value fell back to a count query: the filter request refused it")
+
+    monkeypatch.setattr(aggregate, "count", no_count)
+    for selection, chosen in (("", list(posts.values())), ("b", [p for p in posts.values() if p["source"] == "b"])):
+        q = filters_query(SCHEMA, Filters.make(sources=[selection] if selection else None))
+        want = Counter(t for p in chosen for t in p["terms"])
+        assert aggregate.exact_counts(searcher, q, "terms", VOCAB + ["absent"]) == {
+            v: want.get(v, 0) for v in VOCAB + ["absent"]
+        }

@@ -81,13 +81,26 @@ def test_explore_breakdowns_timeline_and_relevance_equal_a_recount(app_store: St
     f = at.session_state["filters"]
     docs = list(app_store.db.posts.find(f.to_mongo()))
     assert docs
+    # The breakdown is lazy: nothing of it is read or drawn while its expander is closed.
+    assert not any("term" in d.value.columns for d in at.dataframe)
+    at.session_state["explore_breakdown"] = True  # open it: the first tab, top terms
+    at.run()
     frames = [d.value for d in at.dataframe]
+    for tab in ("Sources", "Languages", "Places", "Scores"):  # then each tab draws its own table
+        at.session_state["explore_breakdown_tab"] = tab
+        at.run()
+        assert not at.exception
+        frames += [d.value for d in at.dataframe]
     terms = next(t for t in frames if "term" in t.columns)
     want_terms = Counter(t for d in docs for t in set(d.get("terms") or []))
     assert all(want_terms[t] == n for t, n in zip(terms["term"], terms["n"], strict=True))
     assert list(terms["n"]) == sorted(want_terms.values(), reverse=True)[: len(terms)]
     sources = next(t for t in frames if "source" in t.columns and "n" in t.columns)
     assert dict(zip(sources["source"], sources["n"], strict=True)) == dict(Counter(d["source"] for d in docs))
+    langs = next(t for t in frames if "lang" in t.columns and "n" in t.columns)
+    assert dict(zip(langs["lang"], langs["n"], strict=True)) == dict(
+        Counter(d["lang"] for d in docs if d.get("lang"))
+    )
     scores = next(t for t in frames if "score" in t.columns)
     threat = [d["scores"]["threat"] for d in docs if "threat" in (d.get("scores") or {})]
     row = scores.set_index("score").loc["threat"]

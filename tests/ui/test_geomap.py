@@ -64,3 +64,32 @@ def test_tile_setting():
     assert "tiles.example.org" in _get_map_string(with_tiles)
     with pytest.raises(ValueError, match="VIGIL_MAP_TILES must be an http"):
         tile_layer("file:///etc/passwd")
+
+
+def test_clusters_are_one_array_with_every_count():
+    """Clusters go into the map as one JS array (not one folium element each): every
+    cluster's position, count and radius is in it, and the layer is listed as "clusters"."""
+    from components.geomap import cluster_rows
+
+    clusters = pl.DataFrame(
+        {
+            "lat": [51.0, -33.9, 10.0],
+            "lon": [-114.1, 151.2, 0.0],
+            "n": [12_345, 7, 1],
+            "threat": [0.8, None, 0.1],
+            "sentiment": [-0.2, 0.1, None],
+        }
+    )
+    fmap = build_map(pl.DataFrame(), clusters=clusters, base=BASE)
+    fmap.render()
+    script = _get_map_string(fmap)
+    assert script.count("L.circleMarker(") == 1  # one loop, not one call per cluster
+    start = script.index("var rows = ") + len("var rows = ")
+    rows = json.JSONDecoder().raw_decode(script[start:])[0]
+    assert [r[:4] for r in rows] == [r[:4] for r in cluster_rows(clusters, "threat")]
+    assert [r[4] for r in rows] == [
+        "12,345 posts (mean threat 0.80)",
+        "7 posts (not scored)",
+        "1 posts (mean threat 0.10)",
+    ]
+    assert '"clusters"' in script  # named in the layer control

@@ -1,0 +1,181 @@
+"""Sequence novelty: how much of what a series does now its own past did not predict.
+
+Why: NAB's non-social series (machine temperatures, CPU, taxi demand, travel times) label
+*changes of behaviour*: a pattern that goes flat, a cycle that changes shape, all within
+the range the series already had. The robust point statistics (:mod:`.online`) cannot see
+them, since no single value is extreme (docs/detection.md, "Quality, measured"). Detectors
+that do well there model *sequences*: Numenta's HTM (prediction error of the next value),
+CAD OSE (Contextual Anomaly Detector, M. Smirnov, https://github.com/smirmik/CAD, run in
+NAB as ``nab/detectors/context_ose``: values quantised into a few bits, the recent window of
+those "facts" learned online as contexts, anomaly = share of the current facts the active
+contexts did not predict), ARTime (adaptive resonance over windows of quantised values:
+novelty when a window founds a new category). This module is our own implementation of
+that idea, written from those descriptions (no code copied), pure Python/numpy:
+
+1. **Symbols.** Values are quantised into bins of width 1/``bins`` of the range of the
+   warm-up points (NAB's probationary period: the first 15 % of a file; in
+   production ``context_warm_hours``). Bins are not clipped: a value beyond the warm-up
+   range gets its own new symbol, which is itself a novelty.
+2. **Facts at several resolutions** (CAD's bits): the symbol, and the symbol halved
+   ``levels - 1`` times (``s >> j``), so a move to a far bin breaks predictions at every
+   resolution and a one-bin wobble only at the finest.
+3. **Contexts of several lengths** (CAD's semi-contexts up to 7 facts long): for each
+   resolution ``j`` and order ``k = 1..orders``, the last ``k`` symbols before ``t``.
+4. **Score** at ``t``: among the (resolution, order) contexts seen at least ``min_seen``
+   times before ``t`` (those that *predict*), the share whose continuation by the current
+   symbol was never seen. 0 when no context predicts (a series too irregular to predict
+   at any order raises nothing), 1 when every predicting context is surprised.
+   Then everything at ``t`` is learned.
+
+Causal by construction: the score at ``t`` uses the values up to ``t`` and the warm-up
+length only (``tests/detect/test_context.py`` checks prefix equality). Incremental in the
+cheap sense: the memory is a pair of dictionaries built in one pass (about 40 µs a point
+for 3 resolutions x 4 orders, 44 ms for 46 days of hourly points), so the detector
+recomputes it over the history window it already reads each cycle rather than storing it;
+the warm-up is the first ``context_warm_hours`` of that window. Production uses it only when
+``VIGIL_DETECT_METHOD=robust+context`` (:data:`~pipelines.detect.defaults.CONTEXT_CONFIG`).
+
+Missing values (NaN) and gaps in time (more than 1.5 steps between two points) score 0 and
+break the sequence: no context spans them, so the point after a gap is predicted by nothing
+rather than surprising every context (a gap is neither a spike nor a drop). A constant
+series never surprises itself.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from pipelines.detect import nab
+from pipelines.detect.defaults import CONTEXT_METHODS, DetectConfig
+
+VERSION = 2
+"""Bumped when the statistic changes, so ``eval-nab --cache`` never serves stale novelty."""
+
+
+def symbols(x: np.ndarray, warm: int, bins: int) -> np.ndarray:
+    """Integer bin of each value (NaN stays NaN): bins of width range / ``bins`` from the first
+    ``warm`` values' minimum, not clipped (a value beyond that range is a new symbol).
+
+    A warm-up without spread (constant, or fewer than two finite values) gets bins of width
+    ``max(|level|, 1) / bins``, so later changes of any real size are still new symbols.
+    """
+    x = np.asarray(x, dtype=float)
+    head = x[: max(warm, 1)]
+    head = head[np.isfinite(head)]
+    if len(head) == 0:
+        lo, width = 0.0, 1.0 / bins
+    else:
+        lo, hi = float(head.min()), float(head.max())
+        width = (hi - lo) / bins
+        if not width > 0:
+            width = max(abs(lo), 1.0) / bins
+    with np.errstate(invalid="ignore", over="ignore"):
+        q = np.floor((x - lo) / width)
+    q = np.clip(np.nan_to_num(q, nan=0.0, posinf=1e15, neginf=-1e15), -1e15, 1e15)
+    return np.where(np.isfinite(x), q, np.nan)
+
+
+def novelty(
+    x: np.ndarray,
+    warm: int,
+    *,
+    bins: int = 8,
+    orders: int = 4,
+    levels: int = 3,
+    min_seen: int = 1,
+    t_s: np.ndarray | None = None,
+) -> np.ndarray:
+    """Sequence-novelty score (0..1) of every point (see the module docstring); 0 before ``warm``.
+
+    Parameters
+    ----------
+    x:
+        The series (already on the detector's scale), NaN for missing points.
+    warm:
+        Points whose range sets the bins, and that are learned but not scored.
+    bins, orders, levels, min_seen:
+        Bins over the warm-up range; longest context (in points); resolutions; how many
+        times a context must have been seen before it counts as a prediction.
+    t_s:
+        Epoch seconds of the points (optional): a gap of more than 1.5 median steps breaks
+        the sequence like a missing value.
+    """
+    x = np.asarray(x, dtype=float)
+    n = len(x)
+    out = np.zeros(n)
+    if n == 0:
+        return out
+    q = symbols(x, warm, bins)
+    shifts = [1 << j for j in range(max(levels, 1))]
+    ctx_seen: dict[tuple, int] = {}
+    pairs: set[tuple] = set()
+    hist: list[list[int]] = [[] for _ in shifts]
+    gap = np.zeros(n, dtype=bool)
+    if t_s is not None and n > 1:
+        dt = np.diff(np.asarray(t_s, dtype=np.int64))
+        gap[1:] = dt > 1.5 * float(np.median(dt))
+    for t in range(n):
+        if not np.isfinite(q[t]) or gap[t]:
+            for h in hist:
+                h.clear()
+            if not np.isfinite(q[t]):
+                continue
+        s0 = int(q[t])
+        predicting = failed = 0
+        for j, div in enumerate(shifts):
+            s = s0 // div
+            h = hist[j]
+            keys = [(j, *h[len(h) - k :]) for k in range(1, min(orders, len(h)) + 1)]
+            for key in keys:
+                if ctx_seen.get(key, 0) >= min_seen:
+                    predicting += 1
+                    if (key, s) not in pairs:
+                        failed += 1
+            for key in keys:
+                ctx_seen[key] = ctx_seen.get(key, 0) + 1
+                pairs.add((key, s))
+            h.append(s)
+            if len(h) > orders:
+                del h[0]
+        if t >= warm and predicting:
+            out[t] = failed / predicting
+    return out
+
+
+def novelty_for(t_s: np.ndarray, x: np.ndarray, step: int, config: DetectConfig) -> np.ndarray:
+    """:func:`novelty` with the detector's settings (warm-up given in time)."""
+    warm = DetectConfig.points(config.context_warm_hours, step)
+    return novelty(
+        x,
+        warm,
+        t_s=t_s,
+        bins=config.context_bins,
+        orders=config.context_orders,
+        levels=config.context_levels,
+        min_seen=config.context_min_seen,
+    )
+
+
+def with_nab_probation(config: DetectConfig, t_s: np.ndarray) -> DetectConfig:
+    """NAB's convention for a file: the warm-up is its probationary period (first 15 %, <= 750 rows).
+
+    NAB hands every detector its file's probationary length (CAD OSE learns its value range
+    and rest period from it); production uses ``context_warm_hours`` instead.
+    """
+    if config.method not in CONTEXT_METHODS or len(t_s) < 2:
+        return config
+    step = float(np.median(np.diff(np.asarray(t_s, dtype=np.int64))))
+    rows = max(1, math.floor(nab.probation_length(len(t_s))))
+    return config.with_(context_warm_hours=rows * step / 3600.0)
+
+
+def as_relative(score: np.ndarray, weight: float) -> np.ndarray:
+    """``weight x score`` as a relative score ``r`` whose severity ``r / (1 + r)`` equals it (capped at 0.999).
+
+    Lets the novelty share the robust method's finishing (cold start, surge gate, quiet
+    period, threshold) and be combined with its relative score by a maximum.
+    """
+    s = np.clip(np.nan_to_num(np.asarray(score, dtype=float) * weight, nan=0.0), 0.0, 0.999)
+    return s / (1.0 - s)
