@@ -11,8 +11,8 @@
    as a user clicking through) and measures until the page is drawn: its heading and
    marker element are there, the run is over (``stApp``'s ``data-test-script-state`` is
    ``notRunning``), no element of the previous run is left (``data-stale``), and what the
-   browser draws after the run has been drawn: Explore's timeline chart, the Map's
-   clusters or points inside the map's frame (:data:`DRAWN`). The first load of a page is
+   browser draws after the run has been drawn: every chart of Overview and Explore, the
+   Map's clusters or points inside the map's frame (:data:`DRAWN`). The first load of a page is
    reported separately (cold caches: a fresh server); later loads hit the 30 s query
    cache unless it expired meanwhile, as for a user clicking around. The time at which
    the marker alone appeared (the end point before issue 13's review) is printed too.
@@ -50,9 +50,13 @@ PAGES = {  # sidebar title -> (test id | text) drawn when the page is complete
     "Anomalies": ("id", "stMarkdownContainer"),
     "Sources": ("id", "stDataFrame"),
 }
+_CHARTS_DRAWN = (
+    "(() => { const c = [...document.querySelectorAll('[data-testid=stVegaLiteChart]')];"
+    " return c.every((e) => e.querySelector('canvas, svg')); })()"
+)
 DRAWN = {  # sidebar title -> JS true once what the browser draws after the run is there
-    "Explore": "document.querySelectorAll('[data-testid=stVegaLiteChart] canvas, "
-    "[data-testid=stVegaLiteChart] svg').length > 0",
+    "Overview": _CHARTS_DRAWN,  # every chart (the run is over, so all are mounted): Vega draws after it
+    "Explore": _CHARTS_DRAWN,
     "Map": "(() => { const f = document.querySelector('iframe[title=\"streamlit_folium.st_folium\"]');"
     " const d = f && f.contentDocument; return !!d && d.querySelectorAll("
     "'.leaflet-interactive, .leaflet-marker-icon').length > 0; })()",
@@ -144,11 +148,6 @@ def page_queries(reader: Any) -> dict[str, list[tuple[str, Any]]]:
             ("timeline 7 d", lambda: Q.timeline(reader, f).hourly.height),
             ("count 7 d", lambda: Q.count_matching(reader, f)),
             ("posts page 1", lambda: Q.posts_page(reader, f).height),
-            ("top terms 7 d (term rollup)", lambda: Q.top_terms(reader, f).height),
-            (
-                "breakdowns source, lang, places 7 d",
-                lambda: sum(Q.breakdown(reader, f, b).height for b in ("source", "lang", "places")),
-            ),
         ],
         "Map": [
             *sidebar,
@@ -166,6 +165,12 @@ def page_queries(reader: Any) -> dict[str, list[tuple[str, Any]]]:
                     (f"keyword page 1 {q!r}", partial(_page_rows, reader, f.replace(query=q))),
                 )
             ],
+            # The breakdown's tabs run only while its expander is open (one tab at a time).
+            ("breakdown opened: top terms 7 d (term rollup)", lambda: Q.top_terms(reader, f).height),
+            (
+                "breakdown tabs: source, lang, places 7 d",
+                lambda: sum(Q.breakdown(reader, f, b).height for b in ("source", "lang", "places")),
+            ),
             ("page 10, 7 d", lambda: Q.posts_page(reader, f, 9).height),
             ("threat >= 0.5, 7 d", lambda: Q.count_matching(reader, f.replace(threat=(0.5, 1.0)))),
             ("breakdown: sources, 7 d", lambda: Q.breakdown(reader, f, "source").height),

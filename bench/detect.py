@@ -42,7 +42,12 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 os.environ.setdefault("NUMBA_CACHE_DIR", str(REPO / ".cache" / "numba"))
 
-from pipelines.detect.defaults import PROPHET_CONFIG, ROBUST_METHODS, DetectConfig  # noqa: E402
+from pipelines.detect.defaults import (  # noqa: E402
+    PRODUCTION_CONFIGS,
+    PROPHET_CONFIG,
+    ROBUST_METHODS,
+    DetectConfig,
+)
 from pipelines.detect.detector import Caches, find_anomalies, score_series  # noqa: E402
 from pipelines.detect.matrix_profile import warm_up  # noqa: E402
 from pipelines.detect.service import DetectorService  # noqa: E402
@@ -202,14 +207,21 @@ def main() -> None:
     parser.add_argument("--series", default="100,1000", help="comma list: hourly series per full cycle")
     parser.add_argument("--days", type=int, default=28, help="days of hourly rollups per series")
     parser.add_argument(
-        "--method", default="robust", help="robust (production) or combined (Prophet + STUMPY)"
+        "--method",
+        default="robust",
+        help="robust (production), robust+context or combined (Prophet + STUMPY)",
     )
     parser.add_argument("--pass-only", action="store_true", help="only the first full cycle of each size")
     parser.add_argument(
         "--no-store", action="store_true", help="only the detector's scoring, no store (fast)"
     )
     args = parser.parse_args()
-    config = DetectConfig() if args.method in ROBUST_METHODS else PROPHET_CONFIG.with_(method=args.method)
+    if args.method in PRODUCTION_CONFIGS:  # robust, robust+context: the settings VIGIL_DETECT_METHOD gives
+        config = PRODUCTION_CONFIGS[args.method]
+    elif args.method in ROBUST_METHODS:
+        config = DetectConfig(method=args.method)
+    else:
+        config = PROPHET_CONFIG.with_(method=args.method)
     if config.method in ("stumpy", "combined", "ensemble"):
         started = time.perf_counter()
         warm_up()

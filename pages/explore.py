@@ -6,44 +6,14 @@ Every figure comes from the search index and is exact (see ``components/data.py`
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any
 
-import polars as pl
 import streamlit as st
 
 from components import auth, charts, data
+from components.breakdown import BREAKDOWN_TABS, render_breakdown
 from components.filters import render_active, render_sidebar
 from components.tables import render_post_detail, render_selectable_posts
 from pipelines.read.queries import MAX_PAGES, PAGE_SIZE
-from pipelines.search.filters import Filters
-
-BREAKDOWN_TABS = {
-    "Top terms": "terms",
-    "Sources": "source",
-    "Languages": "lang",
-    "Places": "places",
-    "Scores": "scores",
-}
-
-
-def render_breakdown(tab: Any, name: str, filters: Filters) -> None:
-    """One tab of the breakdown: top terms, posts per source / language / place, or the scores."""
-    kind = BREAKDOWN_TABS[name]
-    if kind == "terms":
-        tab.dataframe(data.top_terms(filters, 20), hide_index=True)
-    elif kind != "scores":
-        tab.dataframe(data.breakdown(filters, kind, 20), hide_index=True)
-    else:
-        tab.dataframe(data.score_summary(filters), hide_index=True)
-        score = tab.radio(
-            "Posts per range of",
-            ["threat", "hate", "toxicity", "sentiment"],
-            horizontal=True,
-            key="explore_rng",
-        )
-        ranges: pl.DataFrame = data.score_ranges(filters, score)
-        tab.dataframe(ranges, hide_index=True)
-
 
 auth.require_page("read")
 st.title("Explore")

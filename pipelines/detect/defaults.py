@@ -209,9 +209,10 @@ CONTEXT_CONFIG = DetectConfig(
 """Volume series, robust statistics + sequence novelty (``VIGIL_DETECT_METHOD=robust+context``).
 
 What ``eval-nab --lofo``'s procedure picks on all six Twitter files (in-sample, as for
-:data:`COUNT_CONFIG`): held out it scores 72.4 / 53.6 / 78.3 there (robust 69.8 / 68.3 / 75.0)
-and 56.1 standard on NAB's 37 other series (robust 32.1); not the default because its low-FP
-score on Twitter is below the issue's 60 (docs/detection.md, "Sequence novelty")."""
+:data:`COUNT_CONFIG`): held out it scores 74.3 / 60.8 / 79.5 there (robust 72.9 / 72.3 / 76.8)
+and 56.1 / 42.8 / 60.7 on NAB's 37 other series (robust 32.1 / 28.8 / 35.5); not the default
+because it costs 11.5 points of Twitter low FP for a standard gain inside the noise
+(docs/detection.md, "Sequence novelty")."""
 
 PRODUCTION_CONFIGS: dict[str, DetectConfig] = {"robust": COUNT_CONFIG, "robust+context": CONTEXT_CONFIG}
 """The methods ``VIGIL_DETECT_METHOD`` may name, with their settings."""

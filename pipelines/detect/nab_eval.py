@@ -23,7 +23,14 @@ import numpy as np
 import polars as pl
 
 from pipelines.detect import nab
-from pipelines.detect.defaults import METHODS, PROPHET_CONFIG, ROBUST_METHODS, DetectConfig
+from pipelines.detect.context import with_nab_probation
+from pipelines.detect.defaults import (
+    METHODS,
+    PRODUCTION_CONFIGS,
+    PROPHET_CONFIG,
+    ROBUST_METHODS,
+    DetectConfig,
+)
 from pipelines.detect.detector import Caches, score_series
 from pipelines.detect.series import nab_frame
 
@@ -36,10 +43,10 @@ def run_file(path: str | Path, config: DetectConfig) -> tuple[pl.DataFrame, floa
 
     warm_up()
     frame = nab_frame(str(path))
+    times = frame["time"].to_numpy()
+    config = with_nab_probation(config, times.astype("datetime64[s]").astype(np.int64))
     started = time.perf_counter()
-    scores = score_series(
-        frame["time"].to_numpy(), frame["value"].to_numpy(), config, caches=Caches(), series=Path(path).name
-    )
+    scores = score_series(times, frame["value"].to_numpy(), config, caches=Caches(), series=Path(path).name)
     return scores, time.perf_counter() - started
 
 
@@ -97,7 +104,9 @@ def evaluate(
     def base_for(m: str) -> DetectConfig:
         if config is not None:
             return config.with_(method=m)
-        return DetectConfig() if m in ROBUST_METHODS else PROPHET_CONFIG.with_(method=m)
+        if m in PRODUCTION_CONFIGS:
+            return PRODUCTION_CONFIGS[m]
+        return DetectConfig(method=m) if m in ROBUST_METHODS else PROPHET_CONFIG.with_(method=m)
 
     jobs = [(str(f), asdict(base_for(m))) for m in methods for f in files]
     workers = workers or min(len(jobs), os.cpu_count() or 1, 2)

@@ -22,6 +22,7 @@ from __future__ import annotations
 import logging
 import resource
 import time
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -148,7 +149,11 @@ class DetectorService:
     # ------------------------------------------------------------------ one cycle
 
     def run_cycle(self) -> CycleReport:
-        """Score every changed series once and store what it finds."""
+        """Score every changed series once and store what it finds.
+
+        Long because one cycle is one sequence (read, score with a writer thread storing
+        behind, state, incidents, meta) whose steps share the report and the window span.
+        """
         started = time.perf_counter()
         report = CycleReport()
         meta = self.store.meta.get("detector") or {}
@@ -176,30 +181,41 @@ class DetectorService:
         done: dict[str, datetime] = {}
         report.series = len(series)
         newest_all: datetime | None = None
-        for sid, frame in self._ordered(series):
-            frame = frame.filter(pl.col("time") + pl.duration(hours=1) <= now)
-            if frame.height < 2:
-                continue
-            newest = frame["time"][-1]
-            newest_all = newest if newest_all is None or newest > newest_all else newest_all
-            prev = _utc(state.get(str(sid)))
-            if prev is not None and prev >= newest:
-                continue
-            try:
-                found, points = self._score(sid, frame, prev)
-            except Exception as exc:  # one bad series must not stop the others
-                log.exception("detector: series %s failed", sid)
-                report.errors.append(f"{sid}: {type(exc).__name__}: {exc}")
-                continue
-            report.scored += 1
-            report.points += points
-            stored = self.store.anomalies.upsert_many([doc for _, doc in found])
-            for (window, _), (_id, inserted) in zip(found, stored, strict=True):
-                report.inserted += int(inserted)
-                report.updated += int(not inserted)
-                log.debug("anomaly %s (%s) %s", _id, "new" if inserted else "updated", window)
-                touched.append((window.start, window.end))
-            done[str(sid)] = newest
+        pending: list[tuple[SeriesId, datetime, Future[list[tuple[str, bool]]], list]] = []
+        # Scoring is the client's CPU, evidence and writes wait on the server: one writer
+        # thread stores series k (in order) while series k + 1 is scored (2 cores, issue 12).
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="detect-store") as writer:
+            for sid, frame in self._ordered(series):
+                frame = frame.filter(pl.col("time") + pl.duration(hours=1) <= now)
+                if frame.height < 2:
+                    continue
+                newest = frame["time"][-1]
+                newest_all = newest if newest_all is None or newest > newest_all else newest_all
+                prev = _utc(state.get(str(sid)))
+                if prev is not None and prev >= newest:
+                    continue
+                try:
+                    found, points = self._score(sid, frame, prev)
+                except Exception as exc:  # one bad series must not stop the others
+                    log.exception("detector: series %s failed", sid)
+                    report.errors.append(f"{sid}: {type(exc).__name__}: {exc}")
+                    continue
+                report.scored += 1
+                report.points += points
+                pending.append((sid, newest, writer.submit(self._store_found, sid, found), found))
+            for sid, newest, future, found in pending:
+                try:
+                    stored = future.result()
+                except Exception as exc:  # not marked done: rescored next cycle
+                    log.exception("detector: storing series %s failed", sid)
+                    report.errors.append(f"{sid}: {type(exc).__name__}: {exc}")
+                    continue
+                for (window, _), (_id, inserted) in zip(found, stored, strict=True):
+                    report.inserted += int(inserted)
+                    report.updated += int(not inserted)
+                    log.debug("anomaly %s (%s) %s", _id, "new" if inserted else "updated", window)
+                    touched.append((window.start, window.end))
+                done[str(sid)] = newest
         self.store.detector.set_state(done)
         if touched:
             try:
@@ -273,14 +289,31 @@ class DetectorService:
             if not sid.is_count and posts < I.MIN_MEAN_POSTS:
                 log.debug("%s: mean anomaly over %d posts < %d, not raised", sid, posts, I.MIN_MEAN_POSTS)
                 continue
-            doc = self._document(sid, w, scores)
+            doc = self._document(sid, w, scores, with_evidence=False)
             doc["posts"] = posts
             out.append((w, doc))
         return out, len(scores)
 
+    def _store_found(
+        self, sid: SeriesId, found: list[tuple[AnomalyWindow, dict[str, Any]]]
+    ) -> list[tuple[str, bool]]:
+        """Evidence for a series' windows, then one bulk upsert (the writer thread's job)."""
+        for w, doc in found:
+            doc["evidence"] = self._evidence_or_error(sid, w)
+        return self.store.anomalies.upsert_many([doc for _, doc in found])
+
     # ------------------------------------------------------------------ documents
 
-    def _document(self, sid: SeriesId, w: AnomalyWindow, scored: pl.DataFrame | None) -> dict[str, Any]:
+    def _evidence_or_error(self, sid: SeriesId, w: AnomalyWindow) -> dict[str, Any]:
+        try:
+            return self.evidence(sid, w)
+        except Exception as exc:  # an anomaly without evidence beats no anomaly
+            log.warning("evidence for %s failed: %s", sid, exc)
+            return {"posts": [], "terms": [], "places": [], "error": str(exc)[:300]}
+
+    def _document(
+        self, sid: SeriesId, w: AnomalyWindow, scored: pl.DataFrame | None, *, with_evidence: bool = True
+    ) -> dict[str, Any]:
         doc: dict[str, Any] = {
             "series": str(sid),
             "key": sid.key,
@@ -301,11 +334,8 @@ class DetectorService:
             "methods": list(w.methods),
             "detector": {"version": 1, "method": self.config.method, "threshold": self.config.threshold},
         }
-        try:
-            doc["evidence"] = self.evidence(sid, w)
-        except Exception as exc:  # an anomaly without evidence beats no anomaly
-            log.warning("evidence for %s failed: %s", sid, exc)
-            doc["evidence"] = {"posts": [], "terms": [], "places": [], "error": str(exc)[:300]}
+        if with_evidence:
+            doc["evidence"] = self._evidence_or_error(sid, w)
         if scored is not None:
             doc["context"] = context_rows(scored, w)
         return doc

@@ -252,7 +252,7 @@ class CpuScorer:
         ens = self.heads.card.get("threat_ensemble")
         if head is not None and ens and self._threat_ngram is not None and texts is not None:
             w = float(ens["weight"])
-            p = w * head.predict_proba(feats) + (1 - w) * self._threat_ngram.predict_proba(texts)
+            p = w * head.predict_proba(feats) + (1 - w) * self.threat_ngram_proba(texts)
             return Calibrator.from_json(ens.get("calibration"))(p)
         if head is not None:
             return head.score(feats)
@@ -260,6 +260,14 @@ class CpuScorer:
         if proto is None:
             return np.zeros(len(feats["emb"]))
         return prototype_threat(proto, feats["emb"])
+
+    def threat_ngram_proba(self, texts: Sequence[str]) -> np.ndarray:
+        """The n-gram half of the threat ensemble, pooled as ``train-threat`` chose (card)."""
+        assert self._threat_ngram is not None
+        pooling = self.heads.card.get("threat_ensemble", {}).get("ngram_pooling", "post")
+        if pooling == "clause-max":
+            return self._threat_ngram.predict_proba_clause_max(texts)
+        return self._threat_ngram.predict_proba(texts)
 
     def calibrated(self, name: str, feats: dict[str, np.ndarray]) -> np.ndarray:
         """A binary head's probability through its calibrator (``card["calibration"]``), if any.

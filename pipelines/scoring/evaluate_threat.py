@@ -74,7 +74,7 @@ def evaluate_threat(scorer: Any, data_dir: Path, featurise: Any, errors: int = 0
     head = scorer.heads.heads.get("threat")
     ens = card.get("threat_ensemble")
     if head is not None and ens and scorer._threat_ngram is not None:
-        ph, pn = head.predict_proba(feats), scorer._threat_ngram.predict_proba(test.texts)
+        ph, pn = head.predict_proba(feats), scorer.threat_ngram_proba(test.texts)
         for name, part in (("minilm_head_alone", ph), ("ngrams_alone", pn)):
             out[name] = round(100 * max(_f1(y, part >= t) for t in (0.5,)), 1)
         out["parts_note"] = "each part alone at 0.5 of its own (uncalibrated) probability"

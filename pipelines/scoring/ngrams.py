@@ -26,6 +26,7 @@ MAX_CHARS = 2000
 post must not cost 20 ms."""
 _URL = re.compile(r"https?://\S+|www\.\S+")
 _MENTION = re.compile(r"@\w+")
+_CLAUSE = re.compile(r"(?<=[.!?;:])\s+|\n+|\s+-\s+|\s+(?:but|and then|or else|otherwise)\s+", re.I)
 _TOKEN = re.compile(r"[^\W_]+(?:'[^\W_]+)?|[^\w\s]", re.UNICODE)
 
 
@@ -33,6 +34,16 @@ def normalise(text: str) -> str:
     """Lower case, HTML entities decoded, URLs and @mentions replaced by placeholders."""
     t = html.unescape(text[:MAX_CHARS]).lower().replace("’", "'")
     return _MENTION.sub(" @user ", _URL.sub(" url ", t))
+
+
+def clauses(text: str, min_words: int = 3) -> list[str]:
+    """The post's sentences/clauses of at least ``min_words`` words; [] when it has only one.
+
+    Why: a call to violence is often one sentence of a long rant ("... should be hung from
+    the nearest light post"); scored over the whole post, the other sentences dilute it.
+    """
+    parts = [p for p in _CLAUSE.split(text[:MAX_CHARS]) if p and len(p.split()) >= min_words]
+    return parts if len(parts) > 1 else []
 
 
 def _bucket(s: str) -> int:
@@ -87,6 +98,15 @@ class NgramModel:
 
     def predict_proba(self, texts: Sequence[str]) -> np.ndarray:
         return 1.0 / (1.0 + np.exp(-np.clip(self.logits(texts), -40, 40)))
+
+    def predict_proba_clause_max(self, texts: Sequence[str]) -> np.ndarray:
+        """The higher of the whole post's probability and its most threatening clause's."""
+        p = self.predict_proba(texts)
+        for i, t in enumerate(texts):
+            parts = clauses(t)
+            if parts:
+                p[i] = max(p[i], float(self.predict_proba(parts).max()))
+        return p
 
     def save(self, path: Path) -> None:
         np.savez_compressed(path, coef=self.coef.astype(np.float32), intercept=np.float32(self.intercept))

@@ -33,7 +33,7 @@ from pipelines.scoring import datasets as ds
 from pipelines.scoring.calibrate_heads import calibrate_heads
 from pipelines.scoring.calibration import fit_best, reliability
 from pipelines.scoring.heads import HEADS_DIR, HeadSet
-from pipelines.scoring.ngrams import fit_ngram, sparse_matrix
+from pipelines.scoring.ngrams import clauses, fit_ngram, sparse_matrix
 from pipelines.scoring.sentiment_bias import fit_sentiment_bias
 from pipelines.scoring.train import SEED, Featuriser, _folds, concat, fit_linear, seed_rows, take
 
@@ -41,10 +41,14 @@ log = logging.getLogger(__name__)
 
 FOLDS = 5
 HEAD_BLOCKS = (("emb",), ("emb", "vader", "profanity"))
-HEAD_C = (0.001, 0.002, 0.005, 0.02, 0.05)
+HEAD_C = (0.0002, 0.0005, 0.001, 0.002, 0.005, 0.02, 0.05)
 NGRAM_C = (16.0, 64.0, 256.0, 1024.0)
 WEIGHTS = (0.0, 0.25, 0.5, 0.75, 1.0)
 NGRAM_FILE = "threat_ngrams.npz"
+NGRAM_POOLING = "clause-max"
+"""``post``: the n-gram model scores the whole post; ``clause-max``: the higher of the post's
+and its most threatening clause's probability (:func:`.ngrams.clauses`). Chosen by
+:mod:`.threat_variants` (three fold draws), see ``docs/scoring.md``."""
 THRESHOLDS = np.round(np.arange(0.05, 0.951, 0.01), 2)
 
 
@@ -106,19 +110,35 @@ def _oof_head(feats, y, fs, ys, folds, blocks, c) -> np.ndarray:
     return oof
 
 
-def _oof_ngram(x, y, xs, ys, folds, c) -> np.ndarray:
+def _oof_ngram(x, y, xs, ys, folds, c, clause_x=None, clause_of=None) -> np.ndarray:
+    """Out-of-fold n-gram probabilities; with ``clause_x`` (rows of ``clause_of``'s posts),
+    each post's probability is the max of its own and its clauses' (``clause-max``)."""
     from scipy.sparse import vstack
     from sklearn.linear_model import LogisticRegression
 
     oof = np.zeros(len(y))
-    for k in range(FOLDS):
+    for k in range(int(folds.max()) + 1):
         m = folds == k
         clf = LogisticRegression(
             C=c, class_weight="balanced", max_iter=2000, solver="liblinear", random_state=13
         )
         clf.fit(vstack([x[~m], xs]), np.concatenate([y[~m], ys]))
         oof[m] = clf.predict_proba(x[m])[:, 1]
+        if clause_x is not None and clause_of is not None:
+            rows = np.flatnonzero(m[clause_of])
+            if len(rows):
+                np.maximum.at(oof, clause_of[rows], clf.predict_proba(clause_x[rows])[:, 1])
     return oof
+
+
+def _clause_matrix(texts: list[str]):
+    """Clauses of every post (:func:`.ngrams.clauses`) as n-gram rows, and each one's post."""
+    parts, owner = [], []
+    for i, t in enumerate(texts):
+        for c in clauses(t):
+            parts.append(c)
+            owner.append(i)
+    return (sparse_matrix(parts) if parts else None), np.asarray(owner, dtype=np.int64)
 
 
 def train_threat(data_dir: Path, featurise: Featuriser, heads_dir: Path = HEADS_DIR) -> dict[str, Any]:
@@ -131,7 +151,8 @@ def train_threat(data_dir: Path, featurise: Featuriser, heads_dir: Path = HEADS_
     x, xs = sparse_matrix(rows.texts), sparse_matrix(seeds.texts)
     folds = _folds(y, FOLDS, SEED)
     head_oof = {(b, c): _oof_head(feats, y, fs, ys, folds, b, c) for b in HEAD_BLOCKS for c in HEAD_C}
-    ngram_oof = {c: _oof_ngram(x, y, xs, ys, folds, c) for c in NGRAM_C}
+    xc, owner = _clause_matrix(rows.texts) if NGRAM_POOLING == "clause-max" else (None, None)
+    ngram_oof = {c: _oof_ngram(x, y, xs, ys, folds, c, xc, owner) for c in NGRAM_C}
     trials = []
     for (b, hc), ph in head_oof.items():
         for nc, pn in ngram_oof.items():
@@ -177,6 +198,7 @@ def train_threat(data_dir: Path, featurise: Featuriser, heads_dir: Path = HEADS_
         "chosen": best,
         "weight": w,
         "ngram_file": NGRAM_FILE,
+        "ngram_pooling": NGRAM_POOLING,
         "calibration": cal.to_json(),
         "calibration_cv_brier": cal_cv,
         "high_threshold": high,

@@ -11,13 +11,12 @@ figures. Training split only (``datasets.label_is_test`` rows are never read).
 from __future__ import annotations
 
 import argparse
-import re
 from collections.abc import Sequence
 
 import numpy as np
 
 from pipelines.scoring import datasets as ds
-from pipelines.scoring.ngrams import N_BUCKETS, ngram_ids
+from pipelines.scoring.ngrams import N_BUCKETS, clauses, ngram_ids
 from pipelines.scoring.threat_train import (
     HEAD_BLOCKS,
     HEAD_C,
@@ -31,18 +30,11 @@ from pipelines.scoring.train import _folds, seed_rows
 
 FOLD_SEEDS = (13, 14, 15)
 CHAR_RANGES = ((3, 5), (2, 5), (3, 6))
-_CLAUSE = re.compile(r"(?<=[.!?;:])\s+|\n+|\s+-\s+|\s+(?:but|and then|or else|otherwise)\s+", re.I)
 
 
 def _logit(q: np.ndarray) -> np.ndarray:
     q = np.clip(q, 1e-6, 1 - 1e-6)
     return np.log(q / (1 - q))
-
-
-def clauses(text: str, min_words: int = 3) -> list[str]:
-    """The post's sentences/clauses of at least ``min_words`` words (the post itself if none)."""
-    parts = [p for p in _CLAUSE.split(text) if p and len(p.split()) >= min_words]
-    return parts if len(parts) > 1 else []
 
 
 def matrix(texts: Sequence[str], char_n: tuple[int, int]):

@@ -282,3 +282,39 @@ def test_evaluate_threat_on_a_small_fixture(cpu_scorer: CpuScorer, monkeypatch: 
     assert res["high_threshold"] == high_thresholds()["threat"]
     text = format_threat(res)
     assert "8 rows, 3 threats" in text and "macro-F1" in text
+
+
+def test_clause_max_pooling_finds_the_threatening_sentence_of_a_long_post() -> None:
+    from pipelines.scoring.ngrams import clauses
+
+    assert clauses("short one") == [] and clauses("one two three. four five six!") == [
+        "one two three.",
+        "four five six!",
+    ]
+    texts = ["i will kill you", "i will hug you", "have a nice day", "lovely weather today"] * 5
+    model = fit_ngram(texts, np.array([1, 0, 0, 0] * 5), 16.0)
+    post = (
+        "The council met today about the new road and the budget for the park. "
+        "Everyone had a view on the parking. i will kill you. Then we all went home for tea."
+    )
+    whole = float(model.predict_proba([post])[0])
+    pooled = float(model.predict_proba_clause_max([post])[0])
+    assert pooled > whole and pooled == pytest.approx(float(model.predict_proba(["i will kill you."])[0]))
+    one = ["lovely weather today"]  # a single clause: pooling changes nothing
+    assert model.predict_proba_clause_max(one)[0] == pytest.approx(model.predict_proba(one)[0])
+
+
+def test_scorer_pools_the_ngram_half_as_the_card_says(cpu_scorer: CpuScorer) -> None:
+    post = ["We talked about the weather for an hour. Nice and sunny. I will find you and kill you."]
+    ens = cpu_scorer.heads.card["threat_ensemble"]
+    saved = ens.get("ngram_pooling")
+    try:
+        ens["ngram_pooling"] = "post"
+        plain = cpu_scorer.threat_ngram_proba(post)[0]
+        ens["ngram_pooling"] = "clause-max"
+        assert cpu_scorer.threat_ngram_proba(post)[0] > plain
+    finally:
+        if saved is None:
+            ens.pop("ngram_pooling", None)
+        else:
+            ens["ngram_pooling"] = saved
