@@ -393,7 +393,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     finally:
         if tmp:
             shutil.rmtree(tmp, ignore_errors=True)
-        elif not args.keep and (path / "bench-meta.json").is_file():
+        elif not (args.keep or args.read_only) and (path / "bench-meta.json").is_file():
             shutil.rmtree(path, ignore_errors=True)
 
 
