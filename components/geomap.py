@@ -3,8 +3,8 @@
 Works without internet access: folium and streamlit-folium would fetch Leaflet and its
 plugins from public CDNs and the background from OpenStreetMap's tile servers, so a
 self-hosted install without a way out (and CI) drew a blank map. Every script and style
-sheet is served by the dashboard itself from ``static/mapassets/`` (Streamlit's static
-file serving, ``/app/static/mapassets/``, see :func:`asset_base`), and the background is the
+sheet is served by the dashboard itself from ``components/mapassets/`` (registered as a
+component's files, see :func:`asset_base`), and the background is the
 bundled Natural Earth 1:110m country outlines. ``VIGIL_MAP_TILES`` adds a tile layer
 for those who have network access.
 
@@ -24,7 +24,6 @@ from urllib.parse import urlsplit
 
 import folium
 import polars as pl
-import streamlit as st
 from branca.colormap import LinearColormap
 from branca.element import MacroElement
 from folium import plugins
@@ -35,9 +34,7 @@ from streamlit.components.v1 import declare_component
 
 from pipelines.search.filters import GeoArea
 
-ASSETS = Path(__file__).resolve().parent.parent / "static" / "mapassets"
-STATIC_BASE = "../../app/static/mapassets/"
-"""The assets as seen from the map's frame (``/component/streamlit_folium.st_folium/``)."""
+ASSETS = Path(__file__).with_name("mapassets")
 ASSET_COMPONENT = "vigil_map_assets"
 THREAT_COLOURS = LinearColormap(["#2ca02c", "#ffbf00", "#d62728"], vmin=0.0, vmax=1.0, caption="threat")
 SENTIMENT_COLOURS = LinearColormap(
@@ -77,16 +74,13 @@ function (row) {
 def asset_base() -> str:
     """The URL of the map's assets as seen from the map's frame.
 
-    Served as Streamlit's static files (``server.enableStaticServing``, on in
-    ``.streamlit/config.toml``): those responses carry ``Last-Modified`` and ``ETag``, so the
-    browser keeps Leaflet, its plugins and the basemap between visits of the Map. A
-    component's files (the fallback when static serving is off, e.g. a server started from
-    another folder) carry neither, and every visit fetched and compiled all of them again.
-    Both URLs are relative to the frame (``/component/streamlit_folium.st_folium/``), so
-    they work behind any base path or proxy.
+    Served as a component's files. Streamlit's static file serving would let browsers
+    cache them between visits of the Map (its responses carry ``Last-Modified``/``ETag``,
+    a component's do not), but it serves only a top-level ``static/`` folder, which the
+    project's fixed layout does not have; the cost is the files' fetch and compile on each
+    visit (measured in ``docs/search.md``). The URL is relative to the frame
+    (``/component/streamlit_folium.st_folium/``), so it works behind any base path or proxy.
     """
-    if st.get_option("server.enableStaticServing"):
-        return STATIC_BASE
     comp = declare_component(ASSET_COMPONENT, path=str(ASSETS))
     return f"../{comp.name}/"
 

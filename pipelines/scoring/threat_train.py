@@ -45,7 +45,7 @@ HEAD_C = (0.0002, 0.0005, 0.001, 0.002, 0.005, 0.02, 0.05)
 NGRAM_C = (16.0, 64.0, 256.0, 1024.0)
 WEIGHTS = (0.0, 0.25, 0.5, 0.75, 1.0)
 NGRAM_FILE = "threat_ngrams.npz"
-NGRAM_POOLING = "post"
+NGRAM_POOLING = "clause-max"
 """``post``: the n-gram model scores the whole post; ``clause-max``: the higher of the post's
 and its most threatening clause's probability (:func:`.ngrams.clauses`). Chosen by
 :mod:`.threat_variants` (three fold draws), see ``docs/scoring.md``."""

@@ -4,7 +4,7 @@ Leaflet draws GeoJSON, not TopoJSON, and a converter library would be one more
 JavaScript file to vendor; the 110m file is small, so it is decoded once here and the
 result is committed. Run (after ``npm pack world-atlas@2.0.2`` and unpacking it)::
 
-    python -m components.make_basemap package/countries-110m.json
+    python -m components.mapassets.make_basemap package/countries-110m.json
 
 Coordinates are rounded to 2 decimals (about 1 km): far finer than the 1:110 million
 source, and it keeps the file small.
@@ -17,7 +17,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-OUT = Path(__file__).resolve().parent.parent / "static" / "mapassets" / "countries-110m.geojson"
+OUT = Path(__file__).with_name("countries-110m.geojson")
 DECIMALS = 2
 
 
