@@ -7,7 +7,8 @@ figures. This loads the shipped heads, replaces the ``sentiment`` head
 (:func:`.train._sentiment_head`: blocks and ``C`` by cross-validation inside the training
 half of TweetEval sentiment ``val``), re-chooses its class biases (:mod:`.sentiment_bias`) and
 writes ``heads.npz`` + ``card.json`` back; every other head's arrays are written unchanged.
-The held-out half is never read here.
+The held-out half is never read here. ``train-threat`` re-chooses the class biases by the same
+rule (:func:`.sentiment_bias.fit_sentiment_bias`), which gives the same biases again.
 """
 
 from __future__ import annotations
