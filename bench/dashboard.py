@@ -220,6 +220,21 @@ def query_times(reader: Any) -> list[tuple[str, str, float, str]]:
     return out
 
 
+def load_page(page: Any, title: str, marker: tuple[str, str]) -> tuple[float, float]:
+    """``(marker seen, page drawn)`` seconds after clicking ``title`` in the sidebar."""
+    t0 = time.perf_counter()
+    page.get_by_test_id("stSidebarNav").get_by_role("link", name=title).click()
+    page.get_by_role("heading", name=title).first.wait_for(timeout=120_000)
+    kind, value = marker
+    found = page.get_by_test_id(value) if kind == "id" else page.get_by_text(value)
+    found.first.wait_for(timeout=120_000)
+    seen = time.perf_counter() - t0
+    page.wait_for_function(RUN_OVER, arg=title, timeout=120_000, polling=10)
+    if title in DRAWN:
+        page.wait_for_function(DRAWN[title], timeout=120_000, polling=10)
+    return seen, time.perf_counter() - t0
+
+
 def measure(url: str, user: str, loads: int) -> dict[str, list[tuple[float, float]]]:
     """Per page, ``(marker seen, page drawn)`` seconds after the click, for ``loads + 1`` loads."""
     from playwright.sync_api import sync_playwright
@@ -233,17 +248,7 @@ def measure(url: str, user: str, loads: int) -> dict[str, list[tuple[float, floa
         _login(page, url, user)
         for _ in range(loads + 1):
             for title, marker in PAGES.items():
-                t0 = time.perf_counter()
-                page.get_by_test_id("stSidebarNav").get_by_role("link", name=title).click()
-                page.get_by_role("heading", name=title).first.wait_for(timeout=120_000)
-                kind, value = marker
-                found = page.get_by_test_id(value) if kind == "id" else page.get_by_text(value)
-                found.first.wait_for(timeout=120_000)
-                seen = time.perf_counter() - t0
-                page.wait_for_function(RUN_OVER, arg=title, timeout=120_000, polling=10)
-                if title in DRAWN:
-                    page.wait_for_function(DRAWN[title], timeout=120_000, polling=10)
-                times[title].append((seen, time.perf_counter() - t0))
+                times[title].append(load_page(page, title, marker))
         b.close()
     return times
 

@@ -23,25 +23,9 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Any
 
-from bench.dashboard import DRAWN, PAGES, PASSWORD, RUN_OVER, _login, pct
+from bench.dashboard import PAGES, PASSWORD, _login, load_page, pct
 from pipelines.store import EmbeddedServer
-
-
-def _load_page(page: Any, title: str, marker: tuple[str, str]) -> tuple[float, float]:
-    """``(marker seen, page drawn)`` seconds after clicking ``title`` in the sidebar."""
-    t0 = time.perf_counter()
-    page.get_by_test_id("stSidebarNav").get_by_role("link", name=title).click()
-    page.get_by_role("heading", name=title).first.wait_for(timeout=120_000)
-    kind, value = marker
-    found = page.get_by_test_id(value) if kind == "id" else page.get_by_text(value)
-    found.first.wait_for(timeout=120_000)
-    seen = time.perf_counter() - t0
-    page.wait_for_function(RUN_OVER, arg=title, timeout=120_000, polling=10)
-    if title in DRAWN:
-        page.wait_for_function(DRAWN[title], timeout=120_000, polling=10)
-    return seen, time.perf_counter() - t0
 
 
 def main() -> int:
@@ -110,7 +94,7 @@ def main() -> int:
                     for k in "AB" if i % 2 == 0 else "BA":
                         tabs[k].bring_to_front()
                         received[k] = [0]
-                        seen, drawn = _load_page(tabs[k], title, marker)
+                        seen, drawn = load_page(tabs[k], title, marker)
                         times[k][title].append((seen, drawn, sum(received[k]) / 1024))
             browser.close()
     finally:

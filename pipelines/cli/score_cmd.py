@@ -6,7 +6,7 @@ import json
 import signal
 import threading
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -168,6 +168,20 @@ def eval_scorer_cmd(
 # ---- threat ensemble and calibration (issue 14, threat/sentiment/calibration area)
 
 
+def _refit(train: Any, data_dir: Path | None, heads_dir: Path | None) -> dict:
+    """Run one of the refit steps (threat, sentiment) with the settings' featuriser.
+
+    They share the data/heads defaults and the featuriser, and differ only in what they fit.
+    """
+    from pipelines.scoring import datasets as ds
+    from pipelines.scoring.heads import HEADS_DIR
+
+    settings = get_settings()
+    setup_logging(settings.vigil_log_level)
+    _, feat = _featuriser(settings.vigil_score_threads)
+    return train(data_dir or ds.default_data_dir(), feat, heads_dir or HEADS_DIR)
+
+
 @app.command("train-threat")
 def train_threat_cmd(
     data_dir: Annotated[
@@ -178,14 +192,9 @@ def train_threat_cmd(
     ] = None,
 ) -> None:
     """Fit the threat ensemble (MiniLM head + n-grams), calibrate it; run after train-heads."""
-    from pipelines.scoring import datasets as ds
-    from pipelines.scoring.heads import HEADS_DIR
     from pipelines.scoring.threat_train import train_threat
 
-    settings = get_settings()
-    setup_logging(settings.vigil_log_level)
-    _, feat = _featuriser(settings.vigil_score_threads)
-    sec = train_threat(data_dir or ds.default_data_dir(), feat, heads_dir or HEADS_DIR)
+    sec = _refit(train_threat, data_dir, heads_dir)
     typer.echo(f"threat: {json.dumps(sec['chosen'])}")
     typer.echo(f"calibration {sec['calibration']['kind']}, high threshold {sec['high_threshold']}")
 
@@ -200,14 +209,9 @@ def train_sentiment_cmd(
     ] = None,
 ) -> None:
     """Refit only the sentiment head (blocks, C by CV on the training half) and its class biases."""
-    from pipelines.scoring import datasets as ds
-    from pipelines.scoring.heads import HEADS_DIR
     from pipelines.scoring.sentiment_train import train_sentiment
 
-    settings = get_settings()
-    setup_logging(settings.vigil_log_level)
-    _, feat = _featuriser(settings.vigil_score_threads)
-    sec = train_sentiment(data_dir or ds.default_data_dir(), feat, heads_dir or HEADS_DIR)
+    sec = _refit(train_sentiment, data_dir, heads_dir)
     best = sec["chosen"]
     typer.echo(
         f"sentiment: blocks {best['blocks']} C {best['C']} -> CV macro-recall "
