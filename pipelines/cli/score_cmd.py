@@ -168,6 +168,14 @@ def eval_scorer_cmd(
 # ---- threat ensemble and calibration (issue 14, threat/sentiment/calibration area)
 
 
+DataDirOption = Annotated[
+    Path | None, typer.Option(help="shared/data folder (default: ../shared/data).")
+]
+HeadsDirOption = Annotated[
+    Path | None, typer.Option(help="Heads folder to update (default: the package's heads/).")
+]
+
+
 def _refit(train: Any, data_dir: Path | None, heads_dir: Path | None) -> dict:
     """Run one of the refit steps (threat, sentiment) with the settings' featuriser.
 
@@ -184,12 +192,8 @@ def _refit(train: Any, data_dir: Path | None, heads_dir: Path | None) -> dict:
 
 @app.command("train-threat")
 def train_threat_cmd(
-    data_dir: Annotated[
-        Path | None, typer.Option(help="shared/data folder (default: ../shared/data).")
-    ] = None,
-    heads_dir: Annotated[
-        Path | None, typer.Option(help="Heads folder to update (default: the package's heads/).")
-    ] = None,
+    data_dir: DataDirOption = None,
+    heads_dir: HeadsDirOption = None,
 ) -> None:
     """Fit the threat ensemble (MiniLM head + n-grams), calibrate it; run after train-heads."""
     from pipelines.scoring.threat_train import train_threat
@@ -201,12 +205,8 @@ def train_threat_cmd(
 
 @app.command("train-sentiment")
 def train_sentiment_cmd(
-    data_dir: Annotated[
-        Path | None, typer.Option(help="shared/data folder (default: ../shared/data).")
-    ] = None,
-    heads_dir: Annotated[
-        Path | None, typer.Option(help="Heads folder to update (default: the package's heads/).")
-    ] = None,
+    data_dir: DataDirOption = None,
+    heads_dir: HeadsDirOption = None,
 ) -> None:
     """Refit only the sentiment head (blocks, C by CV on the training half) and its class biases."""
     from pipelines.scoring.sentiment_train import train_sentiment
