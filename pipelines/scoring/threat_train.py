@@ -9,7 +9,7 @@ cross-validation; the test split, :func:`pipelines.scoring.datasets.label_is_tes
 never read here):
 
 - rows: ``labels/threat_topics.csv`` (threat column) + ``labels/threat_round3.csv`` +
-  ``labels/threat_round4.csv``;
+  ``labels/threat_round4.csv`` + ``labels/threat_round5.csv``;
   the hand-written seed sentences of :mod:`.prototypes` join every training fold.
 - model A: logistic head on the MiniLM embedding (optionally + VADER + profanity);
   model B: logistic regression on hashed word 1-2-grams and char 3-5-grams
@@ -69,15 +69,18 @@ class ThreatRows:
 
 
 def threat_rows(data_dir: Path) -> ThreatRows:
-    """``threat_topics.csv`` + rounds 3 and 4, texts from ``data_dir``, fixed test split."""
+    """``threat_topics.csv`` + rounds 3, 4 and 5, texts from ``data_dir``, fixed test split."""
     base = ds.threat_topic_labels(data_dir)
-    r3 = ds.threat_round3_labels(data_dir)
-    r4 = ds.threat_round3_labels(data_dir, ds.ROUND4_FILE)
+    rounds = {
+        "round3": ds.threat_round3_labels(data_dir),
+        "round4": ds.threat_round3_labels(data_dir, ds.ROUND4_FILE),
+        "round5": ds.threat_round3_labels(data_dir, ds.ROUND5_FILE),
+    }
     return ThreatRows(
-        base.texts + r3.texts + r4.texts,
-        np.concatenate([base.threat, r3.threat, r4.threat]),
-        np.concatenate([base.test, r3.test, r4.test]),
-        ["threat_topics"] * len(base) + ["round3"] * len(r3) + ["round4"] * len(r4),
+        base.texts + [t for r in rounds.values() for t in r.texts],
+        np.concatenate([base.threat, *(r.threat for r in rounds.values())]),
+        np.concatenate([base.test, *(r.test for r in rounds.values())]),
+        ["threat_topics"] * len(base) + [name for name, r in rounds.items() for _ in range(len(r))],
     )
 
 
@@ -192,6 +195,7 @@ def train_threat(data_dir: Path, featurise: Featuriser, heads_dir: Path = HEADS_
             "positives_train": int(y.sum()),
             "from_round3": sum(o == "round3" for o in rows.origin),
             "from_round4": sum(o == "round4" for o in rows.origin),
+            "from_round5": sum(o == "round5" for o in rows.origin),
             "seed_rows": {"pos": int(ys.sum()), "neg": int((ys == 0).sum())},
         },
         "criterion": f"macro-F1 of out-of-fold predictions, {FOLDS}-fold stratified CV (seed {SEED}), labels train split",

@@ -154,6 +154,26 @@ def test_round4_labels_are_new_rows_and_pass2_refers_to_them(shared_dir: Path) -
     assert len(pass2) >= 100 and set(pass2) <= keys
 
 
+def test_round5_labels_are_new_rows_and_pass2_refers_to_them(shared_dir: Path) -> None:
+    import csv
+
+    r5 = ds.threat_round3_labels(shared_dir / "data", ds.ROUND5_FILE)
+    assert len(r5) > 600 and r5.threat.sum() > 80 and all(t.strip() for t in r5.texts)
+    keys = list(zip(r5.sources, r5.refs, strict=True))
+    assert len(set(keys)) == len(keys)
+    earlier = {(r["source"], r["ref"]) for r in ds.read_label_rows()}
+    for path in (ds.ROUND3_FILE, ds.ROUND4_FILE):
+        r = ds.threat_round3_labels(shared_dir / "data", path)
+        earlier |= set(zip(r.sources, r.refs, strict=True))
+    assert not set(keys) & earlier
+    assert not [r for s, r in keys if s.startswith("tweeteval/") and not r.startswith("train:")]
+    assert {p.split(":")[0] for p in r5.pools} == {"round5", "round5b"}
+    with (ds.LABELS_DIR / "threat_round5_pass2.csv").open(encoding="utf-8") as f:
+        pass2 = [(r["source"], r["ref"], r["threat_pass2"]) for r in csv.DictReader(f)]
+    assert len(pass2) >= 100 and {(s, r) for s, r, _ in pass2} <= set(keys)
+    assert {y for _, _, y in pass2} == {"0", "1"}
+
+
 def test_shipped_threat_ensemble_is_complete_and_calibrated(cpu_scorer: CpuScorer) -> None:
     card = cpu_scorer.heads.card
     ens = card["threat_ensemble"]
@@ -265,7 +285,7 @@ def test_evaluate_threat_on_a_small_fixture(cpu_scorer: CpuScorer, monkeypatch: 
         "the senate votes on the budget tomorrow",
     ]
     y = np.array([1, 1, 1, 0, 0, 0, 0, 0])
-    origin = ["fixture"] * 4 + ["round4"] * 4
+    origin = ["fixture"] * 4 + ["round4"] * 2 + ["round5"] * 2
     rows = threat_train.ThreatRows(texts, y, np.ones(len(y), dtype=bool), origin)
     monkeypatch.setattr(threat_train, "threat_rows", lambda data_dir: rows)
 
@@ -274,7 +294,8 @@ def test_evaluate_threat_on_a_small_fixture(cpu_scorer: CpuScorer, monkeypatch: 
 
     res = evaluate_threat(cpu_scorer, Path("/nonexistent"), featurise, errors=2)
     assert res["rows"] == 8 and res["positives"] == 3 and res["rows_round3"] == 0
-    assert res["rows_round4"] == 4 and res["round4_only"]["rows"] == 4 and res["round4_only"]["positives"] == 0
+    assert res["rows_round4"] == 2 and res["round4_only"]["rows"] == 2 and res["round4_only"]["positives"] == 0
+    assert res["rows_round5"] == 2 and res["round5_only"]["rows"] == 2 and res["round5_only"]["positives"] == 0
     assert res["earlier_rows"]["positives"] == 3
     lo, hi = res["macro_f1_ci95"]
     assert 0 <= lo <= hi <= 100
