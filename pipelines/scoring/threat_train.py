@@ -45,6 +45,8 @@ HEAD_C = (0.0002, 0.0005, 0.001, 0.002, 0.005, 0.02, 0.05)
 NGRAM_C = (16.0, 64.0, 256.0, 1024.0)
 WEIGHTS = (0.0, 0.25, 0.5, 0.75, 1.0)
 NGRAM_FILE = "threat_ngrams.npz"
+NGRAM_EXTRAS: tuple[str, ...] = ()
+"""Extra n-gram feature families (:data:`.ngrams.EXTRAS`); chosen by :mod:`.threat_variants`."""
 NGRAM_POOLING = "clause-max"
 """``post``: the n-gram model scores the whole post; ``clause-max``: the higher of the post's
 and its most threatening clause's probability (:func:`.ngrams.clauses`). Chosen by
@@ -141,7 +143,7 @@ def _clause_matrix(texts: list[str]):
         for c in clauses(t):
             parts.append(c)
             owner.append(i)
-    return (sparse_matrix(parts) if parts else None), np.asarray(owner, dtype=np.int64)
+    return (sparse_matrix(parts, extras=NGRAM_EXTRAS) if parts else None), np.asarray(owner, dtype=np.int64)
 
 
 def train_threat(data_dir: Path, featurise: Featuriser, heads_dir: Path = HEADS_DIR) -> dict[str, Any]:
@@ -151,7 +153,7 @@ def train_threat(data_dir: Path, featurise: Featuriser, heads_dir: Path = HEADS_
     y, ys = rows.y, seeds.labels
     feats = featurise(ds.LabelledTexts("threat[train]", rows.texts, y))
     fs = featurise(seeds)
-    x, xs = sparse_matrix(rows.texts), sparse_matrix(seeds.texts)
+    x, xs = sparse_matrix(rows.texts, extras=NGRAM_EXTRAS), sparse_matrix(seeds.texts, extras=NGRAM_EXTRAS)
     folds = _folds(y, FOLDS, SEED)
     head_oof = {(b, c): _oof_head(feats, y, fs, ys, folds, b, c) for b in HEAD_BLOCKS for c in HEAD_C}
     xc, owner = _clause_matrix(rows.texts) if NGRAM_POOLING == "clause-max" else (None, None)
@@ -184,7 +186,7 @@ def train_threat(data_dir: Path, featurise: Featuriser, heads_dir: Path = HEADS_
     head = fit_linear(concat(feats, fs), np.concatenate([y, ys]), blocks, best["head_C"], "threat")
     head.classes = ("no", "yes")
     head.threshold = best["threshold"]
-    ngram = fit_ngram(rows.texts + seeds.texts, np.concatenate([y, ys]), best["ngram_C"])
+    ngram = fit_ngram(rows.texts + seeds.texts, np.concatenate([y, ys]), best["ngram_C"], NGRAM_EXTRAS)
     hs = HeadSet.load(heads_dir)
     hs.heads["threat"] = head
     ngram.save(heads_dir / NGRAM_FILE)
@@ -203,6 +205,7 @@ def train_threat(data_dir: Path, featurise: Featuriser, heads_dir: Path = HEADS_
         "weight": w,
         "ngram_file": NGRAM_FILE,
         "ngram_pooling": NGRAM_POOLING,
+        "ngram_extras": list(NGRAM_EXTRAS),
         "calibration": cal.to_json(),
         "calibration_cv_brier": cal_cv,
         "high_threshold": high,

@@ -62,6 +62,31 @@ def test_ngram_model_learns_and_round_trips(tmp_path: Path) -> None:
         NgramModel.load(tmp_path / "bad.npz")
 
 
+def test_ngram_extras_add_pairs_and_negation_and_travel_with_the_weights(tmp_path: Path) -> None:
+    import zlib
+
+    def has(text: str, gram: str, extras: tuple[str, ...]) -> bool:
+        return (zlib.crc32(gram.encode()) & (N_BUCKETS - 1)) in set(ngram_ids(text, extras=extras).tolist())
+
+    text = "you gonna get dropped"
+    assert has(text, "p:you get", ("pairs",)) and has(text, "p:you dropped", ("pairs",))
+    assert not has(text, "p:you get", ()) and not has(text, "p:you gonna", ("pairs",))  # adjacent: a bigram
+    assert has("i ain't gon shoot you", "n:shoot", ("neg",)) and not has("i'm gon shoot you", "n:shoot", ("neg",))
+    assert not has("ain't a b c shoot", "n:shoot", ("neg",))  # outside the negation's 3-word scope
+    base = set(ngram_ids("i ain't gon shoot you").tolist())
+    assert base < set(ngram_ids("i ain't gon shoot you", extras=("pairs", "neg")).tolist())
+    pos = ["i will catch you outside", "pull up and catch these hands", "ima catch you lacking"] * 5
+    neg = ["the weather is lovely today", "i would never catch you", "great match last night"] * 5
+    m = fit_ngram(pos + neg, np.array([1] * 15 + [0] * 15), 10.0, ("neg",))
+    m.save(tmp_path / "m.npz")
+    m2 = NgramModel.load(tmp_path / "m.npz")
+    assert m2.extras == ("neg",)
+    assert np.allclose(m2.predict_proba(pos[:3]), m.predict_proba(pos[:3]), atol=1e-5)
+    np.savez(tmp_path / "odd.npz", coef=m.coef, intercept=np.float32(0), extras=np.asarray(["trigrams"]))
+    with pytest.raises(ValueError, match="unknown n-gram feature families"):
+        NgramModel.load(tmp_path / "odd.npz")
+
+
 def _miscalibrated(n: int = 4000, seed: int = 1) -> tuple[np.ndarray, np.ndarray]:
     """Scores whose true positive rate is score**2: over-confident by construction."""
     rng = np.random.default_rng(seed)
