@@ -71,7 +71,9 @@ def test_ngram_extras_add_pairs_and_negation_and_travel_with_the_weights(tmp_pat
     text = "you gonna get dropped"
     assert has(text, "p:you get", ("pairs",)) and has(text, "p:you dropped", ("pairs",))
     assert not has(text, "p:you get", ()) and not has(text, "p:you gonna", ("pairs",))  # adjacent: a bigram
-    assert has("i ain't gon shoot you", "n:shoot", ("neg",)) and not has("i'm gon shoot you", "n:shoot", ("neg",))
+    assert has("i ain't gon shoot you", "n:shoot", ("neg",)) and not has(
+        "i'm gon shoot you", "n:shoot", ("neg",)
+    )
     assert not has("ain't a b c shoot", "n:shoot", ("neg",))  # outside the negation's 3-word scope
     base = set(ngram_ids("i ain't gon shoot you").tolist())
     assert base < set(ngram_ids("i ain't gon shoot you", extras=("pairs", "neg")).tolist())
@@ -170,7 +172,9 @@ def test_round4_labels_are_new_rows_and_pass2_refers_to_them(shared_dir: Path) -
     assert len(r4) > 600 and r4.threat.sum() > 100 and all(t.strip() for t in r4.texts)
     keys = set(zip(r4.sources, r4.refs, strict=True))
     r3 = ds.threat_round3_labels(shared_dir / "data")
-    earlier = {(r["source"], r["ref"]) for r in ds.read_label_rows()} | set(zip(r3.sources, r3.refs, strict=True))
+    earlier = {(r["source"], r["ref"]) for r in ds.read_label_rows()} | set(
+        zip(r3.sources, r3.refs, strict=True)
+    )
     assert not keys & earlier
     # never TweetEval val/test (val calibrates hate/toxicity; test is never read)
     assert not [r for s, r in keys if s.startswith("tweeteval/") and not r.startswith("train:")]
@@ -319,8 +323,12 @@ def test_evaluate_threat_on_a_small_fixture(cpu_scorer: CpuScorer, monkeypatch: 
 
     res = evaluate_threat(cpu_scorer, Path("/nonexistent"), featurise, errors=2)
     assert res["rows"] == 8 and res["positives"] == 3 and res["rows_round3"] == 0
-    assert res["rows_round4"] == 2 and res["round4_only"]["rows"] == 2 and res["round4_only"]["positives"] == 0
-    assert res["rows_round5"] == 2 and res["round5_only"]["rows"] == 2 and res["round5_only"]["positives"] == 0
+    assert (
+        res["rows_round4"] == 2 and res["round4_only"]["rows"] == 2 and res["round4_only"]["positives"] == 0
+    )
+    assert (
+        res["rows_round5"] == 2 and res["round5_only"]["rows"] == 2 and res["round5_only"]["positives"] == 0
+    )
     assert res["earlier_rows"]["positives"] == 3
     lo, hi = res["macro_f1_ci95"]
     assert 0 <= lo <= hi <= 100
