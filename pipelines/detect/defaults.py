@@ -117,6 +117,13 @@ class DetectConfig:
         more posts than any hour of the previous ``small_beat_days`` days (a quiet place
         or source that has never been this busy: on the sample, Yolanda's 12-17 posts an
         hour on ``place:Philippines``). 0 = a small hour never passes.
+    gate_ratio:
+        Counts only: the surge gate's excess must also reach this multiple of the
+        baseline's expectation (bucket and hour each against their own); 0 = off
+        (:mod:`pipelines.detect.gates`, scale-relative forms).
+    gate_alpha:
+        Counts only: the bucket's or hour's count must also have a Poisson tail
+        probability at most this under the expectation as mean; 0 = off.
     record_kind:
         ``max``: a score is relative to the largest of the record period (above);
         ``likelihood``: to the mean + 4 standard deviations of the period's scores
@@ -169,6 +176,8 @@ class DetectConfig:
     min_excess: float = 0.0
     min_hour_excess: float = 20.0
     small_beat_days: float = 7.0
+    gate_ratio: float = 0.0
+    gate_alpha: float = 0.0
     smooth_points: int = 1
     context_bins: int = 8
     context_orders: int = 4

@@ -69,6 +69,8 @@ FINISH_FIELDS = (
     "min_excess",
     "min_hour_excess",
     "small_beat_days",
+    "gate_ratio",
+    "gate_alpha",
     "context_weight",
 )
 """Settings applied by :func:`~pipelines.detect.detector.finish_severity` (no recomputation)."""
