@@ -120,10 +120,13 @@ class DetectConfig:
     gate_ratio:
         Counts only: the surge gate's excess must also reach this multiple of the
         baseline's expectation (bucket and hour each against their own); 0 = off
-        (:mod:`pipelines.detect.gates`, scale-relative forms).
+        (:mod:`pipelines.detect.gates`, scale-relative forms). Off: the joint rule's
+        candidate set v2 (0.5 and 1 with a minimum of 10 or 20) measured no change on
+        NAB Twitter or the onsets, and chose the plain minimum.
     gate_alpha:
         Counts only: the bucket's or hour's count must also have a Poisson tail
-        probability at most this under the expectation as mean; 0 = off.
+        probability at most this under the expectation as mean; 0 = off (v2 tried
+        1e-3 and 1e-6: no change, as ``gate_ratio``).
     record_kind:
         ``max``: a score is relative to the largest of the record period (above);
         ``likelihood``: to the mean + 4 standard deviations of the period's scores

@@ -33,7 +33,11 @@ against the bucket's expectation and on the hour against the hour's:
   process; a busy series needs more excess for the same surprise).
 
 The required excess is the largest of the active terms; 0 turns a term off. Which form
-production uses is chosen by the joint rule of :mod:`pipelines.detect.joint_gate`.
+production uses is chosen by the joint rule of :mod:`pipelines.detect.joint_gate`
+(candidate set v2): the absolute 20 with both terms off. Measured, the terms change no
+figure on either corpus: every NAB Twitter alarm is already at least twice its expectation
+and far out in the Poisson tail, and the onsets' early bursts sit on an expectation near 0,
+where the absolute minimum decides (docs/detection.md, "candidate set v2").
 
 Tried and rejected (docs/detection.md): "beat the busiest hour of the last 1 or 7 days" as a
 rule for every point (misses slow-building events: 16-17/18 detected as collected at a ratio
