@@ -79,6 +79,8 @@ def label(g: Gate) -> str:
     """``m=20 b=0.5 a=0.001`` (terms that are off left out)."""
     parts = [f"m={g[0]:g}"] + ([f"b={g[1]:g}"] if g[1] else []) + ([f"a={g[2]:g}"] if g[2] else [])
     return " ".join(parts)
+
+
 PADS = (0.0, 7.0)
 COLD = (1.0, 6.0)
 NAB_TIE = 1.0
@@ -195,7 +197,9 @@ def run(nab_dir: Path, crisis_dir: Path, cache: Path | None, candidates: Sequenc
     }
     report["nab_chosen"] = dict(zip([f.name for f in files], chosen_nab, strict=True))
     # Every candidate fixed, for comparison (held out over the other settings only).
-    report["nab_fixed"] = {label(g): held_out_fixed(c, null, perfect, by_k[k], names) for k, g in enumerate(cands)}
+    report["nab_fixed"] = {
+        label(g): held_out_fixed(c, null, perfect, by_k[k], names) for k, g in enumerate(cands)
+    }
     # Held-out events.
     rows: dict[float, list[onsets.Onset]] = {p: [] for p in PADS}
     chosen_ev = []
@@ -247,7 +251,10 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--cache", type=Path, default=None)
     parser.add_argument("--json", type=Path, default=None)
     parser.add_argument(
-        "--candidates", choices=sorted(CANDIDATE_SETS), default="v1", help="the candidate set (module docstring)"
+        "--candidates",
+        choices=sorted(CANDIDATE_SETS),
+        default="v1",
+        help="the candidate set (module docstring)",
     )
     args = parser.parse_args(argv)
     report = run(args.nab_dir, args.crisislex_dir, args.cache, CANDIDATE_SETS[args.candidates])
