@@ -189,6 +189,14 @@ class DetectConfig:
     context_warm_hours: float = 168.0
     context_weight: float = 1.0
 
+    def __post_init__(self) -> None:
+        """Reject gate settings that would silently mean something else (a negative ratio, a
+        tail probability outside [0, 1))."""
+        if not self.gate_ratio >= 0:
+            raise ValueError(f"gate_ratio {self.gate_ratio!r}: must be 0 (off) or positive")
+        if not 0 <= self.gate_alpha < 1:
+            raise ValueError(f"gate_alpha {self.gate_alpha!r}: must be 0 (off) or a probability below 1")
+
     def with_(self, **changes: object) -> DetectConfig:
         """A copy with some fields changed (``ValueError`` on an unknown field)."""
         unknown = set(changes) - set(self.__dataclass_fields__)

@@ -181,3 +181,11 @@ def test_scale_relative_gate_is_causal() -> None:
     cut = 12 * 24 * 4 + 10
     prefix = det.score_series(t[:cut], v[:cut], cfg)["severity"].fill_null(0.0).to_numpy()
     assert prefix == pytest.approx(full[:cut])
+
+
+@pytest.mark.parametrize(
+    ("field", "value"), [("gate_ratio", -0.5), ("gate_alpha", 1.0), ("gate_alpha", -1e-3)]
+)
+def test_bad_gate_settings_are_refused_with_their_name(field: str, value: float) -> None:
+    with pytest.raises(ValueError, match=field):
+        DetectConfig().with_(**{field: value})
