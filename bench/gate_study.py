@@ -76,8 +76,8 @@ def terms(nab_dir: Path, cache: Path | None, threshold: float = 0.39) -> None:
         print(f"  {f.path.name:<28} {out}")
 
 
-def sample() -> None:
-    """The bundled sample's ``all|count`` (hourly), scored as production does."""
+def sample_counts() -> tuple[np.ndarray, np.ndarray]:
+    """The bundled sample's ``all|count``: hourly times (``datetime64[s]``) and posts per hour."""
     stamps = []
     for d in sorted((REPO / "data" / "sample").glob("2013_*")):
         with gzip.open(d / "tweets_labeled.csv.gz", "rt", encoding="utf-8") as fh:
@@ -87,7 +87,12 @@ def sample() -> None:
     ts = np.sort(np.array(stamps))
     h0, h1 = ts[0] // 3600, ts[-1] // 3600
     counts = np.bincount(ts // 3600 - h0, minlength=h1 - h0 + 1).astype(float)
-    t = (np.arange(h0, h1 + 1) * 3600).astype("datetime64[s]")
+    return (np.arange(h0, h1 + 1) * 3600).astype("datetime64[s]"), counts
+
+
+def sample() -> None:
+    """The bundled sample's ``all|count`` (hourly), scored as production does."""
+    t, counts = sample_counts()
     variants = {
         "production": DetectConfig(),
         "record 7 days": DetectConfig(record_days=7.0),

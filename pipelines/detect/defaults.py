@@ -95,6 +95,12 @@ class DetectConfig:
     rel_floor:
         ``robust``: the spread is at least this share of the level (a flat series does
         not make every wobble infinite).
+    level_spread:
+        ``robust``: ``iqr`` = the interquartile range of the trailing window (level, and
+        residuals from the season); ``lower`` = twice the distance from its median down to
+        its first quartile, the lower half alone (a surge in the window inflates the upper
+        quartile, not the lower one: on the sample, Bohol's busy hours two days before
+        the NSW fires). Measured in docs/detection.md; ``iqr`` in production.
     cold_start_hours:
         ``robust``/``ensemble``: scores start after this much history (``min_history_hours``
         is the Prophet methods' warm-up). The level statistics need only a few points, and
@@ -174,6 +180,7 @@ class DetectConfig:
     level_hours: float = 168.0
     season_days: float = 14.0
     rel_floor: float = 0.01
+    level_spread: Literal["iqr", "lower"] = "iqr"
     record_kind: Literal["max", "likelihood"] = "max"
     cold_start_hours: float = 1.0
     min_excess: float = 0.0
