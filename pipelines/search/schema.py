@@ -96,9 +96,10 @@ def to_dict(post: dict[str, Any]) -> dict[str, Any]:
 
     A keyword field's values are handed to Tantivy distinct and in code-point (= UTF-8 byte)
     order, the order of the field's term dictionary. Why: a ``terms`` aggregation sorts each
-    post's values to count a value once per post, and already-ordered values sort in one
-    pass (issue 13: 300,000 bench posts, every post selected, 58 -> 35 ms of CPU for the
-    aggregation; ``docs/search.md``). The values mean the same in any order.
+    post's values to count a value once per post (Tantivy's column block reader,
+    ``dedup_docid_val_pairs``), and already-ordered values sort in one pass (issue 13, ``bench/terms_order_ab.py``: 1M bench posts, every post selected, 287 ->
+    204 ms CPU p50 for the top 20 terms; ``docs/search.md``). The values mean the same in any
+    order.
     """
     scores = post.get("scores") or {}
     d: dict[str, Any] = {"id": str(post["_id"])}
