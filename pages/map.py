@@ -66,6 +66,9 @@ state = st_folium(
     height=520,
     use_container_width=True,
     returned_objects=returned,
+    # build_map's map is rendered by st_folium itself; render=True would render the whole
+    # page around it first (the same map twice, ~half of st_folium's time; same output).
+    render=False,
 )
 
 

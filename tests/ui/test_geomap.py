@@ -101,3 +101,27 @@ def test_clusters_are_one_array_with_every_count():
         "1 posts (mean threat 0.10)",
     ]
     assert '"clusters"' in script  # named in the layer control
+
+
+def test_st_folium_without_its_page_render_sends_the_same_map(monkeypatch):
+    """The Map calls ``st_folium(..., render=False)`` (the page around the map is not rendered
+    first: half of st_folium's time): the frame must get exactly what ``render=True`` sends."""
+    import re
+
+    import streamlit_folium
+
+    sent: list[dict] = []
+    monkeypatch.setattr(streamlit_folium, "_component_func", lambda **kw: sent.append(kw))
+    clusters = pl.DataFrame(
+        {"lat": [1.0, 2.0], "lon": [3.0, 4.0], "n": [5, 600], "threat": [0.1, None], "sentiment": [0.2, -0.3]}
+    )
+    for points, cl in ((_points(), None), (_points().clear(), clusters)):
+        for render in (True, False):
+            fmap = build_map(points, "threat", True, base=BASE, clusters=cl)
+            streamlit_folium.st_folium(fmap, key="m", returned_objects=["all_drawings"], render=render)
+        # folium names elements with random 32-hex ids: compare with those names masked
+        a, b = (
+            {k: re.sub("[0-9a-f]{32}", "ID", str(v)) for k, v in kw.items() if k != "on_change"}
+            for kw in sent[-2:]
+        )
+        assert a == b and "L.circleMarker" in a["script"]
