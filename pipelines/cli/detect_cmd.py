@@ -123,6 +123,13 @@ def eval_nab(
     direction: Annotated[
         str, typer.Option("--direction", help="With --lofo: comma list of up, both to choose from.")
     ] = "",
+    likelihood: Annotated[
+        str,
+        typer.Option(
+            "--likelihood",
+            help="With --lofo, context methods: comma list of anomaly-likelihood averaging hours to choose from (0 = raw novelty).",
+        ),
+    ] = "0",
 ) -> None:
     """Run the detector over NAB files and print standard / low-FP / low-FN NAB scores."""
     from pipelines.detect import nab_eval
@@ -136,7 +143,7 @@ def eval_nab(
     if profiles is None and (data_dir / "profiles.json").exists():
         profiles = data_dir / "profiles.json"
     if lofo:
-        _eval_lofo([data_dir, *(also or [])], method, transform, direction, profiles, out, cache)
+        _eval_lofo([data_dir, *(also or [])], method, transform, direction, profiles, out, cache, likelihood)
         return
     try:
         results = nab_eval.evaluate(
@@ -154,6 +161,17 @@ def eval_nab(
         typer.echo(f"results and scores.json written under {out}")
 
 
+def _hours_list(text: str, option: str) -> list[object]:
+    """A comma list of non-negative hours (``ValueError``-free: exits with a clear message)."""
+    try:
+        hours = [float(v) for v in text.split(",") if v.strip()]
+    except ValueError:
+        _fail(f"{option} {text!r}: use a comma list of hours, e.g. 0,1")
+    if not hours or any(not h >= 0 for h in hours):
+        _fail(f"{option} {text!r}: use a comma list of hours >= 0, e.g. 0,1")
+    return list(hours)
+
+
 def _eval_lofo(
     folders: list[Path],
     method: str,
@@ -162,6 +180,7 @@ def _eval_lofo(
     profiles: Path | None,
     out: Path | None,
     cache: Path | None,
+    likelihood: str = "0",
 ) -> None:
     import json
 
@@ -183,6 +202,7 @@ def _eval_lofo(
     options |= lofo.DEFAULT_GRID
     if any(m in CONTEXT_METHODS for m in methods):
         options |= lofo.CONTEXT_GRID
+        options["likelihood_avg_hours"] = _hours_list(likelihood, "--likelihood")
     if "robust+context" in methods:
         options["context_weight"] = list(lofo.CONTEXT_WEIGHTS)
     try:

@@ -136,6 +136,11 @@ class DetectConfig:
     context_weight:
         ``robust+context``: severity = max(robust severity, ``context_weight`` x novelty);
         0 = robust alone. Chosen on the training files by ``eval-nab --lofo``.
+    likelihood_avg_hours, likelihood_days:
+        ``context`` methods: when ``likelihood_avg_hours`` > 0 the novelty is replaced by
+        its anomaly likelihood (:mod:`pipelines.detect.likelihood`, Ahmad et al. 2017): its
+        mean over this many hours judged against the mean and spread of that average over
+        the past ``likelihood_days``. 0 = the raw novelty. Chosen by ``eval-nab --lofo``.
     extend_ratio:
         An anomaly window spans the triggering points and their neighbours whose
         baseline z is at least ``extend_ratio`` times the trigger's z.
@@ -176,6 +181,8 @@ class DetectConfig:
     context_min_seen: int = 3
     context_warm_hours: float = 168.0
     context_weight: float = 1.0
+    likelihood_avg_hours: float = 0.0
+    likelihood_days: float = 30.0
 
     def with_(self, **changes: object) -> DetectConfig:
         """A copy with some fields changed (``ValueError`` on an unknown field)."""

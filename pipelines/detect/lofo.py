@@ -70,6 +70,8 @@ FINISH_FIELDS = (
     "min_hour_excess",
     "small_beat_days",
     "context_weight",
+    "likelihood_avg_hours",
+    "likelihood_days",
 )
 """Settings applied by :func:`~pipelines.detect.detector.finish_severity` (no recomputation)."""
 
@@ -93,6 +95,9 @@ CONTEXT_GRID: dict[str, list[object]] = {
 }
 """Sequence-novelty settings (:mod:`pipelines.detect.context`) chosen on the training files
 when a context method is evaluated (small on purpose: each value is a pass over every file)."""
+
+LIKELIHOOD_HOURS: list[object] = [0.0]
+"""Context methods: ``likelihood_avg_hours`` to choose from (``eval-nab --likelihood``; 0 = raw novelty)."""
 
 CONTEXT_WEIGHTS: list[object] = [0.0, 0.8, 1.0]
 """``robust+context``: the novelty's weight, chosen on the training files (0 = robust alone)."""
@@ -269,7 +274,7 @@ def curves(
                 raw_cache.clear() if len(raw_cache) > 200 else None
                 raw_cache[key] = raw_for(f, cfg, cache)
             s = raw_cache[key]
-            sev, _, _ = finish_severity(s, cfg)
+            sev, _, _ = finish_severity(s, with_nab_probation(cfg, s.t_s))
             for pi, p in enumerate(names):
                 c[vi, fi, pi], null[fi, pi], perfect[fi, pi] = file_curve(s.t_s, sev, f.windows, profiles[p])
     return c, null, perfect
