@@ -130,6 +130,13 @@ def eval_nab(
             help="With --lofo, context methods: comma list of anomaly-likelihood averaging hours to choose from (0 = raw novelty).",
         ),
     ] = "0",
+    trim: Annotated[
+        str,
+        typer.Option(
+            "--trim",
+            help="With --lofo, context methods: comma list of warm-up range trims (quantile each side, 0 = min/max) to choose from.",
+        ),
+    ] = "0",
 ) -> None:
     """Run the detector over NAB files and print standard / low-FP / low-FN NAB scores."""
     from pipelines.detect import nab_eval
@@ -143,7 +150,7 @@ def eval_nab(
     if profiles is None and (data_dir / "profiles.json").exists():
         profiles = data_dir / "profiles.json"
     if lofo:
-        _eval_lofo([data_dir, *(also or [])], method, transform, direction, profiles, out, cache, likelihood)
+        _eval_lofo([data_dir, *(also or [])], method, transform, direction, profiles, out, cache, likelihood, trim)
         return
     try:
         results = nab_eval.evaluate(
@@ -161,15 +168,15 @@ def eval_nab(
         typer.echo(f"results and scores.json written under {out}")
 
 
-def _hours_list(text: str, option: str) -> list[object]:
-    """A comma list of non-negative hours (``ValueError``-free: exits with a clear message)."""
+def _number_list(text: str, option: str) -> list[object]:
+    """A comma list of non-negative numbers (exits with a clear message on anything else)."""
     try:
-        hours = [float(v) for v in text.split(",") if v.strip()]
+        values = [float(v) for v in text.split(",") if v.strip()]
     except ValueError:
-        _fail(f"{option} {text!r}: use a comma list of hours, e.g. 0,1")
-    if not hours or any(not h >= 0 for h in hours):
-        _fail(f"{option} {text!r}: use a comma list of hours >= 0, e.g. 0,1")
-    return list(hours)
+        _fail(f"{option} {text!r}: use a comma list of numbers >= 0, e.g. 0,1")
+    if not values or any(not v >= 0 for v in values):
+        _fail(f"{option} {text!r}: use a comma list of numbers >= 0, e.g. 0,1")
+    return list(values)
 
 
 def _eval_lofo(
@@ -181,6 +188,7 @@ def _eval_lofo(
     out: Path | None,
     cache: Path | None,
     likelihood: str = "0",
+    trim: str = "0",
 ) -> None:
     import json
 
@@ -202,7 +210,8 @@ def _eval_lofo(
     options |= lofo.DEFAULT_GRID
     if any(m in CONTEXT_METHODS for m in methods):
         options |= lofo.CONTEXT_GRID
-        options["likelihood_avg_hours"] = _hours_list(likelihood, "--likelihood")
+        options["likelihood_avg_hours"] = _number_list(likelihood, "--likelihood")
+        options["context_trim"] = _number_list(trim, "--trim")
     if "robust+context" in methods:
         options["context_weight"] = list(lofo.CONTEXT_WEIGHTS)
     try:

@@ -54,13 +54,25 @@ VERSION = 2
 """Bumped when the statistic changes, so ``eval-nab --cache`` never serves stale novelty."""
 
 
-def symbols(x: np.ndarray, warm: int, bins: int) -> np.ndarray:
+def symbols(x: np.ndarray, warm: int, bins: int, trim: float = 0.0) -> np.ndarray:
     """Integer bin of each value (NaN stays NaN): bins of width range / ``bins`` from the first
     ``warm`` values' minimum, not clipped (a value beyond that range is a new symbol).
 
+    ``trim`` > 0: the range is the warm-up's ``trim`` to ``1 - trim`` quantiles instead of its
+    minimum and maximum, so one spike in the warm-up does not make every later bin too
+    coarse to see anything (NAB's ``iio_us-east-1_i-a2eb1cd9_NetworkIn``: one warm-up value
+    sets the whole range and every later value falls in bin 0).
+
     A warm-up without spread (constant, or fewer than two finite values) gets bins of width
     ``max(|level|, 1) / bins``, so later changes of any real size are still new symbols.
+
+    Raises
+    ------
+    ValueError
+        ``trim`` outside [0, 0.5).
     """
+    if not 0.0 <= trim < 0.5:
+        raise ValueError(f"context trim {trim}: use a share of the warm-up in [0, 0.5)")
     x = np.asarray(x, dtype=float)
     head = x[: max(warm, 1)]
     head = head[np.isfinite(head)]
@@ -68,6 +80,8 @@ def symbols(x: np.ndarray, warm: int, bins: int) -> np.ndarray:
         lo, width = 0.0, 1.0 / bins
     else:
         lo, hi = float(head.min()), float(head.max())
+        if trim > 0:
+            lo, hi = (float(v) for v in np.quantile(head, [trim, 1.0 - trim]))
         width = (hi - lo) / bins
         if not width > 0:
             width = max(abs(lo), 1.0) / bins
@@ -86,6 +100,7 @@ def novelty(
     levels: int = 3,
     min_seen: int = 1,
     t_s: np.ndarray | None = None,
+    trim: float = 0.0,
 ) -> np.ndarray:
     """Sequence-novelty score (0..1) of every point (see the module docstring); 0 before ``warm``.
 
@@ -101,13 +116,15 @@ def novelty(
     t_s:
         Epoch seconds of the points (optional): a gap of more than 1.5 median steps breaks
         the sequence like a missing value.
+    trim:
+        Share of the warm-up left out at each end of the range the bins cover (:func:`symbols`).
     """
     x = np.asarray(x, dtype=float)
     n = len(x)
     out = np.zeros(n)
     if n == 0:
         return out
-    q = symbols(x, warm, bins)
+    q = symbols(x, warm, bins, trim)
     shifts = [1 << j for j in range(max(levels, 1))]
     ctx_seen: dict[tuple, int] = {}
     pairs: set[tuple] = set()
@@ -155,6 +172,7 @@ def novelty_for(t_s: np.ndarray, x: np.ndarray, step: int, config: DetectConfig)
         orders=config.context_orders,
         levels=config.context_levels,
         min_seen=config.context_min_seen,
+        trim=config.context_trim,
     )
 
 

@@ -136,6 +136,9 @@ class DetectConfig:
     context_weight:
         ``robust+context``: severity = max(robust severity, ``context_weight`` x novelty);
         0 = robust alone. Chosen on the training files by ``eval-nab --lofo``.
+    context_trim:
+        ``context`` methods: the bins cover the warm-up's ``context_trim`` to
+        ``1 - context_trim`` quantiles instead of its whole range (0 = minimum to maximum).
     likelihood_avg_hours, likelihood_days:
         ``context`` methods: when ``likelihood_avg_hours`` > 0 the novelty is replaced by
         its anomaly likelihood (:mod:`pipelines.detect.likelihood`, Ahmad et al. 2017): its
@@ -181,6 +184,7 @@ class DetectConfig:
     context_min_seen: int = 3
     context_warm_hours: float = 168.0
     context_weight: float = 1.0
+    context_trim: float = 0.0
     likelihood_avg_hours: float = 0.0
     likelihood_days: float = 30.0
 

@@ -52,6 +52,7 @@ CONTEXT_RAW_FIELDS = (
     "context_levels",
     "context_min_seen",
     "context_warm_hours",
+    "context_trim",
 )
 """Settings that change the sequence novelty of the context methods."""
 
@@ -74,6 +75,10 @@ FINISH_FIELDS = (
     "likelihood_days",
 )
 """Settings applied by :func:`~pipelines.detect.detector.finish_severity` (no recomputation)."""
+
+KEY_ADDED_LATER: dict[str, object] = {"context_trim": 0.0}
+"""Raw settings added after caches were written: left out of the cache key at their default,
+so a cache made before them is still served for the same statistic."""
 
 PROFILE_NAMES = ("standard", "reward_low_FP_rate", "reward_low_FN_rate")
 
@@ -148,6 +153,9 @@ def _cache_path(cache: Path, file: DataFile, config: DetectConfig) -> Path:
         raw |= {k: v for k, v in asdict(config).items() if k not in FINISH_FIELDS}
     if config.method in CONTEXT_METHODS:
         raw["context_version"] = context_version
+    for k, default in KEY_ADDED_LATER.items():
+        if raw.get(k) == default:
+            del raw[k]
     digest = hashlib.sha1(json.dumps(raw, sort_keys=True, default=str).encode()).hexdigest()[:12]
     return cache / f"{file.category}__{file.path.stem}__{config.method}_{digest}.npz"
 

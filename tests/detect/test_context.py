@@ -165,3 +165,17 @@ def test_production_knob_offers_robust_and_the_ensemble_only() -> None:
     assert production_config("robust+context", 0.6).threshold == 0.6
     with pytest.raises(ValueError, match="stumpy"):
         production_config("stumpy")
+
+
+def test_trim_keeps_one_warm_up_spike_from_coarsening_every_bin() -> None:
+    warm = np.concatenate([np.tile(np.arange(11.0), 10), [1000.0]])  # 0..10 cycles and one spike
+    x = np.concatenate([warm, [3.0, 7.0, 2000.0]])
+    plain = context.symbols(x, len(warm), 8)
+    trimmed = context.symbols(x, len(warm), 8, trim=0.02)
+    assert plain[-3] == plain[-2] == 0  # the spike's range puts 3 and 7 in one bin
+    lo, hi = np.quantile(warm, [0.02, 0.98])
+    want = np.floor((x[-3:] - lo) / ((hi - lo) / 8))
+    np.testing.assert_allclose(trimmed[-3:], want)
+    assert trimmed[-3] != trimmed[-2] and trimmed[-1] > 8  # beyond the trimmed range: a new symbol
+    with pytest.raises(ValueError, match="trim"):
+        context.symbols(x, len(warm), 8, trim=0.5)
