@@ -150,7 +150,9 @@ def eval_nab(
     if profiles is None and (data_dir / "profiles.json").exists():
         profiles = data_dir / "profiles.json"
     if lofo:
-        _eval_lofo([data_dir, *(also or [])], method, transform, direction, profiles, out, cache, likelihood, trim)
+        _eval_lofo(
+            [data_dir, *(also or [])], method, transform, direction, profiles, out, cache, likelihood, trim
+        )
         return
     try:
         results = nab_eval.evaluate(
