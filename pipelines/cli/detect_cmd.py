@@ -137,6 +137,13 @@ def eval_nab(
             help="With --lofo, context methods: comma list of warm-up range trims (quantile each side, 0 = min/max) to choose from.",
         ),
     ] = "0",
+    soft: Annotated[
+        str,
+        typer.Option(
+            "--soft",
+            help="With --lofo, context methods: comma list of 0 (crisp novelty), 1 (soft: share of past continuations missed) to choose from.",
+        ),
+    ] = "0",
 ) -> None:
     """Run the detector over NAB files and print standard / low-FP / low-FN NAB scores."""
     from pipelines.detect import nab_eval
@@ -191,6 +198,7 @@ def _eval_lofo(
     cache: Path | None,
     likelihood: str = "0",
     trim: str = "0",
+    soft: str = "0",
 ) -> None:
     import json
 
@@ -214,6 +222,7 @@ def _eval_lofo(
         options |= lofo.CONTEXT_GRID
         options["likelihood_avg_hours"] = _number_list(likelihood, "--likelihood")
         options["context_trim"] = _number_list(trim, "--trim")
+        options["context_soft"] = [bool(v) for v in _number_list(soft, "--soft")]
     if "robust+context" in methods:
         options["context_weight"] = list(lofo.CONTEXT_WEIGHTS)
     try:

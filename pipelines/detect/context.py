@@ -101,6 +101,7 @@ def novelty(
     min_seen: int = 1,
     t_s: np.ndarray | None = None,
     trim: float = 0.0,
+    soft: bool = False,
 ) -> np.ndarray:
     """Sequence-novelty score (0..1) of every point (see the module docstring); 0 before ``warm``.
 
@@ -118,6 +119,11 @@ def novelty(
         the sequence like a missing value.
     trim:
         Share of the warm-up left out at each end of the range the bins cover (:func:`symbols`).
+    soft:
+        A predicting context's surprise is the share of its past continuations that were *not*
+        the current symbol (a rare continuation is almost as novel as a new one), instead of
+        1 only when the continuation was never seen. Why: on long files every continuation
+        has been seen once sooner or later, and the crisp share then goes blind.
     """
     x = np.asarray(x, dtype=float)
     n = len(x)
@@ -127,7 +133,7 @@ def novelty(
     q = symbols(x, warm, bins, trim)
     shifts = [1 << j for j in range(max(levels, 1))]
     ctx_seen: dict[tuple, int] = {}
-    pairs: set[tuple] = set()
+    pairs: dict[tuple, int] = {}
     hist: list[list[int]] = [[] for _ in shifts]
     gap = np.zeros(n, dtype=bool)
     if t_s is not None and n > 1:
@@ -148,11 +154,14 @@ def novelty(
             for key in keys:
                 if ctx_seen.get(key, 0) >= min_seen:
                     predicting += 1
-                    if (key, s) not in pairs:
+                    seen_after = pairs.get((key, s), 0)
+                    if soft:
+                        failed += 1.0 - seen_after / ctx_seen[key]
+                    elif not seen_after:
                         failed += 1
             for key in keys:
                 ctx_seen[key] = ctx_seen.get(key, 0) + 1
-                pairs.add((key, s))
+                pairs[(key, s)] = pairs.get((key, s), 0) + 1
             h.append(s)
             if len(h) > orders:
                 del h[0]
@@ -173,6 +182,7 @@ def novelty_for(t_s: np.ndarray, x: np.ndarray, step: int, config: DetectConfig)
         levels=config.context_levels,
         min_seen=config.context_min_seen,
         trim=config.context_trim,
+        soft=config.context_soft,
     )
 
 

@@ -139,6 +139,9 @@ class DetectConfig:
     context_trim:
         ``context`` methods: the bins cover the warm-up's ``context_trim`` to
         ``1 - context_trim`` quantiles instead of its whole range (0 = minimum to maximum).
+    context_soft:
+        ``context`` methods: a surprise counts the share of a context's past continuations that
+        differ from the current symbol, not only never-seen ones (:func:`pipelines.detect.context.novelty`).
     likelihood_avg_hours, likelihood_days:
         ``context`` methods: when ``likelihood_avg_hours`` > 0 the novelty is replaced by
         its anomaly likelihood (:mod:`pipelines.detect.likelihood`, Ahmad et al. 2017): its
@@ -185,6 +188,7 @@ class DetectConfig:
     context_warm_hours: float = 168.0
     context_weight: float = 1.0
     context_trim: float = 0.0
+    context_soft: bool = False
     likelihood_avg_hours: float = 0.0
     likelihood_days: float = 30.0
 

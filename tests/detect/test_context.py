@@ -14,7 +14,9 @@ CONTEXT = DetectConfig(method="context", transform="none", direction="both", con
 ROBUST = DetectConfig(method="robust", transform="none", direction="both")
 
 
-def naive_novelty(x: np.ndarray, warm: int, bins: int, orders: int, levels: int, min_seen: int) -> np.ndarray:
+def naive_novelty(
+    x: np.ndarray, warm: int, bins: int, orders: int, levels: int, min_seen: int, soft: bool = False
+) -> np.ndarray:
     """The statistic spelled out with loops over the past (no NaN, no gaps)."""
     head = x[:warm]
     width = (head.max() - head.min()) / bins
@@ -32,7 +34,10 @@ def naive_novelty(x: np.ndarray, warm: int, bins: int, orders: int, levels: int,
                 followers = [s[u] for u in range(k, t) if s[u - k : u] == ctx]
                 if len(followers) >= min_seen:
                     predicting += 1
-                    failed += s[t] not in followers
+                    if soft:
+                        failed += sum(f != s[t] for f in followers) / len(followers)
+                    else:
+                        failed += s[t] not in followers
         out[t] = failed / predicting if predicting else 0.0
     return out
 
@@ -45,6 +50,17 @@ def test_novelty_matches_naive_reference(bins: int, orders: int, levels: int, mi
     want = naive_novelty(x, 12, bins, orders, levels, min_seen)
     np.testing.assert_allclose(got, want)
     assert got.max() > 0  # the random tail surprises the learned cycle
+
+
+@pytest.mark.parametrize(("bins", "orders", "levels", "min_seen"), [(4, 3, 2, 1), (8, 2, 3, 2)])
+def test_soft_novelty_matches_naive_reference(bins: int, orders: int, levels: int, min_seen: int) -> None:
+    rng = np.random.default_rng(bins + orders)
+    x = np.concatenate([np.tile([0.0, 1.0, 3.0, 2.0], 10), rng.normal(1.5, 1.2, 40)])
+    got = context.novelty(x, 12, bins=bins, orders=orders, levels=levels, min_seen=min_seen, soft=True)
+    want = naive_novelty(x, 12, bins, orders, levels, min_seen, soft=True)
+    np.testing.assert_allclose(got, want)
+    crisp = context.novelty(x, 12, bins=bins, orders=orders, levels=levels, min_seen=min_seen)
+    assert (got >= crisp - 1e-12).all() and (got > crisp).any()  # a rare continuation now counts
 
 
 def test_values_beyond_the_warm_up_range_are_new_symbols() -> None:
