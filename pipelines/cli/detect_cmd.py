@@ -144,6 +144,13 @@ def eval_nab(
             help="With --lofo, context methods: comma list of 0 (crisp novelty), 1 (soft: share of past continuations missed) to choose from.",
         ),
     ] = "0",
+    edges: Annotated[
+        str,
+        typer.Option(
+            "--edges",
+            help="With --lofo, context methods: comma list of width, quantile (how the warm-up range is cut into bins) to choose from.",
+        ),
+    ] = "width",
 ) -> None:
     """Run the detector over NAB files and print standard / low-FP / low-FN NAB scores."""
     from pipelines.detect import nab_eval
@@ -199,6 +206,7 @@ def _eval_lofo(
     likelihood: str = "0",
     trim: str = "0",
     soft: str = "0",
+    edges: str = "width",
 ) -> None:
     import json
 
@@ -223,6 +231,10 @@ def _eval_lofo(
         options["likelihood_avg_hours"] = _number_list(likelihood, "--likelihood")
         options["context_trim"] = _number_list(trim, "--trim")
         options["context_soft"] = [bool(v) for v in _number_list(soft, "--soft")]
+        cuts = [v.strip() for v in edges.split(",") if v.strip()]
+        if not cuts or any(v not in ("width", "quantile") for v in cuts):
+            _fail(f"--edges {edges!r}: use a comma list of width, quantile")
+        options["context_edges"] = cuts
     if "robust+context" in methods:
         options["context_weight"] = list(lofo.CONTEXT_WEIGHTS)
     try:

@@ -54,7 +54,7 @@ VERSION = 2
 """Bumped when the statistic changes, so ``eval-nab --cache`` never serves stale novelty."""
 
 
-def symbols(x: np.ndarray, warm: int, bins: int, trim: float = 0.0) -> np.ndarray:
+def symbols(x: np.ndarray, warm: int, bins: int, trim: float = 0.0, edges: str = "width") -> np.ndarray:
     """Integer bin of each value (NaN stays NaN): bins of width range / ``bins`` from the first
     ``warm`` values' minimum, not clipped (a value beyond that range is a new symbol).
 
@@ -63,16 +63,24 @@ def symbols(x: np.ndarray, warm: int, bins: int, trim: float = 0.0) -> np.ndarra
     coarse to see anything (NAB's ``iio_us-east-1_i-a2eb1cd9_NetworkIn``: one warm-up value
     sets the whole range and every later value falls in bin 0).
 
+    ``edges="quantile"``: inside that range the bins hold equal shares of the warm-up (its
+    quantiles) instead of equal widths; beyond it, bins of width range / ``bins`` continue as
+    before. Why: on many NAB series (spiky CPU, network, key-hold times) nine tenths of the
+    points fall in one equal-width bin, so the sequence is one repeated symbol and nothing
+    can be novel; quantile edges give the bulk of the values their own symbols.
+
     A warm-up without spread (constant, or fewer than two finite values) gets bins of width
     ``max(|level|, 1) / bins``, so later changes of any real size are still new symbols.
 
     Raises
     ------
     ValueError
-        ``trim`` outside [0, 0.5).
+        ``trim`` outside [0, 0.5), or ``edges`` neither ``width`` nor ``quantile``.
     """
     if not 0.0 <= trim < 0.5:
         raise ValueError(f"context trim {trim}: use a share of the warm-up in [0, 0.5)")
+    if edges not in ("width", "quantile"):
+        raise ValueError(f"context edges {edges!r}: use width or quantile")
     x = np.asarray(x, dtype=float)
     head = x[: max(warm, 1)]
     head = head[np.isfinite(head)]
@@ -87,6 +95,14 @@ def symbols(x: np.ndarray, warm: int, bins: int, trim: float = 0.0) -> np.ndarra
             width = max(abs(lo), 1.0) / bins
     with np.errstate(invalid="ignore", over="ignore"):
         q = np.floor((x - lo) / width)
+    if edges == "quantile" and len(head) > 1 and hi > lo:
+        inner = np.unique(np.quantile(head, np.linspace(0.0, 1.0, bins + 1)[1:-1]))
+        inner = inner[(inner > lo) & (inner < hi)]
+        inside = (x >= lo) & (x <= hi)
+        q = np.where(inside, np.searchsorted(inner, x, side="right"), q)
+        # beyond the top: new symbols after the last inner bin, one per width as before
+        with np.errstate(invalid="ignore", over="ignore"):
+            q = np.where(x > hi, len(inner) + 1 + np.floor((x - hi) / width), q)
     q = np.clip(np.nan_to_num(q, nan=0.0, posinf=1e15, neginf=-1e15), -1e15, 1e15)
     return np.where(np.isfinite(x), q, np.nan)
 
@@ -102,6 +118,7 @@ def novelty(
     t_s: np.ndarray | None = None,
     trim: float = 0.0,
     soft: bool = False,
+    edges: str = "width",
 ) -> np.ndarray:
     """Sequence-novelty score (0..1) of every point (see the module docstring); 0 before ``warm``.
 
@@ -119,6 +136,8 @@ def novelty(
         the sequence like a missing value.
     trim:
         Share of the warm-up left out at each end of the range the bins cover (:func:`symbols`).
+    edges:
+        ``width`` (equal-width bins) or ``quantile`` (equal shares of the warm-up; :func:`symbols`).
     soft:
         A predicting context's surprise is the share of its past continuations that were *not*
         the current symbol (a rare continuation is almost as novel as a new one), instead of
@@ -130,7 +149,7 @@ def novelty(
     out = np.zeros(n)
     if n == 0:
         return out
-    q = symbols(x, warm, bins, trim)
+    q = symbols(x, warm, bins, trim, edges)
     shifts = [1 << j for j in range(max(levels, 1))]
     ctx_seen: dict[tuple, int] = {}
     pairs: dict[tuple, int] = {}
@@ -183,6 +202,7 @@ def novelty_for(t_s: np.ndarray, x: np.ndarray, step: int, config: DetectConfig)
         min_seen=config.context_min_seen,
         trim=config.context_trim,
         soft=config.context_soft,
+        edges=config.context_edges,
     )
 
 

@@ -142,6 +142,9 @@ class DetectConfig:
     context_soft:
         ``context`` methods: a surprise counts the share of a context's past continuations that
         differ from the current symbol, not only never-seen ones (:func:`pipelines.detect.context.novelty`).
+    context_edges:
+        ``context`` methods: ``width`` bins of equal width over the warm-up range, ``quantile``
+        bins holding equal shares of the warm-up (:func:`pipelines.detect.context.symbols`).
     likelihood_avg_hours, likelihood_days:
         ``context`` methods: when ``likelihood_avg_hours`` > 0 the novelty is replaced by
         its anomaly likelihood (:mod:`pipelines.detect.likelihood`, Ahmad et al. 2017): its
@@ -189,6 +192,7 @@ class DetectConfig:
     context_weight: float = 1.0
     context_trim: float = 0.0
     context_soft: bool = False
+    context_edges: Literal["width", "quantile"] = "width"
     likelihood_avg_hours: float = 0.0
     likelihood_days: float = 30.0
 

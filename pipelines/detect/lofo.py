@@ -54,6 +54,7 @@ CONTEXT_RAW_FIELDS = (
     "context_warm_hours",
     "context_trim",
     "context_soft",
+    "context_edges",
 )
 """Settings that change the sequence novelty of the context methods."""
 
@@ -77,7 +78,7 @@ FINISH_FIELDS = (
 )
 """Settings applied by :func:`~pipelines.detect.detector.finish_severity` (no recomputation)."""
 
-KEY_ADDED_LATER: dict[str, object] = {"context_trim": 0.0, "context_soft": False}
+KEY_ADDED_LATER: dict[str, object] = {"context_trim": 0.0, "context_soft": False, "context_edges": "width"}
 """Raw settings added after caches were written: left out of the cache key at their default,
 so a cache made before them is still served for the same statistic."""
 

@@ -195,3 +195,21 @@ def test_trim_keeps_one_warm_up_spike_from_coarsening_every_bin() -> None:
     assert trimmed[-3] != trimmed[-2] and trimmed[-1] > 8  # beyond the trimmed range: a new symbol
     with pytest.raises(ValueError, match="trim"):
         context.symbols(x, len(warm), 8, trim=0.5)
+
+
+def test_quantile_edges_give_the_bulk_of_a_skewed_series_its_own_symbols() -> None:
+    rng = np.random.default_rng(2)
+    warm = np.concatenate([rng.exponential(1.0, 399), [100.0]])  # the bulk near 0, one spike
+    x = np.concatenate([warm, [-30.0, 0.5, 2.0, 100.0, 160.0]])
+    width = context.symbols(x, 400, 8)
+    quant = context.symbols(x, 400, 8, edges="quantile")
+    assert np.mean(width[:400] == 0) > 0.9  # equal widths: one symbol for nearly everything
+    inner = np.quantile(warm, np.linspace(0, 1, 9)[1:-1])
+    np.testing.assert_allclose(quant[:400], np.searchsorted(inner, warm, side="right"))
+    assert len(np.unique(quant[:400])) == 8
+    step = (warm.max() - warm.min()) / 8
+    assert quant[400] == np.floor((-30.0 - warm.min()) / step) < 0  # below the range: new symbols
+    assert quant[401] < quant[402] <= 7 == quant[403]
+    assert quant[404] == 8 + np.floor(60.0 / step)  # above: new symbols after the last bin
+    with pytest.raises(ValueError, match="edges"):
+        context.symbols(x, 400, 8, edges="median")
