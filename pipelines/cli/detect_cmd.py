@@ -165,7 +165,17 @@ def eval_nab(
         profiles = data_dir / "profiles.json"
     if lofo:
         _eval_lofo(
-            [data_dir, *(also or [])], method, transform, direction, profiles, out, cache, likelihood, trim
+            [data_dir, *(also or [])],
+            method,
+            transform,
+            direction,
+            profiles,
+            out,
+            cache,
+            likelihood,
+            trim,
+            soft,
+            edges,
         )
         return
     try:
