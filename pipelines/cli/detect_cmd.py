@@ -240,6 +240,8 @@ def _eval_lofo(
         options |= lofo.CONTEXT_GRID
         options["likelihood_avg_hours"] = _number_list(likelihood, "--likelihood")
         options["context_trim"] = _number_list(trim, "--trim")
+        if any(v >= 0.5 for v in options["context_trim"]):  # type: ignore[operator]
+            _fail(f"--trim {trim!r}: a share of the warm-up cut at each end, below 0.5")
         options["context_soft"] = [bool(v) for v in _number_list(soft, "--soft")]
         cuts = [v.strip() for v in edges.split(",") if v.strip()]
         if not cuts or any(v not in ("width", "quantile") for v in cuts):
