@@ -151,6 +151,13 @@ def eval_nab(
             help="With --lofo, context methods: comma list of width, quantile (how the warm-up range is cut into bins) to choose from.",
         ),
     ] = "width",
+    refresh: Annotated[
+        str,
+        typer.Option(
+            "--refresh",
+            help="With --lofo, context methods: comma list of 0 (fixed bins) or k (bins and memory renewed every k warm-ups) to choose from.",
+        ),
+    ] = "0",
 ) -> None:
     """Run the detector over NAB files and print standard / low-FP / low-FN NAB scores."""
     from pipelines.detect import nab_eval
@@ -176,6 +183,7 @@ def eval_nab(
             trim,
             soft,
             edges,
+            refresh,
         )
         return
     try:
@@ -217,6 +225,7 @@ def _eval_lofo(
     trim: str = "0",
     soft: str = "0",
     edges: str = "width",
+    refresh: str = "0",
 ) -> None:
     import json
 
@@ -247,6 +256,10 @@ def _eval_lofo(
         if not cuts or any(v not in ("width", "quantile") for v in cuts):
             _fail(f"--edges {edges!r}: use a comma list of width, quantile")
         options["context_edges"] = cuts
+        renew = _number_list(refresh, "--refresh")
+        if any(v != int(v) for v in renew):  # type: ignore[call-overload]
+            _fail(f"--refresh {refresh!r}: use a comma list of whole numbers of warm-ups, e.g. 0,1")
+        options["context_refresh"] = [int(v) for v in renew]  # type: ignore[call-overload]
     if "robust+context" in methods:
         options["context_weight"] = list(lofo.CONTEXT_WEIGHTS)
     try:

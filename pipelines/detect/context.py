@@ -119,6 +119,7 @@ def novelty(
     trim: float = 0.0,
     soft: bool = False,
     edges: str = "width",
+    refresh: int = 0,
 ) -> np.ndarray:
     """Sequence-novelty score (0..1) of every point (see the module docstring); 0 before ``warm``.
 
@@ -143,21 +144,58 @@ def novelty(
         the current symbol (a rare continuation is almost as novel as a new one), instead of
         1 only when the continuation was never seen. Why: on long files every continuation
         has been seen once sooner or later, and the crisp share then goes blind.
+    refresh:
+        0: one set of bins and one memory for the whole series. ``k`` > 0: every ``k x warm``
+        points after the warm-up, the bins are recomputed from the last ``warm`` points and
+        the memory is rebuilt from those points alone (a rolling re-quantisation with a
+        bounded memory). Why: a series whose level or range drifts after its warm-up (NAB's
+        ``rds_cpu_utilization_e47b3b``: 85 % of its later points lie outside the warm-up
+        range) keeps making new symbols against stale bins. Causal: the boundaries are fixed
+        counts of points from the series' start.
     """
     x = np.asarray(x, dtype=float)
     n = len(x)
-    out = np.zeros(n)
     if n == 0:
-        return out
+        return np.zeros(0)
+    gap = np.zeros(n, dtype=bool)
+    if t_s is not None and n > 1:
+        dt = np.diff(np.asarray(t_s, dtype=np.int64))
+        gap[1:] = dt > 1.5 * float(np.median(dt))
+    settings = {"bins": bins, "orders": orders, "levels": levels, "min_seen": min_seen}
+    settings |= {"trim": trim, "soft": soft, "edges": edges}
+    span = refresh * warm
+    if span <= 0:
+        return _scan(x, gap, warm, **settings)
+    out = np.zeros(n)
+    out[: warm + span] = _scan(x[: warm + span], gap[: warm + span], warm, **settings)
+    for a in range(warm + span, n, span):
+        # New bins from the last ``warm`` points, relearned from them alone, then scored.
+        b = min(a + span, n)
+        out[a:b] = _scan(x[a - warm : b], gap[a - warm : b], warm, **settings)[warm:]
+    return out
+
+
+def _scan(
+    x: np.ndarray,
+    gap: np.ndarray,
+    warm: int,
+    *,
+    bins: int,
+    orders: int,
+    levels: int,
+    min_seen: int,
+    trim: float,
+    soft: bool,
+    edges: str,
+) -> np.ndarray:
+    """One pass of :func:`novelty` over ``x`` with bins from its first ``warm`` points."""
+    n = len(x)
+    out = np.zeros(n)
     q = symbols(x, warm, bins, trim, edges)
     shifts = [1 << j for j in range(max(levels, 1))]
     ctx_seen: dict[tuple, int] = {}
     pairs: dict[tuple, int] = {}
     hist: list[list[int]] = [[] for _ in shifts]
-    gap = np.zeros(n, dtype=bool)
-    if t_s is not None and n > 1:
-        dt = np.diff(np.asarray(t_s, dtype=np.int64))
-        gap[1:] = dt > 1.5 * float(np.median(dt))
     for t in range(n):
         if not np.isfinite(q[t]) or gap[t]:
             for h in hist:
@@ -203,6 +241,7 @@ def novelty_for(t_s: np.ndarray, x: np.ndarray, step: int, config: DetectConfig)
         trim=config.context_trim,
         soft=config.context_soft,
         edges=config.context_edges,
+        refresh=config.context_refresh,
     )
 
 

@@ -145,6 +145,10 @@ class DetectConfig:
     context_edges:
         ``context`` methods: ``width`` bins of equal width over the warm-up range, ``quantile``
         bins holding equal shares of the warm-up (:func:`pipelines.detect.context.symbols`).
+    context_refresh:
+        ``context`` methods: 0 = bins and memory from the whole series; ``k`` = every ``k``
+        warm-up lengths the bins are recomputed from, and the memory rebuilt on, the last
+        warm-up length of points (:func:`pipelines.detect.context.novelty`).
     likelihood_avg_hours, likelihood_days:
         ``context`` methods: when ``likelihood_avg_hours`` > 0 the novelty is replaced by
         its anomaly likelihood (:mod:`pipelines.detect.likelihood`, Ahmad et al. 2017): its
@@ -193,6 +197,7 @@ class DetectConfig:
     context_trim: float = 0.0
     context_soft: bool = False
     context_edges: Literal["width", "quantile"] = "width"
+    context_refresh: int = 0
     likelihood_avg_hours: float = 0.0
     likelihood_days: float = 30.0
 

@@ -55,6 +55,7 @@ CONTEXT_RAW_FIELDS = (
     "context_trim",
     "context_soft",
     "context_edges",
+    "context_refresh",
 )
 """Settings that change the sequence novelty of the context methods."""
 
@@ -78,7 +79,7 @@ FINISH_FIELDS = (
 )
 """Settings applied by :func:`~pipelines.detect.detector.finish_severity` (no recomputation)."""
 
-KEY_ADDED_LATER: dict[str, object] = {"context_trim": 0.0, "context_soft": False, "context_edges": "width"}
+KEY_ADDED_LATER: dict[str, object] = {"context_trim": 0.0, "context_soft": False, "context_edges": "width", "context_refresh": 0}
 """Raw settings added after caches were written: left out of the cache key at their default,
 so a cache made before them is still served for the same statistic."""
 

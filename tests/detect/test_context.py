@@ -213,3 +213,22 @@ def test_quantile_edges_give_the_bulk_of_a_skewed_series_its_own_symbols() -> No
     assert quant[404] == 8 + np.floor(60.0 / step)  # above: new symbols after the last bin
     with pytest.raises(ValueError, match="edges"):
         context.symbols(x, 400, 8, edges="median")
+
+
+def test_refresh_renews_bins_and_memory_from_the_last_warm_up() -> None:
+    rng = np.random.default_rng(4)
+    x = np.concatenate([np.tile([0.0, 1.0, 3.0, 2.0], 30), np.tile([10.0, 14.0, 12.0], 40)])
+    x = x + rng.normal(0, 0.05, len(x))
+    warm, k = 40, 2
+    got = context.novelty(x, warm, bins=6, refresh=k, min_seen=2)
+    # the same thing spelled out: one plain pass per segment, each with its own warm-up
+    want = context.novelty(x[: warm + k * warm], warm, bins=6, min_seen=2)
+    for a in range(warm + k * warm, len(x), k * warm):
+        want = np.concatenate(
+            [want, context.novelty(x[a - warm : a + k * warm], warm, bins=6, min_seen=2)[warm:]]
+        )
+    np.testing.assert_allclose(got, want)
+    plain = context.novelty(x, warm, bins=6, min_seen=2)
+    np.testing.assert_allclose(context.novelty(x, warm, bins=6, min_seen=2, refresh=100), plain)
+    for cut in (50, 130, 201, len(x) - 1):
+        np.testing.assert_allclose(context.novelty(x[:cut], warm, bins=6, min_seen=2, refresh=k), got[:cut])
