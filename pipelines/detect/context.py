@@ -15,7 +15,10 @@ that idea, written from those descriptions (no code copied), pure Python/numpy:
 1. **Symbols.** Values are quantised into bins of width 1/``bins`` of the range of the
    warm-up points (NAB's probationary period: the first 15 % of a file; in
    production ``context_warm_hours``). Bins are not clipped: a value beyond the warm-up
-   range gets its own new symbol, which is itself a novelty.
+   range gets its own new symbol, which is itself a novelty. Options measured for issue 12
+   (docs/detection.md, "Issue 12, point 2"): bins holding equal *shares* of the warm-up
+   (``edges="quantile"``), a trimmed range (``trim``), and bins and memory renewed from the
+   latest warm-up length every ``refresh`` warm-ups.
 2. **Facts at several resolutions** (CAD's bits): the symbol, and the symbol halved
    ``levels - 1`` times (``s >> j``), so a move to a far bin breaks predictions at every
    resolution and a one-bin wobble only at the finest.
@@ -25,7 +28,8 @@ that idea, written from those descriptions (no code copied), pure Python/numpy:
    times before ``t`` (those that *predict*), the share whose continuation by the current
    symbol was never seen. 0 when no context predicts (a series too irregular to predict
    at any order raises nothing), 1 when every predicting context is surprised.
-   Then everything at ``t`` is learned.
+   Then everything at ``t`` is learned. (``soft``: a context's surprise is the share of its
+   past continuations that differ from the current symbol.)
 
 Causal by construction: the score at ``t`` uses the values up to ``t`` and the warm-up
 length only (``tests/detect/test_context.py`` checks prefix equality). Incremental in the
