@@ -152,6 +152,24 @@ class DetectConfig:
     context_weight:
         ``robust+context``: severity = max(robust severity, ``context_weight`` x novelty);
         0 = robust alone. Chosen on the training files by ``eval-nab --lofo``.
+    context_trim:
+        ``context`` methods: the bins cover the warm-up's ``context_trim`` to
+        ``1 - context_trim`` quantiles instead of its whole range (0 = minimum to maximum).
+    context_soft:
+        ``context`` methods: a surprise counts the share of a context's past continuations that
+        differ from the current symbol, not only never-seen ones (:func:`pipelines.detect.context.novelty`).
+    context_edges:
+        ``context`` methods: ``width`` bins of equal width over the warm-up range, ``quantile``
+        bins holding equal shares of the warm-up (:func:`pipelines.detect.context.symbols`).
+    context_refresh:
+        ``context`` methods: 0 = bins and memory from the whole series; ``k`` = every ``k``
+        warm-up lengths the bins are recomputed from, and the memory rebuilt on, the last
+        warm-up length of points (:func:`pipelines.detect.context.novelty`).
+    likelihood_avg_hours, likelihood_days:
+        ``context`` methods: when ``likelihood_avg_hours`` > 0 the novelty is replaced by
+        its anomaly likelihood (:mod:`pipelines.detect.likelihood`, Ahmad et al. 2017): its
+        mean over this many hours judged against the mean and spread of that average over
+        the past ``likelihood_days``. 0 = the raw novelty. Chosen by ``eval-nab --lofo``.
     extend_ratio:
         An anomaly window spans the triggering points and their neighbours whose
         baseline z is at least ``extend_ratio`` times the trigger's z.
@@ -195,6 +213,12 @@ class DetectConfig:
     context_min_seen: int = 3
     context_warm_hours: float = 168.0
     context_weight: float = 1.0
+    context_trim: float = 0.0
+    context_soft: bool = False
+    context_edges: Literal["width", "quantile"] = "width"
+    context_refresh: int = 0
+    likelihood_avg_hours: float = 0.0
+    likelihood_days: float = 30.0
 
     def __post_init__(self) -> None:
         """Reject gate settings that would silently mean something else (a negative ratio, a
