@@ -68,13 +68,8 @@ def _oof_ngram(x, y, xs, ys, folds, c, clause_x, clause_of):
     return oof, oof_cl
 
 
-def main(argv: list[str] | None = None) -> None:
-    from pipelines.core.config import get_settings
-    from pipelines.scoring.cpu import FeatureExtractor
-    from pipelines.scoring.embcache import DEFAULT_CACHE_DIR, EmbeddingCache
-    from pipelines.scoring.embed import MiniLMEmbedder
-    from pipelines.scoring.train import Featuriser
-
+def _parse(argv: list[str] | None) -> tuple[argparse.Namespace, argparse.ArgumentParser]:
+    """The command line: the grids and variants to compare (default: all of them)."""
     ap = argparse.ArgumentParser()
     ap.add_argument("--fast", action="store_true", help="only the shipped features and pairs/neg")
     ap.add_argument(
@@ -90,14 +85,25 @@ def main(argv: list[str] | None = None) -> None:
         "--variants", nargs="*", default=None, help=f"n-gram variants (default all: {list(VARIANTS)})"
     )
     ap.add_argument("--save", default=None, help="write every grid point's per-draw figures here (JSON)")
-    args = ap.parse_args(argv)
+    return ap.parse_args(argv), ap
+
+
+def main(argv: list[str] | None = None) -> None:
+    from pipelines.core.config import get_settings
+    from pipelines.scoring.cpu import FeatureExtractor
+    from pipelines.scoring.embcache import DEFAULT_CACHE_DIR, EmbeddingCache
+    from pipelines.scoring.embed import MiniLMEmbedder
+    from pipelines.scoring.train import Featuriser
+
+    args, ap = _parse(argv)
     blocks_grid = [tuple(args.blocks.split(","))] if args.blocks else list(HEAD_BLOCKS)
     head_c = args.head_c or list(HEAD_C)
     ngram_c = args.ngram_c or list(NGRAM_C)
     weights = FINE_WEIGHTS if args.fine_weights else WEIGHTS
-    variants = {
-        k: v for k, v in VARIANTS.items() if not args.fast or k in ("char3-5", "pairs", "neg", "pairs+neg")
-    }
+    keep = args.variants or (["char3-5", "pairs", "neg", "pairs+neg"] if args.fast else list(VARIANTS))
+    if set(keep) - set(VARIANTS):
+        ap.error(f"unknown variants {sorted(set(keep) - set(VARIANTS))}; known: {list(VARIANTS)}")
+    variants = {k: v for k, v in VARIANTS.items() if k in keep}
     emb = MiniLMEmbedder(threads=get_settings().vigil_score_threads, quantized=True)
     featurise = Featuriser(
         FeatureExtractor(emb), EmbeddingCache(DEFAULT_CACHE_DIR / f"embeddings-{emb.model_id}.npz", emb.embed)
