@@ -123,6 +123,41 @@ def eval_nab(
     direction: Annotated[
         str, typer.Option("--direction", help="With --lofo: comma list of up, both to choose from.")
     ] = "",
+    likelihood: Annotated[
+        str,
+        typer.Option(
+            "--likelihood",
+            help="With --lofo, context methods: comma list of anomaly-likelihood averaging hours to choose from (0 = raw novelty).",
+        ),
+    ] = "0",
+    trim: Annotated[
+        str,
+        typer.Option(
+            "--trim",
+            help="With --lofo, context methods: comma list of warm-up range trims (quantile each side, 0 = min/max) to choose from.",
+        ),
+    ] = "0",
+    soft: Annotated[
+        str,
+        typer.Option(
+            "--soft",
+            help="With --lofo, context methods: comma list of 0 (crisp novelty), 1 (soft: share of past continuations missed) to choose from.",
+        ),
+    ] = "0",
+    edges: Annotated[
+        str,
+        typer.Option(
+            "--edges",
+            help="With --lofo, context methods: comma list of width, quantile (how the warm-up range is cut into bins) to choose from.",
+        ),
+    ] = "width",
+    refresh: Annotated[
+        str,
+        typer.Option(
+            "--refresh",
+            help="With --lofo, context methods: comma list of 0 (fixed bins) or k (bins and memory renewed every k warm-ups) to choose from.",
+        ),
+    ] = "0",
 ) -> None:
     """Run the detector over NAB files and print standard / low-FP / low-FN NAB scores."""
     from pipelines.detect import nab_eval
@@ -136,7 +171,20 @@ def eval_nab(
     if profiles is None and (data_dir / "profiles.json").exists():
         profiles = data_dir / "profiles.json"
     if lofo:
-        _eval_lofo([data_dir, *(also or [])], method, transform, direction, profiles, out, cache)
+        _eval_lofo(
+            [data_dir, *(also or [])],
+            method,
+            transform,
+            direction,
+            profiles,
+            out,
+            cache,
+            likelihood,
+            trim,
+            soft,
+            edges,
+            refresh,
+        )
         return
     try:
         results = nab_eval.evaluate(
@@ -154,6 +202,17 @@ def eval_nab(
         typer.echo(f"results and scores.json written under {out}")
 
 
+def _number_list(text: str, option: str) -> list[object]:
+    """A comma list of non-negative numbers (exits with a clear message on anything else)."""
+    try:
+        values = [float(v) for v in text.split(",") if v.strip()]
+    except ValueError:
+        _fail(f"{option} {text!r}: use a comma list of numbers >= 0, e.g. 0,1")
+    if not values or any(not v >= 0 for v in values):
+        _fail(f"{option} {text!r}: use a comma list of numbers >= 0, e.g. 0,1")
+    return list(values)
+
+
 def _eval_lofo(
     folders: list[Path],
     method: str,
@@ -162,6 +221,11 @@ def _eval_lofo(
     profiles: Path | None,
     out: Path | None,
     cache: Path | None,
+    likelihood: str = "0",
+    trim: str = "0",
+    soft: str = "0",
+    edges: str = "width",
+    refresh: str = "0",
 ) -> None:
     import json
 
@@ -183,6 +247,19 @@ def _eval_lofo(
     options |= lofo.DEFAULT_GRID
     if any(m in CONTEXT_METHODS for m in methods):
         options |= lofo.CONTEXT_GRID
+        options["likelihood_avg_hours"] = _number_list(likelihood, "--likelihood")
+        options["context_trim"] = _number_list(trim, "--trim")
+        if any(v >= 0.5 for v in options["context_trim"]):  # type: ignore[operator]
+            _fail(f"--trim {trim!r}: a share of the warm-up cut at each end, below 0.5")
+        options["context_soft"] = [bool(v) for v in _number_list(soft, "--soft")]
+        cuts = [v.strip() for v in edges.split(",") if v.strip()]
+        if not cuts or any(v not in ("width", "quantile") for v in cuts):
+            _fail(f"--edges {edges!r}: use a comma list of width, quantile")
+        options["context_edges"] = cuts
+        renew = _number_list(refresh, "--refresh")
+        if any(v != int(v) for v in renew):  # type: ignore[call-overload]
+            _fail(f"--refresh {refresh!r}: use a comma list of whole numbers of warm-ups, e.g. 0,1")
+        options["context_refresh"] = [int(v) for v in renew]  # type: ignore[call-overload]
     if "robust+context" in methods:
         options["context_weight"] = list(lofo.CONTEXT_WEIGHTS)
     try:
