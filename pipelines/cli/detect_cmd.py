@@ -148,7 +148,7 @@ def eval_nab(
         str,
         typer.Option(
             "--edges",
-            help="With --lofo, context methods: comma list of width, quantile (how the warm-up range is cut into bins) to choose from.",
+            help="With --lofo, context methods: comma list of width, quantile, both (how the warm-up range is cut into bins) to choose from.",
         ),
     ] = "width",
     refresh: Annotated[
@@ -253,8 +253,8 @@ def _eval_lofo(
             _fail(f"--trim {trim!r}: a share of the warm-up cut at each end, below 0.5")
         options["context_soft"] = [bool(v) for v in _number_list(soft, "--soft")]
         cuts = [v.strip() for v in edges.split(",") if v.strip()]
-        if not cuts or any(v not in ("width", "quantile") for v in cuts):
-            _fail(f"--edges {edges!r}: use a comma list of width, quantile")
+        if not cuts or any(v not in ("width", "quantile", "both") for v in cuts):
+            _fail(f"--edges {edges!r}: use a comma list of width, quantile, both")
         options["context_edges"] = cuts
         renew = _number_list(refresh, "--refresh")
         if any(v != int(v) for v in renew):  # type: ignore[call-overload]

@@ -142,7 +142,9 @@ def novelty(
     trim:
         Share of the warm-up left out at each end of the range the bins cover (:func:`symbols`).
     edges:
-        ``width`` (equal-width bins) or ``quantile`` (equal shares of the warm-up; :func:`symbols`).
+        ``width`` (equal-width bins), ``quantile`` (equal shares of the warm-up; :func:`symbols`)
+        or ``both`` (the mean of the two novelties: the quantile bins help the files where
+        nearly every value shares one equal-width bin and hurt some where they do not).
     soft:
         A predicting context's surprise is the share of its past continuations that were *not*
         the current symbol (a rare continuation is almost as novel as a new one), instead of
@@ -167,6 +169,12 @@ def novelty(
         gap[1:] = dt > 1.5 * float(np.median(dt))
     settings = {"bins": bins, "orders": orders, "levels": levels, "min_seen": min_seen}
     settings |= {"trim": trim, "soft": soft, "edges": edges}
+    if edges == "both":
+        # Two views of the same series: the mean of the equal-width and the quantile novelty.
+        return 0.5 * (
+            novelty(x, warm, t_s=t_s, refresh=refresh, **(settings | {"edges": "width"}))
+            + novelty(x, warm, t_s=t_s, refresh=refresh, **(settings | {"edges": "quantile"}))
+        )
     span = refresh * warm
     if span <= 0:
         return _scan(x, gap, warm, **settings)

@@ -79,7 +79,12 @@ FINISH_FIELDS = (
 )
 """Settings applied by :func:`~pipelines.detect.detector.finish_severity` (no recomputation)."""
 
-KEY_ADDED_LATER: dict[str, object] = {"context_trim": 0.0, "context_soft": False, "context_edges": "width", "context_refresh": 0}
+KEY_ADDED_LATER: dict[str, object] = {
+    "context_trim": 0.0,
+    "context_soft": False,
+    "context_edges": "width",
+    "context_refresh": 0,
+}
 """Raw settings added after caches were written: left out of the cache key at their default,
 so a cache made before them is still served for the same statistic."""
 
