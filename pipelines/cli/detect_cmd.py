@@ -304,10 +304,17 @@ def eval_onsets(
             help="Print every --loeo setting's loss on all events, as collected and padded 7 days together (how the default was chosen).",
         ),
     ] = False,
+    method: Annotated[
+        str,
+        typer.Option(
+            "--method",
+            help="Production method to measure (robust or robust+context; not with --loeo/--choose).",
+        ),
+    ] = "robust",
 ) -> None:
     """Delay from the first tweet of each CrisisLex event's surge to the detector's first anomaly."""
     from pipelines.detect import onsets
-    from pipelines.detect.defaults import COUNT_CONFIG
+    from pipelines.detect.defaults import COUNT_CONFIG, production_config
 
     settings = get_settings()
     setup_logging(settings.vigil_log_level)
@@ -315,6 +322,14 @@ def eval_onsets(
         _fail(f"{crisislex_dir} is not a folder")
     if step < 0:
         _fail(f"--step must be 0 (auto) or a number of seconds, got {step}")
+    try:
+        config = production_config(method)
+    except ValueError as exc:
+        _fail(f"--method: {exc}")
+    if method != "robust" and (loeo or choose):
+        _fail(
+            "--method: --loeo and --choose choose the robust method's gate; measure other methods without them"
+        )
     try:
         if choose:
             ranked = onsets.choose(crisislex_dir, onsets.loeo_grid(COUNT_CONFIG), step_s=step)
@@ -334,7 +349,7 @@ def eval_onsets(
                 for r, c in pairs
             ]
         else:
-            rows = onsets.evaluate(crisislex_dir, COUNT_CONFIG, step_s=step, pad_days=pad_days)
+            rows = onsets.evaluate(crisislex_dir, config, step_s=step, pad_days=pad_days)
             chosen = []
     except ValueError as exc:
         _fail(str(exc))
