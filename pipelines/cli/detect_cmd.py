@@ -151,6 +151,13 @@ def eval_nab(
             help="With --lofo, context methods: comma list of width, quantile, both (how the warm-up range is cut into bins) to choose from.",
         ),
     ] = "width",
+    grid: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--grid",
+            help="With --lofo: KEY=V1,V2 (repeatable) adds any detector setting's values to choose from, e.g. context_orders=4,7.",
+        ),
+    ] = None,
     refresh: Annotated[
         str,
         typer.Option(
@@ -184,6 +191,7 @@ def eval_nab(
             soft,
             edges,
             refresh,
+            grid or [],
         )
         return
     try:
@@ -213,6 +221,27 @@ def _number_list(text: str, option: str) -> list[object]:
     return list(values)
 
 
+def _grid_options(items: list[str]) -> dict[str, list[object]]:
+    """``--grid KEY=V1,V2`` items as grid options, each value cast to the setting's type."""
+    from pipelines.detect.defaults import DetectConfig
+
+    defaults = DetectConfig()
+    out: dict[str, list[object]] = {}
+    for item in items:
+        key, _, text = item.partition("=")
+        key = key.strip()
+        if not hasattr(defaults, key) or not text.strip():
+            _fail(f"--grid {item!r}: use KEY=V1,V2 with KEY a detector setting (e.g. context_orders=4,7)")
+        kind = type(getattr(defaults, key))
+        cast = (lambda v: v.lower() in ("1", "true", "yes")) if kind is bool else kind
+        try:
+            values = [cast(v.strip()) for v in text.split(",") if v.strip()]
+        except ValueError:
+            _fail(f"--grid {item!r}: {key} takes {kind.__name__} values")
+        out[key] = list(values)
+    return out
+
+
 def _eval_lofo(
     folders: list[Path],
     method: str,
@@ -226,6 +255,7 @@ def _eval_lofo(
     soft: str = "0",
     edges: str = "width",
     refresh: str = "0",
+    grid: list[str] | None = None,
 ) -> None:
     import json
 
@@ -262,6 +292,7 @@ def _eval_lofo(
         options["context_refresh"] = [int(v) for v in renew]  # type: ignore[call-overload]
     if "robust+context" in methods:
         options["context_weight"] = list(lofo.CONTEXT_WEIGHTS)
+    options |= _grid_options(grid or [])
     try:
         files = lofo.discover(folders)
         report = lofo.leave_one_file_out(
