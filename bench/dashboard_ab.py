@@ -8,7 +8,7 @@ benchmark runs one after the other compare the machine, not the code. This start
 dashboard per tree (``streamlit run TREE/app.py``) against the same store and search index
 (``DIR``, filled by :mod:`bench.dashboard`; the store must already answer on ``--port``, or
 is started as ``bench.dashboard`` does), logs a new user into each in its own browser
-context, and loads every page of :data:`bench.dashboard.PAGES` once in A, once in B
+context, and loads every page of :data:`bench.dashboard.PAGES` (or those of ``--pages``) once in A, once in B
 (B first on odd rounds), with :mod:`bench.dashboard`'s end point: the run is over, nothing
 stale is left, the chart / map is drawn. Prints cold / p50 / p95 per page and tree, the
 marker-only p50, the websocket bytes received per load, and the load average.
@@ -36,7 +36,17 @@ def main() -> int:
     ap.add_argument("--data-dir", type=Path, required=True)
     ap.add_argument("--port", type=int, default=27418)
     ap.add_argument("--ui-ports", type=int, nargs=2, default=(8661, 8662))
+    ap.add_argument(
+        "--pages",
+        nargs="+",
+        choices=list(PAGES),
+        default=list(PAGES),
+        help="only these pages, in this order (at least two: a page is loaded by leaving another)",
+    )
     args = ap.parse_args()
+    if len(args.pages) < 2:
+        ap.error("--pages needs at least two pages (a load navigates from one page to the next)")
+    pages = {title: PAGES[title] for title in args.pages}
     from playwright.sync_api import sync_playwright
 
     from tests.browser.conftest import CHROMIUM, CHROMIUM_ARGS
@@ -73,10 +83,11 @@ def main() -> int:
                 stderr=subprocess.DEVNULL,
             )  # fmt: skip
         )
-    times: dict[str, dict[str, list[tuple[float, float, float]]]] = {k: {p: [] for p in PAGES} for k in trees}
+    times: dict[str, dict[str, list[tuple[float, float, float]]]] = {k: {p: [] for p in pages} for k in trees}
     loads: list[float] = []
     try:
-        time.sleep(10)
+        for port in args.ui_ports:
+            _wait_healthy(port)
         with sync_playwright() as p:
             browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
             tabs, received = {}, {k: [0] for k in trees}
@@ -90,7 +101,7 @@ def main() -> int:
                 tabs[k] = tab
             for i in range(args.loads + 1):
                 loads.append(float(Path("/proc/loadavg").read_text().split()[0]))
-                for title, marker in PAGES.items():
+                for title, marker in pages.items():
                     for k in "AB" if i % 2 == 0 else "BA":
                         tabs[k].bring_to_front()
                         received[k] = [0]
@@ -110,7 +121,7 @@ def main() -> int:
     print(
         f"  {'page':10s} {'tree':4s} {'cold s':>7s} {'p50 s':>6s} {'p95 s':>6s} {'marker p50':>10s} {'KB/load':>8s}"
     )
-    for title in PAGES:
+    for title in pages:
         for k in trees:
             rows = times[k][title]
             warm = [d for _, d, _ in rows[1:]]
@@ -120,6 +131,24 @@ def main() -> int:
                 f" {statistics.median([b for _, _, b in rows[1:]]):8.0f}"
             )
     return 0
+
+
+def _wait_healthy(port: int, timeout_s: float = 180.0) -> None:
+    """Until the dashboard on ``port`` answers its health check (a fixed sleep was too short
+    on a loaded machine: the first login then timed out)."""
+    import urllib.request
+
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/_stcore/health", timeout=5) as r:
+                if r.status == 200:
+                    return
+        except OSError:
+            pass
+        if time.monotonic() > deadline:
+            raise SystemExit(f"the dashboard on port {port} did not start within {timeout_s:.0f} s")
+        time.sleep(0.5)
 
 
 if __name__ == "__main__":

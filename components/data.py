@@ -212,8 +212,10 @@ def map_view(filters: Filters, limit: int | None = None) -> mapview.MapView:
 
 @guarded
 @st.cache_data(ttl=TTL_S, show_spinner=False)
-def located_posts(filters: Filters, limit: int, within: Any = None) -> tuple[int, pl.DataFrame]:
-    return mapview.located_posts(get_reader(), filters, limit, within)
+def located_posts(
+    filters: Filters, limit: int, within: Any = None, offset: int = 0
+) -> tuple[int, pl.DataFrame]:
+    return mapview.located_posts(get_reader(), filters, limit, within, offset)
 
 
 @st.cache_data(ttl=TTL_S, show_spinner=False)

@@ -46,12 +46,15 @@ SEA = "#d4e6f1"
 """Background of the offline basemap (the sea); countries are drawn over it."""
 
 # The files each folium element needs, relative to the asset folder (replacing its CDN links).
+# Every script is in one bundle (mapassets/make_bundle.py): the map's frame loads scripts one
+# after another, so one file is one round trip instead of four before the map can draw.
+BUNDLE = "leaflet-bundle.js"
 LOCAL_JS = {
-    "Map": ["leaflet/leaflet.js"],
-    "FastMarkerCluster": ["markercluster/leaflet.markercluster.js"],
-    "MarkerCluster": ["markercluster/leaflet.markercluster.js"],
-    "HeatMap": ["heat/leaflet-heat.min.js"],
-    "Draw": ["draw/leaflet.draw.js"],
+    "Map": [BUNDLE],
+    "FastMarkerCluster": [BUNDLE],
+    "MarkerCluster": [BUNDLE],
+    "HeatMap": [BUNDLE],
+    "Draw": [BUNDLE],
 }
 LOCAL_CSS = {
     "Map": ["leaflet/leaflet.css"],
@@ -108,7 +111,8 @@ def localise(fmap: folium.Map, base: str) -> folium.Map:
         kind = type(el).__name__
         if kind not in LOCAL_JS:
             raise ValueError(f"no bundled scripts for the map element {kind}")
-        el.default_js = [(f"{kind}-{i}", base + p) for i, p in enumerate(LOCAL_JS[kind])]
+        # Named by file: folium's own page header then holds each file once (the bundle too).
+        el.default_js = [(f"vigil-{p}", base + p) for p in LOCAL_JS[kind]]
         el.default_css = [(f"{kind}-css-{i}", base + p) for i, p in enumerate(LOCAL_CSS[kind])]
     return fmap
 

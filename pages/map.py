@@ -16,8 +16,9 @@ from components.tables import render_posts_table
 from pipelines.core.config import get_settings
 from pipelines.read import mapview, reports
 from pipelines.read.mapview import MAP_POINTS_LIMIT
+from pipelines.read.queries import Reader
 from pipelines.search import areas
-from pipelines.search.filters import GeoArea
+from pipelines.search.filters import Filters, GeoArea
 
 auth.require_page("read")
 st.title("Map")
@@ -34,7 +35,7 @@ mode = c3.radio(
     key="map_mode",
 )
 
-data.require_index()
+reader = data.require_index()
 view = data.map_view(filters)
 points = view.points
 if view.clusters.is_empty():
@@ -65,6 +66,9 @@ state = st_folium(
     height=520,
     use_container_width=True,
     returned_objects=returned,
+    # build_map's map is rendered by st_folium itself; render=True would render the whole
+    # page around it first (the same map twice, ~half of st_folium's time; same output).
+    render=False,
 )
 
 
@@ -100,32 +104,66 @@ elif mode == "drawn area":
 
 if view.located == 0:
     st.stop()
-n, posts = data.located_posts(filters, mapview.TABLE_ROWS, within)
-st.subheader(f"{n:,} posts in {label}")
-if posts.is_empty():
-    st.stop()
-if n > posts.height:
-    st.caption(f"The newest {posts.height:,} are listed; Export gives all {n:,} with these filters.")
-render_posts_table(
-    posts.select("ts", "source", "author", "title", "text", "url", "threat", "sentiment", "places")
-)
-st.caption("Download the listed posts:")
-cols = st.columns(3)
-may_export = auth.can("export")  # once: each check re-reads the session and the user
-for col, fmt in zip(cols, reports.FORMATS, strict=True):
-    if not may_export:
-        st.caption("Your role cannot export posts.")
-        break
-    col.download_button(
-        f"{fmt.upper()}",
-        # Built when clicked, not on every rerun: three files of 1,000 posts cost time on every run.
-        data=functools.partial(reports.export_frame, posts, fmt),
-        file_name=f"vigil-map-selection.{fmt}",
-        key=f"map_dl_{fmt}",
-        on_click=auth.record,  # exports are audited with their filters (issue 8)
-        args=(
-            "export",
-            f"map-{fmt}",
-            {"filters": dict(filters.describe()), "area": label, "rows": posts.height},
-        ),
+
+
+@st.fragment
+def render_table(reader: Reader, filters: Filters, within: GeoArea | None, label: str) -> None:
+    """The located posts of the selection, one page at a time (newest first), and their downloads.
+
+    A fragment: turning a page reruns this part only, not the map. Why pages: the table of
+    the 1,000 newest posts was 204 KB of Arrow data converted, sent and drawn on every run
+    of the Map (docs/search.md); a page is 50 rows, and the count above it stays exact.
+    """
+    selection = (filters, within)
+    if st.session_state.get("map_page_of") != selection:
+        st.session_state["map_page"] = 1  # a new selection starts at its newest posts
+    st.session_state["map_page_of"] = selection
+    page_no = int(st.session_state.get("map_page", 1)) - 1
+    n, posts = data.located_posts(filters, mapview.TABLE_PAGE, within, page_no * mapview.TABLE_PAGE)
+    pages = mapview.table_pages(n, mapview.TABLE_PAGE, mapview.TABLE_PAGES)
+    if page_no >= pages:  # the selection shrank under the page shown: show its last page
+        page_no = pages - 1
+        st.session_state["map_page"] = pages
+        n, posts = data.located_posts(filters, mapview.TABLE_PAGE, within, page_no * mapview.TABLE_PAGE)
+    st.subheader(f"{n:,} posts in {label}")
+    if posts.is_empty():
+        return
+    p1, p2 = st.columns([1, 3], vertical_alignment="bottom")
+    p1.number_input("Page", min_value=1, max_value=pages, step=1, key="map_page")
+    first = page_no * mapview.TABLE_PAGE
+    browsable = mapview.TABLE_PAGE * mapview.TABLE_PAGES
+    p2.caption(
+        f"Posts {first + 1:,} to {first + posts.height:,} of {n:,}, newest first (page {page_no + 1:,} of "
+        f"{pages:,}"
+        + (f"; the newest {browsable:,} can be browsed here, Export gives all)." if n > browsable else ").")
     )
+    render_posts_table(
+        posts.select("ts", "source", "author", "title", "text", "url", "threat", "sentiment", "places")
+    )
+    rows = min(n, mapview.TABLE_ROWS)
+    st.caption(
+        f"Download the newest {rows:,} posts of this selection"
+        + (f" (Export gives all {n:,} with these filters):" if n > rows else ":")
+    )
+    may_export = auth.can("export")  # once: each check re-reads the session and the user
+    for col, fmt in zip(st.columns(3), reports.FORMATS, strict=True):
+        if not may_export:
+            st.caption("Your role cannot export posts.")
+            break
+        col.download_button(
+            f"{fmt.upper()}",
+            # Read and built when clicked, not on every rerun (1,000 posts in three formats).
+            data=functools.partial(_export, reader, filters, within, fmt),
+            file_name=f"vigil-map-selection.{fmt}",
+            key=f"map_dl_{fmt}",
+            on_click=auth.record,  # exports are audited with their filters (issue 8)
+            args=("export", f"map-{fmt}", {"filters": dict(filters.describe()), "area": label, "rows": rows}),
+        )
+
+
+def _export(reader: Reader, filters: Filters, within: GeoArea | None, fmt: str) -> bytes:
+    """The newest posts of the selection as a file (runs when a download button is clicked)."""
+    return reports.export_frame(mapview.located_posts(reader, filters, mapview.TABLE_ROWS, within)[1], fmt)
+
+
+render_table(reader, filters, within, label)

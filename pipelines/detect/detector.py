@@ -314,7 +314,7 @@ def finish_severity(streams: Streams, config: DetectConfig) -> tuple[np.ndarray,
     if config.min_excess > 0 and config.transform != "none":
         excess = streams.v - bl.inverse(streams.expected, config.transform)
         r = np.where(excess >= config.min_excess, r, 0.0)
-    if config.min_hour_excess > 0 and config.transform != "none":
+    if gates.active(config) and config.transform != "none":
         expected_posts = bl.inverse(streams.expected, config.transform)
         r = np.where(gates.surge_gate(streams.v, expected_posts, step, config), r, 0.0)
     r = quiet_period(r, quiet_n)

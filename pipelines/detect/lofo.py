@@ -73,6 +73,8 @@ FINISH_FIELDS = (
     "min_excess",
     "min_hour_excess",
     "small_beat_days",
+    "gate_ratio",
+    "gate_alpha",
     "context_weight",
     "likelihood_avg_hours",
     "likelihood_days",
@@ -159,6 +161,10 @@ def _cache_path(cache: Path, file: DataFile, config: DetectConfig) -> Path:
     raw = {k: getattr(config, k) for k in RAW_FIELDS}
     if config.method not in ("robust", "ensemble"):
         raw |= {k: v for k, v in asdict(config).items() if k not in FINISH_FIELDS}
+    # Named only when not the default, so caches written before the field existed stay valid.
+    raw.pop("level_spread", None)
+    if config.level_spread != "iqr":
+        raw["level_spread"] = config.level_spread
     if config.method in CONTEXT_METHODS:
         raw["context_version"] = context_version
     for k, default in KEY_ADDED_LATER.items():
@@ -281,7 +287,7 @@ def curves(
     perfect = np.zeros((len(files), len(names)))
     raw_cache: dict[tuple[int, Path], Streams] = {}
     for vi, cfg in enumerate(configs):
-        raw_key = tuple(getattr(cfg, k) for k in RAW_FIELDS)
+        raw_key = tuple(getattr(cfg, k) for k in RAW_FIELDS) + (cfg.level_spread,)
         if cfg.method in CONTEXT_METHODS:
             raw_key += tuple(getattr(cfg, k) for k in CONTEXT_RAW_FIELDS)
         for fi, f in enumerate(files):

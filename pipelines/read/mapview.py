@@ -24,7 +24,11 @@ MAP_POINTS_LIMIT = 3_000
 """A selection with at most this many located posts is drawn point by point; a larger
 one as exact clusters (posts per grid cell), see :func:`map_view`."""
 TABLE_ROWS = 1_000
-"""The table under the map lists at most this many newest posts of the selection."""
+"""The Map's downloads hold at most this many newest posts of the selection (Export: all)."""
+TABLE_PAGE = 50
+"""Posts per page of the table under the map (newest first)."""
+TABLE_PAGES = 200
+"""Pages the table lets one browse (10,000 posts); Export gives a whole selection."""
 
 MAP_SCHEMA = {
     "id": pl.String,
@@ -140,10 +144,16 @@ def bounds_area(bounds: dict[str, Any]) -> GeoArea | None:
     return GeoArea(ring=ring, by_place=True)
 
 
+def table_pages(n: int, page_size: int = TABLE_PAGE, max_pages: int = TABLE_PAGES) -> int:
+    """Pages of ``page_size`` the table offers for ``n`` posts: at least 1, at most ``max_pages``."""
+    return max(1, min(max_pages, -(-max(0, int(n)) // page_size)))
+
+
 def located_posts(
-    reader: Reader, filters: Filters, limit: int, within: GeoArea | None = None
+    reader: Reader, filters: Filters, limit: int, within: GeoArea | None = None, offset: int = 0
 ) -> tuple[int, pl.DataFrame]:
-    """How many selected posts have a map point (exact), and the newest ``limit`` of them.
+    """How many selected posts have a map point (exact), and ``limit`` of them, newest first,
+    after skipping the ``offset`` newest (a page of the table: ``offset = page * limit``).
 
     ``within``: only those whose map point also lies in this area (the visible bounds or a
     drawn shape), on top of any area the filters already hold.
@@ -159,5 +169,5 @@ def located_posts(
     n = aggregate.count(searcher, where)
     # The documents by (id, indexed seq): a rerun reads from MongoDB only the posts that
     # are new to the list or changed since (pipelines.read.postcache).
-    versions = aggregate.newest_versions(searcher, where, limit=limit) if n else []
+    versions = aggregate.newest_versions(searcher, where, limit=limit, offset=offset) if n > offset else []
     return n, posts_frame(reader.posts.get(reader.store, versions))

@@ -10,7 +10,8 @@ import polars as pl
 import pytest
 from streamlit_folium import _get_map_string
 
-from components.geomap import ASSETS, asset_paths, build_map, tile_layer
+from components.geomap import ASSETS, BUNDLE, asset_paths, build_map, tile_layer
+from components.mapassets import make_bundle
 from pipelines.search.filters import GeoArea
 
 BASE = "../components.geomap.vigil_map_assets/"
@@ -35,11 +36,8 @@ def _points() -> pl.DataFrame:
 def test_every_asset_is_bundled_and_nothing_comes_from_outside():
     fmap = build_map(_points(), area=GeoArea(center=(-114.0, 51.0), radius_km=50, by_place=True), base=BASE)
     paths = asset_paths(fmap, BASE)
-    assert {
-        "leaflet/leaflet.js",
-        "markercluster/leaflet.markercluster.js",
-        "heat/leaflet-heat.min.js",
-    } <= set(paths)
+    assert BUNDLE in paths and [p for p in paths if p.endswith(".js")] == [BUNDLE] * 4  # one file
+    assert {"leaflet/leaflet.css", "draw/leaflet.draw.css", "markercluster/MarkerCluster.css"} <= set(paths)
     for p in paths:
         assert not p.startswith(("http:", "https:", "//")), p
         assert (ASSETS / p).is_file(), p
@@ -51,6 +49,16 @@ def test_every_asset_is_bundled_and_nothing_comes_from_outside():
     assert "<img src=x" not in script and "\\u0026lt;img src=x onerror" in script
     basemap = json.loads((ASSETS / "countries-110m.geojson").read_text())
     assert len(basemap["features"]) > 150
+
+
+def test_the_script_bundle_is_the_vendored_files_in_order():
+    """``leaflet-bundle.js`` is exactly what make_bundle writes from the vendored files (so
+    an updated plugin cannot be forgotten in it), Leaflet first, each part's licence kept."""
+    committed = (ASSETS / BUNDLE).read_bytes()
+    assert committed == make_bundle.bundle()
+    starts = [committed.index((ASSETS / part).read_bytes()) for part in make_bundle.PARTS]
+    assert starts == sorted(starts) and make_bundle.PARTS[0] == "leaflet/leaflet.js"
+    assert b"Leaflet 1.9.4" in committed[: starts[0] + 200] and b"Leaflet.draw 1.0.2" in committed
 
 
 def test_tile_setting():
@@ -93,3 +101,27 @@ def test_clusters_are_one_array_with_every_count():
         "1 posts (mean threat 0.10)",
     ]
     assert '"clusters"' in script  # named in the layer control
+
+
+def test_st_folium_without_its_page_render_sends_the_same_map(monkeypatch):
+    """The Map calls ``st_folium(..., render=False)`` (the page around the map is not rendered
+    first: half of st_folium's time): the frame must get exactly what ``render=True`` sends."""
+    import re
+
+    import streamlit_folium
+
+    sent: list[dict] = []
+    monkeypatch.setattr(streamlit_folium, "_component_func", lambda **kw: sent.append(kw))
+    clusters = pl.DataFrame(
+        {"lat": [1.0, 2.0], "lon": [3.0, 4.0], "n": [5, 600], "threat": [0.1, None], "sentiment": [0.2, -0.3]}
+    )
+    for points, cl in ((_points(), None), (_points().clear(), clusters)):
+        for render in (True, False):
+            fmap = build_map(points, "threat", True, base=BASE, clusters=cl)
+            streamlit_folium.st_folium(fmap, key="m", returned_objects=["all_drawings"], render=render)
+        # folium names elements with random 32-hex ids: compare with those names masked
+        a, b = (
+            {k: re.sub("[0-9a-f]{32}", "ID", str(v)) for k, v in kw.items() if k != "on_change"}
+            for kw in sent[-2:]
+        )
+        assert a == b and "L.circleMarker" in a["script"]

@@ -57,6 +57,42 @@ def test_map_draws_exact_clusters_when_the_selection_is_large(app_store: Store, 
     assert len(at.dataframe[0].value) == n  # the table still lists them (up to 1,000)
 
 
+def test_map_table_page_control_turns_pages_and_the_total_is_exact(app_store: Store, monkeypatch):
+    """The table shows one page of the newest located posts; the page control shows the next
+    ones; every located post is on exactly one page; the total above is the exact count."""
+    from pipelines.read import mapview
+
+    monkeypatch.setattr(mapview, "TABLE_PAGE", 4)  # the seed's located posts fill several pages
+    seed(app_store)
+    at = _page("map")
+    assert not at.exception, at.exception
+    f = at.session_state["filters"]
+    located = {
+        "$and": [f.to_mongo(), {"$or": [{"geo": {"$exists": True}}, {"scores.places.0": {"$exists": True}}]}]
+    }
+    newest = [d["_id"] for d in app_store.db.posts.find(located, {"_id": 1}).sort("ts", -1)]
+    n = len(newest)
+    pages = -(-n // 4)
+    assert pages >= 3
+    assert any(h.value.startswith(f"{n:,} posts in ") for h in at.subheader)
+    assert any(f"Posts 1 to 4 of {n:,}, newest first (page 1 of {pages:,})" in c.value for c in at.caption), [c.value for c in at.caption]
+    seen: list[str] = []
+    for page in range(1, pages + 1):
+        if page > 1:
+            at.number_input(key="map_page").set_value(page).run()
+            assert not at.exception, at.exception
+        rows = list(at.dataframe[0].value["url"])
+        assert len(rows) == (4 if page < pages else n - 4 * (pages - 1))
+        assert any(f"of {n:,}, newest first (page {page} of {pages:,})" in c.value for c in at.caption)
+        seen += rows
+    urls = {d["_id"]: d.get("url") for d in app_store.db.posts.find({"_id": {"$in": newest}}, {"url": 1})}
+    assert sorted(seen) == sorted(urls[i] for i in newest) and len(set(seen)) == n  # each post once
+    # A new selection starts again at its newest posts.
+    at.multiselect(key="f_sources").set_value(["alpha"]).run()
+    assert not at.exception, at.exception
+    assert at.number_input(key="map_page").value == 1
+
+
 def test_anomalies_list_equals_the_collection_and_filters_by_status(app_store: Store):
     seed(app_store)
     app_store.db.anomalies.insert_many(
