@@ -221,16 +221,17 @@ def _scan(
             h = hist[j]
             keys = [(j, *h[len(h) - k :]) for k in range(1, min(orders, len(h)) + 1)]
             for key in keys:
-                if ctx_seen.get(key, 0) >= min_seen:
+                seen = ctx_seen.get(key, 0)
+                pair = (key, s)
+                after = pairs.get(pair, 0)
+                if seen >= min_seen:
                     predicting += 1
-                    seen_after = pairs.get((key, s), 0)
                     if soft:
-                        failed += 1.0 - seen_after / ctx_seen[key]
-                    elif not seen_after:
+                        failed += 1.0 - after / seen
+                    elif not after:
                         failed += 1
-            for key in keys:
-                ctx_seen[key] = ctx_seen.get(key, 0) + 1
-                pairs[(key, s)] = pairs.get((key, s), 0) + 1
+                ctx_seen[key] = seen + 1
+                pairs[pair] = after + 1
             h.append(s)
             if len(h) > orders:
                 del h[0]
