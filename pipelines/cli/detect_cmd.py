@@ -86,6 +86,67 @@ def _fail(message: str) -> NoReturn:
     raise typer.Exit(2)
 
 
+_CONTEXT_CHOICE = "With --lofo, context methods: comma list of "
+
+AlsoOption = Annotated[
+    list[Path] | None, typer.Option("--also", help="With --lofo: more folders (each with windows.json).")
+]
+CacheOption = Annotated[
+    Path | None, typer.Option("--cache", help="With --lofo: cache raw scores per file and variant here.")
+]
+TransformOption = Annotated[
+    str, typer.Option("--transform", help="With --lofo: comma list of log1p, sqrt, none to choose from.")
+]
+DirectionOption = Annotated[
+    str, typer.Option("--direction", help="With --lofo: comma list of up, both to choose from.")
+]
+LikelihoodOption = Annotated[
+    str,
+    typer.Option(
+        "--likelihood",
+        help=_CONTEXT_CHOICE + "anomaly-likelihood averaging hours to choose from (0 = raw novelty).",
+    ),
+]
+TrimOption = Annotated[
+    str,
+    typer.Option(
+        "--trim",
+        help=_CONTEXT_CHOICE + "warm-up range trims (quantile each side, 0 = min/max) to choose from.",
+    ),
+]
+SoftOption = Annotated[
+    str,
+    typer.Option(
+        "--soft",
+        help=_CONTEXT_CHOICE
+        + "0 (crisp novelty), 1 (soft: share of past continuations missed) to choose from.",
+    ),
+]
+EdgesOption = Annotated[
+    str,
+    typer.Option(
+        "--edges",
+        help=_CONTEXT_CHOICE
+        + "width, quantile, both (how the warm-up range is cut into bins) to choose from.",
+    ),
+]
+GridOption = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--grid",
+        help="With --lofo: KEY=V1,V2 (repeatable) adds any detector setting's values to choose from, e.g. context_orders=4,7.",
+    ),
+]
+RefreshOption = Annotated[
+    str,
+    typer.Option(
+        "--refresh",
+        help=_CONTEXT_CHOICE
+        + "0 (fixed bins) or k (bins and memory renewed every k warm-ups) to choose from.",
+    ),
+]
+
+
 @app.command("eval-nab")
 def eval_nab(
     data_dir: Annotated[Path, typer.Argument(help="Folder of NAB-format CSVs (timestamp,value).")],
@@ -111,60 +172,16 @@ def eval_nab(
             "--lofo", help="Leave-one-file-out: settings and threshold chosen without the scored file."
         ),
     ] = False,
-    also: Annotated[
-        list[Path] | None, typer.Option("--also", help="With --lofo: more folders (each with windows.json).")
-    ] = None,
-    cache: Annotated[
-        Path | None, typer.Option("--cache", help="With --lofo: cache raw scores per file and variant here.")
-    ] = None,
-    transform: Annotated[
-        str, typer.Option("--transform", help="With --lofo: comma list of log1p, sqrt, none to choose from.")
-    ] = "",
-    direction: Annotated[
-        str, typer.Option("--direction", help="With --lofo: comma list of up, both to choose from.")
-    ] = "",
-    likelihood: Annotated[
-        str,
-        typer.Option(
-            "--likelihood",
-            help="With --lofo, context methods: comma list of anomaly-likelihood averaging hours to choose from (0 = raw novelty).",
-        ),
-    ] = "0",
-    trim: Annotated[
-        str,
-        typer.Option(
-            "--trim",
-            help="With --lofo, context methods: comma list of warm-up range trims (quantile each side, 0 = min/max) to choose from.",
-        ),
-    ] = "0",
-    soft: Annotated[
-        str,
-        typer.Option(
-            "--soft",
-            help="With --lofo, context methods: comma list of 0 (crisp novelty), 1 (soft: share of past continuations missed) to choose from.",
-        ),
-    ] = "0",
-    edges: Annotated[
-        str,
-        typer.Option(
-            "--edges",
-            help="With --lofo, context methods: comma list of width, quantile, both (how the warm-up range is cut into bins) to choose from.",
-        ),
-    ] = "width",
-    grid: Annotated[
-        list[str] | None,
-        typer.Option(
-            "--grid",
-            help="With --lofo: KEY=V1,V2 (repeatable) adds any detector setting's values to choose from, e.g. context_orders=4,7.",
-        ),
-    ] = None,
-    refresh: Annotated[
-        str,
-        typer.Option(
-            "--refresh",
-            help="With --lofo, context methods: comma list of 0 (fixed bins) or k (bins and memory renewed every k warm-ups) to choose from.",
-        ),
-    ] = "0",
+    also: AlsoOption = None,
+    cache: CacheOption = None,
+    transform: TransformOption = "",
+    direction: DirectionOption = "",
+    likelihood: LikelihoodOption = "0",
+    trim: TrimOption = "0",
+    soft: SoftOption = "0",
+    edges: EdgesOption = "width",
+    grid: GridOption = None,
+    refresh: RefreshOption = "0",
 ) -> None:
     """Run the detector over NAB files and print standard / low-FP / low-FN NAB scores."""
     from pipelines.detect import nab_eval
