@@ -111,9 +111,6 @@ CONTEXT_GRID: dict[str, list[object]] = {
 """Sequence-novelty settings (:mod:`pipelines.detect.context`) chosen on the training files
 when a context method is evaluated (small on purpose: each value is a pass over every file)."""
 
-LIKELIHOOD_HOURS: list[object] = [0.0]
-"""Context methods: ``likelihood_avg_hours`` to choose from (``eval-nab --likelihood``; 0 = raw novelty)."""
-
 CONTEXT_WEIGHTS: list[object] = [0.0, 0.8, 1.0]
 """``robust+context``: the novelty's weight, chosen on the training files (0 = robust alone)."""
 
