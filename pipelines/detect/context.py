@@ -142,7 +142,9 @@ def novelty(
     trim:
         Share of the warm-up left out at each end of the range the bins cover (:func:`symbols`).
     edges:
-        ``width`` (equal-width bins) or ``quantile`` (equal shares of the warm-up; :func:`symbols`).
+        ``width`` (equal-width bins), ``quantile`` (equal shares of the warm-up; :func:`symbols`)
+        or ``both`` (the mean of the two novelties: the quantile bins help the files where
+        nearly every value shares one equal-width bin and hurt some where they do not).
     soft:
         A predicting context's surprise is the share of its past continuations that were *not*
         the current symbol (a rare continuation is almost as novel as a new one), instead of
@@ -167,6 +169,12 @@ def novelty(
         gap[1:] = dt > 1.5 * float(np.median(dt))
     settings = {"bins": bins, "orders": orders, "levels": levels, "min_seen": min_seen}
     settings |= {"trim": trim, "soft": soft, "edges": edges}
+    if edges == "both":
+        # Two views of the same series: the mean of the equal-width and the quantile novelty.
+        return 0.5 * (
+            novelty(x, warm, t_s=t_s, refresh=refresh, **(settings | {"edges": "width"}))
+            + novelty(x, warm, t_s=t_s, refresh=refresh, **(settings | {"edges": "quantile"}))
+        )
     span = refresh * warm
     if span <= 0:
         return _scan(x, gap, warm, **settings)
@@ -213,16 +221,17 @@ def _scan(
             h = hist[j]
             keys = [(j, *h[len(h) - k :]) for k in range(1, min(orders, len(h)) + 1)]
             for key in keys:
-                if ctx_seen.get(key, 0) >= min_seen:
+                seen = ctx_seen.get(key, 0)
+                pair = (key, s)
+                after = pairs.get(pair, 0)
+                if seen >= min_seen:
                     predicting += 1
-                    seen_after = pairs.get((key, s), 0)
                     if soft:
-                        failed += 1.0 - seen_after / ctx_seen[key]
-                    elif not seen_after:
+                        failed += 1.0 - after / seen
+                    elif not after:
                         failed += 1
-            for key in keys:
-                ctx_seen[key] = ctx_seen.get(key, 0) + 1
-                pairs[(key, s)] = pairs.get((key, s), 0) + 1
+                ctx_seen[key] = seen + 1
+                pairs[pair] = after + 1
             h.append(s)
             if len(h) > orders:
                 del h[0]

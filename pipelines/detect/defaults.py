@@ -160,7 +160,8 @@ class DetectConfig:
         differ from the current symbol, not only never-seen ones (:func:`pipelines.detect.context.novelty`).
     context_edges:
         ``context`` methods: ``width`` bins of equal width over the warm-up range, ``quantile``
-        bins holding equal shares of the warm-up (:func:`pipelines.detect.context.symbols`).
+        bins holding equal shares of the warm-up (:func:`pipelines.detect.context.symbols`),
+        ``both`` the mean of the two novelties.
     context_refresh:
         ``context`` methods: 0 = bins and memory from the whole series; ``k`` = every ``k``
         warm-up lengths the bins are recomputed from, and the memory rebuilt on, the last
@@ -215,7 +216,7 @@ class DetectConfig:
     context_weight: float = 1.0
     context_trim: float = 0.0
     context_soft: bool = False
-    context_edges: Literal["width", "quantile"] = "width"
+    context_edges: Literal["width", "quantile", "both"] = "width"
     context_refresh: int = 0
     likelihood_avg_hours: float = 0.0
     likelihood_days: float = 30.0

@@ -81,7 +81,12 @@ FINISH_FIELDS = (
 )
 """Settings applied by :func:`~pipelines.detect.detector.finish_severity` (no recomputation)."""
 
-KEY_ADDED_LATER: dict[str, object] = {"context_trim": 0.0, "context_soft": False, "context_edges": "width", "context_refresh": 0}
+KEY_ADDED_LATER: dict[str, object] = {
+    "context_trim": 0.0,
+    "context_soft": False,
+    "context_edges": "width",
+    "context_refresh": 0,
+}
 """Raw settings added after caches were written: left out of the cache key at their default,
 so a cache made before them is still served for the same statistic."""
 
@@ -105,9 +110,6 @@ CONTEXT_GRID: dict[str, list[object]] = {
 }
 """Sequence-novelty settings (:mod:`pipelines.detect.context`) chosen on the training files
 when a context method is evaluated (small on purpose: each value is a pass over every file)."""
-
-LIKELIHOOD_HOURS: list[object] = [0.0]
-"""Context methods: ``likelihood_avg_hours`` to choose from (``eval-nab --likelihood``; 0 = raw novelty)."""
 
 CONTEXT_WEIGHTS: list[object] = [0.0, 0.8, 1.0]
 """``robust+context``: the novelty's weight, chosen on the training files (0 = robust alone)."""

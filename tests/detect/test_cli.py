@@ -126,7 +126,17 @@ def test_eval_nab_lofo_offers_the_context_options(cli, tmp_path: Path) -> None:
     data, _, _ = nab_folder(tmp_path)
     out = tmp_path / "out"
     args = ["eval-nab", str(data), "--lofo", "--method", "context", "--transform", "none"]
-    res = cli(*args, "--soft", "0,1", "--edges", "width,quantile", "--likelihood", "0,1", "--out", str(out))
+    res = cli(
+        *args,
+        "--soft",
+        "0,1",
+        "--edges",
+        "width,quantile",
+        "--grid",
+        "likelihood_avg_hours=0,1",
+        "--out",
+        str(out),
+    )
     assert res.exit_code == 0, res.output
     report = json.loads((out / "lofo.json").read_text())
     base = len(lofo.grid(lofo.DEFAULT_BASE, lofo.DEFAULT_GRID | lofo.CONTEXT_GRID))
@@ -134,7 +144,9 @@ def test_eval_nab_lofo_offers_the_context_options(cli, tmp_path: Path) -> None:
     label = report["profiles"]["standard"]["files"][0]["variant"]
     for key in ("context_soft=", "context_edges=", "likelihood_avg_hours="):
         assert key in label
-    for bad in (["--edges", "median"], ["--soft", "x"], ["--likelihood", "-1"], ["--trim", "0.7"]):
+    bad_values = [["--edges", "median"], ["--soft", "x"], ["--likelihood", "-1"], ["--trim", "0.7"]]
+    bad_values += [["--grid", "nope=1"], ["--grid", "context_orders=x"], ["--refresh", "1.5"]]
+    for bad in bad_values:
         res = cli(*args, *bad)
         assert res.exit_code == 2 and bad[0] in res.output, res.output
 

@@ -232,3 +232,14 @@ def test_refresh_renews_bins_and_memory_from_the_last_warm_up() -> None:
     np.testing.assert_allclose(context.novelty(x, warm, bins=6, min_seen=2, refresh=100), plain)
     for cut in (50, 130, 201, len(x) - 1):
         np.testing.assert_allclose(context.novelty(x[:cut], warm, bins=6, min_seen=2, refresh=k), got[:cut])
+
+
+def test_both_edges_is_the_mean_of_the_two_views() -> None:
+    rng = np.random.default_rng(8)
+    x = np.concatenate(
+        [rng.exponential(1.0, 200), [40.0], rng.exponential(1.0, 100) + 3 * (rng.random(100) < 0.1)]
+    )
+    t = np.arange(len(x)) * 300
+    views = [context.novelty(x, 120, t_s=t, min_seen=2, edges=e) for e in ("width", "quantile", "both")]
+    np.testing.assert_allclose(views[2], 0.5 * (views[0] + views[1]))
+    assert not np.allclose(views[0], views[1])
