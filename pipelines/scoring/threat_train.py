@@ -41,7 +41,7 @@ log = logging.getLogger(__name__)
 
 FOLDS = 5
 HEAD_BLOCKS = (("emb",), ("emb", "vader", "profanity"))
-HEAD_C = (0.0002, 0.0005, 0.001, 0.002, 0.005, 0.02, 0.05)
+HEAD_C = (0.0002, 0.0005, 0.001, 0.002, 0.005, 0.02, 0.05, 0.1, 0.2)
 NGRAM_C = (16.0, 64.0, 256.0, 1024.0)
 WEIGHTS = (0.0, 0.25, 0.5, 0.75, 1.0)
 NGRAM_FILE = "threat_ngrams.npz"

@@ -83,6 +83,12 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--head-c", type=float, nargs="*", default=None, help="head C values (default: all)")
     ap.add_argument("--ngram-c", type=float, nargs="*", default=None, help="n-gram C values (default: all)")
     ap.add_argument("--fine-weights", action="store_true", help="weights 0, 0.1 ... 1 instead of quarters")
+    ap.add_argument(
+        "--seeds", type=int, nargs="*", default=list(FOLD_SEEDS), help="fold draws (default 13 14 15)"
+    )
+    ap.add_argument(
+        "--variants", nargs="*", default=None, help=f"n-gram variants (default all: {list(VARIANTS)})"
+    )
     ap.add_argument("--save", default=None, help="write every grid point's per-draw figures here (JSON)")
     args = ap.parse_args(argv)
     blocks_grid = [tuple(args.blocks.split(","))] if args.blocks else list(HEAD_BLOCKS)
@@ -114,7 +120,7 @@ def main(argv: list[str] | None = None) -> None:
     }
     # results[variant][(config)] = [f1 per fold seed]
     results: dict[str, dict[tuple, list[float]]] = {}
-    for fseed in FOLD_SEEDS:
+    for fseed in args.seeds:
         folds = _folds(y, 5, fseed)
         heads = {(b, c): _oof_head(feats, y, fs, ys, folds, b, c) for b in blocks_grid for c in head_c}
         for name, (x, xs, xc) in mats.items():
