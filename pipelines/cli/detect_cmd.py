@@ -86,6 +86,67 @@ def _fail(message: str) -> NoReturn:
     raise typer.Exit(2)
 
 
+_CONTEXT_CHOICE = "With --lofo, context methods: comma list of "
+
+AlsoOption = Annotated[
+    list[Path] | None, typer.Option("--also", help="With --lofo: more folders (each with windows.json).")
+]
+CacheOption = Annotated[
+    Path | None, typer.Option("--cache", help="With --lofo: cache raw scores per file and variant here.")
+]
+TransformOption = Annotated[
+    str, typer.Option("--transform", help="With --lofo: comma list of log1p, sqrt, none to choose from.")
+]
+DirectionOption = Annotated[
+    str, typer.Option("--direction", help="With --lofo: comma list of up, both to choose from.")
+]
+LikelihoodOption = Annotated[
+    str,
+    typer.Option(
+        "--likelihood",
+        help=_CONTEXT_CHOICE + "anomaly-likelihood averaging hours to choose from (0 = raw novelty).",
+    ),
+]
+TrimOption = Annotated[
+    str,
+    typer.Option(
+        "--trim",
+        help=_CONTEXT_CHOICE + "warm-up range trims (quantile each side, 0 = min/max) to choose from.",
+    ),
+]
+SoftOption = Annotated[
+    str,
+    typer.Option(
+        "--soft",
+        help=_CONTEXT_CHOICE
+        + "0 (crisp novelty), 1 (soft: share of past continuations missed) to choose from.",
+    ),
+]
+EdgesOption = Annotated[
+    str,
+    typer.Option(
+        "--edges",
+        help=_CONTEXT_CHOICE
+        + "width, quantile, both (how the warm-up range is cut into bins) to choose from.",
+    ),
+]
+GridOption = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--grid",
+        help="With --lofo: KEY=V1,V2 (repeatable) adds any detector setting's values to choose from, e.g. context_orders=4,7.",
+    ),
+]
+RefreshOption = Annotated[
+    str,
+    typer.Option(
+        "--refresh",
+        help=_CONTEXT_CHOICE
+        + "0 (fixed bins) or k (bins and memory renewed every k warm-ups) to choose from.",
+    ),
+]
+
+
 @app.command("eval-nab")
 def eval_nab(
     data_dir: Annotated[Path, typer.Argument(help="Folder of NAB-format CSVs (timestamp,value).")],
@@ -111,18 +172,16 @@ def eval_nab(
             "--lofo", help="Leave-one-file-out: settings and threshold chosen without the scored file."
         ),
     ] = False,
-    also: Annotated[
-        list[Path] | None, typer.Option("--also", help="With --lofo: more folders (each with windows.json).")
-    ] = None,
-    cache: Annotated[
-        Path | None, typer.Option("--cache", help="With --lofo: cache raw scores per file and variant here.")
-    ] = None,
-    transform: Annotated[
-        str, typer.Option("--transform", help="With --lofo: comma list of log1p, sqrt, none to choose from.")
-    ] = "",
-    direction: Annotated[
-        str, typer.Option("--direction", help="With --lofo: comma list of up, both to choose from.")
-    ] = "",
+    also: AlsoOption = None,
+    cache: CacheOption = None,
+    transform: TransformOption = "",
+    direction: DirectionOption = "",
+    likelihood: LikelihoodOption = "0",
+    trim: TrimOption = "0",
+    soft: SoftOption = "0",
+    edges: EdgesOption = "width",
+    grid: GridOption = None,
+    refresh: RefreshOption = "0",
 ) -> None:
     """Run the detector over NAB files and print standard / low-FP / low-FN NAB scores."""
     from pipelines.detect import nab_eval
@@ -136,7 +195,21 @@ def eval_nab(
     if profiles is None and (data_dir / "profiles.json").exists():
         profiles = data_dir / "profiles.json"
     if lofo:
-        _eval_lofo([data_dir, *(also or [])], method, transform, direction, profiles, out, cache)
+        _eval_lofo(
+            [data_dir, *(also or [])],
+            method,
+            transform,
+            direction,
+            profiles,
+            out,
+            cache,
+            likelihood,
+            trim,
+            soft,
+            edges,
+            refresh,
+            grid or [],
+        )
         return
     try:
         results = nab_eval.evaluate(
@@ -154,6 +227,38 @@ def eval_nab(
         typer.echo(f"results and scores.json written under {out}")
 
 
+def _number_list(text: str, option: str) -> list[object]:
+    """A comma list of non-negative numbers (exits with a clear message on anything else)."""
+    try:
+        values = [float(v) for v in text.split(",") if v.strip()]
+    except ValueError:
+        _fail(f"{option} {text!r}: use a comma list of numbers >= 0, e.g. 0,1")
+    if not values or any(not v >= 0 for v in values):
+        _fail(f"{option} {text!r}: use a comma list of numbers >= 0, e.g. 0,1")
+    return list(values)
+
+
+def _grid_options(items: list[str]) -> dict[str, list[object]]:
+    """``--grid KEY=V1,V2`` items as grid options, each value cast to the setting's type."""
+    from pipelines.detect.defaults import DetectConfig
+
+    defaults = DetectConfig()
+    out: dict[str, list[object]] = {}
+    for item in items:
+        key, _, text = item.partition("=")
+        key = key.strip()
+        if not hasattr(defaults, key) or not text.strip():
+            _fail(f"--grid {item!r}: use KEY=V1,V2 with KEY a detector setting (e.g. context_orders=4,7)")
+        kind = type(getattr(defaults, key))
+        cast = (lambda v: v.lower() in ("1", "true", "yes")) if kind is bool else kind
+        try:
+            values = [cast(v.strip()) for v in text.split(",") if v.strip()]
+        except ValueError:
+            _fail(f"--grid {item!r}: {key} takes {kind.__name__} values")
+        out[key] = list(values)
+    return out
+
+
 def _eval_lofo(
     folders: list[Path],
     method: str,
@@ -162,6 +267,12 @@ def _eval_lofo(
     profiles: Path | None,
     out: Path | None,
     cache: Path | None,
+    likelihood: str = "0",
+    trim: str = "0",
+    soft: str = "0",
+    edges: str = "width",
+    refresh: str = "0",
+    grid: list[str] | None = None,
 ) -> None:
     import json
 
@@ -183,8 +294,22 @@ def _eval_lofo(
     options |= lofo.DEFAULT_GRID
     if any(m in CONTEXT_METHODS for m in methods):
         options |= lofo.CONTEXT_GRID
+        options["likelihood_avg_hours"] = _number_list(likelihood, "--likelihood")
+        options["context_trim"] = _number_list(trim, "--trim")
+        if any(v >= 0.5 for v in options["context_trim"]):  # type: ignore[operator]
+            _fail(f"--trim {trim!r}: a share of the warm-up cut at each end, below 0.5")
+        options["context_soft"] = [bool(v) for v in _number_list(soft, "--soft")]
+        cuts = [v.strip() for v in edges.split(",") if v.strip()]
+        if not cuts or any(v not in ("width", "quantile", "both") for v in cuts):
+            _fail(f"--edges {edges!r}: use a comma list of width, quantile, both")
+        options["context_edges"] = cuts
+        renew = _number_list(refresh, "--refresh")
+        if any(v != int(v) for v in renew):  # type: ignore[call-overload]
+            _fail(f"--refresh {refresh!r}: use a comma list of whole numbers of warm-ups, e.g. 0,1")
+        options["context_refresh"] = [int(v) for v in renew]  # type: ignore[call-overload]
     if "robust+context" in methods:
         options["context_weight"] = list(lofo.CONTEXT_WEIGHTS)
+    options |= _grid_options(grid or [])
     try:
         files = lofo.discover(folders)
         report = lofo.leave_one_file_out(
@@ -227,10 +352,17 @@ def eval_onsets(
             help="Print every --loeo setting's loss on all events, as collected and padded 7 days together (how the default was chosen).",
         ),
     ] = False,
+    method: Annotated[
+        str,
+        typer.Option(
+            "--method",
+            help="Production method to measure (robust or robust+context; not with --loeo/--choose).",
+        ),
+    ] = "robust",
 ) -> None:
     """Delay from the first tweet of each CrisisLex event's surge to the detector's first anomaly."""
     from pipelines.detect import onsets
-    from pipelines.detect.defaults import COUNT_CONFIG
+    from pipelines.detect.defaults import COUNT_CONFIG, production_config
 
     settings = get_settings()
     setup_logging(settings.vigil_log_level)
@@ -238,6 +370,14 @@ def eval_onsets(
         _fail(f"{crisislex_dir} is not a folder")
     if step < 0:
         _fail(f"--step must be 0 (auto) or a number of seconds, got {step}")
+    try:
+        config = production_config(method)
+    except ValueError as exc:
+        _fail(f"--method: {exc}")
+    if method != "robust" and (loeo or choose):
+        _fail(
+            "--method: --loeo and --choose choose the robust method's gate; measure other methods without them"
+        )
     try:
         if choose:
             ranked = onsets.choose(crisislex_dir, onsets.loeo_grid(COUNT_CONFIG), step_s=step)
@@ -257,7 +397,7 @@ def eval_onsets(
                 for r, c in pairs
             ]
         else:
-            rows = onsets.evaluate(crisislex_dir, COUNT_CONFIG, step_s=step, pad_days=pad_days)
+            rows = onsets.evaluate(crisislex_dir, config, step_s=step, pad_days=pad_days)
             chosen = []
     except ValueError as exc:
         _fail(str(exc))

@@ -95,6 +95,12 @@ class DetectConfig:
     rel_floor:
         ``robust``: the spread is at least this share of the level (a flat series does
         not make every wobble infinite).
+    level_spread:
+        ``robust``: ``iqr`` = the interquartile range of the trailing window (level, and
+        residuals from the season); ``lower`` = twice the distance from its median down to
+        its first quartile, the lower half alone (a surge in the window inflates the upper
+        quartile, not the lower one: on the sample, Bohol's busy hours two days before
+        the NSW fires). Measured in docs/detection.md; ``iqr`` in production.
     cold_start_hours:
         ``robust``/``ensemble``: scores start after this much history (``min_history_hours``
         is the Prophet methods' warm-up). The level statistics need only a few points, and
@@ -117,6 +123,16 @@ class DetectConfig:
         more posts than any hour of the previous ``small_beat_days`` days (a quiet place
         or source that has never been this busy: on the sample, Yolanda's 12-17 posts an
         hour on ``place:Philippines``). 0 = a small hour never passes.
+    gate_ratio:
+        Counts only: the surge gate's excess must also reach this multiple of the
+        baseline's expectation (bucket and hour each against their own); 0 = off
+        (:mod:`pipelines.detect.gates`, scale-relative forms). Off: the joint rule's
+        candidate set v2 (0.5 and 1 with a minimum of 10 or 20) measured no change on
+        NAB Twitter or the onsets, and chose the plain minimum.
+    gate_alpha:
+        Counts only: the bucket's or hour's count must also have a Poisson tail
+        probability at most this under the expectation as mean; 0 = off (v2 tried
+        1e-3 and 1e-6: no change, as ``gate_ratio``).
     record_kind:
         ``max``: a score is relative to the largest of the record period (above);
         ``likelihood``: to the mean + 4 standard deviations of the period's scores
@@ -136,6 +152,25 @@ class DetectConfig:
     context_weight:
         ``robust+context``: severity = max(robust severity, ``context_weight`` x novelty);
         0 = robust alone. Chosen on the training files by ``eval-nab --lofo``.
+    context_trim:
+        ``context`` methods: the bins cover the warm-up's ``context_trim`` to
+        ``1 - context_trim`` quantiles instead of its whole range (0 = minimum to maximum).
+    context_soft:
+        ``context`` methods: a surprise counts the share of a context's past continuations that
+        differ from the current symbol, not only never-seen ones (:func:`pipelines.detect.context.novelty`).
+    context_edges:
+        ``context`` methods: ``width`` bins of equal width over the warm-up range, ``quantile``
+        bins holding equal shares of the warm-up (:func:`pipelines.detect.context.symbols`),
+        ``both`` the mean of the two novelties.
+    context_refresh:
+        ``context`` methods: 0 = bins and memory from the whole series; ``k`` = every ``k``
+        warm-up lengths the bins are recomputed from, and the memory rebuilt on, the last
+        warm-up length of points (:func:`pipelines.detect.context.novelty`).
+    likelihood_avg_hours, likelihood_days:
+        ``context`` methods: when ``likelihood_avg_hours`` > 0 the novelty is replaced by
+        its anomaly likelihood (:mod:`pipelines.detect.likelihood`, Ahmad et al. 2017): its
+        mean over this many hours judged against the mean and spread of that average over
+        the past ``likelihood_days``. 0 = the raw novelty. Chosen by ``eval-nab --lofo``.
     extend_ratio:
         An anomaly window spans the triggering points and their neighbours whose
         baseline z is at least ``extend_ratio`` times the trigger's z.
@@ -164,11 +199,14 @@ class DetectConfig:
     level_hours: float = 168.0
     season_days: float = 14.0
     rel_floor: float = 0.01
+    level_spread: Literal["iqr", "lower"] = "iqr"
     record_kind: Literal["max", "likelihood"] = "max"
     cold_start_hours: float = 1.0
     min_excess: float = 0.0
     min_hour_excess: float = 20.0
     small_beat_days: float = 7.0
+    gate_ratio: float = 0.0
+    gate_alpha: float = 0.0
     smooth_points: int = 1
     context_bins: int = 8
     context_orders: int = 4
@@ -176,6 +214,20 @@ class DetectConfig:
     context_min_seen: int = 3
     context_warm_hours: float = 168.0
     context_weight: float = 1.0
+    context_trim: float = 0.0
+    context_soft: bool = False
+    context_edges: Literal["width", "quantile", "both"] = "width"
+    context_refresh: int = 0
+    likelihood_avg_hours: float = 0.0
+    likelihood_days: float = 30.0
+
+    def __post_init__(self) -> None:
+        """Reject gate settings that would silently mean something else (a negative ratio, a
+        tail probability outside [0, 1))."""
+        if not self.gate_ratio >= 0:
+            raise ValueError(f"gate_ratio {self.gate_ratio!r}: must be 0 (off) or positive")
+        if not 0 <= self.gate_alpha < 1:
+            raise ValueError(f"gate_alpha {self.gate_alpha!r}: must be 0 (off) or a probability below 1")
 
     def with_(self, **changes: object) -> DetectConfig:
         """A copy with some fields changed (``ValueError`` on an unknown field)."""

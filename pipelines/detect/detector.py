@@ -295,6 +295,8 @@ def finish_severity(streams: Streams, config: DetectConfig) -> tuple[np.ndarray,
     elif config.method in CONTEXT_METHODS:
         from pipelines.detect.context import as_relative
 
+        if config.likelihood_avg_hours > 0:
+            d = _likelihood(d, step, config)
         # Novelty in severity units; the ensemble keeps the larger of the two opinions.
         c = as_relative(d, 1.0 if config.method == "context" else config.context_weight)
         r = c if config.method == "context" else np.maximum(b_rel, c)
@@ -312,11 +314,23 @@ def finish_severity(streams: Streams, config: DetectConfig) -> tuple[np.ndarray,
     if config.min_excess > 0 and config.transform != "none":
         excess = streams.v - bl.inverse(streams.expected, config.transform)
         r = np.where(excess >= config.min_excess, r, 0.0)
-    if config.min_hour_excess > 0 and config.transform != "none":
+    if gates.active(config) and config.transform != "none":
         expected_posts = bl.inverse(streams.expected, config.transform)
         r = np.where(gates.surge_gate(streams.v, expected_posts, step, config), r, 0.0)
     r = quiet_period(r, quiet_n)
     return severity(r), b_rel, m_rel
+
+
+def _likelihood(novelty: np.ndarray, step: int, config: DetectConfig) -> np.ndarray:
+    """The novelty's anomaly likelihood (:mod:`pipelines.detect.likelihood`), its warm-up left out."""
+    from pipelines.detect.likelihood import likelihood_score
+
+    return likelihood_score(
+        novelty,
+        DetectConfig.points(config.likelihood_avg_hours, step),
+        DetectConfig.points(config.likelihood_days * 24, step),
+        skip=DetectConfig.points(config.context_warm_hours, step),
+    )
 
 
 def finish(streams: Streams, config: DetectConfig) -> pl.DataFrame:

@@ -52,6 +52,10 @@ CONTEXT_RAW_FIELDS = (
     "context_levels",
     "context_min_seen",
     "context_warm_hours",
+    "context_trim",
+    "context_soft",
+    "context_edges",
+    "context_refresh",
 )
 """Settings that change the sequence novelty of the context methods."""
 
@@ -69,9 +73,22 @@ FINISH_FIELDS = (
     "min_excess",
     "min_hour_excess",
     "small_beat_days",
+    "gate_ratio",
+    "gate_alpha",
     "context_weight",
+    "likelihood_avg_hours",
+    "likelihood_days",
 )
 """Settings applied by :func:`~pipelines.detect.detector.finish_severity` (no recomputation)."""
+
+KEY_ADDED_LATER: dict[str, object] = {
+    "context_trim": 0.0,
+    "context_soft": False,
+    "context_edges": "width",
+    "context_refresh": 0,
+}
+"""Raw settings added after caches were written: left out of the cache key at their default,
+so a cache made before them is still served for the same statistic."""
 
 PROFILE_NAMES = ("standard", "reward_low_FP_rate", "reward_low_FN_rate")
 
@@ -141,8 +158,15 @@ def _cache_path(cache: Path, file: DataFile, config: DetectConfig) -> Path:
     raw = {k: getattr(config, k) for k in RAW_FIELDS}
     if config.method not in ("robust", "ensemble"):
         raw |= {k: v for k, v in asdict(config).items() if k not in FINISH_FIELDS}
+    # Named only when not the default, so caches written before the field existed stay valid.
+    raw.pop("level_spread", None)
+    if config.level_spread != "iqr":
+        raw["level_spread"] = config.level_spread
     if config.method in CONTEXT_METHODS:
         raw["context_version"] = context_version
+    for k, default in KEY_ADDED_LATER.items():
+        if raw.get(k) == default:
+            del raw[k]
     digest = hashlib.sha1(json.dumps(raw, sort_keys=True, default=str).encode()).hexdigest()[:12]
     return cache / f"{file.category}__{file.path.stem}__{config.method}_{digest}.npz"
 
@@ -260,7 +284,7 @@ def curves(
     perfect = np.zeros((len(files), len(names)))
     raw_cache: dict[tuple[int, Path], Streams] = {}
     for vi, cfg in enumerate(configs):
-        raw_key = tuple(getattr(cfg, k) for k in RAW_FIELDS)
+        raw_key = tuple(getattr(cfg, k) for k in RAW_FIELDS) + (cfg.level_spread,)
         if cfg.method in CONTEXT_METHODS:
             raw_key += tuple(getattr(cfg, k) for k in CONTEXT_RAW_FIELDS)
         for fi, f in enumerate(files):
@@ -269,7 +293,7 @@ def curves(
                 raw_cache.clear() if len(raw_cache) > 200 else None
                 raw_cache[key] = raw_for(f, cfg, cache)
             s = raw_cache[key]
-            sev, _, _ = finish_severity(s, cfg)
+            sev, _, _ = finish_severity(s, with_nab_probation(cfg, s.t_s))
             for pi, p in enumerate(names):
                 c[vi, fi, pi], null[fi, pi], perfect[fi, pi] = file_curve(s.t_s, sev, f.windows, profiles[p])
     return c, null, perfect

@@ -75,6 +75,19 @@ def _floor(expected: np.ndarray, config: DetectConfig) -> np.ndarray:
     return floor
 
 
+def _spread(x: np.ndarray, med: np.ndarray | None, w: int, mp: int, kind: str) -> np.ndarray:
+    """Interquartile range of the trailing window, or (``lower``) twice its lower half.
+
+    ``lower`` is ``2 x (median - first quartile)``: equal to the IQR on a symmetric window,
+    blind to a surge that fills the window's upper quarter.
+    """
+    q25 = rolling_past(x, w, 0.25, mp)
+    if kind == "lower":
+        m = rolling_past(x, w, 0.5, mp) if med is None else med
+        return 2.0 * (m - q25)
+    return rolling_past(x, w, 0.75, mp) - q25
+
+
 def robust_z(
     t_s: np.ndarray, x: np.ndarray, step: int, config: DetectConfig
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -88,14 +101,14 @@ def robust_z(
     w = DetectConfig.points(config.level_hours, step, minimum=6)
     mp = min(w, 6)
     med = rolling_past(x, w, 0.5, mp)
-    iqr = rolling_past(x, w, 0.75, mp) - rolling_past(x, w, 0.25, mp)
+    iqr = _spread(x, med, w, mp, config.level_spread)
     with np.errstate(invalid="ignore"):
         s_level = np.maximum(iqr / IQR_TO_SIGMA, _floor(med, config))
         z_level = (x - med) / s_level
     days = int(round(config.season_days))
     season = seasonal_past_median(t_s, x, step, days) if days > 0 else np.full(n, np.nan)
     resid = x - season
-    r_iqr = rolling_past(resid, w, 0.75, mp) - rolling_past(resid, w, 0.25, mp)
+    r_iqr = _spread(resid, None, w, mp, config.level_spread)
     with np.errstate(invalid="ignore"):
         s_season = np.maximum(r_iqr / IQR_TO_SIGMA, _floor(season, config))
         z_season = resid / s_season

@@ -293,7 +293,8 @@ def threat_topic_labels(data_dir: Path, path: Path = LABELS_FILE) -> LabelSet:
 
 ROUND3_FILE = LABELS_DIR / "threat_round3.csv"
 ROUND4_FILE = LABELS_DIR / "threat_round4.csv"
-"""Round 4 has the same columns and rules as round 3: read it with :func:`threat_round3_labels`."""
+ROUND5_FILE = LABELS_DIR / "threat_round5.csv"
+"""Rounds 4 and 5 have the same columns and rules as round 3: read them with :func:`threat_round3_labels`."""
 
 
 def threat_round3_labels(data_dir: Path, path: Path = ROUND3_FILE) -> LabelSet:

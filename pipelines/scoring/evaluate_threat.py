@@ -62,13 +62,18 @@ def evaluate_threat(scorer: Any, data_dir: Path, featurise: Any, errors: int = 0
         **_figures(y, pred),
         "rows_round3": int((origin == "round3").sum()),
         "rows_round4": int((origin == "round4").sum()),
+        "rows_round5": int((origin == "round5").sum()),
         "high_threshold": high,
         "reliability": reliability(p, y),
         "ece": round(expected_calibration_error(p, y), 3),
     }
-    # Round 4's test rows were never read before the model was fixed: the honest figure.
-    # The earlier rows (threat_topics + round 3) are the 588 rows the previous figure used.
-    for name, mask in (("round4_only", origin == "round4"), ("earlier_rows", origin != "round4")):
+    # Round 5's test rows were never read before the model was fixed: the honest figure.
+    # Round 4's and the earlier rows (threat_topics + round 3) were read for earlier models.
+    for name, mask in (
+        ("round5_only", origin == "round5"),
+        ("round4_only", origin == "round4"),
+        ("earlier_rows", ~np.isin(origin, ["round4", "round5"])),
+    ):
         if mask.any():
             out[name] = _figures(y[mask], pred[mask])
     head = scorer.heads.heads.get("threat")
@@ -162,11 +167,12 @@ def format_threat(
     """The threat and calibration figures as text."""
     r = res
     lines = [
-        f"threat (labels test split: {r['rows']} rows, {r['positives']} threats, {r['rows_round3']} from round 3, {r.get('rows_round4', 0)} from round 4)",
+        f"threat (labels test split: {r['rows']} rows, {r['positives']} threats, {r['rows_round3']} from round 3, {r.get('rows_round4', 0)} from round 4, "
+        f"{r.get('rows_round5', 0)} from round 5)",
         f"  ensemble, calibrated, high >= {r['high_threshold']}: macro-F1 {r['macro_f1']:.1f} "
         f"[{r['macro_f1_ci95'][0]:.1f}, {r['macro_f1_ci95'][1]:.1f}]  P {r['precision']:.1f}  R {r['recall']:.1f}  ECE {r['ece']}",
     ]
-    for k in ("round4_only", "earlier_rows"):
+    for k in ("round5_only", "round4_only", "earlier_rows"):
         if k in r:
             s = r[k]
             lines.append(

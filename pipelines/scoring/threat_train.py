@@ -9,7 +9,7 @@ cross-validation; the test split, :func:`pipelines.scoring.datasets.label_is_tes
 never read here):
 
 - rows: ``labels/threat_topics.csv`` (threat column) + ``labels/threat_round3.csv`` +
-  ``labels/threat_round4.csv``;
+  ``labels/threat_round4.csv`` + ``labels/threat_round5.csv``;
   the hand-written seed sentences of :mod:`.prototypes` join every training fold.
 - model A: logistic head on the MiniLM embedding (optionally + VADER + profanity);
   model B: logistic regression on hashed word 1-2-grams and char 3-5-grams
@@ -41,10 +41,12 @@ log = logging.getLogger(__name__)
 
 FOLDS = 5
 HEAD_BLOCKS = (("emb",), ("emb", "vader", "profanity"))
-HEAD_C = (0.0002, 0.0005, 0.001, 0.002, 0.005, 0.02, 0.05)
+HEAD_C = (0.0002, 0.0005, 0.001, 0.002, 0.005, 0.02, 0.05, 0.1, 0.2)
 NGRAM_C = (16.0, 64.0, 256.0, 1024.0)
 WEIGHTS = (0.0, 0.25, 0.5, 0.75, 1.0)
 NGRAM_FILE = "threat_ngrams.npz"
+NGRAM_EXTRAS: tuple[str, ...] = ()
+"""Extra n-gram feature families (:data:`.ngrams.EXTRAS`); chosen by :mod:`.threat_variants`."""
 NGRAM_POOLING = "clause-max"
 """``post``: the n-gram model scores the whole post; ``clause-max``: the higher of the post's
 and its most threatening clause's probability (:func:`.ngrams.clauses`). Chosen by
@@ -69,15 +71,18 @@ class ThreatRows:
 
 
 def threat_rows(data_dir: Path) -> ThreatRows:
-    """``threat_topics.csv`` + rounds 3 and 4, texts from ``data_dir``, fixed test split."""
+    """``threat_topics.csv`` + rounds 3, 4 and 5, texts from ``data_dir``, fixed test split."""
     base = ds.threat_topic_labels(data_dir)
-    r3 = ds.threat_round3_labels(data_dir)
-    r4 = ds.threat_round3_labels(data_dir, ds.ROUND4_FILE)
+    rounds = {
+        "round3": ds.threat_round3_labels(data_dir),
+        "round4": ds.threat_round3_labels(data_dir, ds.ROUND4_FILE),
+        "round5": ds.threat_round3_labels(data_dir, ds.ROUND5_FILE),
+    }
     return ThreatRows(
-        base.texts + r3.texts + r4.texts,
-        np.concatenate([base.threat, r3.threat, r4.threat]),
-        np.concatenate([base.test, r3.test, r4.test]),
-        ["threat_topics"] * len(base) + ["round3"] * len(r3) + ["round4"] * len(r4),
+        base.texts + [t for r in rounds.values() for t in r.texts],
+        np.concatenate([base.threat, *(r.threat for r in rounds.values())]),
+        np.concatenate([base.test, *(r.test for r in rounds.values())]),
+        ["threat_topics"] * len(base) + [name for name, r in rounds.items() for _ in range(len(r))],
     )
 
 
@@ -138,7 +143,7 @@ def _clause_matrix(texts: list[str]):
         for c in clauses(t):
             parts.append(c)
             owner.append(i)
-    return (sparse_matrix(parts) if parts else None), np.asarray(owner, dtype=np.int64)
+    return (sparse_matrix(parts, extras=NGRAM_EXTRAS) if parts else None), np.asarray(owner, dtype=np.int64)
 
 
 def train_threat(data_dir: Path, featurise: Featuriser, heads_dir: Path = HEADS_DIR) -> dict[str, Any]:
@@ -148,7 +153,7 @@ def train_threat(data_dir: Path, featurise: Featuriser, heads_dir: Path = HEADS_
     y, ys = rows.y, seeds.labels
     feats = featurise(ds.LabelledTexts("threat[train]", rows.texts, y))
     fs = featurise(seeds)
-    x, xs = sparse_matrix(rows.texts), sparse_matrix(seeds.texts)
+    x, xs = sparse_matrix(rows.texts, extras=NGRAM_EXTRAS), sparse_matrix(seeds.texts, extras=NGRAM_EXTRAS)
     folds = _folds(y, FOLDS, SEED)
     head_oof = {(b, c): _oof_head(feats, y, fs, ys, folds, b, c) for b in HEAD_BLOCKS for c in HEAD_C}
     xc, owner = _clause_matrix(rows.texts) if NGRAM_POOLING == "clause-max" else (None, None)
@@ -181,7 +186,7 @@ def train_threat(data_dir: Path, featurise: Featuriser, heads_dir: Path = HEADS_
     head = fit_linear(concat(feats, fs), np.concatenate([y, ys]), blocks, best["head_C"], "threat")
     head.classes = ("no", "yes")
     head.threshold = best["threshold"]
-    ngram = fit_ngram(rows.texts + seeds.texts, np.concatenate([y, ys]), best["ngram_C"])
+    ngram = fit_ngram(rows.texts + seeds.texts, np.concatenate([y, ys]), best["ngram_C"], NGRAM_EXTRAS)
     hs = HeadSet.load(heads_dir)
     hs.heads["threat"] = head
     ngram.save(heads_dir / NGRAM_FILE)
@@ -192,6 +197,7 @@ def train_threat(data_dir: Path, featurise: Featuriser, heads_dir: Path = HEADS_
             "positives_train": int(y.sum()),
             "from_round3": sum(o == "round3" for o in rows.origin),
             "from_round4": sum(o == "round4" for o in rows.origin),
+            "from_round5": sum(o == "round5" for o in rows.origin),
             "seed_rows": {"pos": int(ys.sum()), "neg": int((ys == 0).sum())},
         },
         "criterion": f"macro-F1 of out-of-fold predictions, {FOLDS}-fold stratified CV (seed {SEED}), labels train split",
@@ -199,6 +205,7 @@ def train_threat(data_dir: Path, featurise: Featuriser, heads_dir: Path = HEADS_
         "weight": w,
         "ngram_file": NGRAM_FILE,
         "ngram_pooling": NGRAM_POOLING,
+        "ngram_extras": list(NGRAM_EXTRAS),
         "calibration": cal.to_json(),
         "calibration_cv_brier": cal_cv,
         "high_threshold": high,

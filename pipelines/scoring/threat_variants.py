@@ -16,7 +16,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from pipelines.scoring import datasets as ds
-from pipelines.scoring.ngrams import N_BUCKETS, clauses, ngram_ids
+from pipelines.scoring.ngrams import clauses, sparse_matrix
 from pipelines.scoring.threat_train import (
     HEAD_BLOCKS,
     HEAD_C,
@@ -29,31 +29,27 @@ from pipelines.scoring.threat_train import (
 from pipelines.scoring.train import _folds, seed_rows
 
 FOLD_SEEDS = (13, 14, 15)
-CHAR_RANGES = ((3, 5), (2, 5), (3, 6))
+VARIANTS: dict[str, tuple[tuple[int, int], tuple[str, ...]]] = {
+    "char3-5": ((3, 5), ()),
+    "char2-5": ((2, 5), ()),
+    "char3-6": ((3, 6), ()),
+    "pairs": ((3, 5), ("pairs",)),
+    "neg": ((3, 5), ("neg",)),
+    "pairs+neg": ((3, 5), ("pairs", "neg")),
+}
+"""n-gram feature variants (char range, extra families); each is scored post-level and
+clause-max. ``char3-5`` clause-max is the recipe shipped after round 4."""
+FINE_WEIGHTS = tuple(np.round(np.arange(0.0, 1.001, 0.1), 1))
+REFERENCE = "char3-5/clause-max"
 
 
-def _logit(q: np.ndarray) -> np.ndarray:
-    q = np.clip(q, 1e-6, 1 - 1e-6)
-    return np.log(q / (1 - q))
+def matrix(texts: Sequence[str], char_n: tuple[int, int], extras: Sequence[str] = ()):
+    """:func:`.ngrams.sparse_matrix` with another char n-gram range or extra feature families."""
+    return sparse_matrix(texts, char_n, extras)
 
 
-def matrix(texts: Sequence[str], char_n: tuple[int, int]):
-    """:func:`.ngrams.sparse_matrix` with another char n-gram range."""
-    from scipy.sparse import csr_matrix
-
-    indptr, indices, data = [0], [], []
-    for t in texts:
-        ids = ngram_ids(t, char_n)
-        indices.append(ids)
-        data.append(np.full(len(ids), 1 / np.sqrt(max(len(ids), 1)), dtype=np.float32))
-        indptr.append(indptr[-1] + len(ids))
-    return csr_matrix(
-        (np.concatenate(data), np.concatenate(indices), np.asarray(indptr)), shape=(len(texts), N_BUCKETS)
-    )
-
-
-def _oof_ngram(x, y, xs, ys, folds, c, clause_x=None, clause_of=None):
-    """Out-of-fold n-gram probabilities; with clauses, also the max over each post's clauses."""
+def _oof_ngram(x, y, xs, ys, folds, c, clause_x, clause_of):
+    """Out-of-fold n-gram probabilities: post-level, and the max over each post's clauses."""
     from scipy.sparse import vstack
     from sklearn.linear_model import LogisticRegression
 
@@ -65,12 +61,10 @@ def _oof_ngram(x, y, xs, ys, folds, c, clause_x=None, clause_of=None):
         )
         clf.fit(vstack([x[~m], xs]), np.concatenate([y[~m], ys]))
         oof[m] = clf.predict_proba(x[m])[:, 1]
-        if clause_x is not None:
-            rows = np.flatnonzero(m[clause_of])
-            pc = clf.predict_proba(clause_x[rows])[:, 1]
-            best = oof.copy()
-            np.maximum.at(best, clause_of[rows], pc)
-            oof_cl[m] = best[m]
+        rows = np.flatnonzero(m[clause_of])
+        best = oof.copy()
+        np.maximum.at(best, clause_of[rows], clf.predict_proba(clause_x[rows])[:, 1])
+        oof_cl[m] = best[m]
     return oof, oof_cl
 
 
@@ -82,16 +76,28 @@ def main(argv: list[str] | None = None) -> None:
     from pipelines.scoring.train import Featuriser
 
     ap = argparse.ArgumentParser()
-    ap.add_argument("--fast", action="store_true", help="only the shipped char range and the clause variants")
+    ap.add_argument("--fast", action="store_true", help="only the shipped features and pairs/neg")
     ap.add_argument(
         "--blocks", default=None, help="one head block set, e.g. emb,vader,profanity (default: all)"
     )
     ap.add_argument("--head-c", type=float, nargs="*", default=None, help="head C values (default: all)")
     ap.add_argument("--ngram-c", type=float, nargs="*", default=None, help="n-gram C values (default: all)")
+    ap.add_argument("--fine-weights", action="store_true", help="weights 0, 0.1 ... 1 instead of quarters")
+    ap.add_argument(
+        "--seeds", type=int, nargs="*", default=list(FOLD_SEEDS), help="fold draws (default 13 14 15)"
+    )
+    ap.add_argument(
+        "--variants", nargs="*", default=None, help=f"n-gram variants (default all: {list(VARIANTS)})"
+    )
+    ap.add_argument("--save", default=None, help="write every grid point's per-draw figures here (JSON)")
     args = ap.parse_args(argv)
     blocks_grid = [tuple(args.blocks.split(","))] if args.blocks else list(HEAD_BLOCKS)
     head_c = args.head_c or list(HEAD_C)
     ngram_c = args.ngram_c or list(NGRAM_C)
+    weights = FINE_WEIGHTS if args.fine_weights else WEIGHTS
+    variants = {
+        k: v for k, v in VARIANTS.items() if not args.fast or k in ("char3-5", "pairs", "neg", "pairs+neg")
+    }
     emb = MiniLMEmbedder(threads=get_settings().vigil_score_threads, quantized=True)
     featurise = Featuriser(
         FeatureExtractor(emb), EmbeddingCache(DEFAULT_CACHE_DIR / f"embeddings-{emb.model_id}.npz", emb.embed)
@@ -108,49 +114,47 @@ def main(argv: list[str] | None = None) -> None:
             cl_of.append(i)
     cl_of_arr = np.asarray(cl_of)
     print(f"{len(set(cl_of))} posts split into {len(cl_texts)} clauses")
-    ranges = CHAR_RANGES[:1] if args.fast else CHAR_RANGES
+    mats = {
+        name: (matrix(rows.texts, cr, ex), matrix(seeds.texts, cr, ex), matrix(cl_texts, cr, ex))
+        for name, (cr, ex) in variants.items()
+    }
     # results[variant][(config)] = [f1 per fold seed]
     results: dict[str, dict[tuple, list[float]]] = {}
-    for fseed in FOLD_SEEDS:
+    for fseed in args.seeds:
         folds = _folds(y, 5, fseed)
         heads = {(b, c): _oof_head(feats, y, fs, ys, folds, b, c) for b in blocks_grid for c in head_c}
-        for cr in ranges:
-            x, xs = matrix(rows.texts, cr), matrix(seeds.texts, cr)
-            xc = matrix(cl_texts, cr) if cr == CHAR_RANGES[0] else None
+        for name, (x, xs, xc) in mats.items():
             for nc in ngram_c:
-                pn, pcl = _oof_ngram(x, y, xs, ys, folds, nc, xc, cl_of_arr if xc is not None else None)
-                variants = {f"char{cr}": pn}
-                if xc is not None:
-                    variants["clause-max"] = pcl
-                    variants["clause-mean"] = 0.5 * (pn + pcl)
-                for name, p in variants.items():
+                pn, pcl = _oof_ngram(x, y, xs, ys, folds, nc, xc, cl_of_arr)
+                for pool, p in (("post", pn), ("clause-max", pcl)):
                     for (b, hc), ph in heads.items():
-                        for w in WEIGHTS:
-                            for rule in ("prob", "logit"):
-                                if rule == "prob":
-                                    mix = w * ph + (1 - w) * p
-                                else:
-                                    mix = 1 / (1 + np.exp(-(w * _logit(ph) + (1 - w) * _logit(p))))
-                                key = ("+".join(b), hc, nc, w, rule)
-                                results.setdefault(name, {}).setdefault(key, []).append(
-                                    best_threshold(y, mix)[1]
-                                )
+                        for w in weights:
+                            key = ("+".join(b), hc, nc, float(w))
+                            results.setdefault(f"{name}/{pool}", {}).setdefault(key, []).append(
+                                best_threshold(y, w * ph + (1 - w) * p)[1]
+                            )
         print(f"fold draw {fseed} done", flush=True)
         _report(results)
+    if args.save:
+        import json
+
+        with open(args.save, "w", encoding="utf-8") as f:
+            json.dump({name: [[list(k), v] for k, v in res.items()] for name, res in results.items()}, f)
 
 
 def _report(results: dict[str, dict[tuple, list[float]]]) -> None:
-    """Each variant's best grid point by mean CV macro-F1 over the draws so far."""
-    ship = ("emb+vader+profanity", 0.005, 64.0, 0.5, "prob")
-    print("variant | best config (blocks, head C, n-gram C, w, rule) | CV macro-F1 per draw | mean")
-    for name, res in results.items():
-        key, vals = max(res.items(), key=lambda kv: np.mean(kv[1]))
-        print(f"{name} | {key} | {' / '.join(f'{100 * v:.1f}' for v in vals)} | {100 * np.mean(vals):.1f}")
-        if ship in res:
-            v = res[ship]
-            print(
-                f"  {name} at the shipped config: {' / '.join(f'{100 * x:.1f}' for x in v)} | {100 * np.mean(v):.1f}"
-            )
+    """Each variant's best grid point by mean CV macro-F1 over the draws so far, and its
+    per-draw difference from the reference recipe's best grid point."""
+    best = {name: max(res.items(), key=lambda kv: np.mean(kv[1])) for name, res in results.items()}
+    ref = best.get(REFERENCE, (None, None))[1]
+    print(
+        "variant | best config (blocks, head C, n-gram C, w) | CV macro-F1 per draw | mean | minus reference per draw"
+    )
+    for name, (key, vals) in sorted(best.items(), key=lambda kv: -np.mean(kv[1][1])):
+        diff = " / ".join(f"{100 * (a - b):+.1f}" for a, b in zip(vals, ref, strict=False)) if ref else ""
+        print(
+            f"{name} | {key} | {' / '.join(f'{100 * v:.1f}' for v in vals)} | {100 * np.mean(vals):.1f} | {diff}"
+        )
     print(flush=True)
 
 

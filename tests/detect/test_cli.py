@@ -11,6 +11,7 @@ import polars as pl
 import pytest
 
 from pipelines.core.config import Settings
+from pipelines.detect import lofo
 from pipelines.store import Store
 from pipelines.supervisor import process_specs
 
@@ -119,6 +120,35 @@ def test_eval_nab_lofo_reports_held_out_scores_per_file(cli, tmp_path: Path) -> 
     assert any(p.suffix == ".npz" for p in (tmp_path / "cache").iterdir())
     res = cli("eval-nab", str(data), "--lofo", "--transform", "cube")
     assert res.exit_code == 2 and "--transform" in res.output
+
+
+def test_eval_nab_lofo_offers_the_context_options(cli, tmp_path: Path) -> None:
+    data, _, _ = nab_folder(tmp_path)
+    out = tmp_path / "out"
+    args = ["eval-nab", str(data), "--lofo", "--method", "context", "--transform", "none"]
+    res = cli(
+        *args,
+        "--soft",
+        "0,1",
+        "--edges",
+        "width,quantile",
+        "--grid",
+        "likelihood_avg_hours=0,1",
+        "--out",
+        str(out),
+    )
+    assert res.exit_code == 0, res.output
+    report = json.loads((out / "lofo.json").read_text())
+    base = len(lofo.grid(lofo.DEFAULT_BASE, lofo.DEFAULT_GRID | lofo.CONTEXT_GRID))
+    assert report["variants"] == base * 8
+    label = report["profiles"]["standard"]["files"][0]["variant"]
+    for key in ("context_soft=", "context_edges=", "likelihood_avg_hours="):
+        assert key in label
+    bad_values = [["--edges", "median"], ["--soft", "x"], ["--likelihood", "-1"], ["--trim", "0.7"]]
+    bad_values += [["--grid", "nope=1"], ["--grid", "context_orders=x"], ["--refresh", "1.5"]]
+    for bad in bad_values:
+        res = cli(*args, *bad)
+        assert res.exit_code == 2 and bad[0] in res.output, res.output
 
 
 def crisis_folder(root: Path, quiet_days: int = 2) -> tuple[Path, datetime]:

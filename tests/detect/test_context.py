@@ -14,7 +14,9 @@ CONTEXT = DetectConfig(method="context", transform="none", direction="both", con
 ROBUST = DetectConfig(method="robust", transform="none", direction="both")
 
 
-def naive_novelty(x: np.ndarray, warm: int, bins: int, orders: int, levels: int, min_seen: int) -> np.ndarray:
+def naive_novelty(
+    x: np.ndarray, warm: int, bins: int, orders: int, levels: int, min_seen: int, soft: bool = False
+) -> np.ndarray:
     """The statistic spelled out with loops over the past (no NaN, no gaps)."""
     head = x[:warm]
     width = (head.max() - head.min()) / bins
@@ -32,7 +34,10 @@ def naive_novelty(x: np.ndarray, warm: int, bins: int, orders: int, levels: int,
                 followers = [s[u] for u in range(k, t) if s[u - k : u] == ctx]
                 if len(followers) >= min_seen:
                     predicting += 1
-                    failed += s[t] not in followers
+                    if soft:
+                        failed += sum(f != s[t] for f in followers) / len(followers)
+                    else:
+                        failed += s[t] not in followers
         out[t] = failed / predicting if predicting else 0.0
     return out
 
@@ -45,6 +50,17 @@ def test_novelty_matches_naive_reference(bins: int, orders: int, levels: int, mi
     want = naive_novelty(x, 12, bins, orders, levels, min_seen)
     np.testing.assert_allclose(got, want)
     assert got.max() > 0  # the random tail surprises the learned cycle
+
+
+@pytest.mark.parametrize(("bins", "orders", "levels", "min_seen"), [(4, 3, 2, 1), (8, 2, 3, 2)])
+def test_soft_novelty_matches_naive_reference(bins: int, orders: int, levels: int, min_seen: int) -> None:
+    rng = np.random.default_rng(bins + orders)
+    x = np.concatenate([np.tile([0.0, 1.0, 3.0, 2.0], 10), rng.normal(1.5, 1.2, 40)])
+    got = context.novelty(x, 12, bins=bins, orders=orders, levels=levels, min_seen=min_seen, soft=True)
+    want = naive_novelty(x, 12, bins, orders, levels, min_seen, soft=True)
+    np.testing.assert_allclose(got, want)
+    crisp = context.novelty(x, 12, bins=bins, orders=orders, levels=levels, min_seen=min_seen)
+    assert (got >= crisp - 1e-12).all() and (got > crisp).any()  # a rare continuation now counts
 
 
 def test_values_beyond_the_warm_up_range_are_new_symbols() -> None:
@@ -165,3 +181,65 @@ def test_production_knob_offers_robust_and_the_ensemble_only() -> None:
     assert production_config("robust+context", 0.6).threshold == 0.6
     with pytest.raises(ValueError, match="stumpy"):
         production_config("stumpy")
+
+
+def test_trim_keeps_one_warm_up_spike_from_coarsening_every_bin() -> None:
+    warm = np.concatenate([np.tile(np.arange(11.0), 10), [1000.0]])  # 0..10 cycles and one spike
+    x = np.concatenate([warm, [3.0, 7.0, 2000.0]])
+    plain = context.symbols(x, len(warm), 8)
+    trimmed = context.symbols(x, len(warm), 8, trim=0.02)
+    assert plain[-3] == plain[-2] == 0  # the spike's range puts 3 and 7 in one bin
+    lo, hi = np.quantile(warm, [0.02, 0.98])
+    want = np.floor((x[-3:] - lo) / ((hi - lo) / 8))
+    np.testing.assert_allclose(trimmed[-3:], want)
+    assert trimmed[-3] != trimmed[-2] and trimmed[-1] > 8  # beyond the trimmed range: a new symbol
+    with pytest.raises(ValueError, match="trim"):
+        context.symbols(x, len(warm), 8, trim=0.5)
+
+
+def test_quantile_edges_give_the_bulk_of_a_skewed_series_its_own_symbols() -> None:
+    rng = np.random.default_rng(2)
+    warm = np.concatenate([rng.exponential(1.0, 399), [100.0]])  # the bulk near 0, one spike
+    x = np.concatenate([warm, [-30.0, 0.5, 2.0, 100.0, 160.0]])
+    width = context.symbols(x, 400, 8)
+    quant = context.symbols(x, 400, 8, edges="quantile")
+    assert np.mean(width[:400] == 0) > 0.9  # equal widths: one symbol for nearly everything
+    inner = np.quantile(warm, np.linspace(0, 1, 9)[1:-1])
+    np.testing.assert_allclose(quant[:400], np.searchsorted(inner, warm, side="right"))
+    assert len(np.unique(quant[:400])) == 8
+    step = (warm.max() - warm.min()) / 8
+    assert quant[400] == np.floor((-30.0 - warm.min()) / step) < 0  # below the range: new symbols
+    assert quant[401] < quant[402] <= 7 == quant[403]
+    assert quant[404] == 8 + np.floor(60.0 / step)  # above: new symbols after the last bin
+    with pytest.raises(ValueError, match="edges"):
+        context.symbols(x, 400, 8, edges="median")
+
+
+def test_refresh_renews_bins_and_memory_from_the_last_warm_up() -> None:
+    rng = np.random.default_rng(4)
+    x = np.concatenate([np.tile([0.0, 1.0, 3.0, 2.0], 30), np.tile([10.0, 14.0, 12.0], 40)])
+    x = x + rng.normal(0, 0.05, len(x))
+    warm, k = 40, 2
+    got = context.novelty(x, warm, bins=6, refresh=k, min_seen=2)
+    # the same thing spelled out: one plain pass per segment, each with its own warm-up
+    want = context.novelty(x[: warm + k * warm], warm, bins=6, min_seen=2)
+    for a in range(warm + k * warm, len(x), k * warm):
+        want = np.concatenate(
+            [want, context.novelty(x[a - warm : a + k * warm], warm, bins=6, min_seen=2)[warm:]]
+        )
+    np.testing.assert_allclose(got, want)
+    plain = context.novelty(x, warm, bins=6, min_seen=2)
+    np.testing.assert_allclose(context.novelty(x, warm, bins=6, min_seen=2, refresh=100), plain)
+    for cut in (50, 130, 201, len(x) - 1):
+        np.testing.assert_allclose(context.novelty(x[:cut], warm, bins=6, min_seen=2, refresh=k), got[:cut])
+
+
+def test_both_edges_is_the_mean_of_the_two_views() -> None:
+    rng = np.random.default_rng(8)
+    x = np.concatenate(
+        [rng.exponential(1.0, 200), [40.0], rng.exponential(1.0, 100) + 3 * (rng.random(100) < 0.1)]
+    )
+    t = np.arange(len(x)) * 300
+    views = [context.novelty(x, 120, t_s=t, min_seen=2, edges=e) for e in ("width", "quantile", "both")]
+    np.testing.assert_allclose(views[2], 0.5 * (views[0] + views[1]))
+    assert not np.allclose(views[0], views[1])

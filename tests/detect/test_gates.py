@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from datetime import date
 
 import numpy as np
@@ -98,3 +99,93 @@ def test_gated_scoring_is_causal() -> None:
     cut = 12 * 24 * 4 + 10
     prefix = det.score_series(t[:cut], v[:cut], cfg)["severity"].fill_null(0.0).to_numpy()
     assert prefix == pytest.approx(full[:cut])
+
+
+def _naive_poisson_count(mean: float, alpha: float) -> int:
+    """Smallest k with P(X >= k) <= alpha for a Poisson X, by summing the pmf term by term."""
+    k, below, term = 0, 0.0, math.exp(-mean)
+    while 1.0 - below > alpha:
+        below += term
+        k += 1
+        term *= mean / k
+    return k
+
+
+def _naive_gate(v: np.ndarray, e: np.ndarray, step: int, m: float, b: float, a: float) -> list[bool]:
+    """The gate point by point: bucket or hour, each against its own expectation."""
+    k = max(1, round(3600 / step))
+    out = []
+    for i in range(len(v)):
+        spans = [(v[i], e[i]), (v[max(0, i - k + 1) : i + 1].sum(), e[max(0, i - k + 1) : i + 1].sum())]
+        passed = False
+        for count, exp in spans:
+            need = m
+            if b:
+                need = max(need, b * exp)
+            if a:
+                need = max(need, _naive_poisson_count(max(exp, 1e-9), a) - exp)
+            passed |= count - exp >= need - 1e-9
+        out.append(passed)
+    return out
+
+
+@pytest.mark.parametrize(
+    ("step", "m", "b", "a"),
+    [(3600, 10, 0.5, 0), (3600, 20, 1.0, 0), (300, 10, 0, 1e-3), (3600, 20, 0, 1e-6), (300, 0, 1.0, 1e-6)],
+)
+def test_scale_relative_gate_matches_naive(step: int, m: float, b: float, a: float) -> None:
+    rng = np.random.default_rng(3)
+    level = np.repeat([0.2, 3.0, 40.0, 400.0], 60)  # near-silent to busy
+    e = level * step / 3600
+    v = rng.poisson(e * rng.choice([1.0, 1.5, 3.0], len(e))).astype(float)
+    cfg = DetectConfig(min_hour_excess=m, gate_ratio=b, gate_alpha=a, small_beat_days=0.0)
+    assert gates.surge_gate(v, e, step, cfg).tolist() == _naive_gate(v, e, step, m, b, a)
+
+
+def test_poisson_term_needs_more_excess_on_a_busier_series() -> None:
+    cfg = DetectConfig(min_hour_excess=0.0, gate_alpha=1e-6)
+    need = gates.required_excess(np.array([2.0, 30.0, 600.0]), cfg)
+    assert need[0] < need[1] < need[2]
+    # 60 posts over 30 expected is a 1e-6 surprise; 60 over 600 expected is not.
+    assert need[1] <= 30 and need[2] > 60
+
+
+def test_ratio_gate_drops_a_modest_rise_on_a_busy_series_and_keeps_a_doubling() -> None:
+    e = np.full(6, 400.0)
+    v = np.array([400, 520, 400, 900, 400, 400.0])
+    cfg = DetectConfig(min_hour_excess=20.0, gate_ratio=1.0, small_beat_days=0.0)
+    assert gates.surge_gate(v, e, 3600, cfg).tolist() == [False, False, False, True, False, False]
+    assert gates.surge_gate(v, e, 3600, cfg.with_(gate_ratio=0.0))[1]
+
+
+def test_a_small_series_that_has_never_been_that_busy_still_fires() -> None:
+    """A quiet place: a post in one hour of five for a week, then 12 in one hour (below every minimum)."""
+    rng = np.random.default_rng(5)
+    n = 24 * 8
+    t = np.datetime64("2024-01-01T00:00") + np.arange(n) * np.timedelta64(3600, "s")
+    v = (rng.random(n) < 0.2).astype(float)
+    v[-5] = 12.0
+    for extra in ({}, {"gate_ratio": 1.0}, {"gate_alpha": 1e-6}):
+        cfg = DetectConfig(min_hour_excess=20.0, **extra)
+        sev = det.score_series(t, v, cfg)["severity"].fill_null(0.0).to_numpy()
+        assert sev[-5] >= cfg.threshold, extra
+        # Without the "busiest hour of the week" clause the gate holds it back.
+        quiet = cfg.with_(small_beat_days=0.0)
+        assert det.score_series(t, v, quiet)["severity"].fill_null(0.0).to_numpy()[-5] == 0.0, extra
+
+
+def test_scale_relative_gate_is_causal() -> None:
+    t, v = _burst_series()
+    cfg = DetectConfig(min_hour_excess=10.0, gate_ratio=0.5, gate_alpha=1e-3)
+    full = det.score_series(t, v, cfg)["severity"].fill_null(0.0).to_numpy()
+    cut = 12 * 24 * 4 + 10
+    prefix = det.score_series(t[:cut], v[:cut], cfg)["severity"].fill_null(0.0).to_numpy()
+    assert prefix == pytest.approx(full[:cut])
+
+
+@pytest.mark.parametrize(
+    ("field", "value"), [("gate_ratio", -0.5), ("gate_alpha", 1.0), ("gate_alpha", -1e-3)]
+)
+def test_bad_gate_settings_are_refused_with_their_name(field: str, value: float) -> None:
+    with pytest.raises(ValueError, match=field):
+        DetectConfig().with_(**{field: value})

@@ -33,3 +33,27 @@ def test_nab_train_is_the_best_plateau_score_over_the_training_files():
     assert (vi, gi) == (best[1], best[2])
     raw = c[vi, files, 0, gi].sum()
     assert np.isclose(score, 100 * (raw + 6.0) / (9.0 + 6.0))
+
+
+def test_v2_configs_come_in_one_block_per_candidate():
+    cands = J.CANDIDATE_SETS["v2"]
+    configs = J.nab_configs(cands)
+    per = len(configs) // len(cands)
+    assert per * len(cands) == len(configs) and per == len(lofo.grid(lofo.DEFAULT_BASE, lofo.DEFAULT_GRID))
+    for k, g in enumerate(cands):
+        block = configs[k * per : (k + 1) * per]
+        assert {(c.min_hour_excess, c.gate_ratio, c.gate_alpha) for c in block} == {g}
+        # Each block holds the whole grid of the other settings.
+        assert len({(c.min_record, c.record_days, c.quiet_hours, c.cold_start_hours) for c in block}) == per
+
+
+def test_a_full_tie_goes_to_the_earlier_candidate_and_labels_name_the_active_terms():
+    assert J.choose([80.0, 80.0, 80.0], [(3, 0.4), (3, 0.4), (3, 0.4)]) == 0
+    assert J.label((20.0, 0.0, 0.0)) == "m=20"
+    assert J.label((10.0, 0.5, 0.0)) == "m=10 b=0.5"
+    assert J.label((20.0, 0.0, 1e-6)) == "m=20 a=1e-06"
+    assert J.gate_fields((10.0, 1.0, 0.001)) == {
+        "min_hour_excess": 10.0,
+        "gate_ratio": 1.0,
+        "gate_alpha": 0.001,
+    }

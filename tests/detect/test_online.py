@@ -122,3 +122,29 @@ def test_production_default_scores_a_prefix_the_same() -> None:
     for cut in (100, 151, 301, 421):
         part = det.score_series(t[:cut], v[:cut], cfg)["severity"].fill_null(0).to_numpy()
         np.testing.assert_allclose(part, full[:cut])
+
+
+def test_lower_half_spread_matches_naive_and_ignores_a_surge_in_the_window() -> None:
+    rng = np.random.default_rng(8)
+    x = rng.normal(10, 1, 300)
+    x[100:130] += 25.0  # a surge filling a quarter of a 120-point window
+    w = 120
+    lower = online._spread(x, None, w, 6, "lower")
+    iqr = online._spread(x, None, w, 6, "iqr")
+    for i in range(6, 300, 17):
+        past = x[max(0, i - w) : i]
+        assert lower[i] == pytest.approx(2 * (np.quantile(past, 0.5) - np.quantile(past, 0.25)))
+        assert iqr[i] == pytest.approx(np.quantile(past, 0.75) - np.quantile(past, 0.25))
+    # Just after the surge the upper quartile is inflated, the lower half is not.
+    assert iqr[140] > 3 * lower[140] and lower[140] < 3.0
+
+
+def test_lower_spread_scores_a_prefix_the_same() -> None:
+    t = hourly_times(24 * 10)
+    v = seasonal_counts(10, seed=5).astype(float)
+    v[24 * 6 : 24 * 6 + 20] += 60
+    cfg = ROBUST.with_(level_spread="lower")
+    full = det.score_series(t, v, cfg)["severity"].fill_null(0.0).to_numpy()
+    cut = 24 * 8
+    prefix = det.score_series(t[:cut], v[:cut], cfg)["severity"].fill_null(0.0).to_numpy()
+    assert prefix == pytest.approx(full[:cut])

@@ -62,6 +62,33 @@ def test_ngram_model_learns_and_round_trips(tmp_path: Path) -> None:
         NgramModel.load(tmp_path / "bad.npz")
 
 
+def test_ngram_extras_add_pairs_and_negation_and_travel_with_the_weights(tmp_path: Path) -> None:
+    import zlib
+
+    def has(text: str, gram: str, extras: tuple[str, ...]) -> bool:
+        return (zlib.crc32(gram.encode()) & (N_BUCKETS - 1)) in set(ngram_ids(text, extras=extras).tolist())
+
+    text = "you gonna get dropped"
+    assert has(text, "p:you get", ("pairs",)) and has(text, "p:you dropped", ("pairs",))
+    assert not has(text, "p:you get", ()) and not has(text, "p:you gonna", ("pairs",))  # adjacent: a bigram
+    assert has("i ain't gon shoot you", "n:shoot", ("neg",)) and not has(
+        "i'm gon shoot you", "n:shoot", ("neg",)
+    )
+    assert not has("ain't a b c shoot", "n:shoot", ("neg",))  # outside the negation's 3-word scope
+    base = set(ngram_ids("i ain't gon shoot you").tolist())
+    assert base < set(ngram_ids("i ain't gon shoot you", extras=("pairs", "neg")).tolist())
+    pos = ["i will catch you outside", "pull up and catch these hands", "ima catch you lacking"] * 5
+    neg = ["the weather is lovely today", "i would never catch you", "great match last night"] * 5
+    m = fit_ngram(pos + neg, np.array([1] * 15 + [0] * 15), 10.0, ("neg",))
+    m.save(tmp_path / "m.npz")
+    m2 = NgramModel.load(tmp_path / "m.npz")
+    assert m2.extras == ("neg",)
+    assert np.allclose(m2.predict_proba(pos[:3]), m.predict_proba(pos[:3]), atol=1e-5)
+    np.savez(tmp_path / "odd.npz", coef=m.coef, intercept=np.float32(0), extras=np.asarray(["trigrams"]))
+    with pytest.raises(ValueError, match="unknown n-gram feature families"):
+        NgramModel.load(tmp_path / "odd.npz")
+
+
 def _miscalibrated(n: int = 4000, seed: int = 1) -> tuple[np.ndarray, np.ndarray]:
     """Scores whose true positive rate is score**2: over-confident by construction."""
     rng = np.random.default_rng(seed)
@@ -145,13 +172,35 @@ def test_round4_labels_are_new_rows_and_pass2_refers_to_them(shared_dir: Path) -
     assert len(r4) > 600 and r4.threat.sum() > 100 and all(t.strip() for t in r4.texts)
     keys = set(zip(r4.sources, r4.refs, strict=True))
     r3 = ds.threat_round3_labels(shared_dir / "data")
-    earlier = {(r["source"], r["ref"]) for r in ds.read_label_rows()} | set(zip(r3.sources, r3.refs, strict=True))
+    earlier = {(r["source"], r["ref"]) for r in ds.read_label_rows()} | set(
+        zip(r3.sources, r3.refs, strict=True)
+    )
     assert not keys & earlier
     # never TweetEval val/test (val calibrates hate/toxicity; test is never read)
     assert not [r for s, r in keys if s.startswith("tweeteval/") and not r.startswith("train:")]
     with (ds.LABELS_DIR / "threat_round4_pass2.csv").open(encoding="utf-8") as f:
         pass2 = [(r["source"], r["ref"]) for r in csv.DictReader(f)]
     assert len(pass2) >= 100 and set(pass2) <= keys
+
+
+def test_round5_labels_are_new_rows_and_pass2_refers_to_them(shared_dir: Path) -> None:
+    import csv
+
+    r5 = ds.threat_round3_labels(shared_dir / "data", ds.ROUND5_FILE)
+    assert len(r5) > 600 and r5.threat.sum() > 80 and all(t.strip() for t in r5.texts)
+    keys = list(zip(r5.sources, r5.refs, strict=True))
+    assert len(set(keys)) == len(keys)
+    earlier = {(r["source"], r["ref"]) for r in ds.read_label_rows()}
+    for path in (ds.ROUND3_FILE, ds.ROUND4_FILE):
+        r = ds.threat_round3_labels(shared_dir / "data", path)
+        earlier |= set(zip(r.sources, r.refs, strict=True))
+    assert not set(keys) & earlier
+    assert not [r for s, r in keys if s.startswith("tweeteval/") and not r.startswith("train:")]
+    assert {p.split(":")[0] for p in r5.pools} == {"round5", "round5b"}
+    with (ds.LABELS_DIR / "threat_round5_pass2.csv").open(encoding="utf-8") as f:
+        pass2 = [(r["source"], r["ref"], r["threat_pass2"]) for r in csv.DictReader(f)]
+    assert len(pass2) >= 100 and {(s, r) for s, r, _ in pass2} <= set(keys)
+    assert {y for _, _, y in pass2} == {"0", "1"}
 
 
 def test_shipped_threat_ensemble_is_complete_and_calibrated(cpu_scorer: CpuScorer) -> None:
@@ -265,7 +314,7 @@ def test_evaluate_threat_on_a_small_fixture(cpu_scorer: CpuScorer, monkeypatch: 
         "the senate votes on the budget tomorrow",
     ]
     y = np.array([1, 1, 1, 0, 0, 0, 0, 0])
-    origin = ["fixture"] * 4 + ["round4"] * 4
+    origin = ["fixture"] * 4 + ["round4"] * 2 + ["round5"] * 2
     rows = threat_train.ThreatRows(texts, y, np.ones(len(y), dtype=bool), origin)
     monkeypatch.setattr(threat_train, "threat_rows", lambda data_dir: rows)
 
@@ -274,7 +323,12 @@ def test_evaluate_threat_on_a_small_fixture(cpu_scorer: CpuScorer, monkeypatch: 
 
     res = evaluate_threat(cpu_scorer, Path("/nonexistent"), featurise, errors=2)
     assert res["rows"] == 8 and res["positives"] == 3 and res["rows_round3"] == 0
-    assert res["rows_round4"] == 4 and res["round4_only"]["rows"] == 4 and res["round4_only"]["positives"] == 0
+    assert (
+        res["rows_round4"] == 2 and res["round4_only"]["rows"] == 2 and res["round4_only"]["positives"] == 0
+    )
+    assert (
+        res["rows_round5"] == 2 and res["round5_only"]["rows"] == 2 and res["round5_only"]["positives"] == 0
+    )
     assert res["earlier_rows"]["positives"] == 3
     lo, hi = res["macro_f1_ci95"]
     assert 0 <= lo <= hi <= 100
