@@ -152,7 +152,7 @@ def page_queries(reader: Any) -> dict[str, list[tuple[str, Any]]]:
         "Map": [
             *sidebar,
             ("map view 7 d (points or clusters)", lambda: mapview.map_view(reader, f).located),
-            ("newest located posts (table)", lambda: mapview.located_posts(reader, f, mapview.TABLE_ROWS)[0]),
+            ("table page 1 (located)", lambda: mapview.located_posts(reader, f, mapview.TABLE_PAGE)[0]),
         ],
         "Anomalies": [("anomaly list", lambda: triage.anomaly_list(store, ()).height)],
         "Sources": [("source health", lambda: health.source_health(store).height)],
