@@ -212,7 +212,36 @@ def _take_pending() -> None:
         pending = _from_url(in_url)
     if pending is not None:
         _apply(pending)
+    else:
+        _restore_dropped()
     ss["f_initialised"] = True
+
+
+def _restore_dropped() -> None:
+    """Give back the last validated selection's values to widget keys Streamlit dropped.
+
+    Why: after a download button's click on the Map, Streamlit had forgotten the sidebar's
+    widget state (``keep()`` re-assigns only the keys still there), so the next page's
+    sidebar came up without the keyword and silently selected more posts than before.
+    Only keys that are missing are written; a value the user cleared is an empty string or
+    list, which stays.
+    """
+    ss = st.session_state
+    last = ss.get(STATE_KEY)
+    if not isinstance(last, Filters):
+        return
+    values: dict[str, Any] = {
+        "f_query": last.query,
+        "f_sources": list(last.sources),
+        "f_langs": list(last.langs),
+        "f_places": list(last.places),
+        "f_entities": list(last.entities),
+        "f_watchlist": last.watchlist or "",
+    }
+    values |= {f"f_{name}": getattr(last, name) or full for name, full in SCORE_SLIDERS.items()}
+    for key, value in values.items():
+        if key not in ss:
+            ss[key] = value
 
 
 def _entity_picker(opts: Any) -> list[str]:

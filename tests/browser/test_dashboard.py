@@ -284,6 +284,17 @@ def test_explore_filter_anomaly_drilldown_and_csv_download(stack: Stack, browser
     expect(frame.locator(".marker-cluster, path.leaflet-interactive").first).to_be_visible(timeout=60_000)
     page.wait_for_timeout(1000)
     _shot(page, "map-area")
+    # The Map's CSV (read on the server when clicked): the newest located posts of the area,
+    # once each; and the click loses no filter (it once dropped the keyword on the next page).
+    heading = page.get_by_role("heading").filter(has_text="posts in the area filter").first.inner_text()
+    n_located = int(heading.split()[0].replace(",", ""))
+    with page.expect_download() as info:
+        page.get_by_test_id("stDownloadButton").first.get_by_role("button").click()
+    with open(info.value.path(), encoding="utf-8", newline="") as fh:
+        map_rows = list(csv.DictReader(fh))
+    assert len(map_rows) == min(n_located, 1_000) > 0
+    assert len({r["id"] for r in map_rows}) == len(map_rows)
+    _settle(page)
 
     # Explore honours it: its address carries the area, its count is the store's.
     _go(page, "Explore")
