@@ -20,10 +20,7 @@ from __future__ import annotations
 import shutil
 import sys
 import tempfile
-import time
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
@@ -32,6 +29,7 @@ import numpy as np  # noqa: E402
 import tantivy  # noqa: E402
 
 from bench import search_posts as sp  # noqa: E402
+from bench.top_terms_profile import best_cpu_ms  # noqa: E402
 
 
 def fill(path: Path, n: int) -> tuple[tantivy.Index, dict[str, int]]:
@@ -58,16 +56,6 @@ def fill(path: Path, n: int) -> tuple[tantivy.Index, dict[str, int]]:
     return index, vocab
 
 
-def _best_ms(fn: Callable[[], Any], repeats: int = 5) -> float:
-    fn()
-    best = float("inf")
-    for _ in range(repeats):
-        c = time.process_time()
-        fn()
-        best = min(best, (time.process_time() - c) * 1000)
-    return best
-
-
 def main(argv: list[str]) -> None:
     n = int(argv[0]) if argv else 300_000
     tmp = None if len(argv) > 1 else tempfile.mkdtemp(prefix="vigil-term-id-")
@@ -87,7 +75,7 @@ def main(argv: list[str]) -> None:
                 for seg in (1, 200, 1_000_000):
                     agg = {"t": {"terms": {"field": field, "size": 100, "segment_size": seg}}}
                     cells.append(
-                        f"{field} {'uncut' if seg > 200 else seg}: {_best_ms(lambda a=agg, q=q: s.aggregate(q, a)):6.1f}"
+                        f"{field} {'uncut' if seg > 200 else seg}: {best_cpu_ms(lambda a=agg, q=q: s.aggregate(q, a)):6.1f}"
                     )
             res = [
                 s.aggregate(q, {"t": {"terms": {"field": f, "size": 100, "segment_size": 1_000_000}}})["t"][

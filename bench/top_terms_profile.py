@@ -33,7 +33,8 @@ from pipelines.search.schema import SCHEMA  # noqa: E402
 SIZES = (1, 20, 200, 1000, 3000)
 
 
-def _best_ms(fn: Callable[[], Any], repeats: int) -> float:
+def best_cpu_ms(fn: Callable[[], Any], repeats: int = 5) -> float:
+    """The least CPU milliseconds of ``repeats`` calls after one warm-up call (shared by the top-terms benches)."""
     fn()
     best = float("inf")
     for _ in range(repeats):
@@ -60,7 +61,7 @@ def _contenders(res: dict) -> list[str]:
 
 
 def profile(s: Any, q: Any, repeats: int) -> None:
-    t = _best_ms
+    t = best_cpu_ms
     print(f"  count {t(lambda: aggregate.count(s, q), repeats):.1f}")
     print(
         f"  one-value aggregation (source) {t(lambda: s.aggregate(q, {'s': {'terms': {'field': 'source'}}}), repeats):.1f}"
