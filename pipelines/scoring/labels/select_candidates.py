@@ -13,6 +13,7 @@ keyword-shaped and gives every label honest negatives.
 from __future__ import annotations
 
 import argparse
+import collections
 import csv
 import re
 import sys
@@ -71,6 +72,21 @@ def pool_rows(data_dir: Path) -> list[tuple[str, str, str]]:
             for r in csv.DictReader(f, skipinitialspace=True):
                 rows.append(("crisislex", f"{path.parent.name}:{r['Tweet ID']}", r.get("Tweet Text") or ""))
     return rows
+
+
+def write_candidates(
+    out: Path, rows: list[tuple[str, str, str]], chosen: dict[int, str], order: np.ndarray
+) -> None:
+    """Write the drawn rows (``source, ref, pool, text``) in ``order`` and print how many per pool.
+
+    Shared by the later rounds' scripts so that every candidate file has the same columns.
+    """
+    with out.open("w", encoding="utf-8", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(["source", "ref", "pool", "text"])
+        for i in order.tolist():
+            w.writerow([*rows[i][:2], chosen[i], rows[i][2]])
+    print(f"wrote {len(order)} candidates to {out}: {collections.Counter(chosen[i] for i in order.tolist())}")
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -18,7 +18,6 @@ only the very top) and a random pool keeps the negatives natural.
 from __future__ import annotations
 
 import argparse
-import collections
 import csv
 import re
 from pathlib import Path
@@ -27,7 +26,7 @@ import numpy as np
 
 from pipelines.scoring import datasets as ds
 from pipelines.scoring.heads import HEADS_DIR
-from pipelines.scoring.labels.select_candidates import INTENT_WORDS, pool_rows
+from pipelines.scoring.labels.select_candidates import INTENT_WORDS, pool_rows, write_candidates
 from pipelines.scoring.ngrams import NgramModel
 
 SEED = 2028
@@ -161,12 +160,7 @@ def main(argv: list[str] | None = None) -> None:
         part_a = set(chosen)
         _draw(rows, top, POOLS_B, "round4b", chosen, rng)
         order = rng.permutation(sorted(set(chosen) - part_a))
-    with out.open("w", encoding="utf-8", newline="") as f:
-        w = csv.writer(f)
-        w.writerow(["source", "ref", "pool", "text"])
-        for i in order.tolist():
-            w.writerow([*rows[i][:2], chosen[i], rows[i][2]])
-    print(f"wrote {len(order)} candidates to {out}: {collections.Counter(chosen[i] for i in order.tolist())}")
+    write_candidates(out, rows, chosen, order)
 
 
 if __name__ == "__main__":

@@ -4,7 +4,9 @@
 same candidate list (seeded) from ``../shared/data`` and the n-gram threat model shipped
 after round 4 (``heads/threat_ngrams.npz``, clause-max); the labels were then written by
 hand (see ``README.md`` in this folder). ``--counts`` only prints how many eligible rows
-each pool's pattern matches.
+each pool's pattern matches. The heads have been retrained on round 5 since, so to redraw the same rows put that
+model back first (``git show c531aa4~1:pipelines/scoring/heads/threat_ngrams.npz``; checked: part a's
+646 rows are then all in ``threat_round5.csv``, 375 of them with today's model).
 
 Why these pools: round 4's error analysis (``docs/scoring.md``) said the model still
 misses political incitement inside long rants ("should be hung from the nearest light
@@ -22,7 +24,6 @@ earlier round; one row per distinct text, > 15 characters).
 from __future__ import annotations
 
 import argparse
-import collections
 import csv
 import re
 from pathlib import Path
@@ -31,7 +32,7 @@ import numpy as np
 
 from pipelines.scoring import datasets as ds
 from pipelines.scoring.heads import HEADS_DIR
-from pipelines.scoring.labels.select_candidates import pool_rows
+from pipelines.scoring.labels.select_candidates import pool_rows, write_candidates
 from pipelines.scoring.ngrams import NgramModel
 
 SEED = 2029
@@ -210,12 +211,7 @@ def main(argv: list[str] | None = None) -> None:
         part_a = set(chosen)
         draw(rows, ranked, rng, POOLS_B, (0, NGRAM_TOP_B), chosen, "round5b")
         order = rng.permutation(sorted(set(chosen) - part_a))
-    with out.open("w", encoding="utf-8", newline="") as f:
-        w = csv.writer(f)
-        w.writerow(["source", "ref", "pool", "text"])
-        for i in order.tolist():
-            w.writerow([*rows[i][:2], chosen[i], rows[i][2]])
-    print(f"wrote {len(order)} candidates to {out}: {collections.Counter(chosen[i] for i in order.tolist())}")
+    write_candidates(out, rows, chosen, order)
 
 
 if __name__ == "__main__":
