@@ -17,14 +17,19 @@ def _page(name: str) -> AppTest:
     return at.run()
 
 
+def _located(f) -> dict:
+    """The MongoDB filter of the Map's located posts for the sidebar's selection ``f``."""
+    return {
+        "$and": [f.to_mongo(), {"$or": [{"geo": {"$exists": True}}, {"scores.places.0": {"$exists": True}}]}]
+    }
+
+
 def test_map_lists_the_located_posts_of_the_filters(app_store: Store):
     seed(app_store)
     at = _page("map")
     assert not at.exception, at.exception
     f = at.session_state["filters"]
-    located = {
-        "$and": [f.to_mongo(), {"$or": [{"geo": {"$exists": True}}, {"scores.places.0": {"$exists": True}}]}]
-    }
+    located = _located(f)
     expected = {d["_id"] for d in app_store.db.posts.find(located, {"_id": 1})}
     assert expected
     assert any(f"{len(expected):,} located posts" in c.value for c in at.caption)
@@ -48,9 +53,7 @@ def test_map_draws_exact_clusters_when_the_selection_is_large(app_store: Store, 
     at = _page("map")
     assert not at.exception, at.exception
     f = at.session_state["filters"]
-    located = {
-        "$and": [f.to_mongo(), {"$or": [{"geo": {"$exists": True}}, {"scores.places.0": {"$exists": True}}]}]
-    }
+    located = _located(f)
     n = app_store.db.posts.count_documents(located)
     assert n > 5
     assert any(f"{n:,} located posts, drawn as" in c.value and "clusters" in c.value for c in at.caption)
@@ -67,9 +70,7 @@ def test_map_table_page_control_turns_pages_and_the_total_is_exact(app_store: St
     at = _page("map")
     assert not at.exception, at.exception
     f = at.session_state["filters"]
-    located = {
-        "$and": [f.to_mongo(), {"$or": [{"geo": {"$exists": True}}, {"scores.places.0": {"$exists": True}}]}]
-    }
+    located = _located(f)
     newest = [d["_id"] for d in app_store.db.posts.find(located, {"_id": 1}).sort("ts", -1)]
     n = len(newest)
     pages = -(-n // 4)
