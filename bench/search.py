@@ -295,7 +295,7 @@ def top_terms(path: Path, searcher: Any, q: Any, f: Filters | None) -> list[tupl
     answers the selection ``f`` (``None``: a selection it cannot, the area box), else the
     aggregation."""
     rolled = termroll.top_terms(path, f, TOP) if f is not None else None
-    return rolled if rolled is not None else aggregate.top_values(searcher, q, "terms", TOP)
+    return rolled if rolled is not None else aggregate.top_values(searcher, q, "terms", TOP, path)
 
 
 def _timed(fn: Callable[[], Any], repeats: int) -> dict[str, Any]:
@@ -439,7 +439,7 @@ def run(
             results[name][op] = {"p50": statistics.median(times), "p95": _p95(times), "cpu_p95": _p95(cpu),
                                  "answer": first}  # fmt: skip
         if f is not None and termroll.eligible(f) and "top_terms" in ops and not read_only:
-            results[name][AGG] = _timed(lambda q=q: aggregate.top_values(searcher, q, "terms", TOP), repeats)
+            results[name][AGG] = _timed(lambda q=q: aggregate.top_values(searcher, q, "terms", TOP, path), repeats)
     rss_q = _rss_mb()
     t0 = time.perf_counter()
     want = expected(n)

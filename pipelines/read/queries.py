@@ -421,7 +421,10 @@ def breakdown(reader: Reader, filters: Filters, field: str, top: int = 20) -> pl
         rows = rolled
     else:
         searcher, query = reader.select(filters)
-        rows = sorted(aggregate.top_values(searcher, query, field, top), key=lambda kv: (-kv[1], kv[0]))
+        rows = sorted(
+            aggregate.top_values(searcher, query, field, top, reader.index.path),
+            key=lambda kv: (-kv[1], kv[0]),
+        )
     return pl.DataFrame(rows, schema={BREAKDOWN_FIELDS[field]: pl.String, "n": pl.Int64}, orient="row")
 
 

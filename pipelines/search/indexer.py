@@ -13,6 +13,10 @@ lower ``seq`` may appear after a higher one was indexed. Missing numbers below t
 cursor are kept as *gaps* and looked up again each pass for :data:`GAP_GRACE_S`
 seconds (numbers of duplicates or re-scored posts never come back, so gaps expire);
 the stored position never passes an open gap, so a restart re-reads it as well.
+
+Term ids: before a batch's documents are built, its new terms get ids in the vocabulary
+beside the index (:mod:`pipelines.search.termids`), committed there first; so every ``tid``
+a Tantivy commit holds is already named.
 """
 
 from __future__ import annotations
@@ -29,9 +33,9 @@ from typing import Any
 
 import tantivy
 
-from pipelines.search import termroll
+from pipelines.search import termids, termroll
 from pipelines.search.index import SearchIndex
-from pipelines.search.schema import SCHEMA, to_dict
+from pipelines.search.schema import SCHEMA, to_dict, with_term_ids
 
 log = logging.getLogger(__name__)
 
@@ -69,6 +73,7 @@ class Indexer:
         self.store = store
         self.index = index
         self.writer = index.writer()
+        self.vocab = termids.TermIds.open_for_index(index.path, self.writer, index.searcher())
         self.batch = batch
         self.cursor = read_position(index.path) or 0
         self.gaps: dict[int, float] = {}
@@ -115,13 +120,17 @@ class Indexer:
             self.rollup.close()
             self.rollup = None
 
+    def _docs(self, posts: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Index documents of these posts, their new terms' ids committed first."""
+        docs = [to_dict(post) for post in posts]
+        ids = self.vocab.assign(t for d in docs for t in d.get("terms", ()))
+        return [with_term_ids(d, ids) for d in docs]
+
     def _write(self, posts: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
-        docs = []
-        for post in posts:
-            d = to_dict(post)
+        docs = self._docs(posts)
+        for d in docs:
             self.writer.delete_documents_by_term("id", d["id"])
             self.writer.add_document(tantivy.Document.from_dict(d, SCHEMA))
-            docs.append(d)
         return docs
 
     def run_once(self) -> int:
@@ -181,17 +190,18 @@ class Indexer:
         total = self.store.posts.estimated_count()
         self.writer.delete_all_documents()
         self._rollup_step("begin")
-        done, docs = 0, []
+        done, docs, posts = 0, [], []
         for post in self.store.posts.iterate({}, batch_size=self.batch):
-            docs.append(to_dict(post))
-            self.writer.add_document(tantivy.Document.from_dict(docs[-1], SCHEMA))
-            done += 1
-            if done % 10_000 == 0:
+            posts.append(post)
+            if len(posts) == self.batch:
+                done += self._add_all(posts, docs)
+            if len(docs) >= 10_000:
                 self.writer.commit()
                 self._rollup_step("add", docs)
                 docs = []
                 if progress:
                     progress(done, total)
+        done += self._add_all(posts, docs)
         opstamp = self.writer.commit()
         self._rollup_step("add", docs)
         self._rollup_step("finish", opstamp)
@@ -200,6 +210,15 @@ class Indexer:
         self.cursor, self.gaps = max(0, start - REBUILD_OVERLAP), {}
         _write_position(self.index.path, self.cursor)
         return done
+
+    def _add_all(self, posts: list[dict[str, Any]], docs: list[dict[str, Any]]) -> int:
+        """Add these posts' documents (ids first), append them to ``docs``, empty ``posts``."""
+        new = self._docs(posts)
+        for d in new:
+            self.writer.add_document(tantivy.Document.from_dict(d, SCHEMA))
+        docs += new
+        posts.clear()
+        return len(new)
 
     def loop(self, stop: threading.Event, interval_s: float = 1.0) -> None:
         """Follow the store until ``stop`` is set (rebuilds first when there is no position)."""
@@ -216,5 +235,6 @@ class Indexer:
     def close(self) -> None:
         """Wait for merges and release the writer lock."""
         self.writer.wait_merging_threads()
+        self.vocab.close()
         if self.rollup is not None:
             self.rollup.close()

@@ -13,6 +13,11 @@ their positions are exactly ``tokenize``'s (its tokens never contain whitespace)
 phrase queries run on it. MongoDB stays the record: only ``id`` is stored, everything
 else is read back from MongoDB by id.
 
+``tid`` (schema version 3) holds the same terms as ids of one append-only vocabulary kept
+beside the index (:mod:`pipelines.search.termids`), ascending: top terms aggregate it uncut,
+exact in one request with no string dictionary read, and turn only the top ids into terms.
+Documents built without a vocabulary (:func:`to_dict` with no ids) have no ``tid``.
+
 Speed (schema version 2): documents are built with one ``Document.from_dict`` call
 instead of one ``add_*`` call per value, and ``words`` is one string instead of a
 Python ``Token`` object per word; this doubled ``to_document``'s rate (37,000 -> 63,000
@@ -21,6 +26,7 @@ posts/s on the development machine), which bounds the indexer's rate.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
@@ -28,11 +34,12 @@ import tantivy
 
 from pipelines.core.text import tokenize
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 """Bumped when fields or their tokenizers change; an index of another version is rebuilt
 (:meth:`pipelines.search.index.SearchIndex.open_or_create` recreates it, the indexer refills it).
 
-Version 2: ``words`` is whitespace-tokenized text instead of pre-tokenized tokens."""
+Version 2: ``words`` is whitespace-tokenized text instead of pre-tokenized tokens.
+Version 3: ``tid``, the post's terms as ids of :mod:`pipelines.search.termids`."""
 
 SCORE_FIELDS = ("threat", "hate", "toxicity", "sentiment")
 KEYWORD_FIELDS = ("source", "lang", "author", "terms", "places", "topics", "entities", "watchlists")
@@ -47,6 +54,7 @@ def build_schema() -> tantivy.Schema:
     for name in KEYWORD_FIELDS:
         b.add_text_field(name, fast=True, tokenizer_name="raw")
     b.add_text_field("words", tokenizer_name="whitespace", index_option="position")
+    b.add_integer_field("tid", fast=True)  # fast only: aggregated, never searched nor stored
     b.add_date_field("ts", indexed=True, fast=True)
     b.add_integer_field("seq", indexed=True, fast=True)
     for name in SCORE_FIELDS:
@@ -91,7 +99,7 @@ SCHEMA = build_schema()
 """The schema, built once (documents are converted against it)."""
 
 
-def to_dict(post: dict[str, Any]) -> dict[str, Any]:
+def to_dict(post: dict[str, Any], term_ids: Mapping[str, int] | None = None) -> dict[str, Any]:
     """The index fields of one stored post as plain values (values of the wrong type are left out).
 
     A keyword field's values are handed to Tantivy distinct and in code-point (= UTF-8 byte)
@@ -100,6 +108,9 @@ def to_dict(post: dict[str, Any]) -> dict[str, Any]:
     ``dedup_docid_val_pairs``), and already-ordered values sort in one pass (issue 13, ``bench/terms_order_ab.py``: 1M bench posts, every post selected, 287 ->
     204 ms CPU p50 for the top 20 terms; ``docs/search.md``). The values mean the same in any
     order.
+
+    With ``term_ids`` (the indexer's vocabulary, holding every term of the post), ``tid`` is
+    the post's distinct terms as ids, ascending (see :func:`with_term_ids`).
     """
     scores = post.get("scores") or {}
     d: dict[str, Any] = {"id": str(post["_id"])}
@@ -136,6 +147,15 @@ def to_dict(post: dict[str, Any]) -> dict[str, Any]:
     for prefix, point in (("geo", own), ("map", shown)):
         if point is not None:
             d[f"{prefix}_lon"], d[f"{prefix}_lat"] = point
+    return d if term_ids is None else with_term_ids(d, term_ids)
+
+
+def with_term_ids(d: dict[str, Any], term_ids: Mapping[str, int]) -> dict[str, Any]:
+    """``d`` (:func:`to_dict`'s output) with ``tid``: its terms as ids, ascending (sorted
+    values sort in one pass when aggregated, as for ``terms``). A term missing from
+    ``term_ids`` is a KeyError: ids are assigned before documents are built."""
+    if d.get("terms"):
+        d["tid"] = sorted(term_ids[t] for t in d["terms"])
     return d
 
 
