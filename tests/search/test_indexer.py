@@ -12,7 +12,8 @@ from pathlib import Path
 
 from tantivy import Query
 
-from pipelines.search.aggregate import all_ids, count
+from pipelines.search import termids
+from pipelines.search.aggregate import all_ids, count, top_values
 from pipelines.search.index import SearchIndex, index_path
 from pipelines.search.indexer import Indexer, read_position
 from pipelines.store import Store
@@ -108,6 +109,14 @@ def test_sigkill_at_any_moment_converges(store: Store, tmp_path: Path) -> None:
         proc.wait(20)
     ids, n = _index_ids(index_path(tmp_path))
     assert ids == expected and n == len(expected) == 2000 + 6 * 400
+    # Every term id in the index is named in the vocabulary (ids are committed first), and
+    # top terms by id equal the string field's.
+    searcher = SearchIndex.open(index_path(tmp_path)).searcher()
+    every = {"t": {"terms": {"field": "tid", "size": 100_000, "segment_size": 100_000}}}
+    tids = [int(b["key"]) for b in searcher.aggregate(Query.all_query(), every)["t"]["buckets"]]
+    assert tids and len(termids.names(index_path(tmp_path), tids)) == len(tids)
+    by_id = top_values(searcher, Query.all_query(), "terms", 30, index_path(tmp_path))
+    assert by_id == top_values(searcher, Query.all_query(), "terms", 30)
 
 
 def test_scoring_through_the_store_reaches_the_index(store: Store, tmp_path: Path) -> None:
