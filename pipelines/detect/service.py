@@ -378,7 +378,9 @@ class DetectorService:
         baseline = (w.start - timedelta(days=7), w.start)
         return {
             "posts": E.top_posts(posts, sid.metric, D.EVIDENCE_POSTS),
-            "terms": signals.terms_by_lift(searcher, schema, query, window, baseline, D.EVIDENCE_TERMS),
+            "terms": signals.terms_by_lift(
+                searcher, schema, query, window, baseline, D.EVIDENCE_TERMS, index_dir=self.index.path
+            ),
             "places": E.top_places(posts, D.EVIDENCE_PLACES),
             "sample": {"window": len(posts), "baseline": 0, "exact_terms": True},
         }

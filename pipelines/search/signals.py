@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import math
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import tantivy
@@ -101,12 +102,14 @@ def terms_by_lift(
     min_count: int = 2,
     prior: float = 1.0,
     min_lift: float = 1.5,
+    index_dir: Path | None = None,
 ) -> list[dict[str, Any]]:
     """Terms over-represented in ``window`` against ``baseline``, from exact post counts.
 
     The same ranking as :func:`pipelines.detect.evidence.term_lift` (lift x log(1 + n),
     ``lift = (n / N_window) / ((n_baseline + prior) / (N_baseline + prior))``), over the
-    :data:`LIFT_CANDIDATES` commonest terms of the window; every count is exact.
+    :data:`LIFT_CANDIDATES` commonest terms of the window; every count is exact. With
+    ``index_dir`` those come from the term-id field (:func:`pipelines.search.aggregate.top_term_ids`).
     """
     in_window = during(schema, query, *window)
     in_base = during(schema, query, *baseline)
@@ -116,7 +119,7 @@ def terms_by_lift(
     n_b = aggregate.count(searcher, in_base)
     need = max(min_count, math.ceil(0.01 * n_w))
     rows = []
-    for term, n in aggregate.top_values(searcher, in_window, "terms", LIFT_CANDIDATES):
+    for term, n in aggregate.top_values(searcher, in_window, "terms", LIFT_CANDIDATES, index_dir):
         if n < need:
             continue
         n_base = (
