@@ -9,7 +9,10 @@ aggregation of :func:`pipelines.search.aggregate.top_values` answers those).
 
 **What is stored** (SQLite, ``search-index/vigil-terms.sqlite``): for each cell
 ``(level, start, source, lang)`` the number of posts carrying each term, as two packed
-arrays (term ids ascending, counts). Levels are cells of 1, 24 and 384 hours aligned on
+arrays (term ids ascending, counts). The term ids are the index's own (``tid``, of the one
+append-only vocabulary :mod:`pipelines.search.termids`; version 3 kept a vocabulary of its
+own, cleared by each rebuild): the counts are aggregated from the ``tid`` field uncut, with no
+term strings in the indexer's path, and a rebuild leaves the ids alone. Levels are cells of 1, 24 and 384 hours aligned on
 the epoch, one cell of the whole span (:data:`SPAN`, so "everything" reads one cell per
 source x language) and one for posts without a time (:data:`NO_TIME`), so a range of whole
 hours is covered by at most ~23 + 15 + n + 15 + 23 cells per source x language instead of
@@ -45,6 +48,7 @@ import numpy as np
 import tantivy
 from tantivy import Occur, Order, Query
 
+from pipelines.search import termids
 from pipelines.search.filters import Filters
 
 ROLLUP_FILENAME = "vigil-terms.sqlite"
@@ -56,8 +60,9 @@ SPAN = -1
 """The level of the one cell per source x language holding every timed post (start 0): a
 selection of all time reads a handful of cells (issue 13: 1M posts, everything selected,
 41 ms CPU summing the 16-day and end cells before it)."""
-ROLLUP_VERSION = 3
-"""Bumped when what is stored changes (2: the :data:`SPAN` level, 3: place cells); a rollup of another
+ROLLUP_VERSION = 4
+"""Bumped when what is stored changes (2: the :data:`SPAN` level, 3: place cells, 4: the index's
+term ids instead of the rollup's own); a rollup of another
 version counts as out of step (readers aggregate, the indexer rebuilds it)."""
 CHUNK = 1_000
 """Posts per :func:`contributions` request (bounds its buckets under Tantivy's 65,000)."""
@@ -65,7 +70,8 @@ TERMS_CAP = 60_000
 
 Cell = tuple[int | None, str, str]
 """``(hour since the epoch or None, source, lang)``."""
-Counts = dict[Cell, dict[str, int]]
+Counts = dict[Cell, dict[int, int]]
+"""Posts per term id per cell."""
 
 
 class RollupError(RuntimeError):
@@ -85,7 +91,7 @@ def index_opstamp(index_dir: Path) -> int | None:
 
 
 def _agg(with_time: bool, by_place: bool = False) -> dict:
-    terms = {"terms": {"field": "terms", "size": TERMS_CAP, "segment_size": TERMS_CAP}}
+    terms = {"terms": {"field": termids.ID_FIELD, "size": TERMS_CAP, "segment_size": TERMS_CAP}}
     inner = (
         {
             "h": {
@@ -103,11 +109,11 @@ def _agg(with_time: bool, by_place: bool = False) -> dict:
     return {"p": {"terms": {"field": "places", "size": TERMS_CAP, "segment_size": TERMS_CAP}, "aggs": source}}
 
 
-def _terms(bucket: dict) -> dict[str, int]:
+def _terms(bucket: dict) -> dict[int, int]:
     t = bucket["t"]
     if t.get("sum_other_doc_count") or t.get("doc_count_error_upper_bound"):
         raise RollupError("a cell holds more distinct terms than one aggregation returns")
-    return {str(b["key"]): int(b["doc_count"]) for b in t["buckets"]}
+    return {int(b["key"]): int(b["doc_count"]) for b in t["buckets"]}
 
 
 def contributions(searcher: tantivy.Searcher, schema: tantivy.Schema, ids: list[str]) -> Counts:
@@ -160,7 +166,7 @@ def _source_key(source: str, place: str | None) -> str:
     return source if place is None else f"{PLACE_MARK}{place}{PLACE_MARK}{source}"
 
 
-def _add(out: Counts, cell: Cell, counts: dict[str, int], sign: int = 1) -> None:
+def _add(out: Counts, cell: Cell, counts: dict[int, int], sign: int = 1) -> None:
     target = out.setdefault(cell, {})
     for term, n in counts.items():
         target[term] = target.get(term, 0) + sign * n
@@ -198,7 +204,6 @@ def cover(first: int, last: int) -> list[tuple[int, int]]:
 
 _SCHEMA_SQL = """
 CREATE TABLE IF NOT EXISTS state (k TEXT PRIMARY KEY, v INTEGER);
-CREATE TABLE IF NOT EXISTS vocab (id INTEGER PRIMARY KEY, term TEXT UNIQUE NOT NULL);
 CREATE TABLE IF NOT EXISTS cells (level INTEGER, start INTEGER, source TEXT, lang TEXT,
     ids BLOB, counts BLOB, PRIMARY KEY (level, start, source, lang)) WITHOUT ROWID;
 """
@@ -213,26 +218,15 @@ class TermRollup:
         self.db.execute("PRAGMA journal_mode=WAL")
         self.db.execute("PRAGMA synchronous=NORMAL")
         self.db.executescript(_SCHEMA_SQL)
-        self.vocab = dict(self.db.execute("SELECT term, id FROM vocab"))
 
     @property
     def opstamp(self) -> int | None:
         """The index commit this rollup describes (``None``: none, or another version's rollup)."""
         return _stored_opstamp(self.db)
 
-    def _ids(self, terms: Iterable[str]) -> None:
-        new = [t for t in set(terms) if t not in self.vocab]
-        start = len(self.vocab)
-        for i, t in enumerate(sorted(new)):
-            self.vocab[t] = start + i
-        self.db.executemany(
-            "INSERT INTO vocab (id, term) VALUES (?, ?)", [(self.vocab[t], t) for t in sorted(new)]
-        )
-
     def _rollback(self) -> None:
-        """Undo the open transaction, and the vocabulary ids handed out in it."""
+        """Undo the open transaction."""
         self.db.execute("ROLLBACK")
-        self.vocab = dict(self.db.execute("SELECT term, id FROM vocab"))
 
     def _set_opstamp(self, opstamp: int) -> None:
         self.db.execute("INSERT OR REPLACE INTO state (k, v) VALUES ('opstamp', ?)", (int(opstamp),))
@@ -242,13 +236,11 @@ class TermRollup:
         """Add ``delta`` (a batch's new minus old contributions) and record ``opstamp``, atomically."""
         self.db.execute("BEGIN IMMEDIATE")
         try:
-            self._ids(t for counts in delta.values() for t in counts)
             grouped: dict[tuple[int, int, str, str], dict[int, int]] = defaultdict(dict)
             for cell, counts in delta.items():
                 for key in cells_of(cell):
                     g = grouped[key]
-                    for term, n in counts.items():
-                        tid = self.vocab[term]
+                    for tid, n in counts.items():
                         g[tid] = g.get(tid, 0) + n
             for key, g in grouped.items():
                 row = self.db.execute(
@@ -287,8 +279,7 @@ class TermRollup:
         try:
             for ids in _chunks(ids_by_time(searcher), 20 * CHUNK):
                 for cell, counts in contributions(searcher, schema, ids).items():
-                    self._ids(counts)
-                    self._acc.add(cell, [self.vocab[t] for t in counts], list(counts.values()))
+                    self._acc.add(cell, list(counts), list(counts.values()))
         except BaseException:
             self._rollback()
             raise
@@ -298,17 +289,13 @@ class TermRollup:
         """Start replacing everything (then :meth:`add` posts and :meth:`finish`)."""
         self.db.execute("BEGIN IMMEDIATE")
         self.db.execute("DELETE FROM cells")
-        self.db.execute("DELETE FROM vocab")
-        self.vocab = {}
         self._acc = _Accumulator()
 
     def add(self, docs: Iterable[dict]) -> None:
         """Count index documents (:func:`pipelines.search.schema.to_dict`) added since :meth:`begin`."""
-        for cells, terms in map(post_cells, docs):
-            self._ids(terms)
-            ids = [self.vocab[t] for t in terms]
+        for cells, ids in map(post_cells, docs):
             for cell in cells:
-                self._acc.add(cell, ids, None)
+                self._acc.add(cell, list(ids), None)
 
     def finish(self, opstamp: int) -> None:
         """Write what :meth:`add` counted and record ``opstamp``, in one transaction."""
@@ -346,16 +333,16 @@ def _chunks(items: list[str], n: int) -> Iterable[list[str]]:
         yield items[i : i + n]
 
 
-def post_cells(doc: dict) -> tuple[list[Cell], set[str]]:
-    """The hour cells (the plain one, then one per named place) and distinct terms of one
-    index document (``to_dict``'s output): the same values the index aggregates (``missing``
-    source or language is "")."""
+def post_cells(doc: dict) -> tuple[list[Cell], set[int]]:
+    """The hour cells (the plain one, then one per named place) and distinct term ids of one
+    index document (``to_dict``'s output with ``tid``): the same values the index aggregates
+    (``missing`` source or language is "")."""
     ts = doc.get("ts")
     hour = math.floor(ts.timestamp()) // 3600 if isinstance(ts, datetime) else None
     src, lang = (doc.get("source") or [""])[0], (doc.get("lang") or [""])[0]
     cells: list[Cell] = [(hour, _source_key(src, None), lang)]
     cells += [(hour, _source_key(src, p), lang) for p in dict.fromkeys(doc.get("places") or ())]
-    return cells, set(doc.get("terms") or ())
+    return cells, set(doc.get(termids.ID_FIELD) or ())
 
 
 def post_contributions(docs: Iterable[dict]) -> Counts:
@@ -482,9 +469,10 @@ def top_terms(index_dir: Path, filters: Filters, size: int) -> list[tuple[str, i
         if len(present) > size:
             kth = np.partition(sums[present], len(present) - size)[len(present) - size]
             present = present[sums[present] >= kth]  # ties at the cut are resolved by term
-        names = _names(db, present.tolist())
-        if len(names) < len(present):
-            return None  # a term id without its term: never written so, but never guessed
+        try:
+            names = termids.names(index_dir, present.tolist())
+        except termids.TermIdsError:
+            return None  # readers then aggregate, which names the problem and the fix
         rows = sorted(((names[i], int(sums[i])) for i in present.tolist()), key=lambda kv: (-kv[1], kv[0]))
         return rows[:size]
     except sqlite3.Error:
@@ -533,11 +521,3 @@ def _where(filters: Filters) -> tuple[str, list[str]]:
         where += f" AND lang IN ({','.join('?' * len(filters.langs))})"
         args += list(filters.langs)
     return where, args
-
-
-def _names(db: sqlite3.Connection, ids: list[int]) -> dict[int, str]:
-    out: dict[int, str] = {}
-    for i in range(0, len(ids), 900):
-        part = ids[i : i + 900]
-        out |= dict(db.execute(f"SELECT id, term FROM vocab WHERE id IN ({','.join('?' * len(part))})", part))
-    return out
