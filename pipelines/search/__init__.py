@@ -11,6 +11,8 @@ Modules, one job each:
   Tantivy ``Query`` objects, built programmatically (no user string reaches Tantivy's parser).
 - :mod:`pipelines.search.aggregate`: exact counts, timelines, breakdowns, pages of ids.
 - :mod:`pipelines.search.indexer`: the one writer (``python -m pipelines index``).
+- :mod:`pipelines.search.termids`: the append-only vocabulary of the ``tid`` term-id field.
+- :mod:`pipelines.search.termroll`: top-term counts per hour cell x source x language, beside the index.
 - :mod:`pipelines.search.filters`: :class:`Filters`, what a user selected, validated.
 - :mod:`pipelines.search.areas`: which points lie in a drawn area (pure geometry).
 - :mod:`pipelines.search.watchlists`: saved queries that Vigil watches.

@@ -94,7 +94,9 @@ class SearchIndex:
         """Create an empty index at ``path`` (its parent must exist or be creatable).
 
         An index already there is replaced (its files are collected by the next writer);
-        its stored position is removed, since positions describe what an index holds.
+        its stored position is removed, since positions describe what an index holds, and
+        so is the term rollup. The term-id vocabulary stays (append-only: ids keep their
+        terms; the indexer replaces it only when it is unusable, :mod:`pipelines.search.termids`).
         """
         path = Path(path)
         path.mkdir(parents=True, exist_ok=True)
