@@ -151,11 +151,14 @@ def search_cmd(
     elif by:
         size = max(limit, 1)
         rolled = termroll.top_terms(index.path, selection, size) if by == "terms" else None
-        top = (
-            rolled
-            if rolled is not None
-            else aggregate.top_values(searcher, q, by, size=size, index_dir=index.path)
-        )
+        try:
+            top = (
+                rolled
+                if rolled is not None
+                else aggregate.top_values(searcher, q, by, size=size, index_dir=index.path)
+            )
+        except SearchIndexError as exc:  # the term-id vocabulary missing or damaged
+            raise _fail(str(exc)) from None
         _emit([{by: v, "posts": n} for v, n in top], fmt)
     elif limit:
         _emit(_rows(searcher, q, limit, order, aggregate), fmt)

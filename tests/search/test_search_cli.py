@@ -201,3 +201,30 @@ def test_entity_filter_narrows_the_exact_count(store: Store, pipelines_cli) -> N
 def test_malformed_entity_is_refused_naming_it(cli, value: str) -> None:
     res = cli("search", "flood", "--entity", value, "--count")
     assert res.exit_code == 2 and "invalid --entity" in res.output and repr(value) in res.output
+
+
+def test_top_terms_by_id_and_a_lost_vocabulary(cli, store: Store, tmp_path: Path) -> None:
+    """``--by terms`` of a keyword selection aggregates ``tid``; without its vocabulary it says
+    which file and the rebuild command, and ``index --rebuild`` brings it back."""
+    from collections import Counter
+
+    from pipelines.search import termids
+
+    chosen = [p for p in POSTS if matches(parse("flood"), p["terms"], p["text"])]
+    want = sorted(Counter(t for p in chosen for t in set(p["terms"])).items(), key=lambda kv: (-kv[1], kv[0]))
+    res = cli("search", "flood", "--by", "terms", "--limit", "5", "--format", "json")
+    assert res.exit_code == 0, res.output
+    assert [(r["terms"], r["posts"]) for r in json.loads(res.output)] == want[:5]
+    vocab = termids.vocab_path(index_path(tmp_path))
+    vocab.unlink()
+    before = store.posts.all_ids()
+    res = cli("search", "flood", "--by", "terms", "--limit", "5")
+    assert (
+        res.exit_code == 1
+        and vocab.name in res.output
+        and "python -m pipelines index --rebuild" in res.output
+    )
+    assert store.posts.all_ids() == before
+    assert cli("index", "--rebuild").exit_code == 0
+    res = cli("search", "flood", "--by", "terms", "--limit", "5", "--format", "json")
+    assert [(r["terms"], r["posts"]) for r in json.loads(res.output)] == want[:5]
