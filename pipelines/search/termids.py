@@ -28,6 +28,7 @@ a :class:`TermIdsError` naming the file and the rebuild command.
 
 from __future__ import annotations
 
+import logging
 import sqlite3
 from collections.abc import Iterable
 from pathlib import Path
@@ -36,6 +37,8 @@ import tantivy
 from tantivy import Query
 
 from pipelines.search.index import POSITION_FILENAME, REBUILD_HINT, SearchIndexCorrupt
+
+log = logging.getLogger(__name__)
 
 VOCAB_FILENAME = "vigil-term-ids.sqlite"
 ID_FIELD = "tid"
@@ -108,6 +111,11 @@ class TermIds:
         if vocab is not None:
             vocab.close()
         if searcher.num_docs:
+            log.warning(
+                "term-id vocabulary %s is missing, unreadable or behind the index: emptying the index "
+                "to refill it from MongoDB",
+                path,
+            )
             writer.delete_all_documents()
             writer.commit()
         (Path(index_dir) / POSITION_FILENAME).unlink(missing_ok=True)
