@@ -123,7 +123,8 @@ class Indexer:
     def _docs(self, posts: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
         """Index documents of these posts, their new terms' ids committed first."""
         docs = [to_dict(post) for post in posts]
-        ids = self.vocab.assign(t for d in docs for t in d.get("terms", ()))
+        known = self.vocab.ids  # the common case, every term known, costs one lookup each
+        ids = self.vocab.assign([t for d in docs for t in d.get("terms", ()) if t not in known])
         return [with_term_ids(d, ids) for d in docs]
 
     def _write(self, posts: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:

@@ -155,7 +155,7 @@ def with_term_ids(d: dict[str, Any], term_ids: Mapping[str, int]) -> dict[str, A
     values sort in one pass when aggregated, as for ``terms``). A term missing from
     ``term_ids`` is a KeyError: ids are assigned before documents are built."""
     if d.get("terms"):
-        d["tid"] = sorted(term_ids[t] for t in d["terms"])
+        d["tid"] = sorted(map(term_ids.__getitem__, d["terms"]))
     return d
 
 
