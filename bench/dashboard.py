@@ -5,7 +5,8 @@
 1. Fills an embedded SecantusDB (``DIR/db``, kept for ``--reuse``) with ``--posts``
    resampled real posts and their rollups (:mod:`bench.fill`), and builds the search
    index (``DIR/search-index``, rebuilt unless ``--reuse`` finds one holding every post).
-2. Starts the dashboard (``streamlit run app.py``) against it, creates a user, and opens
+2. Starts the dashboard as ``pipelines up`` does (``streamlit run components/launch.py``:
+   ``app.py`` with cacheable hashed component files) against it, creates a user, and opens
    one logged-in Chromium tab (Playwright, Debian chromium).
 3. For each page, ``--loads`` times: navigates with the sidebar link (a Streamlit rerun,
    as a user clicking through) and measures until the page is drawn: its heading and
@@ -235,6 +236,13 @@ def load_page(page: Any, title: str, marker: tuple[str, str]) -> tuple[float, fl
     return seen, time.perf_counter() - t0
 
 
+def dashboard_script(tree: Path) -> Path:
+    """What ``pipelines up`` starts in ``tree``: ``components/launch.py`` (``app.py`` as an
+    ``st.App`` with cacheable hashed component files), or ``app.py`` in a tree before it."""
+    launcher = tree / "components" / "launch.py"
+    return launcher if launcher.is_file() else tree / "app.py"
+
+
 def measure(url: str, user: str, loads: int) -> dict[str, list[tuple[float, float]]]:
     """Per page, ``(marker seen, page drawn)`` seconds after the click, for ``loads + 1`` loads."""
     from playwright.sync_api import sync_playwright
@@ -334,7 +342,7 @@ def main() -> int:
     )
     ui = subprocess.Popen(
         [
-            sys.executable, "-m", "streamlit", "run", str(REPO / "app.py"),
+            sys.executable, "-m", "streamlit", "run", str(dashboard_script(REPO)),
             "--server.port", str(args.ui_port), "--server.headless", "true",
             "--server.address", "127.0.0.1",
         ],

@@ -5,7 +5,7 @@
 
 Why: on a shared machine the load average moves by a factor of two within minutes, so two
 benchmark runs one after the other compare the machine, not the code. This starts one
-dashboard per tree (``streamlit run TREE/app.py``) against the same store and search index
+dashboard per tree (``streamlit run TREE/components/launch.py``, or ``TREE/app.py`` in a tree without the launcher, as its ``pipelines up`` would) against the same store and search index
 (``DIR``, filled by :mod:`bench.dashboard`; the store must already answer on ``--port``, or
 is started as ``bench.dashboard`` does), logs a new user into each in its own browser
 context, and loads every page of :data:`bench.dashboard.PAGES` (or those of ``--pages``) once in A, once in B
@@ -24,7 +24,7 @@ import sys
 import time
 from pathlib import Path
 
-from bench.dashboard import PAGES, PASSWORD, _login, load_page, pct
+from bench.dashboard import PAGES, PASSWORD, _login, dashboard_script, load_page, pct
 from pipelines.store import EmbeddedServer
 
 
@@ -69,7 +69,7 @@ def main() -> int:
                     "-m",
                     "streamlit",
                     "run",
-                    str(tree / "app.py"),
+                    str(dashboard_script(tree)),
                     "--server.port",
                     str(port),
                     "--server.headless",

@@ -32,6 +32,7 @@ from folium.map import Layer
 from jinja2 import Template
 from streamlit.components.v1 import declare_component
 
+from components.mapassets import make_bundle
 from pipelines.search.filters import GeoArea
 
 ASSETS = Path(__file__).with_name("mapassets")
@@ -48,7 +49,8 @@ SEA = "#d4e6f1"
 # The files each folium element needs, relative to the asset folder (replacing its CDN links).
 # Every script is in one bundle (mapassets/make_bundle.py): the map's frame loads scripts one
 # after another, so one file is one round trip instead of four before the map can draw.
-BUNDLE = "leaflet-bundle.js"
+# Named by its content's hash, so the dashboard serves it as immutable (components/assetcache.py).
+BUNDLE = make_bundle.current()
 LOCAL_JS = {
     "Map": [BUNDLE],
     "FastMarkerCluster": [BUNDLE],
@@ -77,11 +79,12 @@ function (row) {
 def asset_base() -> str:
     """The URL of the map's assets as seen from the map's frame.
 
-    Served as a component's files. Streamlit's static file serving would let browsers
-    cache them between visits of the Map (its responses carry ``Last-Modified``/``ETag``,
-    a component's do not), but it serves only a top-level ``static/`` folder, which the
-    project's fixed layout does not have; the cost is the files' fetch and compile on each
-    visit (measured in ``docs/search.md``). The URL is relative to the frame
+    Served as a component's files (Streamlit's static file serving takes only a top-level
+    ``static/`` folder, which the project's fixed layout does not have). Streamlit sends a
+    component's files without a lifetime or validator; the script bundle's name carries its
+    content's hash, so the dashboard's launcher marks it immutable and browsers keep it
+    between visits of the Map (``components/assetcache.py``; measured in ``docs/search.md``).
+    The style sheets, un-hashed, are fetched again on each visit. The URL is relative to the frame
     (``/component/streamlit_folium.st_folium/``), so it works behind any base path or proxy.
     """
     comp = declare_component(ASSET_COMPONENT, path=str(ASSETS))

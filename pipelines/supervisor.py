@@ -54,7 +54,9 @@ def process_specs(settings: Settings) -> list[ProcessSpec]:
             _module(
                 "streamlit",
                 "run",
-                str(REPO_ROOT / "app.py"),
+                # app.py behind components/launch.py's st.App: content-hashed component
+                # files cacheable (components/assetcache.py); cwd is the repository root.
+                str(REPO_ROOT / "components" / "launch.py"),
                 "--server.port",
                 str(settings.vigil_ui_port),
                 "--server.address",

@@ -52,10 +52,13 @@ def test_every_asset_is_bundled_and_nothing_comes_from_outside():
 
 
 def test_the_script_bundle_is_the_vendored_files_in_order():
-    """``leaflet-bundle.js`` is exactly what make_bundle writes from the vendored files (so
+    """``leaflet-bundle.<hash>.js`` is exactly what make_bundle writes from the vendored files (so
     an updated plugin cannot be forgotten in it), Leaflet first, each part's licence kept."""
     committed = (ASSETS / BUNDLE).read_bytes()
     assert committed == make_bundle.bundle()
+    # Its name carries its hash (served immutable: components/assetcache.py), and is one file.
+    assert BUNDLE == make_bundle.file_name(committed) == make_bundle.current()
+    assert sorted(p.name for p in ASSETS.glob("leaflet-bundle*")) == [BUNDLE]
     starts = [committed.index((ASSETS / part).read_bytes()) for part in make_bundle.PARTS]
     assert starts == sorted(starts) and make_bundle.PARTS[0] == "leaflet/leaflet.js"
     assert b"Leaflet 1.9.4" in committed[: starts[0] + 200] and b"Leaflet.draw 1.0.2" in committed
