@@ -204,16 +204,55 @@ def score_ranges(filters: Filters, score: str) -> pl.DataFrame:
     return queries.score_ranges(get_reader(), filters, score)
 
 
+STATE_TTL_S = 3600
+"""Seconds a result keyed by the index's state (:func:`index_state`) is kept unused; it is
+never served after the index changed, so this only bounds memory with ``STATE_ENTRIES``."""
+STATE_ENTRIES = 64
+
+
+def index_state(filters: Filters) -> str:
+    """What a selection's result depends on besides ``filters``: the index's commit
+    (:meth:`~pipelines.search.index.SearchIndex.generation`) and, for a watchlist filter,
+    the watchlist's stored definition (edited without touching the index).
+
+    Why: the Map's view and table were recounted every 30 s (the TTL) even when nothing had
+    changed, and shown up to 30 s stale when something had. Keyed by this state, a repeat
+    visit of the same selection reuses the result for as long as the index is unchanged,
+    and the first run after a commit recounts. Read before the query, so a result is never
+    stored under a newer state than the one it was computed on. Post documents shown in the
+    table change only through the change feed, whose indexer commits move this state too.
+    """
+    reader = get_reader()
+    state = reader.index.generation()
+    if filters.watchlist:
+        state += "|" + repr(reader.watchlist(filters.watchlist))
+    return state
+
+
 @guarded
-@st.cache_data(ttl=TTL_S, show_spinner=False)
 def map_view(filters: Filters, limit: int | None = None) -> mapview.MapView:
-    return mapview.map_view(get_reader(), filters, limit or mapview.MAP_POINTS_LIMIT)
+    """The Map's points or clusters (:func:`pipelines.read.mapview.map_view`), cached per
+    selection and index state (:func:`index_state`)."""
+    return _map_view(filters, limit or mapview.MAP_POINTS_LIMIT, index_state(filters))
+
+
+@st.cache_data(ttl=STATE_TTL_S, max_entries=STATE_ENTRIES, show_spinner=False)
+def _map_view(filters: Filters, limit: int, state: str) -> mapview.MapView:
+    return mapview.map_view(get_reader(), filters, limit)
 
 
 @guarded
-@st.cache_data(ttl=TTL_S, show_spinner=False)
 def located_posts(
     filters: Filters, limit: int, within: Any = None, offset: int = 0
+) -> tuple[int, pl.DataFrame]:
+    """A page of the Map's table (:func:`pipelines.read.mapview.located_posts`), cached per
+    selection, page and index state (:func:`index_state`)."""
+    return _located_posts(filters, limit, within, offset, index_state(filters))
+
+
+@st.cache_data(ttl=STATE_TTL_S, max_entries=STATE_ENTRIES, show_spinner=False)
+def _located_posts(
+    filters: Filters, limit: int, within: Any, offset: int, state: str
 ) -> tuple[int, pl.DataFrame]:
     return mapview.located_posts(get_reader(), filters, limit, within, offset)
 

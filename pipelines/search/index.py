@@ -10,6 +10,7 @@ the indexer's latest commit.
 
 from __future__ import annotations
 
+import hashlib
 import json
 from pathlib import Path
 
@@ -130,6 +131,22 @@ class SearchIndex:
             self.index.reload()
             return self.index.searcher()
         except (OSError, ValueError, RuntimeError) as exc:
+            raise SearchIndexCorrupt(
+                f"search index at {self.path} is unreadable ({exc}); {REBUILD_HINT}"
+            ) from exc
+
+    def generation(self) -> str:
+        """An id of the index's latest commit: a hash of its ``meta.json``.
+
+        Why: a reader's result cached under it is exact until the next commit (every
+        commit, merge or rebuild rewrites ``meta.json`` atomically: new opstamp, segment
+        ids), so a page can keep a result for as long as the index is unchanged instead of
+        recounting every 30 s, and never shows a result the index no longer gives. A few
+        KB read per call (~0.1 ms at 1M posts).
+        """
+        try:
+            return hashlib.blake2b((self.path / "meta.json").read_bytes(), digest_size=16).hexdigest()
+        except OSError as exc:
             raise SearchIndexCorrupt(
                 f"search index at {self.path} is unreadable ({exc}); {REBUILD_HINT}"
             ) from exc

@@ -25,8 +25,10 @@ from streamlit.web.server.starlette.starlette_routes import create_component_rou
 from components import geomap
 from components.assetcache import (
     IMMUTABLE,
+    INDEX_LIFETIME,
     HashedComponentFilesImmutable,
     cache_control,
+    is_component_index,
     is_hashed_component_file,
 )
 from tests.conftest import REPO
@@ -64,18 +66,24 @@ def test_hashed_component_files_become_immutable_and_nothing_else_changes():
             assert r.content == plain.get(path).content  # the body is untouched
             # Without the middleware Streamlit sends no lifetime: the browser asks again.
             assert plain.get(path).headers["cache-control"] == "public"
-        # index.html stays no-cache; un-hashed files keep Streamlit's header; a hashed name
-        # that does not exist is a 404 that nobody may keep.
+        # The frame's index.html is kept 5 minutes (Streamlit: no-cache), its body untouched.
+        index = f"/component/{FOLIUM}/index.html"
+        r = c.get(index)
+        assert r.status_code == 200 and r.headers["cache-control"] == INDEX_LIFETIME
+        assert plain.get(index).headers["cache-control"] == "no-cache"
+        assert r.content == plain.get(index).content
+        # Un-hashed files keep Streamlit's header; a hashed name that does not exist is a
+        # 404 that nobody may keep.
         for path, expected in (
-            (f"/component/{FOLIUM}/index.html", "no-cache"),
             (f"/component/{FOLIUM}/bootstrap.min.css", "public"),
             (f"/component/{ASSETS}/leaflet/leaflet.css", "public"),
             (f"/component/{FOLIUM}/{main_js}.map", "public"),
         ):
             r = c.get(path)
-            assert r.status_code == 200 and r.headers["cache-control"] == expected == plain.get(path).headers[
-                "cache-control"
-            ], path
+            assert (
+                r.status_code == 200
+                and r.headers["cache-control"] == expected == plain.get(path).headers["cache-control"]
+            ), path
         missing = c.get(f"/component/{FOLIUM}/static/js/main.0123abcd.js")
         assert missing.status_code == 404 and missing.headers.get("cache-control") != IMMUTABLE
 
@@ -97,8 +105,27 @@ def test_hashed_component_files_become_immutable_and_nothing_else_changes():
 )
 def test_which_paths_are_hashed_component_files(path: str, hashed: bool):
     assert is_hashed_component_file(path) is hashed
-    assert cache_control(path, 200, "public") == (IMMUTABLE if hashed else "public")
+    index = is_component_index(path)
+    assert cache_control(path, 200, "public") == (
+        IMMUTABLE if hashed else INDEX_LIFETIME if index else "public"
+    )
     assert cache_control(path, 404, None) is None
+
+
+@pytest.mark.parametrize(
+    ("path", "index"),
+    [
+        ("/component/streamlit_folium.st_folium/index.html", True),
+        ("/base/path/component/x.y/index.html", True),
+        ("/component/x/static/index.html", False),  # not the frame's page
+        ("/index.html", False),  # Streamlit's own page: not ours to change
+        ("/component/x/index.html.map", False),
+    ],
+)
+def test_which_paths_are_component_frames(path: str, index: bool):
+    assert is_component_index(path) is index
+    assert cache_control(path, 200, "no-cache") == (INDEX_LIFETIME if index else "no-cache")
+    assert cache_control(path, 404, "no-cache") == "no-cache"
 
 
 def test_the_launcher_is_an_st_app_serving_app_py():
