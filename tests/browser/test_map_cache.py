@@ -42,7 +42,10 @@ def test_hashed_map_scripts_are_fetched_once_over_two_map_visits(stack: Stack, b
     page = browser.new_page(viewport={"width": 1300, "height": 900})
     page.goto(stack.url, wait_until="networkidle")
     # config.toml's [theme] primaryColor = "#b4232a" on the login form's primary button.
-    expect(page.get_by_role("button", name="Log in")).to_have_css("background-color", "rgb(180, 35, 42)")
+    # A cold start can take longer than expect's 5 s default to draw the form.
+    expect(page.get_by_role("button", name="Log in")).to_have_css(
+        "background-color", "rgb(180, 35, 42)", timeout=60_000
+    )
     login(page, stack)
 
     # Chromium's own record of each response: from the network, or from its cache.
