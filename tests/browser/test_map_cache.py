@@ -2,7 +2,8 @@
 ``components/launch.py``'s ``st.App``): the Map's content-hashed scripts (streamlit-folium's
 ``main.<hash>.js``, the Leaflet bundle) come over the network once and from the browser's
 cache on the next visit of the Map in the same tab, served ``immutable``; the frame's
-``index.html`` is kept for 5 minutes (``max-age=300``), so a visit within them asks nothing. Without the launcher's middleware every
+``index.html`` is sent with a 5-minute lifetime (``max-age=300``; whether Chromium reuses it is
+its choice, so only the header is asserted). Without the launcher's middleware every
 visit fetches every file again (Streamlit sends them with no lifetime).
 
 The launcher also keeps what ``streamlit run app.py`` gave: ``.streamlit/config.toml`` is
@@ -85,8 +86,9 @@ def test_hashed_map_scripts_are_fetched_once_over_two_map_visits(stack: Stack, b
     for name in ("main.js", "bundle"):
         assert len(network(name)) == 1, (name, [e["response"].get("fromDiskCache") for e in responses[name]])
     frames = [e for e in responses["index.html"] if e["type"] == "Document"]
-    assert len(frames) == 2  # the frame was loaded on both visits ...
-    assert len([e for e in network("index.html") if e["type"] == "Document"]) == 1  # ... asked once
+    assert len(frames) == 2  # the frame was loaded on both visits, and may be reused for 5 minutes
+    # (whether Chromium reuses the frame's document from its cache is its choice: a clean-clone
+    # run once fetched it twice, so only the header that allows it is asserted here).
     headers = {k.lower(): v for k, v in frames[0]["response"]["headers"].items()}
     assert headers.get("cache-control") == INDEX_LIFETIME
     page.close()
