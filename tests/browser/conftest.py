@@ -197,7 +197,8 @@ def login(page, stack: Stack, name: str = "e2e-admin", role: str = "admin", path
         field.wait_for(timeout=60_000)
         field.fill(_fresh_code(account))
         page.get_by_role("button", name="Verify").click()
-    page.get_by_text(f"Signed in as {name}").wait_for(timeout=60_000)
+    # .first: for a moment after login two lines can say it (the sidebar's and the page's).
+    page.get_by_text(f"Signed in as {name}").first.wait_for(timeout=60_000)
     return account
 
 
