@@ -121,6 +121,8 @@ def contributions(searcher: tantivy.Searcher, schema: tantivy.Schema, ids: list[
     """Posts per term per cell among the indexed posts with these ids (exact, from the index):
     the plain cells, and the same per named place (:func:`place_key`)."""
     out: Counts = {}
+    if not ids or not searcher.search(Query.term_set_query(schema, "id", ids), limit=1, count=True).count:
+        return out  # none indexed yet (the follow loop's usual batch of new posts): nothing to read
     for i in range(0, len(ids), CHUNK):
         for query, with_time in _timed_and_untimed(schema, ids[i : i + CHUNK]):
             _collect(out, searcher.aggregate(query, _agg(with_time))["s"]["buckets"], with_time, None)
