@@ -46,6 +46,8 @@ REBUILD_OVERLAP = 10_000
 """After a rebuild, the loop re-reads this many change numbers before the rebuild's start
 (idempotent), for posts whose number was handed out before and written after it began."""
 POSITION_FILE = "vigil-position.json"
+REBUILD_COMMIT = 10_000
+"""Posts per commit of a rebuild (and per commit of their new term ids before it)."""
 
 
 def read_position(index_dir: Path) -> int | None:
@@ -194,9 +196,8 @@ class Indexer:
         done, docs, posts = 0, [], []
         for post in self.store.posts.iterate({}, batch_size=self.batch):
             posts.append(post)
-            if len(posts) == self.batch:
+            if len(posts) == REBUILD_COMMIT:  # one vocabulary commit (an fsync) per index commit
                 done += self._add_all(posts, docs)
-            if len(docs) >= 10_000:
                 self.writer.commit()
                 self._rollup_step("add", docs)
                 docs = []
