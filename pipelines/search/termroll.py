@@ -367,9 +367,15 @@ class _Accumulator:
     is merged about log2(runs) times and memory stays near the distinct pairs.
     """
 
+    RUN = 2_000_000
+    """Pairs buffered before they are sorted into a run (~130,000 posts; 32 MB): fewer,
+    larger runs mean fewer merges (1M bench posts: 100 runs of 10,000 posts merged 5.7 s)."""
+
     def __init__(self) -> None:
         self.cell_ids: dict[Cell, int] = {}
         self.runs: list[tuple[np.ndarray, np.ndarray]] = []
+        self.raw: list[np.ndarray] = []
+        self.raw_n = 0
 
     def add_posts(self, docs: Iterable[dict]) -> None:
         """Count each index document's distinct term ids once in each of its cells."""
@@ -387,8 +393,17 @@ class _Accumulator:
             return
         lens = np.fromiter(map(len, id_lists), np.int64, len(id_lists))
         ids = np.fromiter(chain.from_iterable(id_lists), np.int64, int(lens.sum()))
-        keys = (np.repeat(np.asarray(cell_of, np.int64), lens) << 32) | ids
-        self._push(keys, None)
+        self.raw.append((np.repeat(np.asarray(cell_of, np.int64), lens) << 32) | ids)
+        self.raw_n += len(self.raw[-1])
+        if self.raw_n >= self.RUN:
+            self._flush()
+
+    def _flush(self) -> None:
+        """Count the buffered pairs into one run."""
+        if self.raw:
+            keys = np.concatenate(self.raw)
+            self.raw, self.raw_n = [], 0
+            self._push(keys, None)
 
     def add(self, cell: Cell, term_ids: list[int], counts: list[int]) -> None:
         """Count ``counts[i]`` posts for ``term_ids[i]`` in ``cell`` (a rebuild from the index)."""
@@ -404,6 +419,7 @@ class _Accumulator:
             self.runs[-2:] = [_merge(self.runs[-2:])]
 
     def _merged(self) -> tuple[np.ndarray, np.ndarray]:
+        self._flush()
         if not self.runs:
             return np.zeros(0, np.int64), np.zeros(0, np.int64)
         return _merge(self.runs)
