@@ -425,33 +425,75 @@ class _Accumulator:
         return _merge(self.runs)
 
     def cells(self) -> Iterable[tuple[tuple[int, int, str, str], np.ndarray, np.ndarray]]:
-        """Every stored cell (all levels) with its term ids ascending and counts."""
-        done_keys, done_counts = self._merged()
+        """Every stored cell (all levels) with its term ids ascending and counts.
+
+        Finest level first, and each level from the one before where its cells are unions of
+        that level's (a day of 24 hour cells, 16 days of days, the span of 16-day cells): each
+        sum then reads the smaller counts of the level below instead of every hour's again
+        (1M bench posts: 6.0 -> ~3 s CPU)."""
+        done = self._merged()
         self.runs = []
-        hour_cells = sorted(self.cell_ids.items(), key=lambda kv: kv[1])
-        terms = done_keys & 0xFFFFFFFF
-        cell_of = done_keys >> 32
-        for level in (SPAN, *LEVELS, NO_TIME):
+        hour_cells = [cell for cell, _ in sorted(self.cell_ids.items(), key=lambda kv: kv[1])]
+        stored_of = [{k[0]: k for k in cells_of(cell)} for cell in hour_cells]
+        prev: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
+        for level in (*sorted(LEVELS), SPAN, NO_TIME):
             parents: dict[tuple[int, int, str, str], int] = {}
-            parent_of = np.full(max(1, len(hour_cells)), -1, np.int64)
-            for cell, idx in hour_cells:
-                stored = [k for k in cells_of(cell) if k[0] == level]
-                if stored:
-                    parent_of[idx] = parents.setdefault(stored[0], len(parents))
+            parent_of = np.full(len(hour_cells), -1, np.int64)
+            for i, stored in enumerate(stored_of):
+                if level in stored:
+                    parent_of[i] = parents.setdefault(stored[level], len(parents))
             if not parents:
+                prev = None
                 continue
-            mapped = parent_of[cell_of] if len(cell_of) else np.zeros(0, np.int64)
-            mask = mapped >= 0
-            if level == 1 and mask.all() and (np.diff(parent_of[: len(hour_cells)]) == 1).all():
-                # hour cells are their own parents in order: keys already sorted and distinct
-                uniq, sums = (mapped << 32) | terms, done_counts
-            else:
-                uniq, sums = _count((mapped[mask] << 32) | terms[mask], done_counts[mask])
+            uniq, sums = _level_counts(parent_of, prev, done)
+            prev = (parent_of, uniq, sums)
             bounds = np.searchsorted(uniq >> 32, np.arange(len(parents) + 1))
             for key, p in parents.items():
                 lo, hi = bounds[p], bounds[p + 1]
                 if hi > lo:
                     yield key, uniq[lo:hi] & 0xFFFFFFFF, sums[lo:hi]
+
+
+def _level_counts(
+    parent_of: np.ndarray,
+    prev: tuple[np.ndarray, np.ndarray, np.ndarray] | None,
+    done: tuple[np.ndarray, np.ndarray],
+) -> tuple[np.ndarray, np.ndarray]:
+    """Keys ``parent << 32 | term`` and counts of one level, from the hour cells' counts
+    ``done``, or where possible from the finer level ``prev`` (its ``parent_of`` and counts).
+
+    A finer cell is summed as a whole into a parent only when every hour cell in it has
+    that same parent (checked, not assumed): other hour cells are summed directly."""
+    done_keys, done_counts = done
+    cell_of, terms = done_keys >> 32, done_keys & 0xFFFFFFFF
+    direct = parent_of >= 0
+    keys: list[np.ndarray] = []
+    weights: list[np.ndarray] = []
+    if prev is not None:
+        prev_of, prev_keys, prev_counts = prev
+        via = direct & (prev_of >= 0)
+        up = np.full(int(prev_of.max()) + 1 if len(prev_of) else 0, -1, np.int64)
+        up[prev_of[via]] = parent_of[via]
+        whole = bool((up[prev_of[via]] == parent_of[via]).all())
+        whole &= not (up[prev_of[(prev_of >= 0) & ~direct]] >= 0).any()
+        if whole and via.any():
+            mapped = up[prev_keys >> 32]
+            keep = mapped >= 0
+            keys.append((mapped[keep] << 32) | (prev_keys[keep] & 0xFFFFFFFF))
+            weights.append(prev_counts[keep])
+            direct &= ~via
+    if direct.any():
+        keep = direct[cell_of]
+        mapped = parent_of[cell_of[keep]]
+        owned = parent_of[direct]
+        if not keys and (len(owned) < 2 or bool((np.diff(owned) > 0).all())):
+            # one parent per hour cell, numbered in the hour cells' order: still sorted, distinct
+            return (mapped << 32) | terms[keep], done_counts[keep]
+        keys.append((mapped << 32) | terms[keep])
+        weights.append(done_counts[keep])
+    if not keys:
+        return np.zeros(0, np.int64), np.zeros(0, np.int64)
+    return _count(np.concatenate(keys), np.concatenate(weights))
 
 
 def _merge(runs: list[tuple[np.ndarray, np.ndarray]]) -> tuple[np.ndarray, np.ndarray]:
