@@ -265,7 +265,21 @@ def content_hash(text: str) -> str:
 
 
 def tokenize(text: str) -> list[str]:
-    """Lowercased words, ``#hashtags`` and ``@mentions`` in order, URLs removed."""
+    """Lowercased words, ``#hashtags`` and ``@mentions`` in order, URLs removed.
+
+    ASCII text takes a shorter path with the same output (the search indexer tokenizes
+    every post, and this was a fifth of its time per post): NFKC leaves ASCII alone, the
+    token pattern has no case-specific class, and ``casefold`` of ASCII is ``lower``, so the
+    text is lowered once, not each token; the URL pattern runs only on text that could hold a
+    URL; without ``'`` or ``-`` no token needs trimming.
+    """
+    if text.isascii():
+        low = text.lower()  # the URL pattern ignores case: matching the lowered text is the same
+        found = _TOKEN_RE.findall(_URL_RE.sub(" ", low) if "http" in low or "www." in low else low)
+        if "'" not in text and "-" not in text:
+            return found
+        trimmed = (tok.rstrip("'-").removesuffix("'s") for tok in found)
+        return [tok for tok in trimmed if tok]
     text = _URL_RE.sub(" ", unicodedata.normalize("NFKC", text))
     out = []
     for tok in _TOKEN_RE.findall(text):

@@ -114,24 +114,27 @@ def to_dict(post: dict[str, Any], term_ids: Mapping[str, int] | None = None) -> 
     """
     scores = post.get("scores") or {}
     d: dict[str, Any] = {"id": str(post["_id"])}
-    values: dict[str, list[Any]] = {
-        "source": [post.get("source")],
-        "lang": [post.get("lang")],
-        "author": [post.get("author")],
-        "terms": list(post.get("terms") or []),
-        "places": [p.get("name") for p in scores.get("places") or [] if isinstance(p, dict)],
-        "topics": list(scores.get("topics") or []),
-        "entities": [
+    for name in ("source", "lang", "author"):  # one value each: no set to build
+        v = post.get(name)
+        if isinstance(v, str) and v:
+            d[name] = [v]
+    lists = {  # only the lists a post has are built (most posts lack most of them)
+        "terms": post.get("terms"),
+        "places": scores.get("places") and [p.get("name") for p in scores["places"] if isinstance(p, dict)],
+        "topics": scores.get("topics"),
+        "entities": scores.get("entities")
+        and [
             f"{e.get('type')}:{e.get('name')}"
-            for e in scores.get("entities") or []
+            for e in scores["entities"]
             if isinstance(e, dict) and e.get("type") in ENTITY_TYPES
         ],
-        "watchlists": list(post.get("watchlists") or []),
+        "watchlists": post.get("watchlists"),
     }
-    for name, vals in values.items():
-        kept = sorted({v for v in vals if isinstance(v, str) and v})
-        if kept:
-            d[name] = kept
+    for name, vals in lists.items():
+        if vals and isinstance(vals, list | tuple):
+            kept = sorted({v for v in vals if isinstance(v, str) and v})
+            if kept:
+                d[name] = kept
     words = tokenize(post.get("text") or "")
     if words:
         d["words"] = " ".join(words)
