@@ -33,7 +33,8 @@ from pipelines.search.filters import EARTH_RADIUS_M, Filters, GeoArea
 from pipelines.search.watchlists import Watchlist
 
 MAX_AREA_POSTS = 2_000_000
-"""An area whose box holds more posts than this is refused (narrow the time range)."""
+"""An area whose rim (its box outside the cells proven inside) holds more posts than this is
+refused (narrow the time range)."""
 
 WatchlistLookup = Callable[[str], Watchlist | None]
 
@@ -91,7 +92,7 @@ def area_ids(searcher: tantivy.Searcher, schema: tantivy.Schema, base: Query, ar
     """Ids of the posts matching ``base`` whose point lies inside ``area`` (exact): every
     point in the bounding box read and tested (the reference :func:`area_query` is tested
     against; it answers areas with no cell proven inside)."""
-    return _tested_ids(searcher, area, _box_query(schema, base, area))
+    return tested_ids(searcher, area, _box_query(schema, base, area))
 
 
 def _box_query(schema: tantivy.Schema, base: Query, area: GeoArea) -> Query:
@@ -107,7 +108,7 @@ def _box_query(schema: tantivy.Schema, base: Query, area: GeoArea) -> Query:
     )
 
 
-def _tested_ids(searcher: tantivy.Searcher, area: GeoArea, box: Query) -> list[str]:
+def tested_ids(searcher: tantivy.Searcher, area: GeoArea, box: Query) -> list[str]:
     """Ids of the posts of ``box`` whose point tests inside ``area``, one by one."""
     lon_f, lat_f = point_fields(area)
     n = int(searcher.search(box, limit=1, count=True).count or 0)
@@ -162,7 +163,7 @@ def area_query(searcher: tantivy.Searcher, schema: tantivy.Schema, base: Query, 
     of the rim posts that test inside)``. Only the rim's points are read: the inner cells
     are inside for every point (:func:`pipelines.search.geocells.cover`)."""
     cover = geocells.cover(area)
-    rim = ids_query(schema, _tested_ids(searcher, area, rim_query(schema, base, area, cover)))
+    rim = ids_query(schema, tested_ids(searcher, area, rim_query(schema, base, area, cover)))
     if not cover.rects:
         return rim
     inner = _and([base, rects_query(schema, area, cover.rects)])

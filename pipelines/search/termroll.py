@@ -40,7 +40,7 @@ import json
 import math
 import sqlite3
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -48,7 +48,9 @@ import numpy as np
 import tantivy
 from tantivy import Occur, Order, Query
 
-from pipelines.search import termids
+from pipelines.search import geocells, select, termids
+from pipelines.search.aggregate import ID_UNCUT
+from pipelines.search.compile import filters_query
 from pipelines.search.filters import Filters
 
 ROLLUP_FILENAME = "vigil-terms.sqlite"
@@ -60,9 +62,9 @@ SPAN = -1
 """The level of the one cell per source x language holding every timed post (start 0): a
 selection of all time reads a handful of cells (issue 13: 1M posts, everything selected,
 41 ms CPU summing the 16-day and end cells before it)."""
-ROLLUP_VERSION = 4
+ROLLUP_VERSION = 5
 """Bumped when what is stored changes (2: the :data:`SPAN` level, 3: place cells, 4: the index's
-term ids instead of the rollup's own); a rollup of another
+term ids instead of the rollup's own, 5: map cells); a rollup of another
 version counts as out of step (readers aggregate, the indexer rebuilds it)."""
 CHUNK = 1_000
 """Posts per :func:`contributions` request (bounds its buckets under Tantivy's 65,000)."""
@@ -159,9 +161,13 @@ PLACE_SHARE = 4
 per place too, and the buckets must stay under Tantivy's limit."""
 
 
+GEO_MARK = "\x1e"
+"""Starts a map cell's ``source`` column: ``MARK level/k_lon/k_lat`` (:mod:`pipelines.search.geocells`)."""
+
+
 def _source_key(source: str, place: str | None) -> str:
     """The ``source`` column of a cell: the source, or for a place cell ``MARK place MARK source``."""
-    if PLACE_MARK in source or (place is not None and PLACE_MARK in place):
+    if any(m in source or (place is not None and m in place) for m in (PLACE_MARK, GEO_MARK)):
         raise RollupError("a source or place name holds a control character; the rollup cannot key it")
     return source if place is None else f"{PLACE_MARK}{place}{PLACE_MARK}{source}"
 
@@ -187,6 +193,8 @@ def cells_of(cell: Cell) -> list[tuple[int, int, str, str]]:
     hour, src, lang = cell
     if hour is None:
         return [(NO_TIME, 0, src, lang)]
+    if src.startswith(GEO_MARK):  # map cells: all time only (area_top_terms)
+        return [(SPAN, 0, src, lang)]
     return [(SPAN, 0, src, lang)] + [(size, hour - hour % size, src, lang) for size in LEVELS]
 
 
@@ -334,15 +342,30 @@ def _chunks(items: list[str], n: int) -> Iterable[list[str]]:
 
 
 def post_cells(doc: dict) -> tuple[list[Cell], set[int]]:
-    """The hour cells (the plain one, then one per named place) and distinct term ids of one
-    index document (``to_dict``'s output with ``tid``): the same values the index aggregates
-    (``missing`` source or language is "")."""
+    """The hour cells (the plain one, then one per named place, then one per map-grid level
+    of its map point) and distinct term ids of one index document (``to_dict``'s output with
+    ``tid``): the same values the index aggregates (``missing`` source or language is "")."""
     ts = doc.get("ts")
     hour = math.floor(ts.timestamp()) // 3600 if isinstance(ts, datetime) else None
     src, lang = (doc.get("source") or [""])[0], (doc.get("lang") or [""])[0]
     cells: list[Cell] = [(hour, _source_key(src, None), lang)]
     cells += [(hour, _source_key(src, p), lang) for p in dict.fromkeys(doc.get("places") or ())]
+    timed = None if hour is None else 0  # map cells are all-time: only "has a time" is kept
+    cells += [(timed, key, "") for key in _map_keys(doc)]
     return cells, set(doc.get(termids.ID_FIELD) or ())
+
+
+def _map_keys(doc: dict) -> list[str]:
+    """The ``source`` column of the map cells of a document's map point (none without one):
+    the cell of the float the index holds, at every level of the grid."""
+    lon, lat = (_first(doc.get(f)) for f in ("map_lon", "map_lat"))
+    if not isinstance(lon, float) or not isinstance(lat, float):
+        return []
+    return [GEO_MARK + geocells.cell_key(c) for c in geocells.cells_of_point(lon, lat)]
+
+
+def _first(value: object) -> object:
+    return value[0] if isinstance(value, list | tuple) and value else value
 
 
 def post_contributions(docs: Iterable[dict]) -> Counts:
@@ -516,8 +539,141 @@ def _where(filters: Filters) -> tuple[str, list[str]]:
     elif place is not None:  # every source of that place: MARK place MARK ... sorts below MARK place " "
         where, args = " AND source >= ? AND source < ?", [_source_key("", place), f"{PLACE_MARK}{place} "]
     else:  # plain cells only
-        where, args = " AND substr(source, 1, 1) <> ?", [PLACE_MARK]
+        where, args = " AND substr(source, 1, 1) NOT IN (?, ?)", [PLACE_MARK, GEO_MARK]
     if filters.langs:
         where += f" AND lang IN ({','.join('?' * len(filters.langs))})"
         args += list(filters.langs)
     return where, args
+
+
+# ----------------------------------------------------------------------- areas
+
+
+def area_eligible(filters: Filters) -> bool:
+    """A drawn area on the Map's point over all time and nothing else (the time range may
+    name the whole span; :func:`_span_levels` tells)."""
+    area = filters.area
+    if area is None or not area.by_place:
+        return False
+    plain = Filters.make(since=filters.since, until=filters.until, area=area, geo_only=filters.geo_only)
+    return filters == plain and all(
+        t is None or (t.minute, t.second, t.microsecond) == (0, 0, 0) for t in (filters.since, filters.until)
+    )
+
+
+def _span_levels(db: sqlite3.Connection, filters: Filters) -> tuple[int, ...] | None:
+    """The levels of the map cells a time range reads: every post (no range), every timed
+    post (a range of the whole span, as :func:`_cells` decides), else ``None``."""
+    if filters.since is None and filters.until is None:
+        return (NO_TIME, SPAN)
+    first = db.execute("SELECT MIN(start) FROM cells WHERE level=1").fetchone()[0]
+    last = db.execute("SELECT MAX(start) FROM cells WHERE level=1").fetchone()[0]
+    if first is None:
+        return None
+    lo = max(first, _hour(filters.since)) if filters.since else first
+    hi = min(last + 1, _hour(filters.until)) if filters.until else last + 1
+    return (SPAN,) if (lo, hi) == (first, last + 1) else None
+
+
+def _map_cells(db: sqlite3.Connection, levels: tuple[int, ...], cells: tuple[geocells.Cell, ...]) -> list:
+    keys = [GEO_MARK + geocells.cell_key(c) for c in cells]
+    out: list[tuple[bytes, bytes]] = []
+    for level in levels:
+        for i in range(0, len(keys), 500):
+            part = keys[i : i + 500]
+            out += db.execute(
+                f"SELECT ids, counts FROM cells WHERE level=? AND start=0 AND source IN ({','.join('?' * len(part))})"
+                " AND lang=''",
+                [level, *part],
+            ).fetchall()
+    return out
+
+
+def _rim_counts(
+    searcher: tantivy.Searcher, schema: tantivy.Schema, filters: Filters
+) -> dict[int, int] | None:
+    """Posts per term id among the rim posts inside the area, every count (``None`` if the
+    aggregation would cut): the selection's posts outside the inner cells."""
+    area = filters.area
+    assert area is not None
+    base = filters_query(schema, filters.replace(area=None, geo_only=False))
+    rim = select.rim_query(schema, base, area, geocells.cover(area))
+    ids = select.tested_ids(searcher, area, rim)
+    if not ids:
+        return {}
+    agg = {"t": {"terms": {"field": termids.ID_FIELD, "size": TERMS_CAP, "segment_size": ID_UNCUT}}}
+    res = searcher.aggregate(select.ids_query(schema, ids), agg)["t"]
+    if res.get("sum_other_doc_count") or res.get("doc_count_error_upper_bound"):
+        return None
+    return {int(b["key"]): int(b["doc_count"]) for b in res["buckets"]}
+
+
+def area_top_terms(
+    index_dir: Path,
+    filters: Filters,
+    size: int,
+    open_searcher: Callable[[], tantivy.Searcher],
+    schema: tantivy.Schema,
+) -> list[tuple[str, int]] | None:
+    """Top terms of a drawn area over all time (:func:`area_eligible`), exact: the rollup's
+    map cells wholly inside the area summed, plus every term count of the rim posts inside
+    (read from the index), merged *before* the ``size`` cut; ``None`` when the rollup cannot
+    answer (another selection, no cell inside, a rollup not describing the index's commit).
+
+    ``open_searcher`` (``SearchIndex.searcher``) is called after the index's opstamp is read
+    and that opstamp is read again at the end: equal, the searcher saw that very commit,
+    the one the rollup describes.
+    """
+    db_file = rollup_path(index_dir)
+    if not area_eligible(filters) or not db_file.is_file():
+        return None
+    assert filters.area is not None
+    cover = geocells.cover(filters.area)
+    if not cover.cells:
+        return None
+    before = index_opstamp(index_dir)
+    try:
+        db = sqlite3.connect(f"file:{db_file}?mode=ro", uri=True, isolation_level=None)
+    except sqlite3.Error:
+        return None
+    try:
+        db.execute("BEGIN")
+        stored = _stored_opstamp(db)
+        levels = _span_levels(db, filters)
+        if stored is None or before is None or stored != before or levels is None:
+            return None
+        blobs = _map_cells(db, levels, cover.cells)
+        rim = _rim_counts(open_searcher(), schema, filters)
+        if rim is None or index_opstamp(index_dir) != before:
+            return None
+    except sqlite3.Error:
+        return None
+    finally:
+        db.close()
+    ids = np.concatenate(
+        [np.frombuffer(b[0], np.int32) for b in blobs] + [np.fromiter(rim, np.int32, len(rim))]
+    )
+    counts = np.concatenate(
+        [np.frombuffer(b[1], np.int32) for b in blobs] + [np.fromiter(rim.values(), np.int32, len(rim))]
+    )
+    return _top_named(index_dir, ids, counts, size)
+
+
+def _top_named(
+    index_dir: Path, ids: np.ndarray, counts: np.ndarray, size: int
+) -> list[tuple[str, int]] | None:
+    """The ``size`` largest summed counts named, ties in term order (every id tying with the
+    ``size``-th named before the cut); ``None`` when the vocabulary cannot name them."""
+    if not len(ids):
+        return []
+    sums = np.bincount(ids, weights=counts).astype(np.int64)
+    present = np.flatnonzero(sums)
+    if len(present) > size:
+        kth = np.partition(sums[present], len(present) - size)[len(present) - size]
+        present = present[sums[present] >= kth]
+    try:
+        names = termids.names(index_dir, present.tolist())
+    except termids.TermIdsError:
+        return None
+    rows = sorted(((names[i], int(sums[i])) for i in present.tolist()), key=lambda kv: (-kv[1], kv[0]))
+    return rows[:size]
