@@ -81,9 +81,25 @@ def cells_of_point(lon: float, lat: float) -> list[Cell]:
     return [(d, cell_index(lon, d), cell_index(lat, d)) for d in LEVELS]
 
 
+def valid_point(lon: float, lat: float) -> bool:
+    """A point on the globe. Others get no cells: no area's inner cell can hold them."""
+    return -180.0 <= lon <= 180.0 and -90.0 <= lat <= 90.0
+
+
 def cell_key(cell: Cell) -> str:
-    """A cell as text (``"d/k_lon/k_lat"``), as the term rollup keys it."""
-    return "/".join(map(str, cell))
+    """A cell as text, ``"d/lat/lon"`` with both indices offset to be non-negative and five
+    digits wide: the term rollup keys cells so, and a run of cells of one row is then one
+    range of keys (one index range scan, not a lookup per cell)."""
+    d, kx, ky = cell
+    return f"{d}/{ky + 90 * 10**d:05d}/{kx + 180 * 10**d:05d}"
+
+
+def row_runs(cells: tuple[Cell, ...]) -> list[tuple[Cell, Cell]]:
+    """``cells`` as runs of consecutive cells of one row and level: ``(first, last)``."""
+    rows: dict[tuple[int, int], list[int]] = {}
+    for d, kx, ky in cells:
+        rows.setdefault((d, ky), []).append(kx)
+    return [((d, a, ky), (d, b, ky)) for (d, ky), ks in sorted(rows.items()) for a, b in _runs(sorted(ks))]
 
 
 def cell_rect(cell: Cell) -> Rect:
@@ -215,23 +231,37 @@ class _circle_classifier:
 
 
 def rectangles(cells: list[Cell]) -> list[Rect]:
-    """The region of ``cells`` as few rectangles: per level, runs of consecutive cells in a
-    row, then equal runs of consecutive rows joined (fewer range queries to run)."""
+    """The region of ``cells`` as few rectangles: every cell in units of the finest level
+    among them, runs of consecutive units in a row, then equal runs of consecutive rows
+    joined (each rectangle is a pair of range queries to run)."""
+    if not cells:
+        return []
+    fine = max(c[0] for c in cells)
+    rows: dict[int, list[tuple[int, int]]] = {}
+    for d, kx, ky in cells:
+        f = 10 ** (fine - d)
+        for row in range(ky * f, (ky + 1) * f):
+            rows.setdefault(row, []).append((kx * f, (kx + 1) * f - 1))
     out: list[Rect] = []
-    for d in sorted({c[0] for c in cells}):
-        rows: dict[int, list[int]] = {}
-        for level, kx, ky in cells:
-            if level == d:
-                rows.setdefault(ky, []).append(kx)
-        growing: dict[tuple[int, int], tuple[int, int]] = {}  # run -> (first row, last row)
-        for ky in sorted(rows):
-            runs = set(_runs(sorted(rows[ky])))
-            for run in [r for r, (_, last) in growing.items() if r not in runs or last != ky - 1]:
-                out.append(_rect(d, run, *growing.pop(run)))
-            for run in runs:
-                first = growing[run][0] if run in growing else ky
-                growing[run] = (first, ky)
-        out += [_rect(d, run, first, last) for run, (first, last) in growing.items()]
+    growing: dict[tuple[int, int], tuple[int, int]] = {}  # run -> (first row, last row)
+    for ky in sorted(rows):
+        runs = set(_merge(rows[ky]))
+        for run in [r for r, (_, last) in growing.items() if r not in runs or last != ky - 1]:
+            out.append(_rect(fine, run, *growing.pop(run)))
+        for run in runs:
+            growing[run] = (growing[run][0] if run in growing else ky, ky)
+    out += [_rect(fine, run, first, last) for run, (first, last) in growing.items()]
+    return sorted(out)
+
+
+def _merge(spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """Disjoint integer spans ``(first, last)`` joined where they touch."""
+    out: list[tuple[int, int]] = []
+    for a, b in sorted(spans):
+        if out and out[-1][1] == a - 1:
+            out[-1] = (out[-1][0], b)
+        else:
+            out.append((a, b))
     return out
 
 

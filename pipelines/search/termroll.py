@@ -162,7 +162,7 @@ per place too, and the buckets must stay under Tantivy's limit."""
 
 
 GEO_MARK = "\x1e"
-"""Starts a map cell's ``source`` column: ``MARK level/k_lon/k_lat`` (:mod:`pipelines.search.geocells`)."""
+"""Starts a map cell's ``source`` column: ``MARK`` and :func:`pipelines.search.geocells.cell_key`."""
 
 
 def _source_key(source: str, place: str | None) -> str:
@@ -359,7 +359,7 @@ def _map_keys(doc: dict) -> list[str]:
     """The ``source`` column of the map cells of a document's map point (none without one):
     the cell of the float the index holds, at every level of the grid."""
     lon, lat = (_first(doc.get(f)) for f in ("map_lon", "map_lat"))
-    if not isinstance(lon, float) or not isinstance(lat, float):
+    if not isinstance(lon, float) or not isinstance(lat, float) or not geocells.valid_point(lon, lat):
         return []
     return [GEO_MARK + geocells.cell_key(c) for c in geocells.cells_of_point(lon, lat)]
 
@@ -576,15 +576,18 @@ def _span_levels(db: sqlite3.Connection, filters: Filters) -> tuple[int, ...] | 
 
 
 def _map_cells(db: sqlite3.Connection, levels: tuple[int, ...], cells: tuple[geocells.Cell, ...]) -> list:
-    keys = [GEO_MARK + geocells.cell_key(c) for c in cells]
+    """The stored map cells among ``cells``: one key range per run of a row
+    (:func:`pipelines.search.geocells.cell_key` orders a row's cells by longitude)."""
     out: list[tuple[bytes, bytes]] = []
+    runs = [
+        (GEO_MARK + geocells.cell_key(a), GEO_MARK + geocells.cell_key(b))
+        for a, b in geocells.row_runs(cells)
+    ]
     for level in levels:
-        for i in range(0, len(keys), 500):
-            part = keys[i : i + 500]
+        for lo, hi in runs:
             out += db.execute(
-                f"SELECT ids, counts FROM cells WHERE level=? AND start=0 AND source IN ({','.join('?' * len(part))})"
-                " AND lang=''",
-                [level, *part],
+                "SELECT ids, counts FROM cells WHERE level=? AND start=0 AND source BETWEEN ? AND ? AND lang=''",
+                (level, lo, hi),
             ).fetchall()
     return out
 
