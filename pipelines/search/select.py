@@ -36,6 +36,9 @@ MAX_AREA_POSTS = 2_000_000
 """An area whose rim (its box outside the cells proven inside) holds more posts than this is
 refused (narrow the time range)."""
 
+FIRST_READ = 20_000
+"""Candidates read with the count in one pass; more take a second pass (the exact number)."""
+
 WatchlistLookup = Callable[[str], Watchlist | None]
 
 
@@ -111,14 +114,16 @@ def _box_query(schema: tantivy.Schema, base: Query, area: GeoArea) -> Query:
 def tested_ids(searcher: tantivy.Searcher, area: GeoArea, box: Query) -> list[str]:
     """Ids of the posts of ``box`` whose point tests inside ``area``, one by one."""
     lon_f, lat_f = point_fields(area)
-    n = int(searcher.search(box, limit=1, count=True).count or 0)
+    res = searcher.search(box, limit=FIRST_READ, count=True)  # one pass when the rim is small
+    n = int(res.count or 0)
     if n == 0:
         return []
     if n > MAX_AREA_POSTS:
         raise SelectError(
             f"area: {n:,} posts to test one by one, more than {MAX_AREA_POSTS:,}; narrow the time range"
         )
-    addrs = [a for _, a in searcher.search(box, limit=n, count=False).hits]
+    hits = res.hits if n <= FIRST_READ else searcher.search(box, limit=n, count=False).hits
+    addrs = [a for _, a in hits]
     lons = searcher.fast_field_values(lon_f, addrs)
     lats = searcher.fast_field_values(lat_f, addrs)
     return [

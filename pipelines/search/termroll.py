@@ -21,6 +21,17 @@ in cells whose ``source`` column is ``MARK place MARK source`` (:func:`_source_k
 selection of one place reads those (a post naming two places counts in both, so only a
 selection of *one* place is a sum of cells).
 
+**Map cells** (version 5, for drawn areas): a post with a map point counts once more per
+level of the map grid (:mod:`pipelines.search.geocells`: 1, 0.1 and 0.01 degree cells), in
+the cell of its ``map_lon``/``map_lat`` floats, keyed ``GEO_MARK + cell_key`` with language
+"", stored at the :data:`SPAN` level only (:data:`NO_TIME` for a post without a time): a
+drawn area is answered over all time only. They enter through :func:`post_cells` like every
+other cell (whose map entries keep only whether the post has a time, so the accumulator
+holds one cell per grid cell, not per hour). :func:`area_top_terms` sums the cells provably
+inside the area (coarse where they fit) and adds the *full* term counts of the rim posts
+that test inside, read from the index, before cutting the top ``size``: exact, and its cost
+grows with the rim (a ~0.01 degree band along the area's edge), not the area.
+
 **Why it stays exact.** Every count comes from one function, :func:`contributions`: an
 exact aggregation of the *index* (source -> lang -> hour -> terms, uncut; an aggregation
 that would cut raises). The indexer calls it for the ids of each batch on the commit before
@@ -579,6 +590,11 @@ def _map_cells(db: sqlite3.Connection, levels: tuple[int, ...], cells: tuple[geo
     """The stored map cells among ``cells``: one key range per run of a row
     (:func:`pipelines.search.geocells.cell_key` orders a row's cells by longitude)."""
     out: list[tuple[bytes, bytes]] = []
+    untimed = db.execute(  # posts without a time rarely have map cells: skip the level then
+        "SELECT 1 FROM cells WHERE level=? AND start=0 AND source > ? AND source < ? LIMIT 1",
+        (NO_TIME, GEO_MARK, chr(ord(GEO_MARK) + 1)),
+    ).fetchone()
+    levels = tuple(lv for lv in levels if lv != NO_TIME or untimed)
     runs = [
         (GEO_MARK + geocells.cell_key(a), GEO_MARK + geocells.cell_key(b))
         for a, b in geocells.row_runs(cells)
