@@ -52,6 +52,8 @@ MAX_RECTS = 64
 """At most this many rectangles (range-query pairs) per area: past it the finest level's
 cells are left to the rim (a diagonal edge makes a staircase of small rectangles)."""
 MAX_TESTS = 4_000_000
+CHUNK_TESTS = 250_000
+"""Cell x edge tests per numpy step (a few MB of temporaries)."""
 """Cell x edge tests per level; past this the rim is left at the coarser level (still exact)."""
 
 Cell = tuple[int, int, int]
@@ -140,7 +142,10 @@ def cover(area: GeoArea) -> Cover:
     for i, d in enumerate(LEVELS):
         if len(todo) * classify.cost > MAX_TESTS:
             break
-        is_in, is_rim = classify(todo, d)
+        step = max(1, CHUNK_TESTS // classify.cost)  # bounds the cell x edge arrays' memory
+        parts = [classify(todo[j : j + step], d) for j in range(0, len(todo), step)] or [classify(todo, d)]
+        is_in = np.concatenate([p[0] for p in parts])
+        is_rim = np.concatenate([p[1] for p in parts])
         inner += [(d, int(x), int(y)) for x, y in todo[is_in]]
         if i + 1 == len(LEVELS):
             break

@@ -263,3 +263,24 @@ def test_area_top_terms_after_the_follow_loop(store: Store, tmp_path: Path) -> N
     assert indexer._rollup_in_step()
     assert _assert_area_terms(store, index, random.Random(2), 10) > 3
     indexer.close()
+
+
+def test_cell_keys_sort_as_rows_of_cells() -> None:
+    """A row run of cells is one key range of the rollup (``termroll._map_cells``)."""
+    rnd = random.Random(5)
+    cells = []
+    for _ in range(2000):
+        d = rnd.choice(geocells.LEVELS)
+        lon, lat = rnd.uniform(-180, 180), rnd.uniform(-90, 90)
+        cells.append((d, geocells.cell_index(lon, d), geocells.cell_index(lat, d)))
+    cells += [(d, geocells.cell_index(180.0, d), geocells.cell_index(90.0, d)) for d in geocells.LEVELS]
+    by_key = sorted(set(cells), key=geocells.cell_key)
+    assert by_key == sorted(set(cells), key=lambda c: (c[0], c[2], c[1]))
+
+
+def test_points_off_the_globe_get_no_map_cells() -> None:
+    for lon, lat in ((float("nan"), 51.0), (-114.0, float("inf")), (200.0, 51.0), (-114.0, -91.0)):
+        cells, _ = termroll.post_cells({"id": "x", "map_lon": lon, "map_lat": lat})
+        assert not any(src.startswith(termroll.GEO_MARK) for _, src, _ in cells)
+    cells, _ = termroll.post_cells({"id": "y", "map_lon": -114.0, "map_lat": 51.0})
+    assert sum(src.startswith(termroll.GEO_MARK) for _, src, _ in cells) == len(geocells.LEVELS)
