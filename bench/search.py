@@ -17,6 +17,14 @@ of wall time and, in brackets, the p95 of the process's CPU time (what the query
 apart from waiting for a shared machine's cores), with ``ok`` when the answer equals the independent count (numpy over the regenerated
 posts and :func:`pipelines.search.matches` per distinct text) or ``WRONG``. The first
 call of each cell is the checked one and is not timed. No target is asserted.
+
+The ``area`` shape is a polygon drawn on the Map (:data:`AREA`), selected anew by every
+timed call through :func:`pipelines.search.select.selection_query` (its inner map cells and
+its tested rim) and its top terms by :func:`pipelines.search.termroll.area_top_terms`;
+``--area-reference`` answers it the way before map cells, for before/after figures. An
+index reused from ``--index-dir`` whose rollup is rebuilt from the index
+(:meth:`~pipelines.search.termroll.TermRollup.rebuild`) lacks map cells until the upkeep
+counts them there: fill a new one for the area's top terms.
 """
 
 from __future__ import annotations
