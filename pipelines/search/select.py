@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from typing import Any
 
 import tantivy
 from tantivy import Occur, Query
@@ -113,11 +114,17 @@ def _box_query(schema: tantivy.Schema, base: Query, area: GeoArea) -> Query:
 
 def tested_ids(searcher: tantivy.Searcher, area: GeoArea, box: Query) -> list[str]:
     """Ids of the posts of ``box`` whose point tests inside ``area``, one by one."""
+    return doc_ids(searcher, split(searcher, area, box)[0])
+
+
+def split(searcher: tantivy.Searcher, area: GeoArea, box: Query) -> tuple[list[Any], list[Any]]:
+    """Addresses of the posts of ``box`` whose point tests inside ``area``, and of the rest
+    (points read from the fast fields; ids are read apart, only for the group needed)."""
     lon_f, lat_f = point_fields(area)
     res = searcher.search(box, limit=FIRST_READ, count=True)  # one pass when the rim is small
     n = int(res.count or 0)
     if n == 0:
-        return []
+        return [], []
     if n > MAX_AREA_POSTS:
         raise SelectError(
             f"area: {n:,} posts to test one by one, more than {MAX_AREA_POSTS:,}; narrow the time range"
@@ -126,11 +133,15 @@ def tested_ids(searcher: tantivy.Searcher, area: GeoArea, box: Query) -> list[st
     addrs = [a for _, a in hits]
     lons = searcher.fast_field_values(lon_f, addrs)
     lats = searcher.fast_field_values(lat_f, addrs)
-    return [
-        searcher.doc(a).get_first("id")
-        for a, lo, la in zip(addrs, lons, lats, strict=True)
-        if lo is not None and la is not None and inside(area, float(lo), float(la))
-    ]
+    ins, outs = [], []
+    for a, lo, la in zip(addrs, lons, lats, strict=True):
+        ok = lo is not None and la is not None and inside(area, float(lo), float(la))
+        (ins if ok else outs).append(a)
+    return ins, outs
+
+
+def doc_ids(searcher: tantivy.Searcher, addrs: list[Any]) -> list[str]:
+    return [searcher.doc(a).get_first("id") for a in addrs]
 
 
 def ids_query(schema: tantivy.Schema, ids: list[str]) -> Query:
@@ -164,11 +175,22 @@ def rim_query(schema: tantivy.Schema, base: Query, area: GeoArea, cover: geocell
 
 
 def area_query(searcher: tantivy.Searcher, schema: tantivy.Schema, base: Query, area: GeoArea) -> Query:
-    """The posts of ``base`` inside ``area``, exactly: ``(base AND inner rectangles) OR (ids
-    of the rim posts that test inside)``. Only the rim's points are read: the inner cells
-    are inside for every point (:func:`pipelines.search.geocells.cover`)."""
+    """The posts of ``base`` inside ``area``, exactly. Only the rim's points are read (the
+    inner cells are inside for every point, :func:`pipelines.search.geocells.cover`); the
+    smaller of its two groups is named by id: ``(base AND inner rectangles) OR (ids of the rim
+    posts inside)``, or ``base AND box AND NOT (ids of the rim posts outside)`` (the box holds
+    the inner posts and the rim, so this is the same set: for a box drawn on the Map, with
+    nothing outside, it is the box's two range queries alone)."""
     cover = geocells.cover(area)
-    rim = ids_query(schema, tested_ids(searcher, area, rim_query(schema, base, area, cover)))
+    ins, outs = split(searcher, area, rim_query(schema, base, area, cover))
+    if len(outs) < len(ins):
+        box = _box_query(schema, base, area)
+        if not outs:
+            return box
+        return Query.boolean_query(
+            [(Occur.Must, box), (Occur.MustNot, ids_query(schema, doc_ids(searcher, outs)))]
+        )
+    rim = ids_query(schema, doc_ids(searcher, ins))
     if not cover.rects:
         return rim
     inner = _and([base, rects_query(schema, area, cover.rects)])

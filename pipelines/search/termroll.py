@@ -652,11 +652,22 @@ def _rim_counts(
     assert area is not None
     base = filters_query(schema, filters.replace(area=None, geo_only=False))
     rim = select.rim_query(schema, base, area, geocells.cover(area))
-    ids = select.tested_ids(searcher, area, rim)
-    if not ids:
+    ins, outs = select.split(searcher, area, rim)
+    if not ins:
         return {}
+    if len(outs) >= len(ins):
+        return _tid_counts(searcher, select.ids_query(schema, select.doc_ids(searcher, ins)))
+    counts = _tid_counts(searcher, rim)  # the rim less its posts outside: fewer ids to name
+    if counts is None or not outs:
+        return counts
+    less = _tid_counts(searcher, select.ids_query(schema, select.doc_ids(searcher, outs)))
+    return None if less is None else {t: n - less.get(t, 0) for t, n in counts.items()}
+
+
+def _tid_counts(searcher: tantivy.Searcher, query: Query) -> dict[int, int] | None:
+    """Posts per term id of ``query``, every id (``None`` if the aggregation would cut)."""
     agg = {"t": {"terms": {"field": termids.ID_FIELD, "size": TERMS_CAP, "segment_size": ID_UNCUT}}}
-    res = searcher.aggregate(select.ids_query(schema, ids), agg)["t"]
+    res = searcher.aggregate(query, agg)["t"]
     if res.get("sum_other_doc_count") or res.get("doc_count_error_upper_bound"):
         return None
     return {int(b["key"]): int(b["doc_count"]) for b in res["buckets"]}
