@@ -70,17 +70,25 @@ def boundary(k: int, d: int) -> float:
 def cell_index(value: float, d: int) -> int:
     """The largest ``k`` with ``value >= boundary(k, d)`` (``math.floor`` of the scaled value,
     fixed up against the boundaries themselves, since ``value * 10**d`` rounds)."""
-    k = math.floor(value * 10**d)
-    while value < boundary(k, d):
+    scale = _SCALE.get(d) or 10**d
+    k = math.floor(value * scale)
+    while value < k / scale:
         k -= 1
-    while value >= boundary(k + 1, d):
+    while value >= (k + 1) / scale:
         k += 1
     return k
 
 
+_SCALE = {d: 10**d for d in LEVELS}
+
+
 def cells_of_point(lon: float, lat: float) -> list[Cell]:
-    """The cell of a point at every level, coarsest first."""
-    return [(d, cell_index(lon, d), cell_index(lat, d)) for d in LEVELS]
+    """The cell of a point at every level, coarsest first: the finest level's, then its
+    parents by integer division (exact: a coarse boundary *is* a fine one, so the largest
+    coarse boundary at or below the value is the one at or below its fine cell's)."""
+    fine = LEVELS[-1]
+    kx, ky = cell_index(lon, fine), cell_index(lat, fine)
+    return [(d, kx // 10 ** (fine - d), ky // 10 ** (fine - d)) for d in LEVELS]
 
 
 def valid_point(lon: float, lat: float) -> bool:
@@ -88,12 +96,28 @@ def valid_point(lon: float, lat: float) -> bool:
     return -180.0 <= lon <= 180.0 and -90.0 <= lat <= 90.0
 
 
+def point_keys(lon: float, lat: float) -> list[str]:
+    """:func:`cell_key` of :func:`cells_of_point` (the rollup's per-post path, kept lean)."""
+    fine = LEVELS[-1]
+    kx, ky = cell_index(lon, fine), cell_index(lat, fine)
+    out = []
+    for d in LEVELS:
+        f = _SCALE[fine - d] if fine - d in _SCALE else 10 ** (fine - d)
+        lat0, lon0 = _OFFSETS[d]
+        out.append(f"{d}/{ky // f + lat0:05d}/{kx // f + lon0:05d}")
+    return out
+
+
 def cell_key(cell: Cell) -> str:
     """A cell as text, ``"d/lat/lon"`` with both indices offset to be non-negative and five
     digits wide: the term rollup keys cells so, and a run of cells of one row is then one
     range of keys (one index range scan, not a lookup per cell)."""
     d, kx, ky = cell
-    return f"{d}/{ky + 90 * 10**d:05d}/{kx + 180 * 10**d:05d}"
+    lat0, lon0 = _OFFSETS[d]
+    return f"{d}/{ky + lat0:05d}/{kx + lon0:05d}"
+
+
+_OFFSETS = {d: (90 * 10**d, 180 * 10**d) for d in LEVELS}
 
 
 def row_runs(cells: tuple[Cell, ...]) -> list[tuple[Cell, Cell]]:

@@ -372,7 +372,7 @@ def _map_keys(doc: dict) -> list[str]:
     lon, lat = (_first(doc.get(f)) for f in ("map_lon", "map_lat"))
     if not isinstance(lon, float) or not isinstance(lat, float) or not geocells.valid_point(lon, lat):
         return []
-    return [GEO_MARK + geocells.cell_key(c) for c in geocells.cells_of_point(lon, lat)]
+    return [GEO_MARK + key for key in geocells.point_keys(lon, lat)]
 
 
 def _first(value: object) -> object:

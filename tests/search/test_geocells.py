@@ -308,3 +308,17 @@ def test_points_off_the_globe_get_no_map_cells() -> None:
         assert not any(src.startswith(termroll.GEO_MARK) for _, src, _ in cells)
     cells, _ = termroll.post_cells({"id": "y", "map_lon": -114.0, "map_lat": 51.0})
     assert sum(src.startswith(termroll.GEO_MARK) for _, src, _ in cells) == len(geocells.LEVELS)
+
+
+def test_cells_of_a_point_are_its_cell_at_every_level() -> None:
+    for v in _adversarial(random.Random(9)):
+        lat = max(-90.0, min(90.0, v / 2))
+        assert geocells.cells_of_point(v, lat) == [
+            (d, geocells.cell_index(v, d), geocells.cell_index(lat, d)) for d in geocells.LEVELS
+        ]
+
+
+def test_point_keys_are_the_keys_of_its_cells() -> None:
+    for v in _adversarial(random.Random(10)):
+        lat = max(-90.0, min(90.0, -v / 2))
+        assert geocells.point_keys(v, lat) == [geocells.cell_key(c) for c in geocells.cells_of_point(v, lat)]
