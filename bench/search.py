@@ -24,7 +24,7 @@ its tested rim) and its top terms by :func:`pipelines.search.termroll.area_top_t
 ``--area-reference`` answers it the way before map cells, for before/after figures. An
 index reused from ``--index-dir`` whose rollup is rebuilt from the index
 (:meth:`~pipelines.search.termroll.TermRollup.rebuild`) lacks map cells until the upkeep
-counts them there: fill a new one for the area's top terms.
+counts them there: the area's top terms then aggregate (fill a new index to time the rollup).
 """
 
 from __future__ import annotations
