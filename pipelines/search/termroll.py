@@ -523,13 +523,13 @@ def _cells(db: sqlite3.Connection, filters: Filters) -> list[tuple[bytes, bytes]
     last = db.execute("SELECT MAX(start) FROM cells WHERE level=1").fetchone()[0]
     out: list[tuple[bytes, bytes]] = []
     if filters.since is None and filters.until is None:
-        out += db.execute(f"SELECT ids, counts FROM cells WHERE level={NO_TIME}{where}", args).fetchall()
+        out += _all_time(db, NO_TIME, filters)
     if first is None:
         return out
     lo = max(first, _hour(filters.since)) if filters.since else first
     hi = min(last + 1, _hour(filters.until)) if filters.until else last + 1
     if (lo, hi) == (first, last + 1):  # every timed post: the whole-span cells
-        return out + db.execute(f"SELECT ids, counts FROM cells WHERE level={SPAN}{where}", args).fetchall()
+        return out + _all_time(db, SPAN, filters)
     runs: dict[int, list[int]] = defaultdict(list)
     for size, start in cover(lo, hi):
         runs[size].append(start)
@@ -537,6 +537,26 @@ def _cells(db: sqlite3.Connection, filters: Filters) -> list[tuple[bytes, bytes]
         out += db.execute(
             f"SELECT ids, counts FROM cells WHERE level=? AND start IN ({','.join('?' * len(starts))}){where}",
             [size, *starts, *args],
+        ).fetchall()
+    return out
+
+
+def _all_time(db: sqlite3.Connection, level: int, filters: Filters) -> list[tuple[bytes, bytes]]:
+    """The cells of an all-time level (start 0) for ``filters``, by index ranges of ``source``.
+    Why not :func:`_where` alone: these levels also hold the map cells (one per located grid
+    cell, tens of thousands), which a plain selection's ``substr`` test would read row by row;
+    plain sources are "" or start at " " or above, below and above the marks."""
+    where, args = _where(filters)
+    if filters.sources or filters.places:
+        return db.execute(
+            f"SELECT ids, counts FROM cells WHERE level=? AND start=0{where}", [level, *args]
+        ).fetchall()
+    langs = f" AND lang IN ({','.join('?' * len(filters.langs))})" if filters.langs else ""
+    out: list[tuple[bytes, bytes]] = []
+    for cond, bound in ((" AND source < ?", GEO_MARK), (" AND source >= ?", " ")):
+        out += db.execute(
+            f"SELECT ids, counts FROM cells WHERE level=? AND start=0{cond}{langs}",
+            [level, bound, *filters.langs],
         ).fetchall()
     return out
 
