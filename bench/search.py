@@ -17,6 +17,14 @@ of wall time and, in brackets, the p95 of the process's CPU time (what the query
 apart from waiting for a shared machine's cores), with ``ok`` when the answer equals the independent count (numpy over the regenerated
 posts and :func:`pipelines.search.matches` per distinct text) or ``WRONG``. The first
 call of each cell is the checked one and is not timed. No target is asserted.
+
+The ``area`` shape is a polygon drawn on the Map (:data:`AREA`), selected anew by every
+timed call through :func:`pipelines.search.select.selection_query` (its inner map cells and
+its tested rim) and its top terms by :func:`pipelines.search.termroll.area_top_terms`;
+``--area-reference`` answers it the way before map cells, for before/after figures. An
+index reused from ``--index-dir`` whose rollup is rebuilt from the index
+(:meth:`~pipelines.search.termroll.TermRollup.rebuild`) lacks map cells until the upkeep
+counts them there: the area's top terms then aggregate (fill a new index to time the rollup).
 """
 
 from __future__ import annotations
@@ -45,15 +53,26 @@ sys.path.insert(0, str(REPO))
 from bench import search_posts as sp  # noqa: E402
 from pipelines.search import aggregate, matches, parse, termroll  # noqa: E402
 from pipelines.search.compile import filters_query  # noqa: E402
-from pipelines.search.filters import Filters  # noqa: E402
+from pipelines.search.filters import Filters, GeoArea  # noqa: E402
 from pipelines.search.index import SearchIndex  # noqa: E402
 from pipelines.search.indexer import Indexer  # noqa: E402
 from pipelines.search.schema import SCHEMA_VERSION  # noqa: E402
+from pipelines.search.select import area_ids, ids_query, selection_query  # noqa: E402
 
 TOP = 20
 PAGE = 50
 AREA_BOX = {"lat": (50.9, 52.0), "lon": (-114.6, -113.9)}
-"""A box cutting through Calgary's jittered points (a drawn area's index-side work)."""
+"""A box cutting through Calgary's jittered points."""
+AREA = GeoArea(
+    ring=((-114.6, 50.9), (-113.9, 50.9), (-113.9, 52.0), (-114.6, 52.0), (-114.6, 50.9)), by_place=True
+)
+"""The same box drawn on the Map: a polygon tested on the map point, answered by the real
+selection path (:func:`pipelines.search.select.selection_query`; its top terms by
+:func:`pipelines.search.termroll.area_top_terms`). Its even-odd test keeps a point when
+``west <= lon < east`` and ``south <= lat < north`` (the independent check says the same)."""
+AREA_REFERENCE = False
+"""``--area-reference``: answer the area the way before map cells (every point of the box
+read and tested, :func:`pipelines.search.select.area_ids`; top terms aggregated)."""
 
 SHAPES: dict[str, dict[str, Any]] = {
     "term": {"query": "flood"},
@@ -74,7 +93,7 @@ SHAPES: dict[str, dict[str, Any]] = {
         "sources": ["twitter"],
     },
     "place": {"places": ["Calgary"]},
-    "area": {"area_box": AREA_BOX},
+    "area": {"area": AREA},
     "everything": {},
 }
 OPS: dict[str, Callable[[Any, Any], Any]] = {
@@ -177,18 +196,24 @@ def follow_rate(n: int, sample: int = 20_000, rollup: bool = True) -> float:
         return store.n / (time.perf_counter() - t0 - store.generate_s)
 
 
-def shape_query(schema: Any, kw: dict[str, Any]) -> Any:
-    """The shape's Tantivy query (an area is a box on the map point, built here)."""
+def shape_query(schema: Any, kw: dict[str, Any], searcher: Any = None) -> Any:
+    """The shape's Tantivy query. The area through the real selection path with a
+    ``searcher`` (it reads the rim's points); without one (the older bench scripts), the
+    plain inclusive box :data:`AREA_BOX` on the map point, as before map cells."""
     import tantivy
     from tantivy import FieldType, Occur, Query
 
-    box = kw.get("area_box")
-    q = filters_query(schema, Filters.make(**{k: v for k, v in kw.items() if k != "area_box"}))
-    if box is None:
+    area = kw.get("area")
+    q = filters_query(schema, Filters.make(**{k: v for k, v in kw.items() if k != "area"}))
+    if area is None:
         return q
+    if searcher is not None:
+        if AREA_REFERENCE:
+            return ids_query(schema, area_ids(searcher, schema, q, area))
+        return selection_query(searcher, schema, Filters.make(**kw))
     parts = [(Occur.Must, q)] + [
         (Occur.Must, Query.range_query(schema, f"map_{axis}", FieldType.Float, lo, hi))
-        for axis, (lo, hi) in box.items()
+        for axis, (lo, hi) in AREA_BOX.items()
     ]
     return tantivy.Query.boolean_query(parts)
 
@@ -213,10 +238,10 @@ def _mask(cols: dict[str, np.ndarray], kw: dict[str, Any], text_ok: np.ndarray |
         m &= (cols["threat"] >= lo) & (cols["threat"] <= hi)
     if kw.get("places"):
         m &= np.isin(cols["place"], [i for i, c in enumerate(sp.CITIES) if c[0] in kw["places"]])
-    if kw.get("area_box"):
-        (la0, la1), (lo0, lo1) = kw["area_box"]["lat"], kw["area_box"]["lon"]
-        m &= (cols["place"] >= 0) & (cols["lat"] >= la0) & (cols["lat"] <= la1)
-        m &= (cols["lon"] >= lo0) & (cols["lon"] <= lo1)
+    if kw.get("area"):  # AREA's even-odd test in closed form (lower edges in, upper out)
+        (la0, la1), (lo0, lo1) = AREA_BOX["lat"], AREA_BOX["lon"]
+        m &= (cols["place"] >= 0) & (cols["lat"] >= la0) & (cols["lat"] < la1)
+        m &= (cols["lon"] >= lo0) & (cols["lon"] < lo1)
     return m
 
 
@@ -290,12 +315,21 @@ AGG = "top_terms_aggregation"
 """Extra row: the aggregation alone, for the selections the term rollup answers (before/after)."""
 
 
-def top_terms(path: Path, searcher: Any, q: Any, f: Filters | None) -> list[tuple[str, int]]:
+def top_terms(index: SearchIndex, searcher: Any, q: Any, f: Filters) -> list[tuple[str, int]]:
     """Top terms as the pages answer them (``queries.breakdown``): from the term rollup when it
-    answers the selection ``f`` (``None``: a selection it cannot, the area box), else the
-    aggregation."""
-    rolled = termroll.top_terms(path, f, TOP) if f is not None else None
-    return rolled if rolled is not None else aggregate.top_values(searcher, q, "terms", TOP, path)
+    answers the selection ``f`` (an area: its inner map cells plus the rim), else the
+    aggregation (``q``: the selection's query, or a callable building it)."""
+    if f.area is not None:
+        rolled = (
+            None
+            if AREA_REFERENCE
+            else termroll.area_top_terms(index.path, f, TOP, index.searcher, index.schema)
+        )
+    else:
+        rolled = termroll.top_terms(index.path, f, TOP)
+    if rolled is not None:
+        return rolled
+    return aggregate.top_values(searcher, q() if callable(q) else q, "terms", TOP, index.path)
 
 
 def _timed(fn: Callable[[], Any], repeats: int) -> dict[str, Any]:
@@ -378,11 +412,17 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     ap.add_argument("--keep", action="store_true", help="leave the index in --index-dir")
     ap.add_argument("--ops", default=",".join(OPS), help="operations to time, comma-separated")
     ap.add_argument(
+        "--area-reference", action="store_true",
+        help="answer the area shape as before map cells (every box point tested; top terms aggregated)",
+    )  # fmt: skip
+    ap.add_argument(
         "--read-only", action="store_true",
         help="time an index already in --index-dir writing nothing into its folder (no rollup "
              "rebuild: a rollup of another version is not used) and skip the follow-loop rate",
     )  # fmt: skip
     args = ap.parse_args(argv)
+    global AREA_REFERENCE
+    AREA_REFERENCE = args.area_reference
     tmp = None if args.index_dir else tempfile.mkdtemp(prefix="vigil-bench-search-")
     path = args.index_dir or Path(tmp) / "search-index"
     try:
@@ -423,12 +463,20 @@ def run(
     print(f"segments: {searcher.num_segments}")
     results: dict[str, dict[str, Any]] = {}
     for name, kw in SHAPES.items():
-        q = shape_query(index.schema, kw)
+        q = shape_query(index.schema, kw, searcher)
         results[name] = {"matches": aggregate.count(searcher, q)}
-        f = None if "area_box" in kw else Filters.make(**kw)
+        f = Filters.make(**kw)
         for op, fn in ops.items():
             if op == "top_terms":
-                fn = functools.partial(lambda s, q, f: top_terms(path, s, q, f), f=f)
+                fn = functools.partial(lambda s, q, f: top_terms(index, s, q, f), f=f)
+            if "area" in kw:  # each call selects anew: reading the rim is part of the cost
+                select = functools.partial(shape_query, index.schema, kw)
+                if op == "top_terms":
+                    fn = functools.partial(
+                        lambda s, q, f, sel: top_terms(index, s, lambda: sel(s), f), f=f, sel=select
+                    )
+                else:
+                    fn = functools.partial(lambda s, q, op, sel: OPS[op](s, sel(s)), op=op, sel=select)
             first = fn(searcher, q)
             times, cpu = [], []
             for _ in range(repeats):
@@ -438,8 +486,18 @@ def run(
                 cpu.append((time.process_time() - c0) * 1000)
             results[name][op] = {"p50": statistics.median(times), "p95": _p95(times), "cpu_p95": _p95(cpu),
                                  "answer": first}  # fmt: skip
-        if f is not None and termroll.eligible(f) and "top_terms" in ops and not read_only:
-            results[name][AGG] = _timed(lambda q=q: aggregate.top_values(searcher, q, "terms", TOP, path), repeats)
+        rolled = termroll.eligible(f) or (termroll.area_eligible(f) and not AREA_REFERENCE)
+        if rolled and "top_terms" in ops and not read_only:
+            results[name][AGG] = _timed(
+                lambda q=q, kw=kw: aggregate.top_values(
+                    searcher,
+                    shape_query(index.schema, kw, searcher) if "area" in kw else q,
+                    "terms",
+                    TOP,
+                    path,
+                ),
+                repeats,
+            )
     rss_q = _rss_mb()
     t0 = time.perf_counter()
     want = expected(n)

@@ -151,6 +151,8 @@ def search_cmd(
     elif by:
         size = max(limit, 1)
         rolled = termroll.top_terms(index.path, selection, size) if by == "terms" else None
+        if rolled is None and by == "terms" and selection.area is not None:  # (no --area option yet)
+            rolled = termroll.area_top_terms(index.path, selection, size, index.searcher, index.schema)
         try:
             top = (
                 rolled

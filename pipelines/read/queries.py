@@ -417,7 +417,11 @@ def breakdown(reader: Reader, filters: Filters, field: str, top: int = 20) -> pl
     if field not in BREAKDOWN_FIELDS:
         raise ValueError(f"unknown breakdown {field!r}; one of {', '.join(BREAKDOWN_FIELDS)}")
     rolled = termroll.top_terms(reader.index.path, filters, top) if field == "terms" else None
-    if rolled is not None:  # whole hours x sources x languages: summed from the rollup
+    if rolled is None and field == "terms" and filters.area is not None:  # inner map cells + rim
+        rolled = termroll.area_top_terms(
+            reader.index.path, filters, top, reader.index.searcher, reader.index.schema
+        )
+    if rolled is not None:  # whole hours x sources x languages, or an area: summed from the rollup
         rows = rolled
     else:
         searcher, query = reader.select(filters)

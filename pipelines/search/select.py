@@ -4,11 +4,13 @@
 Two parts of a selection need more:
 
 - **An area** (a circle or polygon drawn on the Map, or a watchlist's circle). The index
-  has no geo step, and a bounding box alone would not be exact. So the box narrows the
-  candidates through the ``*_lon``/``*_lat`` range fields, each candidate's point is
-  read from the fast fields and tested with the same arithmetic as the Map
-  (:mod:`pipelines.search.areas`: haversine, even-odd ray casting), and the posts inside become
-  a term set on ``id``. Exact; its cost grows with the posts in the box.
+  has no geo step, and a bounding box alone would not be exact. The grid cells provably
+  inside the area (:mod:`pipelines.search.geocells`) become float range queries on the
+  ``*_lon``/``*_lat`` fields; the rest of the box (its rim) narrows the candidates to
+  test: each one's point is read from the fast fields and tested with the same
+  arithmetic as the Map (:mod:`pipelines.search.areas`: haversine, even-odd ray casting),
+  and the posts inside become a term set on ``id``. Exact; its cost grows with the posts
+  of the rim, not of the whole area (:func:`area_query`).
 - **A watchlist** (``Filters.watchlist``): its saved definition (keywords, exclusions,
   sources, languages, circle) compiled like any other filters, so a watchlist's posts
   are what its query selects now, with no per-post tags to keep up to date.
@@ -20,17 +22,23 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from typing import Any
 
 import tantivy
 from tantivy import Occur, Query
 
+from pipelines.search import geocells
 from pipelines.search.areas import haversine_km, point_in_ring
 from pipelines.search.compile import filters_query, keyword_query
 from pipelines.search.filters import EARTH_RADIUS_M, Filters, GeoArea
 from pipelines.search.watchlists import Watchlist
 
 MAX_AREA_POSTS = 2_000_000
-"""An area whose box holds more posts than this is refused (narrow the time range)."""
+"""An area whose rim (its box outside the cells proven inside) holds more posts than this is
+refused (narrow the time range)."""
+
+FIRST_READ = 20_000
+"""Candidates read with the count in one pass; more take a second pass (the exact number)."""
 
 WatchlistLookup = Callable[[str], Watchlist | None]
 
@@ -85,36 +93,108 @@ def point_fields(area: GeoArea) -> tuple[str, str]:
 
 
 def area_ids(searcher: tantivy.Searcher, schema: tantivy.Schema, base: Query, area: GeoArea) -> list[str]:
-    """Ids of the posts matching ``base`` whose point lies inside ``area`` (exact)."""
+    """Ids of the posts matching ``base`` whose point lies inside ``area`` (exact): every
+    point in the bounding box read and tested (the reference :func:`area_query` is tested
+    against; it answers areas with no cell proven inside)."""
+    return tested_ids(searcher, area, _box_query(schema, base, area))
+
+
+def _box_query(schema: tantivy.Schema, base: Query, area: GeoArea) -> Query:
+    """``base`` within the area's bounding box (posts without the point left out)."""
     lon_f, lat_f = point_fields(area)
     west, south, east, north = bounding_box(area)
-    box = _and(
+    return _and(
         [
             base,
             Query.range_query(schema, lat_f, tantivy.FieldType.Float, south, north),
             Query.range_query(schema, lon_f, tantivy.FieldType.Float, west, east),
         ]
     )
-    n = int(searcher.search(box, limit=1, count=True).count or 0)
+
+
+def tested_ids(searcher: tantivy.Searcher, area: GeoArea, box: Query) -> list[str]:
+    """Ids of the posts of ``box`` whose point tests inside ``area``, one by one."""
+    return doc_ids(searcher, split(searcher, area, box)[0])
+
+
+def split(searcher: tantivy.Searcher, area: GeoArea, box: Query) -> tuple[list[Any], list[Any]]:
+    """Addresses of the posts of ``box`` whose point tests inside ``area``, and of the rest
+    (points read from the fast fields; ids are read apart, only for the group needed)."""
+    lon_f, lat_f = point_fields(area)
+    res = searcher.search(box, limit=FIRST_READ, count=True)  # one pass when the rim is small
+    n = int(res.count or 0)
     if n == 0:
-        return []
+        return [], []
     if n > MAX_AREA_POSTS:
         raise SelectError(
-            f"area: {n:,} posts lie in its bounding box, more than {MAX_AREA_POSTS:,}; narrow the time range"
+            f"area: {n:,} posts to test one by one, more than {MAX_AREA_POSTS:,}; narrow the time range"
         )
-    addrs = [a for _, a in searcher.search(box, limit=n, count=False).hits]
+    hits = res.hits if n <= FIRST_READ else searcher.search(box, limit=n, count=False).hits
+    addrs = [a for _, a in hits]
     lons = searcher.fast_field_values(lon_f, addrs)
     lats = searcher.fast_field_values(lat_f, addrs)
-    return [
-        searcher.doc(a).get_first("id")
-        for a, lo, la in zip(addrs, lons, lats, strict=True)
-        if lo is not None and la is not None and inside(area, float(lo), float(la))
-    ]
+    ins, outs = [], []
+    for a, lo, la in zip(addrs, lons, lats, strict=True):
+        ok = lo is not None and la is not None and inside(area, float(lo), float(la))
+        (ins if ok else outs).append(a)
+    return ins, outs
+
+
+def doc_ids(searcher: tantivy.Searcher, addrs: list[Any]) -> list[str]:
+    return [searcher.doc(a).get_first("id") for a in addrs]
 
 
 def ids_query(schema: tantivy.Schema, ids: list[str]) -> Query:
     """Exactly the posts with these ids (``empty_query`` for none)."""
     return Query.term_set_query(schema, "id", list(ids)) if ids else Query.empty_query()
+
+
+def rects_query(schema: tantivy.Schema, area: GeoArea, rects: tuple[geocells.Rect, ...]) -> Query:
+    """Posts whose point lies in one of the rectangles: half-open float ranges, the very
+    boundaries the grid assigns cells by (:mod:`pipelines.search.geocells`)."""
+    lon_f, lat_f = point_fields(area)
+
+    def one(w: float, s: float, e: float, n: float) -> Query:
+        return _and(
+            [
+                Query.range_query(schema, lat_f, tantivy.FieldType.Float, s, n, include_upper=False),
+                Query.range_query(schema, lon_f, tantivy.FieldType.Float, w, e, include_upper=False),
+            ]
+        )
+
+    parts = [one(*r) for r in rects]
+    return parts[0] if len(parts) == 1 else Query.boolean_query([(Occur.Should, q) for q in parts])
+
+
+def rim_query(schema: tantivy.Schema, base: Query, area: GeoArea, cover: geocells.Cover) -> Query:
+    """``base`` in the area's bounding box but outside its inner cells: the posts to test."""
+    box = _box_query(schema, base, area)
+    if not cover.rects:
+        return box
+    return Query.boolean_query([(Occur.Must, box), (Occur.MustNot, rects_query(schema, area, cover.rects))])
+
+
+def area_query(searcher: tantivy.Searcher, schema: tantivy.Schema, base: Query, area: GeoArea) -> Query:
+    """The posts of ``base`` inside ``area``, exactly. Only the rim's points are read (the
+    inner cells are inside for every point, :func:`pipelines.search.geocells.cover`); the
+    smaller of its two groups is named by id: ``(base AND inner rectangles) OR (ids of the rim
+    posts inside)``, or ``base AND box AND NOT (ids of the rim posts outside)`` (the box holds
+    the inner posts and the rim, so this is the same set: for a box drawn on the Map, with
+    nothing outside, it is the box's two range queries alone)."""
+    cover = geocells.cover(area)
+    ins, outs = split(searcher, area, rim_query(schema, base, area, cover))
+    if len(outs) < len(ins):
+        box = _box_query(schema, base, area)
+        if not outs:
+            return box
+        return Query.boolean_query(
+            [(Occur.Must, box), (Occur.MustNot, ids_query(schema, doc_ids(searcher, outs)))]
+        )
+    rim = ids_query(schema, doc_ids(searcher, ins))
+    if not cover.rects:
+        return rim
+    inner = _and([base, rects_query(schema, area, cover.rects)])
+    return Query.boolean_query([(Occur.Should, inner), (Occur.Should, rim)])
 
 
 def watchlist_query(searcher: tantivy.Searcher, schema: tantivy.Schema, wl: Watchlist) -> Query:
@@ -151,7 +231,7 @@ def selection_query(
         parts.append(watchlist_query(searcher, schema, wl))
     query = _and(parts)
     if filters.area is not None:
-        query = ids_query(schema, area_ids(searcher, schema, query, filters.area))
+        query = area_query(searcher, schema, query, filters.area)
     return query
 
 

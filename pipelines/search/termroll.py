@@ -21,6 +21,17 @@ in cells whose ``source`` column is ``MARK place MARK source`` (:func:`_source_k
 selection of one place reads those (a post naming two places counts in both, so only a
 selection of *one* place is a sum of cells).
 
+**Map cells** (version 5, for drawn areas): a post with a map point counts once more per
+level of the map grid (:mod:`pipelines.search.geocells`: 1, 0.1 and 0.01 degree cells), in
+the cell of its ``map_lon``/``map_lat`` floats, keyed ``GEO_MARK + cell_key`` with language
+"", stored at the :data:`SPAN` level only (:data:`NO_TIME` for a post without a time): a
+drawn area is answered over all time only. They enter through :func:`post_cells` like every
+other cell (whose map entries keep only whether the post has a time, so the accumulator
+holds one cell per grid cell, not per hour). :func:`area_top_terms` sums the cells provably
+inside the area (coarse where they fit) and adds the *full* term counts of the rim posts
+that test inside, read from the index, before cutting the top ``size``: exact, and its cost
+grows with the rim (a ~0.01 degree band along the area's edge), not the area.
+
 **Why it stays exact.** Every count comes from one function, :func:`contributions`: an
 exact aggregation of the *index* (source -> lang -> hour -> terms, uncut; an aggregation
 that would cut raises). The indexer calls it for the ids of each batch on the commit before
@@ -40,7 +51,7 @@ import json
 import math
 import sqlite3
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from itertools import chain
 from pathlib import Path
@@ -49,7 +60,9 @@ import numpy as np
 import tantivy
 from tantivy import Occur, Order, Query
 
-from pipelines.search import termids
+from pipelines.search import geocells, select, termids
+from pipelines.search.aggregate import ID_UNCUT
+from pipelines.search.compile import filters_query
 from pipelines.search.filters import Filters
 
 ROLLUP_FILENAME = "vigil-terms.sqlite"
@@ -61,9 +74,9 @@ SPAN = -1
 """The level of the one cell per source x language holding every timed post (start 0): a
 selection of all time reads a handful of cells (issue 13: 1M posts, everything selected,
 41 ms CPU summing the 16-day and end cells before it)."""
-ROLLUP_VERSION = 4
+ROLLUP_VERSION = 5
 """Bumped when what is stored changes (2: the :data:`SPAN` level, 3: place cells, 4: the index's
-term ids instead of the rollup's own); a rollup of another
+term ids instead of the rollup's own, 5: map cells); a rollup of another
 version counts as out of step (readers aggregate, the indexer rebuilds it)."""
 CHUNK = 1_000
 """Posts per :func:`contributions` request (bounds its buckets under Tantivy's 65,000)."""
@@ -162,9 +175,13 @@ PLACE_SHARE = 4
 per place too, and the buckets must stay under Tantivy's limit."""
 
 
+GEO_MARK = "\x1e"
+"""Starts a map cell's ``source`` column: ``MARK`` and :func:`pipelines.search.geocells.cell_key`."""
+
+
 def _source_key(source: str, place: str | None) -> str:
     """The ``source`` column of a cell: the source, or for a place cell ``MARK place MARK source``."""
-    if PLACE_MARK in source or (place is not None and PLACE_MARK in place):
+    if any(m in source or (place is not None and m in place) for m in (PLACE_MARK, GEO_MARK)):
         raise RollupError("a source or place name holds a control character; the rollup cannot key it")
     return source if place is None else f"{PLACE_MARK}{place}{PLACE_MARK}{source}"
 
@@ -190,6 +207,8 @@ def cells_of(cell: Cell) -> list[tuple[int, int, str, str]]:
     hour, src, lang = cell
     if hour is None:
         return [(NO_TIME, 0, src, lang)]
+    if src.startswith(GEO_MARK):  # map cells: all time only (area_top_terms)
+        return [(SPAN, 0, src, lang)]
     return [(SPAN, 0, src, lang)] + [(size, hour - hour % size, src, lang) for size in LEVELS]
 
 
@@ -334,15 +353,30 @@ def _chunks(items: list[str], n: int) -> Iterable[list[str]]:
 
 
 def post_cells(doc: dict) -> tuple[list[Cell], set[int]]:
-    """The hour cells (the plain one, then one per named place) and distinct term ids of one
-    index document (``to_dict``'s output with ``tid``): the same values the index aggregates
-    (``missing`` source or language is "")."""
+    """The hour cells (the plain one, then one per named place, then one per map-grid level
+    of its map point) and distinct term ids of one index document (``to_dict``'s output with
+    ``tid``): the same values the index aggregates (``missing`` source or language is "")."""
     ts = doc.get("ts")
     hour = math.floor(ts.timestamp()) // 3600 if isinstance(ts, datetime) else None
     src, lang = (doc.get("source") or [""])[0], (doc.get("lang") or [""])[0]
     cells: list[Cell] = [(hour, _source_key(src, None), lang)]
     cells += [(hour, _source_key(src, p), lang) for p in dict.fromkeys(doc.get("places") or ())]
+    timed = None if hour is None else 0  # map cells are all-time: only "has a time" is kept
+    cells += [(timed, key, "") for key in _map_keys(doc)]
     return cells, set(doc.get(termids.ID_FIELD) or ())
+
+
+def _map_keys(doc: dict) -> list[str]:
+    """The ``source`` column of the map cells of a document's map point (none without one):
+    the cell of the float the index holds, at every level of the grid."""
+    lon, lat = (_first(doc.get(f)) for f in ("map_lon", "map_lat"))
+    if not isinstance(lon, float) or not isinstance(lat, float) or not geocells.valid_point(lon, lat):
+        return []
+    return [GEO_MARK + key for key in geocells.point_keys(lon, lat)]
+
+
+def _first(value: object) -> object:
+    return value[0] if isinstance(value, list | tuple) and value else value
 
 
 def post_contributions(docs: Iterable[dict]) -> Counts:
@@ -601,13 +635,13 @@ def _cells(db: sqlite3.Connection, filters: Filters) -> list[tuple[bytes, bytes]
     last = db.execute("SELECT MAX(start) FROM cells WHERE level=1").fetchone()[0]
     out: list[tuple[bytes, bytes]] = []
     if filters.since is None and filters.until is None:
-        out += db.execute(f"SELECT ids, counts FROM cells WHERE level={NO_TIME}{where}", args).fetchall()
+        out += _all_time(db, NO_TIME, filters)
     if first is None:
         return out
     lo = max(first, _hour(filters.since)) if filters.since else first
     hi = min(last + 1, _hour(filters.until)) if filters.until else last + 1
     if (lo, hi) == (first, last + 1):  # every timed post: the whole-span cells
-        return out + db.execute(f"SELECT ids, counts FROM cells WHERE level={SPAN}{where}", args).fetchall()
+        return out + _all_time(db, SPAN, filters)
     runs: dict[int, list[int]] = defaultdict(list)
     for size, start in cover(lo, hi):
         runs[size].append(start)
@@ -615,6 +649,26 @@ def _cells(db: sqlite3.Connection, filters: Filters) -> list[tuple[bytes, bytes]
         out += db.execute(
             f"SELECT ids, counts FROM cells WHERE level=? AND start IN ({','.join('?' * len(starts))}){where}",
             [size, *starts, *args],
+        ).fetchall()
+    return out
+
+
+def _all_time(db: sqlite3.Connection, level: int, filters: Filters) -> list[tuple[bytes, bytes]]:
+    """The cells of an all-time level (start 0) for ``filters``, by index ranges of ``source``.
+    Why not :func:`_where` alone: these levels also hold the map cells (one per located grid
+    cell, tens of thousands), which a plain selection's ``substr`` test would read row by row;
+    plain sources are "" or start at " " or above, below and above the marks."""
+    where, args = _where(filters)
+    if filters.sources or filters.places:
+        return db.execute(
+            f"SELECT ids, counts FROM cells WHERE level=? AND start=0{where}", [level, *args]
+        ).fetchall()
+    langs = f" AND lang IN ({','.join('?' * len(filters.langs))})" if filters.langs else ""
+    out: list[tuple[bytes, bytes]] = []
+    for cond, bound in ((" AND source < ?", GEO_MARK), (" AND source >= ?", " ")):
+        out += db.execute(
+            f"SELECT ids, counts FROM cells WHERE level=? AND start=0{cond}{langs}",
+            [level, bound, *filters.langs],
         ).fetchall()
     return out
 
@@ -628,8 +682,198 @@ def _where(filters: Filters) -> tuple[str, list[str]]:
     elif place is not None:  # every source of that place: MARK place MARK ... sorts below MARK place " "
         where, args = " AND source >= ? AND source < ?", [_source_key("", place), f"{PLACE_MARK}{place} "]
     else:  # plain cells only
-        where, args = " AND substr(source, 1, 1) <> ?", [PLACE_MARK]
+        where, args = " AND substr(source, 1, 1) NOT IN (?, ?)", [PLACE_MARK, GEO_MARK]
     if filters.langs:
         where += f" AND lang IN ({','.join('?' * len(filters.langs))})"
         args += list(filters.langs)
     return where, args
+
+
+# ----------------------------------------------------------------------- areas
+
+
+def area_eligible(filters: Filters) -> bool:
+    """A drawn area on the Map's point over all time and nothing else (the time range may
+    name the whole span; :func:`_span_levels` tells)."""
+    area = filters.area
+    if area is None or not area.by_place:
+        return False
+    plain = Filters.make(since=filters.since, until=filters.until, area=area, geo_only=filters.geo_only)
+    return filters == plain and all(
+        t is None or (t.minute, t.second, t.microsecond) == (0, 0, 0) for t in (filters.since, filters.until)
+    )
+
+
+def _span_levels(db: sqlite3.Connection, filters: Filters) -> tuple[int, ...] | None:
+    """The levels of the map cells a time range reads: every post (no range), every timed
+    post (a range of the whole span, as :func:`_cells` decides), else ``None``."""
+    if filters.since is None and filters.until is None:
+        return (NO_TIME, SPAN)
+    first = db.execute("SELECT MIN(start) FROM cells WHERE level=1").fetchone()[0]
+    last = db.execute("SELECT MAX(start) FROM cells WHERE level=1").fetchone()[0]
+    if first is None:
+        return None
+    lo = max(first, _hour(filters.since)) if filters.since else first
+    hi = min(last + 1, _hour(filters.until)) if filters.until else last + 1
+    return (SPAN,) if (lo, hi) == (first, last + 1) else None
+
+
+def _map_cells(db: sqlite3.Connection, levels: tuple[int, ...], cells: tuple[geocells.Cell, ...]) -> list:
+    """The stored map cells among ``cells``: one key range per run of a row
+    (:func:`pipelines.search.geocells.cell_key` orders a row's cells by longitude)."""
+    out: list[tuple[bytes, bytes]] = []
+    untimed = db.execute(  # posts without a time rarely have map cells: skip the level then
+        "SELECT 1 FROM cells WHERE level=? AND start=0 AND source > ? AND source < ? LIMIT 1",
+        (NO_TIME, GEO_MARK, chr(ord(GEO_MARK) + 1)),
+    ).fetchone()
+    levels = tuple(lv for lv in levels if lv != NO_TIME or untimed)
+    runs = [
+        (GEO_MARK + geocells.cell_key(a), GEO_MARK + geocells.cell_key(b))
+        for a, b in geocells.row_runs(cells)
+    ]
+    for level in levels:
+        for lo, hi in runs:
+            out += db.execute(
+                "SELECT ids, counts FROM cells WHERE level=? AND start=0 AND source BETWEEN ? AND ? AND lang=''",
+                (level, lo, hi),
+            ).fetchall()
+    return out
+
+
+VERIFY_MAP_TOTALS = True
+"""Check, once per index commit, that the map cells hold every located post's terms once.
+Why: the upkeep's old side (:func:`contributions`, and :meth:`TermRollup.rebuild` through it)
+counts no map cells yet, so a re-indexed post's map cells would count twice and a rebuilt
+rollup would have none. Drop it once both sides go through :func:`post_cells`: the check
+reads every located post's term ids (12 ms of CPU at 200,000 bench posts, 48 ms at 1M)."""
+_VERIFIED: dict[tuple[str, int], bool] = {}
+
+
+def _map_totals_agree(
+    db: sqlite3.Connection, searcher: tantivy.Searcher, schema: tantivy.Schema, index_dir: Path, opstamp: int
+) -> bool:
+    """Do the coarsest map cells sum to the index's (located post, term) pairs? A missing or
+    doubled post changes the sum (the check is a total: errors that cancel would pass)."""
+    key = (str(index_dir), opstamp)
+    if key not in _VERIFIED:
+        lo = GEO_MARK + geocells.cell_key((geocells.LEVELS[0], -180, -90))[:2]
+        rows = db.execute(
+            "SELECT counts FROM cells WHERE level IN (?, ?) AND start=0 AND source >= ? AND source < ?",
+            (SPAN, NO_TIME, lo, lo + "~"),
+        ).fetchall()
+        stored = sum(int(np.frombuffer(r[0], np.int32).sum(dtype=np.int64)) for r in rows)
+        globe = select._and(
+            [
+                Query.range_query(schema, "map_lat", tantivy.FieldType.Float, -90.0, 90.0),
+                Query.range_query(schema, "map_lon", tantivy.FieldType.Float, -180.0, 180.0),
+            ]
+        )
+        res = searcher.aggregate(globe, {"v": {"value_count": {"field": termids.ID_FIELD}}})
+        if len(_VERIFIED) > 64:
+            _VERIFIED.clear()
+        _VERIFIED[key] = stored == int(res["v"]["value"] or 0)
+    return _VERIFIED[key]
+
+
+def _rim_counts(
+    searcher: tantivy.Searcher, schema: tantivy.Schema, filters: Filters
+) -> dict[int, int] | None:
+    """Posts per term id among the rim posts inside the area, every count (``None`` if the
+    aggregation would cut): the selection's posts outside the inner cells."""
+    area = filters.area
+    assert area is not None
+    base = filters_query(schema, filters.replace(area=None, geo_only=False))
+    rim = select.rim_query(schema, base, area, geocells.cover(area))
+    ins, outs = select.split(searcher, area, rim)
+    if not ins:
+        return {}
+    if len(outs) >= len(ins):
+        return _tid_counts(searcher, select.ids_query(schema, select.doc_ids(searcher, ins)))
+    counts = _tid_counts(searcher, rim)  # the rim less its posts outside: fewer ids to name
+    if counts is None or not outs:
+        return counts
+    less = _tid_counts(searcher, select.ids_query(schema, select.doc_ids(searcher, outs)))
+    return None if less is None else {t: n - less.get(t, 0) for t, n in counts.items()}
+
+
+def _tid_counts(searcher: tantivy.Searcher, query: Query) -> dict[int, int] | None:
+    """Posts per term id of ``query``, every id (``None`` if the aggregation would cut)."""
+    agg = {"t": {"terms": {"field": termids.ID_FIELD, "size": TERMS_CAP, "segment_size": ID_UNCUT}}}
+    res = searcher.aggregate(query, agg)["t"]
+    if res.get("sum_other_doc_count") or res.get("doc_count_error_upper_bound"):
+        return None
+    return {int(b["key"]): int(b["doc_count"]) for b in res["buckets"]}
+
+
+def area_top_terms(
+    index_dir: Path,
+    filters: Filters,
+    size: int,
+    open_searcher: Callable[[], tantivy.Searcher],
+    schema: tantivy.Schema,
+) -> list[tuple[str, int]] | None:
+    """Top terms of a drawn area over all time (:func:`area_eligible`), exact: the rollup's
+    map cells wholly inside the area summed, plus every term count of the rim posts inside
+    (read from the index), merged *before* the ``size`` cut; ``None`` when the rollup cannot
+    answer (another selection, no cell inside, a rollup not describing the index's commit).
+
+    ``open_searcher`` (``SearchIndex.searcher``) is called after the index's opstamp is read
+    and that opstamp is read again at the end: equal, the searcher saw that very commit,
+    the one the rollup describes.
+    """
+    db_file = rollup_path(index_dir)
+    if not area_eligible(filters) or not db_file.is_file():
+        return None
+    assert filters.area is not None
+    cover = geocells.cover(filters.area)
+    if not cover.cells:
+        return None
+    before = index_opstamp(index_dir)
+    try:
+        db = sqlite3.connect(f"file:{db_file}?mode=ro", uri=True, isolation_level=None)
+    except sqlite3.Error:
+        return None
+    try:
+        db.execute("BEGIN")
+        stored = _stored_opstamp(db)
+        levels = _span_levels(db, filters)
+        if stored is None or before is None or stored != before or levels is None:
+            return None
+        blobs = _map_cells(db, levels, cover.cells)
+        searcher = open_searcher()
+        if VERIFY_MAP_TOTALS and not _map_totals_agree(db, searcher, schema, index_dir, before):
+            return None
+        rim = _rim_counts(searcher, schema, filters)
+        if rim is None or index_opstamp(index_dir) != before:
+            return None
+    except sqlite3.Error:
+        return None
+    finally:
+        db.close()
+    ids = np.concatenate(
+        [np.frombuffer(b[0], np.int32) for b in blobs] + [np.fromiter(rim, np.int32, len(rim))]
+    )
+    counts = np.concatenate(
+        [np.frombuffer(b[1], np.int32) for b in blobs] + [np.fromiter(rim.values(), np.int32, len(rim))]
+    )
+    return _top_named(index_dir, ids, counts, size)
+
+
+def _top_named(
+    index_dir: Path, ids: np.ndarray, counts: np.ndarray, size: int
+) -> list[tuple[str, int]] | None:
+    """The ``size`` largest summed counts named, ties in term order (every id tying with the
+    ``size``-th named before the cut); ``None`` when the vocabulary cannot name them."""
+    if not len(ids):
+        return []
+    sums = np.bincount(ids, weights=counts).astype(np.int64)
+    present = np.flatnonzero(sums)
+    if len(present) > size:
+        kth = np.partition(sums[present], len(present) - size)[len(present) - size]
+        present = present[sums[present] >= kth]
+    try:
+        names = termids.names(index_dir, present.tolist())
+    except termids.TermIdsError:
+        return None
+    rows = sorted(((names[i], int(sums[i])) for i in present.tolist()), key=lambda kv: (-kv[1], kv[0]))
+    return rows[:size]
