@@ -32,16 +32,18 @@ inside the area (coarse where they fit) and adds the *full* term counts of the r
 that test inside, read from the index, before cutting the top ``size``: exact, and its cost
 grows with the rim (a ~0.01 degree band along the area's edge), not the area.
 
-**Why it stays exact.** Every count comes from one function, :func:`contributions`: an
-exact aggregation of the *index* (source -> lang -> hour -> terms, uncut; an aggregation
-that would cut raises). The indexer calls it for the ids of each batch on the commit before
-the batch (the posts being replaced) and after it (their new versions), and applies the
-difference; a re-indexed or re-scored post therefore replaces its counts, never adds to
-them. The rollup records the index's *opstamp* (Tantivy's commit number, in ``meta.json``)
+**Why it stays exact.** Every count comes from one function, :func:`post_cells`: the cells
+(plain, place and map) and term ids of one index document. The indexer counts a batch's new
+documents with it, and the versions those posts replace with it too: :func:`contributions`
+reads each replaced post back from the index (one aggregation by id: its ``tid``, source,
+language, places, time and map point, uncut; a cut raises) and counts it the same way. The
+difference is applied, so a re-indexed or re-scored post replaces its counts, never adds to
+them (a batch of posts none of which is indexed reads nothing). The rollup records the
+index's *opstamp* (Tantivy's commit number, in ``meta.json``)
 it describes, in the same SQLite transaction as the counts. Readers use it only when that
 opstamp equals the index's, read before and after the rollup (:func:`top_terms`); the
-indexer rebuilds it from the index (:meth:`TermRollup.rebuild`, the same aggregation over
-every post in chunks) when they differ at start-up, as after a kill between Tantivy's
+indexer rebuilds it from the index (:meth:`TermRollup.rebuild`, every post read back the same
+way, in chunks) when they differ at start-up, as after a kill between Tantivy's
 commit and the rollup's. An index rebuild ends with that rebuild too.
 """
 
@@ -58,7 +60,7 @@ from pathlib import Path
 
 import numpy as np
 import tantivy
-from tantivy import Occur, Order, Query
+from tantivy import Order, Query
 
 from pipelines.search import geocells, select, termids
 from pipelines.search.aggregate import ID_UNCUT
@@ -104,75 +106,65 @@ def index_opstamp(index_dir: Path) -> int | None:
         return None
 
 
-def _agg(with_time: bool, by_place: bool = False) -> dict:
-    terms = {"terms": {"field": termids.ID_FIELD, "size": TERMS_CAP, "segment_size": TERMS_CAP}}
-    inner = (
-        {
-            "h": {
-                "date_histogram": {"field": "ts", "fixed_interval": "1h", "min_doc_count": 1},
-                "aggs": {"t": terms},
-            }
-        }
-        if with_time
-        else {"t": terms}
-    )
-    lang = {"terms": {"field": "lang", "size": 1000, "missing": ""}, "aggs": inner}
-    source = {"s": {"terms": {"field": "source", "size": 1000, "missing": ""}, "aggs": {"l": lang}}}
-    if not by_place:
-        return source
-    return {"p": {"terms": {"field": "places", "size": TERMS_CAP, "segment_size": TERMS_CAP}, "aggs": source}}
-
-
-def _terms(bucket: dict) -> dict[int, int]:
-    t = bucket["t"]
-    if t.get("sum_other_doc_count") or t.get("doc_count_error_upper_bound"):
-        raise RollupError("a cell holds more distinct terms than one aggregation returns")
-    return {int(b["key"]): int(b["doc_count"]) for b in t["buckets"]}
-
-
 def contributions(searcher: tantivy.Searcher, schema: tantivy.Schema, ids: list[str]) -> Counts:
-    """Posts per term per cell among the indexed posts with these ids (exact, from the index):
-    the plain cells, and the same per named place (:func:`place_key`)."""
-    out: Counts = {}
+    """Posts per term per cell among the indexed posts with these ids (exact, from the index).
+
+    Each indexed post is read back as the fields :func:`post_cells` needs (:func:`indexed_docs`)
+    and counted by :func:`post_contributions`, the same function that counts new documents:
+    one definition of a post's cells (plain, place and map cells alike) for both sides of
+    the indexer's difference and for a rebuild from the index."""
     if not ids or not searcher.search(Query.term_set_query(schema, "id", ids), limit=1, count=True).count:
-        return out  # none indexed yet (the follow loop's usual batch of new posts): nothing to read
-    for i in range(0, len(ids), CHUNK):
-        for query, with_time in _timed_and_untimed(schema, ids[i : i + CHUNK]):
-            _collect(out, searcher.aggregate(query, _agg(with_time))["s"]["buckets"], with_time, None)
-    step = CHUNK // PLACE_SHARE
-    for i in range(0, len(ids), step):
-        for query, with_time in _timed_and_untimed(schema, ids[i : i + step], Query.exists_query("places")):
-            for p in searcher.aggregate(query, _agg(with_time, by_place=True))["p"]["buckets"]:
-                _collect(out, p["s"]["buckets"], with_time, str(p["key"]))
+        return {}  # none indexed yet (the follow loop's usual batch of new posts): nothing to read
+    return post_contributions(indexed_docs(searcher, schema, ids))
+
+
+def _doc_agg(n: int) -> dict:
+    """Per post id: its term ids, source, language, places, time and map point."""
+    keywords = {
+        k: {"terms": {"field": f, "size": TERMS_CAP, "segment_size": TERMS_CAP}}
+        for k, f in (("t", termids.ID_FIELD), ("s", "source"), ("l", "lang"), ("p", "places"))
+    }
+    points = {k: {"min": {"field": f}} for k, f in (("ts", "ts"), ("la", "map_lat"), ("lo", "map_lon"))}
+    return {"i": {"terms": {"field": "id", "size": n, "segment_size": n}, "aggs": keywords | points}}
+
+
+def indexed_docs(searcher: tantivy.Searcher, schema: tantivy.Schema, ids: list[str]) -> list[dict]:
+    """The indexed posts among ``ids`` as :func:`post_cells` reads documents: ``ts``, ``source``,
+    ``lang``, ``places``, ``tid``, ``map_lat``/``map_lon``, from one aggregation by id per
+    :data:`CHUNK` ids (halved while a chunk's buckets exceed Tantivy's limit, as posts with
+    thousands of terms can). Times come back as nanoseconds in a float; the index keeps
+    seconds, so rounding to the second is exact and gives the hour the new document had."""
+    out: list[dict] = []
+    pending = [ids[i : i + CHUNK] for i in range(0, len(ids), CHUNK)]
+    while pending:
+        part = pending.pop()
+        try:
+            res = searcher.aggregate(Query.term_set_query(schema, "id", part), _doc_agg(len(part)))
+        except ValueError as exc:
+            if len(part) == 1:
+                raise RollupError(f"post {part[0]!r} cannot be read back from the index ({exc})") from exc
+            pending += [part[: len(part) // 2], part[len(part) // 2 :]]
+            continue
+        for b in res["i"]["buckets"]:
+            doc: dict = {"id": b["key"]}
+            for k, field in (("t", termids.ID_FIELD), ("s", "source"), ("l", "lang"), ("p", "places")):
+                t = b[k]
+                if t.get("sum_other_doc_count") or t.get("doc_count_error_upper_bound"):
+                    raise RollupError(f"post {b['key']!r} holds more values than one aggregation returns")
+                if t["buckets"]:
+                    doc[field] = [x["key"] for x in t["buckets"]]
+            if b["ts"]["value"] is not None:
+                doc["ts"] = datetime.fromtimestamp(round(b["ts"]["value"] / 1e9), UTC)
+            for k, field in (("la", "map_lat"), ("lo", "map_lon")):
+                if b[k]["value"] is not None:
+                    doc[field] = float(b[k]["value"])
+            out.append(doc)
     return out
-
-
-def _timed_and_untimed(schema: tantivy.Schema, ids: list[str], *also: Query) -> list[tuple[Query, bool]]:
-    these = [(Occur.Must, Query.term_set_query(schema, "id", ids))] + [(Occur.Must, q) for q in also]
-    has_ts = Query.exists_query("ts")
-    return [
-        (Query.boolean_query([*these, (Occur.Must, has_ts)]), True),
-        (Query.boolean_query([*these, (Occur.MustNot, has_ts)]), False),
-    ]
-
-
-def _collect(out: Counts, sources: list[dict], with_time: bool, place: str | None) -> None:
-    for s in sources:
-        for lang in s["l"]["buckets"]:
-            src, lg = _source_key(str(s["key"]), place), str(lang["key"])
-            if not with_time:
-                _add(out, (None, src, lg), _terms(lang))
-                continue
-            for h in lang["h"]["buckets"]:
-                _add(out, (int(h["key"]) // 3_600_000, src, lg), _terms(h))
 
 
 PLACE_MARK = "\x1f"
 """Starts (and ends) the place in a place cell's ``source`` column: ``MARK place MARK source``.
 Filters refuse control characters in names, so no selectable source or place holds it."""
-PLACE_SHARE = 4
-""":func:`contributions` asks for ``CHUNK / PLACE_SHARE`` posts at a time: a post counts once
-per place too, and the buckets must stay under Tantivy's limit."""
 
 
 GEO_MARK = "\x1e"
@@ -740,41 +732,6 @@ def _map_cells(db: sqlite3.Connection, levels: tuple[int, ...], cells: tuple[geo
     return out
 
 
-VERIFY_MAP_TOTALS = True
-"""Check, once per index commit, that the map cells hold every located post's terms once.
-Why: the upkeep's old side (:func:`contributions`, and :meth:`TermRollup.rebuild` through it)
-counts no map cells yet, so a re-indexed post's map cells would count twice and a rebuilt
-rollup would have none. Drop it once both sides go through :func:`post_cells`: the check
-reads every located post's term ids (12 ms of CPU at 200,000 bench posts, 48 ms at 1M)."""
-_VERIFIED: dict[tuple[str, int], bool] = {}
-
-
-def _map_totals_agree(
-    db: sqlite3.Connection, searcher: tantivy.Searcher, schema: tantivy.Schema, index_dir: Path, opstamp: int
-) -> bool:
-    """Do the coarsest map cells sum to the index's (located post, term) pairs? A missing or
-    doubled post changes the sum (the check is a total: errors that cancel would pass)."""
-    key = (str(index_dir), opstamp)
-    if key not in _VERIFIED:
-        lo = GEO_MARK + geocells.cell_key((geocells.LEVELS[0], -180, -90))[:2]
-        rows = db.execute(
-            "SELECT counts FROM cells WHERE level IN (?, ?) AND start=0 AND source >= ? AND source < ?",
-            (SPAN, NO_TIME, lo, lo + "~"),
-        ).fetchall()
-        stored = sum(int(np.frombuffer(r[0], np.int32).sum(dtype=np.int64)) for r in rows)
-        globe = select._and(
-            [
-                Query.range_query(schema, "map_lat", tantivy.FieldType.Float, -90.0, 90.0),
-                Query.range_query(schema, "map_lon", tantivy.FieldType.Float, -180.0, 180.0),
-            ]
-        )
-        res = searcher.aggregate(globe, {"v": {"value_count": {"field": termids.ID_FIELD}}})
-        if len(_VERIFIED) > 64:
-            _VERIFIED.clear()
-        _VERIFIED[key] = stored == int(res["v"]["value"] or 0)
-    return _VERIFIED[key]
-
-
 def _rim_counts(
     searcher: tantivy.Searcher, schema: tantivy.Schema, filters: Filters
 ) -> dict[int, int] | None:
@@ -841,8 +798,6 @@ def area_top_terms(
             return None
         blobs = _map_cells(db, levels, cover.cells)
         searcher = open_searcher()
-        if VERIFY_MAP_TOTALS and not _map_totals_agree(db, searcher, schema, index_dir, before):
-            return None
         rim = _rim_counts(searcher, schema, filters)
         if rim is None or index_opstamp(index_dir) != before:
             return None

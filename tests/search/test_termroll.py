@@ -219,3 +219,44 @@ def test_pages_and_the_cli_answer_plain_selections_from_the_rollup(
     assert [(r["terms"], r["posts"]) for r in json.loads(res.output)] == _direct(store, f, 10)
     with pytest.raises(AssertionError, match="aggregated"):
         queries.top_terms(reader, keyword, 10)  # a keyword selection still aggregates
+
+
+def test_indexed_posts_read_back_count_as_their_documents(tmp_path: Path) -> None:
+    """``contributions`` (a replaced post read back from the index) counts exactly what
+    ``post_contributions`` counted for the document written: times a millisecond before an
+    hour, no time, no source, several places, a map point, and posts whose terms together
+    exceed one aggregation's buckets (read back in smaller chunks)."""
+    import tantivy
+
+    from pipelines.search.schema import SCHEMA, to_dict, with_term_ids
+
+    rnd = random.Random(4)
+    hour = datetime(2024, 3, 1, 5, 59, 59, 999_000, tzinfo=UTC)
+    posts = []
+    for i in range(300):
+        post = {"_id": f"p{i}", "terms": rnd.sample([f"w{k}" for k in range(60)], rnd.randint(0, 9))}
+        if i % 3:
+            post["ts"] = hour + timedelta(hours=rnd.randint(-50, 50), milliseconds=rnd.choice([0, 1, 999]))
+        if i % 4:
+            post["source"], post["lang"] = rnd.choice(["rss", "twitter"]), rnd.choice(["en", "fr", ""])
+        if i % 5 == 0:
+            names = rnd.sample(["Calgary", "Banff", "Manila"], rnd.randint(1, 3))
+            post["scores"] = {"places": [{"name": n, "lat": 51.0 + rnd.random(), "lon": -114.1 + rnd.random()} for n in names]}
+        posts.append(post)
+    posts += [{"_id": f"big{j}", "ts": hour, "terms": [f"b{j}_{k}" for k in range(30_000)]} for j in range(3)]
+    vocab: dict[str, int] = {}
+    docs = []
+    for post in posts:
+        d = to_dict(post)
+        for t in d.get("terms", ()):
+            vocab.setdefault(t, len(vocab))
+        docs.append(with_term_ids(d, vocab))
+    index = tantivy.Index(SCHEMA, path=str(tmp_path))
+    writer = index.writer(60_000_000, 1)
+    for d in docs:
+        writer.add_document(tantivy.Document.from_dict(d, SCHEMA))
+    writer.commit()
+    index.reload()
+    got = termroll.contributions(index.searcher(), SCHEMA, [p["_id"] for p in posts])
+    assert got == termroll.post_contributions(docs)
+    assert termroll.contributions(index.searcher(), SCHEMA, ["absent"]) == {}
