@@ -26,7 +26,7 @@ def test_a_tiny_run_answers_every_cell_exactly(small_chunks: None, tmp_path: Pat
         assert all(res[op]["exact"] and res[op]["p95"] >= res[op]["p50"] >= 0 for op in bench.OPS)
     assert out["results"]["everything"]["matches"] == 2500
     rolled = [name for name, res in out["results"].items() if bench.AGG in res]
-    assert rolled == ["week_source", "place", "everything"]  # the rollup's selections, and the
+    assert rolled == ["week_source", "place", "area", "everything"]  # the rollup's selections, and the
     assert all(out["results"][name][bench.AGG]["exact"] for name in rolled)  # aggregation beside it
     assert 0 < out["results"]["place"]["matches"] < 2500
     assert 0 < out["results"]["area"]["matches"] <= out["results"]["place"]["matches"]
