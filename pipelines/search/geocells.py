@@ -108,6 +108,26 @@ def point_keys(lon: float, lat: float) -> list[str]:
     return out
 
 
+def fine_key(lon: float, lat: float) -> str:
+    """:func:`cell_key` of the point's finest cell (the rollup counts a post in that one and
+    derives the coarser cells from it: :func:`keys_from_fine`)."""
+    fine = LEVELS[-1]
+    lat0, lon0 = _OFFSETS[fine]
+    return f"{fine}/{cell_index(lat, fine) + lat0:05d}/{cell_index(lon, fine) + lon0:05d}"
+
+
+@functools.lru_cache(maxsize=1 << 16)
+def keys_from_fine(key: str) -> tuple[str, ...]:
+    """The keys of a finest cell and of its parents, coarsest first (as :func:`point_keys`)."""
+    fine = LEVELS[-1]
+    d, lat_s, lon_s = key.split("/")
+    if int(d) != fine:
+        raise ValueError(f"not a finest-level map cell key: {key!r}")
+    lat0, lon0 = _OFFSETS[fine]
+    ky, kx = int(lat_s) - lat0, int(lon_s) - lon0
+    return tuple(cell_key((lv, kx // 10 ** (fine - lv), ky // 10 ** (fine - lv))) for lv in LEVELS)
+
+
 def cell_key(cell: Cell) -> str:
     """A cell as text, ``"d/lat/lon"`` with both indices offset to be non-negative and five
     digits wide: the term rollup keys cells so, and a run of cells of one row is then one

@@ -26,8 +26,9 @@ level of the map grid (:mod:`pipelines.search.geocells`: 1, 0.1 and 0.01 degree 
 the cell of its ``map_lon``/``map_lat`` floats, keyed ``GEO_MARK + cell_key`` with language
 "", stored at the :data:`SPAN` level only (:data:`NO_TIME` for a post without a time): a
 drawn area is answered over all time only. They enter through :func:`post_cells` like every
-other cell (whose map entries keep only whether the post has a time, so the accumulator
-holds one cell per grid cell, not per hour). :func:`area_top_terms` sums the cells provably
+other cell, as the post's finest map cell only (keeping only whether the post has a time, so
+the accumulator holds one cell per grid cell, not per hour); :func:`cells_of` names its
+coarser cells, and the fill sums those from the finer ones. :func:`area_top_terms` sums the cells provably
 inside the area (coarse where they fit) and adds the *full* term counts of the rim posts
 that test inside, read from the index, before cutting the top ``size``: exact, and its cost
 grows with the rim (a ~0.01 degree band along the area's edge), not the area.
@@ -197,10 +198,11 @@ def difference(new: Counts, old: Counts) -> Counts:
 def cells_of(cell: Cell) -> list[tuple[int, int, str, str]]:
     """The stored cells ``(level, start, source, lang)`` an hour cell counts in."""
     hour, src, lang = cell
+    if src.startswith(GEO_MARK):  # map cells: all time only (area_top_terms); the finest cell
+        level = NO_TIME if hour is None else SPAN  # counts in its coarser cells too, finest first
+        return [(level, 0, GEO_MARK + k, lang) for k in reversed(geocells.keys_from_fine(src[len(GEO_MARK) :]))]
     if hour is None:
         return [(NO_TIME, 0, src, lang)]
-    if src.startswith(GEO_MARK):  # map cells: all time only (area_top_terms)
-        return [(SPAN, 0, src, lang)]
     return [(SPAN, 0, src, lang)] + [(size, hour - hour % size, src, lang) for size in LEVELS]
 
 
@@ -345,8 +347,8 @@ def _chunks(items: list[str], n: int) -> Iterable[list[str]]:
 
 
 def post_cells(doc: dict) -> tuple[list[Cell], set[int]]:
-    """The hour cells (the plain one, then one per named place, then one per map-grid level
-    of its map point) and distinct term ids of one index document (``to_dict``'s output with
+    """The hour cells (the plain one, then one per named place, then the finest map cell of
+    its map point) and distinct term ids of one index document (``to_dict``'s output with
     ``tid``): the same values the index aggregates (``missing`` source or language is "")."""
     ts = doc.get("ts")
     hour = math.floor(ts.timestamp()) // 3600 if isinstance(ts, datetime) else None
@@ -359,12 +361,13 @@ def post_cells(doc: dict) -> tuple[list[Cell], set[int]]:
 
 
 def _map_keys(doc: dict) -> list[str]:
-    """The ``source`` column of the map cells of a document's map point (none without one):
-    the cell of the float the index holds, at every level of the grid."""
+    """The ``source`` column of the map cell of a document's map point (none without one):
+    the finest cell of the float the index holds (:func:`cells_of` adds its coarser cells, so
+    a post is counted once here, not once per level: a third of the map cells' fill work)."""
     lon, lat = (_first(doc.get(f)) for f in ("map_lon", "map_lat"))
     if not isinstance(lon, float) or not isinstance(lat, float) or not geocells.valid_point(lon, lat):
         return []
-    return [GEO_MARK + key for key in geocells.point_keys(lon, lat)]
+    return [GEO_MARK + geocells.fine_key(lon, lat)]
 
 
 def _first(value: object) -> object:
@@ -454,20 +457,23 @@ class _Accumulator:
         """Every stored cell (all levels) with its term ids ascending and counts.
 
         Finest level first, and each level from the one before where its cells are unions of
-        that level's (a day of 24 hour cells, 16 days of days, the span of 16-day cells): each
+        that level's (a day of 24 hour cells, 16 days of days, the span of 16-day cells; a
+        0.1 degree map cell of 0.01 degree cells, a degree of 0.1 degree cells): each
         sum then reads the smaller counts of the level below instead of every hour's again
         (1M bench posts: 6.0 -> ~3 s CPU)."""
         done = self._merged()
         self.runs = []
         hour_cells = [cell for cell, _ in sorted(self.cell_ids.items(), key=lambda kv: kv[1])]
-        stored_of = [{k[0]: k for k in cells_of(cell)} for cell in hour_cells]
+        stored_of = [_tiers(cells_of(cell)) for cell in hour_cells]
+        order = {level: i for i, level in enumerate((*sorted(LEVELS), SPAN, NO_TIME))}
+        tiers = sorted({t for stored in stored_of for t in stored}, key=lambda t: (order[t[0]], t[1]))
         prev: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
-        for level in (*sorted(LEVELS), SPAN, NO_TIME):
+        for tier in tiers:
             parents: dict[tuple[int, int, str, str], int] = {}
             parent_of = np.full(len(hour_cells), -1, np.int64)
             for i, stored in enumerate(stored_of):
-                if level in stored:
-                    parent_of[i] = parents.setdefault(stored[level], len(parents))
+                if tier in stored:
+                    parent_of[i] = parents.setdefault(stored[tier], len(parents))
             if not parents:
                 prev = None
                 continue
@@ -478,6 +484,19 @@ class _Accumulator:
                 lo, hi = bounds[p], bounds[p + 1]
                 if hi > lo:
                     yield key, uniq[lo:hi] & 0xFFFFFFFF, sums[lo:hi]
+
+
+def _tiers(keys: list[tuple[int, int, str, str]]) -> dict[tuple[int, int], tuple[int, int, str, str]]:
+    """A cell's stored keys by *tier* ``(level, n)``: the ``n``-th key of that level in
+    :func:`cells_of`'s order (time cells have one key per level; a map cell has three at
+    one level, finest first), so each tier can be summed from the one before."""
+    out: dict[tuple[int, int], tuple[int, int, str, str]] = {}
+    for key in keys:
+        n = 0
+        while (key[0], n) in out:
+            n += 1
+        out[(key[0], n)] = key
+    return out
 
 
 def _level_counts(

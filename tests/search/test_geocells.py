@@ -297,7 +297,18 @@ def test_points_off_the_globe_get_no_map_cells() -> None:
         cells, _ = termroll.post_cells({"id": "x", "map_lon": lon, "map_lat": lat})
         assert not any(src.startswith(termroll.GEO_MARK) for _, src, _ in cells)
     cells, _ = termroll.post_cells({"id": "y", "map_lon": -114.0, "map_lat": 51.0})
-    assert sum(src.startswith(termroll.GEO_MARK) for _, src, _ in cells) == len(geocells.LEVELS)
+    (geo,) = [c for c in cells if c[1].startswith(termroll.GEO_MARK)]  # the finest cell only ...
+    stored = [key[2] for key in termroll.cells_of(geo)]  # ... counting in every level's cell
+    assert stored == [termroll.GEO_MARK + k for k in reversed(geocells.point_keys(-114.0, 51.0))]
+
+
+def test_keys_from_the_finest_cell_equal_the_points_own() -> None:
+    """The coarser map cells derived from a post's finest cell are the point's own cells."""
+    rnd = random.Random(8)
+    points = [(rnd.uniform(-180, 180), rnd.uniform(-90, 90)) for _ in range(5000)]
+    points += [(-0.0, 0.0), (-180.0, -90.0), (180.0, 90.0), (-0.005, -0.005), (0.1 + 0.2, -114.07)]
+    for lon, lat in points:
+        assert geocells.keys_from_fine(geocells.fine_key(lon, lat)) == tuple(geocells.point_keys(lon, lat))
 
 
 def test_cells_of_a_point_are_its_cell_at_every_level() -> None:
