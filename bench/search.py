@@ -20,7 +20,7 @@ call of each cell is the checked one and is not timed. No target is asserted.
 
 The ``area`` shape is a polygon drawn on the Map (:data:`AREA`), selected anew by every
 timed call through :func:`pipelines.search.select.selection_query` (its inner map cells and
-its tested rim) and its top terms by :func:`pipelines.search.termroll.area_top_terms`;
+its tested rim) and its top terms by :func:`pipelines.search.areaterms.area_top_terms`;
 ``--area-reference`` answers it the way before map cells, for before/after figures. An
 index reused from ``--index-dir`` whose rollup is rebuilt from the index
 (:meth:`~pipelines.search.termroll.TermRollup.rebuild`) lacks map cells until the upkeep
@@ -51,7 +51,7 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from bench import search_posts as sp  # noqa: E402
-from pipelines.search import aggregate, matches, parse, termroll  # noqa: E402
+from pipelines.search import aggregate, areaterms, matches, parse, termroll  # noqa: E402
 from pipelines.search.compile import filters_query  # noqa: E402
 from pipelines.search.filters import Filters, GeoArea  # noqa: E402
 from pipelines.search.index import SearchIndex  # noqa: E402
@@ -68,7 +68,7 @@ AREA = GeoArea(
 )
 """The same box drawn on the Map: a polygon tested on the map point, answered by the real
 selection path (:func:`pipelines.search.select.selection_query`; its top terms by
-:func:`pipelines.search.termroll.area_top_terms`). Its even-odd test keeps a point when
+:func:`pipelines.search.areaterms.area_top_terms`). Its even-odd test keeps a point when
 ``west <= lon < east`` and ``south <= lat < north`` (the independent check says the same)."""
 AREA_REFERENCE = False
 """``--area-reference``: answer the area the way before map cells (every point of the box
@@ -323,7 +323,7 @@ def top_terms(index: SearchIndex, searcher: Any, q: Any, f: Filters) -> list[tup
         rolled = (
             None
             if AREA_REFERENCE
-            else termroll.area_top_terms(index.path, f, TOP, index.searcher, index.schema)
+            else areaterms.area_top_terms(index.path, f, TOP, index.searcher, index.schema)
         )
     else:
         rolled = termroll.top_terms(index.path, f, TOP)
@@ -486,7 +486,7 @@ def run(
                 cpu.append((time.process_time() - c0) * 1000)
             results[name][op] = {"p50": statistics.median(times), "p95": _p95(times), "cpu_p95": _p95(cpu),
                                  "answer": first}  # fmt: skip
-        rolled = termroll.eligible(f) or (termroll.area_eligible(f) and not AREA_REFERENCE)
+        rolled = termroll.eligible(f) or (areaterms.area_eligible(f) and not AREA_REFERENCE)
         if rolled and "top_terms" in ops and not read_only:
             results[name][AGG] = _timed(
                 lambda q=q, kw=kw: aggregate.top_values(

@@ -120,7 +120,7 @@ def search_cmd(
     fmt: Annotated[str, typer.Option("--format", help="table, csv or json.")] = "table",
 ) -> None:
     """Search the posts: newest (or most relevant) matches, a breakdown, an exact count."""
-    from pipelines.search import aggregate, termroll
+    from pipelines.search import aggregate, areaterms, termroll
     from pipelines.search.compile import SearchCompileError, filters_query
     from pipelines.search.filters import Filters
     from pipelines.search.index import SearchIndex, SearchIndexError, index_path
@@ -152,7 +152,7 @@ def search_cmd(
         size = max(limit, 1)
         rolled = termroll.top_terms(index.path, selection, size) if by == "terms" else None
         if rolled is None and by == "terms" and selection.area is not None:  # (no --area option yet)
-            rolled = termroll.area_top_terms(index.path, selection, size, index.searcher, index.schema)
+            rolled = areaterms.area_top_terms(index.path, selection, size, index.searcher, index.schema)
         try:
             top = (
                 rolled

@@ -21,7 +21,7 @@ import tantivy
 from tantivy import Query
 
 from pipelines.read.postcache import PostCache
-from pipelines.search import aggregate, termroll
+from pipelines.search import aggregate, areaterms, termroll
 from pipelines.search.filters import Filters
 from pipelines.search.index import SearchIndex
 from pipelines.search.indexer import read_position
@@ -418,7 +418,7 @@ def breakdown(reader: Reader, filters: Filters, field: str, top: int = 20) -> pl
         raise ValueError(f"unknown breakdown {field!r}; one of {', '.join(BREAKDOWN_FIELDS)}")
     rolled = termroll.top_terms(reader.index.path, filters, top) if field == "terms" else None
     if rolled is None and field == "terms" and filters.area is not None:  # inner map cells + rim
-        rolled = termroll.area_top_terms(
+        rolled = areaterms.area_top_terms(
             reader.index.path, filters, top, reader.index.searcher, reader.index.schema
         )
     if rolled is not None:  # whole hours x sources x languages, or an area: summed from the rollup

@@ -54,18 +54,15 @@ import json
 import math
 import sqlite3
 from collections import defaultdict
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from datetime import UTC, datetime
-from itertools import chain
 from pathlib import Path
 
 import numpy as np
 import tantivy
 from tantivy import Order, Query
 
-from pipelines.search import geocells, select, termids
-from pipelines.search.aggregate import ID_UNCUT
-from pipelines.search.compile import filters_query
+from pipelines.search import geocells, termcount, termids
 from pipelines.search.filters import Filters
 
 ROLLUP_FILENAME = "vigil-terms.sqlite"
@@ -305,7 +302,7 @@ class TermRollup:
         """Start replacing everything (then :meth:`add` posts and :meth:`finish`)."""
         self.db.execute("BEGIN IMMEDIATE")
         self.db.execute("DELETE FROM cells")
-        self._acc = _Accumulator()
+        self._acc = _new_accumulator()
 
     def add(self, docs: Iterable[dict]) -> None:
         """Count index documents (:func:`pipelines.search.schema.to_dict`) added since :meth:`begin`."""
@@ -327,7 +324,7 @@ class TermRollup:
             self._rollback()
             raise
         finally:
-            self._acc = _Accumulator()
+            self._acc = _new_accumulator()
 
     def close(self) -> None:
         self.db.close()
@@ -385,183 +382,8 @@ def post_contributions(docs: Iterable[dict]) -> Counts:
     return out
 
 
-class _Accumulator:
-    """Counts of (hour cell, term id) for a rebuild, packed in int64 keys ``cell << 32 | id``.
-
-    Why this shape: a fill counts ~16 (cell, term) pairs per post; one Python call per pair
-    was a third of the fill's time. Each :meth:`add_posts` call turns a batch into one
-    numpy array, sorted and counted at once (a *run*). Runs are merged like a binary
-    counter: the newest two whenever the newer holds at least half as many pairs as the
-    older (a stable sort of two sorted runs, which numpy does by merging them), so each pair
-    is merged about log2(runs) times and memory stays near the distinct pairs.
-    """
-
-    RUN = 2_000_000
-    """Pairs buffered before they are sorted into a run (~130,000 posts; 32 MB): fewer,
-    larger runs mean fewer merges (1M bench posts: 100 runs of 10,000 posts merged 5.7 s)."""
-
-    def __init__(self) -> None:
-        self.cell_ids: dict[Cell, int] = {}
-        self.runs: list[tuple[np.ndarray, np.ndarray]] = []
-        self.raw: list[np.ndarray] = []
-        self.raw_n = 0
-
-    def add_posts(self, docs: Iterable[dict]) -> None:
-        """Count each index document's distinct term ids once in each of its cells."""
-        cell_of: list[int] = []
-        id_lists: list[list[int]] = []
-        index = self.cell_ids
-        for cells, ids in map(post_cells, docs):
-            if not ids:
-                continue
-            ids = sorted(ids)
-            for cell in cells:
-                cell_of.append(index.setdefault(cell, len(index)))
-                id_lists.append(ids)
-        if not cell_of:
-            return
-        lens = np.fromiter(map(len, id_lists), np.int64, len(id_lists))
-        ids = np.fromiter(chain.from_iterable(id_lists), np.int64, int(lens.sum()))
-        self.raw.append((np.repeat(np.asarray(cell_of, np.int64), lens) << 32) | ids)
-        self.raw_n += len(self.raw[-1])
-        if self.raw_n >= self.RUN:
-            self._flush()
-
-    def _flush(self) -> None:
-        """Count the buffered pairs into one run."""
-        if self.raw:
-            keys = np.concatenate(self.raw)
-            self.raw, self.raw_n = [], 0
-            self._push(keys, None)
-
-    def add(self, cell: Cell, term_ids: list[int], counts: list[int]) -> None:
-        """Count ``counts[i]`` posts for ``term_ids[i]`` in ``cell`` (a rebuild from the index)."""
-        if not term_ids:
-            return
-        c = self.cell_ids.setdefault(cell, len(self.cell_ids))
-        keys = (np.int64(c) << 32) | np.asarray(term_ids, np.int64)
-        self._push(keys, np.asarray(counts, np.int64))
-
-    def _push(self, keys: np.ndarray, weights: np.ndarray | None) -> None:
-        self.runs.append(_count(keys, weights))
-        while len(self.runs) > 1 and 2 * len(self.runs[-1][0]) >= len(self.runs[-2][0]):
-            self.runs[-2:] = [_merge(self.runs[-2:])]
-
-    def _merged(self) -> tuple[np.ndarray, np.ndarray]:
-        self._flush()
-        if not self.runs:
-            return np.zeros(0, np.int64), np.zeros(0, np.int64)
-        return _merge(self.runs)
-
-    def cells(self) -> Iterable[tuple[tuple[int, int, str, str], np.ndarray, np.ndarray]]:
-        """Every stored cell (all levels) with its term ids ascending and counts.
-
-        Finest level first, and each level from the one before where its cells are unions of
-        that level's (a day of 24 hour cells, 16 days of days, the span of 16-day cells; a
-        0.1 degree map cell of 0.01 degree cells, a degree of 0.1 degree cells): each
-        sum then reads the smaller counts of the level below instead of every hour's again
-        (1M bench posts: 6.0 -> ~3 s CPU)."""
-        done = self._merged()
-        self.runs = []
-        hour_cells = [cell for cell, _ in sorted(self.cell_ids.items(), key=lambda kv: kv[1])]
-        stored_of = [_tiers(cells_of(cell)) for cell in hour_cells]
-        order = {level: i for i, level in enumerate((*sorted(LEVELS), SPAN, NO_TIME))}
-        tiers = sorted({t for stored in stored_of for t in stored}, key=lambda t: (order[t[0]], t[1]))
-        prev: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
-        for tier in tiers:
-            parents: dict[tuple[int, int, str, str], int] = {}
-            parent_of = np.full(len(hour_cells), -1, np.int64)
-            for i, stored in enumerate(stored_of):
-                if tier in stored:
-                    parent_of[i] = parents.setdefault(stored[tier], len(parents))
-            if not parents:
-                prev = None
-                continue
-            uniq, sums = _level_counts(parent_of, prev, done)
-            prev = (parent_of, uniq, sums)
-            bounds = np.searchsorted(uniq >> 32, np.arange(len(parents) + 1))
-            for key, p in parents.items():
-                lo, hi = bounds[p], bounds[p + 1]
-                if hi > lo:
-                    yield key, uniq[lo:hi] & 0xFFFFFFFF, sums[lo:hi]
-
-
-def _tiers(keys: list[tuple[int, int, str, str]]) -> dict[tuple[int, int], tuple[int, int, str, str]]:
-    """A cell's stored keys by *tier* ``(level, n)``: the ``n``-th key of that level in
-    :func:`cells_of`'s order (time cells have one key per level; a map cell has three at
-    one level, finest first), so each tier can be summed from the one before."""
-    out: dict[tuple[int, int], tuple[int, int, str, str]] = {}
-    for key in keys:
-        n = 0
-        while (key[0], n) in out:
-            n += 1
-        out[(key[0], n)] = key
-    return out
-
-
-def _level_counts(
-    parent_of: np.ndarray,
-    prev: tuple[np.ndarray, np.ndarray, np.ndarray] | None,
-    done: tuple[np.ndarray, np.ndarray],
-) -> tuple[np.ndarray, np.ndarray]:
-    """Keys ``parent << 32 | term`` and counts of one level, from the hour cells' counts
-    ``done``, or where possible from the finer level ``prev`` (its ``parent_of`` and counts).
-
-    A finer cell is summed as a whole into a parent only when every hour cell in it has
-    that same parent (checked, not assumed): other hour cells are summed directly."""
-    done_keys, done_counts = done
-    cell_of, terms = done_keys >> 32, done_keys & 0xFFFFFFFF
-    direct = parent_of >= 0
-    keys: list[np.ndarray] = []
-    weights: list[np.ndarray] = []
-    if prev is not None:
-        prev_of, prev_keys, prev_counts = prev
-        via = direct & (prev_of >= 0)
-        up = np.full(int(prev_of.max()) + 1 if len(prev_of) else 0, -1, np.int64)
-        up[prev_of[via]] = parent_of[via]
-        whole = bool((up[prev_of[via]] == parent_of[via]).all())
-        whole &= not (up[prev_of[(prev_of >= 0) & ~direct]] >= 0).any()
-        if whole and via.any():
-            mapped = up[prev_keys >> 32]
-            keep = mapped >= 0
-            keys.append((mapped[keep] << 32) | (prev_keys[keep] & 0xFFFFFFFF))
-            weights.append(prev_counts[keep])
-            direct &= ~via
-    if direct.any():
-        keep = direct[cell_of]
-        mapped = parent_of[cell_of[keep]]
-        owned = parent_of[direct]
-        if not keys and (len(owned) < 2 or bool((np.diff(owned) > 0).all())):
-            # one parent per hour cell, numbered in the hour cells' order: still sorted, distinct
-            return (mapped << 32) | terms[keep], done_counts[keep]
-        keys.append((mapped << 32) | terms[keep])
-        weights.append(done_counts[keep])
-    if not keys:
-        return np.zeros(0, np.int64), np.zeros(0, np.int64)
-    return _count(np.concatenate(keys), np.concatenate(weights))
-
-
-def _merge(runs: list[tuple[np.ndarray, np.ndarray]]) -> tuple[np.ndarray, np.ndarray]:
-    """One run of several (each sorted, distinct keys with counts)."""
-    if len(runs) == 1:
-        return runs[0]
-    keys = np.concatenate([k for k, _ in runs])
-    weights = np.concatenate([w for _, w in runs])
-    return _count(keys, weights, kind="stable")
-
-
-def _count(keys: np.ndarray, weights: np.ndarray | None, kind: str = "quicksort") -> tuple[np.ndarray, np.ndarray]:
-    """Distinct ``keys`` ascending with the sum of their ``weights`` (1 each when ``None``)."""
-    if len(keys) == 0:
-        return np.zeros(0, np.int64), np.zeros(0, np.int64)
-    order = np.argsort(keys, kind=kind)
-    k = keys[order]
-    starts = np.flatnonzero(np.concatenate(([True], k[1:] != k[:-1])))
-    if weights is None:
-        counts = np.diff(np.append(starts, len(k)))
-    else:
-        counts = np.add.reduceat(weights[order], starts)
-    return k[starts], counts.astype(np.int64)
+def _new_accumulator() -> termcount.Accumulator:
+    return termcount.Accumulator(post_cells, cells_of, (*sorted(LEVELS), SPAN, NO_TIME))
 
 
 def ids_by_time(searcher: tantivy.Searcher) -> list[str]:
@@ -698,156 +520,3 @@ def _where(filters: Filters) -> tuple[str, list[str]]:
         where += f" AND lang IN ({','.join('?' * len(filters.langs))})"
         args += list(filters.langs)
     return where, args
-
-
-# ----------------------------------------------------------------------- areas
-
-
-def area_eligible(filters: Filters) -> bool:
-    """A drawn area on the Map's point over all time and nothing else (the time range may
-    name the whole span; :func:`_span_levels` tells)."""
-    area = filters.area
-    if area is None or not area.by_place:
-        return False
-    plain = Filters.make(since=filters.since, until=filters.until, area=area, geo_only=filters.geo_only)
-    return filters == plain and all(
-        t is None or (t.minute, t.second, t.microsecond) == (0, 0, 0) for t in (filters.since, filters.until)
-    )
-
-
-def _span_levels(db: sqlite3.Connection, filters: Filters) -> tuple[int, ...] | None:
-    """The levels of the map cells a time range reads: every post (no range), every timed
-    post (a range of the whole span, as :func:`_cells` decides), else ``None``."""
-    if filters.since is None and filters.until is None:
-        return (NO_TIME, SPAN)
-    first = db.execute("SELECT MIN(start) FROM cells WHERE level=1").fetchone()[0]
-    last = db.execute("SELECT MAX(start) FROM cells WHERE level=1").fetchone()[0]
-    if first is None:
-        return None
-    lo = max(first, _hour(filters.since)) if filters.since else first
-    hi = min(last + 1, _hour(filters.until)) if filters.until else last + 1
-    return (SPAN,) if (lo, hi) == (first, last + 1) else None
-
-
-def _map_cells(db: sqlite3.Connection, levels: tuple[int, ...], cells: tuple[geocells.Cell, ...]) -> list:
-    """The stored map cells among ``cells``: one key range per run of a row
-    (:func:`pipelines.search.geocells.cell_key` orders a row's cells by longitude)."""
-    out: list[tuple[bytes, bytes]] = []
-    untimed = db.execute(  # posts without a time rarely have map cells: skip the level then
-        "SELECT 1 FROM cells WHERE level=? AND start=0 AND source > ? AND source < ? LIMIT 1",
-        (NO_TIME, GEO_MARK, chr(ord(GEO_MARK) + 1)),
-    ).fetchone()
-    levels = tuple(lv for lv in levels if lv != NO_TIME or untimed)
-    runs = [
-        (GEO_MARK + geocells.cell_key(a), GEO_MARK + geocells.cell_key(b))
-        for a, b in geocells.row_runs(cells)
-    ]
-    for level in levels:
-        for lo, hi in runs:
-            out += db.execute(
-                "SELECT ids, counts FROM cells WHERE level=? AND start=0 AND source BETWEEN ? AND ? AND lang=''",
-                (level, lo, hi),
-            ).fetchall()
-    return out
-
-
-def _rim_counts(
-    searcher: tantivy.Searcher, schema: tantivy.Schema, filters: Filters
-) -> dict[int, int] | None:
-    """Posts per term id among the rim posts inside the area, every count (``None`` if the
-    aggregation would cut): the selection's posts outside the inner cells."""
-    area = filters.area
-    assert area is not None
-    base = filters_query(schema, filters.replace(area=None, geo_only=False))
-    rim = select.rim_query(schema, base, area, geocells.cover(area))
-    ins, outs = select.split(searcher, area, rim)
-    if not ins:
-        return {}
-    if len(outs) >= len(ins):
-        return _tid_counts(searcher, select.ids_query(schema, select.doc_ids(searcher, ins)))
-    counts = _tid_counts(searcher, rim)  # the rim less its posts outside: fewer ids to name
-    if counts is None or not outs:
-        return counts
-    less = _tid_counts(searcher, select.ids_query(schema, select.doc_ids(searcher, outs)))
-    return None if less is None else {t: n - less.get(t, 0) for t, n in counts.items()}
-
-
-def _tid_counts(searcher: tantivy.Searcher, query: Query) -> dict[int, int] | None:
-    """Posts per term id of ``query``, every id (``None`` if the aggregation would cut)."""
-    agg = {"t": {"terms": {"field": termids.ID_FIELD, "size": TERMS_CAP, "segment_size": ID_UNCUT}}}
-    res = searcher.aggregate(query, agg)["t"]
-    if res.get("sum_other_doc_count") or res.get("doc_count_error_upper_bound"):
-        return None
-    return {int(b["key"]): int(b["doc_count"]) for b in res["buckets"]}
-
-
-def area_top_terms(
-    index_dir: Path,
-    filters: Filters,
-    size: int,
-    open_searcher: Callable[[], tantivy.Searcher],
-    schema: tantivy.Schema,
-) -> list[tuple[str, int]] | None:
-    """Top terms of a drawn area over all time (:func:`area_eligible`), exact: the rollup's
-    map cells wholly inside the area summed, plus every term count of the rim posts inside
-    (read from the index), merged *before* the ``size`` cut; ``None`` when the rollup cannot
-    answer (another selection, no cell inside, a rollup not describing the index's commit).
-
-    ``open_searcher`` (``SearchIndex.searcher``) is called after the index's opstamp is read
-    and that opstamp is read again at the end: equal, the searcher saw that very commit,
-    the one the rollup describes.
-    """
-    db_file = rollup_path(index_dir)
-    if not area_eligible(filters) or not db_file.is_file():
-        return None
-    assert filters.area is not None
-    cover = geocells.cover(filters.area)
-    if not cover.cells:
-        return None
-    before = index_opstamp(index_dir)
-    try:
-        db = sqlite3.connect(f"file:{db_file}?mode=ro", uri=True, isolation_level=None)
-    except sqlite3.Error:
-        return None
-    try:
-        db.execute("BEGIN")
-        stored = _stored_opstamp(db)
-        levels = _span_levels(db, filters)
-        if stored is None or before is None or stored != before or levels is None:
-            return None
-        blobs = _map_cells(db, levels, cover.cells)
-        searcher = open_searcher()
-        rim = _rim_counts(searcher, schema, filters)
-        if rim is None or index_opstamp(index_dir) != before:
-            return None
-    except sqlite3.Error:
-        return None
-    finally:
-        db.close()
-    ids = np.concatenate(
-        [np.frombuffer(b[0], np.int32) for b in blobs] + [np.fromiter(rim, np.int32, len(rim))]
-    )
-    counts = np.concatenate(
-        [np.frombuffer(b[1], np.int32) for b in blobs] + [np.fromiter(rim.values(), np.int32, len(rim))]
-    )
-    return _top_named(index_dir, ids, counts, size)
-
-
-def _top_named(
-    index_dir: Path, ids: np.ndarray, counts: np.ndarray, size: int
-) -> list[tuple[str, int]] | None:
-    """The ``size`` largest summed counts named, ties in term order (every id tying with the
-    ``size``-th named before the cut); ``None`` when the vocabulary cannot name them."""
-    if not len(ids):
-        return []
-    sums = np.bincount(ids, weights=counts).astype(np.int64)
-    present = np.flatnonzero(sums)
-    if len(present) > size:
-        kth = np.partition(sums[present], len(present) - size)[len(present) - size]
-        present = present[sums[present] >= kth]
-    try:
-        names = termids.names(index_dir, present.tolist())
-    except termids.TermIdsError:
-        return None
-    rows = sorted(((names[i], int(sums[i])) for i in present.tolist()), key=lambda kv: (-kv[1], kv[0]))
-    return rows[:size]

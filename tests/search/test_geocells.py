@@ -14,7 +14,7 @@ import pytest
 import tantivy
 from tantivy import FieldType, Query
 
-from pipelines.search import aggregate, geocells, termroll
+from pipelines.search import aggregate, areaterms, geocells, termroll
 from pipelines.search.filters import Filters, GeoArea
 from pipelines.search.index import SearchIndex, index_path
 from pipelines.search.indexer import Indexer
@@ -195,7 +195,7 @@ def _assert_area_terms(
     for _ in range(areas):
         area = _random_area(rnd, by_place=True)
         for size in (3, 400):
-            got = termroll.area_top_terms(
+            got = areaterms.area_top_terms(
                 index.path, Filters.make(area=area), size, index.searcher, index.schema
             )
             if got is None:
@@ -218,10 +218,10 @@ def test_area_top_terms_equal_a_direct_recount(store: Store, tmp_path: Path) -> 
         ring=((-114.6, 50.9), (-113.9, 50.9), (-113.9, 52.0), (-114.6, 52.0), (-114.6, 50.9)), by_place=True
     )
     span = Filters.make(area=area, since=START_ALL, until=END_ALL)
-    got = termroll.area_top_terms(index.path, span, 10, index.searcher, index.schema)
+    got = areaterms.area_top_terms(index.path, span, 10, index.searcher, index.schema)
     assert got == _direct_area(store, area, 10)
     part = Filters.make(area=area, since=START_ALL, until=START_ALL.replace(day=21))
-    assert termroll.area_top_terms(index.path, part, 10, index.searcher, index.schema) is None
+    assert areaterms.area_top_terms(index.path, part, 10, index.searcher, index.schema) is None
     indexer.close()
 
 
@@ -232,18 +232,18 @@ def test_area_top_terms_out_of_step_or_other_selections_are_none(store: Store, t
     indexer.rebuild()
     area = GeoArea(center=(-114.07, 51.05), radius_km=60, by_place=True)
     f = Filters.make(area=area)
-    assert termroll.area_top_terms(index.path, f, 5, index.searcher, index.schema) is not None
+    assert areaterms.area_top_terms(index.path, f, 5, index.searcher, index.schema) is not None
     for other in (
         Filters.make(area=area, query="flood"),
         Filters.make(area=area, sources=["rss"]),
         Filters.make(area=GeoArea(center=(-114.07, 51.05), radius_km=60)),  # own coordinates
     ):
-        assert termroll.area_top_terms(index.path, other, 5, index.searcher, index.schema) is None
+        assert areaterms.area_top_terms(index.path, other, 5, index.searcher, index.schema) is None
     # a rollup behind the index (a kill between the two commits) answers nothing
     writer = indexer.writer
     writer.add_document(tantivy.Document.from_dict(to_dict(_located_posts(1, 13, "x")[0]), SCHEMA))
     writer.commit()
-    assert termroll.area_top_terms(index.path, f, 5, index.searcher, index.schema) is None
+    assert areaterms.area_top_terms(index.path, f, 5, index.searcher, index.schema) is None
     indexer.close()
 
 
@@ -280,7 +280,7 @@ def test_area_top_terms_after_the_follow_loop_and_a_rebuild_from_the_index(
 
 
 def test_cell_keys_sort_as_rows_of_cells() -> None:
-    """A row run of cells is one key range of the rollup (``termroll._map_cells``)."""
+    """A row run of cells is one key range of the rollup (``areaterms._map_cells``)."""
     rnd = random.Random(5)
     cells = []
     for _ in range(2000):

@@ -1,0 +1,181 @@
+"""Top terms of a drawn area from the term rollup's map cells (issue 13).
+
+The map cells provably inside the area are summed from the rollup
+(:mod:`pipelines.search.termroll`, ``GEO_MARK`` cells at the all-time levels) and the rim's
+posts inside the area are counted exactly from the index, before the top ``size`` are cut.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import tantivy
+from tantivy import Query
+
+from pipelines.search import geocells, select, termids
+from pipelines.search.aggregate import ID_UNCUT
+from pipelines.search.compile import filters_query
+from pipelines.search.filters import Filters
+from pipelines.search.termroll import (
+    GEO_MARK,
+    NO_TIME,
+    SPAN,
+    TERMS_CAP,
+    _hour,
+    _stored_opstamp,
+    index_opstamp,
+    rollup_path,
+)
+
+
+def area_eligible(filters: Filters) -> bool:
+    """A drawn area on the Map's point over all time and nothing else (the time range may
+    name the whole span; :func:`_span_levels` tells)."""
+    area = filters.area
+    if area is None or not area.by_place:
+        return False
+    plain = Filters.make(since=filters.since, until=filters.until, area=area, geo_only=filters.geo_only)
+    return filters == plain and all(
+        t is None or (t.minute, t.second, t.microsecond) == (0, 0, 0) for t in (filters.since, filters.until)
+    )
+
+
+def _span_levels(db: sqlite3.Connection, filters: Filters) -> tuple[int, ...] | None:
+    """The levels of the map cells a time range reads: every post (no range), every timed
+    post (a range of the whole span, as :func:`_cells` decides), else ``None``."""
+    if filters.since is None and filters.until is None:
+        return (NO_TIME, SPAN)
+    first = db.execute("SELECT MIN(start) FROM cells WHERE level=1").fetchone()[0]
+    last = db.execute("SELECT MAX(start) FROM cells WHERE level=1").fetchone()[0]
+    if first is None:
+        return None
+    lo = max(first, _hour(filters.since)) if filters.since else first
+    hi = min(last + 1, _hour(filters.until)) if filters.until else last + 1
+    return (SPAN,) if (lo, hi) == (first, last + 1) else None
+
+
+def _map_cells(db: sqlite3.Connection, levels: tuple[int, ...], cells: tuple[geocells.Cell, ...]) -> list:
+    """The stored map cells among ``cells``: one key range per run of a row
+    (:func:`pipelines.search.geocells.cell_key` orders a row's cells by longitude)."""
+    out: list[tuple[bytes, bytes]] = []
+    untimed = db.execute(  # posts without a time rarely have map cells: skip the level then
+        "SELECT 1 FROM cells WHERE level=? AND start=0 AND source > ? AND source < ? LIMIT 1",
+        (NO_TIME, GEO_MARK, chr(ord(GEO_MARK) + 1)),
+    ).fetchone()
+    levels = tuple(lv for lv in levels if lv != NO_TIME or untimed)
+    runs = [
+        (GEO_MARK + geocells.cell_key(a), GEO_MARK + geocells.cell_key(b))
+        for a, b in geocells.row_runs(cells)
+    ]
+    for level in levels:
+        for lo, hi in runs:
+            out += db.execute(
+                "SELECT ids, counts FROM cells WHERE level=? AND start=0 AND source BETWEEN ? AND ? AND lang=''",
+                (level, lo, hi),
+            ).fetchall()
+    return out
+
+
+def _rim_counts(
+    searcher: tantivy.Searcher, schema: tantivy.Schema, filters: Filters
+) -> dict[int, int] | None:
+    """Posts per term id among the rim posts inside the area, every count (``None`` if the
+    aggregation would cut): the selection's posts outside the inner cells."""
+    area = filters.area
+    assert area is not None
+    base = filters_query(schema, filters.replace(area=None, geo_only=False))
+    rim = select.rim_query(schema, base, area, geocells.cover(area))
+    ins, outs = select.split(searcher, area, rim)
+    if not ins:
+        return {}
+    if len(outs) >= len(ins):
+        return _tid_counts(searcher, select.ids_query(schema, select.doc_ids(searcher, ins)))
+    counts = _tid_counts(searcher, rim)  # the rim less its posts outside: fewer ids to name
+    if counts is None or not outs:
+        return counts
+    less = _tid_counts(searcher, select.ids_query(schema, select.doc_ids(searcher, outs)))
+    return None if less is None else {t: n - less.get(t, 0) for t, n in counts.items()}
+
+
+def _tid_counts(searcher: tantivy.Searcher, query: Query) -> dict[int, int] | None:
+    """Posts per term id of ``query``, every id (``None`` if the aggregation would cut)."""
+    agg = {"t": {"terms": {"field": termids.ID_FIELD, "size": TERMS_CAP, "segment_size": ID_UNCUT}}}
+    res = searcher.aggregate(query, agg)["t"]
+    if res.get("sum_other_doc_count") or res.get("doc_count_error_upper_bound"):
+        return None
+    return {int(b["key"]): int(b["doc_count"]) for b in res["buckets"]}
+
+
+def area_top_terms(
+    index_dir: Path,
+    filters: Filters,
+    size: int,
+    open_searcher: Callable[[], tantivy.Searcher],
+    schema: tantivy.Schema,
+) -> list[tuple[str, int]] | None:
+    """Top terms of a drawn area over all time (:func:`area_eligible`), exact: the rollup's
+    map cells wholly inside the area summed, plus every term count of the rim posts inside
+    (read from the index), merged *before* the ``size`` cut; ``None`` when the rollup cannot
+    answer (another selection, no cell inside, a rollup not describing the index's commit).
+
+    ``open_searcher`` (``SearchIndex.searcher``) is called after the index's opstamp is read
+    and that opstamp is read again at the end: equal, the searcher saw that very commit,
+    the one the rollup describes.
+    """
+    db_file = rollup_path(index_dir)
+    if not area_eligible(filters) or not db_file.is_file():
+        return None
+    assert filters.area is not None
+    cover = geocells.cover(filters.area)
+    if not cover.cells:
+        return None
+    before = index_opstamp(index_dir)
+    try:
+        db = sqlite3.connect(f"file:{db_file}?mode=ro", uri=True, isolation_level=None)
+    except sqlite3.Error:
+        return None
+    try:
+        db.execute("BEGIN")
+        stored = _stored_opstamp(db)
+        levels = _span_levels(db, filters)
+        if stored is None or before is None or stored != before or levels is None:
+            return None
+        blobs = _map_cells(db, levels, cover.cells)
+        searcher = open_searcher()
+        rim = _rim_counts(searcher, schema, filters)
+        if rim is None or index_opstamp(index_dir) != before:
+            return None
+    except sqlite3.Error:
+        return None
+    finally:
+        db.close()
+    ids = np.concatenate(
+        [np.frombuffer(b[0], np.int32) for b in blobs] + [np.fromiter(rim, np.int32, len(rim))]
+    )
+    counts = np.concatenate(
+        [np.frombuffer(b[1], np.int32) for b in blobs] + [np.fromiter(rim.values(), np.int32, len(rim))]
+    )
+    return _top_named(index_dir, ids, counts, size)
+
+
+def _top_named(
+    index_dir: Path, ids: np.ndarray, counts: np.ndarray, size: int
+) -> list[tuple[str, int]] | None:
+    """The ``size`` largest summed counts named, ties in term order (every id tying with the
+    ``size``-th named before the cut); ``None`` when the vocabulary cannot name them."""
+    if not len(ids):
+        return []
+    sums = np.bincount(ids, weights=counts).astype(np.int64)
+    present = np.flatnonzero(sums)
+    if len(present) > size:
+        kth = np.partition(sums[present], len(present) - size)[len(present) - size]
+        present = present[sums[present] >= kth]
+    try:
+        names = termids.names(index_dir, present.tolist())
+    except termids.TermIdsError:
+        return None
+    rows = sorted(((names[i], int(sums[i])) for i in present.tolist()), key=lambda kv: (-kv[1], kv[0]))
+    return rows[:size]
