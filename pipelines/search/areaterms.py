@@ -25,9 +25,9 @@ from pipelines.search.termroll import (
     SPAN,
     TERMS_CAP,
     _hour,
-    _stored_opstamp,
     index_opstamp,
-    rollup_path,
+    snapshot,
+    top_named,
 )
 
 
@@ -125,23 +125,16 @@ def area_top_terms(
     and that opstamp is read again at the end: equal, the searcher saw that very commit,
     the one the rollup describes.
     """
-    db_file = rollup_path(index_dir)
-    if not area_eligible(filters) or not db_file.is_file():
+    if not area_eligible(filters):
         return None
     assert filters.area is not None
     cover = geocells.cover(filters.area)
-    if not cover.cells:
+    if not cover.cells or (snap := snapshot(index_dir)) is None:
         return None
-    before = index_opstamp(index_dir)
+    db, before = snap
     try:
-        db = sqlite3.connect(f"file:{db_file}?mode=ro", uri=True, isolation_level=None)
-    except sqlite3.Error:
-        return None
-    try:
-        db.execute("BEGIN")
-        stored = _stored_opstamp(db)
         levels = _span_levels(db, filters)
-        if stored is None or before is None or stored != before or levels is None:
+        if levels is None:
             return None
         blobs = _map_cells(db, levels, cover.cells)
         searcher = open_searcher()
@@ -158,24 +151,4 @@ def area_top_terms(
     counts = np.concatenate(
         [np.frombuffer(b[1], np.int32) for b in blobs] + [np.fromiter(rim.values(), np.int32, len(rim))]
     )
-    return _top_named(index_dir, ids, counts, size)
-
-
-def _top_named(
-    index_dir: Path, ids: np.ndarray, counts: np.ndarray, size: int
-) -> list[tuple[str, int]] | None:
-    """The ``size`` largest summed counts named, ties in term order (every id tying with the
-    ``size``-th named before the cut); ``None`` when the vocabulary cannot name them."""
-    if not len(ids):
-        return []
-    sums = np.bincount(ids, weights=counts).astype(np.int64)
-    present = np.flatnonzero(sums)
-    if len(present) > size:
-        kth = np.partition(sums[present], len(present) - size)[len(present) - size]
-        present = present[sums[present] >= kth]
-    try:
-        names = termids.names(index_dir, present.tolist())
-    except termids.TermIdsError:
-        return None
-    rows = sorted(((names[i], int(sums[i])) for i in present.tolist()), key=lambda kv: (-kv[1], kv[0]))
-    return rows[:size]
+    return top_named(index_dir, ids, counts, size)

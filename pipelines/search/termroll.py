@@ -423,8 +423,30 @@ def top_terms(index_dir: Path, filters: Filters, size: int) -> list[tuple[str, i
     """The ``size`` commonest terms of the selection with exact post counts (commonest first,
     ties in term order), or ``None`` when the rollup cannot answer it exactly: another kind
     of selection, no rollup, or a rollup not describing the index's latest commit."""
+    if not eligible(filters) or (snap := snapshot(index_dir)) is None:
+        return None
+    db, before = snap
+    try:
+        blobs = _cells(db, filters)
+        if index_opstamp(index_dir) != before:
+            return None
+    except sqlite3.Error:
+        return None
+    finally:
+        db.close()
+    if not blobs:
+        return []
+    ids = np.concatenate([np.frombuffer(b[0], np.int32) for b in blobs])
+    counts = np.concatenate([np.frombuffer(b[1], np.int32) for b in blobs])
+    return top_named(index_dir, ids, counts, size)
+
+
+def snapshot(index_dir: Path) -> tuple[sqlite3.Connection, int] | None:
+    """A read-only transaction on the rollup, open only when the rollup describes the index's
+    latest commit, with that commit's opstamp (read before; the caller reads it again after
+    its reads: unchanged, what it read describes that commit). ``None``: no usable rollup."""
     db_file = rollup_path(index_dir)
-    if not eligible(filters) or not db_file.is_file():
+    if not db_file.is_file():
         return None
     before = index_opstamp(index_dir)
     try:
@@ -434,30 +456,31 @@ def top_terms(index_dir: Path, filters: Filters, size: int) -> list[tuple[str, i
     try:
         db.execute("BEGIN")  # one snapshot: the opstamp and the cells agree
         stored = _stored_opstamp(db)
-        if stored is None or before is None or stored != before:
-            return None
-        blobs = _cells(db, filters)
-        if index_opstamp(index_dir) != before:
-            return None
-        if not blobs:
-            return []
-        ids = np.concatenate([np.frombuffer(b[0], np.int32) for b in blobs])
-        counts = np.concatenate([np.frombuffer(b[1], np.int32) for b in blobs])
-        sums = np.bincount(ids, weights=counts).astype(np.int64)
-        present = np.flatnonzero(sums)
-        if len(present) > size:
-            kth = np.partition(sums[present], len(present) - size)[len(present) - size]
-            present = present[sums[present] >= kth]  # ties at the cut are resolved by term
-        try:
-            names = termids.names(index_dir, present.tolist())
-        except termids.TermIdsError:
-            return None  # readers then aggregate, which names the problem and the fix
-        rows = sorted(((names[i], int(sums[i])) for i in present.tolist()), key=lambda kv: (-kv[1], kv[0]))
-        return rows[:size]
     except sqlite3.Error:
-        return None
-    finally:
+        stored = None
+    if stored is None or before is None or stored != before:
         db.close()
+        return None
+    return db, before
+
+
+def top_named(index_dir: Path, ids: np.ndarray, counts: np.ndarray, size: int) -> list[tuple[str, int]] | None:
+    """The ``size`` largest summed counts named, ties in term order (every id tying with the
+    ``size``-th named before the cut); ``None`` when the vocabulary cannot name them (readers
+    then aggregate, which names the problem and the fix)."""
+    if not len(ids):
+        return []
+    sums = np.bincount(ids, weights=counts).astype(np.int64)
+    present = np.flatnonzero(sums)
+    if len(present) > size:
+        kth = np.partition(sums[present], len(present) - size)[len(present) - size]
+        present = present[sums[present] >= kth]  # ties at the cut are resolved by term
+    try:
+        names = termids.names(index_dir, present.tolist())
+    except termids.TermIdsError:
+        return None
+    rows = sorted(((names[i], int(sums[i])) for i in present.tolist()), key=lambda kv: (-kv[1], kv[0]))
+    return rows[:size]
 
 
 def _cells(db: sqlite3.Connection, filters: Filters) -> list[tuple[bytes, bytes]]:
