@@ -186,9 +186,7 @@ def _direct_area(store: Store, area: GeoArea, size: int) -> list[tuple[str, int]
     return sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))[:size]
 
 
-def _assert_area_terms(
-    store: Store, index: SearchIndex, rnd: random.Random, areas: int
-) -> int:
+def _assert_area_terms(store: Store, index: SearchIndex, rnd: random.Random, areas: int) -> int:
     """Every answer equals the direct recount; ``None`` only where no cell is inside."""
     answered = 0
     for _ in range(areas):
