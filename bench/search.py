@@ -18,6 +18,12 @@ apart from waiting for a shared machine's cores), with ``ok`` when the answer eq
 posts and :func:`pipelines.search.matches` per distinct text) or ``WRONG``. The first
 call of each cell is the checked one and is not timed. No target is asserted.
 
+Count, hourly timeline and newest page are answered as the pages and the CLI answer them
+(:data:`ROLLED`): a selection of whole hours x sources x languages (or one place) is
+counted and binned from the term rollup's post counts, and its newest page is asked of the
+newest hours holding it (:mod:`pipelines.search.rollcounts`); ``--no-rollup`` times the
+index alone for before/after figures.
+
 The ``area`` shape is a polygon drawn on the Map (:data:`AREA`), selected anew by every
 timed call through :func:`pipelines.search.select.selection_query` (its inner map cells and
 its tested rim) and its top terms by :func:`pipelines.search.areaterms.area_top_terms`;
@@ -51,7 +57,7 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from bench import search_posts as sp  # noqa: E402
-from pipelines.search import aggregate, areaterms, matches, parse, termroll  # noqa: E402
+from pipelines.search import aggregate, areaterms, matches, parse, rollcounts, termroll  # noqa: E402
 from pipelines.search.compile import filters_query  # noqa: E402
 from pipelines.search.filters import Filters, GeoArea  # noqa: E402
 from pipelines.search.index import SearchIndex  # noqa: E402
@@ -102,6 +108,23 @@ OPS: dict[str, Callable[[Any, Any], Any]] = {
     "top_terms": lambda s, q: aggregate.top_values(s, q, "terms", TOP),
     "newest_50": lambda s, q: aggregate.newest_ids(s, q, PAGE),
 }
+"""Each operation as the index alone answers it (the area's, and every shape's with ``--no-rollup``)."""
+ROLLED: dict[str, Callable[[Path, Any, Any, Filters], Any]] = {
+    "count": lambda path, s, q, f: (
+        n if (n := rollcounts.post_count(path, f)) is not None else aggregate.count(s, q)
+    ),
+    "hourly": lambda path, s, q, f: (
+        h if (h := rollcounts.histogram(path, f, "1h")) is not None else aggregate.histogram(s, q, "1h")
+    ),
+    "newest_50": lambda path, s, q, f: aggregate.newest_ids(
+        s, q, PAGE, since=rollcounts.newest_since(path, f, PAGE)
+    ),
+}
+"""The same as the pages and the CLI answer them (:func:`pipelines.read.queries.count_matching`,
+``timeline``, ``posts_page``): from the term rollup's post counts where the selection is whole
+hours x sources x languages (or one place), else as :data:`OPS`."""
+NO_ROLLUP = False
+"""``--no-rollup``: count, hourly and newest page from the index alone (before/after figures)."""
 
 
 class BenchStore:
@@ -420,9 +443,13 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         help="time an index already in --index-dir writing nothing into its folder (no rollup "
              "rebuild: a rollup of another version is not used) and skip the follow-loop rate",
     )  # fmt: skip
+    ap.add_argument(
+        "--no-rollup", action="store_true",
+        help="count, hourly timeline and newest page from the index alone (not the rollup's post counts)",
+    )  # fmt: skip
     args = ap.parse_args(argv)
-    global AREA_REFERENCE
-    AREA_REFERENCE = args.area_reference
+    global AREA_REFERENCE, NO_ROLLUP
+    AREA_REFERENCE, NO_ROLLUP = args.area_reference, args.no_rollup
     tmp = None if args.index_dir else tempfile.mkdtemp(prefix="vigil-bench-search-")
     path = args.index_dir or Path(tmp) / "search-index"
     try:
@@ -469,6 +496,8 @@ def run(
         for op, fn in ops.items():
             if op == "top_terms":
                 fn = functools.partial(lambda s, q, f: top_terms(index, s, q, f), f=f)
+            elif op in ROLLED and not NO_ROLLUP:
+                fn = functools.partial(lambda s, q, f, op: ROLLED[op](path, s, q, f), f=f, op=op)
             if "area" in kw:  # each call selects anew: reading the rim is part of the cost
                 select = functools.partial(shape_query, index.schema, kw)
                 if op == "top_terms":

@@ -21,7 +21,7 @@ import tantivy
 from tantivy import Query
 
 from pipelines.read.postcache import PostCache
-from pipelines.search import aggregate, areaterms, termroll
+from pipelines.search import aggregate, areaterms, rollcounts, termroll
 from pipelines.search.filters import Filters
 from pipelines.search.index import SearchIndex
 from pipelines.search.indexer import read_position
@@ -308,14 +308,52 @@ class Timeline:
     """``hour`` or ``day``."""
 
 
+def _auto_bucket(filters: Filters, hours: dict[tuple[int, str], int] | None) -> str | None:
+    """``auto``'s bucket from the rollup's hour counts, or ``None`` when they cannot tell.
+
+    The selection's first and last post lie somewhere in its first and last non-empty hour,
+    so its span is known to within an hour either way; only a span that close to
+    :data:`AUTO_DAY_AFTER` needs the exact times (:func:`_span`)."""
+    if filters.since and filters.until:
+        return "day" if filters.until - filters.since > AUTO_DAY_AFTER else "hour"
+    if hours is None:
+        return None
+    filled = sorted({h for (h, _), n in hours.items() if n})
+    if not filled:
+        return "hour"
+    hour = timedelta(hours=1)
+    first, last = (datetime.fromtimestamp(h * 3600, UTC) for h in (filled[0], filled[-1]))
+    shortest = (filters.until or last) - (filters.since or first + hour)
+    longest = (filters.until or last + hour) - (filters.since or first)
+    if shortest > AUTO_DAY_AFTER:
+        return "day"
+    return "hour" if longest <= AUTO_DAY_AFTER else None
+
+
 def timeline(reader: Reader, filters: Filters, bucket: str = "auto") -> Timeline:
     """Posts per ``bucket`` (``hour``, ``day`` or ``auto``) and source, zero-filled, exact."""
     if bucket not in (*BUCKETS, "auto"):
         raise ValueError(f"unknown bucket {bucket!r}; one of hour, day, auto")
-    searcher, query = reader.select(filters)
+    hours = None
     if bucket == "auto":
-        bucket = "day" if _span(searcher, query, filters) > AUTO_DAY_AFTER else "hour"
+        if not (filters.since and filters.until):
+            hours = rollcounts.bucket_counts(reader.index.path, filters, "1h")
+        bucket = _auto_bucket(filters, hours) or (
+            "day" if _span(*reader.select(filters), filters) > AUTO_DAY_AFTER else "hour"
+        )
     interval, step = BUCKETS[bucket]
+    if hours is None or bucket != "hour":
+        hours = rollcounts.bucket_counts(reader.index.path, filters, interval)
+    counts = hours
+    if counts is not None:  # whole hours x sources x languages (or one place): the rollup's counts
+        rows = [
+            {"hour": datetime.fromtimestamp(h * 3600, UTC), "source": src, "n": n}
+            for (h, src), n in sorted(counts.items())
+            if n and src  # as the aggregation's source buckets: posts without a source are left out
+        ]
+        df = pl.DataFrame(rows, schema=HOURLY_SCHEMA)
+        return Timeline(_zero_fill_every(df, filters.since, filters.until, step), bucket)
+    searcher, query = reader.select(filters)
     agg = {
         "h": {
             "date_histogram": {"field": "ts", "fixed_interval": interval, "min_doc_count": 1},
@@ -331,7 +369,11 @@ def timeline(reader: Reader, filters: Filters, bucket: str = "auto") -> Timeline
 
 
 def count_matching(reader: Reader, filters: Filters) -> int:
-    """The exact number of posts ``filters`` select."""
+    """The exact number of posts ``filters`` select (summed from the term rollup's post counts
+    where it can answer: whole hours x sources x languages, or one place)."""
+    rolled = rollcounts.post_count(reader.index.path, filters)
+    if rolled is not None:
+        return rolled
     searcher, query = reader.select(filters)
     return aggregate.count(searcher, query)
 
@@ -389,8 +431,11 @@ def posts_page(
     if order not in ORDERS:
         raise ValueError(f"unknown order {order!r}; one of {', '.join(ORDERS)}")
     searcher, query = reader.select(filters)
-    pick = aggregate.newest_ids if order == "newest" else aggregate.relevant_ids
-    ids = pick(searcher, query, limit=page_size, offset=page * page_size)
+    if order == "newest":  # the newest hours holding the page (a hint the index checks)
+        since = rollcounts.newest_since(reader.index.path, filters, (page + 1) * page_size)
+        ids = aggregate.newest_ids(searcher, query, limit=page_size, offset=page * page_size, since=since)
+    else:
+        ids = aggregate.relevant_ids(searcher, query, limit=page_size, offset=page * page_size)
     return posts_frame(_ordered_posts(reader.store, ids, POST_PROJECTION))
 
 

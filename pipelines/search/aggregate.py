@@ -238,13 +238,33 @@ def _ids(searcher: tantivy.Searcher, hits: list[tuple[Any, Any]]) -> list[str]:
     return [searcher.doc(addr).get_first("id") for _, addr in hits]
 
 
-def newest_ids(searcher: tantivy.Searcher, query: Query, limit: int = 50, offset: int = 0) -> list[str]:
-    """Ids of matching posts, newest first (read the posts from MongoDB by id)."""
-    limit = max(1, min(int(limit), MAX_PAGE))
-    res = searcher.search(
-        query, limit=limit, offset=max(0, int(offset)), order_by_field="ts", order=Order.Desc
-    )
+def newest_ids(
+    searcher: tantivy.Searcher, query: Query, limit: int = 50, offset: int = 0, since: datetime | None = None
+) -> list[str]:
+    """Ids of matching posts, newest first (read the posts from MongoDB by id).
+
+    ``since`` is a hint (:func:`pipelines.search.rollcounts.newest_since`): a time from which
+    on the selection probably holds the whole page. The page is first asked of the posts at
+    or after it, and that answer is kept only when those posts fill the page up to its end:
+    every post before ``since`` is older than each of them, and Tantivy breaks ties in the
+    same order, so it is the same page. Otherwise (a wrong or stale hint) the whole
+    selection is asked. Why: sorting a large selection by time reads every selected post's
+    time (10M bench posts, a week of one source: 80-130 ms); the window reads a few hours."""
+    limit, offset = max(1, min(int(limit), MAX_PAGE)), max(0, int(offset))
+    if since is not None:
+        recent = Query.range_query(SCHEMA, "ts", tantivy.FieldType.Date, _utc(since), tantivy.MAX_DATETIME)
+        windowed = Query.boolean_query([(tantivy.Occur.Must, query), (tantivy.Occur.Must, recent)])
+        res = searcher.search(
+            windowed, limit=limit, offset=offset, count=True, order_by_field="ts", order=Order.Desc
+        )
+        if (res.count or 0) >= offset + limit:
+            return _ids(searcher, res.hits)
+    res = searcher.search(query, limit=limit, offset=offset, order_by_field="ts", order=Order.Desc)
     return _ids(searcher, res.hits)
+
+
+def _utc(t: datetime) -> datetime:
+    return t.replace(tzinfo=UTC) if t.tzinfo is None else t.astimezone(UTC)
 
 
 def newest_versions(

@@ -54,7 +54,7 @@ import json
 import math
 import sqlite3
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -74,13 +74,21 @@ SPAN = -1
 """The level of the one cell per source x language holding every timed post (start 0): a
 selection of all time reads a handful of cells (issue 13: 1M posts, everything selected,
 41 ms CPU summing the 16-day and end cells before it)."""
-ROLLUP_VERSION = 5
+ROLLUP_VERSION = 6
 """Bumped when what is stored changes (2: the :data:`SPAN` level, 3: place cells, 4: the index's
-term ids instead of the rollup's own, 5: map cells); a rollup of another
+term ids instead of the rollup's own, 5: map cells, 6: post counts, :data:`POSTS_ID`); a rollup of another
 version counts as out of step (readers aggregate, the indexer rebuilds it)."""
 CHUNK = 1_000
 """Posts per :func:`contributions` request (bounds its buckets under Tantivy's 65,000)."""
 TERMS_CAP = 60_000
+
+POSTS_ID = 2**31 - 1
+"""A term id no vocabulary reaches (ids are dense from 0 and stay below 2^30,
+``aggregate.ID_UNCUT``) that every post carries once in each of its cells: so a cell's
+number of posts is counted by the one path that counts its terms (fill, upkeep, rebuild)
+and is exact for the same reasons. It is the last id of every stored cell; the readers of
+terms drop it, and each cell's count is also kept in the small ``posts`` table, read by
+:mod:`pipelines.search.rollcounts` for counts and timelines without the term blobs."""
 
 Cell = tuple[int | None, str, str]
 """``(hour since the epoch or None, source, lang)``."""
@@ -197,7 +205,9 @@ def cells_of(cell: Cell) -> list[tuple[int, int, str, str]]:
     hour, src, lang = cell
     if src.startswith(GEO_MARK):  # map cells: all time only (area_top_terms); the finest cell
         level = NO_TIME if hour is None else SPAN  # counts in its coarser cells too, finest first
-        return [(level, 0, GEO_MARK + k, lang) for k in reversed(geocells.keys_from_fine(src[len(GEO_MARK) :]))]
+        return [
+            (level, 0, GEO_MARK + k, lang) for k in reversed(geocells.keys_from_fine(src[len(GEO_MARK) :]))
+        ]
     if hour is None:
         return [(NO_TIME, 0, src, lang)]
     return [(SPAN, 0, src, lang)] + [(size, hour - hour % size, src, lang) for size in LEVELS]
@@ -219,6 +229,8 @@ _SCHEMA_SQL = """
 CREATE TABLE IF NOT EXISTS state (k TEXT PRIMARY KEY, v INTEGER);
 CREATE TABLE IF NOT EXISTS cells (level INTEGER, start INTEGER, source TEXT, lang TEXT,
     ids BLOB, counts BLOB, PRIMARY KEY (level, start, source, lang)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS posts (level INTEGER, start INTEGER, source TEXT, lang TEXT,
+    n INTEGER, PRIMARY KEY (level, source, lang, start)) WITHOUT ROWID;
 """
 
 
@@ -278,12 +290,14 @@ class TermRollup:
             raise RollupError(f"cell {key} would hold a negative count: the rollup is out of step")
         keep = sums > 0
         if not keep.any():
-            self.db.execute("DELETE FROM cells WHERE level=? AND start=? AND source=? AND lang=?", key)
+            for table in ("cells", "posts"):
+                self.db.execute(f"DELETE FROM {table} WHERE level=? AND start=? AND source=? AND lang=?", key)
             return
+        ids, counts = uniq[keep].astype(np.int32), sums[keep].astype(np.int32)
         self.db.execute(
-            "INSERT OR REPLACE INTO cells VALUES (?, ?, ?, ?, ?, ?)",
-            (*key, uniq[keep].astype(np.int32).tobytes(), sums[keep].astype(np.int32).tobytes()),
+            "INSERT OR REPLACE INTO cells VALUES (?, ?, ?, ?, ?, ?)", (*key, ids.tobytes(), counts.tobytes())
         )
+        self.db.execute("INSERT OR REPLACE INTO posts VALUES (?, ?, ?, ?, ?)", (*key, _posts_of(ids, counts)))
 
     def rebuild(self, searcher: tantivy.Searcher, schema: tantivy.Schema, opstamp: int) -> None:
         """Replace everything with the contributions of every post the searcher sees (the
@@ -302,23 +316,31 @@ class TermRollup:
         """Start replacing everything (then :meth:`add` posts and :meth:`finish`)."""
         self.db.execute("BEGIN IMMEDIATE")
         self.db.execute("DELETE FROM cells")
+        self.db.execute("DELETE FROM posts")
         self._acc = _new_accumulator()
 
     def add(self, docs: Iterable[dict]) -> None:
         """Count index documents (:func:`pipelines.search.schema.to_dict`) added since :meth:`begin`."""
         self._acc.add_posts(docs)
 
-    def finish(self, opstamp: int) -> None:
-        """Write what :meth:`add` counted and record ``opstamp``, in one transaction."""
-        try:
-            self.db.executemany(  # one statement for all cells (one execute each was ~70 us)
-                "INSERT OR REPLACE INTO cells VALUES (?, ?, ?, ?, ?, ?)",
-                (
-                    (*key, ids.astype(np.int32).tobytes(), counts.astype(np.int32).tobytes())
-                    for key, ids, counts in self._acc.cells()
-                ),
-            )
-            self._set_opstamp(opstamp)
+    def finish(self, opstamp: int | Callable[[], int]) -> None:
+        """Write what :meth:`add` counted and record ``opstamp``, in one transaction.
+
+        ``opstamp`` may be a call that returns it (the index's commit running on another
+        thread, :meth:`~pipelines.search.indexer.Indexer.rebuild`): the cells are computed and
+        written meanwhile, and it is called only to record it; if it raises, nothing is kept."""
+        posts: list[tuple[int, int, str, str, int]] = []
+
+        def rows() -> Iterable[tuple[int, int, str, str, bytes, bytes]]:
+            for key, ids, counts in self._acc.cells():
+                ids, counts = ids.astype(np.int32), counts.astype(np.int32)
+                posts.append((*key, _posts_of(ids, counts)))
+                yield (*key, ids.tobytes(), counts.tobytes())
+
+        try:  # one statement per table for all cells (one execute each was ~70 us)
+            self.db.executemany("INSERT OR REPLACE INTO cells VALUES (?, ?, ?, ?, ?, ?)", rows())
+            self.db.executemany("INSERT OR REPLACE INTO posts VALUES (?, ?, ?, ?, ?)", posts)
+            self._set_opstamp(opstamp() if callable(opstamp) else opstamp)
             self.db.execute("COMMIT")
         except BaseException:
             self._rollback()
@@ -328,6 +350,13 @@ class TermRollup:
 
     def close(self) -> None:
         self.db.close()
+
+
+def _posts_of(ids: np.ndarray, counts: np.ndarray) -> int:
+    """A stored cell's number of posts: the count of :data:`POSTS_ID`, its last id."""
+    if not len(ids) or ids[-1] != POSTS_ID:
+        raise RollupError("a rollup cell lacks its post count")
+    return int(counts[-1])
 
 
 def _stored_opstamp(db: sqlite3.Connection) -> int | None:
@@ -354,7 +383,7 @@ def post_cells(doc: dict) -> tuple[list[Cell], set[int]]:
     cells += [(hour, _source_key(src, p), lang) for p in dict.fromkeys(doc.get("places") or ())]
     timed = None if hour is None else 0  # map cells are all-time: only "has a time" is kept
     cells += [(timed, key, "") for key in _map_keys(doc)]
-    return cells, set(doc.get(termids.ID_FIELD) or ())
+    return cells, {*(doc.get(termids.ID_FIELD) or ()), POSTS_ID}
 
 
 def _map_keys(doc: dict) -> list[str]:
@@ -464,10 +493,14 @@ def snapshot(index_dir: Path) -> tuple[sqlite3.Connection, int] | None:
     return db, before
 
 
-def top_named(index_dir: Path, ids: np.ndarray, counts: np.ndarray, size: int) -> list[tuple[str, int]] | None:
+def top_named(
+    index_dir: Path, ids: np.ndarray, counts: np.ndarray, size: int
+) -> list[tuple[str, int]] | None:
     """The ``size`` largest summed counts named, ties in term order (every id tying with the
     ``size``-th named before the cut); ``None`` when the vocabulary cannot name them (readers
     then aggregate, which names the problem and the fix)."""
+    terms = ids != POSTS_ID
+    ids, counts = ids[terms], counts[terms]
     if not len(ids):
         return []
     sums = np.bincount(ids, weights=counts).astype(np.int64)
@@ -509,7 +542,9 @@ def _cells(db: sqlite3.Connection, filters: Filters) -> list[tuple[bytes, bytes]
     return out
 
 
-def _all_time(db: sqlite3.Connection, level: int, filters: Filters) -> list[tuple[bytes, bytes]]:
+def _all_time(
+    db: sqlite3.Connection, level: int, filters: Filters, columns: str = "ids, counts", table: str = "cells"
+) -> list:
     """The cells of an all-time level (start 0) for ``filters``, by index ranges of ``source``.
     Why not :func:`_where` alone: these levels also hold the map cells (one per located grid
     cell, tens of thousands), which a plain selection's ``substr`` test would read row by row;
@@ -517,13 +552,13 @@ def _all_time(db: sqlite3.Connection, level: int, filters: Filters) -> list[tupl
     where, args = _where(filters)
     if filters.sources or filters.places:
         return db.execute(
-            f"SELECT ids, counts FROM cells WHERE level=? AND start=0{where}", [level, *args]
+            f"SELECT {columns} FROM {table} WHERE level=? AND start=0{where}", [level, *args]
         ).fetchall()
     langs = f" AND lang IN ({','.join('?' * len(filters.langs))})" if filters.langs else ""
     out: list[tuple[bytes, bytes]] = []
     for cond, bound in ((" AND source < ?", GEO_MARK), (" AND source >= ?", " ")):
         out += db.execute(
-            f"SELECT ids, counts FROM cells WHERE level=? AND start=0{cond}{langs}",
+            f"SELECT {columns} FROM {table} WHERE level=? AND start=0{cond}{langs}",
             [level, bound, *filters.langs],
         ).fetchall()
     return out
