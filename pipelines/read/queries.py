@@ -433,7 +433,9 @@ def posts_page(
     searcher, query = reader.select(filters)
     if order == "newest":  # the newest hours holding the page (a hint the index checks)
         since = rollcounts.newest_since(reader.index.path, filters, (page + 1) * page_size)
-        ids = aggregate.newest_ids(searcher, query, limit=page_size, offset=page * page_size, since=since)
+        ids = aggregate.newest_ids(
+            searcher, query, limit=page_size, offset=page * page_size, since=since, until=filters.until
+        )
     else:
         ids = aggregate.relevant_ids(searcher, query, limit=page_size, offset=page * page_size)
     return posts_frame(_ordered_posts(reader.store, ids, POST_PROJECTION))

@@ -239,20 +239,37 @@ def _ids(searcher: tantivy.Searcher, hits: list[tuple[Any, Any]]) -> list[str]:
 
 
 def newest_ids(
-    searcher: tantivy.Searcher, query: Query, limit: int = 50, offset: int = 0, since: datetime | None = None
+    searcher: tantivy.Searcher,
+    query: Query,
+    limit: int = 50,
+    offset: int = 0,
+    since: datetime | None = None,
+    until: datetime | None = None,
 ) -> list[str]:
     """Ids of matching posts, newest first (read the posts from MongoDB by id).
 
     ``since`` is a hint (:func:`pipelines.search.rollcounts.newest_since`): a time from which
-    on the selection probably holds the whole page. The page is first asked of the posts at
-    or after it, and that answer is kept only when those posts fill the page up to its end:
-    every post before ``since`` is older than each of them, and Tantivy breaks ties in the
-    same order, so it is the same page. Otherwise (a wrong or stale hint) the whole
-    selection is asked. Why: sorting a large selection by time reads every selected post's
-    time (10M bench posts, a week of one source: 80-130 ms); the window reads a few hours."""
+    on the selection probably holds the whole page; ``until`` is the selection's own end, if
+    it has one. The page is first asked of the posts in ``[since, until)`` and that answer is
+    kept only when they fill the page to its end: every post before ``since`` is older than
+    each of them, and Tantivy breaks ties in the same order, so it is the same page.
+    Otherwise (a wrong or stale hint) the whole selection is asked. Why: sorting a large
+    selection by time reads every selected post's time (10M bench posts, a week of one
+    source: 80-130 ms). The window is a range of the time field's *inverted index*, so it
+    leads the intersection and only its few hours' posts are read (1M bench posts, a week of
+    one source: 13.4 ms whole, 13.7 ms with the window as a fast-field range, which the
+    source's posting list still leads, 2.0 ms as an inverted-index range)."""
     limit, offset = max(1, min(int(limit), MAX_PAGE)), max(0, int(offset))
     if since is not None:
-        recent = Query.range_query(SCHEMA, "ts", tantivy.FieldType.Date, _utc(since), tantivy.MAX_DATETIME)
+        recent = Query.range_query(
+            SCHEMA,
+            "ts",
+            tantivy.FieldType.Date,
+            _utc(since),
+            _utc(until) if until is not None else tantivy.MAX_DATETIME,
+            include_upper=until is None,
+            use_inverted_index=True,
+        )
         windowed = Query.boolean_query([(tantivy.Occur.Must, query), (tantivy.Occur.Must, recent)])
         res = searcher.search(
             windowed, limit=limit, offset=offset, count=True, order_by_field="ts", order=Order.Desc

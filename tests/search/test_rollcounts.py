@@ -64,17 +64,20 @@ def _assert_equal(index: SearchIndex) -> int:
         q = filters_query(index.schema, f)
         assert rollcounts.post_count(index.path, f) == aggregate.count(searcher, q), f
         for interval in ("1h", "1d"):
-            assert rollcounts.histogram(index.path, f, interval) == aggregate.histogram(searcher, q, interval), f
+            assert rollcounts.histogram(index.path, f, interval) == aggregate.histogram(
+                searcher, q, interval
+            ), f
             rolled = rollcounts.bucket_counts(index.path, f, interval)
             assert {k: n for k, n in rolled.items() if n and k[1]} == _by_source(searcher, q, interval), f
         for end in (1, 10, 50, 333, 700, 5_000):  # 700: more than a day of posts
             since = rollcounts.newest_since(index.path, f, end)
             size = min(end, 40)
             want = aggregate.newest_ids(searcher, q, limit=size, offset=end - size)
-            assert aggregate.newest_ids(searcher, q, limit=size, offset=end - size, since=since) == want, (f, end)
+            page = {"limit": size, "offset": end - size, "until": f.until}
+            assert aggregate.newest_ids(searcher, q, since=since, **page) == want, (f, end)
             windowed += since is not None
-            late = datetime(2030, 1, 1, tzinfo=UTC)  # a wrong hint: the whole selection is asked
-            assert aggregate.newest_ids(searcher, q, limit=size, offset=end - size, since=late) == want
+            for wrong in (datetime(2030, 1, 1, tzinfo=UTC), START + 70 * H):  # the whole selection is asked
+                assert aggregate.newest_ids(searcher, q, since=wrong, **page) == want
     return windowed
 
 
