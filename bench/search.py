@@ -36,6 +36,7 @@ counts them there: the area's top terms then aggregate (fill a new index to time
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import functools
 import heapq
 import json
@@ -62,7 +63,7 @@ from pipelines.search.compile import filters_query  # noqa: E402
 from pipelines.search.filters import Filters, GeoArea  # noqa: E402
 from pipelines.search.index import SearchIndex  # noqa: E402
 from pipelines.search.indexer import Indexer  # noqa: E402
-from pipelines.search.schema import SCHEMA_VERSION  # noqa: E402
+from pipelines.search.schema import SCHEMA, SCHEMA_VERSION  # noqa: E402
 from pipelines.search.select import area_ids, ids_query, selection_query  # noqa: E402
 
 TOP = 20
@@ -117,7 +118,13 @@ ROLLED: dict[str, Callable[[Path, Any, Any, Filters], Any]] = {
         h if (h := rollcounts.histogram(path, f, "1h")) is not None else aggregate.histogram(s, q, "1h")
     ),
     "newest_50": lambda path, s, q, f: aggregate.newest_ids(
-        s, q, PAGE, since=rollcounts.newest_since(path, f, PAGE)
+        s,
+        q,
+        PAGE,
+        since=rollcounts.newest_since(path, f, PAGE),
+        until=f.until,
+        timeless=filters_query(SCHEMA, dataclasses.replace(f, since=None, until=None)),
+        start=f.since,
     ),
 }
 """The same as the pages and the CLI answer them (:func:`pipelines.read.queries.count_matching`,

@@ -12,7 +12,7 @@ from MongoDB by id. Pages reach these functions only through the cached wrappers
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -22,6 +22,7 @@ from tantivy import Query
 
 from pipelines.read.postcache import PostCache
 from pipelines.search import aggregate, areaterms, rollcounts, termroll
+from pipelines.search.compile import filters_query
 from pipelines.search.filters import Filters
 from pipelines.search.index import SearchIndex
 from pipelines.search.indexer import read_position
@@ -433,8 +434,20 @@ def posts_page(
     searcher, query = reader.select(filters)
     if order == "newest":  # the newest hours holding the page (a hint the index checks)
         since = rollcounts.newest_since(reader.index.path, filters, (page + 1) * page_size)
+        timeless = (
+            None
+            if since is None
+            else filters_query(reader.index.schema, replace(filters, since=None, until=None))
+        )
         ids = aggregate.newest_ids(
-            searcher, query, limit=page_size, offset=page * page_size, since=since, until=filters.until
+            searcher,
+            query,
+            limit=page_size,
+            offset=page * page_size,
+            since=since,
+            until=filters.until,
+            timeless=timeless,
+            start=filters.since,
         )
     else:
         ids = aggregate.relevant_ids(searcher, query, limit=page_size, offset=page * page_size)

@@ -245,6 +245,8 @@ def newest_ids(
     offset: int = 0,
     since: datetime | None = None,
     until: datetime | None = None,
+    timeless: Query | None = None,
+    start: datetime | None = None,
 ) -> list[str]:
     """Ids of matching posts, newest first (read the posts from MongoDB by id).
 
@@ -258,19 +260,25 @@ def newest_ids(
     source: 80-130 ms). The window is a range of the time field's *inverted index*, so it
     leads the intersection and only its few hours' posts are read (1M bench posts, a week of
     one source: 13.4 ms whole, 13.7 ms with the window as a fast-field range, which the
-    source's posting list still leads, 2.0 ms as an inverted-index range)."""
+    source's posting list still leads, 2.0 ms as an inverted-index range). ``timeless`` is
+    the selection without its own time range (``since`` lies inside it): the window replaces
+    that range instead of joining it, because Tantivy still scans a fast-field range that
+    only filters (10M bench posts, a week of one source: 464 ms joined, 3.4 ms replaced).
+    ``start`` is the selection's own beginning: the window never begins before it, so even a
+    wrong hint cannot bring in posts the selection leaves out."""
     limit, offset = max(1, min(int(limit), MAX_PAGE)), max(0, int(offset))
     if since is not None:
         recent = Query.range_query(
             SCHEMA,
             "ts",
             tantivy.FieldType.Date,
-            _utc(since),
+            max(_utc(since), _utc(start)) if start is not None else _utc(since),
             _utc(until) if until is not None else tantivy.MAX_DATETIME,
             include_upper=until is None,
             use_inverted_index=True,
         )
-        windowed = Query.boolean_query([(tantivy.Occur.Must, query), (tantivy.Occur.Must, recent)])
+        base = query if timeless is None else timeless
+        windowed = Query.boolean_query([(tantivy.Occur.Must, base), (tantivy.Occur.Must, recent)])
         res = searcher.search(
             windowed, limit=limit, offset=offset, count=True, order_by_field="ts", order=Order.Desc
         )

@@ -4,6 +4,7 @@ source, a language or any term; and a wrong window hint never changes a page."""
 
 from __future__ import annotations
 
+import dataclasses
 import random
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -73,7 +74,14 @@ def _assert_equal(index: SearchIndex) -> int:
             since = rollcounts.newest_since(index.path, f, end)
             size = min(end, 40)
             want = aggregate.newest_ids(searcher, q, limit=size, offset=end - size)
-            page = {"limit": size, "offset": end - size, "until": f.until}
+            timeless = filters_query(index.schema, dataclasses.replace(f, since=None, until=None))
+            page = {
+                "limit": size,
+                "offset": end - size,
+                "until": f.until,
+                "timeless": timeless,
+                "start": f.since,
+            }
             assert aggregate.newest_ids(searcher, q, since=since, **page) == want, (f, end)
             windowed += since is not None
             for wrong in (datetime(2030, 1, 1, tzinfo=UTC), START + 70 * H):  # the whole selection is asked
