@@ -309,28 +309,6 @@ class Timeline:
     """``hour`` or ``day``."""
 
 
-def _auto_bucket(filters: Filters, hours: dict[tuple[int, str], int] | None) -> str | None:
-    """``auto``'s bucket from the rollup's hour counts, or ``None`` when they cannot tell.
-
-    The selection's first and last post lie somewhere in its first and last non-empty hour,
-    so its span is known to within an hour either way; only a span that close to
-    :data:`AUTO_DAY_AFTER` needs the exact times (:func:`_span`)."""
-    if filters.since and filters.until:
-        return "day" if filters.until - filters.since > AUTO_DAY_AFTER else "hour"
-    if hours is None:
-        return None
-    filled = sorted({h for (h, _), n in hours.items() if n})
-    if not filled:
-        return "hour"
-    hour = timedelta(hours=1)
-    first, last = (datetime.fromtimestamp(h * 3600, UTC) for h in (filled[0], filled[-1]))
-    shortest = (filters.until or last) - (filters.since or first + hour)
-    longest = (filters.until or last + hour) - (filters.since or first)
-    if shortest > AUTO_DAY_AFTER:
-        return "day"
-    return "hour" if longest <= AUTO_DAY_AFTER else None
-
-
 def timeline(reader: Reader, filters: Filters, bucket: str = "auto") -> Timeline:
     """Posts per ``bucket`` (``hour``, ``day`` or ``auto``) and source, zero-filled, exact."""
     if bucket not in (*BUCKETS, "auto"):
@@ -339,7 +317,7 @@ def timeline(reader: Reader, filters: Filters, bucket: str = "auto") -> Timeline
     if bucket == "auto":
         if not (filters.since and filters.until):
             hours = rollcounts.bucket_counts(reader.index.path, filters, "1h")
-        bucket = _auto_bucket(filters, hours) or (
+        bucket = rollcounts.auto_bucket(filters, hours, AUTO_DAY_AFTER) or (
             "day" if _span(*reader.select(filters), filters) > AUTO_DAY_AFTER else "hour"
         )
     interval, step = BUCKETS[bucket]

@@ -18,7 +18,7 @@ from __future__ import annotations
 import sqlite3
 from collections import defaultdict
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TypeVar
 
@@ -201,3 +201,28 @@ def _newest_hour(db: sqlite3.Connection, filters: Filters, n: int) -> int | None
         if start == bottom:
             return None
         width *= 4
+
+
+def auto_bucket(
+    filters: Filters, hours: dict[tuple[int, str], int] | None, day_after: timedelta
+) -> str | None:
+    """A timeline's ``auto`` bucket (by day past ``day_after``) from the rollup's hour counts
+    (:func:`bucket_counts`), or ``None`` when they cannot tell.
+
+    The selection's first and last post lie somewhere in its first and last non-empty hour,
+    so its span is known to within an hour either way; only a span that close to
+    ``day_after`` needs the selection's exact first and last times."""
+    if filters.since and filters.until:
+        return "day" if filters.until - filters.since > day_after else "hour"
+    if hours is None:
+        return None
+    filled = sorted({h for (h, _), n in hours.items() if n})
+    if not filled:
+        return "hour"
+    hour = timedelta(hours=1)
+    first, last = (datetime.fromtimestamp(h * 3600, UTC) for h in (filled[0], filled[-1]))
+    shortest = (filters.until or last) - (filters.since or first + hour)
+    longest = (filters.until or last + hour) - (filters.since or first)
+    if shortest > day_after:
+        return "day"
+    return "hour" if longest <= day_after else None

@@ -23,6 +23,7 @@ from tests.search.conftest import START
 from tests.search.test_termroll import PLACES, SELECTIONS, _posts
 
 H = timedelta(hours=1)
+DAY_AFTER = queries.AUTO_DAY_AFTER
 MORE = [
     Filters.make(since=START + 90 * H),  # after the last post: nothing
     Filters.make(since=START + 7 * H, until=START + 8 * H),  # one hour
@@ -154,18 +155,22 @@ def test_pages_take_counts_and_timelines_from_the_rollup(
 def test_the_auto_bucket_is_decided_from_hours_only_when_they_tell() -> None:
     t0 = datetime(2013, 6, 1, tzinfo=UTC)
     hour0 = int(t0.timestamp()) // 3600
-    span = int(queries.AUTO_DAY_AFTER / H)
+    span = int(DAY_AFTER / H)
 
     def hours(*hs: int) -> dict[tuple[int, str], int]:
         return {(hour0 + h, "rss"): 1 for h in hs}
 
-    assert queries._auto_bucket(Filters.make(), hours(0, span + 2)) == "day"
-    assert queries._auto_bucket(Filters.make(), hours(0, span + 1)) is None  # 31 days and 0-2 hours
-    assert queries._auto_bucket(Filters.make(), hours(0, span - 1)) == "hour"
-    assert queries._auto_bucket(Filters.make(), hours(0, span)) is None  # within the hour: ask the index
-    assert queries._auto_bucket(Filters.make(), {}) == "hour"
-    assert queries._auto_bucket(Filters.make(), None) is None
-    assert queries._auto_bucket(Filters.make(since=t0, until=t0 + 40 * 24 * H), None) == "day"
+    assert rollcounts.auto_bucket(Filters.make(), hours(0, span + 2), DAY_AFTER) == "day"
+    assert (
+        rollcounts.auto_bucket(Filters.make(), hours(0, span + 1), DAY_AFTER) is None
+    )  # 31 days and 0-2 hours
+    assert rollcounts.auto_bucket(Filters.make(), hours(0, span - 1), DAY_AFTER) == "hour"
+    assert (
+        rollcounts.auto_bucket(Filters.make(), hours(0, span), DAY_AFTER) is None
+    )  # within the hour: ask the index
+    assert rollcounts.auto_bucket(Filters.make(), {}, DAY_AFTER) == "hour"
+    assert rollcounts.auto_bucket(Filters.make(), None, DAY_AFTER) is None
+    assert rollcounts.auto_bucket(Filters.make(since=t0, until=t0 + 40 * 24 * H), None, DAY_AFTER) == "day"
 
 
 def test_post_counts_ride_in_every_cell() -> None:
