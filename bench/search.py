@@ -36,7 +36,6 @@ counts them there: the area's top terms then aggregate (fill a new index to time
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import functools
 import heapq
 import json
@@ -63,7 +62,7 @@ from pipelines.search.compile import filters_query  # noqa: E402
 from pipelines.search.filters import Filters, GeoArea  # noqa: E402
 from pipelines.search.index import SearchIndex  # noqa: E402
 from pipelines.search.indexer import Indexer  # noqa: E402
-from pipelines.search.schema import SCHEMA, SCHEMA_VERSION  # noqa: E402
+from pipelines.search.schema import SCHEMA_VERSION  # noqa: E402
 from pipelines.search.select import area_ids, ids_query, selection_query  # noqa: E402
 
 TOP = 20
@@ -117,15 +116,7 @@ ROLLED: dict[str, Callable[[Path, Any, Any, Filters], Any]] = {
     "hourly": lambda path, s, q, f: (
         h if (h := rollcounts.histogram(path, f, "1h")) is not None else aggregate.histogram(s, q, "1h")
     ),
-    "newest_50": lambda path, s, q, f: aggregate.newest_ids(
-        s,
-        q,
-        PAGE,
-        since=rollcounts.newest_since(path, f, PAGE),
-        until=f.until,
-        timeless=filters_query(SCHEMA, dataclasses.replace(f, since=None, until=None)),
-        start=f.since,
-    ),
+    "newest_50": lambda path, s, q, f: rollcounts.newest_ids(s, q, path, f, PAGE),
 }
 """The same as the pages and the CLI answer them (:func:`pipelines.read.queries.count_matching`,
 ``timeline``, ``posts_page``): from the term rollup's post counts where the selection is whole

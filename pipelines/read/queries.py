@@ -12,7 +12,7 @@ from MongoDB by id. Pages reach these functions only through the cached wrappers
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -22,7 +22,6 @@ from tantivy import Query
 
 from pipelines.read.postcache import PostCache
 from pipelines.search import aggregate, areaterms, rollcounts, termroll
-from pipelines.search.compile import filters_query
 from pipelines.search.filters import Filters
 from pipelines.search.index import SearchIndex
 from pipelines.search.indexer import read_position
@@ -313,26 +312,26 @@ def timeline(reader: Reader, filters: Filters, bucket: str = "auto") -> Timeline
     """Posts per ``bucket`` (``hour``, ``day`` or ``auto``) and source, zero-filled, exact."""
     if bucket not in (*BUCKETS, "auto"):
         raise ValueError(f"unknown bucket {bucket!r}; one of hour, day, auto")
-    hours = None
+    hours, selected = None, None
     if bucket == "auto":
         if not (filters.since and filters.until):
             hours = rollcounts.bucket_counts(reader.index.path, filters, "1h")
-        bucket = rollcounts.auto_bucket(filters, hours, AUTO_DAY_AFTER) or (
-            "day" if _span(*reader.select(filters), filters) > AUTO_DAY_AFTER else "hour"
-        )
+        bucket = rollcounts.auto_bucket(filters, hours, AUTO_DAY_AFTER) or ""
+        if not bucket:  # the index says (the selection is made once, and used again below)
+            selected = reader.select(filters)
+            bucket = "day" if _span(*selected, filters) > AUTO_DAY_AFTER else "hour"
     interval, step = BUCKETS[bucket]
     if hours is None or bucket != "hour":
         hours = rollcounts.bucket_counts(reader.index.path, filters, interval)
-    counts = hours
-    if counts is not None:  # whole hours x sources x languages (or one place): the rollup's counts
+    if hours is not None:  # whole hours x sources x languages (or one place): the rollup's counts
         rows = [
             {"hour": datetime.fromtimestamp(h * 3600, UTC), "source": src, "n": n}
-            for (h, src), n in sorted(counts.items())
+            for (h, src), n in sorted(hours.items())
             if n and src  # as the aggregation's source buckets: posts without a source are left out
         ]
         df = pl.DataFrame(rows, schema=HOURLY_SCHEMA)
         return Timeline(_zero_fill_every(df, filters.since, filters.until, step), bucket)
-    searcher, query = reader.select(filters)
+    searcher, query = selected or reader.select(filters)
     agg = {
         "h": {
             "date_histogram": {"field": "ts", "fixed_interval": interval, "min_doc_count": 1},
@@ -410,22 +409,9 @@ def posts_page(
     if order not in ORDERS:
         raise ValueError(f"unknown order {order!r}; one of {', '.join(ORDERS)}")
     searcher, query = reader.select(filters)
-    if order == "newest":  # the newest hours holding the page (a hint the index checks)
-        since = rollcounts.newest_since(reader.index.path, filters, (page + 1) * page_size)
-        timeless = (
-            None
-            if since is None
-            else filters_query(reader.index.schema, replace(filters, since=None, until=None))
-        )
-        ids = aggregate.newest_ids(
-            searcher,
-            query,
-            limit=page_size,
-            offset=page * page_size,
-            since=since,
-            until=filters.until,
-            timeless=timeless,
-            start=filters.since,
+    if order == "newest":
+        ids = rollcounts.newest_ids(
+            searcher, query, reader.index.path, filters, limit=page_size, offset=page * page_size
         )
     else:
         ids = aggregate.relevant_ids(searcher, query, limit=page_size, offset=page * page_size)

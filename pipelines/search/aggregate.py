@@ -239,57 +239,26 @@ def _ids(searcher: tantivy.Searcher, hits: list[tuple[Any, Any]]) -> list[str]:
 
 
 def newest_ids(
-    searcher: tantivy.Searcher,
-    query: Query,
-    limit: int = 50,
-    offset: int = 0,
-    since: datetime | None = None,
-    until: datetime | None = None,
-    timeless: Query | None = None,
-    start: datetime | None = None,
+    searcher: tantivy.Searcher, query: Query, limit: int = 50, offset: int = 0, window: Query | None = None
 ) -> list[str]:
     """Ids of matching posts, newest first (read the posts from MongoDB by id).
 
-    ``since`` is a hint (:func:`pipelines.search.rollcounts.newest_since`): a time from which
-    on the selection probably holds the whole page; ``until`` is the selection's own end, if
-    it has one. The page is first asked of the posts in ``[since, until)`` and that answer is
-    kept only when they fill the page to its end: every post before ``since`` is older than
-    each of them, and Tantivy breaks ties in the same order, so it is the same page.
-    Otherwise (a wrong or stale hint) the whole selection is asked. Why: sorting a large
-    selection by time reads every selected post's time (10M bench posts, a week of one
-    source: 80-130 ms). The window is a range of the time field's *inverted index*, so it
-    leads the intersection and only its few hours' posts are read (1M bench posts, a week of
-    one source: 13.4 ms whole, 13.7 ms with the window as a fast-field range, which the
-    source's posting list still leads, 2.0 ms as an inverted-index range). ``timeless`` is
-    the selection without its own time range (``since`` lies inside it): the window replaces
-    that range instead of joining it, because Tantivy still scans a fast-field range that
-    only filters (10M bench posts, a week of one source: 464 ms joined, 3.4 ms replaced).
-    ``start`` is the selection's own beginning: the window never begins before it, so even a
-    wrong hint cannot bring in posts the selection leaves out."""
+    ``window`` is a guess: the selection's posts after some time, which probably hold the
+    whole page (:func:`pipelines.search.rollcounts.newest_ids` builds it). Its answer is kept
+    only when those posts fill the page to its end: every post of the selection outside it is
+    older than each of them, and Tantivy breaks ties in the same order, so it is the same
+    page. Otherwise (a wrong or stale guess) the whole selection is asked. Why: sorting a
+    large selection by time reads every selected post's time (10M bench posts, a week of one
+    source: 80-130 ms); the window reads a few hours."""
     limit, offset = max(1, min(int(limit), MAX_PAGE)), max(0, int(offset))
-    if since is not None:
-        recent = Query.range_query(
-            SCHEMA,
-            "ts",
-            tantivy.FieldType.Date,
-            max(_utc(since), _utc(start)) if start is not None else _utc(since),
-            _utc(until) if until is not None else tantivy.MAX_DATETIME,
-            include_upper=until is None,
-            use_inverted_index=True,
-        )
-        base = query if timeless is None else timeless
-        windowed = Query.boolean_query([(tantivy.Occur.Must, base), (tantivy.Occur.Must, recent)])
+    if window is not None:
         res = searcher.search(
-            windowed, limit=limit, offset=offset, count=True, order_by_field="ts", order=Order.Desc
+            window, limit=limit, offset=offset, count=True, order_by_field="ts", order=Order.Desc
         )
         if (res.count or 0) >= offset + limit:
             return _ids(searcher, res.hits)
     res = searcher.search(query, limit=limit, offset=offset, order_by_field="ts", order=Order.Desc)
     return _ids(searcher, res.hits)
-
-
-def _utc(t: datetime) -> datetime:
-    return t.replace(tzinfo=UTC) if t.tzinfo is None else t.astimezone(UTC)
 
 
 def newest_versions(

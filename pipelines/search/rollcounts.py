@@ -18,11 +18,18 @@ from __future__ import annotations
 import sqlite3
 from collections import defaultdict
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TypeVar
 
+import tantivy
+from tantivy import Occur, Query
+
+from pipelines.search import aggregate
+from pipelines.search.compile import filters_query
 from pipelines.search.filters import Filters
+from pipelines.search.schema import SCHEMA
 from pipelines.search.termroll import (
     NO_TIME,
     PLACE_MARK,
@@ -171,6 +178,42 @@ def newest_since(index_dir: Path, filters: Filters, n: int) -> datetime | None:
     a day's worth, then four times more each round, until they hold ``n`` posts."""
     hour = _read(index_dir, filters, lambda db, f: _newest_hour(db, f, n))
     return None if hour is None else datetime.fromtimestamp(hour * 3600, UTC)
+
+
+def newest_ids(
+    searcher: tantivy.Searcher,
+    query: Query,
+    index_dir: Path,
+    filters: Filters,
+    limit: int = 50,
+    offset: int = 0,
+) -> list[str]:
+    """A page of the selection's ids, newest first (``query`` is the compiled ``filters``), asked
+    first of the newest hours that hold it by the rollup (:func:`newest_since`), else of all.
+
+    The window is the selection *without* its own time range plus ``[hour, until)`` as a range
+    of the time field's inverted index (the hour is never before the selection's ``since``):
+    that range leads the intersection, so only those hours' posts are read. A fast-field
+    range only filters, and Tantivy still scans it (1M bench posts, a week of one source:
+    13.4 ms whole, 13.7 ms with the window as a fast-field range, 2.0 ms as an inverted one;
+    at 10M, the window joined to the selection's own range 464 ms, replacing it 3.4 ms).
+    :func:`pipelines.search.aggregate.newest_ids` keeps the window's page only when it is full."""
+    since = newest_since(index_dir, filters, max(0, offset) + max(1, limit))
+    window = None
+    if since is not None:
+        lower = max(since, _as_utc(filters.since)) if filters.since else since
+        upper = _as_utc(filters.until) if filters.until else tantivy.MAX_DATETIME
+        recent = Query.range_query(
+            SCHEMA, "ts", tantivy.FieldType.Date, lower, upper,
+            include_upper=filters.until is None, use_inverted_index=True,
+        )  # fmt: skip
+        timeless = filters_query(SCHEMA, replace(filters, since=None, until=None))
+        window = Query.boolean_query([(Occur.Must, timeless), (Occur.Must, recent)])
+    return aggregate.newest_ids(searcher, query, limit, offset, window)
+
+
+def _as_utc(t: datetime) -> datetime:
+    return t.replace(tzinfo=UTC) if t.tzinfo is None else t.astimezone(UTC)
 
 
 def _newest_hour(db: sqlite3.Connection, filters: Filters, n: int) -> int | None:

@@ -4,7 +4,6 @@ source, a language or any term; and a wrong window hint never changes a page."""
 
 from __future__ import annotations
 
-import dataclasses
 import random
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -72,21 +71,20 @@ def _assert_equal(index: SearchIndex) -> int:
             rolled = rollcounts.bucket_counts(index.path, f, interval)
             assert {k: n for k, n in rolled.items() if n and k[1]} == _by_source(searcher, q, interval), f
         for end in (1, 10, 50, 333, 700, 5_000):  # 700: more than a day of posts
-            since = rollcounts.newest_since(index.path, f, end)
             size = min(end, 40)
-            want = aggregate.newest_ids(searcher, q, limit=size, offset=end - size)
-            timeless = filters_query(index.schema, dataclasses.replace(f, since=None, until=None))
-            page = {
-                "limit": size,
-                "offset": end - size,
-                "until": f.until,
-                "timeless": timeless,
-                "start": f.since,
-            }
-            assert aggregate.newest_ids(searcher, q, since=since, **page) == want, (f, end)
-            windowed += since is not None
-            for wrong in (datetime(2030, 1, 1, tzinfo=UTC), START + 70 * H):  # the whole selection is asked
-                assert aggregate.newest_ids(searcher, q, since=wrong, **page) == want
+            want = aggregate.newest_ids(searcher, q, limit=size, offset=end - size)  # the whole selection
+            assert rollcounts.newest_ids(searcher, q, index.path, f, size, end - size) == want, (f, end)
+            windowed += rollcounts.newest_since(index.path, f, end) is not None
+            real = rollcounts.newest_since
+            for wrong in (datetime(2030, 1, 1, tzinfo=UTC), START + 70 * H, START - 900 * H):
+                rollcounts.newest_since = lambda *_a, wrong=wrong: wrong  # a stale or wrong hint
+                try:
+                    assert rollcounts.newest_ids(searcher, q, index.path, f, size, end - size) == want, (
+                        f,
+                        wrong,
+                    )
+                finally:
+                    rollcounts.newest_since = real
     return windowed
 
 
