@@ -33,13 +33,16 @@ from typing import Any
 import tantivy
 
 from pipelines.core.text import tokenize
+from pipelines.search import cellindex
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 """Bumped when fields or their tokenizers change; an index of another version is rebuilt
 (:meth:`pipelines.search.index.SearchIndex.open_or_create` recreates it, the indexer refills it).
 
 Version 2: ``words`` is whitespace-tokenized text instead of pre-tokenized tokens.
-Version 3: ``tid``, the post's terms as ids of :mod:`pipelines.search.termids`."""
+Version 3: ``tid``, the post's terms as ids of :mod:`pipelines.search.termids`.
+Version 4: ``map_cell``/``geo_cell``, the grid cells of each point as indexed integers
+(:mod:`pipelines.search.cellindex`: drawn areas read from the inverted index)."""
 
 SCORE_FIELDS = ("threat", "hate", "toxicity", "sentiment")
 KEYWORD_FIELDS = ("source", "lang", "author", "terms", "places", "topics", "entities", "watchlists")
@@ -61,6 +64,8 @@ def build_schema() -> tantivy.Schema:
         b.add_float_field(name, indexed=True, fast=True)
     for name in ("geo_lon", "geo_lat", "map_lon", "map_lat"):
         b.add_float_field(name, indexed=True, fast=True)
+    for name in cellindex.FIELDS.values():  # indexed only: read as inverted-index ranges
+        b.add_integer_field(name, indexed=True)
     return b.build()
 
 
@@ -150,6 +155,9 @@ def to_dict(post: dict[str, Any], term_ids: Mapping[str, int] | None = None) -> 
     for prefix, point in (("geo", own), ("map", shown)):
         if point is not None:
             d[f"{prefix}_lon"], d[f"{prefix}_lat"] = point
+            cells = cellindex.point_values(*point)
+            if cells:
+                d[cellindex.FIELDS[prefix]] = cells
     return d if term_ids is None else with_term_ids(d, term_ids)
 
 

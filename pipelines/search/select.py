@@ -27,7 +27,7 @@ from typing import Any
 import tantivy
 from tantivy import Occur, Query
 
-from pipelines.search import geocells
+from pipelines.search import cellindex, geocells
 from pipelines.search.areas import haversine_km, point_in_ring
 from pipelines.search.compile import filters_query, keyword_query
 from pipelines.search.filters import EARTH_RADIUS_M, Filters, GeoArea
@@ -96,11 +96,21 @@ def area_ids(searcher: tantivy.Searcher, schema: tantivy.Schema, base: Query, ar
     """Ids of the posts matching ``base`` whose point lies inside ``area`` (exact): every
     point in the bounding box read and tested (the reference :func:`area_query` is tested
     against; it answers areas with no cell proven inside)."""
-    return tested_ids(searcher, area, _box_query(schema, base, area))
+    return tested_ids(searcher, area, _float_box_query(schema, base, area))
 
 
 def _box_query(schema: tantivy.Schema, base: Query, area: GeoArea) -> Query:
-    """``base`` within the area's bounding box (posts without the point left out)."""
+    """``base`` within the cells holding the area's bounding box (posts without the point
+    left out): inverted-index ranges of the cell field (:mod:`pipelines.search.cellindex`),
+    a little more than the box. A ``GeoArea``'s coordinates are checked to lie on the globe,
+    so its box does, and every point inside it has cells."""
+    field = cellindex.FIELDS["map" if area.by_place else "geo"]
+    return _and([base, cellindex.runs_query(schema, field, cellindex.box_runs(bounding_box(area)))])
+
+
+def _float_box_query(schema: tantivy.Schema, base: Query, area: GeoArea) -> Query:
+    """``base`` within the area's bounding box by float ranges, each scanning its column
+    (the reference :func:`area_ids` keeps them: independent of the cell fields)."""
     lon_f, lat_f = point_fields(area)
     west, south, east, north = bounding_box(area)
     return _and(
@@ -149,21 +159,10 @@ def ids_query(schema: tantivy.Schema, ids: list[str]) -> Query:
     return Query.term_set_query(schema, "id", list(ids)) if ids else Query.empty_query()
 
 
-def rects_query(schema: tantivy.Schema, area: GeoArea, rects: tuple[geocells.Rect, ...]) -> Query:
-    """Posts whose point lies in one of the rectangles: half-open float ranges, the very
-    boundaries the grid assigns cells by (:mod:`pipelines.search.geocells`)."""
-    lon_f, lat_f = point_fields(area)
-
-    def one(w: float, s: float, e: float, n: float) -> Query:
-        return _and(
-            [
-                Query.range_query(schema, lat_f, tantivy.FieldType.Float, s, n, include_upper=False),
-                Query.range_query(schema, lon_f, tantivy.FieldType.Float, w, e, include_upper=False),
-            ]
-        )
-
-    parts = [one(*r) for r in rects]
-    return parts[0] if len(parts) == 1 else Query.boolean_query([(Occur.Should, q) for q in parts])
+def inner_query(schema: tantivy.Schema, area: GeoArea, cover: geocells.Cover) -> Query:
+    """Posts whose point lies in the cover's inner cells: ranges of the cell field, one per
+    run of a row (the same cells as the cover's rectangles, read from the inverted index)."""
+    return cellindex.cells_query(schema, cellindex.FIELDS["map" if area.by_place else "geo"], cover.cells)
 
 
 def rim_query(schema: tantivy.Schema, base: Query, area: GeoArea, cover: geocells.Cover) -> Query:
@@ -171,7 +170,7 @@ def rim_query(schema: tantivy.Schema, base: Query, area: GeoArea, cover: geocell
     box = _box_query(schema, base, area)
     if not cover.rects:
         return box
-    return Query.boolean_query([(Occur.Must, box), (Occur.MustNot, rects_query(schema, area, cover.rects))])
+    return Query.boolean_query([(Occur.Must, box), (Occur.MustNot, inner_query(schema, area, cover))])
 
 
 def area_query(searcher: tantivy.Searcher, schema: tantivy.Schema, base: Query, area: GeoArea) -> Query:
@@ -193,7 +192,7 @@ def area_query(searcher: tantivy.Searcher, schema: tantivy.Schema, base: Query, 
     rim = ids_query(schema, doc_ids(searcher, ins))
     if not cover.rects:
         return rim
-    inner = _and([base, rects_query(schema, area, cover.rects)])
+    inner = _and([base, inner_query(schema, area, cover)])
     return Query.boolean_query([(Occur.Should, inner), (Occur.Should, rim)])
 
 

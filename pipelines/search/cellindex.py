@@ -1,0 +1,87 @@
+"""Map cells as indexed integers: a drawn area's inner cells and box as inverted-index ranges.
+
+Why (schema version 4): a drawn area used to be selected with float range queries on
+``map_lon``/``map_lat`` (or ``geo_*``). Tantivy answers a range on a fast field by scanning
+the whole column, so each range cost ~30 ms at 10M posts whatever the area, and an area's
+answer holds several (docs/search.md: 104-461 ms p95 at 10M). Each post now also carries
+the cells of its point at every grid level of :mod:`pipelines.search.geocells` as integers
+(``map_cell`` for the Map's point, ``geo_cell`` for its own coordinates), indexed and not
+fast: a range of them is read from the inverted index, at a cost that grows with the posts
+it matches, not with the index.
+
+**The value** of a cell ``(d, kx, ky)`` is ``d << 40 | (ky + lat0) << 20 | (kx + lon0)``
+(offsets of :func:`pipelines.search.geocells.cell_key`, non-negative): the cells of one row
+of one level are consecutive integers, so a run of a row is one range query. A post's cells
+are those of :func:`pipelines.search.geocells.cells_of_point`, the very cells the rollup and
+:func:`pipelines.search.geocells.cover` assign (one ``cell_index``), so "the posts of an
+inner cell" means the same here as for the float rectangles it replaces.
+
+**Points off the globe** (``valid_point`` false, e.g. a longitude of 200) get no cells: no
+area holds them (a ``GeoArea``'s coordinates are checked to lie on the globe, and so does
+its bounding box).
+"""
+
+from __future__ import annotations
+
+import tantivy
+from tantivy import Occur, Query
+
+from pipelines.search import geocells
+from pipelines.search.geocells import LEVELS, Cell, cell_index, cells_of_point, valid_point
+
+FIELDS = {"map": "map_cell", "geo": "geo_cell"}
+"""The cell field of each point the index holds (the Map's point, the post's own)."""
+MAX_BOX_ROWS = 100
+"""A bounding box is covered by the rows of the finest level that needs at most this many
+(one range query per row); a box taller than that at every level uses the coarsest."""
+
+
+def cell_value(cell: Cell) -> int:
+    """The integer a cell is indexed as (see the module docstring)."""
+    d, kx, ky = cell
+    lat0, lon0 = geocells._OFFSETS[d]
+    return d << 40 | (ky + lat0) << 20 | (kx + lon0)
+
+
+def point_values(lon: float, lat: float) -> list[int]:
+    """The indexed cells of a point, one per level (none for a point off the globe)."""
+    if not valid_point(lon, lat):
+        return []
+    return [cell_value(c) for c in cells_of_point(lon, lat)]
+
+
+def runs_query(schema: tantivy.Schema, field: str, runs: list[tuple[Cell, Cell]]) -> Query:
+    """Posts whose point lies in one of the runs ``(first, last)`` of a row (both included):
+    one inverted-index range each (``empty_query`` for none)."""
+    parts = [
+        Query.range_query(
+            schema, field, tantivy.FieldType.Integer, cell_value(a), cell_value(b), use_inverted_index=True
+        )
+        for a, b in runs
+    ]
+    if not parts:
+        return Query.empty_query()
+    return parts[0] if len(parts) == 1 else Query.boolean_query([(Occur.Should, q) for q in parts])
+
+
+def cells_query(schema: tantivy.Schema, field: str, cells: tuple[Cell, ...]) -> Query:
+    """Posts whose point lies in one of ``cells`` (any levels)."""
+    return runs_query(schema, field, geocells.row_runs(cells))
+
+
+def box_runs(box: tuple[float, float, float, float]) -> list[tuple[Cell, Cell]]:
+    """Rows of cells holding every point of the closed box ``(west, south, east, north)``
+    (a cell holds ``[boundary(k), boundary(k + 1))``, so the last row and column are those of
+    ``north`` and ``east`` themselves): at the finest level needing at most
+    :data:`MAX_BOX_ROWS` rows. They hold more than the box (the cells it cuts), never less."""
+    west, south, east, north = box
+    level = LEVELS[0]
+    for d in reversed(LEVELS):
+        if cell_index(north, d) - cell_index(south, d) + 1 <= MAX_BOX_ROWS:
+            level = d
+            break
+    x0, x1 = cell_index(west, level), cell_index(east, level)
+    return [
+        ((level, x0, ky), (level, x1, ky))
+        for ky in range(cell_index(south, level), cell_index(north, level) + 1)
+    ]

@@ -1,0 +1,107 @@
+"""The indexed map cells select exactly the posts of their cells (the float grid's own
+assignment), a box's rows hold every point of the box, and areas that leave the globe still
+select the posts the per-point test finds."""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+import tantivy
+from tantivy import Query
+
+from pipelines.search import aggregate, cellindex, geocells
+from pipelines.search.filters import GeoArea
+from pipelines.search.schema import SCHEMA, to_dict
+from pipelines.search.select import area_ids, area_query
+from tests.search.test_geocells import _adversarial
+
+
+def _index(points: list[tuple[float, float]]) -> tantivy.Searcher:
+    index = tantivy.Index(SCHEMA)
+    writer = index.writer()
+    for i, (lon, lat) in enumerate(points):
+        post = {"_id": str(i), "geo": {"type": "Point", "coordinates": [lon, lat]}}
+        writer.add_document(tantivy.Document.from_dict(to_dict(post), SCHEMA))
+    writer.commit()
+    index.reload()
+    return index.searcher()
+
+
+def _ids(searcher: tantivy.Searcher, query: Query) -> set[int]:
+    return {int(i) for i in aggregate.all_ids(searcher, query)}
+
+
+@pytest.fixture(scope="module")
+def adversarial() -> tuple[list[tuple[float, float]], tantivy.Searcher]:
+    rnd = random.Random(21)
+    values = _adversarial(rnd)
+    points = [(v, max(-90.0, min(90.0, rnd.choice(values) / 2))) for v in values]
+    points += [(180.0, 90.0), (-180.0, -90.0), (0.0, 0.0)]
+    return points, _index(points)
+
+
+def test_a_cells_range_selects_the_posts_the_grid_puts_in_it(adversarial) -> None:
+    points, searcher = adversarial
+    rnd = random.Random(22)
+    for field in cellindex.FIELDS.values():  # own coordinates are also the Map's point here
+        for d in geocells.LEVELS:
+            cells = [(d, geocells.cell_index(lon, d), geocells.cell_index(lat, d)) for lon, lat in points]
+            for cell in rnd.sample(sorted(set(cells)), 60):
+                want = {i for i, c in enumerate(cells) if c == cell and geocells.valid_point(*points[i])}
+                assert _ids(searcher, cellindex.cells_query(SCHEMA, field, (cell,))) == want, (field, cell)
+
+
+def test_a_run_of_a_row_is_one_range_of_values() -> None:
+    for d in geocells.LEVELS:
+        for kx, ky in ((-180 * 10**d, -90 * 10**d), (0, 0), (180 * 10**d - 1, 90 * 10**d)):
+            v = cellindex.cell_value((d, kx, ky))
+            assert cellindex.cell_value((d, kx + 1, ky)) == v + 1
+            assert cellindex.cell_value((d, kx, ky + 1)) > cellindex.cell_value((d, 180 * 10**d, ky))
+    # levels never share a value
+    assert cellindex.cell_value((1, -1800, -900)) > cellindex.cell_value((0, 180, 90))
+
+
+def test_the_rows_of_a_box_hold_every_point_of_it(adversarial) -> None:
+    points, searcher = adversarial
+    rnd = random.Random(23)
+    for _ in range(40):
+        west, east = sorted(rnd.uniform(-180, 180) * rnd.choice([1, 0.01]) for _ in range(2))
+        south, north = sorted(rnd.uniform(-90, 90) * rnd.choice([1, 0.01]) for _ in range(2))
+        runs = cellindex.box_runs((west, south, east, north))
+        assert len(runs) <= max(cellindex.MAX_BOX_ROWS, 181)
+        got = _ids(searcher, cellindex.runs_query(SCHEMA, "geo_cell", runs))
+        inside_box = {i for i, (lo, la) in enumerate(points) if west <= lo <= east and south <= la <= north}
+        assert inside_box <= got
+        level = runs[0][0][0]
+        cells = {(c[1], c[2]) for a, b in runs for c in ((level, k, a[2]) for k in range(a[1], b[1] + 1))}
+        in_cells = {
+            i
+            for i, (lo, la) in enumerate(points)
+            if (geocells.cell_index(lo, level), geocells.cell_index(la, level)) in cells
+            and geocells.valid_point(lo, la)
+        }
+        assert got == in_cells
+
+
+def test_points_off_the_globe_have_no_cells_and_areas_at_its_edge_find_the_rest() -> None:
+    assert cellindex.point_values(200.0, 51.0) == []
+    assert cellindex.point_values(float("nan"), 51.0) == []
+    assert len(cellindex.point_values(180.0, -90.0)) == len(geocells.LEVELS)
+    points = [
+        (180.0, 10.5),
+        (175.0, 10.5),
+        (179.99, 10.5),
+        (150.0, 10.5),
+        (180.00000000000003, 10.5),
+        (179.0, 89.9),
+    ]
+    searcher = _index(points)
+    edge = GeoArea(
+        ring=((170.0, 10.0), (180.0, 10.0), (180.0, 11.0), (170.0, 11.0), (170.0, 10.0)), by_place=False
+    )
+    pole = GeoArea(center=(179.5, 89.9), radius_km=50.0, by_place=False)
+    for area in (edge, pole):
+        got = aggregate.all_ids(searcher, area_query(searcher, SCHEMA, Query.all_query(), area))
+        assert got == set(area_ids(searcher, SCHEMA, Query.all_query(), area))
+        assert got  # the areas hold posts
