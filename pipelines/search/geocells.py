@@ -155,11 +155,15 @@ def cell_rect(cell: Cell) -> Rect:
 
 @dataclass(frozen=True)
 class Cover:
-    """The cells provably inside an area (coarse where they fit) and the same region as
-    rectangles (runs of a row merged, equal runs of consecutive rows merged)."""
+    """The cells provably inside an area (coarse where they fit), the same region as
+    rectangles (runs of a row merged, equal runs of consecutive rows merged), and the *rim*:
+    cells holding every other point of the area (each of their posts is read and tested),
+    disjoint from the inner cells; ``None`` when not worked out (then the area's bounding
+    box stands for it)."""
 
     cells: tuple[Cell, ...]
     rects: tuple[Rect, ...]
+    rim: tuple[Cell, ...] | None = None
 
 
 EMPTY = Cover((), ())
@@ -167,8 +171,15 @@ EMPTY = Cover((), ())
 
 @functools.lru_cache(maxsize=256)
 def cover(area: GeoArea) -> Cover:
-    """The cells wholly inside ``area`` for :func:`pipelines.search.select.inside` (see the
-    module docstring); :data:`EMPTY` when none can be proven."""
+    """The cells wholly inside ``area`` for :func:`pipelines.search.select.inside` and its
+    rim cells (see the module docstring); :data:`EMPTY` when no inner cell can be proven.
+
+    Every point of the area lies in an inner or a rim cell: the level-0 cells of the bounding
+    box are classified, a cell neither inner nor touched by the rim is wholly outside (a
+    polygon's: no edge reaches it and its centre is outside, so its parity is constant; a
+    circle's: its centre is farther than the radius plus twice its size), touched cells are
+    split into their children, and what is left unsplit (the finest level's touched cells,
+    a level past :data:`MAX_TESTS`, inner cells dropped to keep :data:`MAX_RECTS`) is rim."""
     from pipelines.search.select import bounding_box  # select imports this module
 
     west, south, east, north = bounding_box(area)
@@ -183,8 +194,10 @@ def cover(area: GeoArea) -> Cover:
     gx, gy = np.meshgrid(kx, ky)
     todo = np.stack([gx.ravel(), gy.ravel()], axis=1)
     inner: list[Cell] = []
+    rim: list[Cell] = []
     for i, d in enumerate(LEVELS):
         if len(todo) * classify.cost > MAX_TESTS:
+            rim += [(d, int(x), int(y)) for x, y in todo]
             break
         step = max(1, CHUNK_TESTS // classify.cost)  # bounds the cell x edge arrays' memory
         parts = [classify(todo[j : j + step], d) for j in range(0, len(todo), step)] or [classify(todo, d)]
@@ -192,13 +205,15 @@ def cover(area: GeoArea) -> Cover:
         is_rim = np.concatenate([p[1] for p in parts])
         inner += [(d, int(x), int(y)) for x, y in todo[is_in]]
         if i + 1 == len(LEVELS):
+            rim += [(d, int(x), int(y)) for x, y in todo[is_rim]]
             break
         todo = _children(todo[is_rim], LEVELS[i + 1] - d)
     for depth in range(len(LEVELS), 0, -1):
         kept = [c for c in inner if c[0] in LEVELS[:depth]]
         rects = rectangles(kept)
         if len(rects) <= MAX_RECTS:
-            return Cover(tuple(kept), tuple(rects))
+            dropped = [c for c in inner if c[0] not in LEVELS[:depth]]
+            return Cover(tuple(kept), tuple(rects), tuple(rim + dropped))
     return EMPTY
 
 

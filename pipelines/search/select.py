@@ -99,13 +99,16 @@ def area_ids(searcher: tantivy.Searcher, schema: tantivy.Schema, base: Query, ar
     return tested_ids(searcher, area, _float_box_query(schema, base, area))
 
 
+def _field(area: GeoArea) -> str:
+    return cellindex.FIELDS["map" if area.by_place else "geo"]
+
+
 def _box_query(schema: tantivy.Schema, base: Query, area: GeoArea) -> Query:
     """``base`` within the cells holding the area's bounding box (posts without the point
-    left out): inverted-index ranges of the cell field (:mod:`pipelines.search.cellindex`),
-    a little more than the box. A ``GeoArea``'s coordinates are checked to lie on the globe,
-    so its box does, and every point inside it has cells."""
-    field = cellindex.FIELDS["map" if area.by_place else "geo"]
-    return _and([base, cellindex.runs_query(schema, field, cellindex.box_runs(bounding_box(area)))])
+    left out): a term set of the cell field (:mod:`pipelines.search.cellindex`), a little
+    more than the box. A ``GeoArea``'s coordinates are checked to lie on the globe, so its
+    box does, and every point inside it has cells."""
+    return _and([base, cellindex.cells_query(schema, _field(area), cellindex.box_cells(bounding_box(area)))])
 
 
 def _float_box_query(schema: tantivy.Schema, base: Query, area: GeoArea) -> Query:
@@ -159,38 +162,59 @@ def ids_query(schema: tantivy.Schema, ids: list[str]) -> Query:
     return Query.term_set_query(schema, "id", list(ids)) if ids else Query.empty_query()
 
 
+MAX_RIM_CELLS = 20_000
+"""A cover's rim of more cells than this is replaced by the bounding box's cells less the
+inner ones (one term set of that many values costs ~20 ms; a huge circle's rim can have
+hundreds of thousands)."""
+
+
 def inner_query(schema: tantivy.Schema, area: GeoArea, cover: geocells.Cover) -> Query:
-    """Posts whose point lies in the cover's inner cells: ranges of the cell field, one per
-    run of a row (the same cells as the cover's rectangles, read from the inverted index)."""
-    return cellindex.cells_query(schema, cellindex.FIELDS["map" if area.by_place else "geo"], cover.cells)
+    """Posts whose point lies in the cover's inner cells (the region of its rectangles)."""
+    return cellindex.cells_query(schema, _field(area), cover.cells)
+
+
+def _rim_known(cover: geocells.Cover) -> bool:
+    return cover.rim is not None and len(cover.rim) <= MAX_RIM_CELLS
 
 
 def rim_query(schema: tantivy.Schema, base: Query, area: GeoArea, cover: geocells.Cover) -> Query:
-    """``base`` in the area's bounding box but outside its inner cells: the posts to test."""
+    """``base`` in the cover's rim cells (or, where the rim is not worked out, in the
+    bounding box's cells outside the inner ones): the posts to test, none in an inner cell."""
+    if _rim_known(cover):
+        assert cover.rim is not None
+        return _and([base, cellindex.cells_query(schema, _field(area), cover.rim)])
     box = _box_query(schema, base, area)
-    if not cover.rects:
+    if not cover.cells:
         return box
     return Query.boolean_query([(Occur.Must, box), (Occur.MustNot, inner_query(schema, area, cover))])
+
+
+def _region_query(schema: tantivy.Schema, base: Query, area: GeoArea, cover: geocells.Cover) -> Query:
+    """``base`` in the inner cells or the rim: every post of the area and the rim's others."""
+    if _rim_known(cover):
+        assert cover.rim is not None
+        return _and([base, cellindex.cells_query(schema, _field(area), (*cover.cells, *cover.rim))])
+    return _box_query(schema, base, area)
 
 
 def area_query(searcher: tantivy.Searcher, schema: tantivy.Schema, base: Query, area: GeoArea) -> Query:
     """The posts of ``base`` inside ``area``, exactly. Only the rim's points are read (the
     inner cells are inside for every point, :func:`pipelines.search.geocells.cover`); the
-    smaller of its two groups is named by id: ``(base AND inner rectangles) OR (ids of the rim
-    posts inside)``, or ``base AND box AND NOT (ids of the rim posts outside)`` (the box holds
-    the inner posts and the rim, so this is the same set: for a box drawn on the Map, with
-    nothing outside, it is the box's two range queries alone)."""
+    smaller of its two groups is named by id: ``(base AND inner cells) OR (ids of the rim
+    posts inside)``, or ``base AND (inner or rim cells) AND NOT (ids of the rim posts
+    outside)`` (the same set: for a box drawn on the Map along grid lines, with nothing
+    outside, it is one term set of cells)."""
     cover = geocells.cover(area)
     ins, outs = split(searcher, area, rim_query(schema, base, area, cover))
     if len(outs) < len(ins):
-        box = _box_query(schema, base, area)
+        region = _region_query(schema, base, area, cover)
         if not outs:
-            return box
+            return region
         return Query.boolean_query(
-            [(Occur.Must, box), (Occur.MustNot, ids_query(schema, doc_ids(searcher, outs)))]
+            [(Occur.Must, region), (Occur.MustNot, ids_query(schema, doc_ids(searcher, outs)))]
         )
     rim = ids_query(schema, doc_ids(searcher, ins))
-    if not cover.rects:
+    if not cover.cells:
         return rim
     inner = _and([base, inner_query(schema, area, cover)])
     return Query.boolean_query([(Occur.Should, inner), (Occur.Should, rim)])
