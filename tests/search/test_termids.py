@@ -16,6 +16,7 @@ from pipelines.search.compile import filters_query
 from pipelines.search.filters import Filters
 from pipelines.search.index import SearchIndex, SearchIndexCorrupt, index_path
 from pipelines.search.indexer import Indexer, read_position
+from pipelines.search.schema import SCHEMA_VERSION
 from pipelines.store import Store
 from tests.search.conftest import make_posts
 
@@ -159,7 +160,9 @@ def test_an_index_of_schema_version_2_is_refused_and_recreated(store: Store, tmp
     path = indexer.index.path
     indexer.close()
     (path / "vigil-version.json").write_text(json.dumps({"schema_version": 2}))
-    with pytest.raises(SearchIndexCorrupt, match="schema version 2, this Vigil needs 3.*index --rebuild"):
+    with pytest.raises(
+        SearchIndexCorrupt, match=f"schema version 2, this Vigil needs {SCHEMA_VERSION}.*index --rebuild"
+    ):
         SearchIndex.open(path)
     index = SearchIndex.open_or_create(path)
     assert read_position(path) is None and aggregate.count(index.searcher(), Query.all_query()) == 0
