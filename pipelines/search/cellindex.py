@@ -29,7 +29,7 @@ import tantivy
 from tantivy import Query
 
 from pipelines.search import geocells
-from pipelines.search.geocells import LEVELS, Cell, cell_index, cells_of_point, valid_point
+from pipelines.search.geocells import INDEX_LEVELS, Cell, cell_index, cells_of_point, valid_point
 
 FIELDS = {"map": "map_cell", "geo": "geo_cell"}
 """The cell field of each point the index holds (the Map's point, the post's own)."""
@@ -51,7 +51,7 @@ def point_values(lon: float, lat: float) -> list[int]:
     """The indexed cells of a point, one per level (none for a point off the globe)."""
     if not valid_point(lon, lat):
         return []
-    return [cell_value(c) for c in cells_of_point(lon, lat)]
+    return [cell_value(c) for c in cells_of_point(lon, lat, INDEX_LEVELS)]
 
 
 def cells_query(schema: tantivy.Schema, field: str, cells: Iterable[Cell]) -> Query:
@@ -70,8 +70,8 @@ def box_cells(box: tuple[float, float, float, float]) -> Iterator[Cell]:
     ``north`` and ``east`` themselves): at the finest level needing at most
     :data:`MAX_BOX_CELLS` cells. They hold more than the box (the cells it cuts), never less."""
     west, south, east, north = box
-    level = LEVELS[0]
-    for d in reversed(LEVELS):
+    level = INDEX_LEVELS[0]
+    for d in reversed(INDEX_LEVELS):
         rows = cell_index(north, d) - cell_index(south, d) + 1
         if rows * (cell_index(east, d) - cell_index(west, d) + 1) <= MAX_BOX_CELLS:
             level = d

@@ -43,6 +43,12 @@ from pipelines.search.filters import EARTH_RADIUS_M, GeoArea
 
 LEVELS = (0, 1, 2)
 """Decimal digits of each grid level, coarsest first (1, 0.1, 0.01 degree cells)."""
+INDEX_LEVELS = (0, 1, 2, 3)
+"""The levels the search index holds (:mod:`pipelines.search.cellindex`): the rollup's and
+0.001 degree cells (~100 m), whose rim holds a tenth of the posts to read and name by id."""
+MAX_FINE_PARENTS = 1_000
+"""The index cover splits at most this many rim cells into the finest level's children
+(100 each); past it the rim stays one level coarser (still exact)."""
 MARGIN_DEG = 1e-9
 """How far (degrees) a ring edge must stay left or right of an inner cell: far above the
 few ulps (~1e-13) by which a computed ray crossing can miss the exact one."""
@@ -79,16 +85,16 @@ def cell_index(value: float, d: int) -> int:
     return k
 
 
-_SCALE = {d: 10**d for d in LEVELS}
+_SCALE = {d: 10**d for d in INDEX_LEVELS}
 
 
-def cells_of_point(lon: float, lat: float) -> list[Cell]:
+def cells_of_point(lon: float, lat: float, levels: tuple[int, ...] = LEVELS) -> list[Cell]:
     """The cell of a point at every level, coarsest first: the finest level's, then its
     parents by integer division (exact: a coarse boundary *is* a fine one, so the largest
     coarse boundary at or below the value is the one at or below its fine cell's)."""
-    fine = LEVELS[-1]
+    fine = levels[-1]
     kx, ky = cell_index(lon, fine), cell_index(lat, fine)
-    return [(d, kx // 10 ** (fine - d), ky // 10 ** (fine - d)) for d in LEVELS]
+    return [(d, kx // 10 ** (fine - d), ky // 10 ** (fine - d)) for d in levels]
 
 
 def valid_point(lon: float, lat: float) -> bool:
@@ -137,7 +143,7 @@ def cell_key(cell: Cell) -> str:
     return f"{d}/{ky + lat0:05d}/{kx + lon0:05d}"
 
 
-_OFFSETS = {d: (90 * 10**d, 180 * 10**d) for d in LEVELS}
+_OFFSETS = {d: (90 * 10**d, 180 * 10**d) for d in INDEX_LEVELS}
 
 
 def row_runs(cells: tuple[Cell, ...]) -> list[tuple[Cell, Cell]]:
@@ -170,16 +176,20 @@ EMPTY = Cover((), ())
 
 
 @functools.lru_cache(maxsize=256)
-def cover(area: GeoArea) -> Cover:
-    """The cells wholly inside ``area`` for :func:`pipelines.search.select.inside` and its
-    rim cells (see the module docstring); :data:`EMPTY` when no inner cell can be proven.
+def cover(area: GeoArea, levels: tuple[int, ...] = LEVELS) -> Cover:
+    """The cells of ``levels`` wholly inside ``area`` for :func:`pipelines.search.select.inside`
+    and its rim cells (see the module docstring); :data:`EMPTY` when no inner cell can be
+    proven. With :data:`LEVELS` (the rollup's cells) the inner cells also fit in
+    :data:`MAX_RECTS` rectangles; with :data:`INDEX_LEVELS` (the index's term sets) there
+    are no rectangles.
 
     Every point of the area lies in an inner or a rim cell: the level-0 cells of the bounding
     box are classified, a cell neither inner nor touched by the rim is wholly outside (a
     polygon's: no edge reaches it and its centre is outside, so its parity is constant; a
     circle's: its centre is farther than the radius plus twice its size), touched cells are
     split into their children, and what is left unsplit (the finest level's touched cells,
-    a level past :data:`MAX_TESTS`, inner cells dropped to keep :data:`MAX_RECTS`) is rim."""
+    cells past :data:`MAX_TESTS` or :data:`MAX_FINE_PARENTS`, inner cells dropped to keep
+    :data:`MAX_RECTS`) is rim."""
     from pipelines.search.select import bounding_box  # select imports this module
 
     west, south, east, north = bounding_box(area)
@@ -188,14 +198,14 @@ def cover(area: GeoArea) -> Cover:
         if not CIRCLE_KM[0] <= float(area.radius_km) <= CIRCLE_KM[1] or (west, east) == (-180.0, 180.0):
             return EMPTY
     classify = _ring_classifier(area.ring) if area.ring is not None else _circle_classifier(area)
-    d = LEVELS[0]
+    d = levels[0]
     kx = np.arange(cell_index(west, d), cell_index(east, d) + 1)
     ky = np.arange(cell_index(south, d), cell_index(north, d) + 1)
     gx, gy = np.meshgrid(kx, ky)
     todo = np.stack([gx.ravel(), gy.ravel()], axis=1)
     inner: list[Cell] = []
     rim: list[Cell] = []
-    for i, d in enumerate(LEVELS):
+    for i, d in enumerate(levels):
         if len(todo) * classify.cost > MAX_TESTS:
             rim += [(d, int(x), int(y)) for x, y in todo]
             break
@@ -204,10 +214,13 @@ def cover(area: GeoArea) -> Cover:
         is_in = np.concatenate([p[0] for p in parts])
         is_rim = np.concatenate([p[1] for p in parts])
         inner += [(d, int(x), int(y)) for x, y in todo[is_in]]
-        if i + 1 == len(LEVELS):
+        last = i + 1 == len(levels)
+        if last or (levels[i + 1] > LEVELS[-1] and int(is_rim.sum()) > MAX_FINE_PARENTS):
             rim += [(d, int(x), int(y)) for x, y in todo[is_rim]]
             break
-        todo = _children(todo[is_rim], LEVELS[i + 1] - d)
+        todo = _children(todo[is_rim], levels[i + 1] - d)
+    if levels != LEVELS:
+        return Cover(tuple(inner), (), tuple(rim))
     for depth in range(len(LEVELS), 0, -1):
         kept = [c for c in inner if c[0] in LEVELS[:depth]]
         rects = rectangles(kept)

@@ -35,14 +35,15 @@ import tantivy
 from pipelines.core.text import tokenize
 from pipelines.search import cellindex
 
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 """Bumped when fields or their tokenizers change; an index of another version is rebuilt
 (:meth:`pipelines.search.index.SearchIndex.open_or_create` recreates it, the indexer refills it).
 
 Version 2: ``words`` is whitespace-tokenized text instead of pre-tokenized tokens.
 Version 3: ``tid``, the post's terms as ids of :mod:`pipelines.search.termids`.
 Version 4: ``map_cell``/``geo_cell``, the grid cells of each point as indexed integers
-(:mod:`pipelines.search.cellindex`: drawn areas read from the inverted index)."""
+(:mod:`pipelines.search.cellindex`: drawn areas read from the inverted index).
+Version 5: those cells at a fourth level, 0.001 degree (``geocells.INDEX_LEVELS``)."""
 
 SCORE_FIELDS = ("threat", "hate", "toxicity", "sentiment")
 KEYWORD_FIELDS = ("source", "lang", "author", "terms", "places", "topics", "entities", "watchlists")

@@ -204,7 +204,7 @@ def area_query(searcher: tantivy.Searcher, schema: tantivy.Schema, base: Query, 
     posts inside)``, or ``base AND (inner or rim cells) AND NOT (ids of the rim posts
     outside)`` (the same set: for a box drawn on the Map along grid lines, with nothing
     outside, it is one term set of cells)."""
-    cover = geocells.cover(area)
+    cover = geocells.cover(area, geocells.INDEX_LEVELS)
     ins, outs = split(searcher, area, rim_query(schema, base, area, cover))
     if len(outs) < len(ins):
         region = _region_query(schema, base, area, cover)

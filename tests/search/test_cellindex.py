@@ -14,7 +14,7 @@ from pipelines.search import aggregate, cellindex, geocells, select
 from pipelines.search.filters import GeoArea
 from pipelines.search.schema import SCHEMA, to_dict
 from pipelines.search.select import area_ids, area_query, bounding_box, inside
-from tests.search.test_geocells import _adversarial, _random_area, plain_index  # noqa: F401 (a fixture)
+from tests.search.test_geocells import _adversarial, _random_area, _random_ring, plain_index  # noqa: F401 (a fixture)
 
 
 def _index(points: list[tuple[float, float]]) -> tantivy.Searcher:
@@ -45,7 +45,7 @@ def test_a_cells_range_selects_the_posts_the_grid_puts_in_it(adversarial) -> Non
     points, searcher = adversarial
     rnd = random.Random(22)
     for field in cellindex.FIELDS.values():  # own coordinates are also the Map's point here
-        for d in geocells.LEVELS:
+        for d in geocells.INDEX_LEVELS:
             cells = [(d, geocells.cell_index(lon, d), geocells.cell_index(lat, d)) for lon, lat in points]
             for cell in rnd.sample(sorted(set(cells)), 60):
                 want = {i for i, c in enumerate(cells) if c == cell and geocells.valid_point(*points[i])}
@@ -53,7 +53,7 @@ def test_a_cells_range_selects_the_posts_the_grid_puts_in_it(adversarial) -> Non
 
 
 def test_a_run_of_a_row_is_one_range_of_values() -> None:
-    for d in geocells.LEVELS:
+    for d in geocells.INDEX_LEVELS:
         for kx, ky in ((-180 * 10**d, -90 * 10**d), (0, 0), (180 * 10**d - 1, 90 * 10**d)):
             v = cellindex.cell_value((d, kx, ky))
             assert cellindex.cell_value((d, kx + 1, ky)) == v + 1
@@ -86,7 +86,7 @@ def test_the_cells_of_a_box_hold_every_point_of_it(adversarial) -> None:
 def test_points_off_the_globe_have_no_cells_and_areas_at_its_edge_find_the_rest() -> None:
     assert cellindex.point_values(200.0, 51.0) == []
     assert cellindex.point_values(float("nan"), 51.0) == []
-    assert len(cellindex.point_values(180.0, -90.0)) == len(geocells.LEVELS)
+    assert len(cellindex.point_values(180.0, -90.0)) == len(geocells.INDEX_LEVELS)
     points = [
         (180.0, 10.5),
         (175.0, 10.5),
@@ -107,26 +107,41 @@ def test_points_off_the_globe_have_no_cells_and_areas_at_its_edge_find_the_rest(
 
 
 def test_every_point_of_an_area_lies_in_an_inner_or_a_rim_cell() -> None:
+    """For the rollup's cover and the index's (one level finer, no rectangles)."""
     rnd = random.Random(24)
     for _ in range(60):
         area = _random_area(rnd, by_place=True)
-        cover = geocells.cover(area)
-        if cover.rim is None:
-            continue
-        inner, rim = set(cover.cells), set(cover.rim)
-        assert not inner & rim
-        west, south, east, north = bounding_box(area)
-        for _ in range(400):
-            lon = rnd.choice([rnd.uniform(west, east), round(rnd.uniform(west, east), rnd.choice([1, 2]))])
-            lat = rnd.choice(
-                [rnd.uniform(south, north), round(rnd.uniform(south, north), rnd.choice([1, 2]))]
-            )
-            mine = set(geocells.cells_of_point(lon, lat))
-            held = len(mine & inner) + len(mine & rim)
-            if inside(area, lon, lat):
-                assert held == 1, (area, lon, lat)
-            else:
-                assert not mine & inner
+        for levels in (geocells.LEVELS, geocells.INDEX_LEVELS):
+            cover = geocells.cover(area, levels)
+            if cover.rim is None:
+                continue
+            inner, rim = set(cover.cells), set(cover.rim)
+            assert not inner & rim
+            west, south, east, north = bounding_box(area)
+            for _ in range(300):
+                lon = rnd.choice(
+                    [rnd.uniform(west, east), round(rnd.uniform(west, east), rnd.choice([1, 2, 3]))]
+                )
+                lat = rnd.choice(
+                    [rnd.uniform(south, north), round(rnd.uniform(south, north), rnd.choice([1, 2, 3]))]
+                )
+                mine = set(geocells.cells_of_point(lon, lat, geocells.INDEX_LEVELS))
+                held = len(mine & inner) + len(mine & rim)
+                if inside(area, lon, lat):
+                    assert held == 1, (area, levels, lon, lat)
+                else:
+                    assert not mine & inner
+
+
+def test_past_the_fine_parents_limit_the_index_rim_stays_coarser(monkeypatch) -> None:
+    rnd = random.Random(26)
+    area = GeoArea(ring=_random_ring(rnd), by_place=True)
+    assert max(c[0] for c in geocells.cover(area, geocells.INDEX_LEVELS).rim) == 3
+    monkeypatch.setattr(geocells, "MAX_FINE_PARENTS", 0)
+    geocells.cover.cache_clear()
+    coarse = geocells.cover(area, geocells.INDEX_LEVELS)
+    geocells.cover.cache_clear()
+    assert max(c[0] for c in coarse.rim) == 2 and max(c[0] for c in coarse.cells) <= 2
 
 
 def test_an_area_without_its_rim_cells_is_selected_by_its_box(plain_index, monkeypatch) -> None:  # noqa: F811
