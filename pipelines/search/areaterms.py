@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 import tantivy
-from tantivy import Query
+from tantivy import Occur, Query
 
 from pipelines.search import geocells, select, termids
 from pipelines.search.aggregate import ID_UNCUT
@@ -83,21 +83,14 @@ def _rim_counts(
     searcher: tantivy.Searcher, schema: tantivy.Schema, filters: Filters
 ) -> dict[int, int] | None:
     """Posts per term id among the rim posts inside the area, every count (``None`` if the
-    aggregation would cut): the selection's posts outside the inner cells."""
+    aggregation would cut): the area's posts (:func:`pipelines.search.select.area_query`, whose
+    own rim is one grid level finer) within the rollup cover's rim cells, one aggregation."""
     area = filters.area
     assert area is not None
     base = filters_query(schema, filters.replace(area=None, geo_only=False))
     rim = select.rim_query(schema, base, area, geocells.cover(area))
-    ins, outs = select.split(searcher, area, rim)
-    if not ins:
-        return {}
-    if len(outs) >= len(ins):
-        return _tid_counts(searcher, select.ids_query(schema, select.doc_ids(searcher, ins)))
-    counts = _tid_counts(searcher, rim)  # the rim less its posts outside: fewer ids to name
-    if counts is None or not outs:
-        return counts
-    less = _tid_counts(searcher, select.ids_query(schema, select.doc_ids(searcher, outs)))
-    return None if less is None else {t: n - less.get(t, 0) for t, n in counts.items()}
+    inside = select.area_query(searcher, schema, base, area)
+    return _tid_counts(searcher, Query.boolean_query([(Occur.Must, rim), (Occur.Must, inside)]))
 
 
 def _tid_counts(searcher: tantivy.Searcher, query: Query) -> dict[int, int] | None:
