@@ -88,7 +88,7 @@ def _rim_counts(
     area = filters.area
     assert area is not None
     base = filters_query(schema, filters.replace(area=None, geo_only=False))
-    rim = select.rim_query(schema, base, area, geocells.cover(area))
+    rim = select.rim_query(schema, base, area, geocells.LEVELS)
     inside = select.area_query(searcher, schema, base, area)
     return _tid_counts(searcher, Query.boolean_query([(Occur.Must, rim), (Occur.Must, inside)]))
 

@@ -20,6 +20,7 @@ Pure functions of a ``Searcher``; the caller loads the watchlist from the store.
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Callable
 from typing import Any
@@ -31,6 +32,7 @@ from pipelines.search import cellindex, geocells
 from pipelines.search.areas import haversine_km, point_in_ring
 from pipelines.search.compile import filters_query, keyword_query
 from pipelines.search.filters import EARTH_RADIUS_M, Filters, GeoArea
+from pipelines.search.schema import SCHEMA
 from pipelines.search.watchlists import Watchlist
 
 MAX_AREA_POSTS = 2_000_000
@@ -168,46 +170,48 @@ inner ones (one term set of that many values costs ~20 ms; a huge circle's rim c
 hundreds of thousands)."""
 
 
-def inner_query(schema: tantivy.Schema, area: GeoArea, cover: geocells.Cover) -> Query:
-    """Posts whose point lies in the cover's inner cells (the region of its rectangles)."""
-    return cellindex.cells_query(schema, _field(area), cover.cells)
+@functools.lru_cache(maxsize=128)
+def _cells_query(area: GeoArea, levels: tuple[int, ...], part: str) -> Query:
+    """The term set of the inner cells, the rim cells or both (``part``) of ``area``'s cover at
+    ``levels``, built once per area: an index cover has tens of thousands of cells (~25 ms of
+    Python to turn into a query; a Query is immutable and holds no searcher)."""
+    cover = geocells.cover(area, levels)
+    cells = {"inner": cover.cells, "rim": cover.rim or (), "region": (*cover.cells, *(cover.rim or ()))}[part]
+    return cellindex.cells_query(SCHEMA, _field(area), cells)
 
 
 def _rim_known(cover: geocells.Cover) -> bool:
     return cover.rim is not None and len(cover.rim) <= MAX_RIM_CELLS
 
 
-def rim_query(schema: tantivy.Schema, base: Query, area: GeoArea, cover: geocells.Cover) -> Query:
-    """``base`` in the cover's rim cells (or, where the rim is not worked out, in the
-    bounding box's cells outside the inner ones): the posts to test, none in an inner cell."""
+def rim_query(schema: tantivy.Schema, base: Query, area: GeoArea, levels: tuple[int, ...]) -> Query:
+    """``base`` in the rim cells of the area's cover at ``levels`` (or, where the rim is not
+    worked out, in the bounding box's cells outside the inner ones): the posts to test, none
+    in an inner cell."""
+    cover = geocells.cover(area, levels)
     if _rim_known(cover):
-        assert cover.rim is not None
-        return _and([base, cellindex.cells_query(schema, _field(area), cover.rim)])
+        return _and([base, _cells_query(area, levels, "rim")])
     box = _box_query(schema, base, area)
     if not cover.cells:
         return box
-    return Query.boolean_query([(Occur.Must, box), (Occur.MustNot, inner_query(schema, area, cover))])
-
-
-def _region_query(schema: tantivy.Schema, base: Query, area: GeoArea, cover: geocells.Cover) -> Query:
-    """``base`` in the inner cells or the rim: every post of the area and the rim's others."""
-    if _rim_known(cover):
-        assert cover.rim is not None
-        return _and([base, cellindex.cells_query(schema, _field(area), (*cover.cells, *cover.rim))])
-    return _box_query(schema, base, area)
+    return Query.boolean_query([(Occur.Must, box), (Occur.MustNot, _cells_query(area, levels, "inner"))])
 
 
 def area_query(searcher: tantivy.Searcher, schema: tantivy.Schema, base: Query, area: GeoArea) -> Query:
     """The posts of ``base`` inside ``area``, exactly. Only the rim's points are read (the
-    inner cells are inside for every point, :func:`pipelines.search.geocells.cover`); the
-    smaller of its two groups is named by id: ``(base AND inner cells) OR (ids of the rim
-    posts inside)``, or ``base AND (inner or rim cells) AND NOT (ids of the rim posts
-    outside)`` (the same set: for a box drawn on the Map along grid lines, with nothing
-    outside, it is one term set of cells)."""
-    cover = geocells.cover(area, geocells.INDEX_LEVELS)
-    ins, outs = split(searcher, area, rim_query(schema, base, area, cover))
+    inner cells are inside for every point, :func:`pipelines.search.geocells.cover`, here at
+    the index's four levels); the smaller of its two groups is named by id: ``(base AND inner
+    cells) OR (ids of the rim posts inside)``, or ``base AND (inner or rim cells) AND NOT (ids
+    of the rim posts outside)`` (the same set), or ``base AND box AND NOT (ids ...)`` where the
+    rim is not worked out."""
+    levels = geocells.INDEX_LEVELS
+    cover = geocells.cover(area, levels)
+    ins, outs = split(searcher, area, rim_query(schema, base, area, levels))
     if len(outs) < len(ins):
-        region = _region_query(schema, base, area, cover)
+        if _rim_known(cover):
+            region = _and([base, _cells_query(area, levels, "region")])
+        else:
+            region = _box_query(schema, base, area)
         if not outs:
             return region
         return Query.boolean_query(
@@ -216,7 +220,7 @@ def area_query(searcher: tantivy.Searcher, schema: tantivy.Schema, base: Query, 
     rim = ids_query(schema, doc_ids(searcher, ins))
     if not cover.cells:
         return rim
-    inner = _and([base, inner_query(schema, area, cover)])
+    inner = _and([base, _cells_query(area, levels, "inner")])
     return Query.boolean_query([(Occur.Should, inner), (Occur.Should, rim)])
 
 
