@@ -1,20 +1,19 @@
-"""Map cells as indexed integers: a drawn area's inner cells and box as inverted-index ranges.
+"""Map cells as indexed integers: a drawn area's cells as term sets of the inverted index.
 
-Why (schema version 4): a drawn area used to be selected with float range queries on
+Why (schema versions 4 and 5): a drawn area used to be selected with float range queries on
 ``map_lon``/``map_lat`` (or ``geo_*``). Tantivy answers a range on a fast field by scanning
 the whole column, so each range cost ~30 ms at 10M posts whatever the area, and an area's
 answer holds several (docs/search.md: 104-461 ms p95 at 10M). Each post now also carries
-the cells of its point at every grid level of :mod:`pipelines.search.geocells` as integers
-(``map_cell`` for the Map's point, ``geo_cell`` for its own coordinates), indexed and not
-fast: a range of them is read from the inverted index, at a cost that grows with the posts
-it matches, not with the index.
+the cells of its point at the four levels of :data:`pipelines.search.geocells.INDEX_LEVELS`
+as integers (``map_cell`` for the Map's point, ``geo_cell`` for its own coordinates),
+indexed and not fast: a set of cells is read from the inverted index as one term set, at a
+cost that grows with the posts it holds (and ~0.3 us per value), not with the index.
 
 **The value** of a cell ``(d, kx, ky)`` is ``d << 40 | (ky + lat0) << 20 | (kx + lon0)``
-(offsets of :func:`pipelines.search.geocells.cell_key`, non-negative): the cells of one row
-of one level are consecutive integers, so a run of a row is one range query. A post's cells
-are those of :func:`pipelines.search.geocells.cells_of_point`, the very cells the rollup and
-:func:`pipelines.search.geocells.cover` assign (one ``cell_index``), so "the posts of an
-inner cell" means the same here as for the float rectangles it replaces.
+(offsets of :func:`pipelines.search.geocells.cell_key`, non-negative, below 2**20 at every
+level). A post's cells are those of :func:`pipelines.search.geocells.cells_of_point`, the
+very cells :func:`pipelines.search.geocells.cover` and the rollup assign (one
+``cell_index``), so "the posts of an inner cell" means the same here as in the rollup.
 
 **Points off the globe** (``valid_point`` false, e.g. a longitude of 200) get no cells: no
 area holds them (a ``GeoArea``'s coordinates are checked to lie on the globe, and so does
