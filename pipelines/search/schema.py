@@ -65,7 +65,7 @@ def build_schema() -> tantivy.Schema:
         b.add_float_field(name, indexed=True, fast=True)
     for name in ("geo_lon", "geo_lat", "map_lon", "map_lat"):
         b.add_float_field(name, indexed=True, fast=True)
-    for name in cellindex.FIELDS.values():  # indexed only: read as inverted-index ranges
+    for name in cellindex.FIELDS.values():  # indexed only: read as term sets of the inverted index
         b.add_integer_field(name, indexed=True)
     return b.build()
 
