@@ -175,7 +175,7 @@ class Cover:
 EMPTY = Cover((), ())
 
 
-@functools.lru_cache(maxsize=256)
+@functools.lru_cache(maxsize=32)  # an index cover holds ~40,000 cells (~5 MB of tuples)
 def cover(area: GeoArea, levels: tuple[int, ...] = LEVELS) -> Cover:
     """The cells of ``levels`` wholly inside ``area`` for :func:`pipelines.search.select.inside`
     and its rim cells (see the module docstring); :data:`EMPTY` when no inner cell can be

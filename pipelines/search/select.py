@@ -170,7 +170,7 @@ inner ones (one term set of that many values costs ~20 ms; a huge circle's rim c
 hundreds of thousands)."""
 
 
-@functools.lru_cache(maxsize=128)
+@functools.lru_cache(maxsize=32)  # three queries per area; each holds its cell values
 def _cells_query(area: GeoArea, levels: tuple[int, ...], part: str) -> Query:
     """The term set of the inner cells, the rim cells or both (``part``) of ``area``'s cover at
     ``levels``, built once per area: an index cover has tens of thousands of cells (~25 ms of
