@@ -52,14 +52,24 @@ def test_a_cells_range_selects_the_posts_the_grid_puts_in_it(adversarial) -> Non
                 assert _ids(searcher, cellindex.cells_query(SCHEMA, field, (cell,))) == want, (field, cell)
 
 
-def test_a_run_of_a_row_is_one_range_of_values() -> None:
+def test_distinct_cells_get_distinct_values() -> None:
+    """One value per cell across all levels (a term set names exactly its cells)."""
+    rnd = random.Random(27)
+    cells = set()
     for d in geocells.INDEX_LEVELS:
-        for kx, ky in ((-180 * 10**d, -90 * 10**d), (0, 0), (180 * 10**d - 1, 90 * 10**d)):
-            v = cellindex.cell_value((d, kx, ky))
-            assert cellindex.cell_value((d, kx + 1, ky)) == v + 1
-            assert cellindex.cell_value((d, kx, ky + 1)) > cellindex.cell_value((d, 180 * 10**d, ky))
-    # levels never share a value
-    assert cellindex.cell_value((1, -1800, -900)) > cellindex.cell_value((0, 180, 90))
+        n = 10**d
+        corners = [
+            (-180 * n, -90 * n),
+            (180 * n, 90 * n),
+            (180 * n, -90 * n),
+            (-180 * n, 90 * n),
+            (0, 0),
+            (-1, -1),
+        ]
+        cells |= {(d, kx, ky) for kx, ky in corners}
+        cells |= {(d, rnd.randint(-180 * n, 180 * n), rnd.randint(-90 * n, 90 * n)) for _ in range(3000)}
+    values = {cellindex.cell_value(c) for c in cells}
+    assert len(values) == len(cells) and min(values) >= 0
 
 
 def test_the_cells_of_a_box_hold_every_point_of_it(adversarial) -> None:
