@@ -3,6 +3,8 @@
 The map cells provably inside the area are summed from the rollup
 (:mod:`pipelines.search.termroll`, ``GEO_MARK`` cells at the all-time levels) and the rim's
 posts inside the area are counted exactly from the index, before the top ``size`` are cut.
+The rim's aggregation returns its commonest ids only, which settles the answer whenever no id
+left out could reach the top (:func:`_settled`); otherwise it is read whole.
 """
 
 from __future__ import annotations
@@ -22,12 +24,13 @@ from pipelines.search.filters import Filters
 from pipelines.search.termroll import (
     GEO_MARK,
     NO_TIME,
+    POSTS_ID,
     SPAN,
     TERMS_CAP,
     _hour,
     index_opstamp,
     snapshot,
-    top_named,
+    top_summed,
 )
 
 
@@ -79,27 +82,51 @@ def _map_cells(db: sqlite3.Connection, levels: tuple[int, ...], cells: tuple[geo
     return out
 
 
+RIM_TOP = 2_000
+"""How many of the rim's commonest ids one aggregation returns before :func:`area_top_terms`
+asks for all of them. Why: at 10M posts the bench area's rim holds ~10^5 distinct ids, and
+turning every bucket into Python cost more than counting them; the top 2,000 settle the
+answer unless an id outside them could still reach the ``size``-th total (then every id is
+read, as before)."""
+
+
 def _rim_counts(
-    searcher: tantivy.Searcher, schema: tantivy.Schema, filters: Filters
-) -> dict[int, int] | None:
-    """Posts per term id among the rim posts inside the area, every count (``None`` if the
-    aggregation would cut): the area's posts (:func:`pipelines.search.select.area_query`, whose
-    own rim is one grid level finer) within the rollup cover's rim cells, one aggregation."""
+    searcher: tantivy.Searcher, schema: tantivy.Schema, filters: Filters, top: int
+) -> tuple[dict[int, int], int] | None:
+    """The rim posts inside the area: posts per term id for the ``top`` commonest ids, and a
+    bound on the count of every id left out (0 when none is); ``None`` if a segment cut.
+
+    Which posts: the area's (:func:`pipelines.search.select.area_query`, whose own rim is one
+    grid level finer) within the rollup cover's rim cells, one aggregation."""
     area = filters.area
     assert area is not None
     base = filters_query(schema, filters.replace(area=None, geo_only=False))
     rim = select.rim_query(schema, base, area, geocells.LEVELS)
     inside = select.area_query(searcher, schema, base, area)
-    return _tid_counts(searcher, Query.boolean_query([(Occur.Must, rim), (Occur.Must, inside)]))
-
-
-def _tid_counts(searcher: tantivy.Searcher, query: Query) -> dict[int, int] | None:
-    """Posts per term id of ``query``, every id (``None`` if the aggregation would cut)."""
-    agg = {"t": {"terms": {"field": termids.ID_FIELD, "size": TERMS_CAP, "segment_size": ID_UNCUT}}}
+    query = Query.boolean_query([(Occur.Must, rim), (Occur.Must, inside)])
+    agg = {"t": {"terms": {"field": termids.ID_FIELD, "size": top, "segment_size": ID_UNCUT}}}
     res = searcher.aggregate(query, agg)["t"]
-    if res.get("sum_other_doc_count") or res.get("doc_count_error_upper_bound"):
+    if res.get("doc_count_error_upper_bound"):
         return None
-    return {int(b["key"]): int(b["doc_count"]) for b in res["buckets"]}
+    counts = {int(b["key"]): int(b["doc_count"]) for b in res["buckets"]}
+    cut = bool(res.get("sum_other_doc_count")) or len(counts) >= top
+    return counts, (min(counts.values()) if cut and counts else 0)
+
+
+def _settled(sums: np.ndarray, rim_ids: np.ndarray, bound: int, size: int) -> bool:
+    """Whether the top ``size`` of ``sums`` (the rollup's cells plus the rim's returned ids)
+    is the true one: every id the rim left out counts there at most ``bound``, so its true
+    total is at most its sum + ``bound``; settled when that stays *below* the ``size``-th
+    total for every such id (a tie could win on the term, so it must not reach it)."""
+    if bound == 0:
+        return True
+    present = np.flatnonzero(sums)
+    if len(present) <= size:
+        return False  # an id with no count yet could still enter
+    kth = np.partition(sums[present], len(present) - size)[len(present) - size]
+    left_out = sums.copy()
+    left_out[rim_ids[rim_ids < len(left_out)]] = 0
+    return int(left_out.max(initial=0)) + bound < kth and bound < kth
 
 
 def area_top_terms(
@@ -110,9 +137,11 @@ def area_top_terms(
     schema: tantivy.Schema,
 ) -> list[tuple[str, int]] | None:
     """Top terms of a drawn area over all time (:func:`area_eligible`), exact: the rollup's
-    map cells wholly inside the area summed, plus every term count of the rim posts inside
-    (read from the index), merged *before* the ``size`` cut; ``None`` when the rollup cannot
-    answer (another selection, no cell inside, a rollup not describing the index's commit).
+    map cells wholly inside the area summed, plus the term counts of the rim posts inside
+    (read from the index: the :data:`RIM_TOP` commonest ids, every id when those do not
+    settle it, :func:`_settled`), merged *before* the ``size`` cut; ``None`` when the rollup
+    cannot answer (another selection, no cell inside, a rollup not describing the index's
+    commit).
 
     ``open_searcher`` (``SearchIndex.searcher``) is called after the index's opstamp is read
     and that opstamp is read again at the end: equal, the searcher saw that very commit,
@@ -131,17 +160,27 @@ def area_top_terms(
             return None
         blobs = _map_cells(db, levels, cover.cells)
         searcher = open_searcher()
-        rim = _rim_counts(searcher, schema, filters)
-        if rim is None or index_opstamp(index_dir) != before:
+        ids = np.concatenate([np.frombuffer(b[0], np.int32) for b in blobs])
+        counts = np.concatenate([np.frombuffer(b[1], np.int32) for b in blobs])
+        terms = ids != POSTS_ID
+        ids, counts = ids[terms], counts[terms]
+        for top in (RIM_TOP, TERMS_CAP):
+            rim = _rim_counts(searcher, schema, filters, top)
+            if rim is None:
+                return None
+            rim_ids = np.fromiter(rim[0], np.int64, len(rim[0]))
+            rim_counts = np.fromiter(rim[0].values(), np.int64, len(rim[0]))
+            length = int(max(ids.max(initial=-1), rim_ids.max(initial=-1))) + 1
+            sums = np.bincount(ids, weights=counts, minlength=length).astype(np.int64)
+            sums[rim_ids] += rim_counts
+            if rim[1] == 0 or (top < TERMS_CAP and _settled(sums, rim_ids, rim[1], size)):
+                break
+        else:
+            return None  # more than TERMS_CAP ids in the rim: the aggregation answers
+        if index_opstamp(index_dir) != before:
             return None
     except sqlite3.Error:
         return None
     finally:
         db.close()
-    ids = np.concatenate(
-        [np.frombuffer(b[0], np.int32) for b in blobs] + [np.fromiter(rim, np.int32, len(rim))]
-    )
-    counts = np.concatenate(
-        [np.frombuffer(b[1], np.int32) for b in blobs] + [np.fromiter(rim.values(), np.int32, len(rim))]
-    )
-    return top_named(index_dir, ids, counts, size)
+    return top_summed(index_dir, sums, size)

@@ -105,12 +105,13 @@ def _field(area: GeoArea) -> str:
     return cellindex.FIELDS["map" if area.by_place else "geo"]
 
 
-def _box_query(schema: tantivy.Schema, base: Query, area: GeoArea) -> Query:
+def _box_query(base: Query, area: GeoArea) -> Query:
     """``base`` within the cells holding the area's bounding box (posts without the point
     left out): a term set of the cell field (:mod:`pipelines.search.cellindex`), a little
-    more than the box. A ``GeoArea``'s coordinates are checked to lie on the globe, so its
-    box does, and every point inside it has cells."""
-    return _and([base, cellindex.cells_query(schema, _field(area), cellindex.box_cells(bounding_box(area)))])
+    more than the box, built once per area like the cover's (:func:`_cells_query`). A
+    ``GeoArea``'s coordinates are checked to lie on the globe, so its box does, and every
+    point inside it has cells."""
+    return _and([base, _cells_query(area, (), "box")])
 
 
 def _float_box_query(schema: tantivy.Schema, base: Query, area: GeoArea) -> Query:
@@ -173,8 +174,11 @@ hundreds of thousands)."""
 @functools.lru_cache(maxsize=32)  # three queries per area; each holds its cell values
 def _cells_query(area: GeoArea, levels: tuple[int, ...], part: str) -> Query:
     """The term set of the inner cells, the rim cells or both (``part``) of ``area``'s cover at
-    ``levels``, built once per area: an index cover has tens of thousands of cells (~25 ms of
-    Python to turn into a query; a Query is immutable and holds no searcher)."""
+    ``levels``, or of its bounding box's cells (``"box"``, ``levels`` unused), built once per
+    area: an index cover has tens of thousands of cells (~25 ms of Python to turn into a
+    query; a Query is immutable and holds no searcher)."""
+    if part == "box":
+        return cellindex.cells_query(SCHEMA, _field(area), cellindex.box_cells(bounding_box(area)))
     cover = geocells.cover(area, levels)
     cells = {"inner": cover.cells, "rim": cover.rim or (), "region": (*cover.cells, *(cover.rim or ()))}[part]
     return cellindex.cells_query(SCHEMA, _field(area), cells)
@@ -191,7 +195,7 @@ def rim_query(schema: tantivy.Schema, base: Query, area: GeoArea, levels: tuple[
     cover = geocells.cover(area, levels)
     if _rim_known(cover):
         return _and([base, _cells_query(area, levels, "rim")])
-    box = _box_query(schema, base, area)
+    box = _box_query(base, area)
     if not cover.cells:
         return box
     return Query.boolean_query([(Occur.Must, box), (Occur.MustNot, _cells_query(area, levels, "inner"))])
@@ -211,7 +215,7 @@ def area_query(searcher: tantivy.Searcher, schema: tantivy.Schema, base: Query, 
         if _rim_known(cover):
             region = _and([base, _cells_query(area, levels, "region")])
         else:
-            region = _box_query(schema, base, area)
+            region = _box_query(base, area)
         if not outs:
             return region
         return Query.boolean_query(

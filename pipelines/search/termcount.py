@@ -190,7 +190,9 @@ def _merge(runs: list[tuple[np.ndarray, np.ndarray]]) -> tuple[np.ndarray, np.nd
     return _count(keys, weights, kind="stable")
 
 
-def _count(keys: np.ndarray, weights: np.ndarray | None, kind: str = "quicksort") -> tuple[np.ndarray, np.ndarray]:
+def _count(
+    keys: np.ndarray, weights: np.ndarray | None, kind: str = "quicksort"
+) -> tuple[np.ndarray, np.ndarray]:
     """Distinct ``keys`` ascending with the sum of their ``weights`` (1 each when ``None``)."""
     if len(keys) == 0:
         return np.zeros(0, np.int64), np.zeros(0, np.int64)

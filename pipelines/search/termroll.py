@@ -94,6 +94,12 @@ Cell = tuple[int | None, str, str]
 """``(hour since the epoch or None, source, lang)``."""
 Counts = dict[Cell, dict[int, int]]
 """Posts per term id per cell."""
+READ_MMAP_BYTES = 2**31
+"""How much of the rollup a reader maps into memory (SQLite caps it at ~2 GB, a 10M-post
+rollup is 1.4 GB): a cell's blobs span overflow pages, each a ``pread`` through SQLite's
+2 MB page cache otherwise; mapped, a drawn area's ~750 map cells (25 MB) read in ~40 ms
+instead of ~125 ms at 10M posts (issue 13). The file is never truncated under a reader (a
+rebuild unlinks it; SQLite's own deletes leave its size), so the mapping stays valid."""
 
 
 class RollupError(RuntimeError):
@@ -483,6 +489,7 @@ def snapshot(index_dir: Path) -> tuple[sqlite3.Connection, int] | None:
     except sqlite3.Error:
         return None
     try:
+        db.execute(f"PRAGMA mmap_size={READ_MMAP_BYTES}")
         db.execute("BEGIN")  # one snapshot: the opstamp and the cells agree
         stored = _stored_opstamp(db)
     except sqlite3.Error:
@@ -503,7 +510,11 @@ def top_named(
     ids, counts = ids[terms], counts[terms]
     if not len(ids):
         return []
-    sums = np.bincount(ids, weights=counts).astype(np.int64)
+    return top_summed(index_dir, np.bincount(ids, weights=counts).astype(np.int64), size)
+
+
+def top_summed(index_dir: Path, sums: np.ndarray, size: int) -> list[tuple[str, int]] | None:
+    """:func:`top_named` of counts already summed per term id (``sums[id]``)."""
     present = np.flatnonzero(sums)
     if len(present) > size:
         kth = np.partition(sums[present], len(present) - size)[len(present) - size]

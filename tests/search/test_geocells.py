@@ -14,6 +14,7 @@ import pytest
 import tantivy
 from tantivy import FieldType, Query
 
+from pipelines.core.text import extract_terms
 from pipelines.search import aggregate, areaterms, geocells, termroll
 from pipelines.search.filters import Filters, GeoArea
 from pipelines.search.index import SearchIndex, index_path
@@ -219,6 +220,42 @@ def test_area_top_terms_equal_a_direct_recount(store: Store, tmp_path: Path) -> 
     assert got == _direct_area(store, area, 10)
     part = Filters.make(area=area, since=START_ALL, until=START_ALL.replace(day=21))
     assert areaterms.area_top_terms(index.path, part, 10, index.searcher, index.schema) is None
+    indexer.close()
+
+
+def test_area_top_terms_from_the_rims_commonest_ids_equal_a_direct_recount(
+    store: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The rim's aggregation returns only its ``RIM_TOP`` commonest ids: answers settled from
+    them, and those that must read every id, both equal the direct recount. A skewed
+    vocabulary (400 extra words, Zipf-like) lets some rims settle from their commonest ids."""
+    rnd = random.Random(5)
+    posts = _located_posts(3000, 9, "t")
+    for p in posts:
+        extra = rnd.choices(range(400), weights=[1 / (k + 1) for k in range(400)], k=rnd.randint(1, 4))
+        p["text"] += " " + " ".join(f"zipf{k}" for k in extra)
+        p["terms"] = extract_terms(p["text"])
+    store.posts.insert(posts)
+    index = SearchIndex.open_or_create(index_path(tmp_path))
+    indexer = Indexer(store, index, batch=700)
+    indexer.rebuild()
+    calls: list[tuple[int, int]] = []
+    real = areaterms._rim_counts
+
+    def recorded(*args: object) -> tuple[dict[int, int], int] | None:
+        out = real(*args)  # type: ignore[arg-type]
+        calls.append((int(args[-1]), -1 if out is None else out[1]))  # type: ignore[call-overload]
+        return out
+
+    monkeypatch.setattr(areaterms, "_rim_counts", recorded)
+    for top in (1, 4, 30):
+        monkeypatch.setattr(areaterms, "RIM_TOP", top)
+        assert _assert_area_terms(store, index, random.Random(21), 25) > 10
+    cut = [bound for top, bound in calls if top < areaterms.TERMS_CAP and bound > 0]
+    assert cut, "no rim was cut"
+    read_all = sum(top == areaterms.TERMS_CAP for top, _ in calls)
+    settled = len(cut) - read_all
+    assert read_all > 0 and settled > 0, (read_all, settled)
     indexer.close()
 
 
