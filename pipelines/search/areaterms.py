@@ -160,19 +160,19 @@ def area_top_terms(
             return None
         blobs = _map_cells(db, levels, cover.cells)
         searcher = open_searcher()
-        ids = np.concatenate([np.frombuffer(b[0], np.int32) for b in blobs])
-        counts = np.concatenate([np.frombuffer(b[1], np.int32) for b in blobs])
+        none = np.zeros(0, np.int32)  # an area whose inner cells hold no post stores no cell
+        ids = np.concatenate([none] + [np.frombuffer(b[0], np.int32) for b in blobs])
+        counts = np.concatenate([none] + [np.frombuffer(b[1], np.int32) for b in blobs])
         terms = ids != POSTS_ID
-        ids, counts = ids[terms], counts[terms]
+        inner = np.bincount(ids[terms], weights=counts[terms]).astype(np.int64)
         for top in (RIM_TOP, TERMS_CAP):
             rim = _rim_counts(searcher, schema, filters, top)
             if rim is None:
                 return None
             rim_ids = np.fromiter(rim[0], np.int64, len(rim[0]))
-            rim_counts = np.fromiter(rim[0].values(), np.int64, len(rim[0]))
-            length = int(max(ids.max(initial=-1), rim_ids.max(initial=-1))) + 1
-            sums = np.bincount(ids, weights=counts, minlength=length).astype(np.int64)
-            sums[rim_ids] += rim_counts
+            sums = np.zeros(max(len(inner), int(rim_ids.max(initial=-1)) + 1), np.int64)
+            sums[: len(inner)] = inner
+            sums[rim_ids] += np.fromiter(rim[0].values(), np.int64, len(rim[0]))
             if rim[1] == 0 or (top < TERMS_CAP and _settled(sums, rim_ids, rim[1], size)):
                 break
         else:

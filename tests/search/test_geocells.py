@@ -251,6 +251,11 @@ def test_area_top_terms_from_the_rims_commonest_ids_equal_a_direct_recount(
     for top in (1, 4, 30):
         monkeypatch.setattr(areaterms, "RIM_TOP", top)
         assert _assert_area_terms(store, index, random.Random(21), 25) > 10
+    # an area whose inner cells hold no post (the rollup stores no cell there): no terms
+    empty = GeoArea(ring=((-150.0, -40.0), (-148.0, -40.0), (-148.0, -38.0), (-150.0, -40.0)), by_place=True)
+    assert geocells.cover(empty).cells
+    got = areaterms.area_top_terms(index.path, Filters.make(area=empty), 5, index.searcher, index.schema)
+    assert got == _direct_area(store, empty, 5) == []
     cut = [bound for top, bound in calls if top < areaterms.TERMS_CAP and bound > 0]
     assert cut, "no rim was cut"
     read_all = sum(top == areaterms.TERMS_CAP for top, _ in calls)
