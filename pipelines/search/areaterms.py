@@ -90,20 +90,20 @@ answer unless an id outside them could still reach the ``size``-th total (then e
 read, as before)."""
 
 
-def _rim_counts(
-    searcher: tantivy.Searcher, schema: tantivy.Schema, filters: Filters, top: int
-) -> tuple[dict[int, int], int] | None:
-    """The rim posts inside the area: posts per term id for the ``top`` commonest ids, and a
-    bound on the count of every id left out (0 when none is); ``None`` if a segment cut.
-
-    Which posts: the area's (:func:`pipelines.search.select.area_query`, whose own rim is one
-    grid level finer) within the rollup cover's rim cells, one aggregation."""
+def _rim_query(searcher: tantivy.Searcher, schema: tantivy.Schema, filters: Filters) -> Query:
+    """The rim posts inside the area: the area's posts (:func:`pipelines.search.select.area_query`,
+    whose own rim is one grid level finer) within the rollup cover's rim cells."""
     area = filters.area
     assert area is not None
     base = filters_query(schema, filters.replace(area=None, geo_only=False))
     rim = select.rim_query(schema, base, area, geocells.LEVELS)
     inside = select.area_query(searcher, schema, base, area)
-    query = Query.boolean_query([(Occur.Must, rim), (Occur.Must, inside)])
+    return Query.boolean_query([(Occur.Must, rim), (Occur.Must, inside)])
+
+
+def _rim_counts(searcher: tantivy.Searcher, query: Query, top: int) -> tuple[dict[int, int], int] | None:
+    """Posts of ``query`` per term id for its ``top`` commonest ids, and a bound on the count
+    of every id left out (0 when none is); ``None`` if a segment cut (one aggregation)."""
     agg = {"t": {"terms": {"field": termids.ID_FIELD, "size": top, "segment_size": ID_UNCUT}}}
     res = searcher.aggregate(query, agg)["t"]
     if res.get("doc_count_error_upper_bound"):
@@ -125,8 +125,8 @@ def _settled(sums: np.ndarray, rim_ids: np.ndarray, bound: int, size: int) -> bo
         return False  # an id with no count yet could still enter
     kth = np.partition(sums[present], len(present) - size)[len(present) - size]
     left_out = sums.copy()
-    left_out[rim_ids[rim_ids < len(left_out)]] = 0
-    return int(left_out.max(initial=0)) + bound < kth and bound < kth
+    left_out[rim_ids] = 0
+    return int(left_out.max(initial=0)) + bound < kth
 
 
 def area_top_terms(
@@ -165,8 +165,9 @@ def area_top_terms(
         counts = np.concatenate([none] + [np.frombuffer(b[1], np.int32) for b in blobs])
         terms = ids != POSTS_ID
         inner = np.bincount(ids[terms], weights=counts[terms]).astype(np.int64)
+        rim_query = _rim_query(searcher, schema, filters)  # the rim's selection, built once
         for top in (RIM_TOP, TERMS_CAP):
-            rim = _rim_counts(searcher, schema, filters, top)
+            rim = _rim_counts(searcher, rim_query, top)
             if rim is None:
                 return None
             rim_ids = np.fromiter(rim[0], np.int64, len(rim[0]))

@@ -242,9 +242,9 @@ def test_area_top_terms_from_the_rims_commonest_ids_equal_a_direct_recount(
     calls: list[tuple[int, int]] = []
     real = areaterms._rim_counts
 
-    def recorded(*args: object) -> tuple[dict[int, int], int] | None:
-        out = real(*args)  # type: ignore[arg-type]
-        calls.append((int(args[-1]), -1 if out is None else out[1]))  # type: ignore[call-overload]
+    def recorded(searcher: tantivy.Searcher, query: Query, top: int) -> tuple[dict[int, int], int] | None:
+        out = real(searcher, query, top)
+        calls.append((top, -1 if out is None else out[1]))
         return out
 
     monkeypatch.setattr(areaterms, "_rim_counts", recorded)
