@@ -21,6 +21,7 @@ import tantivy
 from tantivy import Query
 
 from pipelines.read.postcache import PostCache
+from pipelines.read.selections import SelectionCache
 from pipelines.search import aggregate, areaterms, rollcounts, termroll
 from pipelines.search.filters import Filters
 from pipelines.search.index import SearchIndex
@@ -217,6 +218,8 @@ class Reader:
         default_factory=lambda: PostCache(POST_PROJECTION), compare=False, hash=False, repr=False
     )
     """Post documents by version, shared by this process's reads (the Map's table)."""
+    selections: SelectionCache = field(default_factory=SelectionCache, compare=False, hash=False, repr=False)
+    """Drawn-area selections' queries per index commit (:mod:`pipelines.read.selections`)."""
 
     def watchlist(self, wid: str) -> Watchlist | None:
         doc = self.store.alerts.get_config("watchlists", wid)
@@ -235,11 +238,25 @@ class Reader:
         """A searcher and the exact query of ``filters`` (area and watchlist included),
         less the posts matching the keyword query ``exclude`` (a watchlist's exclusions).
 
+        A drawn area's query is kept for the commit it was built on and given again while
+        the index is unchanged (:mod:`pipelines.read.selections`).
+
         Raises :class:`~pipelines.search.index.SearchIndexError` (missing, corrupt) and
         :class:`~pipelines.search.select.SelectError` (unknown watchlist, huge area).
         """
+        if filters.area is None or filters.watchlist:
+            searcher = self.index.searcher()
+            return searcher, selection_query(searcher, self.index.schema, filters, self.watchlist, exclude)
+        before = self.index.generation()
         searcher = self.index.searcher()
-        return searcher, selection_query(searcher, self.index.schema, filters, self.watchlist, exclude)
+        if self.index.generation() != before:  # a commit meanwhile: this searcher's is unknown
+            return searcher, selection_query(searcher, self.index.schema, filters, self.watchlist, exclude)
+        key = (before, filters, exclude)  # the searcher sees exactly that commit
+        query = self.selections.get(key)
+        if query is None:
+            query = selection_query(searcher, self.index.schema, filters, self.watchlist, exclude)
+            self.selections.put(key, query)
+        return searcher, query
 
 
 def _ordered_posts(store: Store, ids: list[str], projection: dict[str, Any]) -> list[dict[str, Any]]:
@@ -443,7 +460,7 @@ def breakdown(reader: Reader, filters: Filters, field: str, top: int = 20) -> pl
     rolled = termroll.top_terms(reader.index.path, filters, top) if field == "terms" else None
     if rolled is None and field == "terms" and filters.area is not None:  # inner map cells + rim
         rolled = areaterms.area_top_terms(
-            reader.index.path, filters, top, reader.index.searcher, reader.index.schema
+            reader.index.path, filters, top, reader.index.searcher, reader.index.schema, reader.select
         )
     if rolled is not None:  # whole hours x sources x languages, or an area: summed from the rollup
         rows = rolled

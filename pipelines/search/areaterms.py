@@ -90,14 +90,18 @@ answer unless an id outside them could still reach the ``size``-th total (then e
 read, as before)."""
 
 
-def _rim_query(searcher: tantivy.Searcher, schema: tantivy.Schema, filters: Filters) -> Query:
-    """The rim posts inside the area: the area's posts (:func:`pipelines.search.select.area_query`,
-    whose own rim is one grid level finer) within the rollup cover's rim cells."""
+def _rim_query(
+    searcher: tantivy.Searcher, schema: tantivy.Schema, filters: Filters, inside: Query | None
+) -> Query:
+    """The rim posts inside the area: the area's posts (``inside``, else
+    :func:`pipelines.search.select.area_query`, whose own rim is one grid level finer) within
+    the rollup cover's rim cells."""
     area = filters.area
     assert area is not None
     base = filters_query(schema, filters.replace(area=None, geo_only=False))
     rim = select.rim_query(schema, base, area, geocells.LEVELS)
-    inside = select.area_query(searcher, schema, base, area)
+    if inside is None:
+        inside = select.area_query(searcher, schema, base, area)
     return Query.boolean_query([(Occur.Must, rim), (Occur.Must, inside)])
 
 
@@ -135,6 +139,7 @@ def area_top_terms(
     size: int,
     open_searcher: Callable[[], tantivy.Searcher],
     schema: tantivy.Schema,
+    selected: Callable[[Filters], tuple[tantivy.Searcher, Query]] | None = None,
 ) -> list[tuple[str, int]] | None:
     """Top terms of a drawn area over all time (:func:`area_eligible`), exact: the rollup's
     map cells wholly inside the area summed, plus the term counts of the rim posts inside
@@ -145,7 +150,8 @@ def area_top_terms(
 
     ``open_searcher`` (``SearchIndex.searcher``) is called after the index's opstamp is read
     and that opstamp is read again at the end: equal, the searcher saw that very commit,
-    the one the rollup describes.
+    the one the rollup describes. ``selected`` (``Reader.select``), when given, is called
+    instead and gives the searcher with the area's query (kept per commit by the reader).
     """
     if not area_eligible(filters):
         return None
@@ -159,13 +165,13 @@ def area_top_terms(
         if levels is None:
             return None
         blobs = _map_cells(db, levels, cover.cells)
-        searcher = open_searcher()
+        searcher, inside = selected(filters) if selected else (open_searcher(), None)
         none = np.zeros(0, np.int32)  # an area whose inner cells hold no post stores no cell
         ids = np.concatenate([none] + [np.frombuffer(b[0], np.int32) for b in blobs])
         counts = np.concatenate([none] + [np.frombuffer(b[1], np.int32) for b in blobs])
         terms = ids != POSTS_ID
         inner = np.bincount(ids[terms], weights=counts[terms]).astype(np.int64)
-        rim_query = _rim_query(searcher, schema, filters)  # the rim's selection, built once
+        rim_query = _rim_query(searcher, schema, filters, inside)  # the rim's selection, built once
         for top in (RIM_TOP, TERMS_CAP):
             rim = _rim_counts(searcher, rim_query, top)
             if rim is None:

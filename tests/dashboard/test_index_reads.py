@@ -206,3 +206,69 @@ def test_map_table_pages_are_the_newest_list_cut_in_order(store: Store, make_rea
     _, past = mapview.located_posts(reader, Filters(), size, offset=pages * size)
     assert past.is_empty()
     assert mapview.table_pages(0) == 1 and mapview.table_pages(10**9) == mapview.TABLE_PAGES
+
+
+def test_an_area_selection_is_kept_for_its_commit_only(store: Store, make_reader, tmp_path):
+    """A drawn area's query is built once per index commit (a page's several figures read the
+    rim once) and built anew after a commit: a post moved into the area is then counted, and
+    its terms too."""
+    from tests.ui.conftest import reindex
+
+    seed(store)
+    reader = make_reader()
+    f = SELECTIONS[IDS.index("area")]
+    inside = _docs(store, f)
+    _, first = reader.select(f)
+    _, again = reader.select(f)
+    assert again is first and reader.selections.hits == 1
+    assert queries.count_matching(reader, f) == len(inside)
+
+    moved = store.db.posts.find_one(
+        {"_id": {"$nin": [d["_id"] for d in inside]}, "terms.0": {"$exists": True}}
+    )
+    assert moved is not None
+    store.db.posts.update_one(
+        {"_id": moved["_id"]},
+        {"$set": {"geo": {"type": "Point", "coordinates": [151.2, -33.86]}, "seq": store.feed.next_seq(1)}},
+    )
+    reindex(store, tmp_path / "vigil-data")
+    _, rebuilt = reader.select(f)
+    assert rebuilt is not first
+    now = _docs(store, f)
+    assert len(now) == len(inside) + 1 and queries.count_matching(reader, f) == len(now)
+    terms = queries.breakdown(reader, f, "terms", top=1_000)
+    want = Counter(t for d in now for t in set(d.get("terms") or []))
+    assert dict(zip(terms["term"], terms["n"], strict=True)) == dict(want)
+
+
+def test_an_area_selected_across_a_commit_is_not_kept(store: Store, make_reader, tmp_path, monkeypatch):
+    """A commit landing between the generation's read and the searcher's reload: the query is
+    built on that searcher (exact for it) and kept under no generation."""
+    from tests.ui.conftest import reindex
+
+    seed(store)
+    reader = make_reader()
+    f = SELECTIONS[IDS.index("area")]
+    moved = store.db.posts.find_one({"_id": {"$nin": [d["_id"] for d in _docs(store, f)]}})
+    open_searcher = reader.index.searcher
+
+    def searcher_after_a_commit():
+        store.db.posts.update_one(
+            {"_id": moved["_id"]},
+            {
+                "$set": {
+                    "geo": {"type": "Point", "coordinates": [151.2, -33.86]},
+                    "seq": store.feed.next_seq(1),
+                }
+            },
+        )
+        reindex(store, tmp_path / "vigil-data")
+        monkeypatch.setattr(reader.index, "searcher", open_searcher)
+        return open_searcher()
+
+    monkeypatch.setattr(reader.index, "searcher", searcher_after_a_commit)
+    searcher, query = reader.select(f)
+    assert searcher.search(query, limit=1, count=True).count == len(_docs(store, f))
+    assert (reader.selections.hits, reader.selections.misses) == (0, 0)
+    _, again = reader.select(f)
+    assert again is not query and reader.selections.misses == 1
