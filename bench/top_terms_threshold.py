@@ -51,7 +51,9 @@ def main(argv: list[str]) -> None:
         aggregate.SMALL_SELECTION = 0
         cut, b = _cpu_ms(lambda q=q: aggregate.top_values(searcher, q, "terms", 20))
         assert a == b, kw
-        print(f"{kw:<12} n={n:>9,}  uncut {uncut:7.1f} ms  cut + one recount request {cut:7.1f} ms", flush=True)
+        print(
+            f"{kw:<12} n={n:>9,}  uncut {uncut:7.1f} ms  cut + one recount request {cut:7.1f} ms", flush=True
+        )
 
 
 if __name__ == "__main__":

@@ -168,9 +168,7 @@ def eval_scorer_cmd(
 # ---- threat ensemble and calibration (issue 14, threat/sentiment/calibration area)
 
 
-DataDirOption = Annotated[
-    Path | None, typer.Option(help="shared/data folder (default: ../shared/data).")
-]
+DataDirOption = Annotated[Path | None, typer.Option(help="shared/data folder (default: ../shared/data).")]
 HeadsDirOption = Annotated[
     Path | None, typer.Option(help="Heads folder to update (default: the package's heads/).")
 ]

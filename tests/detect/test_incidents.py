@@ -120,7 +120,9 @@ def test_title_is_built_from_the_evidence() -> None:
 
 def test_title_skips_function_words_of_the_events_languages_but_the_evidence_keeps_them() -> None:
     """Italian and Tagalog bursts lift "di", "ng", "sa": no title word, still in the explanation."""
-    a = anomaly("lang:tl|count", terms=("ng", "#Sa", "di", "14", "#prayforbohol", "lindol"), places=("Bohol",))
+    a = anomaly(
+        "lang:tl|count", terms=("ng", "#Sa", "di", "14", "#prayforbohol", "lindol"), places=("Bohol",)
+    )
     inc = I.build_incidents([a])[0]
     assert inc["title"].startswith("Surge: #prayforbohol, lindol, Bohol — ")
     assert "ng (300 posts)" in inc["explanation"]

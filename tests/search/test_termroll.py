@@ -241,7 +241,11 @@ def test_indexed_posts_read_back_count_as_their_documents(tmp_path: Path) -> Non
             post["source"], post["lang"] = rnd.choice(["rss", "twitter"]), rnd.choice(["en", "fr", ""])
         if i % 5 == 0:
             names = rnd.sample(["Calgary", "Banff", "Manila"], rnd.randint(1, 3))
-            post["scores"] = {"places": [{"name": n, "lat": 51.0 + rnd.random(), "lon": -114.1 + rnd.random()} for n in names]}
+            post["scores"] = {
+                "places": [
+                    {"name": n, "lat": 51.0 + rnd.random(), "lon": -114.1 + rnd.random()} for n in names
+                ]
+            }
         posts.append(post)
     posts += [{"_id": f"big{j}", "ts": hour, "terms": [f"b{j}_{k}" for k in range(30_000)]} for j in range(3)]
     vocab: dict[str, int] = {}

@@ -108,7 +108,10 @@ def test_exact_counts_quote_every_value_for_the_filter_request(index, monkeypatc
         raise AssertionError("a value fell back to a count query: the filter request refused it")
 
     monkeypatch.setattr(aggregate, "count", no_count)
-    for selection, chosen in (("", list(posts.values())), ("b", [p for p in posts.values() if p["source"] == "b"])):
+    for selection, chosen in (
+        ("", list(posts.values())),
+        ("b", [p for p in posts.values() if p["source"] == "b"]),
+    ):
         q = filters_query(SCHEMA, Filters.make(sources=[selection] if selection else None))
         want = Counter(t for p in chosen for t in p["terms"])
         assert aggregate.exact_counts(searcher, q, "terms", VOCAB + ["absent"]) == {
