@@ -291,6 +291,7 @@ def fill(
     for i in range(0, len(rollups), batch):
         store.db.rollups.insert_many(rollups[i : i + batch], ordered=False)
     store.rollups.rebuild_days()  # the detector's day documents (issue 12), packed from these
+    store.rollups.rebuild_totals()  # the per-source totals (issue 13), recounted from these
     store.meta.set(FILL_META, done=n, complete=True)
     return {
         "base_posts": len(docs0),

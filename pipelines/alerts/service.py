@@ -234,7 +234,7 @@ class AlertService:
         rules = self.rules()
         self._watchlists = {w.id: w for w in load_watchlists(self.store)}
         names = {w.id: w.name for w in self._watchlists.values()}
-        newest = self.store.posts.newest_ts(now)
+        newest = self.store.posts.newest_ts()
         data_now = min(newest, now) if newest else now
         for rule in rules:
             if rule.watchlist and rule.watchlist not in names:

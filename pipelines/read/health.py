@@ -62,7 +62,7 @@ def source_health(store: Store, now: datetime | None = None) -> pl.DataFrame:
     now = now or datetime.now(UTC)
     defs = {d["name"]: d for d in store.sources.list_all()}
     runs = {r["source"]: r for r in store.crawl_runs.health(now - RECENT)}
-    archive = set(store.rollups.values("ingest", "source")) - set(defs)
+    archive = set(store.rollups.sources()) - set(defs)
     rows = []
     for name in sorted(set(defs) | set(runs) | archive):
         d = defs.get(name)

@@ -105,7 +105,7 @@ class DataClock:
 def data_clock(store: Store, now: datetime | None = None) -> DataClock:
     """The anchor of every time preset (see :class:`DataClock`), from the rollups."""
     now = (now or datetime.now(UTC)).astimezone(UTC)
-    newest = store.rollups.newest_ingest_hour(now)
+    newest = store.rollups.newest_ingest_hour()
     if newest is not None and now - newest > ARCHIVE_AFTER:
         return DataClock(end=newest + timedelta(hours=1), archive=True, newest_hour=newest)
     end = now.replace(minute=0, second=0, microsecond=0) + timedelta(hours=1)
@@ -148,31 +148,38 @@ class Overview:
 def overview(store: Store, window: TimeWindow) -> Overview:
     """Totals, the last 24 h of ``window`` and the daily average of the 7 days before it.
 
-    Everything comes from the ingest rollups (the total too: ``estimated_document_count``
-    takes seconds on the embedded server at a million posts).
+    Everything comes from the ingest rollups: the total from the per-source totals kept
+    at write time (``estimated_document_count`` takes seconds on the embedded server at a
+    million posts, and summing every hourly rollup grows with the store's age), the
+    windows from the hourly counters of their hours.
 
     "Today" is the last 24 hours ending at ``window.until`` (the anchor's hour), so it
     is a whole day's worth to compare with the daily average of the previous 7 days.
     """
-    per_source = store.rollups.sums("ingest", ["source"])
-    in_window = store.rollups.sums("ingest", [], window.since, window.until)
+    per_source = store.rollups.totals()
     day_start = window.until - timedelta(hours=24)
-    today = store.rollups.sums("ingest", [], day_start, window.until)
-    before = store.rollups.sums("ingest", [], day_start - timedelta(days=7), day_start)
+    before_start = day_start - timedelta(days=7)
+    hours = store.rollups.ingest_hours(min(window.since, before_start), window.until)
+
+    def posts(since: datetime, until: datetime) -> int:
+        return sum(r["n"] for r in hours if since <= r["hour"] < until)
+
     return Overview(
         total_posts=sum(int(r["n"]) for r in per_source),
         sources=len(per_source),
         window=window,
-        posts_in_window=int(in_window[0]["n"]) if in_window else 0,
-        posts_today=int(today[0]["n"]) if today else 0,
-        daily_average=(float(before[0]["n"]) / 7.0) if before else 0.0,
+        posts_in_window=posts(window.since, window.until),
+        posts_today=posts(day_start, window.until),
+        daily_average=posts(before_start, day_start) / 7.0,
     )
 
 
 def posts_per_source(store: Store, window: TimeWindow | None = None) -> pl.DataFrame:
     """Post counts per source (all time, or within ``window``), largest first."""
-    since, until = (window.since, window.until) if window else (None, None)
-    rows = store.rollups.sums("ingest", ["source"], since, until)
+    if window is None:
+        rows = [{"source": t["source"], "n": t["n"]} for t in store.rollups.totals()]
+    else:
+        rows = store.rollups.sums("ingest", ["source"], window.since, window.until)
     df = pl.DataFrame(rows, schema={"source": pl.String, "n": pl.Int64})
     return df.sort(["n", "source"], descending=[True, False])
 
@@ -196,7 +203,7 @@ def _zero_fill(df: pl.DataFrame, since: datetime | None, until: datetime | None)
 
 def posts_per_hour(store: Store, window: TimeWindow) -> pl.DataFrame:
     """Hourly post counts per source in ``window``, zero-filled (one row per hour x source)."""
-    rows = store.rollups.sums("ingest", ["hour", "source"], window.since, window.until)
+    rows = store.rollups.ingest_hours(window.since, window.until)
     return _zero_fill(pl.DataFrame(rows, schema=HOURLY_SCHEMA), window.since, window.until)
 
 
@@ -577,7 +584,7 @@ def filter_options(store: Store, reader: Reader | None = None) -> FilterOptions:
         top = sorted((r for r in rows if r.get("place")), key=lambda r: (-int(r["n"]), r["place"]))
         places = sorted(r["place"] for r in top[:PLACE_OPTIONS])
     return FilterOptions(
-        sources=tuple(store.rollups.values("ingest", "source")),
+        sources=tuple(store.rollups.sources()),
         langs=tuple(sorted(langs)),
         places=tuple(places),
         watchlists=tuple(

@@ -44,11 +44,16 @@ def oldest_hour(store: Store, clock: DataClock) -> datetime | None:
     Why not ``store.posts.ts_range()``: on SecantusDB a sorted ``find_one`` walks the
     whole ``ts`` index, about 110 s per end at 1M posts (issue 13). Overview's first run
     blocked in it, and the page opened next (Explore, in the dashboard bench) waited for
-    that run to end: a 108-126 s first load. The ingest rollups of the span are at most
-    one document per hour and source.
+    that run to end: a 108-126 s first load. The per-source totals name each source's
+    first hour (one document per source); only an archive longer than :data:`MAX_SPAN`
+    reads the hourly ingest rollups of its last 400 days (one document per hour and source).
     """
     if not clock.archive:
         return None
-    rows = store.rollups.sums("ingest", ["hour"], clock.end - MAX_SPAN, clock.end)
+    start = clock.end - MAX_SPAN
+    firsts = [t["first"] for t in store.rollups.totals() if t.get("first") is not None]
+    if firsts and min(firsts) >= start:
+        return min(firsts)
+    rows = store.rollups.sums("ingest", ["hour"], start, clock.end)
     hours = [r["hour"] for r in rows if r.get("hour") is not None]
     return min(hours) if hours else None

@@ -19,13 +19,17 @@ from pymongo.errors import PyMongoError
 
 from pipelines.store.common import StoreError
 from pipelines.store.rollup_days import DAYS_META, DAYS_VERSION
+from pipelines.store.rollup_totals import TOTALS_META, TOTALS_VERSION
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 """Bumped when a collection or index changes; :meth:`Schema.ensure` records it.
 
 2 (issue 12): day documents of the rollups for the detector (:mod:`.rollup_days`); a
 store without rollups starts with them, an older store gets them packed by the
-detector's first read (:meth:`pipelines.store.rollups.Rollups.for_detector`)."""
+detector's first read (:meth:`pipelines.store.rollups.Rollups.for_detector`).
+3 (issue 13): per-source totals (:mod:`.rollup_totals`), recounted on an older store's
+first read (:meth:`pipelines.store.rollups.Rollups.totals`), and the partial index
+``kind, of, hour`` over the day documents (Overview's week of counts)."""
 
 INDEXES: Mapping[str, Sequence[tuple[list[tuple[str, Any]], dict[str, Any]]]] = {
     "posts": [
@@ -40,6 +44,13 @@ INDEXES: Mapping[str, Sequence[tuple[list[tuple[str, Any]], dict[str, Any]]]] = 
     ],
     "rollups": [
         ([("kind", ASCENDING), ("hour", ASCENDING)], {}),
+        # The day documents of one rollup kind (``kind="day"``, ``of``): Overview's week of
+        # ingest counts reads 40 of them instead of every place day in its range (issue 13).
+        # Partial: the hourly counters, upserted with every batch, do not pay for it.
+        (
+            [("kind", ASCENDING), ("of", ASCENDING), ("hour", ASCENDING)],
+            {"partialFilterExpression": {"kind": "day"}},
+        ),
     ],
     "quarantine": [
         ([("at", DESCENDING)], {}),
@@ -146,10 +157,11 @@ class Schema:
                     if name not in have:
                         self.db[coll].create_index(keys, **opts)
             self.drop_obsolete_indexes()
-            if self.db.rollups.find_one({}, {"_id": 1}) is None:  # nothing to pack: days kept from now on
-                self.db.meta.update_one(
-                    {"_id": DAYS_META}, {"$setOnInsert": {"version": DAYS_VERSION}}, upsert=True
-                )
+            if self.db.rollups.find_one({}, {"_id": 1}) is None:  # nothing to pack: kept from now on
+                for meta_id, version in ((DAYS_META, DAYS_VERSION), (TOTALS_META, TOTALS_VERSION)):
+                    self.db.meta.update_one(
+                        {"_id": meta_id}, {"$setOnInsert": {"version": version}}, upsert=True
+                    )
             self.db.meta.update_one(
                 {"_id": "schema"},
                 {"$set": {"version": SCHEMA_VERSION, "updated": datetime.now(UTC)}},

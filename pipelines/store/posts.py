@@ -256,7 +256,7 @@ class Posts(Repository):
             docs += self.db.posts.find({"_id": {"$in": ids[i : i + IDS_PER_QUERY]}}, projection)
         return sorted(docs, key=lambda d: d.get("ts") or datetime.min.replace(tzinfo=UTC), reverse=True)
 
-    def newest_ts(self, now: datetime | None = None) -> datetime | None:
+    def newest_ts(self) -> datetime | None:
         """The newest post's time, reading one hour of the ``ts`` index instead of all of it.
 
         Why: on SecantusDB a sorted ``find_one`` walks the whole index range it is given,
@@ -264,7 +264,7 @@ class Posts(Repository):
         newest hour; only that hour's posts are read. Without rollups (a store filled by
         hand) it falls back to :meth:`ts_range`.
         """
-        hour = self._rollups.newest_ingest_hour(now)
+        hour = self._rollups.newest_ingest_hour()
         if hour is not None:
             doc = self.db.posts.find_one(
                 {"ts": {"$gte": hour, "$lt": hour + timedelta(hours=1)}}, {"ts": 1}, sort=[("ts", DESCENDING)]

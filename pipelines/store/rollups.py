@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Mapping, Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 from pymongo import ASCENDING, DESCENDING, UpdateOne
@@ -17,12 +17,14 @@ from pymongo.database import Database
 from pymongo.errors import BulkWriteError, PyMongoError
 
 from pipelines.store import rollup_days as RD
+from pipelines.store import rollup_totals as RT
 from pipelines.store.client import supports_transactions
 from pipelines.store.common import Repository, StoreError, hour_floor
 
 DETECTOR_ROLLUP_KINDS = ("ingest", "score", "place", "watch")
 """The rollup kinds the detector builds series from."""
 DAYS_META, DAYS_VERSION = RD.DAYS_META, RD.DAYS_VERSION
+TOTALS_META, TOTALS_VERSION = RT.TOTALS_META, RT.TOTALS_VERSION
 
 
 class Rollups(Repository):
@@ -117,6 +119,7 @@ class Rollups(Repository):
         if ops:
             self.db.rollups.bulk_write(ops, ordered=False)
         self.rebuild_days(("ingest",))
+        self.rebuild_totals()
         return len(ops)
 
     def count_ingest(self, docs: Sequence[dict[str, Any]]) -> None:
@@ -143,6 +146,7 @@ class Rollups(Repository):
             UpdateOne({"_id": rid}, {"$setOnInsert": c["set"], "$inc": c["inc"]}, upsert=True)
             for rid, c in contrib.items()
         ]
+        ops += _total_ops(counts)  # the per-source totals, same commit
         try:
             if len(ops) > 1 and self._supports_transactions():
                 with self.db.client.start_session() as session:
@@ -246,7 +250,7 @@ class Rollups(Repository):
         try:
             n = self._insert_all("rollups", docs, "insert rollups")
         except StoreError:
-            self.db.meta.delete_one({"_id": DAYS_META})
+            self.db.meta.delete_many({"_id": {"$in": [DAYS_META, TOTALS_META]}})
             raise
         contrib = {
             RD.hourly_id(d): {
@@ -259,26 +263,114 @@ class Rollups(Repository):
             UpdateOne({"_id": did}, {"$setOnInsert": c["set"], "$inc": c["inc"]}, upsert=True)
             for did, c in RD.day_contributions(contrib).items()
         ]
+        counts: Counter[tuple[datetime, str]] = Counter()
+        for d in docs:
+            if d.get("kind") == "ingest" and isinstance(d.get("hour"), datetime) and "source" in d:
+                counts[(d["hour"], d["source"])] += int(d.get("n") or 0)
+        ops += _total_ops(counts)
         if ops:
             self.db.rollups.bulk_write(ops, ordered=False)
         return n
 
-    def newest_ingest_hour(self, now: datetime | None = None) -> datetime | None:
-        """The newest hour holding posts, from the ingest rollups (never a scan of posts).
+    def newest_ingest_hour(self) -> datetime | None:
+        """The newest hour holding posts (from the per-source totals; never a scan of posts)."""
+        lasts = [t["last"] for t in self.totals() if t.get("last") is not None]
+        return max(lasts) if lasts else None
 
-        Widening windows back from ``now`` (1 day, 8, 64, 512, 4096 days, then all): each
-        step reads only the rollups of its window, so a live store answers from one day
-        of rollups and an archive from a few thousand documents.
+    def ingest_hours(self, since: datetime, until: datetime) -> list[dict[str, Any]]:
+        """Hourly post counts per source in ``[since, until)``: ``hour``, ``source``, ``n``.
+
+        Read from the day documents (:mod:`.rollup_days`: one per source and day, so a
+        week of five sources is 40 documents instead of 840; the read is server-bound per
+        document) when the store has them, else from the hourly ones. Hours without posts
+        are absent, as in the hourly read.
         """
-        now = now or datetime.now(UTC)
-        for days in (1, 8, 64, 512, 4096, None):
-            q: dict[str, Any] = {"kind": "ingest"}
-            if days is not None:
-                q["hour"] = {"$gte": now - timedelta(days=days)}
-            rows = list(self.db.rollups.find(q, {"_id": 0, "hour": 1}))
-            if rows:
-                return max(r["hour"] for r in rows).astimezone(UTC)
-        return None
+        if not self.days_ready():
+            return [
+                {"hour": RT.utc(r["hour"]), "source": r["source"], "n": int(r.get("n") or 0)}
+                for r in self.ingest(since, until)
+            ]
+        q = {"kind": "day", "of": "ingest", "hour": {"$gte": RD.day_of(since), "$lt": until}}
+        days = self.db.rollups.find(q, {"_id": 0, "of": 1, "hour": 1, "source": 1, "h": 1})
+        out = []
+        for d in RD.expand(days, since):
+            hour = RT.utc(d["hour"])
+            if hour is not None and hour < until and d.get("n"):
+                out.append({"hour": hour, "source": d.get("source"), "n": int(d["n"])})
+        return out
+
+    def sources(self) -> list[str]:
+        """Every source that ever delivered a post, sorted (from the per-source totals)."""
+        return sorted(t["source"] for t in self.totals() if t.get("source"))
+
+    def totals(self) -> list[dict[str, Any]]:
+        """One row per source: ``source``, ``n`` (posts), ``first`` and ``last`` hour (UTC).
+
+        Read from the ``total`` documents (:mod:`.rollup_totals`: one per source, kept in
+        the same commit as the hourly counters). A store written before they existed has
+        none: the first call recounts them from the hourly documents and answers from those.
+        """
+        if not self.totals_ready():
+            self.rebuild_totals()
+        rows = self.db.rollups.find(
+            {"kind": "total", "of": "ingest"}, {"_id": 0, "source": 1, "n": 1, "first": 1, "last": 1}
+        )
+        return [
+            {
+                "source": r["source"],
+                "n": int(r.get("n") or 0),
+                "first": RT.utc(r.get("first")),
+                "last": RT.utc(r.get("last")),
+            }
+            for r in rows
+            if isinstance(r.get("source"), str)
+        ]
+
+    def totals_ready(self) -> bool:
+        """True when the per-source totals were built or kept by this version's writers."""
+        doc = self.db.meta.find_one({"_id": TOTALS_META})
+        return bool(doc and doc.get("version") == TOTALS_VERSION)
+
+    def rebuild_totals(self) -> int:
+        """Recount the per-source totals from the hourly ingest documents (the migration).
+
+        Exact even while posts arrive: on a replica set (SecantusDB is one) the read and
+        the writes share one transaction, so a writer's commit in between makes this
+        one conflict and retry (``TransientTransactionError``) instead of being lost.
+        Without transactions (a standalone MongoDB) run it with the importers stopped.
+        Returns how many sources were written.
+        """
+
+        def run(session: Any) -> int:
+            hourly = self.db.rollups.find(
+                {"kind": "ingest"}, {"_id": 0, "hour": 1, "source": 1, "n": 1}, session=session
+            )
+            totals = RT.from_hourly(hourly)
+            stale = [
+                d["_id"]
+                for d in self.db.rollups.find({"kind": "total", "of": "ingest"}, {"_id": 1}, session=session)
+                if d["_id"] not in totals
+            ]
+            if stale:
+                self.db.rollups.delete_many({"_id": {"$in": stale}}, session=session)
+            ops = [UpdateOne({"_id": tid}, {"$set": doc}, upsert=True) for tid, doc in totals.items()]
+            if ops:
+                self.db.rollups.bulk_write(ops, ordered=False, session=session)
+            self.db.meta.update_one(
+                {"_id": TOTALS_META},
+                {"$set": {"version": TOTALS_VERSION, "built": datetime.now(UTC)}},
+                upsert=True,
+                session=session,
+            )
+            return len(totals)
+
+        try:
+            if self._supports_transactions():
+                with self.db.client.start_session() as session:
+                    return int(session.with_transaction(run))
+            return run(None)
+        except PyMongoError as exc:
+            raise StoreError(f"cannot recount the per-source totals: {exc}") from exc
 
     def values(self, kind: str, field: str) -> list[str]:
         """Distinct values of one rollup key (sources, languages, places) from ``rollups``."""
@@ -296,6 +388,18 @@ class Rollups(Repository):
         if self._txn_ok is None:
             self._txn_ok = supports_transactions(self.db.client)
         return self._txn_ok
+
+
+def _total_ops(counts: Mapping[tuple[datetime, str], int]) -> list[UpdateOne]:
+    """Upserts adding new posts (counted per hour x source) to the per-source totals."""
+    return [
+        UpdateOne(
+            {"_id": tid},
+            {"$setOnInsert": c["set"], "$inc": c["inc"], "$min": c["min"], "$max": c["max"]},
+            upsert=True,
+        )
+        for tid, c in RT.contributions(counts).items()
+    ]
 
 
 def _flat(doc: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
