@@ -39,7 +39,14 @@ def _from_hourly(store: Store) -> dict[str, tuple[int, datetime, datetime]]:
     rows = store.db.rollups.aggregate(
         [
             {"$match": {"kind": "ingest"}},
-            {"$group": {"_id": "$source", "n": {"$sum": "$n"}, "a": {"$min": "$hour"}, "b": {"$max": "$hour"}}},
+            {
+                "$group": {
+                    "_id": "$source",
+                    "n": {"$sum": "$n"},
+                    "a": {"$min": "$hour"},
+                    "b": {"$max": "$hour"},
+                }
+            },
         ]
     )
     return {r["_id"]: (r["n"], RT.utc(r["a"]), RT.utc(r["b"])) for r in rows}
@@ -86,7 +93,9 @@ def test_readers_answer_from_the_totals_as_the_hourly_rollups_did(store: Store):
     assert queries.filter_options(store).sources == tuple(sorted(hourly))
     assert set(source_health(store, now=T0 + timedelta(days=400))["source"]) == set(hourly)
     per_source = queries.posts_per_source(store)
-    assert dict(zip(per_source["source"], per_source["n"], strict=True)) == {s: v[0] for s, v in hourly.items()}
+    assert dict(zip(per_source["source"], per_source["n"], strict=True)) == {
+        s: v[0] for s, v in hourly.items()
+    }
     clock = queries.data_clock(store, now=T0 + timedelta(days=400))
     assert clock.archive and spans.oldest_hour(store, clock) == min(a for _, a, _ in hourly.values())
     # Overview's figures equal a recount of the posts.
