@@ -112,7 +112,7 @@ def page_queries(reader: Any) -> dict[str, list[tuple[str, Any]]]:
     Mirrors the pages with their default filters (Explore and Map: "Last 7 days"), so the
     sum per page is the database and index part of an uncached render.
     """
-    from pipelines.read import health, mapview, spans, triage
+    from pipelines.read import health, mapview, options, spans, triage
     from pipelines.read import queries as Q
     from pipelines.search.filters import Filters
 
@@ -124,7 +124,7 @@ def page_queries(reader: Any) -> dict[str, list[tuple[str, Any]]]:
     today = Filters.make(since=window.until - (window.until - window.since) / 7, until=window.until)
     sidebar = [
         ("data clock (rollups)", lambda: Q.data_clock(store).end),
-        ("filter options (rollups + index)", lambda: len(Q.filter_options(store, reader).places)),
+        ("filter options (rollups + index)", lambda: len(options.filter_options(store, reader).places)),
     ]
     return {
         "Overview": [

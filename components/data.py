@@ -22,7 +22,7 @@ import polars as pl
 import streamlit as st
 
 from pipelines.core.config import Settings
-from pipelines.read import health, mapview, queries, triage
+from pipelines.read import health, mapview, options, queries, triage
 from pipelines.search.filters import Filters
 from pipelines.search.index import SearchIndex, SearchIndexError, index_path
 from pipelines.search.select import SelectError
@@ -147,12 +147,12 @@ def latest_posts(limit: int = queries.LATEST_POSTS_LIMIT) -> pl.DataFrame:
 
 
 @st.cache_data(ttl=SLOW_TTL_S, show_spinner=False)
-def filter_options() -> queries.FilterOptions:
+def filter_options() -> options.FilterOptions:
     try:
         reader: queries.Reader | None = get_reader()
     except SearchIndexError:
         reader = None  # the sidebar still works; the page itself says what is wrong
-    return queries.filter_options(get_store(), reader)
+    return options.filter_options(get_store(), reader)
 
 
 @guarded

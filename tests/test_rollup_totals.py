@@ -13,7 +13,7 @@ from datetime import UTC, datetime, timedelta
 import numpy as np
 
 from pipelines.core.post import build_post
-from pipelines.read import queries, spans
+from pipelines.read import options, queries, spans
 from pipelines.read.health import source_health
 from pipelines.store import Store
 from pipelines.store import rollup_totals as RT
@@ -90,7 +90,7 @@ def test_readers_answer_from_the_totals_as_the_hourly_rollups_did(store: Store):
     newest = max(b for _, _, b in hourly.values())
     assert store.rollups.newest_ingest_hour() == newest
     assert store.rollups.sources() == sorted(hourly)
-    assert queries.filter_options(store).sources == tuple(sorted(hourly))
+    assert options.filter_options(store).sources == tuple(sorted(hourly))
     assert set(source_health(store, now=T0 + timedelta(days=400))["source"]) == set(hourly)
     per_source = queries.posts_per_source(store)
     assert dict(zip(per_source["source"], per_source["n"], strict=True)) == {
