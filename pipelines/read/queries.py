@@ -151,7 +151,8 @@ def overview(store: Store, window: TimeWindow) -> Overview:
     Everything comes from the ingest rollups: the total from the per-source totals kept
     at write time (``estimated_document_count`` takes seconds on the embedded server at a
     million posts, and summing every hourly rollup grows with the store's age), the
-    windows from the hourly counters of their hours.
+    three windows from one read of the ingest day documents covering them
+    (:meth:`~pipelines.store.rollups.Rollups.ingest_hours`).
 
     "Today" is the last 24 hours ending at ``window.until`` (the anchor's hour), so it
     is a whole day's worth to compare with the daily average of the previous 7 days.
