@@ -131,11 +131,6 @@ def overview(window: queries.TimeWindow) -> queries.Overview:
 
 
 @st.cache_data(ttl=TTL_S, show_spinner=False)
-def posts_per_source(window: queries.TimeWindow | None = None) -> pl.DataFrame:
-    return queries.posts_per_source(get_store(), window)
-
-
-@st.cache_data(ttl=TTL_S, show_spinner=False)
 def posts_per_hour(window: queries.TimeWindow) -> pl.DataFrame:
     return queries.posts_per_hour(get_store(), window)
 

@@ -175,16 +175,6 @@ def overview(store: Store, window: TimeWindow) -> Overview:
     )
 
 
-def posts_per_source(store: Store, window: TimeWindow | None = None) -> pl.DataFrame:
-    """Post counts per source (all time, or within ``window``), largest first."""
-    if window is None:
-        rows = [{"source": t["source"], "n": t["n"]} for t in store.rollups.totals()]
-    else:
-        rows = store.rollups.sums("ingest", ["source"], window.since, window.until)
-    df = pl.DataFrame(rows, schema={"source": pl.String, "n": pl.Int64})
-    return df.sort(["n", "source"], descending=[True, False])
-
-
 HOURLY_SCHEMA = {"hour": pl.Datetime("us", "UTC"), "source": pl.String, "n": pl.Int64}
 
 

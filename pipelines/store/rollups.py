@@ -287,8 +287,9 @@ class Rollups(Repository):
         """
         if not self.days_ready():
             return [
-                {"hour": RT.utc(r["hour"]), "source": r["source"], "n": int(r.get("n") or 0)}
+                {"hour": RT.utc(r["hour"]), "source": r["source"], "n": int(r["n"])}
                 for r in self.ingest(since, until)
+                if r.get("n")
             ]
         q = {"kind": "day", "of": "ingest", "hour": {"$gte": RD.day_of(since), "$lt": until}}
         days = self.db.rollups.find(q, {"_id": 0, "of": 1, "hour": 1, "source": 1, "h": 1})
