@@ -36,7 +36,7 @@ from typing import Any
 
 import tantivy
 
-from pipelines.search import termids, termroll
+from pipelines.search import termcount, termids, termroll
 from pipelines.search.index import SearchIndex
 from pipelines.search.schema import SCHEMA, to_dict, with_term_ids
 
@@ -150,7 +150,7 @@ class Indexer:
                 self.rollup.rebuild(self.index.searcher(), self.index.schema, opstamp)
             else:
                 final = list({d["id"]: d for d in docs}.values())  # a post written twice: its last version
-                self.rollup.apply(termroll.difference(termroll.post_contributions(final), old), opstamp)
+                self.rollup.apply(termcount.difference(termroll.post_contributions(final), old), opstamp)
         except (termroll.RollupError, ValueError, RuntimeError, sqlite3.Error) as exc:
             log.warning("term rollup left behind the index (%s); top terms aggregate until a restart", exc)
             self.rollup = None

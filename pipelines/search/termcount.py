@@ -17,6 +17,19 @@ Cell = tuple[int | None, str, str]
 """``(hour since the epoch or None, source, lang)``."""
 Key = tuple[int, int, str, str]
 """A stored cell: ``(level, start, source, lang)``."""
+Counts = dict[Cell, dict[int, int]]
+"""Posts per term id per cell (a batch's contributions, or their difference)."""
+
+
+def difference(new: Counts, old: Counts) -> Counts:
+    """``new - old`` per cell and term (zeros kept out): what a re-indexed batch changes."""
+    out: Counts = {}
+    for sign, side in ((1, new), (-1, old)):
+        for cell, counts in side.items():
+            target = out.setdefault(cell, {})
+            for term, n in counts.items():
+                target[term] = target.get(term, 0) + sign * n
+    return {c: {t: n for t, n in d.items() if n} for c, d in out.items() if any(d.values())}
 
 
 class Accumulator:
@@ -187,6 +200,43 @@ def _level_counts(
     if not keys:
         return np.zeros(0, np.int64), np.zeros(0, np.int64)
     return _count(np.concatenate(keys), np.concatenate(weights), kind="stable")
+
+
+def merge_counts(ids: np.ndarray, counts: np.ndarray, add: dict[int, int]) -> tuple[np.ndarray, np.ndarray]:
+    """A stored cell (``ids`` ascending and distinct, their ``counts``) plus ``add`` (term id ->
+    change, possibly negative): the ids whose sum is not zero, ascending, and the sums (int64;
+    a negative sum is for the caller to refuse). Why not ``np.unique`` of both: that sorts the
+    whole cell again for every batch, and a cell of all time holds a source's whole vocabulary;
+    here the batch's ids are found by binary search and the new ones placed between the old.
+    Small cells (most of a batch's: an hour's map cell holds a few posts) merge as a dict."""
+    if len(ids) + len(add) <= SMALL_MERGE:
+        merged = dict(zip(ids.tolist(), counts.tolist(), strict=True))
+        for k, v in add.items():
+            merged[k] = merged.get(k, 0) + v
+        kept = sorted((k, v) for k, v in merged.items() if v)
+        return np.array([k for k, _ in kept], np.int64), np.array([v for _, v in kept], np.int64)
+    keys = np.fromiter(sorted(add), np.int64, len(add))
+    delta = np.fromiter((add[k] for k in keys.tolist()), np.int64, len(add))
+    base = counts.astype(np.int64)
+    pos = np.searchsorted(ids, keys)
+    hit = pos < len(ids)
+    hit[hit] = ids[pos[hit]] == keys[hit]
+    base[pos[hit]] += delta[hit]  # distinct keys: distinct positions
+    new = ~hit
+    at = pos[new] + np.arange(int(new.sum()))  # each new key's place among old and new
+    old = np.ones(len(ids) + len(at), bool)
+    old[at] = False
+    out_ids = np.empty(len(old), np.int64)
+    out_n = np.empty(len(old), np.int64)
+    out_ids[old], out_n[old] = ids, base
+    out_ids[at], out_n[at] = keys[new], delta[new]
+    keep = out_n != 0
+    return out_ids[keep], out_n[keep]
+
+
+SMALL_MERGE = 256
+"""Up to this many stored and changed ids together, :func:`merge_counts` merges in Python
+(fewer steps than numpy's per-call cost on a few dozen values)."""
 
 
 def _merge(runs: list[tuple[np.ndarray, np.ndarray]]) -> tuple[np.ndarray, np.ndarray]:

@@ -190,22 +190,6 @@ def _source_key(source: str, place: str | None) -> str:
     return source if place is None else f"{PLACE_MARK}{place}{PLACE_MARK}{source}"
 
 
-def _add(out: Counts, cell: Cell, counts: dict[int, int], sign: int = 1) -> None:
-    target = out.setdefault(cell, {})
-    for term, n in counts.items():
-        target[term] = target.get(term, 0) + sign * n
-
-
-def difference(new: Counts, old: Counts) -> Counts:
-    """``new - old`` per cell and term (zeros kept out)."""
-    out: Counts = {}
-    for cell, counts in new.items():
-        _add(out, cell, counts)
-    for cell, counts in old.items():
-        _add(out, cell, counts, -1)
-    return {c: {t: n for t, n in d.items() if n} for c, d in out.items() if any(d.values())}
-
-
 def cells_of(cell: Cell) -> list[tuple[int, int, str, str]]:
     """The stored cells ``(level, start, source, lang)`` an hour cell counts in."""
     hour, src, lang = cell
@@ -264,7 +248,13 @@ class TermRollup:
         self.db.execute("INSERT OR REPLACE INTO state (k, v) VALUES ('version', ?)", (ROLLUP_VERSION,))
 
     def apply(self, delta: Counts, opstamp: int) -> None:
-        """Add ``delta`` (a batch's new minus old contributions) and record ``opstamp``, atomically."""
+        """Add ``delta`` (a batch's new minus old contributions) and record ``opstamp``, atomically.
+
+        The touched cells are read in a few statements, merged with
+        :func:`pipelines.search.termcount.merge_counts` and written with one statement per
+        table. Why: a batch touches thousands of cells (a located post alone touches three map
+        cells), and a read, a sort and two writes per cell made the upkeep two thirds of the
+        follow loop's time (20,000 bench posts: 2,141 posts/s against 6,895 without it)."""
         self.db.execute("BEGIN IMMEDIATE")
         try:
             grouped: dict[tuple[int, int, str, str], dict[int, int]] = defaultdict(dict)
@@ -273,37 +263,51 @@ class TermRollup:
                     g = grouped[key]
                     for tid, n in counts.items():
                         g[tid] = g.get(tid, 0) + n
+            stored, rows, gone = self._stored(list(grouped)), [], []
             for key, g in grouped.items():
-                row = self.db.execute(
-                    "SELECT ids, counts FROM cells WHERE level=? AND start=? AND source=? AND lang=?", key
-                ).fetchone()
-                add_ids = np.fromiter(g.keys(), np.int32, len(g))
-                add_n = np.fromiter(g.values(), np.int64, len(g))
-                if row is not None:
-                    add_ids = np.concatenate([np.frombuffer(row[0], np.int32), add_ids])
-                    add_n = np.concatenate([np.frombuffer(row[1], np.int32).astype(np.int64), add_n])
-                self._store(key, add_ids, add_n)
+                old = stored.get(key, (b"", b""))
+                ids, n = termcount.merge_counts(
+                    np.frombuffer(old[0], np.int32), np.frombuffer(old[1], np.int32), g
+                )
+                if (n < 0).any():
+                    raise RollupError(f"cell {key} would hold a negative count: the rollup is out of step")
+                if len(ids):
+                    rows.append((*key, ids.astype(np.int32), n.astype(np.int32)))
+                else:
+                    gone.append(key)
+            for table in ("cells", "posts"):
+                self.db.executemany(
+                    f"DELETE FROM {table} WHERE level=? AND start=? AND source=? AND lang=?", gone
+                )
+            self.db.executemany(
+                "INSERT OR REPLACE INTO cells VALUES (?, ?, ?, ?, ?, ?)",
+                [(*r[:4], r[4].tobytes(), r[5].tobytes()) for r in rows],
+            )
+            self.db.executemany(
+                "INSERT OR REPLACE INTO posts VALUES (?, ?, ?, ?, ?)",
+                [(*r[:4], _posts_of(r[4], r[5])) for r in rows],
+            )
             self._set_opstamp(opstamp)
             self.db.execute("COMMIT")
         except BaseException:
             self._rollback()
             raise
 
-    def _store(self, key: tuple[int, int, str, str], ids: np.ndarray, counts: np.ndarray) -> None:
-        uniq, inv = np.unique(ids, return_inverse=True)
-        sums = np.bincount(inv, weights=counts, minlength=len(uniq)).astype(np.int64)
-        if (sums < 0).any():
-            raise RollupError(f"cell {key} would hold a negative count: the rollup is out of step")
-        keep = sums > 0
-        if not keep.any():
-            for table in ("cells", "posts"):
-                self.db.execute(f"DELETE FROM {table} WHERE level=? AND start=? AND source=? AND lang=?", key)
-            return
-        ids, counts = uniq[keep].astype(np.int32), sums[keep].astype(np.int32)
-        self.db.execute(
-            "INSERT OR REPLACE INTO cells VALUES (?, ?, ?, ?, ?, ?)", (*key, ids.tobytes(), counts.tobytes())
-        )
-        self.db.execute("INSERT OR REPLACE INTO posts VALUES (?, ?, ?, ?, ?)", (*key, _posts_of(ids, counts)))
+    def _stored(
+        self, keys: list[tuple[int, int, str, str]]
+    ) -> dict[tuple[int, int, str, str], tuple[bytes, bytes]]:
+        """The stored ``ids`` and ``counts`` blobs of those of ``keys`` that have a row."""
+        out = {}
+        for i in range(0, len(keys), 200):  # 800 bound values a statement, under every SQLite's limit
+            part = keys[i : i + 200]
+            marks = ", ".join(["(?, ?, ?, ?)"] * len(part))
+            for *key, ids, counts in self.db.execute(
+                f"SELECT level, start, source, lang, ids, counts FROM cells "
+                f"WHERE (level, start, source, lang) IN (VALUES {marks})",
+                [v for k in part for v in k],
+            ):
+                out[tuple(key)] = (ids, counts)
+        return out
 
     def rebuild(self, searcher: tantivy.Searcher, schema: tantivy.Schema, opstamp: int) -> None:
         """Replace everything with the contributions of every post the searcher sees (the
