@@ -202,6 +202,11 @@ def _level_counts(
     return _count(np.concatenate(keys), np.concatenate(weights), kind="stable")
 
 
+SMALL_MERGE = 256
+"""Up to this many stored and changed ids together, :func:`merge_counts` merges in Python
+(fewer steps than numpy's per-call cost on a few dozen values)."""
+
+
 def merge_counts(ids: np.ndarray, counts: np.ndarray, add: dict[int, int]) -> tuple[np.ndarray, np.ndarray]:
     """A stored cell (``ids`` ascending and distinct, their ``counts``) plus ``add`` (term id ->
     change, possibly negative): the ids whose sum is not zero, ascending, and the sums (int64;
@@ -232,11 +237,6 @@ def merge_counts(ids: np.ndarray, counts: np.ndarray, add: dict[int, int]) -> tu
     out_ids[at], out_n[at] = keys[new], delta[new]
     keep = out_n != 0
     return out_ids[keep], out_n[keep]
-
-
-SMALL_MERGE = 256
-"""Up to this many stored and changed ids together, :func:`merge_counts` merges in Python
-(fewer steps than numpy's per-call cost on a few dozen values)."""
 
 
 def _merge(runs: list[tuple[np.ndarray, np.ndarray]]) -> tuple[np.ndarray, np.ndarray]:

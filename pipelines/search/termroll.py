@@ -252,9 +252,9 @@ class TermRollup:
 
         The touched cells are read in a few statements, merged with
         :func:`pipelines.search.termcount.merge_counts` and written with one statement per
-        table. Why: a batch touches thousands of cells (a located post alone touches three map
-        cells), and a read, a sort and two writes per cell made the upkeep two thirds of the
-        follow loop's time (20,000 bench posts: 2,141 posts/s against 6,895 without it)."""
+        table, instead of a read, a sort of the whole cell and two writes per cell (on the 1M
+        bench index, 267 new posts: 435-510 -> 404-410 ms CPU). What is left is writing each
+        touched cell whole; the all-time and 16-day cells are large (``docs/search.md``)."""
         self.db.execute("BEGIN IMMEDIATE")
         try:
             grouped: dict[tuple[int, int, str, str], dict[int, int]] = defaultdict(dict)
