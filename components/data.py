@@ -83,7 +83,7 @@ def guarded(fn: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
-LAG_NOTICE = 500
+LAG_NOTICE = options.CURRENT_LAG
 """Changes behind the store from which a page says the index is still catching up."""
 
 

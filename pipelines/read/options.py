@@ -4,8 +4,9 @@ Why a module of its own: the options are read once per five minutes per dashboar
 process (``components/data.py``), but that read was the slowest of a page's cold load
 (about 0.6 s at 1M posts: 0.5 s of it the last day's place rollups, one document per hour
 and place, and 0.16 s the distinct languages of every score rollup). With the search index
-open, both come from it instead (an exact ``terms`` aggregation each, ~15 ms); without it
-(missing or being rebuilt) the rollups still answer, so the sidebar always works.
+open and current, both come from it instead (an exact ``terms`` aggregation each, ~15 ms);
+without it, or while it is rebuilt, makes its first pass or catches up with a large import,
+the rollups answer (complete whatever the index holds), so the sidebar always works.
 """
 
 from __future__ import annotations
@@ -40,11 +41,19 @@ PLACE_OPTIONS_SPAN = timedelta(hours=24)
 ENTITY_OPTIONS = 200
 """The Entities filter offers the entities most named in the index (any other can be typed in)."""
 LANG_OPTIONS = 200
+"""The Languages filter offers at most this many languages (the most used)."""
+CURRENT_LAG = 500
+"""Changes behind the store up to which the index answers the options (the Explore page's
+"still catching up" notice starts there too). A rebuild removes the indexer's position
+first, so its lag is unknown until it ends and the rollups answer meanwhile."""
 
 
 def filter_options(store: Store, reader: Reader | None = None) -> FilterOptions:
     """Sources from the per-source totals; languages, places and entities from the index
     when it is open, else languages and places from the rollups (no entities).
+
+    The index answers only when it is current (:data:`CURRENT_LAG`): a partial index would
+    leave languages and places out of the sidebar for the five minutes it is cached.
 
     Places: the :data:`PLACE_OPTIONS` most mentioned in the newest day of data. Why a
     day: listing every place ever mentioned grows with the store's age; a place chosen
@@ -56,7 +65,7 @@ def filter_options(store: Store, reader: Reader | None = None) -> FilterOptions:
     until = newest + timedelta(hours=1) if newest is not None else None
     entities: tuple[str, ...] = ()
     places: list[str] = []
-    if reader is not None:
+    if reader is not None and (lag := reader.lag()) is not None and lag < CURRENT_LAG:
         day = Filters(since=until - PLACE_OPTIONS_SPAN, until=until) if until is not None else None
         searcher, query = reader.select(day) if day is not None else (reader.index.searcher(), None)
         langs = {v for v, _ in aggregate.top_values(searcher, Query.all_query(), "lang", LANG_OPTIONS)}
