@@ -314,3 +314,37 @@ def threat_round3_labels(data_dir: Path, path: Path = ROUND3_FILE) -> LabelSet:
         topics=np.zeros((len(rows), len(LABEL_TOPICS)), dtype=np.int64),
         test=np.asarray([label_is_test(r["source"], r["ref"]) for r in rows]),
     )
+
+
+# --------------------------------------------------------------------------- sentiment annotation
+
+SENTIMENT_POOL_FILE = LABELS_DIR / "sentiment_pool.csv"
+SENTIMENT_AGREEMENT_FILE = LABELS_DIR / "sentiment_agreement.csv"
+SENTIMENT_CLASSES = ("negative", "neutral", "positive")
+"""The annotation's values, in the order of TweetEval's sentiment labels (0, 1, 2)."""
+
+
+def sentiment_labels(data_dir: Path, path: Path = SENTIMENT_POOL_FILE) -> LabelledTexts:
+    """Developer-annotated sentiment (``source,ref,sentiment``; ``labels/README.md``) with
+    texts from ``data_dir``; labels 0 negative, 1 neutral, 2 positive as TweetEval's.
+
+    A row of TweetEval sentiment's held-out half is an error, not a skipped row: that half
+    is only ever scored, and an annotation of it must not reach a training set."""
+    rows = [row for _, row in _checked_rows(path, ())]
+    labels = []
+    for row in rows:
+        value = row.get("sentiment")
+        if value not in SENTIMENT_CLASSES:
+            raise LabelFileError(
+                f"{path}: {row['source']} {row['ref']}: sentiment {value!r} is not one of {SENTIMENT_CLASSES}"
+            )
+        if row["source"] == "tweeteval/sentiment":
+            split, _, line = row["ref"].partition(":")
+            if split != "val" or not line.isdigit() or sentiment_is_heldout(int(line)):
+                raise LabelFileError(
+                    f"{path}: {row['ref']} is not in the training half of TweetEval sentiment val"
+                )
+        labels.append(SENTIMENT_CLASSES.index(value))
+    return LabelledTexts(
+        f"labels/{path.name}", _label_texts(data_dir, rows), np.asarray(labels, dtype=np.int64)
+    )
