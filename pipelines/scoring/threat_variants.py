@@ -73,7 +73,13 @@ def _parse(argv: list[str] | None) -> tuple[argparse.Namespace, argparse.Argumen
     ap = argparse.ArgumentParser()
     ap.add_argument("--fast", action="store_true", help="only the shipped features and pairs/neg")
     ap.add_argument(
-        "--blocks", default=None, help="one head block set, e.g. emb,vader,profanity (default: all)"
+        "--blocks",
+        nargs="*",
+        default=None,
+        help="head block sets, e.g. emb,vader,profanity layer4,vader,profanity (default: train-threat's)",
+    )
+    ap.add_argument(
+        "--by-blocks", action="store_true", help="report each head block set apart (a variant per set)"
     )
     ap.add_argument("--head-c", type=float, nargs="*", default=None, help="head C values (default: all)")
     ap.add_argument("--ngram-c", type=float, nargs="*", default=None, help="n-gram C values (default: all)")
@@ -96,7 +102,7 @@ def main(argv: list[str] | None = None) -> None:
     from pipelines.scoring.train import Featuriser
 
     args, ap = _parse(argv)
-    blocks_grid = [tuple(args.blocks.split(","))] if args.blocks else list(HEAD_BLOCKS)
+    blocks_grid = [tuple(b.split(",")) for b in args.blocks] if args.blocks else list(HEAD_BLOCKS)
     head_c = args.head_c or list(HEAD_C)
     ngram_c = args.ngram_c or list(NGRAM_C)
     weights = FINE_WEIGHTS if args.fine_weights else WEIGHTS
@@ -111,7 +117,9 @@ def main(argv: list[str] | None = None) -> None:
     rows = threat_rows(ds.default_data_dir()).part(test=False)
     seeds = seed_rows("threat")
     y, ys = rows.y, seeds.labels
-    feats, fs = featurise(ds.LabelledTexts("threat[train]", rows.texts, y)), featurise(seeds)
+    need = {b for bs in blocks_grid for b in bs}  # layer4 only when asked: it embeds the texts again
+    feats = featurise(ds.LabelledTexts("threat[train]", rows.texts, y), need)
+    fs = featurise(seeds, need)
     print(f"training rows {len(y)} ({int(y.sum())} threats) + {len(ys)} seed sentences")
     cl_texts, cl_of = [], []
     for i, t in enumerate(rows.texts):
@@ -136,7 +144,8 @@ def main(argv: list[str] | None = None) -> None:
                     for (b, hc), ph in heads.items():
                         for w in weights:
                             key = ("+".join(b), hc, nc, float(w))
-                            results.setdefault(f"{name}/{pool}", {}).setdefault(key, []).append(
+                            group = f"{name}/{pool}" + (f"/{key[0]}" if args.by_blocks else "")
+                            results.setdefault(group, {}).setdefault(key, []).append(
                                 best_threshold(y, w * ph + (1 - w) * p)[1]
                             )
         print(f"fold draw {fseed} done", flush=True)
@@ -152,7 +161,7 @@ def _report(results: dict[str, dict[tuple, list[float]]]) -> None:
     """Each variant's best grid point by mean CV macro-F1 over the draws so far, and its
     per-draw difference from the reference recipe's best grid point."""
     best = {name: max(res.items(), key=lambda kv: np.mean(kv[1])) for name, res in results.items()}
-    ref = best.get(REFERENCE, (None, None))[1]
+    ref = best.get(REFERENCE, best.get(f"{REFERENCE}/emb+vader+profanity", (None, None)))[1]
     print(
         "variant | best config (blocks, head C, n-gram C, w) | CV macro-F1 per draw | mean | minus reference per draw"
     )
