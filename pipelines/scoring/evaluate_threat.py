@@ -52,7 +52,7 @@ def evaluate_threat(scorer: Any, data_dir: Path, featurise: Any, errors: int = 0
 
     test = threat_rows(data_dir).part(test=True)
     y = test.y
-    feats = featurise(ds.LabelledTexts("threat[test]", test.texts, y))
+    feats = featurise(ds.LabelledTexts("threat[test]", test.texts, y), scorer.heads.needed_blocks())
     card = scorer.heads.card
     high = float(card.get("high_thresholds", {}).get("threat", 0.5))
     p = scorer.threat(feats, test.texts)
