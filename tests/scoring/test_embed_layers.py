@@ -73,9 +73,12 @@ def test_shipped_sentiment_head_runs_through_the_scorer(cpu_scorer) -> None:
     head = cpu_scorer.heads.heads["sentiment"]
     assert set(head.blocks) <= set(FEATURE_BLOCKS)
     assert head.mean.shape[0] == sum(_width(b) for b in head.blocks)
-    # every other head keeps the blocks it had (layer4 is the sentiment head's alone)
-    others = {b for n, h in cpu_scorer.heads.heads.items() if n != "sentiment" for b in h.blocks}
-    assert "layer4" not in others
+    # layer4 serves the sentiment and (since issue 14's layer-4 rule) the threat head only;
+    # every head's arrays are as wide as the blocks it names
+    users = {n for n, h in cpu_scorer.heads.heads.items() if "layer4" in h.blocks}
+    assert users <= {"sentiment", "threat"}
+    for h in cpu_scorer.heads.heads.values():
+        assert h.mean.shape[0] == sum(_width(b) for b in h.blocks), h.name
     scores = cpu_scorer.score_texts(["I love this, best day ever!", "This is awful, I hate it."])
     assert scores[0].sentiment > 0.3 > -0.3 > scores[1].sentiment
 

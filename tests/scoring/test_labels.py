@@ -127,7 +127,10 @@ def test_shipped_heads_load_and_cover_threat_and_every_labelled_topic(cpu_scorer
     for name in LABEL_HEADS:
         key = name if name == "threat" else f"topic:{name}"
         head = hs.heads[key]
-        assert head.coef.shape == (1, sum({"emb": 384, "vader": 4, "profanity": 1}[b] for b in head.blocks))
+        assert head.coef.shape == (
+            1,
+            sum({"emb": 384, "layer4": 384, "vader": 4, "profanity": 1}[b] for b in head.blocks),
+        )
         assert hs.card["training"][key]["data"] == [
             "labels/threat_topics[" + name + "][train split]",
             "prototypes.seed_examples",

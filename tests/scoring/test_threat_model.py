@@ -318,8 +318,8 @@ def test_evaluate_threat_on_a_small_fixture(cpu_scorer: CpuScorer, monkeypatch: 
     rows = threat_train.ThreatRows(texts, y, np.ones(len(y), dtype=bool), origin)
     monkeypatch.setattr(threat_train, "threat_rows", lambda data_dir: rows)
 
-    def featurise(d: ds.LabelledTexts) -> dict[str, np.ndarray]:
-        return cpu_scorer.fx.features(d.texts)
+    def featurise(d: ds.LabelledTexts, blocks: set[str] | None = None) -> dict[str, np.ndarray]:
+        return cpu_scorer.fx.features(d.texts, blocks=blocks)
 
     res = evaluate_threat(cpu_scorer, Path("/nonexistent"), featurise, errors=2)
     assert res["rows"] == 8 and res["positives"] == 3 and res["rows_round3"] == 0
