@@ -151,26 +151,35 @@ class Featuriser:
         return self.fx.features(data.texts, emb=self.cache.get(data.texts), blocks=set(blocks or ()) or None)
 
 
+BINARY_CANDIDATES: tuple[tuple[str, ...], ...] = (("emb",), ("emb", "vader", "profanity"))
+"""Feature block sets the binary heads (hate, offensive, crisis) choose between."""
+
+
 def _binary_head(
     name: str,
     base: ds.LabelledTexts,
     extra: ds.LabelledTexts | None,
     featurise: Featuriser,
     report: dict[str, Any],
+    candidates: tuple[tuple[str, ...], ...] = BINARY_CANDIDATES,
+    seed: int = SEED,
 ) -> Head:
     """Pick blocks / extra data / C / threshold on dev splits; refit on everything chosen.
 
     Without ``extra`` the criterion is macro-F1 on a 15 % dev split of ``base``. With it
     (Davidson), a 15 % dev split is carved from ``extra`` too, and the criterion is the
     mean of the two dev macro-F1s: a head that serves both kinds of posts is preferred.
+    ``candidates`` (block sets) and ``seed`` (the dev splits) let a study compare other
+    choices the same way (``bench/heads_layer4.py``).
     """
-    fb = featurise(base)
-    tr, dev = stratified_split(base.labels, DEV_FRACTION)
-    fe = featurise(extra) if extra is not None else None
+    need = {b for blocks in candidates for b in blocks}
+    fb = featurise(base, need)
+    tr, dev = stratified_split(base.labels, DEV_FRACTION, seed)
+    fe = featurise(extra, need) if extra is not None else None
     if extra is not None:
-        etr, edev = stratified_split(extra.labels, DEV_FRACTION)
+        etr, edev = stratified_split(extra.labels, DEV_FRACTION, seed)
     trials = []
-    for blocks in (("emb",), ("emb", "vader", "profanity")):
+    for blocks in candidates:
         for use_extra in (False, True) if fe is not None else (False,):
             for c in C_GRID:
                 f_tr, y_tr = take(fb, tr), base.labels[tr]
