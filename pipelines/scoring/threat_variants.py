@@ -41,6 +41,8 @@ VARIANTS: dict[str, tuple[tuple[int, int], tuple[str, ...]]] = {
 clause-max. ``char3-5`` clause-max is the recipe shipped after round 4."""
 FINE_WEIGHTS = tuple(np.round(np.arange(0.0, 1.001, 0.1), 1))
 REFERENCE = "char3-5/clause-max"
+SHIPPED_BLOCKS = "emb+layer4+vader+profanity"
+"""The shipped head's block set (issue 14's layer-4 rule): the reference under ``--by-blocks``."""
 
 
 def matrix(texts: Sequence[str], char_n: tuple[int, int], extras: Sequence[str] = ()):
@@ -161,7 +163,7 @@ def _report(results: dict[str, dict[tuple, list[float]]]) -> None:
     """Each variant's best grid point by mean CV macro-F1 over the draws so far, and its
     per-draw difference from the reference recipe's best grid point."""
     best = {name: max(res.items(), key=lambda kv: np.mean(kv[1])) for name, res in results.items()}
-    ref = best.get(REFERENCE, best.get(f"{REFERENCE}/emb+vader+profanity", (None, None)))[1]
+    ref = best.get(REFERENCE, best.get(f"{REFERENCE}/{SHIPPED_BLOCKS}", (None, None)))[1]
     print(
         "variant | best config (blocks, head C, n-gram C, w) | CV macro-F1 per draw | mean | minus reference per draw"
     )

@@ -372,3 +372,11 @@ def test_scorer_pools_the_ngram_half_as_the_card_says(cpu_scorer: CpuScorer) -> 
             ens.pop("ngram_pooling", None)
         else:
             ens["ngram_pooling"] = saved
+
+
+def test_the_variants_reference_is_the_shipped_head_block_set(cpu_scorer: CpuScorer) -> None:
+    """``threat_variants --by-blocks`` compares every block set with the shipped one."""
+    from pipelines.scoring.threat_variants import SHIPPED_BLOCKS
+
+    chosen = cpu_scorer.heads.card["threat_ensemble"]["chosen"]["blocks"]
+    assert SHIPPED_BLOCKS == "+".join(chosen) == "+".join(cpu_scorer.heads.heads["threat"].blocks)
