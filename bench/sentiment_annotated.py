@@ -1,6 +1,6 @@
 """Issue 14, fourth sentiment pass: developer-annotated tweets as extra training rows.
 
-    python bench/sentiment_annotated.py            # ~5 min: embeds ~3,300 tweets once, then CV
+    python bench/sentiment_annotated.py            # ~2 min: embeds ~3,300 tweets once, then CV
 
 The third pass (``bench/sentiment_variants.py``) found that weak and pseudo labels teach
 the head another sense of "positive" and "negative" than TweetEval's annotators', and left
@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import functools
 import sys
 from pathlib import Path
 
@@ -44,11 +45,17 @@ MIN_GAIN = 1.0
 """A variant must beat the shipped head's mean by this many points and be ahead on each seed."""
 
 
-def features(texts: list[str]) -> dict[str, np.ndarray]:
-    """The shipped head's blocks (layer 4, VADER, profanity) of these texts."""
+@functools.cache
+def _extractor():
+    """The scorer's feature extractor, loaded once (the model takes seconds to load)."""
     from pipelines.cli.score_cmd import _featuriser
 
-    fx, _ = _featuriser(2)
+    return _featuriser(2)[0]
+
+
+def features(texts: list[str]) -> dict[str, np.ndarray]:
+    """The shipped head's blocks (layer 4, VADER, profanity) of these texts."""
+    fx = _extractor()
     _, l4 = fx.embedder.embed_layers(texts)
     return {"layer4": l4, "vader": fx.vader(texts), "profanity": fx.profanity(texts)}
 

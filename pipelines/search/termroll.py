@@ -90,10 +90,10 @@ and is exact for the same reasons. It is the last id of every stored cell; the r
 terms drop it, and each cell's count is also kept in the small ``posts`` table, read by
 :mod:`pipelines.search.rollcounts` for counts and timelines without the term blobs."""
 
-Cell = tuple[int | None, str, str]
+Cell = termcount.Cell
 """``(hour since the epoch or None, source, lang)``."""
-Counts = dict[Cell, dict[int, int]]
-"""Posts per term id per cell."""
+Counts = termcount.Counts
+"""Posts per term id per cell (one definition, :mod:`pipelines.search.termcount`'s)."""
 READ_MMAP_BYTES = 2**31
 """How much of the rollup a reader maps into memory (SQLite caps it at ~2 GB, a 10M-post
 rollup is 1.4 GB): a cell's blobs span overflow pages, each a ``pread`` through SQLite's
