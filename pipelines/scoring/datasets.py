@@ -295,6 +295,8 @@ ROUND3_FILE = LABELS_DIR / "threat_round3.csv"
 ROUND4_FILE = LABELS_DIR / "threat_round4.csv"
 ROUND5_FILE = LABELS_DIR / "threat_round5.csv"
 """Rounds 4 and 5 have the same columns and rules as round 3: read them with :func:`threat_round3_labels`."""
+ROUND6_FILE = LABELS_DIR / "threat_round6.csv"
+TEST_PASS3_FILE = LABELS_DIR / "threat_test_pass3.csv"
 
 
 def threat_round3_labels(data_dir: Path, path: Path = ROUND3_FILE) -> LabelSet:
@@ -314,6 +316,33 @@ def threat_round3_labels(data_dir: Path, path: Path = ROUND3_FILE) -> LabelSet:
         topics=np.zeros((len(rows), len(LABEL_TOPICS)), dtype=np.int64),
         test=np.asarray([label_is_test(r["source"], r["ref"]) for r in rows]),
     )
+
+
+def threat_round6_labels(data_dir: Path, path: Path = ROUND6_FILE) -> LabelSet:
+    """``labels/threat_round6.csv``: round 3's columns and checks, **training-only**.
+
+    Every row is marked training whatever its hash: round 6 was drawn after the test split
+    was fixed at round 5's 1,143 rows, and keeping it out keeps the held-out figure comparable
+    with every earlier model's (``labels/README.md``, "Round 6").
+    """
+    rows = threat_round3_labels(data_dir, path)
+    rows.test[:] = False
+    return rows
+
+
+def threat_test_pass3(path: Path = TEST_PASS3_FILE) -> dict[tuple[str, str], int]:
+    """The independent pass over the test split: ``(source, ref) -> threat`` (0/1).
+
+    Read only to measure agreement (``bench/threat_agreement.py``); a row outside the test
+    split is an error, so the file cannot leak into training by mistake.
+    """
+    out = {}
+    for n, row in _checked_rows(path, ("threat_pass3",)):
+        key = (row["source"], row["ref"])
+        if not label_is_test(*key):
+            raise LabelFileError(f"{path}:{n}: {key[0]} {key[1]} is not a test-split row")
+        out[key] = int(row["threat_pass3"])
+    return out
 
 
 # --------------------------------------------------------------------------- sentiment annotation

@@ -62,6 +62,12 @@ NGRAM_POOLING = "clause-max"
 and its most threatening clause's probability (:func:`.ngrams.clauses`). Chosen by
 :mod:`.threat_variants` (three fold draws), see ``docs/scoring.md``."""
 THRESHOLDS = np.round(np.arange(0.05, 0.951, 0.01), 2)
+EXTRA_FILES = {"round6": ds.ROUND6_FILE}
+"""Training-only label rounds (:func:`.datasets.threat_round6_labels`) by name."""
+EXTRA_ROUNDS: tuple[str, ...] = ()
+"""Training-only rounds that join **every** training fold, as the seed sentences do: the
+out-of-fold figures stay on the rounds 1-5 training rows and folds, so a recipe is comparable
+with and without them. Round 6 joins only by the rule in ``docs/scoring.md`` ("Round 6")."""
 
 
 @dataclass
@@ -94,6 +100,18 @@ def threat_rows(data_dir: Path) -> ThreatRows:
         np.concatenate([base.test, *(r.test for r in rounds.values())]),
         ["threat_topics"] * len(base) + [name for name, r in rounds.items() for _ in range(len(r))],
     )
+
+
+def always_train_rows(data_dir: Path, extras: tuple[str, ...] = EXTRA_ROUNDS) -> ds.LabelledTexts:
+    """The seed sentences (:func:`.train.seed_rows`) plus the ``extras`` rounds' rows: what
+    joins every training fold and the final fit, never an out-of-fold prediction."""
+    seeds = seed_rows("threat")
+    texts, labels = list(seeds.texts), [seeds.labels]
+    for name in extras:
+        part = ds.threat_round6_labels(data_dir, EXTRA_FILES[name])
+        texts += part.texts
+        labels.append(part.threat)
+    return ds.LabelledTexts("+".join(("seeds", *extras)), texts, np.concatenate(labels))
 
 
 def best_threshold(y: np.ndarray, p: np.ndarray) -> tuple[float, float]:
@@ -159,7 +177,7 @@ def _clause_matrix(texts: list[str]):
 def train_threat(data_dir: Path, featurise: Featuriser, heads_dir: Path = HEADS_DIR) -> dict[str, Any]:
     """Choose, fit, calibrate and write the threat ensemble; return the card section."""
     rows = threat_rows(data_dir).part(test=False)
-    seeds = seed_rows("threat")
+    seeds = always_train_rows(data_dir)
     y, ys = rows.y, seeds.labels
     need = {b for blocks in HEAD_BLOCKS for b in blocks}
     feats = featurise(ds.LabelledTexts("threat[train]", rows.texts, y), need)
@@ -210,6 +228,7 @@ def train_threat(data_dir: Path, featurise: Featuriser, heads_dir: Path = HEADS_
             "from_round4": sum(o == "round4" for o in rows.origin),
             "from_round5": sum(o == "round5" for o in rows.origin),
             "seed_rows": {"pos": int(ys.sum()), "neg": int((ys == 0).sum())},
+            "always_train": seeds.name,
         },
         "criterion": f"macro-F1 of out-of-fold predictions, {FOLDS}-fold stratified CV (seed {SEED}), labels train split",
         "chosen": best,

@@ -18,15 +18,17 @@ import numpy as np
 from pipelines.scoring import datasets as ds
 from pipelines.scoring.ngrams import clauses, sparse_matrix
 from pipelines.scoring.threat_train import (
+    EXTRA_FILES,
     HEAD_BLOCKS,
     HEAD_C,
     NGRAM_C,
     WEIGHTS,
     _oof_head,
+    always_train_rows,
     best_threshold,
     threat_rows,
 )
-from pipelines.scoring.train import _folds, seed_rows
+from pipelines.scoring.train import _folds
 
 FOLD_SEEDS = (13, 14, 15)
 VARIANTS: dict[str, tuple[tuple[int, int], tuple[str, ...]]] = {
@@ -92,6 +94,13 @@ def _parse(argv: list[str] | None) -> tuple[argparse.Namespace, argparse.Argumen
     ap.add_argument(
         "--variants", nargs="*", default=None, help=f"n-gram variants (default all: {list(VARIANTS)})"
     )
+    ap.add_argument(
+        "--extra",
+        nargs="*",
+        default=[],
+        choices=sorted(EXTRA_FILES),
+        help="training-only rounds added to every training fold (default: none)",
+    )
     ap.add_argument("--save", default=None, help="write every grid point's per-draw figures here (JSON)")
     return ap.parse_args(argv), ap
 
@@ -117,12 +126,12 @@ def main(argv: list[str] | None = None) -> None:
         FeatureExtractor(emb), EmbeddingCache(DEFAULT_CACHE_DIR / f"embeddings-{emb.model_id}.npz", emb.embed)
     )
     rows = threat_rows(ds.default_data_dir()).part(test=False)
-    seeds = seed_rows("threat")
+    seeds = always_train_rows(ds.default_data_dir(), tuple(args.extra))
     y, ys = rows.y, seeds.labels
     need = {b for bs in blocks_grid for b in bs}  # layer4 only when asked: it embeds the texts again
     feats = featurise(ds.LabelledTexts("threat[train]", rows.texts, y), need)
     fs = featurise(seeds, need)
-    print(f"training rows {len(y)} ({int(y.sum())} threats) + {len(ys)} seed sentences")
+    print(f"training rows {len(y)} ({int(y.sum())} threats) + {len(ys)} in every fold ({seeds.name})")
     cl_texts, cl_of = [], []
     for i, t in enumerate(rows.texts):
         for c in clauses(t):
