@@ -337,7 +337,7 @@ def threat_test_pass3(path: Path = TEST_PASS3_FILE) -> dict[tuple[str, str], int
     split is an error, so the file cannot leak into training by mistake.
     """
     out = {}
-    for n, row in _checked_rows(path, ("threat_pass3",)):
+    for n, row in _checked_rows(path, ("threat_pass3", "self_harm_pass3")):
         key = (row["source"], row["ref"])
         if not label_is_test(*key):
             raise LabelFileError(f"{path}:{n}: {key[0]} {key[1]} is not a test-split row")
