@@ -277,8 +277,14 @@ def score_series(
     return finish(streams, config)
 
 
-def finish_severity(streams: Streams, config: DetectConfig) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Record, warm-up, quiet period and severity: ``(severity, b_rel, m_rel)`` per point."""
+def finish_severity(
+    streams: Streams, config: DetectConfig, extra: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Record, warm-up, quiet period and severity: ``(severity, b_rel, m_rel)`` per point.
+
+    ``extra``: one more relative score per point taken into the maximum before the warm-up,
+    gates and quiet period (studies of a further opinion, e.g. ``bench/nab_mp_term.py``).
+    """
     z, d, step, n = streams.z, streams.d, streams.step, len(streams.z)
     record_n = DetectConfig.points(config.record_days * 24, step)
     quiet_n = DetectConfig.points(config.quiet_hours, step, minimum=0)
@@ -306,6 +312,8 @@ def finish_severity(streams: Streams, config: DetectConfig) -> tuple[np.ndarray,
     else:
         # The baseline decides; a deviation whose shape is also new ranks up to mp_weight higher.
         r = b_rel * (1.0 + config.mp_weight * np.clip(m_rel, 0.0, 1.0))
+    if extra is not None:
+        r = np.maximum(r, np.nan_to_num(extra, nan=0.0))
     # A record needs history too: no score until min_history_hours of scored points precede.
     hours = config.cold_start_hours if config.method in ROBUST_METHODS else config.min_history_hours
     warm = DetectConfig.points(hours, step, minimum=1)

@@ -64,7 +64,7 @@ and its most threatening clause's probability (:func:`.ngrams.clauses`). Chosen 
 THRESHOLDS = np.round(np.arange(0.05, 0.951, 0.01), 2)
 EXTRA_FILES = {"round6": ds.ROUND6_FILE}
 """Training-only label rounds (:func:`.datasets.threat_round6_labels`) by name."""
-EXTRA_ROUNDS: tuple[str, ...] = ()
+EXTRA_ROUNDS: tuple[str, ...] = ("round6",)
 """Training-only rounds that join **every** training fold, as the seed sentences do: the
 out-of-fold figures stay on the rounds 1-5 training rows and folds, so a recipe is comparable
 with and without them. Round 6 joins only by the rule in ``docs/scoring.md`` ("Round 6")."""
