@@ -75,6 +75,28 @@ def test_score_series_equals_finish_of_raw_streams() -> None:
         np.testing.assert_allclose(det.score_series(t, x, cfg)["severity"].fill_null(0).to_numpy(), sev)
 
 
+def test_an_extra_opinion_joins_the_maximum_before_the_quiet_period() -> None:
+    """``finish_severity(extra=...)`` (the studies' further opinion, ``bench/nab_mp_term.py``)
+    raises a quiet point to ``r / (1 + r)`` and goes through the warm-up and quiet period."""
+    cfg = ROBUST.with_(min_hour_excess=0.0)  # no surge gate: the extra opinion alone decides
+    x = seasonal_counts(10, seed=7)
+    t = hourly_times(len(x))
+    streams = det.raw_streams(t, x, cfg)
+    assert streams is not None
+    base, _, _ = det.finish_severity(streams, cfg)
+    assert np.array_equal(det.finish_severity(streams, cfg, None)[0], base)
+    quiet = int(np.flatnonzero(base[100:] == 0)[0]) + 100
+    extra = np.zeros(len(x))
+    extra[quiet] = extra[quiet + 1] = 3.0  # two points in a row: the second is inside the quiet period
+    extra[2] = 3.0  # before the cold start: ignored
+    sev, _, _ = det.finish_severity(streams, cfg, extra)
+    assert sev[quiet] == pytest.approx(0.75)
+    assert sev[quiet + 1] == 0.0 and sev[2] == 0.0
+    others = np.ones(len(x), bool)
+    others[[quiet, quiet + 1]] = False
+    assert np.array_equal(sev[others], base[others])
+
+
 def test_distribution_record_and_trailing_mean_match_naive_loops() -> None:
     rng = np.random.default_rng(8)
     v = rng.exponential(1.0, 120)
