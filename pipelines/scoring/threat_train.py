@@ -10,7 +10,9 @@ never read here):
 
 - rows: ``labels/threat_topics.csv`` (threat column) + ``labels/threat_round3.csv`` +
   ``labels/threat_round4.csv`` + ``labels/threat_round5.csv``;
-  the hand-written seed sentences of :mod:`.prototypes` join every training fold.
+  the hand-written seed sentences of :mod:`.prototypes` and the training-only rounds of
+  :data:`EXTRA_ROUNDS` (``labels/threat_round6.csv``) join every training fold and are never
+  predicted out of fold.
 - model A: logistic head on the MiniLM embedding (optionally + VADER + profanity);
   model B: logistic regression on hashed word 1-2-grams and char 3-5-grams
   (:mod:`.ngrams`); score = ``w * A + (1 - w) * B``. Blocks, both ``C`` and ``w`` are
@@ -179,6 +181,7 @@ def train_threat(data_dir: Path, featurise: Featuriser, heads_dir: Path = HEADS_
     rows = threat_rows(data_dir).part(test=False)
     seeds = always_train_rows(data_dir)
     y, ys = rows.y, seeds.labels
+    n_seed = seed_rows("threat").labels
     need = {b for blocks in HEAD_BLOCKS for b in blocks}
     feats = featurise(ds.LabelledTexts("threat[train]", rows.texts, y), need)
     fs = featurise(seeds, need)
@@ -227,8 +230,8 @@ def train_threat(data_dir: Path, featurise: Featuriser, heads_dir: Path = HEADS_
             "from_round3": sum(o == "round3" for o in rows.origin),
             "from_round4": sum(o == "round4" for o in rows.origin),
             "from_round5": sum(o == "round5" for o in rows.origin),
-            "seed_rows": {"pos": int(ys.sum()), "neg": int((ys == 0).sum())},
-            "always_train": seeds.name,
+            "seed_rows": {"pos": int(n_seed.sum()), "neg": int((n_seed == 0).sum())},
+            "always_train": {"rows": seeds.name, "pos": int(ys.sum()), "neg": int((ys == 0).sum())},
         },
         "criterion": f"macro-F1 of out-of-fold predictions, {FOLDS}-fold stratified CV (seed {SEED}), labels train split",
         "chosen": best,
