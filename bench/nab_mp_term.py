@@ -33,36 +33,17 @@ from pipelines.detect.defaults import DetectConfig  # noqa: E402
 from pipelines.detect.detector import finish_severity, relative_to_record  # noqa: E402
 from pipelines.detect.matrix_profile import left_matrix_profile  # noqa: E402
 
-folder, transform, direction = sys.argv[1], sys.argv[2], sys.argv[3]
-MP_HOURS = [float(v) for v in (sys.argv[4] if len(sys.argv) > 4 else "1,4").split(",")]
-NORMS = [bool(int(v)) for v in (sys.argv[5] if len(sys.argv) > 5 else "0,1").split(",")]
-WEIGHTS = [float(v) for v in (sys.argv[6] if len(sys.argv) > 6 else "1").split(",")]
-cache = REPO / ".cache" / "lofo"
-mpcache = Path("/tmp/vigil-mpcache")
-mpcache.mkdir(exist_ok=True)
-
-files = lofo.discover([Path(folder)])
-options = (
-    {"method": ["robust+context"], "transform": [transform], "direction": [direction]}
-    | lofo.DEFAULT_GRID
-    | lofo.CONTEXT_GRID
-    | {"context_weight": list(lofo.CONTEXT_WEIGHTS)}
-)
-configs = lofo.grid(lofo.DEFAULT_BASE, options)
-profiles = nab.DEFAULT_PROFILES
-names = os.environ.get("PROFILES", ",".join(profiles)).split(",")
-print(len(configs), "base configs", len(files), "files", flush=True)
+MPCACHE = Path("/tmp/vigil-mpcache")
 
 
-def mp_rel(f, s, cfg, hours, norm):
-    """Left-MP discord of the file as a relative score (record over the record window)."""
-    key = mpcache / f"{f.category}__{f.path.stem}__{transform}_{hours}_{int(norm)}_{cfg.record_days}.npy"
+def mp_rel(f: lofo.DataFile, s, cfg: DetectConfig, hours: float, norm: bool, transform: str) -> np.ndarray:
+    """Left-MP discord of the file as a relative score (over its record window), cached."""
+    key = MPCACHE / f"{f.category}__{f.path.stem}__{transform}_{hours}_{int(norm)}_{cfg.record_days}.npy"
     if key.exists():
         return np.load(key)
     x = bl.transform(np.asarray(s.v, dtype=float), transform)
     m = DetectConfig.points(hours, s.step, minimum=4)
-    xf = np.where(np.isfinite(x), x, 0.0)
-    raw = left_matrix_profile(xf, m, normalize=norm)
+    raw = left_matrix_profile(np.where(np.isfinite(x), x, 0.0), m, normalize=norm)
     if norm:
         d = raw / np.sqrt(m)
     else:
@@ -70,73 +51,74 @@ def mp_rel(f, s, cfg, hours, norm):
         with np.errstate(invalid="ignore", divide="ignore"):
             d = raw / (np.sqrt(m) * scale)
         d = np.where(np.isfinite(d), d, np.nan)
-    record_n = DetectConfig.points(cfg.record_days * 24, s.step)
-    r = relative_to_record(d, record_n, 0.5)
+    r = relative_to_record(d, DetectConfig.points(cfg.record_days * 24, s.step), 0.5)
+    MPCACHE.mkdir(exist_ok=True)
     np.save(key, r)
     return r
 
 
-mp_variants = [None] + [(h, nm, w) for h in MP_HOURS for nm in NORMS for w in WEIGHTS]
-V = len(configs) * len(mp_variants)
-C = np.zeros((V, len(files), len(names), len(lofo.THRESHOLDS)))
-null = np.zeros((len(files), len(names)))
-perfect = np.zeros((len(files), len(names)))
-labels = []
-t0 = time.time()
-for fi, f in enumerate(files):
-    streams = {}
-    vi = 0
-    for cfg in configs:
-        s = lofo.raw_for(f, cfg, cache)
-        cfgp = with_nab_probation(cfg, s.t_s)
-        for mv in mp_variants:
-            extra = None
-            if mv is not None:
-                h, nm, w = mv
-                extra = w * mp_rel(f, s, cfg, h, nm)
-            sev, _, _ = finish_severity(s, cfgp, extra)
-            for pi, p in enumerate(names):
-                C[vi, fi, pi], null[fi, pi], perfect[fi, pi] = lofo.file_curve(
-                    s.t_s, sev, f.windows, profiles[p]
-                )
-            if fi == 0:
-                labels.append((cfg, mv))
-            vi += 1
-    print(f"{fi + 1}/{len(files)} {f.name} {time.time() - t0:.0f}s", flush=True)
-
-
-def held_out(mask):
-    """LOFO over the variants in mask: held-out overall per profile."""
-    out = {}
-    idx = np.flatnonzero(mask)
-    for pi, p in enumerate(names):
-        c = C[idx, :, pi, :]
-        total = c.sum(axis=1)
-        held = np.zeros(len(files))
-        chosen = []
-        for fi in range(len(files)):
-            train = lofo.plateau(total - c[:, fi, :])
-            v, g = np.unravel_index(int(np.argmax(train)), train.shape)
-            held[fi] = c[v, fi, g]
-            chosen.append(labels[idx[v]][1])
-        out[p] = (lofo._norm(held.sum(), null[:, pi].sum(), perfect[:, pi].sum()), chosen)
-    return out
-
-
-base = np.array([mv is None for _, mv in labels])
-every = np.ones(len(labels), bool)
-for name, mask in [("robust+context (no MP)", base), ("robust+context + MP offered", every)]:
-    r = held_out(mask)
-    print(name, " / ".join(str(r[p][0]) for p in names))
-    std_chosen = r["standard"][1]
-    print(
-        "   standard: MP chosen for",
-        sum(c is not None for c in std_chosen),
-        "of",
-        len(files),
-        set(std_chosen),
+def main(argv: list[str]) -> None:
+    folder, transform, direction = argv[0], argv[1], argv[2]
+    hours = [float(v) for v in (argv[3] if len(argv) > 3 else "1,4").split(",")]
+    norms = [bool(int(v)) for v in (argv[4] if len(argv) > 4 else "0,1").split(",")]
+    weights = [float(v) for v in (argv[5] if len(argv) > 5 else "1").split(",")]
+    files = lofo.discover([Path(folder)])
+    options = (
+        {"method": ["robust+context"], "transform": [transform], "direction": [direction]}
+        | lofo.DEFAULT_GRID
+        | lofo.CONTEXT_GRID
+        | {"context_weight": list(lofo.CONTEXT_WEIGHTS)}
     )
-for mv in mp_variants[1:]:
-    mask = np.array([m is None or m == mv for _, m in labels])
-    r = held_out(mask)
-    print("offered only", mv, " / ".join(str(r[p][0]) for p in names))
+    configs = lofo.grid(lofo.DEFAULT_BASE, options)
+    profiles = nab.DEFAULT_PROFILES
+    names = os.environ.get("PROFILES", ",".join(profiles)).split(",")
+    print(len(configs), "base configs", len(files), "files", flush=True)
+    mp_variants = [None] + [(h, nm, w) for h in hours for nm in norms for w in weights]
+    labels = [mv for _ in configs for mv in mp_variants]
+    c = np.zeros((len(labels), len(files), len(names), len(lofo.THRESHOLDS)))
+    null = np.zeros((len(files), len(names)))
+    perfect = np.zeros((len(files), len(names)))
+    t0 = time.time()
+    for fi, f in enumerate(files):
+        vi = 0
+        for cfg in configs:
+            s = lofo.raw_for(f, cfg, REPO / ".cache" / "lofo")
+            cfgp = with_nab_probation(cfg, s.t_s)
+            for mv in mp_variants:
+                extra = None if mv is None else mv[2] * mp_rel(f, s, cfg, mv[0], mv[1], transform)
+                sev, _, _ = finish_severity(s, cfgp, extra)
+                for pi, p in enumerate(names):
+                    c[vi, fi, pi], null[fi, pi], perfect[fi, pi] = lofo.file_curve(
+                        s.t_s, sev, f.windows, profiles[p]
+                    )
+                vi += 1
+        print(f"{fi + 1}/{len(files)} {f.name} {time.time() - t0:.0f}s", flush=True)
+
+    def held_out(mask: np.ndarray) -> dict[str, tuple[float | None, list]]:
+        """The LOFO choice (``lofo.held_out_choice``) among the variants in ``mask``, per profile."""
+        idx = np.flatnonzero(mask)
+        out = {}
+        for pi, p in enumerate(names):
+            choice = lofo.held_out_choice(c[idx, :, pi, :])
+            held = sum(c[idx[v], fi, pi, g] for fi, (v, g) in enumerate(choice))
+            out[p] = (
+                lofo._norm(held, null[:, pi].sum(), perfect[:, pi].sum()),
+                [labels[idx[v]] for v, _ in choice],
+            )
+        return out
+
+    base = np.array([mv is None for mv in labels])
+    for name, mask in (("robust+context (no MP)", base), ("robust+context + MP offered", ~base | base)):
+        r = held_out(mask)
+        print(name, " / ".join(str(r[p][0]) for p in names))
+        chosen = r[names[0]][1]
+        print(
+            f"   {names[0]}: MP chosen for {sum(x is not None for x in chosen)} of {len(files)}", set(chosen)
+        )
+    for mv in mp_variants[1:]:
+        r = held_out(np.array([m is None or m == mv for m in labels]))
+        print("offered only", mv, " / ".join(str(r[p][0]) for p in names))
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

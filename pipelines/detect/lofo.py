@@ -316,6 +316,18 @@ def _norm(raw: float, null: float, perfect: float) -> float | None:
     return None if perfect == null else round(100.0 * (raw - null) / (perfect - null), 1)
 
 
+def held_out_choice(c: np.ndarray) -> list[tuple[int, int]]:
+    """Per file of ``c[variant, file, threshold]`` (one profile's raw scores), the variant and
+    threshold index chosen on the *other* files: the best plateau-averaged summed score."""
+    total = c.sum(axis=1)
+    out = []
+    for fi in range(c.shape[1]):
+        train = plateau(total - c[:, fi, :])
+        vi, gi = np.unravel_index(int(np.argmax(train)), train.shape)
+        out.append((int(vi), int(gi)))
+    return out
+
+
 def leave_one_file_out(
     files: Sequence[DataFile],
     configs: Sequence[DetectConfig],
@@ -332,15 +344,12 @@ def leave_one_file_out(
     names = list(profiles)
     c, null, perfect = curves(files, configs, profiles, cache)
     report: dict = {"files": [f.name for f in files], "variants": len(configs), "profiles": {}}
-    n_f = len(files)
     for pi, p in enumerate(names):
         total = c[:, :, pi, :].sum(axis=1)  # [variant, threshold]
         per_file = []
-        held = np.zeros(n_f)
-        for fi in range(n_f):
-            train = plateau(total - c[:, fi, pi, :])
-            vi, gi = np.unravel_index(int(np.argmax(train)), train.shape)
-            held[fi] = c[vi, fi, pi, gi]
+        choice = held_out_choice(c[:, :, pi, :])
+        held = np.asarray([c[vi, fi, pi, gi] for fi, (vi, gi) in enumerate(choice)])
+        for fi, (vi, gi) in enumerate(choice):
             per_file.append(
                 {
                     "file": files[fi].name,
