@@ -150,10 +150,10 @@ def labelled_refs() -> set[tuple[str, str]]:
     return done
 
 
-def eligible_rows(data_dir: Path) -> list[tuple[str, str, str]]:
-    """Pool rows never labelled, one per distinct text (also none equal to a labelled
-    text), TweetEval train only, > 15 characters."""
-    done = labelled_refs()
+def eligible_rows(data_dir: Path, done: set[tuple[str, str]] | None = None) -> list[tuple[str, str, str]]:
+    """Pool rows never labelled (``done``: rounds 1-4 by default), one per distinct text (also
+    none equal to a labelled text), TweetEval train only, > 15 characters."""
+    done = labelled_refs() if done is None else done
     rows, seen = [], set()
     all_rows = pool_rows(data_dir)
     seen |= {t.strip().lower() for s, r, t in all_rows if (s, r) in done}

@@ -1,9 +1,12 @@
 """How the candidates of ``threat_round6.csv`` were drawn (run once; kept for the record).
 
-``python -m pipelines.scoring.labels.select_round6 [--out FILE] [--counts]`` rebuilds the same
+``python -m pipelines.scoring.labels.select_round6 [--out FILE]`` rebuilds the same
 candidate list (seeded) from ``../shared/data`` and the n-gram threat model shipped after
-round 5 (``heads/threat_ngrams.npz`` at ``8303cab``, clause-max); the labels were then
-written by hand by eight annotator sessions reading each tweet (``README.md``, "Round 6").
+round 5 (``heads/threat_ngrams.npz`` at ``8303cab``, clause-max). The heads were retrained on
+round 6 since, so put that file back first (``git show
+8303cab:pipelines/scoring/heads/threat_ngrams.npz``; checked: the same 4,795 rows and pools).
+The labels were then written by hand by eight annotator sessions reading each tweet
+(``README.md``, "Round 6").
 
 Why a larger, **training-only** round: an independent pass over the whole test split
 (``threat_test_pass3.csv``) agreed with the first labels at kappa 0.886, and the independent
@@ -33,7 +36,7 @@ import numpy as np
 from pipelines.scoring import datasets as ds
 from pipelines.scoring.heads import HEADS_DIR
 from pipelines.scoring.labels import select_round5 as r5
-from pipelines.scoring.labels.select_candidates import pool_rows, write_candidates
+from pipelines.scoring.labels.select_candidates import write_candidates
 from pipelines.scoring.ngrams import NgramModel
 
 SEED = 2030
@@ -55,27 +58,13 @@ def labelled_refs() -> set[tuple[str, str]]:
 
 
 def eligible_rows(data_dir: Path) -> list[tuple[str, str, str]]:
-    """Round 5's eligibility (:func:`.select_round5.eligible_rows`) with every round-5 row and
-    text excluded too: pool rows never labelled, one per distinct text and none equal to a
-    labelled text, TweetEval train only, > 15 characters."""
-    done = labelled_refs()
-    all_rows = pool_rows(data_dir)
-    seen = {t.strip().lower() for s, r, t in all_rows if (s, r) in done}
-    rows = []
-    for src, ref, text in all_rows:
-        key = text.strip().lower()
-        if src not in r5.SOURCES or ref.startswith(("val:", "test:")) or (src, ref) in done or key in seen:
-            continue
-        if len(key) > 15:
-            seen.add(key)
-            rows.append((src, ref, text))
-    return rows
+    """Round 5's eligibility with every round-5 row and text excluded too."""
+    return r5.eligible_rows(data_dir, labelled_refs())
 
 
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--out", type=Path, default=Path("/tmp/vigil_round6_candidates.csv"))
-    ap.add_argument("--counts", action="store_true")
     args = ap.parse_args(argv)
     rows = eligible_rows(ds.default_data_dir())
     print("eligible", len(rows))
@@ -86,8 +75,6 @@ def main(argv: list[str] | None = None) -> None:
     patterns = {k: (v[0], PATTERN_EACH) for k, v in {**r5.POOLS, **r5.POOLS_B}.items() if v[0] is not None}
     patterns.pop("random", None)
     r5.draw(rows, ranked, rng, patterns, TOP, chosen, "round6")
-    if args.counts:
-        return
     (lo, hi), n = MID
     r5.draw(rows, ranked, rng, {"ngram-mid": (None, n)}, (lo, hi), chosen, "round6")
     r5.draw(rows, ranked, rng, {"random": (r5.POOLS["random"][0], RANDOM)}, TOP, chosen, "round6")
