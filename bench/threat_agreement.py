@@ -6,7 +6,7 @@
 threat test split (six annotator sessions that never saw the first labels, the model or its
 scores; ``labels/README.md``, "Round 6"). This prints Cohen's kappa between the two passes,
 and the independent labels' macro-F1 scored against the first labels (the figure the model's
-72.0 is measured with), with a bootstrap interval (2,000 resamples, seed 13), over the whole
+72.0 is measured with), with ``eval-scorer``'s bootstrap interval (``evaluate_threat.bootstrap_ci``: 2,000 resamples, seed 13), over the whole
 split and per label file. Never used to train or to choose anything.
 """
 
@@ -21,31 +21,8 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from pipelines.scoring import datasets as ds  # noqa: E402
-
-
-def macro_f1(gold: np.ndarray, pred: np.ndarray) -> float:
-    """Mean of the two classes' F1 (threat and not)."""
-    out = []
-    for c in (1, 0):
-        tp = np.sum((pred == c) & (gold == c))
-        fp = np.sum((pred == c) & (gold != c))
-        fn = np.sum((pred != c) & (gold == c))
-        out.append(2 * tp / (2 * tp + fp + fn) if tp + fp + fn else 1.0)
-    return float(np.mean(out))
-
-
-def kappa(a: np.ndarray, b: np.ndarray) -> float:
-    """Cohen's kappa of two 0/1 labelings."""
-    po = float(np.mean(a == b))
-    pe = float(np.mean(a) * np.mean(b) + (1 - np.mean(a)) * (1 - np.mean(b)))
-    return (po - pe) / (1 - pe)
-
-
-def interval(gold: np.ndarray, pred: np.ndarray, n: int = 2000, seed: int = 13) -> tuple[float, float]:
-    rng = np.random.default_rng(seed)
-    idx = rng.integers(0, len(gold), size=(n, len(gold)))
-    vals = [macro_f1(gold[i], pred[i]) for i in idx]
-    return float(np.percentile(vals, 2.5)), float(np.percentile(vals, 97.5))
+from pipelines.scoring.evaluate_threat import bootstrap_ci  # noqa: E402
+from pipelines.scoring.train import macro_f1  # noqa: E402
 
 
 def main() -> None:
@@ -77,10 +54,13 @@ def main() -> None:
 
 
 def _row(name: str, gold: np.ndarray, got: np.ndarray) -> None:
-    lo, hi = interval(gold, got)
+    """One table row: the eval-scorer's macro-F1 and bootstrap interval, sklearn's kappa."""
+    from sklearn.metrics import cohen_kappa_score
+
+    lo, hi = bootstrap_ci(gold, got)
     print(
         f"{name} | {len(gold)} ({int(gold.sum())}) | {int(got.sum())} | {int(np.sum(gold == got))} | "
-        f"{kappa(gold, got):.3f} | {100 * macro_f1(gold, got):.1f} [{100 * lo:.1f}, {100 * hi:.1f}]"
+        f"{cohen_kappa_score(gold, got):.3f} | {100 * macro_f1(gold, got):.1f} [{lo}, {hi}]"
     )
 
 
