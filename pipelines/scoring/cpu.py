@@ -12,14 +12,16 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
 
-from pipelines.core.scores import DEFAULT_TOPICS, MAX_TOPICS, Scores
+from pipelines.core.scores import DEFAULT_TOPICS, MAX_TOPICS, Entity, Place, Scores
 from pipelines.scoring import Outcome, PostText
 from pipelines.scoring.calibration import Calibrator
 from pipelines.scoring.entities import extract_batch as extract_entities
+from pipelines.scoring.entities import load_model as load_ner
 from pipelines.scoring.geo import extract_places
 from pipelines.scoring.heads import HeadSet, PrototypeSet, centroids, prototype_threat
 from pipelines.scoring.lang import LanguageDetector
@@ -122,6 +124,15 @@ class CpuScorer:
         self._threat_ngram = (
             load_ngram(self.heads.directory) if self.heads.card.get("threat_ensemble") else None
         )
+        # Language, places and entities are pure Python and spaCy (one core, ~3 ms a post),
+        # the embedding is ONNX Runtime on every core without the GIL: running the first
+        # beside the second keeps both cores busy instead of leaving one idle while the
+        # text analysis runs after the embedding.
+        self._text_pool = ThreadPoolExecutor(1, thread_name_prefix="scorer-text")
+        # spaCy's NER loads in about a second: start it now, beside the rest of the set-up,
+        # rather than inside the first batch that names someone. A failure here is ignored:
+        # that batch loads again and fails with the clear error (:class:`EntityModelMissing`).
+        self._text_pool.submit(load_ner)
 
     @property
     def version(self) -> str:
@@ -164,6 +175,7 @@ class CpuScorer:
         n = len(texts)
         if n == 0:
             return []
+        text_part = self._text_pool.submit(self._text_analysis, texts)
         feats = self.fx.features(texts, blocks=self.heads.needed_blocks())
         h = self.heads.heads
         hate = self.calibrated("hate", feats) if "hate" in h else np.zeros(n)
@@ -171,9 +183,7 @@ class CpuScorer:
         sentiment = self.sentiment(feats)
         threat = self.threat(feats, texts)
         topic_scores = self.topic_scores(feats)
-        all_langs = [self.lang.detect(t)[0] for t in texts]
-        all_places = [extract_places(t) for t in texts]
-        all_entities = extract_entities(texts, all_places, all_langs)
+        all_langs, all_places, all_entities = text_part.result()
         out = []
         for i, _text in enumerate(texts):
             lang = all_langs[i]
@@ -198,6 +208,12 @@ class CpuScorer:
                 )
             )
         return out
+
+    def _text_analysis(self, texts: Sequence[str]) -> tuple[list[str], list[list[Place]], list[list[Entity]]]:
+        """Language, places and entities of each text (what needs no embedding)."""
+        langs = [self.lang.detect(t)[0] for t in texts]
+        places = [extract_places(t) for t in texts]
+        return langs, places, extract_entities(texts, places, langs)
 
     def score(self, posts: Sequence[PostText]) -> list[Outcome]:
         """One :class:`Outcome` per post; an error in one batch fails that batch's posts."""

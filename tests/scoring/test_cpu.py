@@ -147,3 +147,38 @@ def test_custom_topics_are_scored_zero_shot(cpu_scorer: CpuScorer) -> None:
     assert goal.topics == ["sports"]
     assert tax.topics == ["other"]
     assert all(t in ("weather", "sports", "other") for s in (rain, goal, tax) for t in s.topics)
+
+
+def test_text_analysis_beside_the_embedding_gives_each_post_its_own(cpu_scorer: CpuScorer) -> None:
+    """Language, places and entities run on their own thread beside the embedding: each post
+    still gets exactly what the pieces give it when called one by one, in input order."""
+    from pipelines.scoring.entities import extract_batch
+    from pipelines.scoring.geo import extract_places
+
+    texts = [
+        "Barack Obama spoke in Paris about Google",
+        "Terremoto en San José, Costa Rica",
+        "",
+        "lovely morning",
+        "Typhoon Haiyan hits Tacloban; Red Cross sends help",
+    ] * 3
+    got = cpu_scorer.score_texts(texts)
+    for text, s in zip(texts, got, strict=True):
+        places = extract_places(text)
+        lang = cpu_scorer.lang.detect(text)[0]
+        assert s.language == lang
+        assert s.places == places
+        assert s.entities == extract_batch([text], [places], [lang])[0]
+    assert any(e.type == "person" for e in got[0].entities)
+
+
+def test_a_failing_text_analysis_fails_its_batch_with_a_named_error(
+    cpu_scorer: CpuScorer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def broken(texts: list[str]) -> None:
+        raise RuntimeError("gazetteer unreadable")
+
+    monkeypatch.setattr(cpu_scorer, "_text_analysis", broken)
+    outs = cpu_scorer.score([PostText("a:1", "Flood in Dublin"), PostText("a:2", "calm")])
+    assert [o.scores for o in outs] == [None, None]
+    assert all("gazetteer unreadable" in (o.error or "") for o in outs)
