@@ -1,7 +1,10 @@
 """Every ``st.cache_*`` wrapper around :mod:`pipelines.read.queries` lives here.
 
-Pages never touch the store directly: they call these functions, which cache results
-for a short TTL so that a rerun (every widget change) costs no database round trip.
+Pages never touch the store directly: they call these functions, which cache results so
+that a rerun (every widget change) costs no database round trip. Reads of the search index
+(Explore's count, timeline, pages, top terms and breakdowns; the Map's view and table) are
+cached per selection and index commit (:func:`index_state`): reused for as long as the index
+is unchanged, recounted on the first run after a commit. Reads of MongoDB keep a short TTL.
 Cache keys are the arguments: :class:`~pipelines.search.filters.Filters` is frozen and
 hashable, so two users with the same filters share one query.
 
@@ -32,9 +35,14 @@ F = TypeVar("F", bound=Callable[..., Any])
 REBUILD_COMMAND = "python -m pipelines index --rebuild"
 
 TTL_S = 30
-"""Seconds a query result is reused; new posts show up at most this late."""
+"""Seconds a MongoDB read's result is reused (rollups, anomalies, sources): new data shows up
+at most this late there. Index reads are keyed by the index's commit instead."""
 SLOW_TTL_S = 300
 """For what changes rarely (filter options)."""
+STATE_TTL_S = 3600
+"""Seconds a result keyed by the index's state (:func:`index_state`) is kept unused; it is
+never served after the index changed, so this only bounds memory with ``STATE_ENTRIES``."""
+STATE_ENTRIES = 64
 
 
 @st.cache_resource(show_spinner=False)
@@ -151,22 +159,37 @@ def filter_options() -> options.FilterOptions:
 
 
 @guarded
-@st.cache_data(ttl=TTL_S, show_spinner=False)
 def timeline(filters: Filters, bucket: str = "auto") -> queries.Timeline:
+    """Explore's timeline, cached per selection and index state (:func:`index_state`)."""
+    return _timeline(filters, bucket, index_state(filters))
+
+
+@st.cache_data(ttl=STATE_TTL_S, max_entries=STATE_ENTRIES, show_spinner=False)
+def _timeline(filters: Filters, bucket: str, state: str) -> queries.Timeline:
     return queries.timeline(get_reader(), filters, bucket)
 
 
 @guarded
-@st.cache_data(ttl=TTL_S, show_spinner=False)
 def count_matching(filters: Filters) -> int:
+    """The exact number of posts matching ``filters``, cached per index state."""
+    return _count_matching(filters, index_state(filters))
+
+
+@st.cache_data(ttl=STATE_TTL_S, max_entries=STATE_ENTRIES, show_spinner=False)
+def _count_matching(filters: Filters, state: str) -> int:
     return queries.count_matching(get_reader(), filters)
 
 
 @guarded
-@st.cache_data(ttl=TTL_S, show_spinner=False)
 def posts_page(
     filters: Filters, page: int, page_size: int = queries.PAGE_SIZE, order: str = "newest"
 ) -> pl.DataFrame:
+    """A page of matching posts, cached per index state."""
+    return _posts_page(filters, page, page_size, order, index_state(filters))
+
+
+@st.cache_data(ttl=STATE_TTL_S, max_entries=STATE_ENTRIES, show_spinner=False)
+def _posts_page(filters: Filters, page: int, page_size: int, order: str, state: str) -> pl.DataFrame:
     return queries.posts_page(get_reader(), filters, page, page_size, order)
 
 
@@ -176,33 +199,47 @@ def post_detail(post_id: str) -> dict[str, Any] | None:
 
 
 @guarded
-@st.cache_data(ttl=TTL_S, show_spinner=False)
 def top_terms(filters: Filters, top: int = 20) -> pl.DataFrame:
+    """The commonest terms of the matching posts, cached per index state."""
+    return _top_terms(filters, top, index_state(filters))
+
+
+@st.cache_data(ttl=STATE_TTL_S, max_entries=STATE_ENTRIES, show_spinner=False)
+def _top_terms(filters: Filters, top: int, state: str) -> pl.DataFrame:
     return queries.top_terms(get_reader(), filters, top=top)
 
 
 @guarded
-@st.cache_data(ttl=TTL_S, show_spinner=False)
 def breakdown(filters: Filters, field: str, top: int = 20) -> pl.DataFrame:
+    """Matching posts per source, language, place ..., cached per index state."""
+    return _breakdown(filters, field, top, index_state(filters))
+
+
+@st.cache_data(ttl=STATE_TTL_S, max_entries=STATE_ENTRIES, show_spinner=False)
+def _breakdown(filters: Filters, field: str, top: int, state: str) -> pl.DataFrame:
     return queries.breakdown(get_reader(), filters, field, top)
 
 
 @guarded
-@st.cache_data(ttl=TTL_S, show_spinner=False)
 def score_summary(filters: Filters) -> pl.DataFrame:
+    """Score means and counts of the matching posts, cached per index state."""
+    return _score_summary(filters, index_state(filters))
+
+
+@st.cache_data(ttl=STATE_TTL_S, max_entries=STATE_ENTRIES, show_spinner=False)
+def _score_summary(filters: Filters, state: str) -> pl.DataFrame:
     return queries.score_summary(get_reader(), filters)
 
 
 @guarded
-@st.cache_data(ttl=TTL_S, show_spinner=False)
 def score_ranges(filters: Filters, score: str) -> pl.DataFrame:
+    """Matching posts per range of one score, cached per index state."""
+    return _score_ranges(filters, score, index_state(filters))
+
+
+@st.cache_data(ttl=STATE_TTL_S, max_entries=STATE_ENTRIES, show_spinner=False)
+def _score_ranges(filters: Filters, score: str, state: str) -> pl.DataFrame:
     return queries.score_ranges(get_reader(), filters, score)
-
-
-STATE_TTL_S = 3600
-"""Seconds a result keyed by the index's state (:func:`index_state`) is kept unused; it is
-never served after the index changed, so this only bounds memory with ``STATE_ENTRIES``."""
-STATE_ENTRIES = 64
 
 
 def index_state(filters: Filters) -> str:
@@ -210,8 +247,8 @@ def index_state(filters: Filters) -> str:
     (:meth:`~pipelines.search.index.SearchIndex.generation`) and, for a watchlist filter,
     the watchlist's stored definition (edited without touching the index).
 
-    Why: the Map's view and table were recounted every 30 s (the TTL) even when nothing had
-    changed, and shown up to 30 s stale when something had. Keyed by this state, a repeat
+    Why: the Map's view and table, and Explore's figures, were recounted every 30 s (the
+    TTL) even when nothing had changed, and shown up to 30 s stale when something had. Keyed by this state, a repeat
     visit of the same selection reuses the result for as long as the index is unchanged,
     and the first run after a commit recounts. Read before the query, so a result is never
     stored under a newer state than the one it was computed on. Post documents shown in the

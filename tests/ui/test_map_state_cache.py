@@ -1,4 +1,4 @@
-"""The Map's view and table are cached per selection and index state (``components.data``):
+"""The Map's view and table, and Explore's figures, are cached per selection and index state (``components.data``):
 a repeat visit with nothing new reuses them, a new indexed post or a changed selection
 is recounted at once (no 30 s of stale figures), and the figures equal a direct recount."""
 
@@ -111,3 +111,52 @@ def test_the_state_changes_with_each_commit_and_with_a_watchlist(app_store: Stor
     assert data.index_state(Filters()) == before  # nothing committed: the same state
     _add_located_post(app_store, tmp_path / "vigil-data")
     assert data.index_state(Filters()) != before
+
+
+def test_explore_reads_are_reused_until_a_commit_and_then_recounted(
+    app_store: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    """Count, timeline, table page, top terms and a breakdown: a repeat run with nothing new
+    asks the index nothing; the first run after a commit counts the new post."""
+    from components import data
+    from pipelines.read import queries
+
+    seed(app_store)
+    reindex(app_store, tmp_path / "vigil-data")
+    names = ("count_matching", "timeline", "posts_page", "top_terms", "breakdown")
+    calls = dict.fromkeys(names, 0)
+    for name in names:
+        real = getattr(queries, name)
+
+        def counting(*a, _real=real, _name=name, **kw):
+            calls[_name] += 1
+            return _real(*a, **kw)
+
+        monkeypatch.setattr(queries, name, counting)
+
+    def read_all(f: Filters) -> tuple[int, int, int, int]:
+        n = data.count_matching(f)
+        tl = data.timeline(f, "hour")
+        page = data.posts_page(f, 0, 50)
+        data.top_terms(f, 20)
+        data.breakdown(f, "source", 20)
+        return (
+            n,
+            int(tl.hourly["n"].sum()),
+            page.height,
+            int(page["text"].str.contains("new flood report").sum()),
+        )
+
+    f = Filters()
+    first = read_all(f)
+    assert first[0] == app_store.db.posts.count_documents({}) == first[1]
+    once = dict(calls)  # (top terms reads through ``breakdown`` too)
+    assert all(once.values())
+    assert read_all(f) == first
+    assert calls == once  # nothing committed: nothing recounted
+
+    _add_located_post(app_store, tmp_path / "vigil-data")
+    after = read_all(f)
+    assert calls == {k: 2 * v for k, v in once.items()}
+    assert after[0] == after[1] == first[0] + 1 == app_store.db.posts.count_documents({})
+    assert after[3] == 1  # the new post heads the newest-first page
