@@ -2,7 +2,8 @@
 
 Pages never touch the store directly: they call these functions, which cache results so
 that a rerun (every widget change) costs no database round trip. Reads of the search index
-(Explore's count, timeline, pages, top terms and breakdowns; the Map's view and table) are
+(Explore's count, timeline, pages, top terms and breakdowns; Overview's newest posts; the Map's
+view and table) are
 cached per selection and index commit (:func:`index_state`): reused for as long as the index
 is unchanged, recounted on the first run after a commit. Reads of MongoDB keep a short TTL.
 Cache keys are the arguments: :class:`~pipelines.search.filters.Filters` is frozen and
@@ -144,8 +145,13 @@ def posts_per_hour(window: queries.TimeWindow) -> pl.DataFrame:
 
 
 @guarded
-@st.cache_data(ttl=TTL_S, show_spinner=False)
 def latest_posts(limit: int = queries.LATEST_POSTS_LIMIT) -> pl.DataFrame:
+    """Overview's newest posts (from the index), cached per index commit like the reads below."""
+    return _latest_posts(limit, get_reader().index.generation())
+
+
+@st.cache_data(ttl=STATE_TTL_S, max_entries=STATE_ENTRIES, show_spinner=False)
+def _latest_posts(limit: int, state: str) -> pl.DataFrame:
     return queries.latest_posts(get_reader(), limit)
 
 

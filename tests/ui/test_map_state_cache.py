@@ -116,14 +116,14 @@ def test_the_state_changes_with_each_commit_and_with_a_watchlist(app_store: Stor
 def test_explore_reads_are_reused_until_a_commit_and_then_recounted(
     app_store: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ):
-    """Count, timeline, table page, top terms and a breakdown: a repeat run with nothing new
+    """Count, timeline, table page, top terms, a breakdown and Overview's newest posts: a repeat run with nothing new
     asks the index nothing; the first run after a commit counts the new post."""
     from components import data
     from pipelines.read import queries
 
     seed(app_store)
     reindex(app_store, tmp_path / "vigil-data")
-    names = ("count_matching", "timeline", "posts_page", "top_terms", "breakdown")
+    names = ("count_matching", "timeline", "posts_page", "top_terms", "breakdown", "latest_posts")
     calls = dict.fromkeys(names, 0)
     for name in names:
         real = getattr(queries, name)
@@ -140,6 +140,7 @@ def test_explore_reads_are_reused_until_a_commit_and_then_recounted(
         page = data.posts_page(f, 0, 50)
         data.top_terms(f, 20)
         data.breakdown(f, "source", 20)
+        assert data.latest_posts().height > 0
         return (
             n,
             int(tl.hourly["n"].sum()),
