@@ -2,10 +2,10 @@
 
 Pages never touch the store directly: they call these functions, which cache results so
 that a rerun (every widget change) costs no database round trip. Reads of the search index
-(Explore's count, timeline, pages, top terms and breakdowns; Overview's newest posts; the Map's
-view and table) are
-cached per selection and index commit (:func:`index_state`): reused for as long as the index
-is unchanged, recounted on the first run after a commit. Reads of MongoDB keep a short TTL.
+(Explore's count, timeline, pages, top terms and breakdowns; Overview's newest posts; the
+Map's view and table) are cached per selection and index commit (:func:`index_state`):
+reused for as long as the index is unchanged, recounted on the first run after a commit.
+Reads of MongoDB keep a short TTL.
 Cache keys are the arguments: :class:`~pipelines.search.filters.Filters` is frozen and
 hashable, so two users with the same filters share one query.
 
@@ -254,7 +254,8 @@ def index_state(filters: Filters) -> str:
     the watchlist's stored definition (edited without touching the index).
 
     Why: the Map's view and table, and Explore's figures, were recounted every 30 s (the
-    TTL) even when nothing had changed, and shown up to 30 s stale when something had. Keyed by this state, a repeat
+    TTL) even when nothing had changed, and shown up to 30 s stale when something had.
+    Keyed by this state, a repeat
     visit of the same selection reuses the result for as long as the index is unchanged,
     and the first run after a commit recounts. Read before the query, so a result is never
     stored under a newer state than the one it was computed on. Post documents shown in the

@@ -1,6 +1,7 @@
-"""The Map's view and table, and Explore's figures, are cached per selection and index state (``components.data``):
-a repeat visit with nothing new reuses them, a new indexed post or a changed selection
-is recounted at once (no 30 s of stale figures), and the figures equal a direct recount."""
+"""The Map's view and table, and Explore's figures, are cached per selection and index state
+(``components.data``): a repeat visit with nothing new reuses them, a new indexed post or a
+changed selection is recounted at once (no 30 s of stale figures), and the figures equal a
+direct recount."""
 
 from __future__ import annotations
 
@@ -116,14 +117,24 @@ def test_the_state_changes_with_each_commit_and_with_a_watchlist(app_store: Stor
 def test_explore_reads_are_reused_until_a_commit_and_then_recounted(
     app_store: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ):
-    """Count, timeline, table page, top terms, a breakdown and Overview's newest posts: a repeat run with nothing new
-    asks the index nothing; the first run after a commit counts the new post."""
+    """Count, timeline, table page, top terms, a breakdown, score summaries and Overview's
+    newest posts: a repeat run with nothing new asks the index nothing; the first run after a
+    commit counts the new post."""
     from components import data
     from pipelines.read import queries
 
     seed(app_store)
     reindex(app_store, tmp_path / "vigil-data")
-    names = ("count_matching", "timeline", "posts_page", "top_terms", "breakdown", "latest_posts")
+    names = (
+        "count_matching",
+        "timeline",
+        "posts_page",
+        "top_terms",
+        "breakdown",
+        "score_summary",
+        "score_ranges",
+        "latest_posts",
+    )
     calls = dict.fromkeys(names, 0)
     for name in names:
         real = getattr(queries, name)
@@ -140,6 +151,8 @@ def test_explore_reads_are_reused_until_a_commit_and_then_recounted(
         page = data.posts_page(f, 0, 50)
         data.top_terms(f, 20)
         data.breakdown(f, "source", 20)
+        assert data.score_summary(f).height > 0
+        assert 0 < int(data.score_ranges(f, "threat")["n"].sum()) <= n
         assert data.latest_posts().height > 0
         return (
             n,
