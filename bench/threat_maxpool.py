@@ -57,19 +57,11 @@ def max_pools(embedder, texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
 
 def main() -> int:
     from pipelines.scoring import datasets as ds
+    from pipelines.scoring import threat_train as tt
     from pipelines.scoring.cpu import FeatureExtractor
     from pipelines.scoring.embcache import DEFAULT_CACHE_DIR, EmbeddingCache
     from pipelines.scoring.embed import MiniLMEmbedder
     from pipelines.scoring.ngrams import clauses
-    from pipelines.scoring.threat_train import (
-        HEAD_C,
-        NGRAM_C,
-        WEIGHTS,
-        _oof_head,
-        always_train_rows,
-        best_threshold,
-        threat_rows,
-    )
     from pipelines.scoring.threat_variants import _oof_ngram, matrix
     from pipelines.scoring.train import Featuriser, _folds
 
@@ -78,8 +70,8 @@ def main() -> int:
     featurise = Featuriser(
         FeatureExtractor(emb), EmbeddingCache(DEFAULT_CACHE_DIR / f"embeddings-{emb.model_id}.npz", emb.embed)
     )
-    rows = threat_rows(ds.default_data_dir()).part(test=False)
-    seeds = always_train_rows(ds.default_data_dir(), ("round6",))
+    rows = tt.threat_rows(ds.default_data_dir()).part(test=False)
+    seeds = tt.always_train_rows(ds.default_data_dir(), ("round6",))
     y, ys = rows.y, seeds.labels
     feats = featurise(ds.LabelledTexts("threat[train]", rows.texts, y), set(SHIPPED))
     fs = featurise(seeds, set(SHIPPED))
@@ -97,14 +89,16 @@ def main() -> int:
     results: dict[str, dict[tuple, list[float]]] = {name: {} for name in CANDIDATES}
     for fseed in (13, 14, 15):
         folds = _folds(y, 5, fseed)
-        ngram = {nc: _oof_ngram(x, y, xs, ys, folds, nc, xc, np.asarray(cl_of))[1] for nc in NGRAM_C}
+        ngram = {nc: _oof_ngram(x, y, xs, ys, folds, nc, xc, np.asarray(cl_of))[1] for nc in tt.NGRAM_C}
         for name, blocks in CANDIDATES.items():
-            for hc in HEAD_C:
-                ph = _oof_head(feats, y, fs, ys, folds, blocks, hc)
+            for hc in tt.HEAD_C:
+                ph = tt._oof_head(feats, y, fs, ys, folds, blocks, hc)
                 for nc, pn in ngram.items():
-                    for w in WEIGHTS:
+                    for w in tt.WEIGHTS:
                         key = (hc, nc, float(w))
-                        results[name].setdefault(key, []).append(best_threshold(y, w * ph + (1 - w) * pn)[1])
+                        results[name].setdefault(key, []).append(
+                            tt.best_threshold(y, w * ph + (1 - w) * pn)[1]
+                        )
         print(f"fold draw {fseed} done ({time.time() - t0:.0f} s)", flush=True)
     best = {name: max(res.items(), key=lambda kv: np.mean(kv[1])) for name, res in results.items()}
     ref = best["shipped"][1]
