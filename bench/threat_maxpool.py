@@ -56,40 +56,31 @@ def max_pools(embedder, texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
 
 
 def main() -> int:
+    from pipelines.cli.score_cmd import _featuriser
     from pipelines.scoring import datasets as ds
     from pipelines.scoring import threat_train as tt
-    from pipelines.scoring.cpu import FeatureExtractor
-    from pipelines.scoring.embcache import DEFAULT_CACHE_DIR, EmbeddingCache
-    from pipelines.scoring.embed import MiniLMEmbedder
-    from pipelines.scoring.ngrams import clauses
-    from pipelines.scoring.threat_variants import _oof_ngram, matrix
-    from pipelines.scoring.train import Featuriser, _folds
+    from pipelines.scoring.ngrams import sparse_matrix
+    from pipelines.scoring.train import _folds
 
     t0 = time.time()
-    emb = MiniLMEmbedder(quantized=True)
-    featurise = Featuriser(
-        FeatureExtractor(emb), EmbeddingCache(DEFAULT_CACHE_DIR / f"embeddings-{emb.model_id}.npz", emb.embed)
-    )
+    fx, featurise = _featuriser(threads=0)  # train-threat's features, the same embedding cache
     rows = tt.threat_rows(ds.default_data_dir()).part(test=False)
     seeds = tt.always_train_rows(ds.default_data_dir(), ("round6",))
     y, ys = rows.y, seeds.labels
     feats = featurise(ds.LabelledTexts("threat[train]", rows.texts, y), set(SHIPPED))
     fs = featurise(seeds, set(SHIPPED))
-    feats["max"], feats["max4"] = max_pools(emb, list(rows.texts))
-    fs["max"], fs["max4"] = max_pools(emb, list(seeds.texts))
+    feats["max"], feats["max4"] = max_pools(fx.embedder, list(rows.texts))
+    fs["max"], fs["max4"] = max_pools(fx.embedder, list(seeds.texts))
     print(
         f"training rows {len(y)} ({int(y.sum())} threats) + {len(ys)} in every fold; features {time.time() - t0:.0f} s"
     )
-    cl_texts, cl_of = [], []
-    for i, t in enumerate(rows.texts):
-        for c in clauses(t):
-            cl_texts.append(c)
-            cl_of.append(i)
-    x, xs, xc = (matrix(t, (3, 5)) for t in (rows.texts, seeds.texts, cl_texts))
+    # the shipped n-gram recipe exactly as train-threat builds it (char 3-5, clause-max)
+    x, xs = (sparse_matrix(t, extras=tt.NGRAM_EXTRAS) for t in (rows.texts, seeds.texts))
+    xc, owner = tt._clause_matrix(list(rows.texts))
     results: dict[str, dict[tuple, list[float]]] = {name: {} for name in CANDIDATES}
     for fseed in (13, 14, 15):
         folds = _folds(y, 5, fseed)
-        ngram = {nc: _oof_ngram(x, y, xs, ys, folds, nc, xc, np.asarray(cl_of))[1] for nc in tt.NGRAM_C}
+        ngram = {nc: tt._oof_ngram(x, y, xs, ys, folds, nc, xc, owner) for nc in tt.NGRAM_C}
         for name, blocks in CANDIDATES.items():
             for hc in tt.HEAD_C:
                 ph = tt._oof_head(feats, y, fs, ys, folds, blocks, hc)
