@@ -23,6 +23,7 @@ import json
 import os
 import random
 import resource
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -249,6 +250,7 @@ def main() -> None:
             srv.shutdown()
         store.close()
         db.stop()
+        shutil.rmtree(tmp, ignore_errors=True)
 
 
 def _free_port() -> int:

@@ -28,6 +28,13 @@ def _secrets(monkeypatch):
     monkeypatch.setenv("TEST_HOOK_SECRET", SECRET)
 
 
+@pytest.fixture(autouse=True)
+def _index_dirs(tmp_path, monkeypatch):
+    """Each service's search index under the test's own temporary folder, which pytest
+    prunes, instead of a fresh folder in the system's /tmp that nothing removes."""
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+
+
 def configure(store: Store, rule: dict, channels: list[dict], watchlist: dict | None = None) -> Rule:
     wl = Watchlist.make(**(watchlist or {"name": "Flood", "query": "flood"}))
     doc = wl.to_doc()
