@@ -37,6 +37,8 @@ AREA_KEY = "f_area"
 CUSTOM = "Custom range"
 DEFAULT_PRESET = "Last 7 days"
 """Live data's default; an archive's is "All time" (:func:`pipelines.read.spans.default_preset`)."""
+SCORES_OPEN = "f_scores_open"
+"""The Scores expander's open state (an ``f_`` key: :func:`keep` holds it across pages)."""
 SCORE_SLIDERS = {
     "threat": (0.0, 1.0),
     "hate": (0.0, 1.0),
@@ -86,6 +88,8 @@ def _apply(filters: Filters) -> None:
     ss["f_watchlist"] = filters.watchlist or ""
     for name, full in SCORE_SLIDERS.items():
         ss[f"f_{name}"] = getattr(filters, name) or full
+    if any(getattr(filters, name) not in (None, full) for name, full in SCORE_SLIDERS.items()):
+        ss[SCORES_OPEN] = True  # a link that narrows a score shows its sliders
     ss["f_area"] = filters.area
 
 
@@ -277,16 +281,26 @@ def _watchlist_picker(opts: Any) -> str:
 
 
 def _score_ranges() -> dict[str, tuple[float, float]]:
-    """The score sliders, in an expander that opens by itself when one is narrowed."""
+    """The score ranges: sliders in an expander that are drawn only while it is open.
+
+    Why lazy: closed sliders are still sent and laid out by the browser on every run of
+    every page with the sidebar (the Slider's forced layouts were the largest of Explore's,
+    ``docs/dashboard.md``). Closed, the ranges are read from the widget keys, which
+    :func:`keep` holds across runs, so a narrowed range still filters (and every page names
+    it in :func:`render_active`'s line); a link that narrows one opens the expander
+    (:func:`_apply`), and the user may close it again.
+    """
     ss = st.session_state
     ranges: dict[str, tuple[float, float]] = {}
-    with st.expander(
-        "Scores", expanded=any(ss.get(f"f_{n}") not in (None, r) for n, r in SCORE_SLIDERS.items())
-    ):
-        for name, full in SCORE_SLIDERS.items():
-            ss.setdefault(f"f_{name}", full)
-            ranges[name] = st.slider(name, full[0], full[1], key=f"f_{name}", step=0.05)
-        st.caption("A range narrower than the full scale keeps only scored posts.")
+    for name, full in SCORE_SLIDERS.items():
+        value = ss.setdefault(f"f_{name}", full)
+        ranges[name] = (float(value[0]), float(value[1]))
+    box = st.expander("Scores", key=SCORES_OPEN, on_change="rerun")
+    if box.open:
+        with box:
+            for name, full in SCORE_SLIDERS.items():
+                ranges[name] = st.slider(name, full[0], full[1], key=f"f_{name}", step=0.05)
+            st.caption("A range narrower than the full scale keeps only scored posts.")
     return ranges
 
 

@@ -58,12 +58,24 @@ def test_explore_shows_what_the_filters_select_and_follows_a_keyword(app_store: 
 def test_explore_score_range_and_a_bad_query(app_store: Store):
     seed(app_store)
     at = _explore(app_store)
+    # The sliders are drawn only while their expander is open (lazy, like the breakdown).
+    assert not any(s.key == "f_threat" for s in at.slider)
+    at.session_state["f_scores_open"] = True
+    at.run()
     at.slider(key="f_threat").set_range(0.5, 1.0).run()
     f = at.session_state["filters"]
     assert f.threat == (0.5, 1.0)
     high = _matching(app_store, f)
     assert high and len(high) < app_store.db.posts.count_documents({})
     assert _shown_ids(at) == [d["_id"] for d in high[:50]]
+
+    # Closed again: no slider is drawn, and the narrowed range still filters and is named.
+    at.session_state["f_scores_open"] = False
+    at.run()
+    assert not at.exception and not any(s.key == "f_threat" for s in at.slider)
+    assert at.session_state["filters"].threat == (0.5, 1.0)
+    assert _shown_ids(at) == [d["_id"] for d in high[:50]]
+    assert any("threat" in c.value for c in at.caption if c.value.startswith("Filters:"))
 
     at.text_input(key="f_query").input("flood AND (").run()
     assert not at.exception

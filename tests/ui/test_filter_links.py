@@ -251,6 +251,10 @@ def test_a_link_with_every_filter_reaches_the_widgets_and_back(app_store: Store)
     assert not at.exception, at.exception
     assert at.session_state["filters"] == EVERYTHING
     assert _address(at) == EVERYTHING.to_params()
+    # The link narrows the scores: their (lazy) sliders are drawn, showing its ranges.
+    assert {s.key: tuple(s.value) for s in at.slider} == {
+        f"f_{n}": getattr(EVERYTHING, n) for n in ("threat", "hate", "toxicity", "sentiment")
+    }
     # A later link in the same session (a different address) replaces the selection.
     at.query_params.clear()
     at.query_params["q"] = "earthquake"
