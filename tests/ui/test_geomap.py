@@ -128,3 +128,25 @@ def test_st_folium_without_its_page_render_sends_the_same_map(monkeypatch):
             for kw in sent[-2:]
         )
         assert a == b and "L.circleMarker" in a["script"]
+
+
+@pytest.mark.parametrize("kind", ["points", "clusters"])
+def test_the_view_is_fitted_once_unanimated_before_the_posts_layers(kind: str):
+    """The map opens on the posts' bounds without Leaflet's zoom animation, set before the
+    circles and the heat layer exist (animated, every layer was projected and drawn twice)."""
+    rows = {"lat": [51.0, -33.9, 10.0], "lon": [-114.1, 151.2, 0.0], "threat": [0.8, None, 0.1]}
+    if kind == "points":
+        extra = {"source": ["a"] * 3, "ts": [datetime(2013, 6, 20)] * 3, "text": ["x"] * 3, "where": [""] * 3}
+        fmap = build_map(pl.DataFrame({**rows, **extra, "sentiment": [0.0] * 3}), base=BASE)
+    else:
+        frame = pl.DataFrame({**rows, "n": [5, 6, 7], "sentiment": [0.0] * 3})
+        fmap = build_map(pl.DataFrame(), clusters=frame, base=BASE)
+    fmap.render()
+    script = _get_map_string(fmap)
+    assert script.count(".fitBounds(") == 1
+    start = script.index(".fitBounds(") + len(".fitBounds(")
+    bounds, options = json.loads("[" + script[start : script.index(");", start)] + "]")
+    assert bounds == [[-33.9, -114.1], [51.0, 151.2]]
+    assert options == {"animate": False, "maxZoom": 9, "padding": [30, 30]}
+    assert start < script.index("L.heatLayer(")
+    assert start < script.index("L.circleMarker(" if kind == "clusters" else "L.markerClusterGroup(")
