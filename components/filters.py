@@ -284,11 +284,11 @@ def _score_ranges() -> dict[str, tuple[float, float]]:
     """The score ranges: sliders in an expander that are drawn only while it is open.
 
     Why lazy: closed sliders are still sent and laid out by the browser on every run of
-    every page with the sidebar (the Slider's forced layouts were the largest of Explore's,
-    ``docs/dashboard.md``). Closed, the ranges are read from the widget keys, which
-    :func:`keep` holds across runs, so a narrowed range still filters (and every page names
-    it in :func:`render_active`'s line); a link that narrows one opens the expander
-    (:func:`_apply`), and the user may close it again.
+    every page with the sidebar (the Slider's forced layouts were the largest of Explore's:
+    ``docs/search.md``, "The browser's share of a warm load"). Closed, the ranges are read
+    from the widget keys, which :func:`keep` holds across runs, so a narrowed range still
+    filters (and every page names it in :func:`render_active`'s line); a link that narrows
+    one opens the expander (:func:`_apply`), and the user may close it again.
     """
     ss = st.session_state
     ranges: dict[str, tuple[float, float]] = {}

@@ -280,9 +280,9 @@ def fit_view(fmap: folium.Map, frame: pl.DataFrame) -> None:
 
     Why not animated (folium's ``fit_bounds``): the map is created at the world view and the
     fit runs while it loads, so Leaflet animated a zoom and, at its end, projected and drew
-    again every layer added meanwhile: the countries, the circles and the heat layer (~27 ms
-    of the browser's main thread a Map load at 1M posts, and the map settled 0.25 s later;
-    ``docs/dashboard.md``). Unanimated, the view is set before the posts' layers exist and
+    again every layer added meanwhile: the countries, the circles and the heat layer (a
+    third of Leaflet's sampled time on a Map load at 1M posts, and the map settled 0.25 s
+    later; ``docs/search.md``, "The browser's share of a warm load"). Unanimated, the view is set before the posts' layers exist and
     each is drawn once, at its final zoom.
     """
     fit = FitBounds(
