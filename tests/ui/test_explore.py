@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from streamlit.testing.v1 import AppTest
 
+from components.filters import SCORES_OPEN
 from pipelines.read.queries import PRESETS
 from pipelines.search.filters import Filters
 from pipelines.store import Store
@@ -60,7 +61,7 @@ def test_explore_score_range_and_a_bad_query(app_store: Store):
     at = _explore(app_store)
     # The sliders are drawn only while their expander is open (lazy, like the breakdown).
     assert not any(s.key == "f_threat" for s in at.slider)
-    at.session_state["f_scores_open"] = True
+    at.session_state[SCORES_OPEN] = True
     at.run()
     at.slider(key="f_threat").set_range(0.5, 1.0).run()
     f = at.session_state["filters"]
@@ -70,7 +71,7 @@ def test_explore_score_range_and_a_bad_query(app_store: Store):
     assert _shown_ids(at) == [d["_id"] for d in high[:50]]
 
     # Closed again: no slider is drawn, and the narrowed range still filters and is named.
-    at.session_state["f_scores_open"] = False
+    at.session_state[SCORES_OPEN] = False
     at.run()
     assert not at.exception and not any(s.key == "f_threat" for s in at.slider)
     assert at.session_state["filters"].threat == (0.5, 1.0)
