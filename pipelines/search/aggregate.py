@@ -15,7 +15,7 @@ from typing import Any
 import tantivy
 from tantivy import Order, Query
 
-from pipelines.search import termids
+from pipelines.search import halves, termids
 from pipelines.search.schema import KEYWORD_FIELDS, SCHEMA, SCORE_FIELDS
 
 BUCKETS = {"hour": "1h", "day": "1d"}
@@ -139,18 +139,20 @@ def top_term_ids(
     ``size``-th is named before the cut. The aggregation returns ``2 * size`` ids (at least
     ``size + 50``); should the last of them still tie with the ``size``-th, it repeats with
     4x as many. (Issue 13: on 300,000 bench posts an uncut aggregation of ids cost 74 ms of
-    CPU against 312 ms for the string field, ``bench/term_id_field.py``.)
+    CPU against 312 ms for the string field, ``bench/term_id_field.py``.) On a large index the
+    selection is first aggregated in two halves on two threads (:mod:`pipelines.search.halves`).
     """
     wanted, segment_size = max(2 * size, size + 50), ID_UNCUT
-    while True:
+    counts = halves.top_ids(searcher, query, size, index_dir, segment_size)
+    while counts is None:  # one thread: a small index, or the halves did not settle
         agg = {"t": {"terms": {"field": termids.ID_FIELD, "size": wanted, "segment_size": segment_size}}}
         res = searcher.aggregate(query, agg)["t"]
         if int(res.get("doc_count_error_upper_bound") or 0):
             segment_size *= 2  # cannot happen below 2^30 distinct ids; never answer from a cut
             continue
-        counts = sorted(((int(b["key"]), int(b["doc_count"])) for b in res["buckets"]), key=lambda kv: -kv[1])
-        if len(counts) < wanted or len(counts) <= size or counts[size - 1][1] > counts[-1][1]:
-            break
+        got = sorted(((int(b["key"]), int(b["doc_count"])) for b in res["buckets"]), key=lambda kv: -kv[1])
+        if len(got) < wanted or len(got) <= size or got[size - 1][1] > got[-1][1]:
+            counts = got
         wanted *= 4
     if len(counts) > size:
         floor = counts[size - 1][1]

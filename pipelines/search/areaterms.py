@@ -17,7 +17,7 @@ import numpy as np
 import tantivy
 from tantivy import Occur, Query
 
-from pipelines.search import geocells, select, termids
+from pipelines.search import geocells, halves, select, termids
 from pipelines.search.aggregate import ID_UNCUT
 from pipelines.search.compile import filters_query
 from pipelines.search.filters import Filters
@@ -80,6 +80,18 @@ def _map_cells(db: sqlite3.Connection, levels: tuple[int, ...], cells: tuple[geo
                 (level, lo, hi),
             ).fetchall()
     return out
+
+
+def _inner_sums(
+    db: sqlite3.Connection, levels: tuple[int, ...], cells: tuple[geocells.Cell, ...]
+) -> np.ndarray:
+    """Posts per term id summed over the stored map cells among ``cells`` (``sums[id]``)."""
+    blobs = _map_cells(db, levels, cells)
+    none = np.zeros(0, np.int32)  # an area whose inner cells hold no post stores no cell
+    ids = np.concatenate([none] + [np.frombuffer(b[0], np.int32) for b in blobs])
+    counts = np.concatenate([none] + [np.frombuffer(b[1], np.int32) for b in blobs])
+    terms = ids != POSTS_ID
+    return np.bincount(ids[terms], weights=counts[terms]).astype(np.int64)
 
 
 RIM_TOP = 2_000
@@ -164,16 +176,17 @@ def area_top_terms(
         levels = _span_levels(db, filters)
         if levels is None:
             return None
-        blobs = _map_cells(db, levels, cover.cells)
-        searcher, inside = selected(filters) if selected else (open_searcher(), None)
-        none = np.zeros(0, np.int32)  # an area whose inner cells hold no post stores no cell
-        ids = np.concatenate([none] + [np.frombuffer(b[0], np.int32) for b in blobs])
-        counts = np.concatenate([none] + [np.frombuffer(b[1], np.int32) for b in blobs])
-        terms = ids != POSTS_ID
-        inner = np.bincount(ids[terms], weights=counts[terms]).astype(np.int64)
-        rim_query = _rim_query(searcher, schema, filters, inside)  # the rim's selection, built once
+        # The rollup's cells are read and summed on a second thread while this one selects
+        # the rim's posts and aggregates them: SQLite and Tantivy both release the GIL.
+        summing = halves.POOL.submit(_inner_sums, db, levels, cover.cells)
+        try:
+            searcher, inside = selected(filters) if selected else (open_searcher(), None)
+            rim_query = _rim_query(searcher, schema, filters, inside)  # the rim's selection, built once
+            first = _rim_counts(searcher, rim_query, RIM_TOP)
+        finally:
+            inner = summing.result()  # the connection is this thread's again before it is used
         for top in (RIM_TOP, TERMS_CAP):
-            rim = _rim_counts(searcher, rim_query, top)
+            rim = first if top == RIM_TOP else _rim_counts(searcher, rim_query, top)
             if rim is None:
                 return None
             rim_ids = np.fromiter(rim[0], np.int64, len(rim[0]))

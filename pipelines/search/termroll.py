@@ -489,7 +489,11 @@ def snapshot(index_dir: Path) -> tuple[sqlite3.Connection, int] | None:
         return None
     before = index_opstamp(index_dir)
     try:
-        db = sqlite3.connect(f"file:{db_file}?mode=ro", uri=True, isolation_level=None)
+        # Not shared at once: a reader may hand it to a worker thread while it waits
+        # (:func:`pipelines.search.areaterms.area_top_terms`).
+        db = sqlite3.connect(
+            f"file:{db_file}?mode=ro", uri=True, isolation_level=None, check_same_thread=False
+        )
     except sqlite3.Error:
         return None
     try:

@@ -1,0 +1,99 @@
+"""Top term ids aggregated in two halves on two threads (:mod:`pipelines.search.halves`): the
+halves partition the selection, and the merged answer equals a direct count from MongoDB,
+whether the halves settle it or the one-thread aggregation takes over."""
+
+from __future__ import annotations
+
+import random
+from collections import Counter
+from pathlib import Path
+
+import pytest
+from tantivy import Query
+
+from pipelines.search import aggregate, halves
+from pipelines.search.compile import filters_query
+from pipelines.search.filters import Filters
+from pipelines.search.index import SearchIndex, index_path
+from pipelines.search.indexer import Indexer
+from pipelines.store import Store
+from tests.search.conftest import make_posts
+
+
+def _direct(store: Store, size: int, match: dict) -> list[tuple[str, int]]:
+    counts = Counter(t for p in store.db.posts.find(match, {"terms": 1}) for t in set(p.get("terms") or []))
+    return sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))[:size]
+
+
+@pytest.fixture
+def indexed(store: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Indexer:
+    """600 posts whose terms follow a Zipf-like law (a long tail, many ties), split always."""
+    rnd = random.Random(7)
+    posts = make_posts(600)
+    vocab = [f"w{i}" for i in range(300)]
+    for p in posts:
+        extra = {rnd.choice(vocab[: rnd.choice([5, 20, 80, 300])]) for _ in range(rnd.randint(0, 6))}
+        p["terms"] = sorted(set(p.get("terms") or []) | extra)
+    store.posts.insert(posts)
+    indexer = Indexer(store, SearchIndex.open_or_create(index_path(tmp_path)), batch=50)
+    indexer.catch_up()
+    monkeypatch.setattr(halves, "SPLIT_MIN_DOCS", 0)
+    monkeypatch.setattr(halves, "_SPLITS", {})
+    yield indexer
+    indexer.close()
+
+
+def test_the_halves_partition_the_selection_at_any_point(store: Store, indexed: Indexer) -> None:
+    searcher = indexed.index.searcher()
+    q = filters_query(indexed.index.schema, Filters.make(langs=["en"]))
+    whole = aggregate.count(searcher, q)
+    seqs = sorted(p["seq"] for p in store.db.posts.find({}, {"seq": 1}))
+    middle = halves.split_point(searcher, indexed.index.path)
+    assert middle is not None and seqs[len(seqs) // 4] < middle < seqs[3 * len(seqs) // 4]  # about even
+    for point in (seqs[0] - 5, seqs[0], middle, seqs[-1], seqs[-1] + 5):
+        first, second = halves.halves(q, point)
+        a, b = aggregate.count(searcher, first), aggregate.count(searcher, second)
+        assert a + b == whole
+        assert a == store.db.posts.count_documents({"lang": "en", "seq": {"$lt": point}})
+
+
+@pytest.mark.parametrize("half_top", [1, 3, 30, 1000])
+def test_top_terms_from_two_halves_equal_a_direct_count(
+    store: Store, indexed: Indexer, monkeypatch: pytest.MonkeyPatch, half_top: int
+) -> None:
+    monkeypatch.setattr(halves, "HALF_TOP", half_top)
+    outcomes: list[bool] = []
+    real_merge = halves.merge
+
+    def merge(parts: list, size: int) -> list | None:
+        got = real_merge(parts, size)
+        outcomes.append(got is not None)
+        return got
+
+    monkeypatch.setattr(halves, "merge", merge)
+    searcher = indexed.index.searcher()
+    rnd = random.Random(half_top)
+    selections = [({}, Query.all_query())] + [
+        ({"lang": lang}, filters_query(indexed.index.schema, Filters.make(langs=[lang]))) for lang in ("en", "fr")
+    ]
+    for match, q in selections:
+        for size in (1, 2, 5, 20, rnd.randint(3, 60)):
+            got = aggregate.top_values(searcher, q, "terms", size, indexed.index.path)
+            assert got == _direct(store, size, match), (match, size)
+    if half_top == 1000:
+        assert all(outcomes)  # every id returned by both halves: always settled there
+    else:
+        assert True in outcomes and False in outcomes  # settled from the lists, and handed back
+
+
+def test_merge_settles_only_when_nothing_left_out_can_reach_the_top() -> None:
+    # Half lists: ids -> exact count in that half, and the bound on every id left out.
+    settled = halves.merge([({1: 10, 2: 6, 3: 2}, 2), ({1: 9, 2: 7, 4: 3}, 3)], 2)
+    assert settled == [(1, 19), (2, 13)]
+    # Id 4 is known as 3 and may hold up to 2 more in the first half: 5 < 13, still settled.
+    # With size 3 the floor is id 4's 3 (or id 3's 2 + 3): nothing is exact enough.
+    assert halves.merge([({1: 10, 2: 6, 3: 2}, 2), ({1: 9, 2: 7, 4: 3}, 3)], 3) is None
+    # An id never returned may count up to 2 + 3 = 5 in all: it could tie with a floor of 5.
+    assert halves.merge([({1: 3, 2: 2}, 2), ({1: 3, 2: 3}, 3)], 2) is None
+    # Lists that were not full hold every id: exact whatever the size.
+    assert halves.merge([({1: 1, 2: 1}, 0), ({3: 2}, 0)], 5) == [(3, 2), (1, 1), (2, 1)]
