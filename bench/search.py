@@ -57,7 +57,7 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from bench import search_posts as sp  # noqa: E402
-from pipelines.search import aggregate, areaterms, matches, parse, rollcounts, termroll  # noqa: E402
+from pipelines.search import aggregate, areaterms, halves, matches, parse, rollcounts, termroll  # noqa: E402
 from pipelines.search.compile import filters_query  # noqa: E402
 from pipelines.search.filters import Filters, GeoArea  # noqa: E402
 from pipelines.search.index import SearchIndex  # noqa: E402
@@ -350,7 +350,8 @@ def top_terms(index: SearchIndex, searcher: Any, q: Any, f: Filters) -> list[tup
         rolled = termroll.top_terms(index.path, f, TOP)
     if rolled is not None:
         return rolled
-    return aggregate.top_values(searcher, q() if callable(q) else q, "terms", TOP, index.path)
+    bound = halves.selection_bound(searcher, f)  # a small selection stays on one thread
+    return aggregate.top_values(searcher, q() if callable(q) else q, "terms", TOP, index.path, bound)
 
 
 def _timed(fn: Callable[[], Any], repeats: int) -> dict[str, Any]:

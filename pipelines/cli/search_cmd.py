@@ -120,7 +120,7 @@ def search_cmd(
     fmt: Annotated[str, typer.Option("--format", help="table, csv or json.")] = "table",
 ) -> None:
     """Search the posts: newest (or most relevant) matches, a breakdown, an exact count."""
-    from pipelines.search import aggregate, areaterms, termroll
+    from pipelines.search import aggregate, areaterms, halves, termroll
     from pipelines.search.compile import SearchCompileError, filters_query
     from pipelines.search.filters import Filters
     from pipelines.search.index import SearchIndex, SearchIndexError, index_path
@@ -153,11 +153,12 @@ def search_cmd(
         rolled = termroll.top_terms(index.path, selection, size) if by == "terms" else None
         if rolled is None and by == "terms" and selection.area is not None:  # (no --area option yet)
             rolled = areaterms.area_top_terms(index.path, selection, size, index.searcher, index.schema)
+        bound = halves.selection_bound(searcher, selection) if by == "terms" else None  # small: one thread
         try:
             top = (
                 rolled
                 if rolled is not None
-                else aggregate.top_values(searcher, q, by, size=size, index_dir=index.path)
+                else aggregate.top_values(searcher, q, by, size, index.path, bound)
             )
         except SearchIndexError as exc:  # the term-id vocabulary missing or damaged
             raise _fail(str(exc)) from None

@@ -22,7 +22,7 @@ from tantivy import Query
 
 from pipelines.read.postcache import PostCache
 from pipelines.read.selections import SelectionCache
-from pipelines.search import aggregate, areaterms, rollcounts, termroll
+from pipelines.search import aggregate, areaterms, halves, rollcounts, termroll
 from pipelines.search.filters import Filters
 from pipelines.search.index import SearchIndex
 from pipelines.search.indexer import read_position
@@ -464,8 +464,9 @@ def breakdown(reader: Reader, filters: Filters, field: str, top: int = 20) -> pl
         rows = rolled
     else:
         searcher, query = reader.select(filters)
+        bound = halves.selection_bound(searcher, filters) if field == "terms" else None
         rows = sorted(
-            aggregate.top_values(searcher, query, field, top, reader.index.path),
+            aggregate.top_values(searcher, query, field, top, reader.index.path, bound),
             key=lambda kv: (-kv[1], kv[0]),
         )
     return pl.DataFrame(rows, schema={BREAKDOWN_FIELDS[field]: pl.String, "n": pl.Int64}, orient="row")

@@ -55,7 +55,12 @@ UNCUT = 1_000_000
 
 
 def top_values(
-    searcher: tantivy.Searcher, query: Query, field: str, size: int = 20, index_dir: Path | None = None
+    searcher: tantivy.Searcher,
+    query: Query,
+    field: str,
+    size: int = 20,
+    index_dir: Path | None = None,
+    bound: int | None = None,
 ) -> list[tuple[str, int]]:
     """The ``size`` commonest values of a keyword field (``terms``, ``source``, ``lang``,
     ``places``, ``topics``, ``entities`` as ``"type:name"``, ...) with exact post counts,
@@ -63,8 +68,10 @@ def top_values(
 
     ``terms`` with ``index_dir`` (the index's folder, where its term-id vocabulary lives)
     aggregates the ``tid`` id field uncut instead (:func:`top_term_ids`): exact in one
-    request. Everything below describes the string path, which other fields (and indexes
-    built without a vocabulary) take.
+    request (``bound``, an upper bound on the selection's posts when the caller knows one, keeps
+    a small selection on one thread: :func:`pipelines.search.halves.selection_bound`).
+    Everything below describes the string path, which other fields (and indexes built without
+    a vocabulary) take.
 
     Why not one plain ``terms`` aggregation with an unbounded ``segment_size``: every
     segment then turns *all* its values into strings for the merge, which dominates on a
@@ -102,7 +109,7 @@ def top_values(
         raise ValueError(f"unknown breakdown field {field!r}; one of {', '.join(KEYWORD_FIELDS)}")
     size = max(1, min(int(size), MAX_TERMS_SIZE))
     if field == "terms" and index_dir is not None:
-        return top_term_ids(searcher, query, size, index_dir)
+        return top_term_ids(searcher, query, size, index_dir, bound)
     wanted = max(5 * size, size + 50)
     segment_size = UNCUT if count(searcher, query) <= SMALL_SELECTION else SEGMENT_SIZE
     while True:
@@ -130,7 +137,7 @@ on 1M bench posts)."""
 
 
 def top_term_ids(
-    searcher: tantivy.Searcher, query: Query, size: int, index_dir: Path
+    searcher: tantivy.Searcher, query: Query, size: int, index_dir: Path, bound: int | None = None
 ) -> list[tuple[str, int]]:
     """The ``size`` commonest terms from the ``tid`` id field: one uncut aggregation (every
     merged count exact), then only the ids that can be in the answer turned into terms.
@@ -143,7 +150,7 @@ def top_term_ids(
     selection is first aggregated in two halves on two threads (:mod:`pipelines.search.halves`).
     """
     wanted, segment_size = max(2 * size, size + 50), ID_UNCUT
-    counts = halves.top_ids(searcher, query, size, index_dir, segment_size)
+    counts = halves.top_ids(searcher, query, size, index_dir, segment_size, bound)
     while counts is None:  # one thread: a small index, or the halves did not settle
         agg = {"t": {"terms": {"field": termids.ID_FIELD, "size": wanted, "segment_size": segment_size}}}
         res = searcher.aggregate(query, agg)["t"]

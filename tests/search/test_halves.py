@@ -74,7 +74,8 @@ def test_top_terms_from_two_halves_equal_a_direct_count(
     searcher = indexed.index.searcher()
     rnd = random.Random(half_top)
     selections = [({}, Query.all_query())] + [
-        ({"lang": lang}, filters_query(indexed.index.schema, Filters.make(langs=[lang]))) for lang in ("en", "fr")
+        ({"lang": lang}, filters_query(indexed.index.schema, Filters.make(langs=[lang])))
+        for lang in ("en", "fr")
     ]
     for match, q in selections:
         for size in (1, 2, 5, 20, rnd.randint(3, 60)):
@@ -97,3 +98,46 @@ def test_merge_settles_only_when_nothing_left_out_can_reach_the_top() -> None:
     assert halves.merge([({1: 3, 2: 2}, 2), ({1: 3, 2: 3}, 3)], 2) is None
     # Lists that were not full hold every id: exact whatever the size.
     assert halves.merge([({1: 1, 2: 1}, 0), ({3: 2}, 0)], 5) == [(3, 2), (1, 1), (2, 1)]
+
+
+@pytest.mark.parametrize(
+    "query",
+    ["w0", "w1 w2", "w0 OR w3 OR flood", '"w0 w1"', "(w0 OR w1) -w2", "w10*", "-w0", "w0 OR w10*", "w4 w10*"],
+)
+def test_the_selection_bound_holds_and_is_a_document_frequency_where_it_can_be(
+    store: Store, indexed: Indexer, query: str
+) -> None:
+    searcher = indexed.index.searcher()
+    for f in (
+        Filters.make(query=query),
+        Filters.make(query=query, langs=["en"]),
+        Filters.make(query=query, sources=["twitter", "rss"], langs=["fr"]),
+    ):
+        bound = halves.selection_bound(searcher, f)
+        selected = aggregate.count(searcher, filters_query(indexed.index.schema, f))
+        if bound is not None:
+            assert bound >= selected, (query, f)
+    plain = halves.selection_bound(searcher, Filters.make(query=query))
+    with_terms = {t: store.db.posts.count_documents({"terms": t}) for t in ("w0", "w1", "w2", "w3", "flood")}
+    expected = {
+        "w0": with_terms["w0"],
+        "w1 w2": min(with_terms["w1"], with_terms["w2"]),
+        "w0 OR w3 OR flood": with_terms["w0"] + with_terms["w3"] + with_terms["flood"],
+        "(w0 OR w1) -w2": with_terms["w0"] + with_terms["w1"],
+        "w4 w10*": store.db.posts.count_documents({"terms": "w4"}),
+    }
+    if query in expected:
+        assert plain == expected[query]
+    elif query in ("w10*", "-w0", "w0 OR w10*"):
+        assert plain is None  # a prefix or a lone negation bounds nothing cheaply
+
+
+def test_a_selection_known_to_be_small_stays_on_one_thread(
+    indexed: Indexer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    searcher = indexed.index.searcher()
+    q = Query.all_query()
+    assert halves.top_ids(searcher, q, 5, indexed.index.path, aggregate.ID_UNCUT) is not None  # split
+    monkeypatch.setattr(halves, "SPLIT_MIN_SELECTION", 601)
+    assert halves.top_ids(searcher, q, 5, indexed.index.path, aggregate.ID_UNCUT, bound=600) is None
+    assert halves.top_ids(searcher, q, 5, indexed.index.path, aggregate.ID_UNCUT, bound=601) is not None
