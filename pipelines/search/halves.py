@@ -29,7 +29,6 @@ from __future__ import annotations
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any
 
 import tantivy
 from tantivy import Occur, Query
@@ -85,7 +84,8 @@ def split_point(searcher: tantivy.Searcher, index_dir: Path) -> int | None:
 def selection_bound(searcher: tantivy.Searcher, filters: Filters) -> int | None:
     """An upper bound on the posts ``filters`` select, from document frequencies alone (no
     pass over any posting list), or ``None`` when nothing bounds them cheaply. Frequencies count
-    deleted documents too, which only loosens the bound."""
+    deleted documents too, which only loosens the bound. It decides speed only, never an
+    answer: a bound too small keeps a large selection on one thread, as before the halves."""
     bounds = [
         sum(int(searcher.doc_freq(field, v)) for v in values)
         for field, values in (
@@ -123,7 +123,7 @@ def _node_bound(searcher: tantivy.Searcher, node: Node | None) -> int | None:
     return None  # a prefix, a negation, no query
 
 
-def halves(query: Query, point: int) -> tuple[Query, Query]:
+def split_query(query: Query, point: int) -> tuple[Query, Query]:
     """``query`` cut in two at ``seq`` ``point``: below it, and everything else (posts without a
     ``seq`` included), so the halves partition the selection whatever ``point`` is."""
     below = Query.range_query(SCHEMA, "seq", tantivy.FieldType.Integer, None, point, include_upper=False)
@@ -135,13 +135,14 @@ def halves(query: Query, point: int) -> tuple[Query, Query]:
 
 def half_counts(
     searcher: tantivy.Searcher, query: Query, top: int, segment_size: int
-) -> tuple[dict[int, int], int]:
+) -> tuple[dict[int, int], int] | None:
     """The ``top`` commonest ids of ``query`` with their exact counts, and the bound on every id
-    left out (the smallest count returned when the list is full, else 0)."""
+    left out (the smallest count returned when the list is full, else 0); ``None`` if a segment
+    cut its list (it cannot below 2^30 distinct ids; the one-thread path then deals with it)."""
     agg = {"t": {"terms": {"field": termids.ID_FIELD, "size": top, "segment_size": segment_size}}}
     res = searcher.aggregate(query, agg)["t"]
     if int(res.get("doc_count_error_upper_bound") or 0):
-        raise RuntimeError("a segment cut the term-id aggregation")  # cannot happen uncut
+        return None
     counts = {int(b["key"]): int(b["doc_count"]) for b in res["buckets"]}
     full = len(counts) >= top or bool(res.get("sum_other_doc_count"))
     return counts, (min(counts.values()) if full and counts else 0)
@@ -184,8 +185,8 @@ def top_ids(
     point = split_point(searcher, index_dir)
     if point is None:
         return None
-    first, second = halves(query, point)
+    first, second = split_query(query, point)
     top = max(HALF_TOP, 2 * size)
     other = POOL.submit(half_counts, searcher, second, top, segment_size)
-    mine: Any = half_counts(searcher, first, top, segment_size)
-    return merge([mine, other.result()], size)
+    mine, theirs = half_counts(searcher, first, top, segment_size), other.result()
+    return None if mine is None or theirs is None else merge([mine, theirs], size)

@@ -51,7 +51,7 @@ def test_the_halves_partition_the_selection_at_any_point(store: Store, indexed: 
     middle = halves.split_point(searcher, indexed.index.path)
     assert middle is not None and seqs[len(seqs) // 4] < middle < seqs[3 * len(seqs) // 4]  # about even
     for point in (seqs[0] - 5, seqs[0], middle, seqs[-1], seqs[-1] + 5):
-        first, second = halves.halves(q, point)
+        first, second = halves.split_query(q, point)
         a, b = aggregate.count(searcher, first), aggregate.count(searcher, second)
         assert a + b == whole
         assert a == store.db.posts.count_documents({"lang": "en", "seq": {"$lt": point}})
@@ -141,3 +141,20 @@ def test_a_selection_known_to_be_small_stays_on_one_thread(
     monkeypatch.setattr(halves, "SPLIT_MIN_SELECTION", 601)
     assert halves.top_ids(searcher, q, 5, indexed.index.path, aggregate.ID_UNCUT, bound=600) is None
     assert halves.top_ids(searcher, q, 5, indexed.index.path, aggregate.ID_UNCUT, bound=601) is not None
+
+
+def test_a_half_that_cut_its_list_hands_the_answer_back(
+    store: Store, indexed: Indexer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    searcher = indexed.index.searcher()
+    real = halves.half_counts
+    calls: list[int] = []
+
+    def cut_second(searcher, query, top, segment_size):
+        calls.append(1)
+        return None if len(calls) % 2 == 0 else real(searcher, query, top, segment_size)
+
+    monkeypatch.setattr(halves, "half_counts", cut_second)
+    assert halves.top_ids(searcher, Query.all_query(), 5, indexed.index.path, aggregate.ID_UNCUT) is None
+    got = aggregate.top_values(searcher, Query.all_query(), "terms", 7, indexed.index.path)
+    assert got == _direct(store, 7, {}) and len(calls) == 4
