@@ -503,6 +503,16 @@ def run(
                     fn = functools.partial(
                         lambda s, q, f, sel: top_terms(index, s, lambda: sel(s), f), f=f, sel=select
                     )
+                elif op == "count" and not AREA_REFERENCE:  # as the pages count it (queries.count_matching)
+                    fn = functools.partial(
+                        lambda s, q, f, sel: (
+                            n
+                            if (n := areaterms.area_count(path, f, index.searcher, index.schema)) is not None
+                            else OPS["count"](s, sel(s))
+                        ),
+                        f=f,
+                        sel=select,
+                    )
                 else:
                     fn = functools.partial(lambda s, q, op, sel: OPS[op](s, sel(s)), op=op, sel=select)
             first = fn(searcher, q)

@@ -363,8 +363,11 @@ def timeline(reader: Reader, filters: Filters, bucket: str = "auto") -> Timeline
 
 def count_matching(reader: Reader, filters: Filters) -> int:
     """The exact number of posts ``filters`` select (summed from the term rollup's post counts
-    where it can answer: whole hours x sources x languages, or one place)."""
+    where it can answer: whole hours x sources x languages, one place, or a drawn area over all
+    time with its rim's points tested)."""
     rolled = rollcounts.post_count(reader.index.path, filters)
+    if rolled is None and filters.area is not None:
+        rolled = areaterms.area_count(reader.index.path, filters, reader.index.searcher, reader.index.schema)
     if rolled is not None:
         return rolled
     searcher, query = reader.select(filters)

@@ -9,6 +9,7 @@ from datetime import UTC, timedelta
 import pytest
 
 from pipelines.read import mapview, options, queries
+from pipelines.search import areaterms
 from pipelines.search.filters import Filters, GeoArea
 from pipelines.search.indexer import POSITION_FILE
 from pipelines.store import Store, hour_floor
@@ -36,6 +37,10 @@ def test_count_timeline_breakdowns_and_scores_equal_a_recount(store: Store, make
     docs = _docs(store, f)
     assert docs
     assert queries.count_matching(reader, f) == len(docs)
+    if f.area is not None:  # counted from the rollup's map cells and the rim's points
+        assert areaterms.area_count(reader.index.path, f, reader.index.searcher, reader.index.schema) == len(
+            docs
+        )
 
     tl = queries.timeline(reader, f, "hour")
     per_hour = Counter((hour_floor(d["ts"]).astimezone(UTC), d["source"]) for d in docs)

@@ -201,7 +201,14 @@ def _assert_area_terms(store: Store, index: SearchIndex, rnd: random.Random, are
                 continue
             answered += 1
             assert got == _direct_area(store, area, size), (area, size)
+        counted = areaterms.area_count(index.path, Filters.make(area=area), index.searcher, index.schema)
+        assert counted == _direct_count(store, area), area  # an area with no inner cell too
     return answered
+
+
+def _direct_count(store: Store, area: GeoArea) -> int:
+    located = (to_dict(p) for p in store.posts.iterate({}))
+    return sum(1 for d in located if "map_lon" in d and inside(area, d["map_lon"], d["map_lat"]))
 
 
 def test_area_top_terms_equal_a_direct_recount(store: Store, tmp_path: Path) -> None:
@@ -220,6 +227,8 @@ def test_area_top_terms_equal_a_direct_recount(store: Store, tmp_path: Path) -> 
     assert got == _direct_area(store, area, 10)
     part = Filters.make(area=area, since=START_ALL, until=START_ALL.replace(day=21))
     assert areaterms.area_top_terms(index.path, part, 10, index.searcher, index.schema) is None
+    assert areaterms.area_count(index.path, span, index.searcher, index.schema) == _direct_count(store, area)
+    assert areaterms.area_count(index.path, part, index.searcher, index.schema) is None
     indexer.close()
 
 
@@ -278,11 +287,13 @@ def test_area_top_terms_out_of_step_or_other_selections_are_none(store: Store, t
         Filters.make(area=GeoArea(center=(-114.07, 51.05), radius_km=60)),  # own coordinates
     ):
         assert areaterms.area_top_terms(index.path, other, 5, index.searcher, index.schema) is None
+        assert areaterms.area_count(index.path, other, index.searcher, index.schema) is None
     # a rollup behind the index (a kill between the two commits) answers nothing
     writer = indexer.writer
     writer.add_document(tantivy.Document.from_dict(to_dict(_located_posts(1, 13, "x")[0]), SCHEMA))
     writer.commit()
     assert areaterms.area_top_terms(index.path, f, 5, index.searcher, index.schema) is None
+    assert areaterms.area_count(index.path, f, index.searcher, index.schema) is None
     indexer.close()
 
 
