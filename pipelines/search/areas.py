@@ -13,6 +13,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
+import numpy as np
 import polars as pl
 
 from pipelines.search.filters import EARTH_RADIUS_M, GeoArea
@@ -43,6 +44,27 @@ def point_in_ring(lon: float, lat: float, ring: tuple[tuple[float, float], ...])
             x_cross = x1 + (lat - y1) * (x2 - x1) / (y2 - y1)
             if lon < x_cross:
                 inside = not inside
+    return inside
+
+
+def points_in_ring(lons: np.ndarray, lats: np.ndarray, ring: tuple[tuple[float, float], ...]) -> np.ndarray:
+    """:func:`point_in_ring` of many points at once (float64 arrays; NaN for no point: outside).
+
+    The same IEEE operations in the same order per point (subtract, multiply, divide, add,
+    compare: no fused or reordered arithmetic), so every point gets exactly the scalar
+    answer, edges and vertices included (tested against it). Why: a drawn area's rim at 10M
+    posts holds 3,000-30,000 points, ~3.5 us each through the scalar loop."""
+    inside = np.zeros(len(lons), dtype=bool)
+    n = len(ring)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        for i in range(n - 1 if ring[0] == ring[-1] else n):
+            x1, y1 = ring[i]
+            x2, y2 = ring[(i + 1) % n]
+            crosses = (y1 > lats) != (y2 > lats)
+            if y2 == y1 or not crosses.any():
+                continue  # a level edge never crosses (the scalar test skips it the same way)
+            x_cross = x1 + (lats - y1) * (x2 - x1) / (y2 - y1)
+            inside ^= crosses & (lons < x_cross)
     return inside
 
 

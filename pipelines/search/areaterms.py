@@ -244,7 +244,7 @@ def area_count(
         inner = sum(n for (n,) in _map_cells(db, levels, cover.cells, "n FROM posts")) if cover.cells else 0
         base = filters_query(schema, filters.replace(area=None, geo_only=False))
         searcher = open_searcher()
-        rim = len(select.split(searcher, area, select.rim_query(schema, base, area, geocells.LEVELS))[0])
+        rim = select.count_inside(searcher, area, select.rim_query(schema, base, area, geocells.LEVELS))
         if index_opstamp(index_dir) != before:
             return None
     except sqlite3.Error:

@@ -25,11 +25,12 @@ import math
 from collections.abc import Callable
 from typing import Any
 
+import numpy as np
 import tantivy
 from tantivy import Occur, Query
 
 from pipelines.search import cellindex, geocells
-from pipelines.search.areas import haversine_km, point_in_ring
+from pipelines.search.areas import haversine_km, point_in_ring, points_in_ring
 from pipelines.search.compile import filters_query, keyword_query
 from pipelines.search.filters import EARTH_RADIUS_M, Filters, GeoArea
 from pipelines.search.schema import SCHEMA
@@ -136,6 +137,20 @@ def tested_ids(searcher: tantivy.Searcher, area: GeoArea, box: Query) -> list[st
 def split(searcher: tantivy.Searcher, area: GeoArea, box: Query) -> tuple[list[Any], list[Any]]:
     """Addresses of the posts of ``box`` whose point tests inside ``area``, and of the rest
     (points read from the fast fields; ids are read apart, only for the group needed)."""
+    addrs, keep = _tested(searcher, area, box)
+    ins, outs = [], []
+    for a, ok in zip(addrs, keep, strict=True):
+        (ins if ok else outs).append(a)
+    return ins, outs
+
+
+def count_inside(searcher: tantivy.Searcher, area: GeoArea, box: Query) -> int:
+    """How many posts of ``box`` have a point inside ``area`` (:func:`split`'s first group, counted)."""
+    return sum(_tested(searcher, area, box)[1])
+
+
+def _tested(searcher: tantivy.Searcher, area: GeoArea, box: Query) -> tuple[list[Any], list[bool]]:
+    """The addresses of ``box``'s posts and whether each one's point is inside ``area``."""
     lon_f, lat_f = point_fields(area)
     res = searcher.search(box, limit=FIRST_READ, count=True)  # one pass when the rim is small
     n = int(res.count or 0)
@@ -149,11 +164,21 @@ def split(searcher: tantivy.Searcher, area: GeoArea, box: Query) -> tuple[list[A
     addrs = [a for _, a in hits]
     lons = searcher.fast_field_values(lon_f, addrs)
     lats = searcher.fast_field_values(lat_f, addrs)
-    ins, outs = [], []
-    for a, lo, la in zip(addrs, lons, lats, strict=True):
-        ok = lo is not None and la is not None and inside(area, float(lo), float(la))
-        (ins if ok else outs).append(a)
-    return ins, outs
+    if area.ring is not None:  # every point at once, exactly as one by one (areas.points_in_ring)
+        return addrs, points_in_ring(_floats(lons), _floats(lats), area.ring).tolist()
+    # a circle: the scalar haversine (NumPy's sin and cos may differ in the last bit)
+    return addrs, [
+        lo is not None and la is not None and inside(area, float(lo), float(la))
+        for lo, la in zip(lons, lats, strict=True)
+    ]
+
+
+def _floats(values: list[Any]) -> np.ndarray:
+    """Fast-field values as float64, NaN for a post without one (NaN tests outside)."""
+    try:
+        return np.asarray(values, dtype=np.float64)
+    except TypeError:  # a None among them
+        return np.array([np.nan if v is None else float(v) for v in values], dtype=np.float64)
 
 
 def doc_ids(searcher: tantivy.Searcher, addrs: list[Any]) -> list[str]:

@@ -10,12 +10,14 @@ from collections import Counter
 from datetime import timedelta
 from pathlib import Path
 
+import numpy as np
 import pytest
 import tantivy
 from tantivy import FieldType, Query
 
 from pipelines.core.text import extract_terms
-from pipelines.search import aggregate, areaterms, geocells, termroll
+from pipelines.search import aggregate, areaterms, geocells, select, termroll
+from pipelines.search.areas import point_in_ring, points_in_ring
 from pipelines.search.filters import Filters, GeoArea
 from pipelines.search.index import SearchIndex, index_path
 from pipelines.search.indexer import Indexer
@@ -373,3 +375,25 @@ def test_point_keys_are_the_keys_of_its_cells() -> None:
     for v in _adversarial(random.Random(10)):
         lat = max(-90.0, min(90.0, -v / 2))
         assert geocells.point_keys(v, lat) == [geocells.cell_key(c) for c in geocells.cells_of_point(v, lat)]
+
+
+def test_points_in_ring_at_once_equal_the_scalar_test_bit_for_bit() -> None:
+    """Vertices, points on edges and grid lines, the floats beside them, randoms, no point."""
+    rnd = random.Random(17)
+    for _ in range(80):
+        ring = _random_ring(rnd)
+        pts = [(x, y) for x, y in ring]
+        for (x1, y1), (x2, y2) in zip(ring, ring[1:], strict=False):
+            for t in (0.25, 0.5, 1 / 3):
+                pts.append((x1 + t * (x2 - x1), y1 + t * (y2 - y1)))  # on the edge (as rounded)
+        pts += [(math.nextafter(x, d), y) for x, y in list(pts) for d in (math.inf, -math.inf)]
+        pts += [(x, math.nextafter(y, d)) for x, y in list(pts)[:40] for d in (math.inf, -math.inf)]
+        pts += [(rnd.uniform(-116, -112), rnd.uniform(49, 53)) for _ in range(300)]
+        pts += [(rnd.choice(_adversarial(rnd)[:40]), y) for _, y in pts[:30]]
+        lons = np.array([p[0] for p in pts] + [float("nan"), -114.0], dtype=np.float64)
+        lats = np.array([p[1] for p in pts] + [51.0, float("nan")], dtype=np.float64)
+        want = [point_in_ring(lo, la, ring) for lo, la in pts] + [False, False]
+        assert points_in_ring(lons, lats, ring).tolist() == want, ring
+        assert any(want) and not all(want)
+    got = select._floats([1.5, None, 2])  # a post without the field tests outside (NaN)
+    assert got[0] == 1.5 and math.isnan(got[1]) and got[2] == 2.0
