@@ -14,6 +14,7 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
 
 import numpy as np
 import tantivy
@@ -102,6 +103,8 @@ def _inner_sums(
     return np.bincount(ids[terms], weights=counts[terms]).astype(np.int64)
 
 
+T = TypeVar("T")
+
 RIM_TOP = 2_000
 """How many of the rim's commonest ids one aggregation returns before :func:`area_top_terms`
 asks for all of them. Why: at 10M posts the bench area's rim holds ~10^5 distinct ids, and
@@ -177,13 +180,10 @@ def area_top_terms(
         return None
     assert filters.area is not None
     cover = geocells.cover(filters.area)
-    if not cover.cells or (snap := snapshot(index_dir)) is None:
+    if not cover.cells:
         return None
-    db, before = snap
-    try:
-        levels = _span_levels(db, filters)
-        if levels is None:
-            return None
+
+    def summed(db: sqlite3.Connection, levels: tuple[int, ...]) -> np.ndarray | None:
         # The rollup's cells are read and summed on a second thread while this one selects
         # the rim's posts and aggregates them: SQLite and Tantivy both release the GIL.
         summing = halves.POOL.submit(_inner_sums, db, levels, cover.cells)
@@ -202,15 +202,12 @@ def area_top_terms(
             sums[: len(inner)] = inner
             sums[rim_ids] += np.fromiter(rim[0].values(), np.int64, len(rim[0]))
             if rim[1] == 0 or (top < TERMS_CAP and _settled(sums, rim_ids, rim[1], size)):
-                break
-        else:
-            return None  # more than TERMS_CAP ids in the rim: the aggregation answers
-        if index_opstamp(index_dir) != before:
-            return None
-    except sqlite3.Error:
+                return sums
+        return None  # more than TERMS_CAP ids in the rim: the aggregation answers
+
+    sums = _in_snapshot(index_dir, filters, summed)
+    if sums is None:
         return None
-    finally:
-        db.close()
     return top_summed(index_dir, sums, size)
 
 
@@ -229,26 +226,39 @@ def area_count(
     Why: counted from the index, the area's query names the rim's posts by id and evaluates a
     term set of every inner cell (~35,000 at the bench's area): 70-100 ms at 10M bench posts.
     """
-    if not area_eligible(filters):
-        return None
     area = filters.area
-    assert area is not None
+    if area is None or not area_eligible(filters):
+        return None
     cover = geocells.cover(area)
-    if (snap := snapshot(index_dir)) is None:
+
+    def counted(db: sqlite3.Connection, levels: tuple[int, ...]) -> int:
+        inner = sum(n for (n,) in _map_cells(db, levels, cover.cells, "n FROM posts")) if cover.cells else 0
+        base = filters_query(schema, filters.replace(area=None, geo_only=False))
+        rim = select.count_inside(
+            open_searcher(), area, select.rim_query(schema, base, area, geocells.LEVELS)
+        )
+        return int(inner) + rim
+
+    return _in_snapshot(index_dir, filters, counted)
+
+
+def _in_snapshot(
+    index_dir: Path, filters: Filters, answer: Callable[[sqlite3.Connection, tuple[int, ...]], T | None]
+) -> T | None:
+    """``answer(db, levels)`` for an eligible area (:func:`area_eligible`), read in one snapshot
+    of a rollup describing the index's latest commit, with the map-cell ``levels`` its time
+    range reads; ``None`` when any of that fails. The opstamp is read again after ``answer``
+    (which opens its searcher inside): equal, everything it read describes that one commit."""
+    if not area_eligible(filters) or (snap := snapshot(index_dir)) is None:
         return None
     db, before = snap
     try:
         levels = _span_levels(db, filters)
         if levels is None:
             return None
-        inner = sum(n for (n,) in _map_cells(db, levels, cover.cells, "n FROM posts")) if cover.cells else 0
-        base = filters_query(schema, filters.replace(area=None, geo_only=False))
-        searcher = open_searcher()
-        rim = select.count_inside(searcher, area, select.rim_query(schema, base, area, geocells.LEVELS))
-        if index_opstamp(index_dir) != before:
-            return None
+        out = answer(db, levels)
+        return out if index_opstamp(index_dir) == before else None
     except sqlite3.Error:
         return None
     finally:
         db.close()
-    return int(inner) + rim
