@@ -13,9 +13,7 @@ anew on every call).
 from __future__ import annotations
 
 import argparse
-import statistics
 import sys
-import time
 from concurrent.futures import Future
 from pathlib import Path
 from typing import Any
@@ -47,19 +45,13 @@ def _call(index: SearchIndex, name: str) -> Any:
     return bench.top_terms(index, searcher, lambda: bench.shape_query(index.schema, kw, searcher), f)
 
 
-def _run(index: SearchIndex, name: str, threads: int, repeats: int) -> tuple[list[float], list[float], Any]:
+def _run(index: SearchIndex, name: str, threads: int, repeats: int) -> dict[str, Any]:
+    """``bench.search._timed`` of the shape's top terms on one thread or two."""
     pool, split = halves.POOL, halves.SPLIT_MIN_DOCS
     if threads == 1:
         halves.POOL, halves.SPLIT_MIN_DOCS = _AtOnce(), 1 << 62  # type: ignore[assignment]
     try:
-        answer = _call(index, name)
-        wall, cpu = [], []
-        for _ in range(repeats):
-            t0, c0 = time.perf_counter(), time.process_time()
-            _call(index, name)
-            wall.append((time.perf_counter() - t0) * 1000)
-            cpu.append((time.process_time() - c0) * 1000)
-        return wall, cpu, answer
+        return bench._timed(lambda: _call(index, name), repeats)
     finally:
         halves.POOL, halves.SPLIT_MIN_DOCS = pool, split
 
@@ -80,9 +72,9 @@ def main() -> None:
         for r in range(args.rounds):
             cells, answers = [], []
             for threads in (1, 2) if r % 2 == 0 else (2, 1):
-                wall, cpu, answer = _run(index, name, threads, args.repeats)
-                answers.append(answer)
-                cells.append((threads, statistics.median(wall), bench._p95(wall), bench._p95(cpu)))
+                timed = _run(index, name, threads, args.repeats)
+                answers.append(timed["answer"])
+                cells.append((threads, timed["p50"], timed["p95"], timed["cpu_p95"]))
             cells.sort()
             same = "same answer" if answers[0] == answers[1] else "ANSWERS DIFFER"
             print(
