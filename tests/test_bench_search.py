@@ -1,6 +1,6 @@
 """``bench/search.py`` runs end to end on a tiny index: every cell answered and checked
 against the independent count, the check able to fail, an index reused, a foreign folder
-refused."""
+refused, the p95 rule."""
 
 from __future__ import annotations
 
@@ -47,6 +47,13 @@ def test_the_check_catches_a_wrong_answer(small_chunks: None) -> None:
     # newest: an id outside the selection is refused
     post = next(p for p in sp.posts(1500) if "flood" not in p["terms"])
     assert not bench.check("newest_50", [post["_id"]], want["term"], 1500, kw)
+
+
+def test_p95_is_the_95th_percentile_not_the_slowest() -> None:
+    # the rule of bench/dashboard.py's pct: 19th of 20, 95th of 100 (int(0.95 * n) gave 20th, 96th)
+    assert bench._p95([float(v) for v in range(20, 0, -1)]) == 19.0
+    assert bench._p95([float(v) for v in range(1, 101)]) == 95.0
+    assert bench._p95([3.0]) == 3.0
 
 
 def test_a_foreign_folder_is_refused_not_emptied(tmp_path: Path) -> None:
