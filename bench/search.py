@@ -368,8 +368,8 @@ def _timed(fn: Callable[[], Any], repeats: int) -> dict[str, Any]:
 
 def _p95(values: list[float]) -> float:
     """The value at 95 % of the sorted values' index range, as ``bench/dashboard.py``'s
-    ``pct``. Why not ``int(0.95 * n)``: it was one rank high, so with the usual 20 repeats
-    every "p95" printed before 7 Dec 22:00 UTC was the slowest of the 20 (``docs/search.md``)."""
+    ``pct``. Why not ``int(0.95 * n)``: it is one rank high, the slowest value for up to 20
+    repeats (the figures printed with it are marked in ``docs/search.md``)."""
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, round(0.95 * (len(ordered) - 1)))]
 

@@ -245,11 +245,12 @@ def area_count(
 def _in_snapshot(
     index_dir: Path, filters: Filters, answer: Callable[[sqlite3.Connection, tuple[int, ...]], T | None]
 ) -> T | None:
-    """``answer(db, levels)`` for an eligible area (:func:`area_eligible`), read in one snapshot
-    of a rollup describing the index's latest commit, with the map-cell ``levels`` its time
-    range reads; ``None`` when any of that fails. The opstamp is read again after ``answer``
-    (which opens its searcher inside): equal, everything it read describes that one commit."""
-    if not area_eligible(filters) or (snap := snapshot(index_dir)) is None:
+    """``answer(db, levels)`` for an area its caller found eligible (:func:`area_eligible`), read
+    in one snapshot of a rollup describing the index's latest commit, with the map-cell
+    ``levels`` its time range reads; ``None`` when any of that fails. The opstamp is read again
+    after ``answer`` (which opens its searcher inside): equal, everything it read describes
+    that one commit."""
+    if (snap := snapshot(index_dir)) is None:
         return None
     db, before = snap
     try:
