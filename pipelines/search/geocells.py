@@ -58,9 +58,9 @@ MAX_RECTS = 64
 """At most this many rectangles (range-query pairs) per area: past it the finest level's
 cells are left to the rim (a diagonal edge makes a staircase of small rectangles)."""
 MAX_TESTS = 4_000_000
+"""Cell x edge tests per level; past this the rim is left at the coarser level (still exact)."""
 CHUNK_TESTS = 250_000
 """Cell x edge tests per numpy step (a few MB of temporaries)."""
-"""Cell x edge tests per level; past this the rim is left at the coarser level (still exact)."""
 
 Cell = tuple[int, int, int]
 """``(level, k_lon, k_lat)``: the cell ``[boundary(k_lon), boundary(k_lon + 1))`` x the same in latitude."""
@@ -86,6 +86,18 @@ def cell_index(value: float, d: int) -> int:
 
 
 _SCALE = {d: 10**d for d in INDEX_LEVELS}
+
+
+def cell_indices(values: np.ndarray, d: int) -> np.ndarray:
+    """:func:`cell_index` of every value at once (``int64``), by the same arithmetic: ``k`` and
+    ``10**d`` are exact float64 values, so NumPy's division rounds as Python's ``k / 10**d``
+    does, and one fix-up each way is all the rounding of the product can need."""
+    scale = float(10**d)
+    k = np.floor(values * scale)
+    for _ in range(2):
+        k = np.where(values < k / scale, k - 1, k)
+        k = np.where(values >= (k + 1) / scale, k + 1, k)
+    return k.astype(np.int64)
 
 
 def cells_of_point(lon: float, lat: float, levels: tuple[int, ...] = LEVELS) -> list[Cell]:

@@ -4,11 +4,13 @@ select the posts the per-point test finds."""
 
 from __future__ import annotations
 
+import math
 import random
 
+import numpy as np
 import pytest
 import tantivy
-from tantivy import Query
+from tantivy import FieldType, Query
 
 from pipelines.search import aggregate, cellindex, geocells, select
 from pipelines.search.filters import GeoArea
@@ -163,3 +165,43 @@ def test_an_area_without_its_rim_cells_is_selected_by_its_box(plain_index, monke
         area = _random_area(rnd, by_place=bool(i % 2))
         want = set(area_ids(searcher, schema, Query.all_query(), area))
         assert aggregate.all_ids(searcher, area_query(searcher, schema, Query.all_query(), area)) == want
+
+
+def test_cell_indices_at_once_equal_one_by_one() -> None:
+    rnd = random.Random(31)
+    values = _adversarial(rnd) + [geocells.boundary(k, 3) for k in range(-2000, 2000, 7)]
+    values += [math.nextafter(v, math.inf) for v in values[-300:]] + [-180.0, 180.0, -90.0, 90.0]
+    for d in geocells.INDEX_LEVELS:
+        got = geocells.cell_indices(np.array(values), d).tolist()
+        assert got == [geocells.cell_index(v, d) for v in values], d
+
+
+def test_rim_posts_named_by_their_cells_and_by_id_where_a_cell_is_split(monkeypatch) -> None:
+    """Dense points (tens per 0.001 degree cell) under random polygons: rim cells wholly in or
+    out are named by cell value, cells an edge splits by their posts' ids; the selection equals
+    the per-point test, with and without a selection to intersect (a cell holds posts outside it)."""
+    rnd = random.Random(33)
+    points = [(rnd.uniform(-114.012, -113.988), rnd.uniform(51.988, 52.012)) for _ in range(6000)]
+    points += [(round(lon, 3), round(lat, 3)) for lon, lat in points[:1500]]  # on cell boundaries
+    searcher = _index(points)
+    calls: list[tuple[int, int]] = []
+    real = select._named
+
+    def spied(searcher, schema, area, group, others, base):
+        cells = group[1]
+        pure = (cells >= 0) & ~np.isin(cells, others)
+        calls.append((int(pure.sum()), int((~pure).sum())))
+        return real(searcher, schema, area, group, others, base)
+
+    monkeypatch.setattr(select, "_named", spied)
+    half = Query.range_query(SCHEMA, "geo_lat", FieldType.Float, 51.995, 52.0)
+    for _ in range(30):
+        cx, cy = rnd.uniform(-114.005, -113.995), rnd.uniform(51.995, 52.005)
+        ring = [
+            (cx + rnd.uniform(-0.01, 0.01), cy + rnd.uniform(-0.01, 0.01)) for _ in range(rnd.randint(3, 6))
+        ]
+        area = GeoArea(ring=(*ring, ring[0]))
+        for base in (Query.all_query(), half):
+            want = set(area_ids(searcher, SCHEMA, base, area))
+            assert aggregate.all_ids(searcher, area_query(searcher, SCHEMA, base, area)) == want, area
+    assert any(by_cell and by_id for by_cell, by_id in calls), calls  # both ways in one group
