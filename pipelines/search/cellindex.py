@@ -24,6 +24,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 
+import numpy as np
 import tantivy
 from tantivy import Query
 
@@ -44,6 +45,14 @@ def cell_value(cell: Cell) -> int:
     d, kx, ky = cell
     lat0, lon0 = geocells._OFFSETS[d]
     return d << 40 | (ky + lat0) << 20 | (kx + lon0)
+
+
+def level_values(kx: np.ndarray, ky: np.ndarray, fine: int, d: int) -> np.ndarray:
+    """:func:`cell_value` at level ``d`` of the cells ``(fine, kx, ky)`` (arrays of a finer or
+    the same level), all at once: their parents by floor division, as :func:`point_values`."""
+    lat0, lon0 = geocells._OFFSETS[d]
+    f = 10 ** (fine - d)
+    return d << 40 | (ky // f + lat0) << 20 | (kx // f + lon0)
 
 
 def point_values(lon: float, lat: float) -> list[int]:

@@ -269,8 +269,7 @@ def test_area_top_terms_from_the_rims_commonest_ids_equal_a_direct_recount(
     assert got == _direct_area(store, empty, 5) == []
     cut = [query for top, bound, query in calls if top < areaterms.TERMS_CAP and bound > 0]
     assert cut, "no rim was cut"
-    # read whole: a query asked again for every id after its commonest were cut (the tested
-    # rim posts' query is asked for every id at once, never cut first)
+    # read whole: a query asked again for every id after its commonest ids were cut
     read_all = sum(top == areaterms.TERMS_CAP and any(q is query for q in cut) for top, _, query in calls)
     settled = len(cut) - read_all
     assert read_all > 0 and settled > 0, (read_all, settled)
