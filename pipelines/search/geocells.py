@@ -91,7 +91,8 @@ _SCALE = {d: 10**d for d in INDEX_LEVELS}
 def cell_indices(values: np.ndarray, d: int) -> np.ndarray:
     """:func:`cell_index` of every value at once (``int64``), by the same arithmetic: ``k`` and
     ``10**d`` are exact float64 values, so NumPy's division rounds as Python's ``k / 10**d``
-    does, and one fix-up each way is all the rounding of the product can need."""
+    does. The product's rounding needs one fix-up each way at most; a second pass stands in
+    for the scalar's loops at the cost of four comparisons."""
     scale = float(10**d)
     k = np.floor(values * scale)
     for _ in range(2):

@@ -139,7 +139,7 @@ def tested_ids(searcher: tantivy.Searcher, area: GeoArea, box: Query) -> list[st
 def split(searcher: tantivy.Searcher, area: GeoArea, box: Query) -> tuple[list[Any], list[Any]]:
     """Addresses of the posts of ``box`` whose point tests inside ``area``, and of the rest
     (points read from the fast fields; ids are read apart, only for the group needed)."""
-    addrs, keep = _tested(searcher, area, box)
+    addrs, keep, _ = _tested(searcher, area, box)
     ins, outs = [], []
     for a, ok in zip(addrs, keep, strict=True):
         (ins if ok else outs).append(a)
@@ -151,16 +151,11 @@ def count_inside(searcher: tantivy.Searcher, area: GeoArea, box: Query) -> int:
     return sum(_tested(searcher, area, box)[1])
 
 
-def _tested(searcher: tantivy.Searcher, area: GeoArea, box: Query) -> tuple[list[Any], list[bool]]:
-    """The addresses of ``box``'s posts and whether each one's point is inside ``area``."""
-    addrs, keep, _ = _tested_points(searcher, area, box)
-    return addrs, keep
-
-
-def _tested_points(
+def _tested(
     searcher: tantivy.Searcher, area: GeoArea, box: Query
 ) -> tuple[list[Any], list[bool], tuple[np.ndarray, np.ndarray]]:
-    """:func:`_tested`, with the points read (longitudes, latitudes; NaN for none)."""
+    """The addresses of ``box``'s posts, whether each one's point is inside ``area``, and the
+    points read (longitudes, latitudes; NaN for none)."""
     lon_f, lat_f = point_fields(area)
     res = searcher.search(box, limit=FIRST_READ, count=True)  # one pass when the rim is small
     n = int(res.count or 0)
@@ -238,17 +233,19 @@ def rim_query(schema: tantivy.Schema, base: Query, area: GeoArea, levels: tuple[
     return Query.boolean_query([(Occur.Must, box), (Occur.MustNot, _cells_query(area, levels, "inner"))])
 
 
-@functools.lru_cache(maxsize=32)  # one per area (its cover's rim): ~3 ms for 7,200 cells
-def _sorted_values(cells: tuple[geocells.Cell, ...]) -> np.ndarray:
-    return np.sort(np.fromiter((cellindex.cell_value(c) for c in cells), np.int64, len(cells)))
+@functools.lru_cache(maxsize=32)  # keyed by the area, not its 7,200 cells (hashed at every call)
+def _rim_values(area: GeoArea) -> np.ndarray:
+    """The sorted indexed values of the index cover's rim cells (~3 ms for 7,200 cells)."""
+    rim = geocells.cover(area, geocells.INDEX_LEVELS).rim or ()
+    return np.sort(np.fromiter((cellindex.cell_value(c) for c in rim), np.int64, len(rim)))
 
 
-def _rim_cells_of(points: tuple[np.ndarray, np.ndarray], rim: tuple[geocells.Cell, ...]) -> np.ndarray:
+def _rim_cells_of(points: tuple[np.ndarray, np.ndarray], area: GeoArea) -> np.ndarray:
     """The indexed value (:func:`pipelines.search.cellindex.cell_value`) of the rim cell holding
     each point, -1 where none does (a point off the globe or without a value): the cells of
     :func:`pipelines.search.cellindex.point_values`, computed for all points at once."""
     lons, lats = points
-    values = _sorted_values(rim)
+    values = _rim_values(area)
     out = np.full(len(lons), -1, np.int64)
     ok = np.isfinite(lons) & np.isfinite(lats) & (np.abs(lons) <= 180.0) & (np.abs(lats) <= 90.0)
     if not ok.any() or not len(values):
@@ -303,9 +300,9 @@ def rim_inside(searcher: tantivy.Searcher, schema: tantivy.Schema, base: Query, 
     levels = geocells.INDEX_LEVELS
     cover = geocells.cover(area, levels)
     rim = rim_query(schema, base, area, levels)
-    addrs, keep, points = _tested_points(searcher, area, rim)
+    addrs, keep, points = _tested(searcher, area, rim)
     flags = np.asarray(keep, dtype=bool)
-    cells = _rim_cells_of(points, cover.rim or ()) if rim_known(cover) else np.full(len(addrs), -1, np.int64)
+    cells = _rim_cells_of(points, area) if rim_known(cover) else np.full(len(addrs), -1, np.int64)
     if (cells < 0).any():  # a post whose rim cell is unknown: every post by id (still exact)
         cells = np.full(len(addrs), -1, np.int64)
     ins = ([a for a, k in zip(addrs, keep, strict=True) if k], cells[flags])
